@@ -28,6 +28,7 @@ class Versions:
     delta: str
     hadoop: str
     aws_sdk_bundle: str
+    jackson: str
     trino: str
     trino_image: str
     superset: str
@@ -36,25 +37,34 @@ class Versions:
     minio_image: str
     seaweedfs: str
 
+    @property
+    def spark_binary(self) -> str:
+        """Spark's major.minor ('4.2'), part of Delta's artifact name (delta-spark_4.2_2.13)."""
+        return ".".join(self.spark.split(".")[:2])
+
     def spark_build_args(self) -> dict[str, str]:
         """Build args of images/spark/Dockerfile; the test bed passes the same to mvn as -D."""
         return {
             "SPARK_IMAGE": self.spark_image,
             "SPARK_VERSION": self.spark,
+            "SPARK_BINARY": self.spark_binary,
             "SCALA_BINARY": self.scala,
             "DELTA_VERSION": self.delta,
             "HADOOP_VERSION": self.hadoop,
             "AWS_SDK_BUNDLE_VERSION": self.aws_sdk_bundle,
+            "JACKSON_VERSION": self.jackson,
         }
 
     def maven_properties(self) -> dict[str, str]:
         """Properties of images/spark/jars/pom.xml (the Spark image's extra jars)."""
         return {
             "spark.version": self.spark,
+            "spark.binary": self.spark_binary,
             "scala.binary": self.scala,
             "delta.version": self.delta,
             "hadoop.version": self.hadoop,
             "awssdk.version": self.aws_sdk_bundle,
+            "jackson.version": self.jackson,
         }
 
     def superset_build_args(self) -> dict[str, str]:
@@ -78,6 +88,7 @@ def load(path: Path = VERSIONS_FILE) -> Versions:
         delta=t["spark"]["delta"],
         hadoop=t["spark"]["hadoop"],
         aws_sdk_bundle=t["spark"]["aws_sdk_bundle"],
+        jackson=t["spark"]["jackson"],
         trino=t["trino"]["version"],
         trino_image=t["trino"]["image"],
         superset=t["superset"]["version"],

@@ -1,0 +1,80 @@
+# lakehouse-stack: one entry point for the stack, the test bed, the tests and the benchmarks.
+# `make help` lists the targets.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Local Pulumi backend and stack: no Pulumi account needed. The passphrase that encrypts the stack's
+# secrets is generated once and kept outside the repository.
+STACK ?= dev
+PULUMI_STATE := $(CURDIR)/.pulumi-state
+PASSPHRASE_FILE ?= $(HOME)/.config/lakehouse-stack/passphrase
+PULUMI_ENV := PULUMI_BACKEND_URL=file://$(PULUMI_STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSPHRASE_FILE) \
+	PULUMI_SKIP_UPDATE_CHECK=true
+
+.PHONY: help venv test unit integration lint format testbed-up testbed-down testbed-status \
+	up preview down outputs bench clean
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv with the pinned requirements
+$(STAMP): requirements.txt requirements-services.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+test: venv ## THE test command: prerequisites, lint, unit tests, then integration tests on the test bed
+	$(PY) -m testbed check
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -m integration
+
+unit: venv ## unit tests only (no servers; well under a minute)
+	$(PY) -m pytest -m "not integration"
+
+integration: venv ## integration and end-to-end tests on the real-service test bed
+	$(PY) -m testbed check
+	$(PY) -m pytest -m integration
+
+lint: venv ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv ## apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+testbed-up: venv ## start the real-service test bed on 127.0.0.1 (writes .testbed/endpoints.json)
+	$(PY) -m testbed up
+
+testbed-down: venv ## stop the test bed and remove its data (KEEP=1 keeps the data)
+	$(PY) -m testbed down $(if $(KEEP),--keep,)
+
+testbed-status: venv ## what the test bed runs, where, and its memory
+	$(PY) -m testbed status
+
+up: venv ## deploy the lakehouse on the local Docker engine (local Pulumi backend, stack $(STACK))
+	@command -v pulumi >/dev/null || { echo "make up needs the Pulumi CLI: see README, Prerequisites"; exit 1; }
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make up needs a running Docker engine"; exit 1; }
+	@mkdir -p $(PULUMI_STATE) $(dir $(PASSPHRASE_FILE))
+	@test -s $(PASSPHRASE_FILE) || { umask 077; $(PY) -c 'import secrets; print(secrets.token_urlsafe(32))' > $(PASSPHRASE_FILE); }
+	@$(PULUMI_ENV) pulumi stack select $(STACK) 2>/dev/null || $(PULUMI_ENV) pulumi stack init $(STACK)
+	$(PULUMI_ENV) pulumi up --yes --stack $(STACK)
+
+preview: venv ## show what `make up` would change
+	$(PULUMI_ENV) pulumi preview --stack $(STACK)
+
+outputs: ## the endpoints and credentials of the deployed stack
+	$(PULUMI_ENV) pulumi stack output --stack $(STACK) --show-secrets
+
+down: ## destroy the deployed lakehouse (containers, volumes, buckets, topic, network; images stay cached)
+	$(PULUMI_ENV) pulumi destroy --yes --stack $(STACK)
+
+bench: venv ## benchmarks on the test bed (prints figures; no pass/fail)
+	$(PY) -m bench
+
+clean: ## remove the virtualenv and caches inside the clone (not the test bed's artifact cache)
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,105 @@
+"""Building blocks every container of the stack shares (not a component: plain helper functions).
+
+One definition each of: the restart policy, the healthcheck timing, how a container joins the network,
+how ports are published on the bind address, and how secret environment values are built so they stay
+Pulumi secrets all the way into the container's definition and the state.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+# Restart after a crash or a Docker restart, but not after `docker stop`.
+RESTART_POLICY = "unless-stopped"
+# Seconds `pulumi up` waits for a container to report healthy before it fails.
+DEFAULT_WAIT_TIMEOUT = 180
+LABEL_PROJECT = "lakehouse.project"
+LABEL_ROLE = "lakehouse.role"
+
+
+def healthcheck(
+    test: Sequence[str],
+    *,
+    interval: str = "15s",
+    timeout: str = "10s",
+    retries: int = 5,
+    start_period: str = "60s",
+    start_interval: str = "3s",
+) -> docker.ContainerHealthcheckArgs:
+    """A healthcheck that probes often while the service starts (start_interval) and calmly afterwards."""
+    if not test or test[0] not in ("CMD", "CMD-SHELL"):
+        raise ValueError(f"healthcheck test must start with CMD or CMD-SHELL, got {list(test)!r}")
+    return docker.ContainerHealthcheckArgs(
+        tests=list(test),
+        interval=interval,
+        timeout=timeout,
+        retries=retries,
+        start_period=start_period,
+        start_interval=start_interval,
+    )
+
+
+def http_probe(url: str, *, python: str = "python3", json_field: tuple[str, str] | None = None) -> list[str]:
+    """A healthcheck command that GETs `url` with the image's Python (no curl/wget needed).
+
+    With `json_field=(key, value)` the body must be a JSON object whose `key` equals `value`.
+    """
+    code = f"import json,sys,urllib.request; b=urllib.request.urlopen({url!r},timeout=5).read(); "
+    if json_field:
+        key, value = json_field
+        code += f"sys.exit(0 if json.loads(b).get({key!r})=={value!r} else 1)"
+    else:
+        code += "sys.exit(0)"
+    return ["CMD", python, "-c", code]
+
+
+def on_network(network_name: pulumi.Input[str], hostname: str) -> list[docker.ContainerNetworksAdvancedArgs]:
+    """Join the stack's network under `hostname`, the name other containers use."""
+    return [docker.ContainerNetworksAdvancedArgs(name=network_name, aliases=[hostname])]
+
+
+def publish(internal: int, external: int, bind_address: str) -> docker.ContainerPortArgs:
+    """Publish container port `internal` on `bind_address:external` of the host (TCP)."""
+    return docker.ContainerPortArgs(internal=internal, external=external, ip=bind_address, protocol="tcp")
+
+
+def client_host(bind_address: str) -> str:
+    """The host name a client on this machine uses to reach ports published on `bind_address`."""
+    ip = ipaddress.ip_address(bind_address)
+    return "localhost" if ip.is_loopback or ip.is_unspecified else bind_address
+
+
+def connect_address(bind_address: str) -> str:
+    """An IP a process on this machine (a provider) connects to, for ports published on `bind_address`."""
+    ip = ipaddress.ip_address(bind_address)
+    if ip.is_unspecified:
+        return "127.0.0.1" if ip.version == 4 else "::1"
+    return bind_address
+
+
+def env_list(
+    plain: Mapping[str, str], secret: Mapping[str, pulumi.Input[str]] | None = None
+) -> list[pulumi.Input[str]]:
+    """`KEY=value` entries; each secret value stays a Pulumi secret (so the whole env list is one)."""
+    entries: list[pulumi.Input[str]] = [f"{key}={value}" for key, value in plain.items()]
+    for key, value in (secret or {}).items():
+        if key in plain:
+            raise ValueError(f"environment variable {key} is given both as plain and as secret value")
+        entries.append(pulumi.Output.secret(value).apply(lambda v, k=key: f"{k}={v}"))
+    return entries
+
+
+def labels(role: str) -> list[docker.ContainerLabelArgs]:
+    return [
+        docker.ContainerLabelArgs(label=LABEL_PROJECT, value="lakehouse"),
+        docker.ContainerLabelArgs(label=LABEL_ROLE, value=role),
+    ]
+
+
+def upload(path: str, content: str, *, executable: bool = False) -> docker.ContainerUploadArgs:
+    """A generated file written into the container before it starts (never a secret: see generators)."""
+    return docker.ContainerUploadArgs(file=path, content=content, executable=executable)

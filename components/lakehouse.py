@@ -1,0 +1,177 @@
+"""The whole lakehouse: validated settings and secrets in, components wired together, stack outputs out.
+
+`deploy()` is what `__main__.py` runs (and what the unit tests run under Pulumi mocks). It translates
+`Settings` into each component's Args - the only place that knows which component needs which value -
+and returns the stack outputs: every key of `lakehouse.endpoints`, the secret ones as Pulumi secrets.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components import containers as c
+from components.config import StackConfig
+from components.kafka import KafkaCluster, KafkaClusterArgs
+from components.network import Network, NetworkArgs
+from components.orion import Orion, OrionArgs
+from components.secrets import Secrets, SecretsArgs
+from components.spark import IMAGE_PYTHON_BUILD_ARGS, JARS_DIR, Spark, SparkArgs, master_url
+from components.storage import Storage, StorageArgs
+from components.superset import Superset, SupersetArgs
+from components.trino import Trino, TrinoArgs
+from lakehouse import endpoints
+from lakehouse.generators.job import stream_job_env
+from lakehouse.generators.kafka import kraft_cluster_id
+from lakehouse.generators.spark import render_spark_defaults, spark_defaults
+from lakehouse.settings import Settings
+from lakehouse.versions import Versions, load
+
+
+def spark_defaults_file(s: Settings, storage: StorageArgs) -> str:
+    """The one spark-defaults.conf of the master, the workers and Orion's drivers."""
+    return render_spark_defaults(
+        spark_defaults(
+            master_url=master_url(),
+            s3=storage.s3_endpoint,
+            extra_jars_dir=JARS_DIR,
+            executor_memory=s.spark_executor_memory,
+            driver_memory=s.spark_driver_memory,
+            shuffle_partitions=s.kafka_partitions,
+            cores_max=s.orion_cores_max,
+        )
+    )
+
+
+def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, pulumi.Input[str]]:
+    """Declare every resource; return the stack outputs by endpoint key."""
+    s = config.settings
+    v = versions or load()
+    stack_id = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+
+    network = Network("network", NetworkArgs(name=s.network_name))
+    secrets = Secrets("secrets", SecretsArgs(provided=config.secrets))
+
+    kafka_args = KafkaClusterArgs(
+        network_name=network.name,
+        mode=s.kafka_mode,
+        brokers=s.kafka_brokers,
+        image=v.kafka_image if s.kafka_mode == "kraft" else v.kafka_zookeeper_line_image,
+        zookeeper_image=v.zookeeper_image if s.kafka_mode == "zookeeper" else None,
+        cluster_id=kraft_cluster_id(stack_id),
+        host_port_base=s.kafka_host_port_base,
+        bind_address=s.bind_address,
+        heap=s.kafka_heap,
+        topic=s.kafka_topic,
+        partitions=s.kafka_partitions,
+    )
+    kafka = KafkaCluster("kafka", kafka_args)
+
+    storage_args = StorageArgs(
+        network_name=network.name,
+        image=v.minio_image,
+        bind_address=s.bind_address,
+        api_port=s.minio_api_port,
+        console_port=s.minio_console_port,
+        region=s.s3_region,
+        lake_bucket=s.lake_bucket,
+        checkpoint_bucket=s.checkpoint_bucket,
+        metastore_bucket=s.metastore_bucket,
+        root_password=secrets.minio_root_password,
+        spark_secret_key=secrets.spark_s3_secret_key,
+        trino_secret_key=secrets.trino_s3_secret_key,
+    )
+    storage = Storage("storage", storage_args)
+    defaults = spark_defaults_file(s, storage_args)
+
+    spark = Spark(
+        "spark",
+        SparkArgs(
+            network_name=network.name,
+            build_args={**v.spark_build_args(), **IMAGE_PYTHON_BUILD_ARGS},
+            spark_defaults=defaults,
+            workers=s.spark_workers,
+            worker_cores=s.spark_worker_cores,
+            worker_memory=s.spark_worker_memory,
+            daemon_memory=s.spark_daemon_memory,
+            bind_address=s.bind_address,
+            master_port=s.spark_master_port,
+            master_ui_port=s.spark_master_ui_port,
+            s3_access_key=storage.spark_access_key,
+            s3_secret_key=storage.spark_secret_key,
+            s3_region=s.s3_region,
+        ),
+    )
+
+    Orion(
+        "orion",
+        OrionArgs(
+            network_name=network.name,
+            image_ref=spark.image_ref,
+            spark_defaults=defaults,
+            job_env=stream_job_env(
+                bootstrap_servers=",".join(a.internal_address for a in kafka_args.addresses()),
+                topic=s.kafka_topic,
+                lake_bucket=s.lake_bucket,
+                checkpoint_bucket=s.checkpoint_bucket,
+                table=s.delta_table,
+                trigger_interval=s.stream_trigger_interval,
+                max_offsets_per_trigger=s.stream_max_offsets_per_trigger,
+                dedup_window=s.stream_dedup_window,
+            ),
+            token=secrets.orion_token,
+            s3_access_key=storage.spark_access_key,
+            s3_secret_key=storage.spark_secret_key,
+            bind_address=s.bind_address,
+            host_port=s.orion_port,
+            cores_max=s.orion_cores_max,
+            driver_memory=s.spark_driver_memory,
+            workers=s.spark_workers,
+            worker_cores=s.spark_worker_cores,
+            s3_region=s.s3_region,
+            wait_for=(spark.master,),
+        ),
+    )
+
+    Trino(
+        "trino",
+        TrinoArgs(
+            network_name=network.name,
+            image=v.trino_image,
+            s3=storage_args.s3_endpoint,
+            metastore_bucket=s.metastore_bucket,
+            s3_access_key=storage.trino_access_key,
+            s3_secret_key=storage.trino_secret_key,
+            heap=s.trino_heap,
+            bind_address=s.bind_address,
+            host_port=s.trino_port,
+            wait_for=(storage.server, storage.trino_user, *storage.attachments),
+        ),
+    )
+
+    Superset(
+        "superset",
+        SupersetArgs(
+            network_name=network.name,
+            build_args=v.superset_build_args(),
+            secret_key=secrets.superset_secret_key,
+            admin_user=s.superset_admin_user,
+            admin_password=secrets.superset_admin_password,
+            bind_address=s.bind_address,
+            host_port=s.superset_port,
+        ),
+    )
+
+    outputs: dict[str, pulumi.Input[str]] = dict(endpoints.public_endpoints(s, host=c.client_host(s.bind_address)))
+    # Resource outputs where they exist, so `stack output` reflects what was actually created.
+    outputs["kafka_topic"] = kafka.topic
+    secret_outputs: dict[str, pulumi.Input[str]] = {
+        "s3_access_key": storage.spark_access_key,
+        "s3_secret_key": storage.spark_secret_key,
+        "superset_admin_password": secrets.superset_admin_password,
+        "orion_token": secrets.orion_token,
+    }
+    outputs |= {key: pulumi.Output.secret(value) for key, value in secret_outputs.items()}
+    missing = set(endpoints.ALL_KEYS) - set(outputs)
+    if missing:
+        raise RuntimeError(f"stack outputs miss endpoint key(s) {sorted(missing)}")
+    return outputs

@@ -1,0 +1,51 @@
+"""Network: the user-defined bridge network every container of the lakehouse joins.
+
+On a user-defined network Docker's DNS resolves container names and aliases, which is what the
+generated configuration refers to (`kafka-1:9092`, `http://minio:9000`, `spark://spark-master:7077`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    name: str
+    """Docker name of the network (Settings.network_name)."""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(
+                f"NetworkArgs.name = {self.name!r} is not allowed: letters, digits, '_', '.', '-', "
+                "starting with a letter or digit, at most 63 characters"
+            )
+
+
+class Network(pulumi.ComponentResource):
+    """Children: `<name>-bridge`, one docker.Network with the bridge driver.
+
+    Its `name` output (not the plain setting) is what containers use, so each container depends on the
+    network and is created after it and removed before it.
+    """
+
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("lakehouse:index:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.network = docker.Network(
+            f"{name}-bridge",
+            name=args.name,
+            driver="bridge",
+            labels=[docker.NetworkLabelArgs(label="lakehouse.project", value="lakehouse")],
+            opts=child,
+        )
+        self.name = self.network.name
+        self.register_outputs({"name": self.name})

@@ -1,0 +1,121 @@
+"""Orion: the Spark Orion job service (FastAPI) in the Spark image, submitting to the master in client mode.
+
+It runs `python -m orion` (the image's Python 3.11 virtualenv) with the environment contract the test bed
+also follows (ORION_*), plus the streaming job's LAKEHOUSE_* settings and the Spark identity's AWS_* keys,
+which it hands to the jobs it starts. Its drivers run inside this container, so its hostname is what
+executors call back to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components import containers as c
+from components.sizing import orion_limit_mib
+from components.spark import CONF_DIR, JOBS_DIR, PYTHON, SPARK_HOME, aws_env, master_ui_url, master_url
+
+HOSTNAME = "spark-orion"
+PORT = 8000
+DATA_DIR = "/var/lib/orion"
+
+
+@dataclass(frozen=True)
+class OrionArgs:
+    network_name: pulumi.Input[str]
+    """Docker network the service joins."""
+    image_ref: pulumi.Input[str]
+    """The Spark image (Spark component's image_ref)."""
+    spark_defaults: str
+    """Rendered spark-defaults.conf, the same the master and workers have."""
+    job_env: dict[str, str]
+    """LAKEHOUSE_* environment of the streaming job (lakehouse.generators.job.stream_job_env)."""
+    token: pulumi.Input[str]
+    """ORION_TOKEN: bearer token of the API (secret)."""
+    s3_access_key: pulumi.Input[str]
+    """Access key of the Spark S3 identity."""
+    s3_secret_key: pulumi.Input[str]
+    """Secret key of the Spark S3 identity (secret)."""
+    bind_address: str
+    """Host address the API port is published on."""
+    host_port: int
+    """Host port of the API and web UI."""
+    cores_max: int
+    """spark.cores.max of each application Orion submits."""
+    driver_memory: str
+    """Heap of each driver it starts (sizes the container's memory limit)."""
+    workers: int
+    """Number of Spark workers (sizes the memory limit: how many apps can run at once)."""
+    worker_cores: int
+    """Cores per worker."""
+    s3_region: str = "us-east-1"
+    """Region for the AWS SDK in the drivers."""
+    wait_for: tuple[pulumi.Resource, ...] = ()
+    """Containers that must be healthy before Orion starts (the Spark master)."""
+
+    def __post_init__(self) -> None:
+        for key in self.job_env:
+            if not key.startswith("LAKEHOUSE_"):
+                raise ValueError(f"OrionArgs.job_env key {key!r} is not allowed: only LAKEHOUSE_* variables")
+
+
+def orion_env(args: OrionArgs) -> dict[str, str]:
+    """The plain part of Orion's environment (the contract in the team brief)."""
+    return {
+        "ORION_SPARK_MASTER_URL": master_url(),
+        "ORION_SPARK_MASTER_UI": master_ui_url(),
+        "ORION_SPARK_HOME": SPARK_HOME,
+        "ORION_DATA_DIR": DATA_DIR,
+        "ORION_JOBS_DIR": JOBS_DIR,
+        "ORION_CORES_MAX": str(args.cores_max),
+        "ORION_HOST": "0.0.0.0",  # noqa: S104 - inside the container; the host side binds to bind_address
+        "ORION_PORT": str(PORT),
+        "SPARK_CONF_DIR": CONF_DIR,
+        "SPARK_LOCAL_HOSTNAME": HOSTNAME,
+        "PYSPARK_PYTHON": PYTHON,
+        "AWS_REGION": args.s3_region,
+        **args.job_env,
+    }
+
+
+class Orion(pulumi.ComponentResource):
+    """Children: `<name>-data` (volume: job registry, logs, uploads survive re-creation) and `<name>-server`
+    (container `spark-orion`, created once the Spark master is healthy; healthy when GET /health answers)."""
+
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: OrionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("lakehouse:index:Orion", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        data = docker.Volume(f"{name}-data", name="lakehouse-orion-data", opts=child)
+        self.server = docker.Container(
+            f"{name}-server",
+            name=HOSTNAME,
+            hostname=HOSTNAME,
+            image=args.image_ref,
+            command=[PYTHON, "-m", "orion"],
+            envs=c.env_list(
+                orion_env(args),
+                {"ORION_TOKEN": args.token, **aws_env(args.s3_access_key, args.s3_secret_key)},
+            ),
+            uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
+            volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR)],
+            networks_advanced=c.on_network(args.network_name, HOSTNAME),
+            ports=[c.publish(PORT, args.host_port, args.bind_address)],
+            healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{PORT}/health", python=PYTHON)),
+            restart=c.RESTART_POLICY,
+            memory=orion_limit_mib(
+                driver_memory=args.driver_memory,
+                workers=args.workers,
+                worker_cores=args.worker_cores,
+                cores_max=args.cores_max,
+            ),
+            labels=c.labels("orion"),
+            wait=True,
+            wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+        )
+        self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
+        self.register_outputs({"url": self.url})

@@ -1,0 +1,90 @@
+"""Secrets: every credential of the lakehouse, as Pulumi secrets, generated unless the user set one.
+
+A key set with `pulumi config set --secret lakehouse:<key>` is used as given; every other one is a
+pulumi-random password, created once and kept in the (encrypted) state, so it stays stable across `up`s.
+Every value leaves this component wrapped in `pulumi.Output.secret`, whatever its origin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_random as random
+
+from lakehouse.settings import SECRET_KEYS
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    attribute: str
+    """Attribute of the Secrets component holding the value."""
+    length: int
+    """Length of a generated value (within the limits components.config checks for set values)."""
+
+
+# Generated values are alphanumeric: they travel through environment variables and shell-free commands,
+# and MinIO, Superset and Orion accept them without escaping.
+SPECS: dict[str, SecretSpec] = {
+    "minioRootPassword": SecretSpec("minio_root_password", 32),
+    "sparkS3SecretKey": SecretSpec("spark_s3_secret_key", 40),
+    "trinoS3SecretKey": SecretSpec("trino_s3_secret_key", 40),
+    "supersetSecretKey": SecretSpec("superset_secret_key", 64),
+    "supersetAdminPassword": SecretSpec("superset_admin_password", 24),
+    "orionToken": SecretSpec("orion_token", 40),
+}
+
+
+def _kebab(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", key).lower()
+
+
+@dataclass(frozen=True)
+class SecretsArgs:
+    provided: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Values the user set as secret config, by config key (e.g. 'orionToken'); the others are generated."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.provided) - set(SECRET_KEYS))
+        if unknown:
+            raise ValueError(f"SecretsArgs.provided has unknown key(s) {unknown}; allowed: {sorted(SECRET_KEYS)}")
+
+
+class Secrets(pulumi.ComponentResource):
+    """Children: `<name>-<key>` random.RandomPassword for each secret key the user did not set.
+
+    Attributes (all secret Outputs): minio_root_password, spark_s3_secret_key, trino_s3_secret_key,
+    superset_secret_key, superset_admin_password, orion_token. `generated` lists the keys it generated.
+    """
+
+    minio_root_password: pulumi.Output[str]
+    spark_s3_secret_key: pulumi.Output[str]
+    trino_s3_secret_key: pulumi.Output[str]
+    superset_secret_key: pulumi.Output[str]
+    superset_admin_password: pulumi.Output[str]
+    orion_token: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("lakehouse:index:Secrets", name, None, opts)
+        self.generated: list[str] = []
+        values: dict[str, pulumi.Output[str]] = {}
+        for key, spec in SPECS.items():
+            if key in args.provided:
+                value = pulumi.Output.secret(args.provided[key])
+            else:
+                password = random.RandomPassword(
+                    f"{name}-{_kebab(key)}",
+                    length=spec.length,
+                    special=False,
+                    min_lower=1,
+                    min_upper=1,
+                    min_numeric=1,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                value = pulumi.Output.secret(password.result)
+                self.generated.append(key)
+            values[spec.attribute] = value
+            setattr(self, spec.attribute, value)
+        self.register_outputs(values)

@@ -1,0 +1,215 @@
+"""Spark: the lakehouse's Spark image (built by the stack), a standalone master and N workers.
+
+The image (images/spark/Dockerfile) is the official Spark image of versions.toml plus Python packages,
+the extra jars resolved from images/spark/jars/pom.xml, and the project's jobs/, producer/ and orion/.
+The same image runs the master, the workers and Spark Orion; the same generated spark-defaults.conf is
+uploaded into all of them. S3 credentials reach Spark only through the environment (AWS_* variables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from components import containers as c
+from components.sizing import jvm_limit_mib, spark_worker_limit_mib
+from lakehouse.generators.spark import daemon_env
+
+SPARK_HOME = "/opt/spark"
+CONF_DIR = "/opt/lakehouse/conf"
+JARS_DIR = "/opt/lakehouse/jars"
+JOBS_DIR = "/opt/lakehouse/jobs"
+WORK_DIR = "/opt/spark/work-dir"
+MASTER_HOST = "spark-master"
+MASTER_PORT = 7077
+MASTER_UI_PORT = 8080
+WORKER_UI_PORT = 8081
+DOCKERFILE = "images/spark/Dockerfile"
+IMAGE_NAME = "lakehouse/spark"
+# The image's Python for Orion, the producer and the jobs: the project's line (the Spark base ships Ubuntu's
+# 3.10; the services use 3.11 features such as enum.StrEnum and datetime.UTC), installed by this uv release.
+# TODO(lead): move both to versions.toml / Versions.spark_build_args() so they live in the one table.
+IMAGE_PYTHON_BUILD_ARGS = {"PYTHON_VERSION": "3.11", "UV_VERSION": "0.13.9"}
+# Where that interpreter is on PATH inside the image (a virtualenv first on PATH).
+PYTHON = "/opt/lakehouse/venv/bin/python3"
+
+
+def master_url() -> str:
+    return f"spark://{MASTER_HOST}:{MASTER_PORT}"
+
+
+def master_ui_url() -> str:
+    return f"http://{MASTER_HOST}:{MASTER_UI_PORT}"
+
+
+@dataclass(frozen=True)
+class SparkArgs:
+    network_name: pulumi.Input[str]
+    """Docker network the master and workers join."""
+    build_args: dict[str, str]
+    """Build args of images/spark/Dockerfile (Versions.spark_build_args()); SPARK_IMAGE is the base."""
+    spark_defaults: str
+    """Rendered spark-defaults.conf (lakehouse.generators.spark), uploaded into every Spark container."""
+    workers: int
+    """Number of workers."""
+    worker_cores: int
+    """Cores each worker offers."""
+    worker_memory: str
+    """Memory each worker offers to executors, e.g. 1g."""
+    daemon_memory: str
+    """Heap of the master and worker daemons, e.g. 256m."""
+    bind_address: str
+    """Host address the master's ports are published on."""
+    master_port: int
+    """Host port of spark://."""
+    master_ui_port: int
+    """Host port of the master web UI."""
+    s3_access_key: pulumi.Input[str]
+    """Access key of the Spark S3 identity (executors read it from the worker's environment)."""
+    s3_secret_key: pulumi.Input[str]
+    """Secret key of the Spark S3 identity (secret)."""
+    s3_region: str = "us-east-1"
+    """Region for the AWS SDK inside the executors."""
+    context: str = "."
+    """Build context: the repository root (the Dockerfile copies jobs/, producer/, orion/ from it)."""
+    dockerfile: str = DOCKERFILE
+    """Dockerfile path, relative to where `pulumi up` runs (the project directory)."""
+    image_tag: str = field(default="")
+    """Tag of the built image (defaults to the Spark version)."""
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.worker_cores < 1:
+            raise ValueError(f"SparkArgs needs at least 1 worker with 1 core, got {self.workers} x {self.worker_cores}")
+        if "SPARK_IMAGE" not in self.build_args:
+            raise ValueError("SparkArgs.build_args must name the base image as SPARK_IMAGE")
+        if ":latest" in self.build_args["SPARK_IMAGE"] or ":" not in self.build_args["SPARK_IMAGE"]:
+            raise ValueError(f"SparkArgs base image {self.build_args['SPARK_IMAGE']!r} must be pinned to a tag")
+
+
+def spark_env(*, daemon_memory: str, hostname: str) -> dict[str, str]:
+    """Environment of every Spark daemon: heap cap, conf dir, and the name the others reach it by."""
+    return {
+        **daemon_env(daemon_memory=daemon_memory, conf_dir=CONF_DIR),
+        "SPARK_LOCAL_HOSTNAME": hostname,
+        "SPARK_WORKER_DIR": WORK_DIR,
+        "PYSPARK_PYTHON": PYTHON,
+    }
+
+
+def aws_env(access_key: pulumi.Input[str], secret_key: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """S3A reads these (EnvironmentVariableCredentialsProvider); both are kept secret in the stack."""
+    return {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
+
+
+class Spark(pulumi.ComponentResource):
+    """Children:
+    - `<name>-image` (docker.Image built locally, never pushed) - also used by the Orion component;
+    - `<name>-master` (container `spark-master`: spark:// and web UI published on the bind address,
+      healthy when /json/ says ALIVE);
+    - `<name>-worker-<N>` (container `spark-worker-N`), created once the master is healthy, each offering
+      `worker_cores` cores and `worker_memory` to executors, with the Spark identity's S3 keys in its env.
+    """
+
+    image_ref: pulumi.Output[str]
+    master_url: pulumi.Output[str]
+    master_ui_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SparkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("lakehouse:index:Spark", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tag = args.image_tag or args.build_args.get("SPARK_VERSION", "local")
+        self.image = docker.Image(
+            f"{name}-image",
+            image_name=f"{IMAGE_NAME}:{tag}",
+            build=docker.DockerBuildArgs(context=args.context, dockerfile=args.dockerfile, args=args.build_args),
+            skip_push=True,
+            opts=child,
+        )
+        # The image id (sha256:...) changes with every rebuild, so containers are replaced only then.
+        self.image_ref = self.image.repo_digest
+        conf = c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)
+
+        self.master = docker.Container(
+            f"{name}-master",
+            name=MASTER_HOST,
+            hostname=MASTER_HOST,
+            image=self.image_ref,
+            command=[
+                f"{SPARK_HOME}/bin/spark-class",
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                MASTER_HOST,
+                "--port",
+                str(MASTER_PORT),
+                "--webui-port",
+                str(MASTER_UI_PORT),
+            ],
+            envs=c.env_list(spark_env(daemon_memory=args.daemon_memory, hostname=MASTER_HOST)),
+            uploads=[conf],
+            networks_advanced=c.on_network(args.network_name, MASTER_HOST),
+            ports=[
+                c.publish(MASTER_PORT, args.master_port, args.bind_address),
+                c.publish(MASTER_UI_PORT, args.master_ui_port, args.bind_address),
+            ],
+            healthcheck=c.healthcheck(
+                c.http_probe(f"http://localhost:{MASTER_UI_PORT}/json/", python=PYTHON, json_field=("status", "ALIVE"))
+            ),
+            restart=c.RESTART_POLICY,
+            memory=jvm_limit_mib(args.daemon_memory),
+            labels=c.labels("spark-master"),
+            wait=True,
+            wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
+            opts=child,
+        )
+
+        self.workers: list[docker.Container] = []
+        for n in range(1, args.workers + 1):
+            host = f"spark-worker-{n}"
+            self.workers.append(
+                docker.Container(
+                    f"{name}-worker-{n}",
+                    name=host,
+                    hostname=host,
+                    image=self.image_ref,
+                    command=[
+                        f"{SPARK_HOME}/bin/spark-class",
+                        "org.apache.spark.deploy.worker.Worker",
+                        "--host",
+                        host,
+                        "--cores",
+                        str(args.worker_cores),
+                        "--memory",
+                        args.worker_memory,
+                        "--webui-port",
+                        str(WORKER_UI_PORT),
+                        "--work-dir",
+                        WORK_DIR,
+                        master_url(),
+                    ],
+                    envs=c.env_list(
+                        {**spark_env(daemon_memory=args.daemon_memory, hostname=host), "AWS_REGION": args.s3_region},
+                        aws_env(args.s3_access_key, args.s3_secret_key),
+                    ),
+                    uploads=[conf],
+                    networks_advanced=c.on_network(args.network_name, host),
+                    healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{WORKER_UI_PORT}/json/", python=PYTHON)),
+                    restart=c.RESTART_POLICY,
+                    memory=spark_worker_limit_mib(daemon_memory=args.daemon_memory, worker_memory=args.worker_memory),
+                    labels=c.labels("spark-worker"),
+                    wait=True,
+                    wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.master]),
+                )
+            )
+
+        self.master_url = pulumi.Output.from_input(master_url())
+        self.master_ui_url = pulumi.Output.from_input(master_ui_url())
+        self.register_outputs(
+            {
+                "image_ref": self.image_ref,
+                "master_url": self.master_url,
+                "master_ui_url": self.master_ui_url,
+            }
+        )

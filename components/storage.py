@@ -1,0 +1,206 @@
+"""Storage: the S3 server (a maintained MinIO build), its buckets and the services' own identities.
+
+Every S3 setting clients use (endpoint, region, path-style) comes from `s3_endpoint`, one
+`lakehouse.generators.s3.S3Endpoint`; credentials are separate, per identity, and always secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_minio as minio
+
+from components import containers as c
+from components.sizing import MINIO_MIB
+from lakehouse.generators.s3 import S3Endpoint
+from lakehouse.generators.s3_policies import render_policy, spark_policy, trino_policy
+
+HOSTNAME = "minio"
+API_PORT = 9000
+CONSOLE_PORT = 9001
+DATA_DIR = "/data"
+# Ready = the server answers its readiness endpoint (no credentials needed). The image (Pigsty's MinIO fork,
+# now "silo") ships curl; `mc ready local` is MinIO's own probe, kept as a fallback for builds without curl.
+HEALTH_PROBE = (
+    f"curl -fsS http://localhost:{API_PORT}/minio/health/ready > /dev/null || mc ready local > /dev/null 2>&1"
+)
+
+
+@dataclass(frozen=True)
+class StorageArgs:
+    network_name: pulumi.Input[str]
+    """Docker network the server joins (as `minio`)."""
+    image: str
+    """The MinIO-compatible server image (versions.toml [minio])."""
+    bind_address: str
+    """Host address the S3 API and console ports are published on."""
+    api_port: int
+    """Host port of the S3 API."""
+    console_port: int
+    """Host port of the web console."""
+    region: str
+    """S3 region every client uses."""
+    lake_bucket: str
+    """Bucket of the Delta tables."""
+    checkpoint_bucket: str
+    """Bucket of the streaming checkpoints."""
+    metastore_bucket: str
+    """Bucket of Trino's file metastore."""
+    root_password: pulumi.Input[str]
+    """Root password (secret); root is used only by the provider that creates buckets and users."""
+    spark_secret_key: pulumi.Input[str]
+    """Secret key of the Spark identity (secret)."""
+    trino_secret_key: pulumi.Input[str]
+    """Secret key of the Trino identity (secret)."""
+    root_user: str = "lakehouse-root"
+    """Root user name (an access key, not a secret)."""
+    spark_access_key: str = "lakehouse-spark"
+    """Access key (user name) of the Spark identity."""
+    trino_access_key: str = "lakehouse-trino"
+    """Access key (user name) of the Trino identity."""
+
+    def __post_init__(self) -> None:
+        names = [self.lake_bucket, self.checkpoint_bucket, self.metastore_bucket]
+        if len(set(names)) != 3:
+            raise ValueError(f"StorageArgs buckets must be three different names, got {names}")
+        users = [self.root_user, self.spark_access_key, self.trino_access_key]
+        if len(set(users)) != 3 or any(not 3 <= len(u) <= 20 for u in users):
+            raise ValueError(f"StorageArgs user names must be three different names of 3-20 characters, got {users}")
+
+    @property
+    def s3_endpoint(self) -> S3Endpoint:
+        """How containers on the network reach the server."""
+        return S3Endpoint(url=f"http://{HOSTNAME}:{API_PORT}", region=self.region, path_style=True)
+
+
+class Storage(pulumi.ComponentResource):
+    """Children:
+    - `<name>-data` (named volume: the objects survive re-creating the container), `<name>-image`, and
+      `<name>-server` (container `minio`, S3 API and console published on the bind address);
+    - `<name>-provider` (pulumi-minio, root credentials as secrets), created only once the server is healthy;
+    - `<name>-bucket-<lake|checkpoints|metastore>`;
+    - `<name>-spark-*` and `<name>-trino-*`: a user, a policy and its attachment per service identity.
+    Everything the provider creates waits for the healthy server, so its first API call cannot race the start.
+    """
+
+    s3_endpoint_url: pulumi.Output[str]
+    spark_access_key: pulumi.Output[str]
+    spark_secret_key: pulumi.Output[str]
+    trino_access_key: pulumi.Output[str]
+    trino_secret_key: pulumi.Output[str]
+
+    def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("lakehouse:index:Storage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        volume = docker.Volume(f"{name}-data", name="lakehouse-minio-data", opts=child)
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        self.server = docker.Container(
+            f"{name}-server",
+            name=HOSTNAME,
+            hostname=HOSTNAME,
+            image=image.image_id,
+            # The image's entrypoint puts its server binary (`silo`, formerly `minio`) in front of these arguments.
+            command=["server", DATA_DIR, "--address", f":{API_PORT}", "--console-address", f":{CONSOLE_PORT}"],
+            envs=c.env_list(
+                {"MINIO_ROOT_USER": args.root_user, "MINIO_SITE_REGION": args.region},
+                {"MINIO_ROOT_PASSWORD": args.root_password},
+            ),
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
+            networks_advanced=c.on_network(args.network_name, HOSTNAME),
+            ports=[
+                c.publish(API_PORT, args.api_port, args.bind_address),
+                c.publish(CONSOLE_PORT, args.console_port, args.bind_address),
+            ],
+            healthcheck=c.healthcheck(["CMD-SHELL", HEALTH_PROBE], interval="10s", start_period="20s"),
+            restart=c.RESTART_POLICY,
+            memory=MINIO_MIB,
+            labels=c.labels("s3"),
+            wait=True,
+            wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
+            opts=child,
+        )
+        ready = pulumi.ResourceOptions(parent=self, depends_on=[self.server])
+        provider = minio.Provider(
+            f"{name}-provider",
+            minio_server=f"{c.connect_address(args.bind_address)}:{args.api_port}",
+            minio_user=args.root_user,
+            minio_password=pulumi.Output.secret(args.root_password),
+            minio_region=args.region,
+            minio_ssl=False,
+            opts=ready,
+        )
+        with_provider = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.server])
+        self.buckets = {
+            role: minio.S3Bucket(
+                f"{name}-bucket-{role}", bucket=bucket, acl="private", force_destroy=True, opts=with_provider
+            )
+            for role, bucket in (
+                ("lake", args.lake_bucket),
+                ("checkpoints", args.checkpoint_bucket),
+                ("metastore", args.metastore_bucket),
+            )
+        }
+        bucket_deps = list(self.buckets.values())
+        self.attachments: list[minio.IamUserPolicyAttachment] = []
+        self.spark_user = self._identity(
+            name,
+            "spark",
+            args.spark_access_key,
+            args.spark_secret_key,
+            render_policy(spark_policy(lake_bucket=args.lake_bucket, checkpoint_bucket=args.checkpoint_bucket)),
+            provider,
+            bucket_deps,
+        )
+        self.trino_user = self._identity(
+            name,
+            "trino",
+            args.trino_access_key,
+            args.trino_secret_key,
+            render_policy(trino_policy(lake_bucket=args.lake_bucket, metastore_bucket=args.metastore_bucket)),
+            provider,
+            bucket_deps,
+        )
+        self.s3_endpoint = args.s3_endpoint
+        self.s3_endpoint_url = pulumi.Output.from_input(args.s3_endpoint.url)
+        self.spark_access_key = self.spark_user.name
+        self.spark_secret_key = pulumi.Output.secret(args.spark_secret_key)
+        self.trino_access_key = self.trino_user.name
+        self.trino_secret_key = pulumi.Output.secret(args.trino_secret_key)
+        self.register_outputs(
+            {
+                "s3_endpoint_url": self.s3_endpoint_url,
+                "spark_access_key": self.spark_access_key,
+                "spark_secret_key": self.spark_secret_key,
+                "trino_access_key": self.trino_access_key,
+                "trino_secret_key": self.trino_secret_key,
+            }
+        )
+
+    def _identity(
+        self,
+        name: str,
+        role: str,
+        access_key: str,
+        secret_key: pulumi.Input[str],
+        policy_json: str,
+        provider: minio.Provider,
+        depends_on: list[pulumi.Resource],
+    ) -> minio.IamUser:
+        """A user whose name is its access key, its own policy, and the attachment between them."""
+        opts = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.server, *depends_on])
+        user = minio.IamUser(
+            f"{name}-{role}-user",
+            name=access_key,
+            secret=pulumi.Output.secret(secret_key),
+            force_destroy=True,
+            opts=opts,
+        )
+        policy = minio.IamPolicy(f"{name}-{role}-policy", name=f"lakehouse-{role}", policy=policy_json, opts=opts)
+        self.attachments.append(
+            minio.IamUserPolicyAttachment(
+                f"{name}-{role}-policy-attachment", user_name=user.name, policy_name=policy.name, opts=opts
+            )
+        )
+        return user

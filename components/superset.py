@@ -1,0 +1,130 @@
+"""Superset: the official apache/superset image plus the Trino driver, bootstrapped on first start.
+
+superset_config.py is generated (`lakehouse.generators.superset`) and holds no secret: SECRET_KEY comes
+from SUPERSET_SECRET_KEY in the environment, a Pulumi secret. The SQLite metadata database lives on a
+named volume, so users, databases and dashboards survive re-creating the container. The start command
+bootstraps idempotently (db upgrade, admin user, init) and then serves with gunicorn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components import containers as c
+from components.sizing import SUPERSET_MIB
+from lakehouse.generators.superset import ADMIN_PASSWORD_ENV, SECRET_KEY_ENV, superset_config
+
+HOSTNAME = "superset"
+PORT = 8088
+HOME = "/app/superset_home"
+CONFIG_PATH = "/app/lakehouse/superset_config.py"
+DOCKERFILE = "images/superset/Dockerfile"
+CONTEXT = "images/superset"
+IMAGE_NAME = "lakehouse/superset"
+ADMIN_USER_ENV = "SUPERSET_ADMIN_USER"
+
+
+def bootstrap_command(port: int = PORT) -> list[str]:
+    """Idempotent first-start steps, then the server. Credentials are expanded from the environment
+    inside the container; the command itself holds none."""
+    steps = [
+        "set -e",
+        "superset db upgrade",
+        # Re-running create-admin for an existing user prints "User already exists" and exits 0.
+        (
+            f'superset fab create-admin --username "${ADMIN_USER_ENV}" --firstname Lakehouse --lastname Admin '
+            f'--email "${ADMIN_USER_ENV}@lakehouse.local" --password "${ADMIN_PASSWORD_ENV}"'
+        ),
+        "superset init",
+        (
+            f"exec gunicorn --bind 0.0.0.0:{port} --workers 2 --worker-class gthread --threads 4 --timeout 120 "
+            "'superset.app:create_app()'"
+        ),
+    ]
+    return ["bash", "-c", "; ".join(steps)]
+
+
+@dataclass(frozen=True)
+class SupersetArgs:
+    network_name: pulumi.Input[str]
+    """Docker network Superset joins."""
+    build_args: dict[str, str]
+    """Build args of images/superset/Dockerfile (Versions.superset_build_args())."""
+    secret_key: pulumi.Input[str]
+    """SECRET_KEY (secret, at least 32 characters)."""
+    admin_user: str
+    """User name of the admin."""
+    admin_password: pulumi.Input[str]
+    """Password of the admin (secret)."""
+    bind_address: str
+    """Host address the web port is published on."""
+    host_port: int
+    """Host port of the web UI and API."""
+    context: str = CONTEXT
+    """Build context (the Dockerfile needs nothing else)."""
+    dockerfile: str = DOCKERFILE
+    """Dockerfile path, relative to the project directory."""
+
+    def __post_init__(self) -> None:
+        base = self.build_args.get("SUPERSET_IMAGE", "")
+        if ":" not in base or base.endswith(":latest"):
+            raise ValueError(f"SupersetArgs base image {base!r} must be pinned to a tag")
+        if not self.build_args.get("TRINO_DRIVER_VERSION"):
+            raise ValueError("SupersetArgs.build_args must pin TRINO_DRIVER_VERSION")
+
+    def config_file(self) -> str:
+        return superset_config(metadata_uri=f"sqlite:///{HOME}/superset.db", data_dir=f"{HOME}/data")
+
+
+class Superset(pulumi.ComponentResource):
+    """Children: `<name>-image` (docker.Image built locally), `<name>-home` (volume for the metadata
+    database) and `<name>-server` (container `superset`, healthy when /health answers)."""
+
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SupersetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("lakehouse:index:Superset", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tag = args.build_args.get("SUPERSET_IMAGE", "").rpartition(":")[2]
+        self.image = docker.Image(
+            f"{name}-image",
+            image_name=f"{IMAGE_NAME}:{tag}",
+            build=docker.DockerBuildArgs(context=args.context, dockerfile=args.dockerfile, args=args.build_args),
+            skip_push=True,
+            opts=child,
+        )
+        home = docker.Volume(f"{name}-home", name="lakehouse-superset-home", opts=child)
+        self.server = docker.Container(
+            f"{name}-server",
+            name=HOSTNAME,
+            hostname=HOSTNAME,
+            image=self.image.repo_digest,
+            command=bootstrap_command(),
+            envs=c.env_list(
+                {
+                    "SUPERSET_CONFIG_PATH": CONFIG_PATH,
+                    "SUPERSET_HOME": HOME,
+                    ADMIN_USER_ENV: args.admin_user,
+                },
+                {SECRET_KEY_ENV: args.secret_key, ADMIN_PASSWORD_ENV: args.admin_password},
+            ),
+            uploads=[c.upload(CONFIG_PATH, args.config_file())],
+            volumes=[docker.ContainerVolumeArgs(volume_name=home.name, container_path=HOME)],
+            networks_advanced=c.on_network(args.network_name, HOSTNAME),
+            ports=[c.publish(PORT, args.host_port, args.bind_address)],
+            # The image's virtualenv python is first on PATH.
+            healthcheck=c.healthcheck(
+                c.http_probe(f"http://localhost:{PORT}/health", python="python"), start_period="120s"
+            ),
+            restart=c.RESTART_POLICY,
+            memory=SUPERSET_MIB,
+            labels=c.labels("superset"),
+            wait=True,
+            wait_timeout=420,
+            opts=child,
+        )
+        self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
+        self.register_outputs({"url": self.url})

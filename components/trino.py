@@ -1,0 +1,100 @@
+"""Trino: the official trinodb/trino image with the etc/ files `lakehouse.generators.trino` renders.
+
+The delta catalog uses a file metastore in its own bucket and native S3 to the storage service; its S3
+keys are `${ENV:TRINO_S3_*}` references in the file and Pulumi secrets in the container's environment.
+Healthy means a query ran: Trino says "SERVER STARTED" before it can answer one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components import containers as c
+from components.sizing import TRINO_OVERHEAD_MIB, jvm_limit_mib
+from lakehouse.generators.s3 import S3Endpoint
+from lakehouse.generators.trino import ACCESS_KEY_ENV, SECRET_KEY_ENV, etc_files
+
+HOSTNAME = "trino"
+PORT = 8080
+ETC_DIR = "/etc/trino"
+DATA_DIR = "/data/trino"
+# The image ships the `trino` CLI (/usr/bin/trino, an executable jar on the image's JDK): the probe runs
+# a real query, because Trino logs "SERVER STARTED" and answers /v1/info before it can run one.
+HEALTH_QUERY = "SELECT 1"
+
+
+def health_probe(port: int = PORT) -> list[str]:
+    return [
+        "CMD-SHELL",
+        f"trino --server http://localhost:{port} --user healthcheck --execute '{HEALTH_QUERY}' > /dev/null 2>&1",
+    ]
+
+
+@dataclass(frozen=True)
+class TrinoArgs:
+    network_name: pulumi.Input[str]
+    """Docker network Trino joins."""
+    image: str
+    """trinodb/trino image, the version the test bed runs (versions.toml [trino])."""
+    s3: S3Endpoint
+    """How Trino reaches the storage service (Storage.s3_endpoint)."""
+    metastore_bucket: str
+    """Bucket of the file metastore."""
+    s3_access_key: pulumi.Input[str]
+    """Access key of the Trino S3 identity."""
+    s3_secret_key: pulumi.Input[str]
+    """Secret key of the Trino S3 identity (secret)."""
+    heap: str
+    """JVM heap, e.g. 1g."""
+    bind_address: str
+    """Host address the HTTP port is published on."""
+    host_port: int
+    """Host port of Trino's HTTP server."""
+    wait_for: tuple[pulumi.Resource, ...] = ()
+    """Resources that must exist first (the storage server and Trino's S3 identity)."""
+
+    def files(self) -> dict[str, str]:
+        """etc/ files by path inside the container."""
+        rendered = etc_files(
+            http_port=PORT,
+            heap=self.heap,
+            node_id="trino-1",
+            data_dir=DATA_DIR,
+            s3=self.s3,
+            metastore_bucket=self.metastore_bucket,
+        )
+        return {f"{ETC_DIR}/{path}": text for path, text in rendered.items()}
+
+
+class Trino(pulumi.ComponentResource):
+    """Children: `<name>-image` (docker.RemoteImage) and `<name>-server` (container `trino`, single node
+    coordinator+worker, etc/ files uploaded over the image's defaults, healthy when `SELECT 1` returns)."""
+
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TrinoArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("lakehouse:index:Trino", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        self.server = docker.Container(
+            f"{name}-server",
+            name=HOSTNAME,
+            hostname=HOSTNAME,
+            image=image.image_id,
+            envs=c.env_list({}, {ACCESS_KEY_ENV: args.s3_access_key, SECRET_KEY_ENV: args.s3_secret_key}),
+            uploads=[c.upload(path, text) for path, text in args.files().items()],
+            networks_advanced=c.on_network(args.network_name, HOSTNAME),
+            ports=[c.publish(PORT, args.host_port, args.bind_address)],
+            healthcheck=c.healthcheck(health_probe(), interval="30s", timeout="30s", start_period="120s"),
+            restart=c.RESTART_POLICY,
+            memory=jvm_limit_mib(args.heap, TRINO_OVERHEAD_MIB),
+            labels=c.labels("trino"),
+            wait=True,
+            wait_timeout=300,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+        )
+        self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
+        self.register_outputs({"url": self.url})

@@ -1,0 +1,219 @@
+"""Pulumi mocks that record every registered resource, and a runner for whole programs under them.
+
+`RecordingMocks` keeps each `MockResourceArgs` (type, name, inputs as the engine would receive them,
+secrets still wrapped), so tests assert on what `pulumi up` would ask Docker/MinIO/Kafka to create.
+`run_stack(config)` runs the program exactly as `__main__.py` does (config loaded and validated, then
+`components.lakehouse.deploy`) with the given `lakehouse:*` config and returns a `Recording`.
+A plain module (not conftest) so tests/test_main.py can load it too; fixtures are in conftest.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.rpc import unwrap_rpc_secret
+
+PROJECT = "lakehouse"
+STACK = "dev"
+
+CONTAINER = "docker:index/container:Container"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+IMAGE = "docker:index/image:Image"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+MINIO_PROVIDER = "pulumi:providers:minio"
+MINIO_BUCKET = "minio:index/s3Bucket:S3Bucket"
+MINIO_USER = "minio:index/iamUser:IamUser"
+MINIO_POLICY = "minio:index/iamPolicy:IamPolicy"
+MINIO_ATTACHMENT = "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment"
+KAFKA_TOPIC = "pulumi-python:dynamic/lakehouse:KafkaTopic"
+
+# Distinctive secret values: a test scans every recorded input and output for them.
+SECRET_CONFIG = {
+    "minioRootPassword": "MINIO-root-Zq81xW4vT6",
+    "sparkS3SecretKey": "SPARK-s3-Kd93hV2mP7yR",
+    "trinoS3SecretKey": "TRINO-s3-Lm27cB9qX4wE",
+    "supersetSecretKey": "SUPERSET-secret-key-Gh48nJ1sF5tY0uI3oP6aS9",
+    "supersetAdminPassword": "ADMIN-pw-Vb52kQ8zN1",
+    "orionToken": "ORION-token-Ws63eR7tU2iO",
+}
+
+
+def random_result(name: str, length: int) -> str:
+    """What the mocked pulumi-random returns for a password named `name` (distinctive, of its length)."""
+    return ("RANDOM" + hashlib.sha512(name.encode()).hexdigest())[:length]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every resource; answers with its inputs plus the outputs the providers would compute."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == RANDOM_PASSWORD:
+            outputs["result"] = random_result(args.name, int(args.inputs["length"]))
+        elif args.typ == REMOTE_IMAGE:
+            outputs["imageId"] = "sha256:" + hashlib.sha256(str(args.inputs.get("name")).encode()).hexdigest()
+        elif args.typ == IMAGE:
+            outputs["repoDigest"] = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
+        elif args.typ == NETWORK:
+            outputs.setdefault("name", args.name)
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any] | None]:
+        return {}, None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """How a resource was registered: its URN, parent URN and explicit + implicit dependencies."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    dependencies: frozenset[str]
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock engine, also keeping each registration's parent and dependencies (depends_on and inputs)."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        deps = set(request.dependencies)
+        for prop in request.propertyDependencies.values():
+            deps |= set(prop.urns)
+        self.registrations.append(
+            Registration(response.urn, request.type, request.name, request.parent, frozenset(deps))
+        )
+        return response
+
+
+def plain(value: Any) -> Any:
+    """A recorded value with every secret wrapper removed (for assertions on content)."""
+    value = unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Recording:
+    """What one program run registered and exported."""
+
+    resources: list[pulumi.runtime.MockResourceArgs]
+    registrations: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def urn(self, typ: str, name: str) -> str:
+        """URN of the resource of type `typ` with logical name `name`."""
+        (found,) = [r.urn for r in self.registrations if r.type == typ and r.name == name]
+        return found
+
+    def depends_on(self, typ: str, name: str) -> frozenset[str]:
+        """URNs the resource waits for (depends_on and resources whose outputs it takes as inputs)."""
+        (found,) = [r.dependencies for r in self.registrations if r.type == typ and r.name == name]
+        return found
+
+    def containers(self) -> dict[str, dict[str, Any]]:
+        """Container inputs (secrets unwrapped) by Docker container name."""
+        return {plain(r.inputs)["name"]: plain(r.inputs) for r in self.of_type(CONTAINER)}
+
+    def raw_containers(self) -> dict[str, dict[str, Any]]:
+        """Container inputs as recorded (secrets still wrapped)."""
+        return {plain(r.inputs["name"]): r.inputs for r in self.of_type(CONTAINER)}
+
+    def env(self, container: str) -> dict[str, str]:
+        entries = self.containers()[container].get("envs") or []
+        return dict(e.split("=", 1) for e in entries)
+
+    def uploads(self, container: str) -> dict[str, str]:
+        return {u["file"]: u["content"] for u in self.containers()[container].get("uploads") or []}
+
+
+def _reset_runtime() -> None:
+    # A new program run needs a new root stack resource (set_mocks creates one when none exists).
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_all_config({}, [])
+
+
+def run_program(
+    program: Callable[[], Mapping[str, Any] | None],
+    config: Mapping[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    mocks: RecordingMocks | None = None,
+) -> Recording:
+    """Run `program` under fresh RecordingMocks with `lakehouse:*` config; wait for every registration.
+
+    Pass `mocks` to inspect what was registered when the program raises.
+    """
+    _reset_runtime()
+    mocks = mocks if mocks is not None else RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
+    full = {f"{PROJECT}:{k}": str(v) for k, v in (config or {}).items()}
+    pulumi.runtime.set_all_config(full, [f"{PROJECT}:{k}" for k in (secret_keys or [])])
+    recording = Recording(resources=mocks.resources, registrations=monitor.registrations)
+    exported: dict[str, pulumi.Output[Any]] = {}
+
+    @pulumi.runtime.test
+    def _run() -> pulumi.Output[Any]:
+        exported.update({k: pulumi.Output.from_input(v) for k, v in dict(program() or {}).items()})
+        return pulumi.Output.all(*exported.values())
+
+    try:
+        _run()
+    finally:
+        _reset_runtime()
+    # Every output has resolved by now (the test runner awaited them); read values and secretness.
+    for key, output in exported.items():
+        data = output._data.result()
+        recording.outputs[key] = data.value
+        if data.is_secret:
+            recording.secret_outputs.add(key)
+    return recording
+
+
+def run_stack(
+    config: Mapping[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    mocks: RecordingMocks | None = None,
+) -> Recording:
+    """The whole program, as `__main__.py` runs it (config loaded and validated first)."""
+    from components.config import load_stack_config
+    from components.lakehouse import deploy
+
+    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, mocks)
+
+
+VARIANT = {"kafkaBrokers": "5", "sparkWorkers": "3", "kafkaMode": "zookeeper"}
+
+
+def run_default() -> Recording:
+    """Default config; every secret generated (mocked pulumi-random)."""
+    return run_stack()
+
+
+def run_variant() -> Recording:
+    """5 brokers, 3 workers, ZooKeeper mode; every secret set via `config set --secret` (distinctive values)."""
+    return run_stack({**VARIANT, **SECRET_CONFIG}, secret_keys=list(SECRET_CONFIG))

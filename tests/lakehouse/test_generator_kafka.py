@@ -1,0 +1,106 @@
+"""Broker settings: three listeners (INTERNAL, HOST advertised as localhost:<own port>, CONTROLLER), the
+KRaft quorum, ZooKeeper mode, replication and durability settings, and the topic spec."""
+
+from __future__ import annotations
+
+from lakehouse.generators.kafka import (
+    BrokerAddress,
+    heap_opts,
+    kraft_broker_properties,
+    kraft_cluster_id,
+    topic_spec,
+    zookeeper_broker_properties,
+    zookeeper_properties,
+)
+from lakehouse.generators.properties import parse_properties, render_properties
+
+
+def quorum(n: int = 3) -> list[BrokerAddress]:
+    return [
+        BrokerAddress(
+            node_id=i, internal_host=f"kafka-{i}", internal_port=9092, controller_port=9093, host_port=19091 + i
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def test_kraft_broker_listeners_and_quorum() -> None:
+    brokers = quorum()
+    props = kraft_broker_properties(brokers[1], brokers, log_dir="/var/lib/kafka/data", partitions=6)
+    assert props["process.roles"] == "broker,controller"
+    assert props["node.id"] == 2
+    assert props["controller.quorum.voters"] == "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
+    assert props["listeners"] == "INTERNAL://:9092,HOST://:19093,CONTROLLER://:9093"
+    assert props["advertised.listeners"] == "INTERNAL://kafka-2:9092,HOST://localhost:19093"
+    assert props["controller.listener.names"] == "CONTROLLER"
+    assert props["inter.broker.listener.name"] == "INTERNAL"
+    assert "CONTROLLER:PLAINTEXT" in props["listener.security.protocol.map"]
+
+
+def test_durability_settings_follow_the_broker_count() -> None:
+    three = kraft_broker_properties(quorum()[0], quorum(), log_dir="/d", partitions=6)
+    assert three["auto.create.topics.enable"] == "false"
+    assert three["default.replication.factor"] == 3
+    assert three["min.insync.replicas"] == 2
+    assert three["offsets.topic.replication.factor"] == 3
+    assert three["unclean.leader.election.enable"] == "false"
+    one = kraft_broker_properties(quorum(1)[0], quorum(1), log_dir="/d", partitions=6)
+    assert one["default.replication.factor"] == 1
+    assert one["min.insync.replicas"] == 1
+    assert one["transaction.state.log.min.isr"] == 1
+    five = kraft_broker_properties(quorum(5)[0], quorum(5), log_dir="/d", partitions=6)
+    assert five["default.replication.factor"] == 3
+
+
+def test_zookeeper_mode_broker() -> None:
+    me = quorum()[0]
+    props = zookeeper_broker_properties(me, brokers=3, zookeeper_connect="zookeeper:2181", log_dir="/d", partitions=6)
+    assert props["broker.id"] == 1
+    assert props["zookeeper.connect"] == "zookeeper:2181"
+    assert "process.roles" not in props and "controller.quorum.voters" not in props
+    assert props["listeners"] == "INTERNAL://:9092,HOST://:19092"
+    assert props["advertised.listeners"] == "INTERNAL://kafka-1:9092,HOST://localhost:19092"
+
+
+def test_zookeeper_node_properties() -> None:
+    props = zookeeper_properties(data_dir="/data", client_port=2181)
+    assert props["dataDir"] == "/data"
+    assert props["clientPort"] == 2181
+    assert props["admin.enableServer"] == "false"
+    assert "ruok" in str(props["4lw.commands.whitelist"])
+    assert "clientPortAddress" not in props
+    assert zookeeper_properties(data_dir="/d", client_port=1, bind_host="127.0.0.1")["clientPortAddress"] == "127.0.0.1"
+
+
+def test_bind_host_for_the_test_bed() -> None:
+    me = BrokerAddress(
+        node_id=1,
+        internal_host="127.0.0.1",
+        internal_port=20192,
+        controller_port=20292,
+        host_port=20092,
+        bind_host="127.0.0.1",
+    )
+    props = kraft_broker_properties(me, [me], log_dir="/d", partitions=1)
+    assert props["listeners"] == "INTERNAL://127.0.0.1:20192,HOST://127.0.0.1:20092,CONTROLLER://127.0.0.1:20292"
+
+
+def test_rendered_broker_file_round_trips() -> None:
+    props = kraft_broker_properties(quorum()[0], quorum(), log_dir="/d", partitions=6)
+    parsed = parse_properties(render_properties(props, "header"))
+    assert parsed == {k: str(v) for k, v in props.items()}
+
+
+def test_cluster_id_is_stable_22_characters_per_name() -> None:
+    a = kraft_cluster_id("lakehouse-dev")
+    assert a == kraft_cluster_id("lakehouse-dev")
+    assert a != kraft_cluster_id("lakehouse-prod")
+    assert len(a) == 22 and "=" not in a
+
+
+def test_heap_opts_and_topic_spec() -> None:
+    assert heap_opts("512m") == "-Xms512m -Xmx512m"
+    spec = topic_spec(name="logistics-events", partitions=6, brokers=5)
+    assert (spec.replication_factor, spec.configs) == (3, {"min.insync.replicas": "2"})
+    spec = topic_spec(name="t", partitions=1, brokers=2)
+    assert (spec.replication_factor, spec.configs) == (2, {"min.insync.replicas": "1"})
