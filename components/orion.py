@@ -96,6 +96,8 @@ class Orion(pulumi.ComponentResource):
             hostname=HOSTNAME,
             image=args.image_ref,
             command=[PYTHON, "-m", "orion"],
+            # Orion is PID 1 otherwise, and spark-submit's orphaned grandchildren would never be reaped.
+            init=True,
             envs=c.env_list(
                 orion_env(args),
                 {"ORION_TOKEN": args.token, **aws_env(args.s3_access_key, args.s3_secret_key)},

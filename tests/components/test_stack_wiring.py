@@ -465,6 +465,7 @@ def test_orion_env_contract(stack: Recording) -> None:
     assert env[job.ENV_TABLE_URI] == "s3a://lake/logistics_events"
     c = stack.containers()["spark-orion"]
     assert c["command"] == ["/opt/lakehouse/venv/bin/python3", "-m", "orion"]
+    assert c["init"] is True, "spark-orion needs an init process to reap the drivers' orphans"
     assert c["volumes"] == [{"volumeName": "lakehouse-orion-data", "containerPath": "/var/lib/orion"}]
     assert "health" in " ".join(c["healthcheck"]["tests"])
 

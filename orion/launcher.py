@@ -1,0 +1,258 @@
+"""Starts a job's driver: `spark-submit` in client mode as a child process, never through a shell.
+
+The child gets Orion's environment (LAKEHOUSE_*, AWS_*, SPARK_CONF_DIR, JAVA_HOME, ...) minus
+ORION_* (the API token stays with Orion), and runs in its own process group so stop/kill reach
+both the driver JVM and the Python process it spawns. Its output goes through a pump thread that
+masks secrets before anything reaches the bounded log, and that spots the application id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
+from pathlib import Path
+from typing import Protocol
+
+from orion.joblog import BoundedLog
+from orion.models import JobRecord
+from orion.scrub import Scrubber
+from orion.settings import OrionSettings
+
+AGENT = Path(__file__).resolve().parent / "agent" / "driver.py"
+STATUS_FILE = "driver-status.json"
+RUN_MARKER_ENV = "ORION_JOB_RUN"
+STATUS_FILE_ENV = "ORION_DRIVER_STATUS_FILE"
+
+_APP_ID = re.compile(r"Connected to Spark cluster with app ID (app-[\w-]+)")
+
+
+class Run(Protocol):
+    """A launched driver as the manager sees it (the real one and the unit tests' fake)."""
+
+    pid: int
+    command: list[str]
+    detected_app_id: str | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float) -> int | None: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+class Launcher(Protocol):
+    def launch(self, job: JobRecord, log: BoundedLog) -> Run: ...
+
+    def kill_leftovers(self, job: JobRecord) -> int: ...
+
+
+def instance_id(data_dir: Path) -> str:
+    """Tells this Orion's children from another Orion's (job ids repeat across data dirs)."""
+    return hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+
+
+def run_marker(instance: str, job: JobRecord) -> str:
+    return f"{instance}:{job.id}:{job.run}"
+
+
+def job_dir(data_dir: Path, job_id: int) -> Path:
+    return data_dir / "jobs" / str(job_id)
+
+
+def spark_defaults_keys(environ: Mapping[str, str]) -> set[str]:
+    """Property names set in $SPARK_CONF_DIR/spark-defaults.conf (to know what Orion must add)."""
+    conf_dir = environ.get("SPARK_CONF_DIR")
+    try:
+        lines = (Path(conf_dir) / "spark-defaults.conf").read_text().splitlines() if conf_dir else []
+    except OSError:
+        return set()
+    keys = set()
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith(("#", "!")):
+            keys.add(re.split(r"[\s=:]", line, maxsplit=1)[0])
+    return keys
+
+
+def build_command(settings: OrionSettings, job: JobRecord, defaults: AbstractSet[str] = frozenset()) -> list[str]:
+    """The spark-submit argument list; the agent runs first and then the job's file with its args."""
+    conf = {"spark.ui.showConsoleProgress": "false", **job.conf}
+    if "spark.driver.memory" not in conf and "spark.driver.memory" not in defaults:
+        # Every JVM gets a heap cap: without one a driver would take a quarter of the machine's memory.
+        conf["spark.driver.memory"] = settings.default_driver_memory
+    # The cores cap always applies: a lower value from the job is kept (validated on submit).
+    cores = min(int(conf.get("spark.cores.max", settings.cores_max)), settings.cores_max)
+    conf["spark.cores.max"] = str(cores)
+    argv = [
+        str(settings.spark_submit),
+        "--master", settings.spark_master_url,
+        "--deploy-mode", "client",
+        "--name", f"orion-{job.id}-{job.name}",
+    ]  # fmt: skip
+    for key in sorted(conf):
+        argv += ["--conf", f"{key}={conf[key]}"]
+    return [*argv, str(AGENT), job.file_path, *job.args]
+
+
+def child_env(environ: Mapping[str, str], marker: str, status_file: Path) -> dict[str, str]:
+    env = {k: v for k, v in environ.items() if not k.upper().startswith("ORION_")}
+    env[RUN_MARKER_ENV] = marker
+    env[STATUS_FILE_ENV] = str(status_file)
+    env["PYTHONUNBUFFERED"] = "1"
+    # The driver's Python must import pyspark: default to the interpreter running Orion.
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    return env
+
+
+class SparkRun:
+    """A running spark-submit child and the thread pumping its output into the job's log."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], command: list[str], log: BoundedLog, scrub: Scrubber) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+        self.command = command
+        self.detected_app_id: str | None = None
+        self._log = log
+        self._scrub = scrub
+        self._pump = threading.Thread(target=self._pump_output, name=f"orion-log-{proc.pid}", daemon=True)
+        self._pump.start()
+
+    def _pump_output(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in iter(self.proc.stdout.readline, b""):
+            line = self._scrub.text(raw.decode("utf-8", errors="replace"))
+            if self.detected_app_id is None and (m := _APP_ID.search(line)):
+                self.detected_app_id = m.group(1)
+            self._log.append(line if line.endswith("\n") else line + "\n")
+        self.proc.stdout.close()
+
+    def poll(self) -> int | None:
+        rc = self.proc.poll()
+        if rc is not None:
+            # The JVM is gone; its Python child may linger (~10 s after a kill -9): end the group.
+            _signal_group(self.pid, signal.SIGKILL)
+        return rc
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.poll()
+
+    def terminate(self) -> None:
+        """Graceful stop: SIGTERM to the job's Python process (a job may stop its queries on it); the
+        JVM exits once its Python child is gone. Without a Python driver yet, the whole group."""
+        # The Python driver runs `python <agent> <job> ...`; the JVM only has the agent among its args.
+        drivers = [p for p in _group_members(self.pid) if _cmdline(p).split(b"\0")[1:2] == [str(AGENT).encode()]]
+        if not drivers:
+            _signal_group(self.pid, signal.SIGTERM)
+        for pid in drivers:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        _signal_group(self.pid, signal.SIGKILL)
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces): state ppid pgrp ...
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class SparkSubmitLauncher:
+    def __init__(
+        self,
+        settings: OrionSettings,
+        scrub: Scrubber,
+        environ: Mapping[str, str] | None = None,
+        popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
+    ) -> None:
+        self.settings = settings
+        self.scrub = scrub
+        self.environ = dict(os.environ if environ is None else environ)
+        self.instance = instance_id(settings.data_dir)
+        self.defaults = spark_defaults_keys(self.environ)
+        self._popen = popen
+
+    def launch(self, job: JobRecord, log: BoundedLog) -> SparkRun:
+        workdir = job_dir(self.settings.data_dir, job.id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        status = workdir / STATUS_FILE
+        status.unlink(missing_ok=True)
+        argv = build_command(self.settings, job, self.defaults)
+        shown = self.scrub.command(argv)
+        log.append(f"[orion] run {job.run}: {' '.join(shown)}\n")
+        proc = self._popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=child_env(self.environ, run_marker(self.instance, job), status),
+            cwd=str(workdir),
+            start_new_session=True,
+            close_fds=True,
+        )
+        return SparkRun(proc, shown, log, self.scrub)
+
+    def kill_leftovers(self, job: JobRecord) -> int:
+        """Kill what is left of a job's previous run (after an Orion crash); returns how many processes."""
+        marker = f"{RUN_MARKER_ENV}={run_marker(self.instance, job)}".encode()
+        killed = 0
+        for pid in _pids_with_env(marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+        return killed
+
+
+def _pids_with_env(marker: bytes) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            env = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in env.split(b"\0"):
+            found.append(int(entry.name))
+    return found

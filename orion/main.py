@@ -1,0 +1,84 @@
+"""Builds the FastAPI app: routers, static UI, security headers, and the job manager's lifecycle."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from orion import __version__
+from orion.launcher import Launcher, SparkSubmitLauncher
+from orion.manager import JobManager
+from orion.master import Master, SparkMaster
+from orion.registry import Registry
+from orion.routers import catalog, health, jobs, ui
+from orion.scrub import Scrubber
+from orion.settings import OrionSettings
+
+# Multipart overhead allowed on top of the upload limit before a body is refused unread.
+_FORM_OVERHEAD = 256 * 1024
+# The UI loads only its own files and never evaluates strings: a script-injection backstop.
+_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+
+
+def create_app(
+    settings: OrionSettings,
+    *,
+    launcher: Launcher | None = None,
+    master: Master | None = None,
+    monitor: bool = True,
+) -> FastAPI:
+    """The app; tests pass a fake launcher/master and `monitor=False` to drive `manager.tick()` themselves."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        registry = Registry(settings.data_dir / "orion.sqlite3")
+        scrub = Scrubber.from_environ(os.environ, extra=[settings.token.get_secret_value()])
+        the_master = master or SparkMaster(settings.spark_master_ui)
+        manager = JobManager(settings, registry, launcher or SparkSubmitLauncher(settings, scrub), the_master, scrub)
+        app.state.settings, app.state.master, app.state.manager = settings, the_master, manager
+        manager.start(monitor=monitor)
+        try:
+            yield
+        finally:
+            manager.close()
+            registry.close()
+
+    app = FastAPI(
+        title="Spark Orion",
+        version=__version__,
+        description="Submits PySpark jobs to the lakehouse's Spark cluster, supervises streaming jobs, "
+        "shows their logs and progress. Authenticate with `Authorization: Bearer <ORION_TOKEN>`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def limits_and_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if request.method == "POST" and request.url.path == "/jobs":
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > settings.upload_max_bytes + _FORM_OVERHEAD:
+                return JSONResponse(
+                    {"detail": f"request body of {length} bytes is larger than the upload limit of "
+                     f"{settings.upload_max_bytes} bytes (ORION_UPLOAD_MAX_BYTES)"},
+                    status_code=413,
+                )  # fmt: skip
+        response: Response = await call_next(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if request.url.path == "/" or request.url.path.startswith("/static/"):
+            response.headers["Content-Security-Policy"] = _CSP
+            response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    app.include_router(health.router)
+    app.include_router(jobs.router)
+    app.include_router(catalog.router)
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,381 @@
+"""The job state machine: submits, watches, stops, restarts and supervises jobs.
+
+    queued ──launch──▶ submitted ◀──▶ running          (RUNNING = the master's /json/ says so)
+                          │  └─────────────┤
+                  exit 0  │  exit ≠ 0      │ stop
+                          ▼     │          ▼
+                     succeeded  │       stopped
+                                ├─ not supervised ─▶ failed
+                                └─ supervised ─▶ restarting ─(backoff)─▶ submitted
+                                                    └─ more than ORION_MAX_RESTARTS in a row ─▶ failed
+
+A monitor thread calls `tick()` every ORION_POLL_INTERVAL_SECONDS; unit tests call it directly
+with a fake launcher and master. Every change is written to the registry at once, and `recover()`
+at start-up resubmits supervised jobs that were active when Orion went away.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orion.joblog import BoundedLog
+from orion.launcher import STATUS_FILE, Launcher, Run, job_dir
+from orion.master import Master, MasterUnreachable, MasterView
+from orion.models import ACTIVE_STATES, FINISHED_STATES, JobOut, JobRecord, JobState
+from orion.progress import read_status, streaming_progress
+from orion.registry import Registry
+from orion.scrub import Scrubber
+from orion.settings import OrionSettings
+
+log = logging.getLogger("orion")
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+class JobConflict(Exception):
+    pass
+
+
+class JobManager:
+    def __init__(
+        self,
+        settings: OrionSettings,
+        registry: Registry,
+        launcher: Launcher,
+        master: Master,
+        scrub: Scrubber,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.launcher = launcher
+        self.master = master
+        self.scrub = scrub
+        self.clock = clock
+        self._runs: dict[int, Run] = {}
+        self._started: dict[int, float] = {}
+        self._logs: dict[int, BoundedLog] = {}
+        self._lock = threading.RLock()
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self, monitor: bool = True) -> None:
+        self.recover()
+        if monitor:
+            self._thread = threading.Thread(target=self._loop, name="orion-monitor", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Orion shuts down: stop the monitor, then every driver (supervised ones resume on next start)."""
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.settings.poll_interval_seconds + 10)
+        self._stop_all_for_shutdown()
+
+    def _loop(self) -> None:
+        while not self._halt.wait(self.settings.poll_interval_seconds):
+            try:
+                self.tick()
+            except Exception:  # the monitor must survive anything one tick runs into
+                log.exception("monitor tick failed")
+
+    def _now(self) -> str:
+        return datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds")
+
+    def log(self, job_id: int) -> BoundedLog:
+        with self._lock:
+            if job_id not in self._logs:
+                self._logs[job_id] = BoundedLog(job_dir(self.settings.data_dir, job_id), self.settings.log_max_bytes)
+            return self._logs[job_id]
+
+    def _note(self, job: JobRecord, text: str) -> None:
+        self.log(job.id).append(f"[orion] {self._now()} {text}\n")
+
+    # ---------------------------------------------------------------- queries
+    def get(self, job_id: int) -> JobRecord:
+        job = self.registry.get(job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return job
+
+    def list(self) -> list[JobRecord]:
+        return self.registry.list()
+
+    def status_file(self, job_id: int) -> Path:
+        return job_dir(self.settings.data_dir, job_id) / STATUS_FILE
+
+    def to_out(self, job: JobRecord, detail: bool = False) -> JobOut:
+        out = JobOut(
+            id=job.id,
+            name=job.name,
+            source=job.source,
+            state=job.state,
+            supervise=job.supervise,
+            args=[self.scrub.text(a) for a in job.args],
+            conf=self.scrub.conf(job.conf),
+            app_id=job.app_id,
+            pid=job.pid,
+            run=job.run,
+            restart_count=job.restart_count,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            running_at=job.running_at,
+            ended_at=job.ended_at,
+            exit_code=job.exit_code,
+            detail=self.scrub.text(job.detail),
+            command=self.scrub.command(job.command),
+        )
+        if detail:
+            out.streaming = streaming_progress(read_status(self.status_file(job.id)), self.scrub)
+        return out
+
+    # ---------------------------------------------------------------- operations
+    def submit(
+        self, *, name: str, source: str, file_path: str, args: list[str], conf: dict[str, str], supervise: bool
+    ) -> JobRecord:
+        now = self._now()
+        job = JobRecord(
+            id=0, name=name, source=source, file_path=file_path, args=args, conf=conf, supervise=supervise,
+            state=JobState.QUEUED, created_at=now, updated_at=now,
+        )  # fmt: skip
+        with self._lock:
+            job = self.registry.create(job)
+            self._note(job, f"job {job.id} ({name}) accepted")
+            self._launch_due()
+            return self.get(job.id)
+
+    def stop(self, job_id: int) -> JobRecord:
+        with self._lock:
+            job = self.get(job_id)
+            if job.state in FINISHED_STATES:
+                raise JobConflict(f"job {job_id} is already {job.state}; nothing to stop")
+            run = self._runs.get(job_id)
+            if run is None:  # queued or waiting to restart: nothing runs yet
+                job.state, job.next_restart_at = JobState.STOPPED, None
+                job.ended_at = job.ended_at or self._now()
+                job.detail = "stopped on request"
+                self._save(job)
+                self._note(job, "stopped on request")
+                return job
+            job.stop_requested = True
+            self._save(job)
+            self._note(job, "stop requested: SIGTERM to the driver (SIGKILL after ORION_STOP_TIMEOUT_SECONDS)")
+        self._end_run(job_id, run)
+        return self.get(job_id)
+
+    def restart(self, job_id: int) -> JobRecord:
+        with self._lock:
+            job = self.get(job_id)
+            if job.state == JobState.QUEUED:
+                raise JobConflict(f"job {job_id} is queued and has not started yet; nothing to restart")
+            run = self._runs.get(job_id)
+            if run is None:
+                job.state, job.next_restart_at, job.consecutive_failures = JobState.RESTARTING, self.clock(), 0
+                job.detail = "restart requested"
+                self._save(job)
+                self._note(job, "restart requested")
+                self._launch_due()
+                return self.get(job_id)
+            job.restart_requested = True
+            self._save(job)
+            self._note(job, "restart requested: stopping the running driver first")
+        self._end_run(job_id, run)
+        with self._lock:
+            self._launch_due()
+        return self.get(job_id)
+
+    def delete(self, job_id: int) -> None:
+        with self._lock:
+            job = self.get(job_id)
+            if job.state not in FINISHED_STATES:
+                raise JobConflict(f"job {job_id} is {job.state}; stop it before deleting it")
+            self.registry.delete(job_id)
+            self.log(job_id).remove()
+            self._logs.pop(job_id, None)
+            shutil.rmtree(job_dir(self.settings.data_dir, job_id), ignore_errors=True)
+            upload_dir = Path(job.file_path).parent
+            if job.source == "upload" and upload_dir.parent == self.settings.data_dir / "uploads":
+                shutil.rmtree(upload_dir, ignore_errors=True)
+
+    def _end_run(self, job_id: int, run: Run) -> None:
+        """Terminate a driver, escalate to SIGKILL after the timeout, and record how it ended."""
+        run.terminate()
+        if run.wait(self.settings.stop_timeout_seconds) is None:
+            run.kill()
+            run.wait(10)
+        with self._lock:
+            rc = run.poll()
+            if rc is not None and self._runs.get(job_id) is run:
+                self._finish(self.get(job_id), run, rc)
+
+    # ---------------------------------------------------------------- monitor
+    def tick(self) -> None:
+        view: MasterView | None = None
+        if self._runs:
+            try:
+                view = self.master.view()
+            except MasterUnreachable as exc:
+                log.warning("%s", exc)
+        with self._lock:
+            for job_id, run in list(self._runs.items()):
+                self._check(self.get(job_id), run, view)
+            self._launch_due()
+
+    def _check(self, job: JobRecord, run: Run, view: MasterView | None) -> None:
+        changed = False
+        app_id = job.app_id or run.detected_app_id
+        if app_id is None:
+            status = read_status(self.status_file(job.id))
+            app_id = status.get("app_id") if status else None
+        if app_id and app_id != job.app_id:
+            job.app_id, changed = app_id, True
+            self._note(job, f"Spark application {app_id}")
+        rc = run.poll()
+        if rc is not None:
+            self._finish(job, run, rc)
+            return
+        if view is not None and job.app_id:
+            app_state = view.apps.get(job.app_id)
+            if app_state == "RUNNING" and job.state != JobState.RUNNING:
+                job.state, job.detail, changed = JobState.RUNNING, "", True
+                job.running_at = job.running_at or self._now()
+                self._note(job, f"{job.app_id} is RUNNING on the master")
+            elif app_state != "RUNNING" and job.state == JobState.RUNNING:
+                job.state, changed = JobState.SUBMITTED, True
+                job.detail = f"the master lists {job.app_id} as {app_state or 'unknown'}"
+            elif app_state == "WAITING" and not job.detail:
+                job.detail, changed = "waiting for cores on the cluster", True
+        if changed:
+            self._save(job)
+
+    def _finish(self, job: JobRecord, run: Run, rc: int) -> None:
+        self._runs.pop(job.id, None)
+        ran_for = self.clock() - self._started.pop(job.id, self.clock())
+        job.pid, job.exit_code, job.ended_at = None, rc, self._now()
+        s = self.settings
+        if job.restart_requested:
+            job.state, job.next_restart_at, job.consecutive_failures = JobState.RESTARTING, self.clock(), 0
+            job.detail = "restart requested"
+        elif job.stop_requested:
+            job.state, job.detail = JobState.STOPPED, "stopped on request"
+        elif rc == 0:
+            job.state, job.detail = JobState.SUCCEEDED, ""
+        elif not job.supervise:
+            job.state, job.detail = JobState.FAILED, f"driver exited with code {rc}"
+        else:
+            # A run that lasted long enough counts as healthy: the backoff starts over.
+            if ran_for >= s.restart_reset_seconds:
+                job.consecutive_failures = 0
+            job.consecutive_failures += 1
+            if job.consecutive_failures > s.max_restarts:
+                job.state = JobState.FAILED
+                job.detail = (
+                    f"driver exited with code {rc}; gave up after {s.max_restarts} restarts in a row "
+                    "(ORION_MAX_RESTARTS)"
+                )
+            else:
+                delay = min(
+                    s.restart_backoff_seconds * 2 ** (job.consecutive_failures - 1), s.restart_backoff_max_seconds
+                )
+                job.state, job.next_restart_at = JobState.RESTARTING, self.clock() + delay
+                job.detail = (
+                    f"driver exited with code {rc}; restart {job.consecutive_failures} of {s.max_restarts} "
+                    f"in {delay:.1f} s"
+                )
+        job.stop_requested = job.restart_requested = False
+        self._save(job)
+        self._note(
+            job, f"run {job.run} ended with exit code {rc}; now {job.state}" + (f": {job.detail}" if job.detail else "")
+        )
+
+    def _launch_due(self) -> None:
+        now = self.clock()
+        free = self.settings.max_active_jobs - len(self._runs)
+        waiting = [
+            j for j in self.registry.list({JobState.QUEUED, JobState.RESTARTING})
+            if j.state == JobState.QUEUED or j.next_restart_at is None or j.next_restart_at <= now
+        ]  # fmt: skip
+        for job in sorted(waiting, key=lambda j: j.id)[: max(free, 0)]:
+            self._launch(job)
+
+    def _launch(self, job: JobRecord) -> None:
+        if job.state == JobState.RESTARTING:
+            job.restart_count += 1
+        job.run += 1
+        job.app_id = job.exit_code = job.ended_at = job.running_at = job.next_restart_at = None
+        job.started_at = self._now()
+        job.stop_requested = job.restart_requested = False
+        try:
+            run = self.launcher.launch(job, self.log(job.id))
+        except OSError as exc:
+            job.state, job.ended_at = JobState.FAILED, self._now()
+            job.detail = f"spark-submit could not be started: {exc}"
+            self._save(job)
+            self._note(job, job.detail)
+            return
+        self._runs[job.id] = run
+        self._started[job.id] = self.clock()
+        job.pid, job.command, job.state, job.detail = run.pid, run.command, JobState.SUBMITTED, ""
+        self._save(job)
+
+    def _save(self, job: JobRecord) -> None:
+        job.updated_at = self._now()
+        self.registry.save(job)
+
+    # ---------------------------------------------------------------- restarts of Orion
+    def recover(self) -> None:
+        """After Orion (re)starts: clear leftovers of the last run and resubmit supervised jobs."""
+        with self._lock:
+            for job in self.registry.list(set(ACTIVE_STATES) | {JobState.RESTARTING}):
+                killed = self.launcher.kill_leftovers(job) if job.run else 0
+                if killed:
+                    self._note(job, f"killed {killed} leftover process(es) of run {job.run}")
+                if job.state not in ACTIVE_STATES:
+                    continue
+                job.pid = None
+                if job.stop_requested:
+                    job.state, job.ended_at, job.detail = JobState.STOPPED, self._now(), "stopped on request"
+                elif job.supervise or job.restart_requested:
+                    job.state, job.next_restart_at = JobState.RESTARTING, self.clock()
+                    job.detail = "resubmitted after an Orion restart"
+                else:
+                    job.state, job.ended_at = JobState.FAILED, self._now()
+                    job.detail = "Orion restarted while the job ran; it is not supervised, so it was not resubmitted"
+                job.stop_requested = job.restart_requested = False
+                self._save(job)
+                self._note(job, job.detail)
+            self._launch_due()
+
+    def _stop_all_for_shutdown(self) -> None:
+        with self._lock:
+            runs = dict(self._runs)
+            for run in runs.values():
+                run.terminate()
+        deadline = time.monotonic() + self.settings.stop_timeout_seconds
+        for run in runs.values():
+            if run.wait(max(deadline - time.monotonic(), 0.1)) is None:
+                run.kill()
+                run.wait(5)
+        with self._lock:
+            for job_id, run in runs.items():
+                job = self.get(job_id)
+                self._runs.pop(job_id, None)
+                self._started.pop(job_id, None)
+                job.pid, job.exit_code, job.ended_at = None, run.poll(), self._now()
+                if job.supervise and not job.stop_requested:
+                    job.state, job.next_restart_at = JobState.RESTARTING, None
+                    job.detail = "Orion shut down; it is resubmitted when Orion starts again"
+                else:
+                    job.state, job.detail = JobState.STOPPED, "stopped because Orion shut down"
+                job.stop_requested = job.restart_requested = False
+                self._save(job)
+                self._note(job, job.detail)

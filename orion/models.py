@@ -1,0 +1,143 @@
+"""Job states, the stored job record and the API's response models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    """Accepted; waits for a free slot (ORION_MAX_ACTIVE_JOBS) before spark-submit runs."""
+    SUBMITTED = "submitted"
+    """spark-submit runs; the master does not (or no longer) list the application as RUNNING."""
+    RUNNING = "running"
+    """The master's /json/ lists the job's application as RUNNING."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    RESTARTING = "restarting"
+    """Waiting (backoff) to be submitted again: supervised crash, manual restart, Orion restart."""
+
+
+ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.RUNNING})
+FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.STOPPED})
+
+
+@dataclass
+class JobRecord:
+    """One row of the registry. Times are ISO 8601 UTC strings; None until they happen."""
+
+    id: int
+    name: str
+    source: str  # "shipped" or "upload"
+    file_path: str
+    args: list[str]
+    conf: dict[str, str]
+    supervise: bool
+    state: JobState
+    created_at: str
+    updated_at: str
+    app_id: str | None = None
+    pid: int | None = None
+    run: int = 0
+    started_at: str | None = None
+    running_at: str | None = None
+    ended_at: str | None = None
+    exit_code: int | None = None
+    restart_count: int = 0
+    consecutive_failures: int = 0
+    next_restart_at: float | None = None
+    stop_requested: bool = False
+    restart_requested: bool = False
+    detail: str = ""
+    command: list[str] = field(default_factory=list)
+
+
+class SourceProgress(BaseModel):
+    description: str
+    start_offset: Any = None
+    end_offset: Any = None
+    latest_offset: Any = None
+    input_rows_per_second: float | None = None
+    processed_rows_per_second: float | None = None
+
+
+class QueryProgress(BaseModel):
+    """The latest micro-batch of one structured-streaming query, as its driver reported it."""
+
+    id: str | None = None
+    run_id: str | None = None
+    name: str | None = None
+    batch_id: int | None = None
+    last_batch_at: str | None = Field(None, description="When the latest micro-batch started (driver clock).")
+    num_input_rows: int | None = None
+    input_rows_per_second: float | None = None
+    processed_rows_per_second: float | None = None
+    batch_duration_ms: int | None = None
+    sources: list[SourceProgress] = []
+    sink: str | None = None
+
+
+class StreamingProgress(BaseModel):
+    updated_at: str | None = Field(None, description="When the driver last wrote its progress.")
+    queries: list[QueryProgress] = []
+
+
+class JobOut(BaseModel):
+    id: int
+    name: str
+    source: str = Field(description="'shipped' (from ORION_JOBS_DIR) or 'upload'.")
+    state: JobState
+    supervise: bool
+    args: list[str]
+    conf: dict[str, str] = Field(description="Spark conf overrides; secret-looking keys are masked.")
+    app_id: str | None = Field(None, description="Spark application id, once the driver registered.")
+    pid: int | None = Field(None, description="PID of spark-submit (the driver JVM) while it runs.")
+    run: int = Field(description="How many times the job was submitted to Spark.")
+    restart_count: int
+    created_at: str
+    started_at: str | None = None
+    running_at: str | None = Field(None, description="When the master first listed the app as RUNNING.")
+    ended_at: str | None = None
+    exit_code: int | None = None
+    detail: str = ""
+    command: list[str] = Field([], description="The spark-submit command line (secrets masked).")
+    streaming: StreamingProgress | None = Field(None, description="Only in GET /jobs/{id}, for streaming jobs.")
+
+
+class JobCreated(BaseModel):
+    id: int
+    state: JobState
+    job: JobOut
+
+
+class LogOut(BaseModel):
+    offset: int
+    next_offset: int
+    size: int
+    truncated: bool
+    text: str
+
+
+class ShippedJob(BaseModel):
+    name: str
+    description: str = ""
+
+
+class MasterHealth(BaseModel):
+    url: str
+    reachable: bool
+    status: str | None = None
+    alive_workers: int | None = None
+    cores: int | None = None
+    cores_used: int | None = None
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    spark_master: MasterHealth

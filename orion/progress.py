@@ -1,0 +1,76 @@
+"""Reads what a job's driver agent reported (app id, UI, streaming progress) and shapes it for the API."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orion.models import QueryProgress, SourceProgress, StreamingProgress
+from orion.scrub import Scrubber
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """The agent's last report, or None when there is none (yet) or it is unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def query_progress(entry: dict[str, Any], scrub: Scrubber) -> QueryProgress:
+    p = entry.get("progress") or {}
+    durations = p.get("durationMs") or {}
+    sources = [
+        SourceProgress(
+            description=scrub.text(str(s.get("description", ""))),
+            start_offset=scrub.json(s.get("startOffset")),
+            end_offset=scrub.json(s.get("endOffset")),
+            latest_offset=scrub.json(s.get("latestOffset")),
+            input_rows_per_second=_float(s.get("inputRowsPerSecond")),
+            processed_rows_per_second=_float(s.get("processedRowsPerSecond")),
+        )
+        for s in p.get("sources") or []
+        if isinstance(s, dict)
+    ]
+    sink = p.get("sink") or {}
+    return QueryProgress(
+        id=entry.get("id") or p.get("id"),
+        run_id=entry.get("run_id") or p.get("runId"),
+        name=entry.get("name") or p.get("name"),
+        batch_id=_int(p.get("batchId")),
+        last_batch_at=p.get("timestamp"),
+        num_input_rows=_int(p.get("numInputRows")),
+        input_rows_per_second=_float(p.get("inputRowsPerSecond")),
+        processed_rows_per_second=_float(p.get("processedRowsPerSecond")),
+        batch_duration_ms=_int(p.get("batchDuration", durations.get("triggerExecution"))),
+        sources=sources,
+        sink=scrub.text(str(sink["description"])) if isinstance(sink, dict) and "description" in sink else None,
+    )
+
+
+def streaming_progress(status: dict[str, Any] | None, scrub: Scrubber) -> StreamingProgress | None:
+    """None for a job that never ran a streaming query (a batch job)."""
+    if not status or not status.get("queries"):
+        return None
+    updated = _float(status.get("updated_at"))
+    return StreamingProgress(
+        updated_at=datetime.fromtimestamp(updated, UTC).isoformat() if updated else None,
+        queries=[query_progress(q, scrub) for q in status["queries"] if isinstance(q, dict)],
+    )

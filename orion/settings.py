@@ -1,0 +1,107 @@
+"""Orion's settings: the ORION_* environment contract, validated once at start-up.
+
+The stack and the test bed set these variables; `python -m orion` refuses to start when one is
+missing or wrong (above all a missing or short ORION_TOKEN) and says which and what is allowed,
+without ever echoing the token.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_TOKEN_LENGTH = 16
+# Well-known placeholders that a template or an example might leave behind.
+_PLACEHOLDER_TOKENS = {"changeme", "change-me", "change_me", "secret", "token", "orion", "password"}
+_CODE_TREE = Path(__file__).resolve().parent
+
+
+class OrionSettings(BaseSettings):
+    """One field per ORION_* variable (prefix stripped, case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="ORION_", extra="ignore", frozen=True)
+
+    token: SecretStr = Field(description="Bearer token every API call but /health must carry (>= 16 chars).")
+    spark_master_url: str = Field(description="spark://host:port of the standalone master.")
+    spark_master_ui: str = Field(description="http://host:port of the master's web UI (its /json/ API).")
+    spark_home: Path = Field(
+        default_factory=lambda: Path(os.environ.get("SPARK_HOME", "/opt/spark")),
+        description="Directory holding bin/spark-submit (defaults to $SPARK_HOME).",
+    )
+    data_dir: Path = Field(default=Path("/var/lib/orion"), description="SQLite registry, driver logs, uploads.")
+    jobs_dir: Path | None = Field(default=None, description="Directory of shipped jobs (<name>.py).")
+    cores_max: Annotated[int, Field(ge=1, le=1024)] = Field(default=1, description="spark.cores.max of each app.")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    port: Annotated[int, Field(ge=0, le=65535)] = Field(default=8000, description="Port the HTTP server binds.")
+
+    # Limits and supervision; defaults suit the stack, tests shorten them.
+    upload_max_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    log_max_bytes: Annotated[int, Field(ge=4096, le=1024 * 1024 * 1024)] = 8 * 1024 * 1024
+    max_restarts: Annotated[int, Field(ge=0, le=1000)] = 5
+    restart_backoff_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
+    restart_backoff_max_seconds: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    restart_reset_seconds: Annotated[float, Field(ge=0)] = 300.0
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    stop_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0
+    max_active_jobs: Annotated[int, Field(ge=1, le=256)] = 4
+    default_driver_memory: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmgKMG]$")] = Field(
+        default="512m", description="spark.driver.memory when neither the job nor spark-defaults.conf sets it."
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _token_strong_enough(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if len(raw) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters (got {len(raw)})")
+        if raw.strip().lower() in _PLACEHOLDER_TOKENS or len(set(raw)) < 4:
+            raise ValueError("looks like a placeholder; use a generated secret")
+        return value
+
+    @field_validator("spark_master_url")
+    @classmethod
+    def _spark_url(cls, value: str) -> str:
+        if not value.startswith("spark://") or len(value) <= len("spark://"):
+            raise ValueError(f"{value!r} must look like spark://host:port")
+        return value
+
+    @field_validator("spark_master_ui")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _dirs(self) -> OrionSettings:
+        submit = self.spark_home / "bin" / "spark-submit"
+        if not submit.is_file():
+            raise ValueError(f"ORION_SPARK_HOME={self.spark_home} has no bin/spark-submit")
+        data = self.data_dir.resolve()
+        # Uploads land under the data dir: keep it out of the code tree (and out of the image layer).
+        if data == _CODE_TREE or _CODE_TREE in data.parents:
+            raise ValueError(f"ORION_DATA_DIR={self.data_dir} is inside Orion's code tree; pick a volume")
+        if self.jobs_dir is not None and not self.jobs_dir.is_dir():
+            raise ValueError(f"ORION_JOBS_DIR={self.jobs_dir} is not a directory")
+        return self
+
+    @property
+    def spark_submit(self) -> Path:
+        return self.spark_home / "bin" / "spark-submit"
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """A start-up error message naming each bad variable, never its value (it may be the token)."""
+    lines = ["Orion cannot start: fix these ORION_* environment variables:"]
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = err.get("loc") or ()
+        name = f"ORION_{str(loc[0]).upper()}" if loc else "settings"
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "missing":
+            msg = "is required"
+        lines.append(f"  {name}: {msg}")
+    return "\n".join(lines)

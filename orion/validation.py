@@ -1,0 +1,139 @@
+"""Checks on what a client submits; each error names the field, what was wrong and what is allowed."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+MAX_ARGS = 256
+MAX_ARG_LEN = 4096
+MAX_CONF = 128
+_JOB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+_CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_.\-]{1,200}$")
+# Orion decides these: every job goes to ORION_SPARK_MASTER_URL in client mode.
+_FIXED_CONF = {"spark.master", "spark.submit.deployMode"}
+
+
+class InvalidRequest(Exception):
+    def __init__(self, detail: str, status_code: int = 422) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status_code = status_code
+
+
+def parse_args(raw: str | None) -> list[str]:
+    if raw is None or raw.strip() == "":
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f'args is not valid JSON ({exc}); send a JSON array of strings, e.g. ["--x", "1"]'
+        ) from None
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise InvalidRequest('args must be a JSON array of strings, e.g. ["--rows", "100"]')
+    if len(value) > MAX_ARGS:
+        raise InvalidRequest(f"args has {len(value)} items; at most {MAX_ARGS} are allowed")
+    for a in value:
+        if len(a) > MAX_ARG_LEN or "\0" in a:
+            raise InvalidRequest(f"each arg must be at most {MAX_ARG_LEN} characters without NUL bytes")
+    return value
+
+
+def _conf_value(key: str, value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float | str):
+        text = str(value)
+        if len(text) > MAX_ARG_LEN or any(c in text for c in "\0\r\n"):
+            raise InvalidRequest(f"conf {key!r}: at most {MAX_ARG_LEN} characters on one line")
+        return text
+    raise InvalidRequest(f"conf {key!r}: the value must be a string, number or boolean, not {type(value).__name__}")
+
+
+def parse_conf(raw: str | None, cores_max: int) -> dict[str, str]:
+    if raw is None or raw.strip() == "":
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f'conf is not valid JSON ({exc}); send a JSON object, e.g. {{"spark.executor.memory": "512m"}}'
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidRequest('conf must be a JSON object of Spark properties, e.g. {"spark.executor.memory": "512m"}')
+    if len(value) > MAX_CONF:
+        raise InvalidRequest(f"conf has {len(value)} properties; at most {MAX_CONF} are allowed")
+    conf: dict[str, str] = {}
+    for key, v in value.items():
+        if not _CONF_KEY.match(key):
+            raise InvalidRequest(
+                f"conf key {key!r} is not a Spark property: keys look like spark.<name> (letters, digits, . _ -)"
+            )
+        if key in _FIXED_CONF:
+            raise InvalidRequest(
+                f"conf key {key!r} is set by Orion (ORION_SPARK_MASTER_URL, client mode); leave it out"
+            )
+        conf[key] = _conf_value(key, v)
+    if "spark.cores.max" in conf:
+        cores = conf["spark.cores.max"]
+        if not cores.isdigit() or not 1 <= int(cores) <= cores_max:
+            raise InvalidRequest(
+                f"conf spark.cores.max={cores!r}: must be an integer from 1 to {cores_max} (ORION_CORES_MAX)"
+            )
+    return conf
+
+
+def shipped_jobs(jobs_dir: Path | None) -> list[Path]:
+    if jobs_dir is None:
+        return []
+    return sorted(p for p in jobs_dir.glob("*.py") if _JOB_NAME.match(p.stem) and not p.stem.startswith("_"))
+
+
+def shipped_job_path(jobs_dir: Path | None, name: str) -> Path:
+    if jobs_dir is None:
+        raise InvalidRequest(
+            f"unknown job {name!r}: no shipped jobs (ORION_JOBS_DIR is not set); upload a file instead"
+        )
+    available = {p.stem: p for p in shipped_jobs(jobs_dir)}
+    if name not in available:
+        names = ", ".join(sorted(available)) or "none"
+        raise InvalidRequest(f"unknown job {name!r}: shipped jobs are {names}")
+    return available[name]
+
+
+def upload_name(filename: str | None) -> str:
+    """A safe file name for an upload (basename, restricted characters, must end in .py)."""
+    base = Path((filename or "").replace("\\", "/")).name
+    if not base.endswith(".py") or base == ".py":
+        raise InvalidRequest(f"file {base!r} is not a Python file: only .py uploads are accepted")
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", base[:-3])[:100]
+    return f"{stem}.py"
+
+
+def check_upload(name: str, data: bytes, max_bytes: int) -> None:
+    if len(data) > max_bytes:
+        raise InvalidRequest(
+            f"file {name!r} is larger than the upload limit of {max_bytes} bytes (ORION_UPLOAD_MAX_BYTES)", 413
+        )
+    if not data.strip():
+        raise InvalidRequest(f"file {name!r} is empty")
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"file {name!r} is not UTF-8 text; upload a Python source file") from None
+    try:
+        ast.parse(source, filename=name)
+    except SyntaxError as exc:
+        raise InvalidRequest(f"file {name!r} is not valid Python: line {exc.lineno}: {exc.msg}") from None
+
+
+def describe(path: Path) -> str:
+    """First line of a job file's docstring (for the UI's list of shipped jobs)."""
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
