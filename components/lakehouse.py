@@ -15,7 +15,7 @@ from components.kafka import KafkaCluster, KafkaClusterArgs
 from components.network import Network, NetworkArgs
 from components.orion import Orion, OrionArgs
 from components.secrets import Secrets, SecretsArgs
-from components.spark import IMAGE_PYTHON_BUILD_ARGS, JARS_DIR, Spark, SparkArgs, master_url
+from components.spark import JARS_DIR, Spark, SparkArgs, master_url
 from components.storage import Storage, StorageArgs
 from components.superset import Superset, SupersetArgs
 from components.trino import Trino, TrinoArgs
@@ -87,7 +87,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         "spark",
         SparkArgs(
             network_name=network.name,
-            build_args={**v.spark_build_args(), **IMAGE_PYTHON_BUILD_ARGS},
+            build_args=v.spark_build_args(),
             spark_defaults=defaults,
             workers=s.spark_workers,
             worker_cores=s.spark_worker_cores,

@@ -28,11 +28,8 @@ MASTER_UI_PORT = 8080
 WORKER_UI_PORT = 8081
 DOCKERFILE = "images/spark/Dockerfile"
 IMAGE_NAME = "lakehouse/spark"
-# The image's Python for Orion, the producer and the jobs: the project's line (the Spark base ships Ubuntu's
-# 3.10; the services use 3.11 features such as enum.StrEnum and datetime.UTC), installed by this uv release.
-# TODO(lead): move both to versions.toml / Versions.spark_build_args() so they live in the one table.
-IMAGE_PYTHON_BUILD_ARGS = {"PYTHON_VERSION": "3.11", "UV_VERSION": "0.13.9"}
-# Where that interpreter is on PATH inside the image (a virtualenv first on PATH).
+# The image's Python for Orion, the producer and the jobs (versions.toml [spark] image_python, installed by
+# a pinned uv: the Spark base ships Ubuntu's 3.10, the services use 3.11), in a virtualenv first on PATH.
 PYTHON = "/opt/lakehouse/venv/bin/python3"
 
 

@@ -29,6 +29,8 @@ class Versions:
     hadoop: str
     aws_sdk_bundle: str
     jackson: str
+    spark_image_python: str
+    uv: str
     trino: str
     trino_image: str
     superset: str
@@ -53,6 +55,8 @@ class Versions:
             "HADOOP_VERSION": self.hadoop,
             "AWS_SDK_BUNDLE_VERSION": self.aws_sdk_bundle,
             "JACKSON_VERSION": self.jackson,
+            "PYTHON_VERSION": self.spark_image_python,
+            "UV_VERSION": self.uv,
         }
 
     def maven_properties(self) -> dict[str, str]:
@@ -89,6 +93,8 @@ def load(path: Path = VERSIONS_FILE) -> Versions:
         hadoop=t["spark"]["hadoop"],
         aws_sdk_bundle=t["spark"]["aws_sdk_bundle"],
         jackson=t["spark"]["jackson"],
+        spark_image_python=t["spark"]["image_python"],
+        uv=t["spark"]["uv"],
         trino=t["trino"]["version"],
         trino_image=t["trino"]["image"],
         superset=t["superset"]["version"],

@@ -42,6 +42,9 @@ def spark_defaults(
         "spark.executor.memory": executor_memory,
         "spark.driver.memory": driver_memory,
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        # Delta rebuilds table state (log replay) in 50 partitions by default: on a few cores that is ~50 tiny
+        # tasks per snapshot, per micro-batch. Sized like the shuffles instead.
+        "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),
         # Streaming progress for Orion: /metrics/json on the driver UI carries the query's rates.
         "spark.sql.streaming.metricsEnabled": "true",
         "spark.ui.showConsoleProgress": "false",

@@ -52,10 +52,8 @@ def test_image_tags_agree_with_the_versions_beside_them() -> None:
 
 def test_dockerfiles_take_their_base_and_versions_as_build_args() -> None:
     v = load()
-    from components.spark import IMAGE_PYTHON_BUILD_ARGS
-
     spark = SPARK_DOCKERFILE.read_text()
-    for arg in {**v.spark_build_args(), **IMAGE_PYTHON_BUILD_ARGS}:
+    for arg in v.spark_build_args():
         assert re.search(rf"^ARG {arg}$", spark, re.M), f"images/spark/Dockerfile does not declare ARG {arg}"
     # Every pom property is passed to mvn from the build arg that carries the same version.
     build_args = v.spark_build_args()
@@ -75,10 +73,10 @@ def test_dockerfiles_take_their_base_and_versions_as_build_args() -> None:
 
 
 def test_spark_image_runs_the_projects_python_for_driver_executors_and_orion() -> None:
-    from components.spark import IMAGE_PYTHON_BUILD_ARGS, PYTHON
+    from components.spark import PYTHON
 
     # The services use 3.11 features (enum.StrEnum, datetime.UTC); the Spark base only has Ubuntu's 3.10.
-    assert IMAGE_PYTHON_BUILD_ARGS["PYTHON_VERSION"] == "3.11"
+    assert load().spark_build_args()["PYTHON_VERSION"] == "3.11"
     spark = SPARK_DOCKERFILE.read_text()
     assert 'uv python install "${PYTHON_VERSION}"' in spark
     assert f"PYSPARK_PYTHON={PYTHON}" in spark

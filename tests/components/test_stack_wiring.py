@@ -429,9 +429,8 @@ def test_spark_containers_run_the_built_image(default_stack: Recording) -> None:
     from lakehouse.versions import load
 
     (spark_image,) = [i for i in default_stack.of_type(IMAGE) if i.name == "spark-image"]
-    from components.spark import IMAGE_PYTHON_BUILD_ARGS
 
-    assert spark_image.inputs["build"]["args"] == {**load().spark_build_args(), **IMAGE_PYTHON_BUILD_ARGS}
+    assert spark_image.inputs["build"]["args"] == load().spark_build_args()
     assert spark_image.inputs["build"]["dockerfile"] == "images/spark/Dockerfile"
     assert spark_image.inputs["build"]["context"] == "."
     assert spark_image.inputs["skipPush"] is True

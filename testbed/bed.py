@@ -1,0 +1,404 @@
+"""Start, stop and inspect the whole test bed: `up()`, `down()`, `status()`.
+
+`up` fetches what is missing into the cache, starts the services in parallel threads (each after
+the ones it needs), waits until each is really usable, writes .testbed/endpoints.json (mode 600,
+the stack outputs' keys plus `testbed_*` extras) and returns the endpoints. Everything it starts is
+recorded in .testbed/state.json first, so `down` (from any process) stops it by process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lakehouse import versions as versions_mod
+from lakehouse.endpoints import PUBLIC_KEYS, SECRET_KEYS, public_endpoints
+from testbed import artifacts, prereqs
+from testbed.context import Context
+from testbed.creds import Credentials
+from testbed.paths import endpoints_file, logs_dir, testbed_dir
+from testbed.plan import HOST, PortPlan, bed_settings, default_plan
+from testbed.proc import ServiceError, group_members, listening_ports, rss_bytes, stop_group
+from testbed.services import kafka, orion, s3, spark, superset, trino
+from testbed.state import State, StateStore, load
+
+ALL_SERVICES = ("s3", "kafka", "spark", "trino", "superset", "orion")
+# Stop order: consumers of a service before the service.
+STOP_ORDER = ("orion", "superset", "trino", "spark", "kafka", "s3")
+
+
+class AlreadyRunning(RuntimeError):
+    """A test bed is already up (or starting) in this run directory."""
+
+
+@dataclass
+class UpResult:
+    endpoints: dict[str, str]
+    seconds: float
+    ready: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------ running?
+
+def running_state(run_dir: Path | None = None) -> State | None:
+    """The state of a test bed whose processes are alive, or None."""
+    run_dir = run_dir or testbed_dir()
+    st = load(run_dir)
+    if st is None:
+        return None
+    alive = [pid for rec in st.services.values() for pid in rec.pids if group_members(pid)]
+    if st.status == "starting" and _owner_alive(st):
+        return st
+    return st if alive else None
+
+
+def _owner_alive(st: State) -> bool:
+    return bool(st.owner_pid) and Path(f"/proc/{st.owner_pid}").exists()
+
+
+def read_endpoints(run_dir: Path | None = None) -> dict[str, str]:
+    return json.loads(endpoints_file(run_dir).read_text())
+
+
+def wait_until_up(run_dir: Path | None = None, timeout: float = 900) -> dict[str, str]:
+    """For a test bed another process is starting: wait for it, then return its endpoints."""
+    run_dir = run_dir or testbed_dir()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = load(run_dir)
+        if st is None or st.status == "failed" or (st.status == "starting" and not _owner_alive(st)):
+            raise RuntimeError(f"the test bed being started by another process failed; see {logs_dir(run_dir)}")
+        if st.status == "up":
+            return read_endpoints(run_dir)
+        time.sleep(1)
+    raise TimeoutError(f"the test bed in {run_dir} did not come up within {timeout:.0f} s")
+
+
+# ------------------------------------------------------------------------------------------ up
+
+def _write_secret_json(path: Path, data: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def build_endpoints(ctx: Context, *, spark_home: Path | None, spark_conf: Path | None, jars: Path | None,
+                    services: Iterable[str]) -> dict[str, str]:
+    """The stack outputs' keys (public + secret) with the test bed's values, plus `testbed_*` extras."""
+    c = ctx.creds
+    ep = public_endpoints(ctx.settings, host=HOST)
+    ep |= {"s3_access_key": c.s3_admin_key, "s3_secret_key": c.s3_admin_secret,
+           "superset_admin_password": c.superset_admin_password, "orion_token": c.orion_token}
+    assert set(ep) == set(PUBLIC_KEYS) | set(SECRET_KEYS)
+    quorum = kafka.kraft_quorum(ctx.plan)
+    ep |= {
+        "testbed_services": ",".join(services),
+        "testbed_dir": str(ctx.run_dir),
+        "testbed_logs_dir": str(ctx.run_dir / "logs"),
+        "testbed_kafka_internal_bootstrap": kafka.internal_bootstrap(quorum),
+        "testbed_kafka_brokers": str(len(quorum)),
+        "testbed_s3_region": ctx.settings.s3_region,
+        "testbed_metastore_bucket": ctx.settings.metastore_bucket,
+        "testbed_s3_spark_access_key": c.s3_spark_key,
+        "testbed_s3_spark_secret_key": c.s3_spark_secret,
+        "testbed_s3_trino_access_key": c.s3_trino_key,
+        "testbed_s3_trino_secret_key": c.s3_trino_secret,
+        "testbed_java_home": str(ctx.java.home),
+        "testbed_trino_catalog": "delta",
+        "testbed_superset_secret_key": c.superset_secret_key,
+    }
+    if spark_home and spark_conf and jars:
+        ep |= {"testbed_spark_home": str(spark_home), "testbed_spark_conf_dir": str(spark_conf),
+               "testbed_spark_extra_jars": str(jars)}
+    return ep
+
+
+class _Runner:
+    """Runs one thread per service; a service waits for the events of the services it needs."""
+
+    def __init__(self) -> None:
+        self.ready: dict[str, threading.Event] = {}
+        self.errors: list[BaseException] = []
+        self.failed = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def add(self, name: str, fn: Callable[[], None], needs: tuple[str, ...] = ()) -> None:
+        self.ready[name] = threading.Event()
+
+        def run() -> None:
+            try:
+                for dep in needs:
+                    while not self.ready[dep].wait(0.5):
+                        if self.failed.is_set():
+                            return
+                fn()
+                self.ready[name].set()
+            except ServiceError as exc:
+                self.errors.append(exc)
+                self.failed.set()
+            except BaseException as exc:
+                err = ServiceError(name, f"failed to start: {type(exc).__name__}: {exc}")
+                err.__cause__ = exc
+                self.errors.append(err)
+                self.failed.set()
+
+        self.threads.append(threading.Thread(target=run, name=f"testbed-{name}", daemon=True))
+
+    def wait_for(self, name: str) -> None:
+        while not self.ready[name].wait(0.5):
+            if self.failed.is_set():
+                raise RuntimeError(f"not waiting for {name}: another service failed")
+
+    def run(self, on_failure: Callable[[], None]) -> None:
+        for t in self.threads:
+            t.start()
+        while any(t.is_alive() for t in self.threads):
+            if self.failed.wait(0.2):
+                on_failure()  # stop every process so that the other threads' waits end at once
+                break
+        for t in self.threads:
+            t.join()
+        if self.errors:
+            raise self.errors[0]
+
+
+def up(*, services: Iterable[str] = ALL_SERVICES, plan: PortPlan | None = None, run_dir: Path | None = None,
+       echo: Callable[[str], None] = print) -> UpResult:
+    run_dir = run_dir or testbed_dir()
+    wanted = [s for s in ALL_SERVICES if s in set(services)]
+    unknown = set(services) - set(ALL_SERVICES)
+    if unknown:
+        raise ValueError(f"unknown test bed service(s) {sorted(unknown)}; allowed: {', '.join(ALL_SERVICES)}")
+    if "orion" in wanted and not orion.available():
+        echo("orion/ has no __main__.py yet: starting the test bed without Spark Orion")
+        wanted.remove("orion")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock_fh = (run_dir / ".up.lock").open("w")
+    try:
+        fcntl.flock(lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise AlreadyRunning(f"a test bed is being started in {run_dir} by another process; "
+                             "wait for it or run `python -m testbed status`") from None
+    try:
+        return _up_locked(wanted, plan or default_plan(), run_dir, echo)
+    finally:
+        fcntl.flock(lock_fh, fcntl.LOCK_UN)
+        lock_fh.close()
+
+
+def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[[str], None]) -> UpResult:
+    current = running_state(run_dir)
+    if current is not None:
+        raise AlreadyRunning(
+            f"a test bed is already running in {run_dir} (started {time.ctime(current.started_at)}, status "
+            f"{current.status}): use it (`python -m testbed status`) or stop it (`python -m testbed down`)")
+    if load(run_dir) is not None:
+        _clean(run_dir, keep=False)  # a stale record of a test bed whose processes are gone
+
+    v = versions_mod.load()
+    need_maven = any(s in wanted for s in ("kafka", "spark", "trino"))
+    prereqs.require(need_maven=need_maven)
+    listening = listening_ports()
+    busy = {port: name for name in wanted for port in plan.service_ports(name) if port in listening}
+    if busy:
+        raise ServiceError("test bed", "ports already in use by another process: " +
+                           ", ".join(f"{p} ({n})" for p, n in sorted(busy.items())) +
+                           "; stop it (another test bed? `python -m testbed down`) and retry")
+
+    t0 = time.monotonic()
+    settings = bed_settings(plan)
+    store = StateStore(run_dir, State())
+    store.save()
+    ctx = Context(run_dir=run_dir, plan=plan, settings=settings, versions=v, creds=Credentials.generate(),
+                  store=store, java=prereqs.spark_jdk(),
+                  trino_java=prereqs.trino_jdk() if "trino" in wanted else None)
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    mvn_lock = threading.Lock()  # one Maven at a time: parallel resolvers race on ~/.m2
+    ready: dict[str, float] = {}
+    shared: dict[str, Path] = {}
+    runner = _Runner()
+
+    def timed(name: str, start: Callable[[], object], wait: Callable[[object], float]) -> None:
+        began = time.monotonic()
+        procs = start()
+        wait(procs)
+        ready[name] = time.monotonic() - began
+        store.service(name, state="ready", ready_seconds=round(ready[name], 1))
+        echo(f"  {name:<9} ready in {ready[name]:5.1f} s")
+
+    def fetch(what: str, fn: Callable[[], Path], maven: bool) -> Path:
+        began = time.monotonic()
+        if maven:
+            with mvn_lock:
+                path = fn()
+        else:
+            path = fn()
+        took = time.monotonic() - began
+        if took > 2:
+            echo(f"  fetched {what} into the cache in {took:.0f} s")
+        return path
+
+    if "s3" in wanted:
+        def run_s3() -> None:
+            weed = fetch("SeaweedFS", lambda: artifacts.weed_binary(v), maven=False)
+            timed("s3", lambda: s3.start(ctx, weed), lambda p: s3.wait_ready(ctx, p))
+        runner.add("s3", run_s3)
+
+    if "kafka" in wanted:
+        def run_kafka() -> None:
+            lib = fetch(f"Kafka {v.kafka}", lambda: artifacts.kafka_lib(v), maven=True)
+            timed("kafka", lambda: kafka.start_kraft(ctx, lib), lambda p: kafka.wait_kraft(ctx, p))
+        runner.add("kafka", run_kafka)
+
+    if "spark" in wanted:
+        def run_spark() -> None:
+            home = artifacts.spark_home(v)
+            jars = fetch("Spark extra jars", lambda: artifacts.spark_extra_jars(v), maven=True)
+            shared["spark_home"], shared["jars"] = home, jars
+            timed("spark", lambda: spark.start(ctx, home, jars), lambda p: spark.wait_ready(ctx, p))
+            shared["spark_conf"] = ctx.run_dir / "spark" / "conf"
+        runner.add("spark", run_spark)
+
+    if "trino" in wanted:
+        def run_trino() -> None:
+            home = fetch(f"Trino {v.trino}", lambda: artifacts.trino_home(v), maven=True)
+
+            def wait(p: object) -> float:
+                if "s3" in wanted:
+                    runner.wait_for("s3")  # the readiness query reads the metastore bucket
+                return trino.wait_ready(ctx, p)  # type: ignore[arg-type]
+            timed("trino", lambda: trino.start(ctx, home), wait)
+        runner.add("trino", run_trino)
+
+    if "superset" in wanted:
+        def run_superset() -> None:
+            venv = fetch(f"Superset {v.superset}", lambda: artifacts.superset_venv(v), maven=False)
+            timed("superset", lambda: superset.start(ctx, venv), lambda p: superset.wait_ready(ctx, p))
+        runner.add("superset", run_superset)
+
+    if "orion" in wanted:
+        def run_orion() -> None:
+            timed("orion", lambda: orion.start(ctx, shared["spark_home"], shared["spark_conf"],
+                                               kafka.internal_bootstrap(kafka.kraft_quorum(plan))),
+                  lambda p: orion.wait_ready(ctx, p))
+        runner.add("orion", run_orion, needs=("spark", "kafka", "s3"))
+
+    echo(f"starting test bed in {run_dir}: {', '.join(wanted)}")
+    try:
+        runner.run(on_failure=lambda: _stop_all(ctx.store.state))
+    except BaseException:
+        store.set_status("failed")
+        _stop_all(store.state)
+        raise
+    endpoints = build_endpoints(ctx, spark_home=shared.get("spark_home"), spark_conf=shared.get("spark_conf"),
+                                jars=shared.get("jars"), services=wanted)
+    _write_secret_json(endpoints_file(run_dir), endpoints)
+    store.set_status("up")
+    return UpResult(endpoints=endpoints, seconds=time.monotonic() - t0, ready=ready)
+
+
+# ------------------------------------------------------------------------------------------ down
+
+def _stop_all(st: State) -> None:
+    names = [n for n in STOP_ORDER if n in st.services] + [n for n in st.services if n not in STOP_ORDER]
+    threads = []
+    for name in names:
+        for pid in reversed(st.services[name].pids):
+            t = threading.Thread(target=stop_group, args=(pid,), kwargs={"timeout": 25})
+            t.start()
+            threads.append(t)
+    for t in threads:
+        t.join()
+
+
+def down(*, keep: bool = False, run_dir: Path | None = None, plan: PortPlan | None = None,
+         echo: Callable[[str], None] = print) -> list[int]:
+    """Stop every process the test bed started; return the test bed's ports still listening (should be [])."""
+    run_dir = run_dir or testbed_dir()
+    plan = plan or default_plan()
+    st = load(run_dir)
+    # The ports to check afterwards: those the run recorded (a partial test bed has fewer).
+    ports = {p for rec in st.services.values() for p in rec.ports} if st else set(plan.all_ports().values())
+    if st is None:
+        echo(f"no test bed recorded in {run_dir}")
+    else:
+        st.status = "stopping"
+        StateStore(run_dir, st).save()
+        began = time.monotonic()
+        _stop_all(st)
+        echo(f"stopped {sum(len(r.pids) for r in st.services.values())} process groups "
+             f"in {time.monotonic() - began:.1f} s")
+    if st is None or "s3" in st.services:
+        s3.remove_sockets(plan)
+    deadline = time.monotonic() + 10
+    left = sorted(ports & listening_ports())
+    while left and time.monotonic() < deadline:
+        time.sleep(0.3)
+        left = sorted(ports & listening_ports())
+    if left:
+        echo(f"WARNING: ports still listening after down: {left}")
+    _clean(run_dir, keep=keep)
+    return left
+
+
+def _clean(run_dir: Path, *, keep: bool) -> None:
+    """Remove the run's data (and secrets); logs stay for post-mortems. --keep keeps data too."""
+    with contextlib.suppress(FileNotFoundError):
+        endpoints_file(run_dir).unlink()
+    with contextlib.suppress(FileNotFoundError):
+        (run_dir / "state.json").unlink()
+    if keep or not run_dir.exists():
+        return
+    for child in run_dir.iterdir():
+        if child.name in ("logs", ".up.lock"):
+            continue
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------------ status
+
+@dataclass
+class Row:
+    service: str
+    address: str
+    state: str
+    ready_seconds: float | None
+    rss: int
+
+
+def status_rows(run_dir: Path | None = None) -> list[Row]:
+    st = load(run_dir or testbed_dir())
+    if st is None:
+        return []
+    rows = []
+    for name, rec in st.services.items():
+        alive = [pid for pid in rec.pids if group_members(pid)]
+        state = rec.state if alive and len(alive) == len(rec.pids) else ("degraded" if alive else "stopped")
+        rows.append(Row(name, rec.address, state, rec.ready_seconds, sum(rss_bytes(p) for p in alive)))
+    return rows
+
+
+def format_table(rows: list[Row]) -> str:
+    head = f"{'service':<10} {'address':<52} {'state':<9} {'ready s':>8} {'RSS MiB':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        ready = f"{r.ready_seconds:.1f}" if r.ready_seconds is not None else "-"
+        address = r.address if len(r.address) <= 52 else r.address[:49] + "..."
+        lines.append(f"{r.service:<10} {address:<52} {r.state:<9} {ready:>8} {r.rss / 2**20:>8.0f}")
+    lines.append(f"{'total':<10} {'':<52} {'':<9} {'':>8} {sum(r.rss for r in rows) / 2**20:>8.0f}")
+    return "\n".join(lines)

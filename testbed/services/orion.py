@@ -1,0 +1,63 @@
+"""Spark Orion, started as in its image: `python -m orion`, configured only by its environment
+(the ORION_* contract of the team brief, plus the Spark client env, the streaming job's LAKEHOUSE_*
+env and the Spark S3 identity's keys, which Orion passes to the jobs it starts)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lakehouse.generators.job import stream_job_env
+from testbed.context import Context
+from testbed.paths import REPO
+from testbed.plan import HOST
+from testbed.proc import Proc, wait_for
+from testbed.services import spark
+
+SERVICE = "orion"
+
+
+def available() -> bool:
+    """Orion is part of the test bed once its package can be started."""
+    return (REPO / "orion" / "__main__.py").exists()
+
+
+def url(ctx: Context) -> str:
+    return f"http://{HOST}:{ctx.plan.orion}"
+
+
+def job_env(ctx: Context, internal_bootstrap: str) -> dict[str, str]:
+    s = ctx.settings
+    return stream_job_env(bootstrap_servers=internal_bootstrap, topic=s.kafka_topic, lake_bucket=s.lake_bucket,
+                          checkpoint_bucket=s.checkpoint_bucket, table=s.delta_table,
+                          trigger_interval=s.stream_trigger_interval,
+                          max_offsets_per_trigger=s.stream_max_offsets_per_trigger,
+                          dedup_window=s.stream_dedup_window)
+
+
+def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> dict[str, str]:
+    return ctx.base_env(
+        **(spark.client_env(ctx, spark_home, conf) | spark.spark_s3_env(ctx) | job_env(ctx, internal_bootstrap)),
+        ORION_TOKEN=ctx.creds.orion_token,
+        ORION_SPARK_MASTER_URL=spark.master_url(ctx),
+        ORION_SPARK_MASTER_UI=spark.master_ui(ctx),
+        ORION_SPARK_HOME=str(spark_home),
+        ORION_DATA_DIR=str(ctx.data("orion")),
+        ORION_JOBS_DIR=str(REPO / "jobs"),
+        ORION_CORES_MAX=str(ctx.settings.orion_cores_max),
+        ORION_HOST=HOST,
+        ORION_PORT=str(ctx.plan.orion),
+    )
+
+
+def start(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> Proc:
+    ctx.store.service(SERVICE, address=url(ctx), ports=[ctx.plan.orion], log=str(ctx.log(SERVICE)))
+    return ctx.spawn(SERVICE, SERVICE, [sys.executable, "-m", "orion"],
+                     env=env(ctx, spark_home, conf, internal_bootstrap), cwd=REPO)
+
+
+def wait_ready(ctx: Context, proc: Proc, timeout: float = 60) -> float:
+    import requests
+
+    return wait_for(lambda: requests.get(f"{url(ctx)}/health", timeout=3).status_code == 200, service=SERVICE,
+                    what=f"GET {url(ctx)}/health answers 200", timeout=timeout, proc=proc)

@@ -1,0 +1,132 @@
+"""SeaweedFS (`weed mini`) as the test bed's S3 server, with one identity per service.
+
+Identities (s3.json): `admin` (everything; the key pair endpoints.json hands to users), `spark`
+(read/write on the lake and checkpoint buckets), `trino` (read on the lake, read/write on its
+metastore bucket); the last two translated from the stack's own IAM policies (s3_policies).
+The file exists only until the server has loaded it: SeaweedFS reads it at start (twice, so a
+pipe will not do) and keeps it in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+from pathlib import Path
+
+from lakehouse.generators.s3_policies import spark_policy, trino_policy
+from lakehouse.settings import Settings
+from testbed.context import Context
+from testbed.creds import Credentials
+from testbed.plan import HOST, PortPlan
+from testbed.proc import Proc, wait_for
+
+SERVICE = "s3"
+
+# IAM actions of lakehouse.generators.s3_policies -> SeaweedFS's action words (granted per bucket).
+_SEAWEED_ACTION = {
+    "s3:ListBucket": "List", "s3:GetBucketLocation": "List", "s3:ListBucketMultipartUploads": "List",
+    "s3:GetObject": "Read",
+    "s3:PutObject": "Write", "s3:DeleteObject": "Write", "s3:AbortMultipartUpload": "Write",
+    "s3:ListMultipartUploadParts": "Write",
+}
+
+
+def buckets(s: Settings) -> list[str]:
+    return [s.lake_bucket, s.checkpoint_bucket, s.metastore_bucket]
+
+
+def seaweed_actions(policy: dict) -> list[str]:
+    """The SeaweedFS identity actions (`Read:lake`, ...) that grant what an IAM policy of
+    lakehouse.generators.s3_policies grants, so MinIO (stack) and SeaweedFS (test bed) grant the same.
+    An action or resource this mapping does not know is an error, not a silent gap."""
+    out: set[str] = set()
+    for st in policy["Statement"]:
+        if st.get("Effect") != "Allow":
+            raise ValueError(f"only Allow statements can be mapped to SeaweedFS actions: {st}")
+        for resource in st["Resource"]:
+            if not resource.startswith("arn:aws:s3:::"):
+                raise ValueError(f"not an S3 resource: {resource!r}")
+            bucket = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+            for action in st["Action"]:
+                if action not in _SEAWEED_ACTION:
+                    raise ValueError(f"no SeaweedFS equivalent known for {action!r}; "
+                                     f"allowed: {sorted(_SEAWEED_ACTION)}")
+                out.add(f"{_SEAWEED_ACTION[action]}:{bucket}")
+    return sorted(out)
+
+
+def identities(creds: Credentials, s: Settings) -> dict:
+    """SeaweedFS's s3.json: `admin` may do everything; `spark` and `trino` get the stack's policies."""
+    spark = spark_policy(lake_bucket=s.lake_bucket, checkpoint_bucket=s.checkpoint_bucket)
+    trino = trino_policy(lake_bucket=s.lake_bucket, metastore_bucket=s.metastore_bucket)
+    return {
+        "identities": [
+            {"name": "admin", "credentials": [{"accessKey": creds.s3_admin_key, "secretKey": creds.s3_admin_secret}],
+             "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+            {"name": "spark", "credentials": [{"accessKey": creds.s3_spark_key, "secretKey": creds.s3_spark_secret}],
+             "actions": seaweed_actions(spark)},
+            {"name": "trino", "credentials": [{"accessKey": creds.s3_trino_key, "secretKey": creds.s3_trino_secret}],
+             "actions": seaweed_actions(trino)},
+        ]
+    }
+
+
+def weed_argv(weed: Path, data_dir: Path, config: Path, plan: PortPlan, bucket_names: list[str]) -> list[str]:
+    """Every port flag, every time: `weed mini` otherwise falls back to its defaults on 0.0.0.0."""
+    argv = [str(weed), "mini", f"-dir={data_dir}", f"-ip={HOST}", f"-ip.bind={HOST}"]
+    for name, port in plan.seaweed().items():
+        component, _, grpc = name.partition(".")
+        argv.append(f"-{component}.port.grpc={port}" if grpc else f"-{component}.port={port}")
+    argv += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
+             "-master.telemetry=false", f"-s3.config={config}", f"-bucket={','.join(bucket_names)}"]
+    return argv
+
+
+def client(endpoint: str, key: str, secret: str, region: str = "us-east-1"):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
+                        region_name=region, config=Config(s3={"addressing_style": "path"},
+                                                          retries={"max_attempts": 2}, connect_timeout=2,
+                                                          read_timeout=20))
+
+
+def start(ctx: Context, weed: Path) -> Proc:
+    remove_sockets(ctx.plan)
+    config = ctx.data("s3") / "s3.json"
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(identities(ctx.creds, ctx.settings), fh)
+    argv = weed_argv(weed, ctx.data("s3", "data"), config, ctx.plan, buckets(ctx.settings))
+    # GOMEMLIMIT: the Go runtime's soft memory cap (the JVMs' -Xmx counterpart).
+    env = ctx.base_env(GOMEMLIMIT="256MiB")
+    ctx.store.service(SERVICE, address=ctx.s3.url, ports=sorted(ctx.plan.seaweed().values()),
+                      log=str(ctx.log(SERVICE)))
+    return ctx.spawn(SERVICE, SERVICE, argv, env=env)
+
+
+def wait_ready(ctx: Context, proc: Proc, timeout: float = 90) -> float:
+    """Usable = every bucket answers HeadBucket (ListBuckets answers before `-bucket` has made them)."""
+    s3 = client(ctx.s3.url, ctx.creds.s3_admin_key, ctx.creds.s3_admin_secret, ctx.settings.s3_region)
+
+    def heads() -> bool:
+        for b in buckets(ctx.settings):
+            s3.head_bucket(Bucket=b)
+        return True
+
+    waited = wait_for(heads, service=SERVICE, what=f"HeadBucket on {buckets(ctx.settings)}", timeout=timeout,
+                      proc=proc)
+    with contextlib.suppress(FileNotFoundError):
+        (ctx.run_dir / "s3" / "s3.json").unlink()
+    return waited
+
+
+def remove_sockets(plan: PortPlan) -> None:
+    """weed leaves /tmp/seaweedfs-<component>-<port>.sock behind; a stale one breaks the next start."""
+    for port in plan.seaweed().values():
+        for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+            with contextlib.suppress(OSError):
+                os.unlink(path)

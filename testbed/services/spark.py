@@ -1,0 +1,117 @@
+"""Spark standalone: a master and the workers from the pinned pyspark distribution (`spark-class`
+with the Master and Worker classes), spark-defaults.conf from lakehouse.generators.spark.
+
+The extra jars (images/spark/jars/pom.xml) sit on spark.driver/executor.extraClassPath, as in the
+image. The workers carry the Spark S3 identity's keys in their environment, which the executors
+they launch inherit (S3A reads them with EnvironmentVariableCredentialsProvider).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lakehouse.generators.spark import daemon_env, render_spark_defaults, spark_defaults
+from testbed.context import Context
+from testbed.plan import HOST
+from testbed.proc import Proc, wait_for
+
+SERVICE = "spark"
+DRIVER_UI_PORT = 20950
+"""First port a driver's UI tries (then +1 per running driver, up to 32 more): inside the test bed's range."""
+
+
+def master_url(ctx: Context) -> str:
+    return f"spark://{HOST}:{ctx.plan.spark_master}"
+
+
+def master_ui(ctx: Context) -> str:
+    return f"http://{HOST}:{ctx.plan.spark_master_ui}"
+
+
+def defaults(ctx: Context, jars: Path) -> dict[str, str]:
+    s = ctx.settings
+    props = spark_defaults(
+        master_url=master_url(ctx), s3=ctx.s3, extra_jars_dir=str(jars), executor_memory=s.spark_executor_memory,
+        driver_memory=s.spark_driver_memory, shuffle_partitions=s.spark_workers * s.spark_worker_cores * 2,
+        cores_max=s.orion_cores_max, local_dir=str(ctx.data("spark", "local")),
+    )
+    # Test bed only: every driver (a test's spark-submit, Orion's jobs) listens on loopback, its UI in our range.
+    props |= {
+        "spark.driver.host": HOST,
+        "spark.driver.bindAddress": HOST,
+        "spark.ui.port": str(DRIVER_UI_PORT),
+        "spark.port.maxRetries": "32",
+    }
+    return props
+
+
+def write_conf(ctx: Context, jars: Path) -> Path:
+    conf = ctx.data("spark", "conf")
+    (conf / "spark-defaults.conf").write_text(render_spark_defaults(defaults(ctx, jars)))
+    return conf
+
+
+def client_env(ctx: Context, spark_home: Path, conf: Path) -> dict[str, str]:
+    """What a Spark client (spark-submit, Orion) needs besides S3 keys: Java, conf dir, loopback, Python."""
+    return {
+        "JAVA_HOME": str(ctx.java.home),
+        "SPARK_HOME": str(spark_home),
+        "SPARK_CONF_DIR": str(conf),
+        "SPARK_LOCAL_IP": HOST,
+        "SPARK_LOCAL_DIRS": str(ctx.data("spark", "local")),
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
+
+
+def spark_s3_env(ctx: Context) -> dict[str, str]:
+    return {"AWS_ACCESS_KEY_ID": ctx.creds.s3_spark_key, "AWS_SECRET_ACCESS_KEY": ctx.creds.s3_spark_secret,
+            "AWS_REGION": ctx.settings.s3_region}
+
+
+def start(ctx: Context, spark_home: Path, jars: Path) -> list[Proc]:
+    conf = write_conf(ctx, jars)
+    s = ctx.settings
+    env = ctx.base_env(**(client_env(ctx, spark_home, conf)
+                          | daemon_env(daemon_memory=s.spark_daemon_memory, conf_dir=str(conf))))
+    spark_class = str(spark_home / "bin" / "spark-class")
+    ctx.store.service(SERVICE, address=master_url(ctx), log=str(ctx.log("spark-master")),
+                      ports=[ctx.plan.spark_master, ctx.plan.spark_master_ui]
+                      + [p for n in range(1, s.spark_workers + 1)
+                         for p in (ctx.plan.spark_worker(n), ctx.plan.spark_worker_ui(n))])
+    procs = [ctx.spawn(SERVICE, "spark-master", [
+        spark_class, "org.apache.spark.deploy.master.Master", "--host", HOST,
+        "--port", str(ctx.plan.spark_master), "--webui-port", str(ctx.plan.spark_master_ui)], env=env)]
+    for n in range(1, s.spark_workers + 1):
+        work = ctx.data("spark", f"worker-{n}")
+        wenv = env | spark_s3_env(ctx) | {"SPARK_WORKER_DIR": str(work)}
+        procs.append(ctx.spawn(SERVICE, f"spark-worker-{n}", [
+            spark_class, "org.apache.spark.deploy.worker.Worker", "--host", HOST,
+            "--port", str(ctx.plan.spark_worker(n)), "--webui-port", str(ctx.plan.spark_worker_ui(n)),
+            "--cores", str(s.spark_worker_cores), "--memory", s.spark_worker_memory,
+            "--work-dir", str(work), master_url(ctx)], env=wenv))
+    return procs
+
+
+def master_json(ui: str) -> dict:
+    import requests
+
+    return requests.get(f"{ui}/json/", timeout=3).json()
+
+
+def wait_ready(ctx: Context, procs: list[Proc], timeout: float = 120) -> float:
+    """Usable = the master's JSON API lists every worker ALIVE."""
+    want = ctx.settings.spark_workers
+
+    def workers_alive() -> bool:
+        for p in procs:
+            if not p.alive():
+                from testbed.proc import ServiceError
+
+                raise ServiceError(p.name, f"exited (code {p.returncode()})", p.log)
+        alive = [w for w in master_json(master_ui(ctx)).get("workers", []) if w.get("state") == "ALIVE"]
+        return len(alive) >= want
+
+    return wait_for(workers_alive, service=SERVICE, what=f"{want} workers ALIVE in {master_ui(ctx)}/json/",
+                    timeout=timeout, proc=procs[0])
