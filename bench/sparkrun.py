@@ -1,0 +1,201 @@
+"""Running the data plane against a test bed: the producer CLI, spark-submit of the jobs, Kafka topics
+and Delta reads. Shared by the data-plane integration tests and the benchmark (bench/dataplane.py).
+
+Everything here takes the endpoints dict (`.testbed/endpoints.json`, the `testbed` fixture) and
+starts processes in their own process group, so a kill reaches the JVM and its Python side together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+JOBS = REPO / "jobs"
+
+
+def load_endpoints() -> dict[str, str]:
+    """The running test bed's endpoints (LAKEHOUSE_TESTBED_DIR or <repo>/.testbed)."""
+    path = Path(os.environ.get("LAKEHOUSE_TESTBED_DIR") or REPO / ".testbed") / "endpoints.json"
+    if not path.is_file():
+        raise RuntimeError(f"no test bed endpoints at {path}: start one with `python -m testbed up`")
+    return json.loads(path.read_text())
+
+
+def spark_env(endpoints: Mapping[str, str]) -> dict[str, str]:
+    """Environment of a spark-submit client against the test bed, with the Spark identity's S3 keys."""
+    env = dict(os.environ)
+    env.update(
+        JAVA_HOME=endpoints["testbed_java_home"],
+        SPARK_HOME=endpoints["testbed_spark_home"],
+        SPARK_CONF_DIR=endpoints["testbed_spark_conf_dir"],
+        SPARK_LOCAL_IP="127.0.0.1",
+        AWS_ACCESS_KEY_ID=endpoints["testbed_s3_spark_access_key"],
+        AWS_SECRET_ACCESS_KEY=endpoints["testbed_s3_spark_secret_key"],
+        AWS_REGION=endpoints.get("testbed_s3_region", "us-east-1"),
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+    )
+    return env
+
+
+def spark_submit_argv(endpoints: Mapping[str, str], script: Path, args: Sequence[str], master: str | None = None,
+                      conf: Mapping[str, str] | None = None) -> list[str]:  # fmt: skip
+    argv = [str(Path(endpoints["testbed_spark_home"]) / "bin" / "spark-submit")]
+    if master:
+        argv += ["--master", master]
+    for key, value in (conf or {}).items():
+        argv += ["--conf", f"{key}={value}"]
+    return [*argv, str(script), *args]
+
+
+class SparkApp:
+    """A spark-submit client process (client mode) whose output goes to a log file."""
+
+    def __init__(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen(argv, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=log_path.parent, start_new_session=True)  # fmt: skip
+
+    def lines(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines()
+
+    def wait_for_line(self, needle: str, timeout_s: float, poll_s: float = 0.2) -> str:
+        """The first log line containing `needle`; raises if the app exits or the time runs out first."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in self.lines():
+                if needle in line:
+                    return line
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"spark app exited ({self.proc.returncode}) before logging {needle!r}; "
+                                   f"see {self.log_path}:\n" + "\n".join(self.lines()[-40:]))  # fmt: skip
+            time.sleep(poll_s)
+        raise TimeoutError(f"no {needle!r} in {self.log_path} within {timeout_s:.0f} s")
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group: the driver JVM and its Python process die at once, mid-whatever."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._log.close()
+
+    def python_driver_pid(self) -> int | None:
+        """The PySpark driver: the Python child of the spark-submit JVM."""
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                return int(stat.parent.name)
+        return None
+
+    def stop(self, timeout_s: float = 120) -> int:
+        """SIGTERM to the Python driver (the job stops its query, then Spark, and exits; the JVM follows);
+        SIGKILL to the group if that does not end within the time."""
+        driver = self.python_driver_pid()
+        if self.proc.poll() is None and driver is not None:
+            os.kill(driver, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        self._log.close()
+        return self.proc.returncode
+
+    def wait(self, timeout_s: float) -> int:
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        finally:
+            self._log.close()
+
+
+def run_producer(endpoints: Mapping[str, str], topic: str, args: Sequence[str], cwd: Path,
+                 timeout_s: float = 600) -> tuple[int, dict]:  # fmt: skip
+    """`python -m producer` as a user runs it; returns (exit code, its --summary-json)."""
+    summary = cwd / f"producer-summary-{time.monotonic_ns()}.json"
+    argv = [sys.executable, "-m", "producer", "--bootstrap-servers", endpoints["kafka_bootstrap_servers"],
+            "--topic", topic, "--no-progress", "--summary-json", str(summary), *args]  # fmt: skip
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if not summary.exists():
+        raise RuntimeError(f"the producer wrote no summary (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return done.returncode, json.loads(summary.read_text())
+
+
+def create_topic(endpoints: Mapping[str, str], topic: str, partitions: int = 6) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=endpoints["kafka_bootstrap_servers"].split(","))
+    try:
+        replication = min(3, int(endpoints.get("testbed_kafka_brokers", "3")))
+        admin.create_topics([NewTopic(topic, partitions, replication)])
+    finally:
+        admin.close()
+
+
+def delete_topic(endpoints: Mapping[str, str], topic: str) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=endpoints["kafka_bootstrap_servers"].split(","))
+    try:
+        admin.delete_topics([topic])
+    finally:
+        admin.close()
+
+
+def topic_record_count(endpoints: Mapping[str, str], topic: str) -> int:
+    """Records in the topic: the sum over partitions of end offset minus beginning offset."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=endpoints["kafka_bootstrap_servers"].split(","))
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends, begins = consumer.end_offsets(parts), consumer.beginning_offsets(parts)
+        return sum(ends[p] - begins[p] for p in parts)
+    finally:
+        consumer.close()
+
+
+def delta_storage_options(endpoints: Mapping[str, str]) -> dict[str, str]:
+    """delta-rs options for the test bed's S3 server (FACTS.md), with the Spark identity's keys."""
+    return {
+        "AWS_ENDPOINT_URL": endpoints["s3_endpoint"],
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_REGION": endpoints.get("testbed_s3_region", "us-east-1"),
+        "AWS_ACCESS_KEY_ID": endpoints["testbed_s3_spark_access_key"],
+        "AWS_SECRET_ACCESS_KEY": endpoints["testbed_s3_spark_secret_key"],
+    }
+
+
+def s3_uri(uri: str) -> str:
+    """s3a://bucket/path (Spark) -> s3://bucket/path (delta-rs, Trino)."""
+    return "s3://" + uri.split("://", 1)[1] if uri.startswith("s3a://") else uri
+
+
+def delete_prefix(endpoints: Mapping[str, str], bucket: str, prefix: str) -> int:
+    """Remove every object under `prefix` (test data) with the admin identity; returns how many."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoints["s3_endpoint"],
+        region_name=endpoints.get("testbed_s3_region"),
+        aws_access_key_id=endpoints["s3_access_key"],
+        aws_secret_access_key=endpoints["s3_secret_key"],
+    )
+    removed = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+            removed += len(keys)
+    return removed

@@ -1,0 +1,7 @@
+"""The logistics event producer: seeded, plausible shipment telemetry sent as JSON to Kafka.
+
+Run it as `python -m producer --help`. The pieces are importable on their own:
+`events` (the pure generator), `malformed` (records that break the schema on purpose), `replay`
+(events from a CSV), `delivery` (the Kafka sink and the acknowledgement accounting), `cli` (flags).
+This package imports nothing from lakehouse/, components/ or testbed/: it runs in containers too.
+"""

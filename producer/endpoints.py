@@ -1,0 +1,105 @@
+"""Where the producer sends by default: the environment, the test bed, or the deployed stack.
+
+In order: LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS / LAKEHOUSE_KAFKA_TOPIC (what the stack gives its
+containers), `.testbed/endpoints.json` in this directory or a parent (a running test bed),
+`pulumi stack output` run in the directory holding Pulumi.yaml (a deployed stack). The keys are the
+ones lakehouse/endpoints.py defines; this package cannot import it, so a test keeps the names equal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_BOOTSTRAP = "LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS"
+ENV_TOPIC = "LAKEHOUSE_KAFKA_TOPIC"
+OUTPUT_BOOTSTRAP = "kafka_bootstrap_servers"
+OUTPUT_TOPIC = "kafka_topic"
+DEFAULT_TOPIC = "logistics-events"
+TESTBED_FILE = Path(".testbed") / "endpoints.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    bootstrap_servers: str | None
+    topic: str | None
+    source: str
+
+
+def _find_upwards(start: Path, relative: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        candidate = directory / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def from_env(env: dict[str, str]) -> Target | None:
+    if env.get(ENV_BOOTSTRAP):
+        return Target(env[ENV_BOOTSTRAP], env.get(ENV_TOPIC) or None, f"${ENV_BOOTSTRAP}")
+    return None
+
+
+def from_testbed(cwd: Path) -> Target | None:
+    path = _find_upwards(cwd, TESTBED_FILE)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"{path} is not readable JSON ({exc}); restart the test bed or pass --bootstrap-servers"
+        ) from exc
+    if not data.get(OUTPUT_BOOTSTRAP):
+        return None
+    return Target(data[OUTPUT_BOOTSTRAP], data.get(OUTPUT_TOPIC) or None, str(path))
+
+
+def from_pulumi(cwd: Path) -> Target | None:
+    project = _find_upwards(cwd, Path("Pulumi.yaml"))
+    pulumi = shutil.which("pulumi")
+    if project is None or pulumi is None:
+        return None
+    try:
+        done = subprocess.run(
+            [pulumi, "stack", "output", "--json"],
+            cwd=project.parent,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        outputs = json.loads(done.stdout) if done.returncode == 0 else {}
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+    if not outputs.get(OUTPUT_BOOTSTRAP):
+        return None
+    return Target(outputs[OUTPUT_BOOTSTRAP], outputs.get(OUTPUT_TOPIC) or None, "pulumi stack output")
+
+
+def resolve(
+    bootstrap_servers: str | None,
+    topic: str | None,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Target:
+    """Flags win; otherwise the first source that names bootstrap servers. Raises ValueError if none does."""
+    env = dict(os.environ) if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    found: Target | None = None
+    if not bootstrap_servers or not topic:
+        found = from_env(env) or from_testbed(cwd) or from_pulumi(cwd)
+    servers = bootstrap_servers or (found.bootstrap_servers if found else None)
+    if not servers:
+        raise ValueError(
+            "no Kafka bootstrap servers: pass --bootstrap-servers HOST:PORT[,HOST:PORT...], set "
+            f"{ENV_BOOTSTRAP}, start the test bed (it writes {TESTBED_FILE}) or deploy the stack (pulumi stack output)"
+        )
+    chosen_topic = topic or env.get(ENV_TOPIC) or (found.topic if found else None) or DEFAULT_TOPIC
+    source = "--bootstrap-servers" if bootstrap_servers else (found.source if found else "?")
+    return Target(servers, chosen_topic, source)

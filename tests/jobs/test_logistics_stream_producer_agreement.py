@@ -1,0 +1,47 @@
+"""The producer and the job agree: generated events are valid, injected ones land under their own kind."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from jobs_testlib import kafka_rows
+from pyspark.sql import SparkSession
+
+from jobs import logistics_stream as job
+from producer import malformed
+from producer.events import DATASET_COLUMNS, EVENT_COLUMNS, RANGES, RISK_CLASSES, EventGenerator, SimulatedClock, encode
+
+
+def test_generator_ranges_lie_within_the_jobs_limits() -> None:
+    limits = {f.name: (f.low, f.high) for f in job.FIELDS if f.kind == "double"}
+    assert set(limits) == set(RANGES)
+    for column, (low, high) in RANGES.items():
+        assert limits[column][0] <= low and high <= limits[column][1], column
+
+
+def test_schema_columns_and_risk_classes_agree() -> None:
+    assert tuple(f.name for f in job.FIELDS) == EVENT_COLUMNS
+    assert set(DATASET_COLUMNS) < {f.name for f in job.FIELDS}
+    assert set(job.RISK_CLASSES) == set(RISK_CLASSES)
+    assert set(job.REASON_CODES) == set(malformed.KINDS)
+    assert malformed.OVERSIZE_LENGTH > max(f.max_length or 0 for f in job.FIELDS)
+
+
+def test_generated_events_are_all_valid_and_injected_ones_rejected_by_kind(spark: SparkSession) -> None:
+    gen = EventGenerator(seed=11, clock=SimulatedClock(datetime(2026, 3, 1, tzinfo=UTC), timedelta(seconds=1)))
+    rng = random.Random(5)
+    good, bad = [], []
+    for i in range(600):
+        event = gen.next_event()
+        good.append(encode(event))
+        kind = malformed.KINDS[i % len(malformed.KINDS)]
+        key, value, _ = malformed.build(kind, event, rng)
+        bad.append(((key, value), kind))
+    frame = kafka_rows(spark, good + [record for record, _ in bad])
+
+    classified = job.classify(frame).select("kafka_offset", "problems").collect()
+
+    codes = {r["kafka_offset"]: [p["code"] for p in r["problems"]] for r in classified}
+    assert all(codes[i] == [] for i in range(len(good)))
+    assert all(codes[len(good) + i] == [kind] for i, (_, kind) in enumerate(bad))
