@@ -13,7 +13,7 @@ PASSPHRASE_FILE ?= $(HOME)/.config/lakehouse-stack/passphrase
 PULUMI_ENV := PULUMI_BACKEND_URL=file://$(PULUMI_STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSPHRASE_FILE) \
 	PULUMI_SKIP_UPDATE_CHECK=true
 
-.PHONY: help venv test unit integration lint format testbed-up testbed-down testbed-status \
+.PHONY: help venv test unit integration lint format testbed-up testbed-down testbed-status testbed-check \
 	up preview down outputs bench clean
 
 help: ## this list
@@ -29,10 +29,11 @@ $(STAMP): requirements.txt requirements-services.txt requirements-dev.txt
 test: venv ## THE test command: prerequisites, lint, unit tests, then integration tests on the test bed
 	$(PY) -m testbed check
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -m "not integration"
 	$(PY) -m pytest -m integration
 
-unit: venv ## unit tests only (no servers; well under a minute)
+unit: venv ## unit tests only (no servers; ~2 min, mostly the job tests' local Spark)
 	$(PY) -m pytest -m "not integration"
 
 integration: venv ## integration and end-to-end tests on the real-service test bed
@@ -55,6 +56,9 @@ testbed-down: venv ## stop the test bed and remove its data (KEEP=1 keeps the da
 
 testbed-status: venv ## what the test bed runs, where, and its memory
 	$(PY) -m testbed status
+
+testbed-check: venv ## are the test bed's prerequisites (JDK 17, JDK 24+, Maven) here? says how to install
+	$(PY) -m testbed check
 
 up: venv ## deploy the lakehouse on the local Docker engine (local Pulumi backend, stack $(STACK))
 	@command -v pulumi >/dev/null || { echo "make up needs the Pulumi CLI: see README, Prerequisites"; exit 1; }

@@ -132,24 +132,24 @@ def run_producer(endpoints: Mapping[str, str], topic: str, args: Sequence[str], 
 
 
 def create_topic(endpoints: Mapping[str, str], topic: str, partitions: int = 6) -> None:
-    from kafka.admin import KafkaAdminClient, NewTopic
+    """A topic shaped like the events topic (the stack's spec), created by the stack's own admin code."""
+    from lakehouse.generators.kafka import topic_spec
+    from lakehouse.kafka_topics import create_topic as create
 
-    admin = KafkaAdminClient(bootstrap_servers=endpoints["kafka_bootstrap_servers"].split(","))
-    try:
-        replication = min(3, int(endpoints.get("testbed_kafka_brokers", "3")))
-        admin.create_topics([NewTopic(topic, partitions, replication)])
-    finally:
-        admin.close()
+    spec = topic_spec(name=topic, partitions=partitions, brokers=int(endpoints.get("testbed_kafka_brokers", "3")))
+    create(
+        endpoints["kafka_bootstrap_servers"],
+        spec.name,
+        partitions=spec.partitions,
+        replication_factor=spec.replication_factor,
+        configs=spec.configs,
+    )
 
 
 def delete_topic(endpoints: Mapping[str, str], topic: str) -> None:
-    from kafka.admin import KafkaAdminClient
+    from lakehouse.kafka_topics import delete_topic as delete
 
-    admin = KafkaAdminClient(bootstrap_servers=endpoints["kafka_bootstrap_servers"].split(","))
-    try:
-        admin.delete_topics([topic])
-    finally:
-        admin.close()
+    delete(endpoints["kafka_bootstrap_servers"], topic)
 
 
 def topic_record_count(endpoints: Mapping[str, str], topic: str) -> int:

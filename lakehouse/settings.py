@@ -58,14 +58,22 @@ class Settings:
     """Every knob of the lakehouse, with the defaults Pulumi.yaml declares (a test keeps them equal)."""
 
     # Network and host access
-    network_name: str = _key("networkName", "minio_lake_net", "Name of the Docker bridge network every container joins.")
-    bind_address: str = _key("bindAddress", "127.0.0.1", "Host address the published ports bind to (127.0.0.1 keeps them off the LAN).")
+    network_name: str = _key(
+        "networkName", "minio_lake_net", "Name of the Docker bridge network every container joins."
+    )
+    bind_address: str = _key(
+        "bindAddress", "127.0.0.1", "Host address the published ports bind to (127.0.0.1 keeps them off the LAN)."
+    )
     # Kafka
-    kafka_mode: str = _key("kafkaMode", "kraft", "Kafka metadata mode: 'kraft' (Kafka 4) or 'zookeeper' (Kafka 3.9 + ZooKeeper).")
+    kafka_mode: str = _key(
+        "kafkaMode", "kraft", "Kafka metadata mode: 'kraft' (Kafka 4) or 'zookeeper' (Kafka 3.9 + ZooKeeper)."
+    )
     kafka_brokers: int = _key("kafkaBrokers", 3, "Number of Kafka brokers.")
     kafka_topic: str = _key("kafkaTopic", "logistics-events", "Topic the producer writes and the streaming job reads.")
     kafka_partitions: int = _key("kafkaPartitions", 6, "Partitions of the topic.")
-    kafka_host_port_base: int = _key("kafkaHostPortBase", 19092, "Host port of broker 1's host listener; broker N gets base + N - 1.")
+    kafka_host_port_base: int = _key(
+        "kafkaHostPortBase", 19092, "Host port of broker 1's host listener; broker N gets base + N - 1."
+    )
     kafka_heap: str = _key("kafkaHeap", "512m", "JVM heap of each broker (and of ZooKeeper), e.g. 512m.")
     # Storage (S3)
     minio_api_port: int = _key("minioApiPort", 9000, "Host port of the S3 API.")
@@ -74,14 +82,18 @@ class Settings:
     lake_bucket: str = _key("lakeBucket", "lake", "Bucket of the Delta tables.")
     checkpoint_bucket: str = _key("checkpointBucket", "checkpoints", "Bucket of the streaming checkpoints.")
     metastore_bucket: str = _key("metastoreBucket", "trino-metastore", "Bucket of Trino's file metastore.")
-    delta_table: str = _key("deltaTable", "logistics_events", "Name (and path in the lake bucket) of the events Delta table.")
+    delta_table: str = _key(
+        "deltaTable", "logistics_events", "Name (and path in the lake bucket) of the events Delta table."
+    )
     # Spark
     spark_workers: int = _key("sparkWorkers", 2, "Number of Spark workers.")
     spark_worker_cores: int = _key("sparkWorkerCores", 1, "Cores each Spark worker offers.")
     spark_worker_memory: str = _key("sparkWorkerMemory", "1g", "Memory each Spark worker offers to executors, e.g. 1g.")
     spark_executor_memory: str = _key("sparkExecutorMemory", "512m", "Heap of each executor, e.g. 512m.")
     spark_driver_memory: str = _key("sparkDriverMemory", "512m", "Heap of each driver Orion starts, e.g. 512m.")
-    spark_daemon_memory: str = _key("sparkDaemonMemory", "256m", "Heap of the Spark master and worker daemons, e.g. 256m.")
+    spark_daemon_memory: str = _key(
+        "sparkDaemonMemory", "256m", "Heap of the Spark master and worker daemons, e.g. 256m."
+    )
     spark_master_port: int = _key("sparkMasterPort", 7077, "Host port of the Spark master (spark://).")
     spark_master_ui_port: int = _key("sparkMasterUiPort", 8080, "Host port of the Spark master web UI.")
     # Orion
@@ -94,9 +106,15 @@ class Settings:
     superset_port: int = _key("supersetPort", 8088, "Host port of Superset.")
     superset_admin_user: str = _key("supersetAdminUser", "admin", "User name of the Superset admin.")
     # Streaming job
-    stream_trigger_interval: str = _key("streamTriggerInterval", "10 seconds", "Micro-batch trigger interval, e.g. '10 seconds'.")
-    stream_max_offsets_per_trigger: int = _key("streamMaxOffsetsPerTrigger", 20000, "Upper bound of records read per micro-batch.")
-    stream_dedup_window: str = _key("streamDedupWindow", "1 hour", "How long a re-sent event_id is still recognised as a duplicate, e.g. '1 hour'.")
+    stream_trigger_interval: str = _key(
+        "streamTriggerInterval", "10 seconds", "Micro-batch trigger interval, e.g. '10 seconds'."
+    )
+    stream_max_offsets_per_trigger: int = _key(
+        "streamMaxOffsetsPerTrigger", 20000, "Upper bound of records read per micro-batch."
+    )
+    stream_dedup_window: str = _key(
+        "streamDedupWindow", "1 hour", "How long a re-sent event_id is still recognised as a duplicate, e.g. '1 hour'."
+    )
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -162,8 +180,6 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-
-
 def _fail(s: Settings, name: str, allowed: str) -> None:
     key = next(f.metadata["key"] for f in dataclasses.fields(s) if f.name == name)
     raise ConfigError(f"{NAMESPACE}:{key} = {getattr(s, name)!r} is not allowed: {allowed}")
@@ -188,22 +204,42 @@ def _validate(s: Settings) -> None:
     ):
         if not low <= getattr(s, name) <= high:
             _fail(s, name, f"an integer from {low} to {high}")
-    for name in ("kafka_heap", "spark_worker_memory", "spark_executor_memory", "spark_driver_memory",
-                 "spark_daemon_memory", "trino_heap"):
+    for name in (
+        "kafka_heap",
+        "spark_worker_memory",
+        "spark_executor_memory",
+        "spark_driver_memory",
+        "spark_daemon_memory",
+        "trino_heap",
+    ):
         if not _MEMORY.match(getattr(s, name)) or memory_mib(getattr(s, name)) < 64:
             _fail(s, name, "a positive memory size of at least 64m, a number followed by k, m or g (e.g. 512m, 2g)")
     if memory_mib(s.spark_executor_memory) > memory_mib(s.spark_worker_memory):
-        _fail(s, "spark_executor_memory", f"at most sparkWorkerMemory ({s.spark_worker_memory}), or no executor fits a worker")
+        _fail(
+            s,
+            "spark_executor_memory",
+            f"at most sparkWorkerMemory ({s.spark_worker_memory}), or no executor fits a worker",
+        )
     for name in ("lake_bucket", "checkpoint_bucket", "metastore_bucket"):
         if not _BUCKET.match(getattr(s, name)):
-            _fail(s, name, "an S3 bucket name: 3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or digit")
+            _fail(
+                s,
+                name,
+                "an S3 bucket name: 3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or digit",
+            )
     buckets = [s.lake_bucket, s.checkpoint_bucket, s.metastore_bucket]
     if len(set(buckets)) != 3:
-        _fail(s, "checkpoint_bucket", f"three different buckets for lakeBucket, checkpointBucket, metastoreBucket (got {buckets})")
+        _fail(
+            s,
+            "checkpoint_bucket",
+            f"three different buckets for lakeBucket, checkpointBucket, metastoreBucket (got {buckets})",
+        )
     if not _TOPIC.match(s.kafka_topic):
         _fail(s, "kafka_topic", "a Kafka topic name: 1-249 characters of A-Z, a-z, 0-9, '.', '_', '-'")
     if not _NAME.match(s.network_name):
-        _fail(s, "network_name", "a Docker network name: letters, digits, '_', '.', '-', starting with a letter or digit")
+        _fail(
+            s, "network_name", "a Docker network name: letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
     if not _IDENT.match(s.delta_table):
         _fail(s, "delta_table", "a lower-case SQL identifier (a-z, 0-9, '_'), as Trino names tables")
     if not _NAME.match(s.superset_admin_user):
@@ -218,7 +254,9 @@ def _validate(s: Settings) -> None:
     except ValueError:
         _fail(s, "bind_address", "an IP address of this host, e.g. 127.0.0.1 (or 0.0.0.0 to expose on every interface)")
 
-    port_fields = [f.name for f in dataclasses.fields(s) if f.name.endswith("_port") or f.name == "kafka_host_port_base"]
+    port_fields = [
+        f.name for f in dataclasses.fields(s) if f.name.endswith("_port") or f.name == "kafka_host_port_base"
+    ]
     for name in port_fields:
         if not 1024 <= getattr(s, name) <= 65535:
             _fail(s, name, "a port from 1024 to 65535")

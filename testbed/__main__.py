@@ -15,8 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m testbed", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="start every service and wait until each is usable")
-    p_up.add_argument("--only", default=",".join(bed.ALL_SERVICES),
-                      help=f"comma-separated subset of {','.join(bed.ALL_SERVICES)} (default: all)")
+    p_up.add_argument(
+        "--only",
+        default=",".join(bed.ALL_SERVICES),
+        help=f"comma-separated subset of {','.join(bed.ALL_SERVICES)} (default: all)",
+    )
     p_down = sub.add_parser("down", help="stop every process the test bed started")
     p_down.add_argument("--keep", action="store_true", help="keep the data under .testbed/ (logs are always kept)")
     sub.add_parser("status", help="show the services, their state and memory")

@@ -80,8 +80,15 @@ def ensure(name: str, build: Callable[[Path], None]) -> Path:
 
 def _run(what: str, argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> str:
     try:
-        done = subprocess.run(argv, cwd=cwd, env=dict(env) if env is not None else None, capture_output=True,
-                              text=True, timeout=3000, check=False)
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            capture_output=True,
+            text=True,
+            timeout=3000,
+            check=False,
+        )
     except FileNotFoundError as exc:
         raise ArtifactError(f"fetching {what}: {argv[0]} is not installed ({exc})") from exc
     if done.returncode != 0:
@@ -96,8 +103,17 @@ def maven_properties_args(props: Mapping[str, str]) -> list[str]:
 
 def mvn_copy_dependencies(what: str, pom: Path, out_dir: Path, props: Mapping[str, str]) -> list[str]:
     """Resolve `pom` and copy its runtime class path into `out_dir`; returns the jar names."""
-    argv = ["mvn", "-B", "-q", "-f", str(pom), f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={out_dir}", *maven_properties_args(props)]
+    argv = [
+        "mvn",
+        "-B",
+        "-q",
+        "-f",
+        str(pom),
+        f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={out_dir}",
+        *maven_properties_args(props),
+    ]
     _run(what, argv)
     return sorted(p.name for p in out_dir.glob("*.jar"))
 
@@ -140,8 +156,10 @@ def logging_binding(jars: list[str]) -> tuple[str, str, str] | None:
 def kafka_lib(v: Versions, *, zookeeper_line: bool = False) -> Path:
     """lib/ of Kafka jars for the KRaft line (versions.toml [kafka]) or the ZooKeeper line (+ ZooKeeper)."""
     if zookeeper_line:
-        pom, props = POMS / "kafka-zookeeper.xml", {"kafka.version": v.kafka_zookeeper_line,
-                                                     "zookeeper.version": v.zookeeper}
+        pom, props = (
+            POMS / "kafka-zookeeper.xml",
+            {"kafka.version": v.kafka_zookeeper_line, "zookeeper.version": v.zookeeper},
+        )
         name = f"kafka-{v.kafka_zookeeper_line}-zookeeper-{v.zookeeper}"
     else:
         pom, props = POMS / "kafka-kraft.xml", {"kafka.version": v.kafka}
@@ -155,8 +173,12 @@ def kafka_lib(v: Versions, *, zookeeper_line: bool = False) -> Path:
         binding = logging_binding(jars)
         if binding:
             group, artifact, version = binding
-            mvn_copy_dependencies(f"{name} logging binding", binding_pom, lib,
-                                  {"binding.group": group, "binding.artifact": artifact, "binding.version": version})
+            mvn_copy_dependencies(
+                f"{name} logging binding",
+                binding_pom,
+                lib,
+                {"binding.group": group, "binding.artifact": artifact, "binding.version": version},
+            )
 
     return ensure(f"{name}-{key}", build) / "lib"
 
@@ -181,11 +203,19 @@ def trino_home(v: Versions) -> Path:
 
     def build(tmp: Path) -> None:
         dl = tmp / "download"
-        _run(f"Trino {v.trino}", ["mvn", "-B", "-q", f"{MAVEN_DEPENDENCY_PLUGIN}:copy",
-                                  f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz", f"-DoutputDirectory={dl}"])
+        _run(
+            f"Trino {v.trino}",
+            [
+                "mvn",
+                "-B",
+                "-q",
+                f"{MAVEN_DEPENDENCY_PLUGIN}:copy",
+                f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz",
+                f"-DoutputDirectory={dl}",
+            ],
+        )
         tarball = next(dl.glob("*.tar.gz"))
-        _extract_subset(tarball, tmp, f"trino-server-{v.trino}/",
-                        ("lib/", *(f"plugin/{p}/" for p in TRINO_PLUGINS)))
+        _extract_subset(tarball, tmp, f"trino-server-{v.trino}/", ("lib/", *(f"plugin/{p}/" for p in TRINO_PLUGINS)))
         shutil.rmtree(dl)
         if not (tmp / "lib").is_dir() or not all((tmp / "plugin" / p).is_dir() for p in TRINO_PLUGINS):
             raise ArtifactError(f"trino-server-{v.trino}.tar.gz has no lib/ or plugin/{TRINO_PLUGINS}")
@@ -208,7 +238,7 @@ def _extract_subset(tarball: Path, dest: Path, top: str, prefixes: tuple[str, ..
     staging = dest / ".staging"
 
     def out_path(name: str) -> Path:
-        return dest / name[len(top):] if name in wanted else staging / name
+        return dest / name[len(top) :] if name in wanted else staging / name
 
     with tarfile.open(tarball, "r|gz") as tar:
         for m in tar:
@@ -286,8 +316,10 @@ def spark_home(v: Versions) -> Path:
         raise ArtifactError(f"pyspark is not installed in {sys.prefix}: pip install -r requirements-dev.txt")
     installed = importlib.metadata.version("pyspark")
     if installed != v.spark:
-        raise ArtifactError(f"pyspark {installed} is installed but versions.toml says Spark {v.spark}: "
-                            f"pip install pyspark=={v.spark} (requirements-dev.txt)")
+        raise ArtifactError(
+            f"pyspark {installed} is installed but versions.toml says Spark {v.spark}: "
+            f"pip install pyspark=={v.spark} (requirements-dev.txt)"
+        )
     home = Path(spec.origin).parent
     if not (home / "bin" / "spark-class").exists():
         raise ArtifactError(f"{home} has no bin/spark-class: pyspark {installed} is not a full distribution")

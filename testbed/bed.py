@@ -48,6 +48,7 @@ class UpResult:
 
 # ------------------------------------------------------------------------------------------ running?
 
+
 def running_state(run_dir: Path | None = None) -> State | None:
     """The state of a test bed whose processes are alive, or None."""
     run_dir = run_dir or testbed_dir()
@@ -84,6 +85,7 @@ def wait_until_up(run_dir: Path | None = None, timeout: float = 900) -> dict[str
 
 # ------------------------------------------------------------------------------------------ up
 
+
 def _write_secret_json(path: Path, data: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -94,13 +96,19 @@ def _write_secret_json(path: Path, data: dict[str, str]) -> None:
     tmp.replace(path)
 
 
-def build_endpoints(ctx: Context, *, spark_home: Path | None, spark_conf: Path | None, jars: Path | None,
-                    services: Iterable[str]) -> dict[str, str]:
+def build_endpoints(
+    ctx: Context, *, spark_home: Path | None, spark_conf: Path | None, jars: Path | None, services: Iterable[str]
+) -> dict[str, str]:
     """The stack outputs' keys (public + secret) with the test bed's values, plus `testbed_*` extras."""
     c = ctx.creds
     ep = public_endpoints(ctx.settings, host=HOST)
-    ep |= {"s3_access_key": c.s3_admin_key, "s3_secret_key": c.s3_admin_secret,
-           "superset_admin_password": c.superset_admin_password, "orion_token": c.orion_token}
+    # As in the stack, the S3 keys handed to users are the Spark identity's (read/write lake + checkpoints).
+    ep |= {
+        "s3_access_key": c.s3_spark_key,
+        "s3_secret_key": c.s3_spark_secret,
+        "superset_admin_password": c.superset_admin_password,
+        "orion_token": c.orion_token,
+    }
     assert set(ep) == set(PUBLIC_KEYS) | set(SECRET_KEYS)
     quorum = kafka.kraft_quorum(ctx.plan)
     ep |= {
@@ -111,6 +119,8 @@ def build_endpoints(ctx: Context, *, spark_home: Path | None, spark_conf: Path |
         "testbed_kafka_brokers": str(len(quorum)),
         "testbed_s3_region": ctx.settings.s3_region,
         "testbed_metastore_bucket": ctx.settings.metastore_bucket,
+        "testbed_s3_admin_access_key": c.s3_admin_key,
+        "testbed_s3_admin_secret_key": c.s3_admin_secret,
         "testbed_s3_spark_access_key": c.s3_spark_key,
         "testbed_s3_spark_secret_key": c.s3_spark_secret,
         "testbed_s3_trino_access_key": c.s3_trino_key,
@@ -120,8 +130,11 @@ def build_endpoints(ctx: Context, *, spark_home: Path | None, spark_conf: Path |
         "testbed_superset_secret_key": c.superset_secret_key,
     }
     if spark_home and spark_conf and jars:
-        ep |= {"testbed_spark_home": str(spark_home), "testbed_spark_conf_dir": str(spark_conf),
-               "testbed_spark_extra_jars": str(jars)}
+        ep |= {
+            "testbed_spark_home": str(spark_home),
+            "testbed_spark_conf_dir": str(spark_conf),
+            "testbed_spark_extra_jars": str(jars),
+        }
     return ep
 
 
@@ -174,8 +187,13 @@ class _Runner:
             raise self.errors[0]
 
 
-def up(*, services: Iterable[str] = ALL_SERVICES, plan: PortPlan | None = None, run_dir: Path | None = None,
-       echo: Callable[[str], None] = print) -> UpResult:
+def up(
+    *,
+    services: Iterable[str] = ALL_SERVICES,
+    plan: PortPlan | None = None,
+    run_dir: Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> UpResult:
     run_dir = run_dir or testbed_dir()
     wanted = [s for s in ALL_SERVICES if s in set(services)]
     unknown = set(services) - set(ALL_SERVICES)
@@ -189,8 +207,10 @@ def up(*, services: Iterable[str] = ALL_SERVICES, plan: PortPlan | None = None, 
     try:
         fcntl.flock(lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise AlreadyRunning(f"a test bed is being started in {run_dir} by another process; "
-                             "wait for it or run `python -m testbed status`") from None
+        raise AlreadyRunning(
+            f"a test bed is being started in {run_dir} by another process; "
+            "wait for it or run `python -m testbed status`"
+        ) from None
     try:
         return _up_locked(wanted, plan or default_plan(), run_dir, echo)
     finally:
@@ -203,7 +223,8 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
     if current is not None:
         raise AlreadyRunning(
             f"a test bed is already running in {run_dir} (started {time.ctime(current.started_at)}, status "
-            f"{current.status}): use it (`python -m testbed status`) or stop it (`python -m testbed down`)")
+            f"{current.status}): use it (`python -m testbed status`) or stop it (`python -m testbed down`)"
+        )
     if load(run_dir) is not None:
         _clean(run_dir, keep=False)  # a stale record of a test bed whose processes are gone
 
@@ -213,17 +234,27 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
     listening = listening_ports()
     busy = {port: name for name in wanted for port in plan.service_ports(name) if port in listening}
     if busy:
-        raise ServiceError("test bed", "ports already in use by another process: " +
-                           ", ".join(f"{p} ({n})" for p, n in sorted(busy.items())) +
-                           "; stop it (another test bed? `python -m testbed down`) and retry")
+        raise ServiceError(
+            "test bed",
+            "ports already in use by another process: "
+            + ", ".join(f"{p} ({n})" for p, n in sorted(busy.items()))
+            + "; stop it (another test bed? `python -m testbed down`) and retry",
+        )
 
     t0 = time.monotonic()
     settings = bed_settings(plan)
     store = StateStore(run_dir, State())
     store.save()
-    ctx = Context(run_dir=run_dir, plan=plan, settings=settings, versions=v, creds=Credentials.generate(),
-                  store=store, java=prereqs.spark_jdk(),
-                  trino_java=prereqs.trino_jdk() if "trino" in wanted else None)
+    ctx = Context(
+        run_dir=run_dir,
+        plan=plan,
+        settings=settings,
+        versions=v,
+        creds=Credentials.generate(),
+        store=store,
+        java=prereqs.spark_jdk(),
+        trino_java=prereqs.trino_jdk() if "trino" in wanted else None,
+    )
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     mvn_lock = threading.Lock()  # one Maven at a time: parallel resolvers race on ~/.m2
     ready: dict[str, float] = {}
@@ -251,27 +282,34 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
         return path
 
     if "s3" in wanted:
+
         def run_s3() -> None:
             weed = fetch("SeaweedFS", lambda: artifacts.weed_binary(v), maven=False)
             timed("s3", lambda: s3.start(ctx, weed), lambda p: s3.wait_ready(ctx, p))
+
         runner.add("s3", run_s3)
 
     if "kafka" in wanted:
+
         def run_kafka() -> None:
             lib = fetch(f"Kafka {v.kafka}", lambda: artifacts.kafka_lib(v), maven=True)
             timed("kafka", lambda: kafka.start_kraft(ctx, lib), lambda p: kafka.wait_kraft(ctx, p))
+
         runner.add("kafka", run_kafka)
 
     if "spark" in wanted:
+
         def run_spark() -> None:
             home = artifacts.spark_home(v)
             jars = fetch("Spark extra jars", lambda: artifacts.spark_extra_jars(v), maven=True)
             shared["spark_home"], shared["jars"] = home, jars
             timed("spark", lambda: spark.start(ctx, home, jars), lambda p: spark.wait_ready(ctx, p))
             shared["spark_conf"] = ctx.run_dir / "spark" / "conf"
+
         runner.add("spark", run_spark)
 
     if "trino" in wanted:
+
         def run_trino() -> None:
             home = fetch(f"Trino {v.trino}", lambda: artifacts.trino_home(v), maven=True)
 
@@ -279,20 +317,30 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
                 if "s3" in wanted:
                     runner.wait_for("s3")  # the readiness query reads the metastore bucket
                 return trino.wait_ready(ctx, p)  # type: ignore[arg-type]
+
             timed("trino", lambda: trino.start(ctx, home), wait)
+
         runner.add("trino", run_trino)
 
     if "superset" in wanted:
+
         def run_superset() -> None:
             venv = fetch(f"Superset {v.superset}", lambda: artifacts.superset_venv(v), maven=False)
             timed("superset", lambda: superset.start(ctx, venv), lambda p: superset.wait_ready(ctx, p))
+
         runner.add("superset", run_superset)
 
     if "orion" in wanted:
+
         def run_orion() -> None:
-            timed("orion", lambda: orion.start(ctx, shared["spark_home"], shared["spark_conf"],
-                                               kafka.internal_bootstrap(kafka.kraft_quorum(plan))),
-                  lambda p: orion.wait_ready(ctx, p))
+            timed(
+                "orion",
+                lambda: orion.start(
+                    ctx, shared["spark_home"], shared["spark_conf"], kafka.internal_bootstrap(kafka.kraft_quorum(plan))
+                ),
+                lambda p: orion.wait_ready(ctx, p),
+            )
+
         runner.add("orion", run_orion, needs=("spark", "kafka", "s3"))
 
     echo(f"starting test bed in {run_dir}: {', '.join(wanted)}")
@@ -302,14 +350,20 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
         store.set_status("failed")
         _stop_all(store.state)
         raise
-    endpoints = build_endpoints(ctx, spark_home=shared.get("spark_home"), spark_conf=shared.get("spark_conf"),
-                                jars=shared.get("jars"), services=wanted)
+    endpoints = build_endpoints(
+        ctx,
+        spark_home=shared.get("spark_home"),
+        spark_conf=shared.get("spark_conf"),
+        jars=shared.get("jars"),
+        services=wanted,
+    )
     _write_secret_json(endpoints_file(run_dir), endpoints)
     store.set_status("up")
     return UpResult(endpoints=endpoints, seconds=time.monotonic() - t0, ready=ready)
 
 
 # ------------------------------------------------------------------------------------------ down
+
 
 def _stop_all(st: State) -> None:
     names = [n for n in STOP_ORDER if n in st.services] + [n for n in st.services if n not in STOP_ORDER]
@@ -323,8 +377,13 @@ def _stop_all(st: State) -> None:
         t.join()
 
 
-def down(*, keep: bool = False, run_dir: Path | None = None, plan: PortPlan | None = None,
-         echo: Callable[[str], None] = print) -> list[int]:
+def down(
+    *,
+    keep: bool = False,
+    run_dir: Path | None = None,
+    plan: PortPlan | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[int]:
     """Stop every process the test bed started; return the test bed's ports still listening (should be [])."""
     run_dir = run_dir or testbed_dir()
     plan = plan or default_plan()
@@ -338,8 +397,10 @@ def down(*, keep: bool = False, run_dir: Path | None = None, plan: PortPlan | No
         StateStore(run_dir, st).save()
         began = time.monotonic()
         _stop_all(st)
-        echo(f"stopped {sum(len(r.pids) for r in st.services.values())} process groups "
-             f"in {time.monotonic() - began:.1f} s")
+        echo(
+            f"stopped {sum(len(r.pids) for r in st.services.values())} process groups "
+            f"in {time.monotonic() - began:.1f} s"
+        )
     if st is None or "s3" in st.services:
         s3.remove_sockets(plan)
     deadline = time.monotonic() + 10
@@ -371,6 +432,7 @@ def _clean(run_dir: Path, *, keep: bool) -> None:
 
 
 # ------------------------------------------------------------------------------------------ status
+
 
 @dataclass
 class Row:

@@ -52,8 +52,7 @@ class Context:
         env.update(extra)
         return env
 
-    def spawn(self, service: str, name: str, argv: list[str], *, env: dict[str, str],
-              cwd: Path | None = None) -> Proc:
+    def spawn(self, service: str, name: str, argv: list[str], *, env: dict[str, str], cwd: Path | None = None) -> Proc:
         """Start a process of `service` and record its group in state.json before anything else happens."""
         proc = spawn(name, argv, env=env, log=self.log(name), cwd=cwd)
         self.procs.setdefault(service, []).append(proc)

@@ -21,8 +21,14 @@ class RoundTrip:
     consume_seconds: float
 
 
-def round_trip(bootstrap_by_broker: list[str], *, partitions: int = 6, per_broker: int = 50,
-               replication: int = 3, timeout: float = 60) -> RoundTrip:
+def round_trip(
+    bootstrap_by_broker: list[str],
+    *,
+    partitions: int = 6,
+    per_broker: int = 50,
+    replication: int = 3,
+    timeout: float = 60,
+) -> RoundTrip:
     """Create a fresh topic (RF `replication`, min.insync 2), produce `per_broker` records bootstrapped
     through each broker in turn with acks=all, consume them all from the start, delete the topic."""
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -32,13 +38,15 @@ def round_trip(bootstrap_by_broker: list[str], *, partitions: int = 6, per_broke
     topic = f"testbed-roundtrip-{uuid.uuid4().hex[:10]}"
     admin = KafkaAdminClient(bootstrap_servers=every, request_timeout_ms=15000, client_id="testbed-check")
     try:
-        admin.create_topics([NewTopic(topic, partitions, replication,
-                                      topic_configs={"min.insync.replicas": str(min(2, replication))})])
+        admin.create_topics(
+            [NewTopic(topic, partitions, replication, topic_configs={"min.insync.replicas": str(min(2, replication))})]
+        )
         deadline = time.monotonic() + timeout
         while True:
             parts = admin.describe_topics([topic])[0]["partitions"]
-            if len(parts) == partitions and all(len(p["isr_nodes"]) == replication and p["leader_id"] >= 0
-                                                for p in parts):
+            if len(parts) == partitions and all(
+                len(p["isr_nodes"]) == replication and p["leader_id"] >= 0 for p in parts
+            ):
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topic {topic} not fully replicated in {timeout:.0f} s: {parts}")
@@ -47,8 +55,9 @@ def round_trip(bootstrap_by_broker: list[str], *, partitions: int = 6, per_broke
         acked: list[tuple[int, int]] = []
         t0 = time.monotonic()
         for i, boot in enumerate(bootstrap_by_broker):
-            producer = KafkaProducer(bootstrap_servers=boot, acks="all", retries=5, linger_ms=5,
-                                     client_id=f"testbed-check-{i}")
+            producer = KafkaProducer(
+                bootstrap_servers=boot, acks="all", retries=5, linger_ms=5, client_id=f"testbed-check-{i}"
+            )
             try:
                 futures = []
                 for n in range(per_broker):
@@ -61,8 +70,14 @@ def round_trip(bootstrap_by_broker: list[str], *, partitions: int = 6, per_broke
                 producer.close(timeout=10)
         produce_s = time.monotonic() - t0
         t1 = time.monotonic()
-        consumer = KafkaConsumer(topic, bootstrap_servers=every, group_id=f"{topic}-group",
-                                 auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000)
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=every,
+            group_id=f"{topic}-group",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=3000,
+        )
         received: list[bytes] = []
         try:
             while len(received) < len(sent) and time.monotonic() - t1 < timeout:
@@ -72,10 +87,16 @@ def round_trip(bootstrap_by_broker: list[str], *, partitions: int = 6, per_broke
             consumer.close()
         consume_s = time.monotonic() - t1
         return RoundTrip(
-            topic=topic, sent=sent, received=received, leaders={p["leader_id"] for p in parts},
+            topic=topic,
+            sent=sent,
+            received=received,
+            leaders={p["leader_id"] for p in parts},
             replicas={p["partition_index"]: p["replica_nodes"] for p in parts},
-            isr={p["partition_index"]: p["isr_nodes"] for p in parts}, acked_offsets=acked,
-            produce_seconds=produce_s, consume_seconds=consume_s)
+            isr={p["partition_index"]: p["isr_nodes"] for p in parts},
+            acked_offsets=acked,
+            produce_seconds=produce_s,
+            consume_seconds=consume_s,
+        )
     finally:
         try:
             admin.delete_topics([topic])

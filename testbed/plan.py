@@ -61,8 +61,18 @@ class PortPlan:
 
     def seaweed(self) -> dict[str, int]:
         """SeaweedFS `weed mini` port flags: every one is given, or mini falls back to its defaults."""
-        names = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc",
-                 "admin", "admin.grpc")
+        names = (
+            "master",
+            "master.grpc",
+            "volume",
+            "volume.grpc",
+            "filer",
+            "filer.grpc",
+            "s3",
+            "s3.grpc",
+            "admin",
+            "admin.grpc",
+        )
         return {name: self.base + 300 + i for i, name in enumerate(names)}
 
     @property
@@ -86,8 +96,13 @@ class PortPlan:
 
     def all_ports(self) -> dict[str, int]:
         """Every listening port by owner (the `down` check and the unit tests use it)."""
-        ports = {"orion": self.orion, "spark-master": self.spark_master, "spark-master-ui": self.spark_master_ui,
-                 "trino": self.trino, "superset": self.superset}
+        ports = {
+            "orion": self.orion,
+            "spark-master": self.spark_master,
+            "spark-master-ui": self.spark_master_ui,
+            "trino": self.trino,
+            "superset": self.superset,
+        }
         for n in range(1, self.brokers + 1):
             ports[f"kafka-{n}"] = self.kafka_host(n)
             ports[f"kafka-{n}-internal"] = self.kafka_internal(n)
@@ -140,8 +155,10 @@ def default_plan() -> PortPlan:
     clash = set(plan.all_ports().values()) & set(ZooKeeperPlan().all_ports().values())
     outside = [p for p in plan.all_ports().values() if p not in PORT_RANGE]
     if outside or clash:
-        raise ValueError(f"{PORT_BASE_ENV}={raw} is not allowed: its ports must lie in 20000-20999 and miss the "
-                         f"ZooKeeper-mode ports 20400-20413 (use 20000 or 20500)")
+        raise ValueError(
+            f"{PORT_BASE_ENV}={raw} is not allowed: its ports must lie in 20000-20999 and miss the "
+            f"ZooKeeper-mode ports 20400-20413 (use 20000 or 20500)"
+        )
     return plan
 
 

@@ -104,16 +104,20 @@ def trino_jdk() -> Jdk:
 
 def _missing_java17() -> str:
     where = f" ({JAVA_ENV}={os.environ[JAVA_ENV]} is not a JDK 17+)" if os.environ.get(JAVA_ENV) else ""
-    return (f"Java 17 or newer (a full JDK) for Kafka and Spark is missing{where}: "
-            f"install it with `apt-get install -y openjdk-17-jdk-headless`, or point {JAVA_ENV} at a JDK 17/21/25.")
+    return (
+        f"Java 17 or newer (a full JDK) for Kafka and Spark is missing{where}: "
+        f"install it with `apt-get install -y openjdk-17-jdk-headless`, or point {JAVA_ENV} at a JDK 17/21/25."
+    )
 
 
 def _missing_java_trino() -> str:
     given = os.environ.get(TRINO_JAVA_ENV)
     where = f" ({TRINO_JAVA_ENV}={given} is not a JDK 24+)" if given else ""
-    return (f"Java {TRINO_MIN_JAVA} or newer for Trino 476 is missing{where}: install a JDK {TRINO_MIN_JAVA}+ "
-            f"(this project uses Eclipse Temurin 25 at /usr/lib/jvm/temurin-25-jdk-amd64; Debian 12 has no "
-            f"such package) and set {TRINO_JAVA_ENV} to its directory if it is not under /usr/lib/jvm.")
+    return (
+        f"Java {TRINO_MIN_JAVA} or newer for Trino 476 is missing{where}: install a JDK {TRINO_MIN_JAVA}+ "
+        f"(this project uses Eclipse Temurin 25 at /usr/lib/jvm/temurin-25-jdk-amd64; Debian 12 has no "
+        f"such package) and set {TRINO_JAVA_ENV} to its directory if it is not under /usr/lib/jvm."
+    )
 
 
 def check(*, need_maven: bool = True) -> list[str]:
@@ -123,24 +127,33 @@ def check(*, need_maven: bool = True) -> list[str]:
     if jdk is None:
         problems.append(_missing_java17())
     elif not has_vector_module(jdk):
-        problems.append(f"the JDK at {jdk.home} lacks the jdk.incubator.vector module that Spark 4 loads: "
-                        f"install a full JDK (`apt-get install -y openjdk-17-jdk-headless`) or set {JAVA_ENV}.")
+        problems.append(
+            f"the JDK at {jdk.home} lacks the jdk.incubator.vector module that Spark 4 loads: "
+            f"install a full JDK (`apt-get install -y openjdk-17-jdk-headless`) or set {JAVA_ENV}."
+        )
     if find_jdk(TRINO_MIN_JAVA, TRINO_JAVA_ENV, prefer=25) is None:
         problems.append(_missing_java_trino())
     if need_maven and shutil.which("mvn") is None:
-        problems.append("Maven (mvn) is missing; it fetches the Kafka, Trino and Spark jars into the cache: "
-                        "install it with `apt-get install -y maven`.")
+        problems.append(
+            "Maven (mvn) is missing; it fetches the Kafka, Trino and Spark jars into the cache: "
+            "install it with `apt-get install -y maven`."
+        )
     if importlib.util.find_spec("pyspark") is None:
-        problems.append("pyspark is not installed in this Python: `pip install -r requirements-dev.txt` "
-                        "(run the test bed with the project's .venv/bin/python).")
+        problems.append(
+            "pyspark is not installed in this Python: `pip install -r requirements-dev.txt` "
+            "(run the test bed with the project's .venv/bin/python)."
+        )
     if importlib.util.find_spec("ensurepip") is None:
-        problems.append("Python's venv/ensurepip is missing (Superset and SeaweedFS get their own virtualenvs): "
-                        "`apt-get install -y python3-venv`.")
+        problems.append(
+            "Python's venv/ensurepip is missing (Superset and SeaweedFS get their own virtualenvs): "
+            "`apt-get install -y python3-venv`."
+        )
     return problems
 
 
 def require(*, need_maven: bool = True) -> None:
     problems = check(need_maven=need_maven)
     if problems:
-        raise PrerequisiteError("the test bed cannot start; missing prerequisites:\n" +
-                                "\n".join(f"  - {p}" for p in problems))
+        raise PrerequisiteError(
+            "the test bed cannot start; missing prerequisites:\n" + "\n".join(f"  - {p}" for p in problems)
+        )

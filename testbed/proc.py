@@ -61,14 +61,20 @@ def spawn(name: str, argv: Sequence[str], *, env: Mapping[str, str], log: Path, 
         fh.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}: {' '.join(argv)}\n".encode())
         fh.flush()
         popen = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-            env=dict(env), cwd=cwd, start_new_session=True,
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=True,
         )
     return Proc(name=name, pid=popen.pid, log=log, popen=popen)
 
 
-def run_logged(name: str, argv: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path | None = None,
-               timeout: float = 600) -> None:
+def run_logged(
+    name: str, argv: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path | None = None, timeout: float = 600
+) -> None:
     """Run a one-shot step (format storage, db upgrade) to completion, its output appended to `log`."""
     proc = spawn(name, argv, env=env, log=log, cwd=cwd)
     assert proc.popen is not None
@@ -87,7 +93,7 @@ def _stat(pid: int) -> tuple[str, int] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    fields = raw[raw.rindex(")") + 2:].split()
+    fields = raw[raw.rindex(")") + 2 :].split()
     return fields[0], int(fields[2])
 
 
@@ -157,7 +163,7 @@ def _listening() -> dict[int, tuple[str, int]]:
 def _decode_ip(hexip: str, v6: bool) -> str:
     raw = bytes.fromhex(hexip)
     # The kernel prints each 32-bit word in host (little-endian) order.
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     return socket.inet_ntop(socket.AF_INET6 if v6 else socket.AF_INET, words)
 
 
@@ -186,8 +192,15 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def wait_for(check: Callable[[], bool], *, service: str, what: str, timeout: float,
-             proc: Proc | None = None, interval: float = 0.5) -> float:
+def wait_for(
+    check: Callable[[], bool],
+    *,
+    service: str,
+    what: str,
+    timeout: float,
+    proc: Proc | None = None,
+    interval: float = 0.5,
+) -> float:
     """Poll `check` until it returns True; fail early if `proc` exits. Returns the seconds waited."""
     start = time.monotonic()
     last_error = ""
@@ -202,6 +215,7 @@ def wait_for(check: Callable[[], bool], *, service: str, what: str, timeout: flo
         if proc is not None and not proc.alive():
             raise ServiceError(service, f"exited (code {proc.returncode()}) before {what}{last_error}", proc.log)
         if time.monotonic() - start > timeout:
-            raise ServiceError(service, f"not ready after {timeout:.0f} s: {what}{last_error}",
-                               proc.log if proc else None)
+            raise ServiceError(
+                service, f"not ready after {timeout:.0f} s: {what}{last_error}", proc.log if proc else None
+            )
         time.sleep(interval)

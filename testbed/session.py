@@ -58,6 +58,8 @@ def _reuse() -> dict[str, str]:
         raise Unusable(str(exc)) from exc
     broken = [f"{r.service} ({r.state})" for r in bed.status_rows() if r.state != "ready"]
     if broken:
-        raise Unusable(f"the running test bed is degraded: {', '.join(broken)}; see {endpoints['testbed_logs_dir']} "
-                       "and restart it: `python -m testbed down && python -m testbed up`")
+        raise Unusable(
+            f"the running test bed is degraded: {', '.join(broken)}; see {endpoints['testbed_logs_dir']} "
+            "and restart it: `python -m testbed down && python -m testbed up`"
+        )
     return endpoints

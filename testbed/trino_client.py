@@ -11,8 +11,15 @@ class TrinoQueryError(RuntimeError):
     """Trino answered a query with an error; the message has Trino's error name and text."""
 
 
-def query(url: str, sql: str, *, user: str = "testbed", catalog: str | None = None, schema: str | None = None,
-          timeout: float = 120) -> list[list[Any]]:
+def query(
+    url: str,
+    sql: str,
+    *,
+    user: str = "testbed",
+    catalog: str | None = None,
+    schema: str | None = None,
+    timeout: float = 120,
+) -> list[list[Any]]:
     """Run `sql` and return every row (lists of column values)."""
     import requests
 

@@ -26,8 +26,13 @@ def _stack_outputs() -> dict[str, str]:
     from lakehouse.endpoints import ALL_KEYS
 
     try:
-        done = subprocess.run(["pulumi", "stack", "output", "--json", "--show-secrets"], capture_output=True,
-                              text=True, timeout=300, check=False)
+        done = subprocess.run(
+            ["pulumi", "stack", "output", "--json", "--show-secrets"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
     except FileNotFoundError:
         pytest.fail(f"{TARGET_ENV}=stack needs the pulumi CLI on PATH (and a selected stack)")
     if done.returncode != 0:
@@ -81,7 +86,9 @@ def require_services(testbed: dict[str, str]):
             return  # a deployed stack runs everything
         missing = [s for s in services if s not in running.split(",")]
         if missing:
-            pytest.fail(f"the running test bed has no {missing} (it runs {running}): restart it with "
-                        "`python -m testbed down && python -m testbed up`")
+            pytest.fail(
+                f"the running test bed has no {missing} (it runs {running}): restart it with "
+                "`python -m testbed down && python -m testbed up`"
+            )
 
     return check

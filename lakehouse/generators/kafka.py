@@ -78,9 +78,7 @@ def kraft_broker_properties(
     return {
         "process.roles": "broker,controller",
         "node.id": me.node_id,
-        "controller.quorum.voters": ",".join(
-            f"{q.node_id}@{q.internal_host}:{q.controller_port}" for q in quorum
-        ),
+        "controller.quorum.voters": ",".join(f"{q.node_id}@{q.internal_host}:{q.controller_port}" for q in quorum),
         "controller.listener.names": "CONTROLLER",
         "listeners": f"INTERNAL://{b}:{me.internal_port},HOST://{b}:{me.host_port},CONTROLLER://{b}:{me.controller_port}",
         "advertised.listeners": f"INTERNAL://{me.internal_address},HOST://{me.host_address}",

@@ -28,11 +28,16 @@ def url(ctx: Context) -> str:
 
 def job_env(ctx: Context, internal_bootstrap: str) -> dict[str, str]:
     s = ctx.settings
-    return stream_job_env(bootstrap_servers=internal_bootstrap, topic=s.kafka_topic, lake_bucket=s.lake_bucket,
-                          checkpoint_bucket=s.checkpoint_bucket, table=s.delta_table,
-                          trigger_interval=s.stream_trigger_interval,
-                          max_offsets_per_trigger=s.stream_max_offsets_per_trigger,
-                          dedup_window=s.stream_dedup_window)
+    return stream_job_env(
+        bootstrap_servers=internal_bootstrap,
+        topic=s.kafka_topic,
+        lake_bucket=s.lake_bucket,
+        checkpoint_bucket=s.checkpoint_bucket,
+        table=s.delta_table,
+        trigger_interval=s.stream_trigger_interval,
+        max_offsets_per_trigger=s.stream_max_offsets_per_trigger,
+        dedup_window=s.stream_dedup_window,
+    )
 
 
 def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> dict[str, str]:
@@ -52,12 +57,18 @@ def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> 
 
 def start(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> Proc:
     ctx.store.service(SERVICE, address=url(ctx), ports=[ctx.plan.orion], log=str(ctx.log(SERVICE)))
-    return ctx.spawn(SERVICE, SERVICE, [sys.executable, "-m", "orion"],
-                     env=env(ctx, spark_home, conf, internal_bootstrap), cwd=REPO)
+    return ctx.spawn(
+        SERVICE, SERVICE, [sys.executable, "-m", "orion"], env=env(ctx, spark_home, conf, internal_bootstrap), cwd=REPO
+    )
 
 
 def wait_ready(ctx: Context, proc: Proc, timeout: float = 60) -> float:
     import requests
 
-    return wait_for(lambda: requests.get(f"{url(ctx)}/health", timeout=3).status_code == 200, service=SERVICE,
-                    what=f"GET {url(ctx)}/health answers 200", timeout=timeout, proc=proc)
+    return wait_for(
+        lambda: requests.get(f"{url(ctx)}/health", timeout=3).status_code == 200,
+        service=SERVICE,
+        what=f"GET {url(ctx)}/health answers 200",
+        timeout=timeout,
+        proc=proc,
+    )

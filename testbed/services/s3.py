@@ -26,9 +26,13 @@ SERVICE = "s3"
 
 # IAM actions of lakehouse.generators.s3_policies -> SeaweedFS's action words (granted per bucket).
 _SEAWEED_ACTION = {
-    "s3:ListBucket": "List", "s3:GetBucketLocation": "List", "s3:ListBucketMultipartUploads": "List",
+    "s3:ListBucket": "List",
+    "s3:GetBucketLocation": "List",
+    "s3:ListBucketMultipartUploads": "List",
     "s3:GetObject": "Read",
-    "s3:PutObject": "Write", "s3:DeleteObject": "Write", "s3:AbortMultipartUpload": "Write",
+    "s3:PutObject": "Write",
+    "s3:DeleteObject": "Write",
+    "s3:AbortMultipartUpload": "Write",
     "s3:ListMultipartUploadParts": "Write",
 }
 
@@ -51,8 +55,9 @@ def seaweed_actions(policy: dict) -> list[str]:
             bucket = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
             for action in st["Action"]:
                 if action not in _SEAWEED_ACTION:
-                    raise ValueError(f"no SeaweedFS equivalent known for {action!r}; "
-                                     f"allowed: {sorted(_SEAWEED_ACTION)}")
+                    raise ValueError(
+                        f"no SeaweedFS equivalent known for {action!r}; allowed: {sorted(_SEAWEED_ACTION)}"
+                    )
                 out.add(f"{_SEAWEED_ACTION[action]}:{bucket}")
     return sorted(out)
 
@@ -63,12 +68,21 @@ def identities(creds: Credentials, s: Settings) -> dict:
     trino = trino_policy(lake_bucket=s.lake_bucket, metastore_bucket=s.metastore_bucket)
     return {
         "identities": [
-            {"name": "admin", "credentials": [{"accessKey": creds.s3_admin_key, "secretKey": creds.s3_admin_secret}],
-             "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
-            {"name": "spark", "credentials": [{"accessKey": creds.s3_spark_key, "secretKey": creds.s3_spark_secret}],
-             "actions": seaweed_actions(spark)},
-            {"name": "trino", "credentials": [{"accessKey": creds.s3_trino_key, "secretKey": creds.s3_trino_secret}],
-             "actions": seaweed_actions(trino)},
+            {
+                "name": "admin",
+                "credentials": [{"accessKey": creds.s3_admin_key, "secretKey": creds.s3_admin_secret}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            },
+            {
+                "name": "spark",
+                "credentials": [{"accessKey": creds.s3_spark_key, "secretKey": creds.s3_spark_secret}],
+                "actions": seaweed_actions(spark),
+            },
+            {
+                "name": "trino",
+                "credentials": [{"accessKey": creds.s3_trino_key, "secretKey": creds.s3_trino_secret}],
+                "actions": seaweed_actions(trino),
+            },
         ]
     }
 
@@ -79,8 +93,15 @@ def weed_argv(weed: Path, data_dir: Path, config: Path, plan: PortPlan, bucket_n
     for name, port in plan.seaweed().items():
         component, _, grpc = name.partition(".")
         argv.append(f"-{component}.port.grpc={port}" if grpc else f"-{component}.port={port}")
-    argv += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
-             "-master.telemetry=false", f"-s3.config={config}", f"-bucket={','.join(bucket_names)}"]
+    argv += [
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-master.telemetry=false",
+        f"-s3.config={config}",
+        f"-bucket={','.join(bucket_names)}",
+    ]
     return argv
 
 
@@ -88,10 +109,14 @@ def client(endpoint: str, key: str, secret: str, region: str = "us-east-1"):
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
-                        region_name=region, config=Config(s3={"addressing_style": "path"},
-                                                          retries={"max_attempts": 2}, connect_timeout=2,
-                                                          read_timeout=20))
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        region_name=region,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}, connect_timeout=2, read_timeout=20),
+    )
 
 
 def start(ctx: Context, weed: Path) -> Proc:
@@ -103,8 +128,7 @@ def start(ctx: Context, weed: Path) -> Proc:
     argv = weed_argv(weed, ctx.data("s3", "data"), config, ctx.plan, buckets(ctx.settings))
     # GOMEMLIMIT: the Go runtime's soft memory cap (the JVMs' -Xmx counterpart).
     env = ctx.base_env(GOMEMLIMIT="256MiB")
-    ctx.store.service(SERVICE, address=ctx.s3.url, ports=sorted(ctx.plan.seaweed().values()),
-                      log=str(ctx.log(SERVICE)))
+    ctx.store.service(SERVICE, address=ctx.s3.url, ports=sorted(ctx.plan.seaweed().values()), log=str(ctx.log(SERVICE)))
     return ctx.spawn(SERVICE, SERVICE, argv, env=env)
 
 
@@ -117,8 +141,7 @@ def wait_ready(ctx: Context, proc: Proc, timeout: float = 90) -> float:
             s3.head_bucket(Bucket=b)
         return True
 
-    waited = wait_for(heads, service=SERVICE, what=f"HeadBucket on {buckets(ctx.settings)}", timeout=timeout,
-                      proc=proc)
+    waited = wait_for(heads, service=SERVICE, what=f"HeadBucket on {buckets(ctx.settings)}", timeout=timeout, proc=proc)
     with contextlib.suppress(FileNotFoundError):
         (ctx.run_dir / "s3" / "s3.json").unlink()
     return waited

@@ -32,9 +32,14 @@ def master_ui(ctx: Context) -> str:
 def defaults(ctx: Context, jars: Path) -> dict[str, str]:
     s = ctx.settings
     props = spark_defaults(
-        master_url=master_url(ctx), s3=ctx.s3, extra_jars_dir=str(jars), executor_memory=s.spark_executor_memory,
-        driver_memory=s.spark_driver_memory, shuffle_partitions=s.spark_workers * s.spark_worker_cores * 2,
-        cores_max=s.orion_cores_max, local_dir=str(ctx.data("spark", "local")),
+        master_url=master_url(ctx),
+        s3=ctx.s3,
+        extra_jars_dir=str(jars),
+        executor_memory=s.spark_executor_memory,
+        driver_memory=s.spark_driver_memory,
+        shuffle_partitions=s.spark_workers * s.spark_worker_cores * 2,
+        cores_max=s.orion_cores_max,
+        local_dir=str(ctx.data("spark", "local")),
     )
     # Test bed only: every driver (a test's spark-submit, Orion's jobs) listens on loopback, its UI in our range.
     props |= {
@@ -66,31 +71,71 @@ def client_env(ctx: Context, spark_home: Path, conf: Path) -> dict[str, str]:
 
 
 def spark_s3_env(ctx: Context) -> dict[str, str]:
-    return {"AWS_ACCESS_KEY_ID": ctx.creds.s3_spark_key, "AWS_SECRET_ACCESS_KEY": ctx.creds.s3_spark_secret,
-            "AWS_REGION": ctx.settings.s3_region}
+    return {
+        "AWS_ACCESS_KEY_ID": ctx.creds.s3_spark_key,
+        "AWS_SECRET_ACCESS_KEY": ctx.creds.s3_spark_secret,
+        "AWS_REGION": ctx.settings.s3_region,
+    }
 
 
 def start(ctx: Context, spark_home: Path, jars: Path) -> list[Proc]:
     conf = write_conf(ctx, jars)
     s = ctx.settings
-    env = ctx.base_env(**(client_env(ctx, spark_home, conf)
-                          | daemon_env(daemon_memory=s.spark_daemon_memory, conf_dir=str(conf))))
+    env = ctx.base_env(
+        **(client_env(ctx, spark_home, conf) | daemon_env(daemon_memory=s.spark_daemon_memory, conf_dir=str(conf)))
+    )
     spark_class = str(spark_home / "bin" / "spark-class")
-    ctx.store.service(SERVICE, address=master_url(ctx), log=str(ctx.log("spark-master")),
-                      ports=[ctx.plan.spark_master, ctx.plan.spark_master_ui]
-                      + [p for n in range(1, s.spark_workers + 1)
-                         for p in (ctx.plan.spark_worker(n), ctx.plan.spark_worker_ui(n))])
-    procs = [ctx.spawn(SERVICE, "spark-master", [
-        spark_class, "org.apache.spark.deploy.master.Master", "--host", HOST,
-        "--port", str(ctx.plan.spark_master), "--webui-port", str(ctx.plan.spark_master_ui)], env=env)]
+    ctx.store.service(
+        SERVICE,
+        address=master_url(ctx),
+        log=str(ctx.log("spark-master")),
+        ports=[ctx.plan.spark_master, ctx.plan.spark_master_ui]
+        + [p for n in range(1, s.spark_workers + 1) for p in (ctx.plan.spark_worker(n), ctx.plan.spark_worker_ui(n))],
+    )
+    procs = [
+        ctx.spawn(
+            SERVICE,
+            "spark-master",
+            [
+                spark_class,
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                HOST,
+                "--port",
+                str(ctx.plan.spark_master),
+                "--webui-port",
+                str(ctx.plan.spark_master_ui),
+            ],
+            env=env,
+        )
+    ]
     for n in range(1, s.spark_workers + 1):
         work = ctx.data("spark", f"worker-{n}")
         wenv = env | spark_s3_env(ctx) | {"SPARK_WORKER_DIR": str(work)}
-        procs.append(ctx.spawn(SERVICE, f"spark-worker-{n}", [
-            spark_class, "org.apache.spark.deploy.worker.Worker", "--host", HOST,
-            "--port", str(ctx.plan.spark_worker(n)), "--webui-port", str(ctx.plan.spark_worker_ui(n)),
-            "--cores", str(s.spark_worker_cores), "--memory", s.spark_worker_memory,
-            "--work-dir", str(work), master_url(ctx)], env=wenv))
+        procs.append(
+            ctx.spawn(
+                SERVICE,
+                f"spark-worker-{n}",
+                [
+                    spark_class,
+                    "org.apache.spark.deploy.worker.Worker",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(ctx.plan.spark_worker(n)),
+                    "--webui-port",
+                    str(ctx.plan.spark_worker_ui(n)),
+                    "--cores",
+                    str(s.spark_worker_cores),
+                    "--memory",
+                    s.spark_worker_memory,
+                    "--work-dir",
+                    str(work),
+                    master_url(ctx),
+                ],
+                env=wenv,
+            )
+        )
     return procs
 
 
@@ -113,5 +158,10 @@ def wait_ready(ctx: Context, procs: list[Proc], timeout: float = 120) -> float:
         alive = [w for w in master_json(master_ui(ctx)).get("workers", []) if w.get("state") == "ALIVE"]
         return len(alive) >= want
 
-    return wait_for(workers_alive, service=SERVICE, what=f"{want} workers ALIVE in {master_ui(ctx)}/json/",
-                    timeout=timeout, proc=procs[0])
+    return wait_for(
+        workers_alive,
+        service=SERVICE,
+        what=f"{want} workers ALIVE in {master_ui(ctx)}/json/",
+        timeout=timeout,
+        proc=procs[0],
+    )

@@ -40,7 +40,8 @@ def _write_config(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "data").mkdir(exist_ok=True)
     (home / "superset_config.py").write_text(
-        superset_config(metadata_uri=f"sqlite:///{home / 'superset.db'}", data_dir=str(home / "data")))
+        superset_config(metadata_uri=f"sqlite:///{home / 'superset.db'}", data_dir=str(home / "data"))
+    )
 
 
 def template_db(ctx: Context, venv: Path) -> Path:
@@ -69,13 +70,32 @@ def start(ctx: Context, venv: Path) -> Proc:
     shutil.copyfile(template_db(ctx, venv), home / "superset.db")
     env = _env(ctx, venv, home, secret_key=ctx.creds.superset_secret_key)
     # -I: isolated mode keeps the script's directory (and this module, superset.py) off sys.path.
-    run_logged("superset", [str(venv / "bin" / "python"), "-I", str(_ADMIN_SCRIPT)],
-               env=env | {"SUPERSET_ADMIN_USER": ctx.settings.superset_admin_user,
-                          ADMIN_PASSWORD_ENV: ctx.creds.superset_admin_password},
-               log=ctx.log(SERVICE), timeout=300)
+    run_logged(
+        "superset",
+        [str(venv / "bin" / "python"), "-I", str(_ADMIN_SCRIPT)],
+        env=env
+        | {
+            "SUPERSET_ADMIN_USER": ctx.settings.superset_admin_user,
+            ADMIN_PASSWORD_ENV: ctx.creds.superset_admin_password,
+        },
+        log=ctx.log(SERVICE),
+        timeout=300,
+    )
     # One worker with threads: the test bed's load is a few API calls at a time; saves ~300 MB.
-    argv = [str(venv / "bin" / "gunicorn"), "--bind", f"{HOST}:{ctx.plan.superset}", "--workers", "1",
-            "--worker-class", "gthread", "--threads", "8", "--timeout", "120", "superset.app:create_app()"]
+    argv = [
+        str(venv / "bin" / "gunicorn"),
+        "--bind",
+        f"{HOST}:{ctx.plan.superset}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "--timeout",
+        "120",
+        "superset.app:create_app()",
+    ]
     return ctx.spawn(SERVICE, SERVICE, argv, env=env, cwd=home)
 
 
@@ -85,8 +105,11 @@ def login(base_url: str, user: str, password: str):
 
     http = requests.Session()
     http.headers["Accept"] = "application/json"
-    resp = http.post(f"{base_url}/api/v1/security/login", json={
-        "username": user, "password": password, "provider": "db", "refresh": True}, timeout=30)
+    resp = http.post(
+        f"{base_url}/api/v1/security/login",
+        json={"username": user, "password": password, "provider": "db", "refresh": True},
+        timeout=30,
+    )
     resp.raise_for_status()
     http.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
     csrf = http.get(f"{base_url}/api/v1/security/csrf_token/", timeout=30)
@@ -99,6 +122,12 @@ def login(base_url: str, user: str, password: str):
 def wait_ready(ctx: Context, proc: Proc, timeout: float = 180) -> float:
     """Usable = API login with the admin's password works."""
     start = time.monotonic()
-    wait_for(lambda: bool(login(url(ctx), ctx.settings.superset_admin_user, ctx.creds.superset_admin_password)),
-             service=SERVICE, what="API login as the admin", timeout=timeout, proc=proc, interval=1.0)
+    wait_for(
+        lambda: bool(login(url(ctx), ctx.settings.superset_admin_user, ctx.creds.superset_admin_password)),
+        service=SERVICE,
+        what="API login as the admin",
+        timeout=timeout,
+        proc=proc,
+        interval=1.0,
+    )
     return time.monotonic() - start

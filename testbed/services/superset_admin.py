@@ -24,8 +24,9 @@ def main() -> int:
             sm.reset_password(existing.id, password)
             print(f"admin user {user!r} existed: password reset")
             return 0
-        created = sm.add_user(user, "Lakehouse", "Admin", f"{user}@testbed.invalid", sm.find_role("Admin"),
-                              password=password)
+        created = sm.add_user(
+            user, "Lakehouse", "Admin", f"{user}@testbed.invalid", sm.find_role("Admin"), password=password
+        )
         if not created:
             print(f"could not create admin user {user!r}", file=sys.stderr)
             return 1

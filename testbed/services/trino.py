@@ -28,9 +28,15 @@ def url(ctx: Context) -> str:
 
 def write_etc(ctx: Context) -> Path:
     etc = ctx.data("trino", "etc")
-    files = etc_files(http_port=ctx.plan.trino, heap=ctx.settings.trino_heap, node_id="testbed-trino",
-                      data_dir=str(ctx.data("trino", "data")), s3=ctx.s3,
-                      metastore_bucket=ctx.settings.metastore_bucket, bind_ip=HOST)
+    files = etc_files(
+        http_port=ctx.plan.trino,
+        heap=ctx.settings.trino_heap,
+        node_id="testbed-trino",
+        data_dir=str(ctx.data("trino", "data")),
+        s3=ctx.s3,
+        metastore_bucket=ctx.settings.metastore_bucket,
+        bind_ip=HOST,
+    )
     for rel, text in files.items():
         path = etc / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,23 +45,43 @@ def write_etc(ctx: Context) -> Path:
 
 
 def argv(java: str, home: Path, etc: Path) -> list[str]:
-    jvm = [line.strip() for line in (etc / "jvm.config").read_text().splitlines()
-           if line.strip() and not line.startswith("#")]
+    jvm = [
+        line.strip()
+        for line in (etc / "jvm.config").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     node = [f"-D{k}={v}" for k, v in parse_properties((etc / "node.properties").read_text()).items()]
-    return [java, *jvm, *node, f"-Dconfig={etc / 'config.properties'}", f"-Dcatalog.config-dir={etc / 'catalog'}",
-            f"-Dplugin.dir={home / 'plugin'}", "-cp", f"{home / 'lib'}/*", "io.trino.server.TrinoServer"]
+    return [
+        java,
+        *jvm,
+        *node,
+        f"-Dconfig={etc / 'config.properties'}",
+        f"-Dcatalog.config-dir={etc / 'catalog'}",
+        f"-Dplugin.dir={home / 'plugin'}",
+        "-cp",
+        f"{home / 'lib'}/*",
+        "io.trino.server.TrinoServer",
+    ]
 
 
 def start(ctx: Context, home: Path) -> Proc:
     assert ctx.trino_java is not None
     etc = write_etc(ctx)
-    env = ctx.base_env(JAVA_HOME=str(ctx.trino_java.home), **{ACCESS_KEY_ENV: ctx.creds.s3_trino_key,
-                                                             SECRET_KEY_ENV: ctx.creds.s3_trino_secret})
+    env = ctx.base_env(
+        JAVA_HOME=str(ctx.trino_java.home),
+        **{ACCESS_KEY_ENV: ctx.creds.s3_trino_key, SECRET_KEY_ENV: ctx.creds.s3_trino_secret},
+    )
     ctx.store.service(SERVICE, address=url(ctx), ports=[ctx.plan.trino], log=str(ctx.log(SERVICE)))
     return ctx.spawn(SERVICE, SERVICE, argv(ctx.trino_java.java, home, etc), env=env, cwd=ctx.data("trino"))
 
 
 def wait_ready(ctx: Context, proc: Proc, timeout: float = 240) -> float:
     """Usable = a query through the delta catalog returns rows ("SERVER STARTED" comes earlier)."""
-    return wait_for(lambda: bool(query(url(ctx), READY_SQL, timeout=20)), service=SERVICE,
-                    what=f"`{READY_SQL}` returns rows", timeout=timeout, proc=proc, interval=1.0)
+    return wait_for(
+        lambda: bool(query(url(ctx), READY_SQL, timeout=20)),
+        service=SERVICE,
+        what=f"`{READY_SQL}` returns rows",
+        timeout=timeout,
+        proc=proc,
+        interval=1.0,
+    )

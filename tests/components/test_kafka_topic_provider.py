@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from components.providers import kafka_topic as kt
+from lakehouse import kafka_topics
 
 GOOD = {
     "bootstrap_servers": "127.0.0.1:19092,127.0.0.1:19093",
@@ -86,38 +87,45 @@ def test_topic_state_from_a_describe_answer() -> None:
         "error_code": 0,
         "partitions": [{"partition_index": i, "leader_id": 1, "replica_nodes": [1, 2, 3]} for i in range(6)],
     }
-    assert kt.topic_state(description) == {"name": "logistics-events", "partitions": 6, "replication_factor": 3}
-    assert kt.topic_state({"name": "t", "partitions": []}) == {"name": "t", "partitions": 0, "replication_factor": 0}
+    state = kafka_topics.topic_state
+    assert state(description) == {"name": "logistics-events", "partitions": 6, "replication_factor": 3}
+    assert state({"name": "t", "partitions": []}) == {"name": "t", "partitions": 0, "replication_factor": 0}
 
 
 def test_retriable_errors_are_the_ones_a_starting_cluster_gives() -> None:
     from kafka import errors
 
-    assert kt.is_retriable(errors.KafkaConnectionError())
-    assert kt.is_retriable(errors.InvalidReplicationFactorError())
-    assert kt.is_retriable(errors.KafkaTimeoutError())
-    assert not kt.is_retriable(errors.TopicAuthorizationFailedError())
-    assert not kt.is_retriable(ValueError("bad request"))
+    assert kafka_topics.is_retriable(errors.KafkaConnectionError())
+    assert kafka_topics.is_retriable(errors.InvalidReplicationFactorError())
+    assert kafka_topics.is_retriable(errors.KafkaTimeoutError())
+    assert not kafka_topics.is_retriable(errors.TopicAuthorizationFailedError())
+    assert not kafka_topics.is_retriable(ValueError("bad request"))
 
 
-def test_provider_hash_is_the_hash_of_the_module() -> None:
-    source = Path(kt.__file__).read_bytes()
+def test_provider_hash_covers_the_provider_and_the_admin_functions_it_calls() -> None:
+    source = Path(kt.__file__).read_bytes() + Path(kafka_topics.__file__).read_bytes()
     assert kt.provider_hash() == hashlib.sha256(source).hexdigest()
 
 
 def test_provider_module_imports_kafka_only_inside_functions() -> None:
     # The provider is pickled into the state: no client or kafka import may live at module level.
-    tree = ast.parse(Path(kt.__file__).read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            assert not any(n.split(".")[0] == "kafka" for n in names), ast.unparse(node)
+    for module in (kt, kafka_topics):
+        tree = ast.parse(Path(module.__file__).read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(n.split(".")[0] == "kafka" for n in names), ast.unparse(node)
 
 
 def test_service_functions_take_a_bootstrap_string() -> None:
     import inspect
 
-    for fn in (kt.create_topic, kt.describe_topic, kt.update_topic, kt.delete_topic):
+    for fn in (
+        kafka_topics.create_topic,
+        kafka_topics.describe_topic,
+        kafka_topics.update_topic,
+        kafka_topics.delete_topic,
+    ):
         params = list(inspect.signature(fn).parameters)
         assert params[:2] == ["bootstrap", "name"], fn.__name__
 
@@ -125,6 +133,6 @@ def test_service_functions_take_a_bootstrap_string() -> None:
 def test_unreachable_kafka_fails_with_a_message_naming_what_and_where() -> None:
     # Port 9 on loopback is closed; no retry budget, so this fails after one short bootstrap attempt.
     with pytest.raises(RuntimeError) as err:
-        kt.delete_topic("127.0.0.1:9", "logistics-events", timeout_seconds=0)
+        kafka_topics.delete_topic("127.0.0.1:9", "logistics-events", timeout_seconds=0)
     message = str(err.value)
     assert "Kafka delete of topic 'logistics-events' at 127.0.0.1:9 failed" in message

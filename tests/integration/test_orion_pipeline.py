@@ -1,5 +1,6 @@
 """The test bed's own Orion (started by the test bed with the lakehouse's environment) runs the real
-pipeline: `POST /jobs job=logistics_stream` with no arguments reads the Kafka topic on the cluster."""
+pipeline: `POST /jobs job=logistics_stream` with no arguments reads the Kafka topic on the cluster.
+The topic is there already: the test bed creates it at start, as the stack does."""
 
 from __future__ import annotations
 
@@ -7,30 +8,12 @@ import time
 
 import pytest
 
-from components.providers.kafka_topic import create_topic
-from lakehouse.generators.kafka import topic_spec
-from lakehouse.settings import Settings
 from tests.orion.orion_live import OrionClient, wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def _ensure_topic(testbed: dict[str, str]) -> None:
-    """The stack creates the topic before it submits the job; here, the stack's own provider code does
-    it (an existing topic is adopted)."""
-    spec = topic_spec(
-        name=testbed["kafka_topic"],
-        partitions=Settings.from_config({}).kafka_partitions,
-        brokers=int(testbed.get("testbed_kafka_brokers", "3")),
-    )
-    create_topic(
-        testbed["kafka_bootstrap_servers"], spec.name, partitions=spec.partitions,
-        replication_factor=spec.replication_factor, configs=spec.configs,
-    )  # fmt: skip
-
-
 def test_logistics_stream_with_no_arguments_starts_the_real_pipeline(testbed: dict[str, str]) -> None:
-    _ensure_topic(testbed)
     orion = OrionClient(testbed["orion_url"], testbed["orion_token"], testbed["spark_master_ui"])
     assert "logistics_stream" in {j["name"] for j in orion.http.get(f"{orion.url}/catalog", timeout=10).json()}
     t0 = time.monotonic()

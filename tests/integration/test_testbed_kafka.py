@@ -23,8 +23,10 @@ def test_metadata_lists_every_broker(testbed: dict[str, str], require_services) 
 def test_produce_consume_through_all_brokers_rf3_acks_all(testbed: dict[str, str], require_services) -> None:
     require_services("kafka")
     result = round_trip(testbed["kafka_bootstrap_servers"].split(","), partitions=6, per_broker=100)
-    print(f"\n[kafka] {len(result.sent)} records: produce {result.produce_seconds:.2f} s (acks=all), "
-          f"consume {result.consume_seconds:.2f} s")
+    print(
+        f"\n[kafka] {len(result.sent)} records: produce {result.produce_seconds:.2f} s (acks=all), "
+        f"consume {result.consume_seconds:.2f} s"
+    )
     assert result.leaders == {1, 2, 3}, "partition leaders should be spread over all three brokers"
     assert all(sorted(r) == [1, 2, 3] for r in result.replicas.values())
     assert all(sorted(r) == [1, 2, 3] for r in result.isr.values())
@@ -38,3 +40,15 @@ def test_internal_listener_serves_clients_too(testbed: dict[str, str], require_s
     require_services("kafka")
     internal = testbed["testbed_kafka_internal_bootstrap"].split(",")
     assert describe_brokers(internal[0]) == [1, 2, 3]
+
+
+def test_events_topic_exists_as_the_stack_creates_it(testbed: dict[str, str], require_services) -> None:
+    """`up` creates the events topic with the stack's spec and the stack's provider code, before any job."""
+    require_services("kafka")
+    from lakehouse.kafka_topics import describe_topic
+
+    topic = describe_topic(testbed["kafka_bootstrap_servers"], testbed["kafka_topic"])
+    assert topic is not None, f"the test bed has no topic {testbed['kafka_topic']!r}"
+    assert topic["partitions"] >= 6
+    assert topic["replication_factor"] == 3
+    assert topic["configs"]["min.insync.replicas"] == "2"

@@ -20,7 +20,8 @@ def test_orion_api_needs_the_test_beds_token(testbed: dict[str, str], require_se
     require_services("orion")
     url = f"{testbed['orion_url']}/jobs"
     assert requests.get(url, timeout=10).status_code == 401
-    assert requests.get(url, headers={"Authorization": "Bearer not-the-token-0123456789"}, timeout=10).status_code \
-        == 401
+    assert (
+        requests.get(url, headers={"Authorization": "Bearer not-the-token-0123456789"}, timeout=10).status_code == 401
+    )
     ok = requests.get(url, headers={"Authorization": f"Bearer {testbed['orion_token']}"}, timeout=10)
     assert ok.status_code == 200 and isinstance(ok.json(), list)

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def admin(testbed: dict[str, str], require_services):
     require_services("s3")
-    return client(testbed["s3_endpoint"], testbed["s3_access_key"], testbed["s3_secret_key"])
+    keys = testbed["testbed_s3_admin_access_key"], testbed["testbed_s3_admin_secret_key"]
+    return client(testbed["s3_endpoint"], *keys)
 
 
 def _denied(call) -> str:
@@ -46,10 +47,19 @@ def test_stack_buckets_exist(admin, testbed: dict[str, str]) -> None:
     assert {testbed["lake_bucket"], testbed["checkpoint_bucket"], testbed["testbed_metastore_bucket"]} <= names
 
 
+def test_user_keys_are_the_spark_identity_as_in_the_stack(testbed: dict[str, str], require_services) -> None:
+    """`s3_access_key`/`s3_secret_key` mean the same in endpoints.json as in the stack's outputs."""
+    require_services("s3")
+    assert testbed["s3_access_key"] == testbed["testbed_s3_spark_access_key"]
+    assert testbed["s3_secret_key"] == testbed["testbed_s3_spark_secret_key"]
+    assert testbed["s3_access_key"] != testbed["testbed_s3_admin_access_key"]
+
+
 def test_spark_identity_is_confined_to_lake_and_checkpoints(testbed: dict[str, str], require_services) -> None:
     require_services("s3")
-    spark = client(testbed["s3_endpoint"], testbed["testbed_s3_spark_access_key"],
-                   testbed["testbed_s3_spark_secret_key"])
+    spark = client(
+        testbed["s3_endpoint"], testbed["testbed_s3_spark_access_key"], testbed["testbed_s3_spark_secret_key"]
+    )
     key = f"testbed-it/{uuid.uuid4().hex}"
     for bucket in (testbed["lake_bucket"], testbed["checkpoint_bucket"]):
         spark.put_object(Bucket=bucket, Key=key, Body=b"ok")
@@ -62,14 +72,16 @@ def test_spark_identity_is_confined_to_lake_and_checkpoints(testbed: dict[str, s
 
 
 def test_trino_identity_reads_the_lake_and_writes_only_its_metastore(testbed: dict[str, str], admin) -> None:
-    trino = client(testbed["s3_endpoint"], testbed["testbed_s3_trino_access_key"],
-                   testbed["testbed_s3_trino_secret_key"])
+    trino = client(
+        testbed["s3_endpoint"], testbed["testbed_s3_trino_access_key"], testbed["testbed_s3_trino_secret_key"]
+    )
     key = f"testbed-it/{uuid.uuid4().hex}"
     admin.put_object(Bucket=testbed["lake_bucket"], Key=key, Body=b"table data")
     try:
         assert trino.get_object(Bucket=testbed["lake_bucket"], Key=key)["Body"].read() == b"table data"
-        assert _denied(lambda: trino.put_object(Bucket=testbed["lake_bucket"], Key=key + "x", Body=b"")) \
-            == "AccessDenied"
+        assert (
+            _denied(lambda: trino.put_object(Bucket=testbed["lake_bucket"], Key=key + "x", Body=b"")) == "AccessDenied"
+        )
         trino.put_object(Bucket=testbed["testbed_metastore_bucket"], Key=key, Body=b"schema")
         trino.delete_object(Bucket=testbed["testbed_metastore_bucket"], Key=key)
         assert _denied(lambda: trino.get_object(Bucket=testbed["checkpoint_bucket"], Key=key)) == "AccessDenied"

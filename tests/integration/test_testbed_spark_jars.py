@@ -42,7 +42,8 @@ def test_the_extra_jars_are_the_ones_the_lakehouse_needs(extra: dict[str, str]) 
 def test_nothing_spark_already_ships_is_added_again(extra: dict[str, str], spark_jars: dict[str, str]) -> None:
     both = sorted(set(extra) & set(spark_jars))
     assert both == [], "on Spark's class path twice (versions extra/spark): " + ", ".join(
-        f"{a} {extra[a]}/{spark_jars[a]}" for a in both)
+        f"{a} {extra[a]}/{spark_jars[a]}" for a in both
+    )
 
 
 def test_no_artifact_in_two_versions() -> None:
@@ -64,7 +65,11 @@ def test_aws_bundle_is_the_one_hadoop_aws_declares(tmp_path: Path) -> None:
 <dependencies><dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-aws</artifactId>
 <version>{v.hadoop}</version></dependency></dependencies></project>""")
     out = tmp_path / "deps.txt"
-    subprocess.run(["mvn", "-B", "-q", "-f", str(pom), f"{artifacts.MAVEN_DEPENDENCY_PLUGIN}:list",
-                    f"-DoutputFile={out}"], check=True, timeout=600, capture_output=True)
+    subprocess.run(
+        ["mvn", "-B", "-q", "-f", str(pom), f"{artifacts.MAVEN_DEPENDENCY_PLUGIN}:list", f"-DoutputFile={out}"],
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
     declared = re.search(r"software\.amazon\.awssdk:bundle:jar:([^:\s]+)", out.read_text())
     assert declared and declared.group(1) == v.aws_sdk_bundle

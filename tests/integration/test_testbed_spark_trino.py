@@ -34,11 +34,15 @@ def _expected() -> list[list[object]]:
 def _spark_env(tb: dict[str, str]) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     return keep | {
-        "JAVA_HOME": tb["testbed_java_home"], "SPARK_HOME": tb["testbed_spark_home"],
-        "SPARK_CONF_DIR": tb["testbed_spark_conf_dir"], "SPARK_LOCAL_IP": "127.0.0.1",
-        "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "JAVA_HOME": tb["testbed_java_home"],
+        "SPARK_HOME": tb["testbed_spark_home"],
+        "SPARK_CONF_DIR": tb["testbed_spark_conf_dir"],
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
         "AWS_ACCESS_KEY_ID": tb["testbed_s3_spark_access_key"],
-        "AWS_SECRET_ACCESS_KEY": tb["testbed_s3_spark_secret_key"], "AWS_REGION": tb["testbed_s3_region"],
+        "AWS_SECRET_ACCESS_KEY": tb["testbed_s3_spark_secret_key"],
+        "AWS_REGION": tb["testbed_s3_region"],
     }
 
 
@@ -49,8 +53,10 @@ def table(testbed: dict[str, str], require_services):
     prefix = f"testbed-it/{name}"
     yield name, prefix
     try:
-        query(testbed["trino_url"], f"CALL delta.system.unregister_table(schema_name => 'testbed_it', "
-                                    f"table_name => '{name}')")
+        query(
+            testbed["trino_url"],
+            f"CALL delta.system.unregister_table(schema_name => 'testbed_it', table_name => '{name}')",
+        )
     except Exception as exc:  # the test may have failed before registering
         print(f"unregister {name}: {exc}")
     s3 = client(testbed["s3_endpoint"], testbed["s3_access_key"], testbed["s3_secret_key"])
@@ -66,9 +72,20 @@ def test_spark_writes_delta_and_trino_reads_exactly_those_rows(testbed: dict[str
     app_name = f"testbed-it-{name}"
     t0 = time.monotonic()
     done = subprocess.run(
-        [f"{testbed['testbed_spark_home']}/bin/spark-submit", "--name", app_name, str(JOB),
-         f"s3a://{bucket}/{prefix}", str(ROWS)],
-        env=_spark_env(testbed), capture_output=True, text=True, timeout=600, check=False)
+        [
+            f"{testbed['testbed_spark_home']}/bin/spark-submit",
+            "--name",
+            app_name,
+            str(JOB),
+            f"s3a://{bucket}/{prefix}",
+            str(ROWS),
+        ],
+        env=_spark_env(testbed),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     spark_s = time.monotonic() - t0
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     assert f"wrote {ROWS} rows to s3a://{bucket}/{prefix}, read back {ROWS}" in done.stdout
@@ -85,8 +102,11 @@ def test_spark_writes_delta_and_trino_reads_exactly_those_rows(testbed: dict[str
     url = testbed["trino_url"]
     t1 = time.monotonic()
     query(url, "CREATE SCHEMA IF NOT EXISTS delta.testbed_it")
-    query(url, f"CALL delta.system.register_table(schema_name => 'testbed_it', table_name => '{name}', "
-               f"table_location => 's3://{bucket}/{prefix}')")
+    query(
+        url,
+        f"CALL delta.system.register_table(schema_name => 'testbed_it', table_name => '{name}', "
+        f"table_location => 's3://{bucket}/{prefix}')",
+    )
     # S608: `name` is generated above (t_ + hex), not input.
     rows = query(url, f"SELECT id, name, amount, CAST(day AS varchar) FROM delta.testbed_it.{name} ORDER BY id")  # noqa: S608
     trino_s = time.monotonic() - t1

@@ -26,14 +26,15 @@ def _config(bootstrap: str, topic: str, key: str) -> str | None:
 
 def test_topic_life_cycle_on_the_real_cluster(testbed: dict[str, str], require_services) -> None:
     require_services("kafka")
-    from components.providers.kafka_topic import create_topic, delete_topic, describe_topic, update_topic
+    from lakehouse.kafka_topics import create_topic, delete_topic, describe_topic, update_topic
 
     boot = testbed["kafka_bootstrap_servers"]
     spec = topic_spec(name=f"testbed-provider-{uuid.uuid4().hex[:8]}", partitions=6, brokers=3)
     name = spec.name
     try:
-        created = create_topic(boot, name, partitions=spec.partitions, replication_factor=spec.replication_factor,
-                               configs=spec.configs)
+        created = create_topic(
+            boot, name, partitions=spec.partitions, replication_factor=spec.replication_factor, configs=spec.configs
+        )
         assert (created["adopted"], created["partitions"], created["replication_factor"]) == (False, 6, 3)
         assert describe_topic(boot, name)["partitions"] == 6
         assert _config(boot, name, "min.insync.replicas") == "2"

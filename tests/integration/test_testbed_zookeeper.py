@@ -33,8 +33,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperClust
     v = versions.load()
     lib = artifacts.kafka_lib(v, zookeeper_line=True)
     run_dir = tmp_path_factory.mktemp("kafka-zookeeper-mode")
-    with start_zookeeper_mode(run_dir, lib=lib, java=prereqs.spark_jdk(), plan=ZooKeeperPlan(),
-                              heap="384m") as zk:
+    with start_zookeeper_mode(run_dir, lib=lib, java=prereqs.spark_jdk(), plan=ZooKeeperPlan(), heap="384m") as zk:
         yield zk
     assert not set(ZooKeeperPlan().all_ports().values()) & listening_ports(), "ports left listening after stop"
 
@@ -45,8 +44,9 @@ def test_runs_the_kafka_39_line_with_zookeeper(cluster: ZooKeeperCluster) -> Non
     assert (lib / f"kafka_2.13-{v.kafka_zookeeper_line}.jar").exists()
     assert (lib / f"zookeeper-{v.zookeeper}.jar").exists()
     assert zk_four_letter(cluster.plan.zookeeper, "ruok") == "imok"
-    stats = dict(line.split("\t", 1) for line in zk_four_letter(cluster.plan.zookeeper, "mntr").splitlines()
-                 if "\t" in line)
+    stats = dict(
+        line.split("\t", 1) for line in zk_four_letter(cluster.plan.zookeeper, "mntr").splitlines() if "\t" in line
+    )
     # Each broker holds an ephemeral registration znode (plus the controller's): the cluster is ZooKeeper-based.
     assert int(stats["zk_ephemerals_count"]) >= 3
     assert stats["zk_server_state"] == "standalone"
@@ -54,8 +54,10 @@ def test_runs_the_kafka_39_line_with_zookeeper(cluster: ZooKeeperCluster) -> Non
 
 def test_produce_consume_rf3_acks_all(cluster: ZooKeeperCluster) -> None:
     result = round_trip(cluster.bootstrap_servers.split(","), partitions=3, per_broker=50)
-    print(f"\n[kafka-zk] {len(result.sent)} records: produce {result.produce_seconds:.2f} s, "
-          f"consume {result.consume_seconds:.2f} s")
+    print(
+        f"\n[kafka-zk] {len(result.sent)} records: produce {result.produce_seconds:.2f} s, "
+        f"consume {result.consume_seconds:.2f} s"
+    )
     assert result.leaders == {1, 2, 3}
     assert all(sorted(r) == [1, 2, 3] for r in result.isr.values())
     assert sorted(result.received) == sorted(result.sent)

@@ -69,8 +69,9 @@ def _names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_a_changed_version_lands_in_a_new_cache_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _names(monkeypatch)
     v = versions.load()
-    v2 = dataclasses.replace(v, kafka="9.9.9", kafka_zookeeper_line="3.9.99", delta="9.0.0", trino="999",
-                             superset="9.9.9", seaweedfs="9.99")
+    v2 = dataclasses.replace(
+        v, kafka="9.9.9", kafka_zookeeper_line="3.9.99", delta="9.0.0", trino="999", superset="9.9.9", seaweedfs="9.99"
+    )
     for ver in (v, v2):
         artifacts.kafka_lib(ver)
         artifacts.kafka_lib(ver, zookeeper_line=True)
@@ -107,7 +108,9 @@ def test_jar_names_parse_into_artifact_and_version() -> None:
     assert artifacts.jar_artifact("zstd-jni-1.5.7-7.jar") == ("zstd-jni", "1.5.7-7")
     assert artifacts.jar_artifact("spark-sql-kafka-0-10_2.13-4.2.0.jar") == ("spark-sql-kafka-0-10_2.13", "4.2.0")
     assert artifacts.jar_artifact("netty-tcnative-boringssl-static-2.0.76.Final-linux-x86_64.jar") == (
-        "netty-tcnative-boringssl-static", "2.0.76.Final-linux-x86_64")
+        "netty-tcnative-boringssl-static",
+        "2.0.76.Final-linux-x86_64",
+    )
     assert artifacts.jar_artifact("json-20231013.jar") == ("json", "20231013")
     with pytest.raises(ValueError, match="not a versioned jar"):
         artifacts.jar_artifact("README.txt")
@@ -119,7 +122,7 @@ def test_spark_pom_takes_every_version_from_versions_toml() -> None:
     pom = artifacts.SPARK_JARS_POM.read_text()
     used = set(re.findall(r"\$\{([a-z.]+)\}", pom))
     assert used == set(versions.load().maven_properties())
-    deps = pom[pom.index("<dependencyManagement>"):pom.index("<build>")]
+    deps = pom[pom.index("<dependencyManagement>") : pom.index("<build>")]
     assert not re.search(r"<version>\d", deps), "no literal dependency version in the pom"
 
 

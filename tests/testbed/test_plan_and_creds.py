@@ -25,7 +25,7 @@ def test_zookeeper_mode_second_bed_and_driver_uis_do_not_collide_with_the_main_b
     groups = [main, zk, second, mini_s3, drivers]
     assert all(p in PORT_RANGE for g in groups for p in g)
     for i, a in enumerate(groups):
-        for b in groups[i + 1:]:
+        for b in groups[i + 1 :]:
             assert not a & b
 
 

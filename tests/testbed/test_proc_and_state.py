@@ -13,8 +13,9 @@ from testbed.state import ServiceRecord, State, StateStore, load
 
 
 def test_stop_group_ends_the_process_and_its_children(tmp_path: Path) -> None:
-    p = proc.spawn("tree", ["sh", "-c", "sleep 300 & sleep 300 & wait"], env={"PATH": "/usr/bin:/bin"},
-                   log=tmp_path / "tree.log")
+    p = proc.spawn(
+        "tree", ["sh", "-c", "sleep 300 & sleep 300 & wait"], env={"PATH": "/usr/bin:/bin"}, log=tmp_path / "tree.log"
+    )
     deadline = time.monotonic() + 5
     while len(proc.group_members(p.pid)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -25,8 +26,12 @@ def test_stop_group_ends_the_process_and_its_children(tmp_path: Path) -> None:
 
 
 def test_wait_for_names_the_service_and_shows_the_log_when_it_exits(tmp_path: Path) -> None:
-    p = proc.spawn("svc", ["sh", "-c", "echo 'listener failed: address in use'; exit 7"],
-                   env={"PATH": "/usr/bin:/bin"}, log=tmp_path / "svc.log")
+    p = proc.spawn(
+        "svc",
+        ["sh", "-c", "echo 'listener failed: address in use'; exit 7"],
+        env={"PATH": "/usr/bin:/bin"},
+        log=tmp_path / "svc.log",
+    )
     with pytest.raises(proc.ServiceError) as info:
         proc.wait_for(lambda: False, service="svc", what="port open", timeout=10, proc=p, interval=0.05)
     msg = str(info.value)
@@ -44,8 +49,9 @@ def test_wait_for_times_out_with_the_last_probe_error() -> None:
 
 def test_run_logged_reports_a_failed_step(tmp_path: Path) -> None:
     with pytest.raises(proc.ServiceError, match="exited with code 2"):
-        proc.run_logged("step", ["sh", "-c", "echo formatting; exit 2"], env={"PATH": "/usr/bin:/bin"},
-                        log=tmp_path / "s.log")
+        proc.run_logged(
+            "step", ["sh", "-c", "echo formatting; exit 2"], env={"PATH": "/usr/bin:/bin"}, log=tmp_path / "s.log"
+        )
     assert "formatting" in (tmp_path / "s.log").read_text()
 
 
@@ -79,8 +85,9 @@ def test_state_round_trips_and_is_written_atomically(tmp_path: Path) -> None:
     store.set_status("up")
     st = load(tmp_path)
     assert st is not None and st.status == "up"
-    assert st.services["kafka"] == ServiceRecord(name="kafka", pids=[4242], address="127.0.0.1:20092",
-                                                 ports=[20092], log="", state="ready", ready_seconds=12.5)
+    assert st.services["kafka"] == ServiceRecord(
+        name="kafka", pids=[4242], address="127.0.0.1:20092", ports=[20092], log="", state="ready", ready_seconds=12.5
+    )
     assert not list(tmp_path.glob("*.tmp"))
     (tmp_path / "state.json").write_text("{broken")
     assert load(tmp_path) is None

@@ -22,9 +22,16 @@ from testbed.state import StateStore
 @pytest.fixture
 def ctx(tmp_path: Path) -> Context:
     plan = PortPlan()
-    return Context(run_dir=tmp_path, plan=plan, settings=bed_settings(plan), versions=versions.load(),
-                   creds=Credentials.generate(), store=StateStore(tmp_path), java=Jdk(Path("/jdk17"), 17),
-                   trino_java=Jdk(Path("/jdk25"), 25))
+    return Context(
+        run_dir=tmp_path,
+        plan=plan,
+        settings=bed_settings(plan),
+        versions=versions.load(),
+        creds=Credentials.generate(),
+        store=StateStore(tmp_path),
+        java=Jdk(Path("/jdk17"), 17),
+        trino_java=Jdk(Path("/jdk25"), 25),
+    )
 
 
 def test_kraft_nodes_listen_and_advertise_on_loopback_only(ctx: Context) -> None:
@@ -39,8 +46,15 @@ def test_kraft_nodes_listen_and_advertise_on_loopback_only(ctx: Context) -> None
 
 
 def test_broker_jvm_is_capped_and_logs_through_the_generated_config(ctx: Context) -> None:
-    argv = kafka.jvm_argv(ctx.java, Path("/lib"), "512m", Path("/c/log4j2.properties"), log4j2=True,
-                          main="kafka.Kafka", args=["/c/server-1.properties"])
+    argv = kafka.jvm_argv(
+        ctx.java,
+        Path("/lib"),
+        "512m",
+        Path("/c/log4j2.properties"),
+        log4j2=True,
+        main="kafka.Kafka",
+        args=["/c/server-1.properties"],
+    )
     assert argv[0] == "/jdk17/bin/java" and "-Xmx512m" in argv and "-Xms512m" in argv
     assert "-Dlog4j2.configurationFile=/c/log4j2.properties" in argv
     assert argv[-4:] == ["-cp", "/lib/*", "kafka.Kafka", "/c/server-1.properties"]
@@ -61,18 +75,22 @@ def test_weed_gets_every_port_flag_loopback_and_no_telemetry(ctx: Context) -> No
 def test_s3_identities_grant_each_service_only_its_buckets(ctx: Context) -> None:
     ids = {i["name"]: i for i in s3.identities(ctx.creds, ctx.settings)["identities"]}
     assert "Admin" in ids["admin"]["actions"]
-    assert set(ids["spark"]["actions"]) == {f"{a}:{b}" for a in ("Read", "Write", "List")
-                                            for b in ("lake", "checkpoints")}
+    assert set(ids["spark"]["actions"]) == {
+        f"{a}:{b}" for a in ("Read", "Write", "List") for b in ("lake", "checkpoints")
+    }
     assert set(ids["trino"]["actions"]) == {"Read:lake", "List:lake"} | {
-        f"{a}:trino-metastore" for a in ("Read", "Write", "List")}
-    assert ids["spark"]["credentials"] == [{"accessKey": ctx.creds.s3_spark_key,
-                                            "secretKey": ctx.creds.s3_spark_secret}]
+        f"{a}:trino-metastore" for a in ("Read", "Write", "List")
+    }
+    assert ids["spark"]["credentials"] == [
+        {"accessKey": ctx.creds.s3_spark_key, "secretKey": ctx.creds.s3_spark_secret}
+    ]
 
 
 def test_seaweed_actions_refuse_what_they_cannot_translate() -> None:
     with pytest.raises(ValueError, match="no SeaweedFS equivalent known for 's3:PutBucketPolicy'"):
-        s3.seaweed_actions({"Statement": [{"Effect": "Allow", "Action": ["s3:PutBucketPolicy"],
-                                           "Resource": ["arn:aws:s3:::lake"]}]})
+        s3.seaweed_actions(
+            {"Statement": [{"Effect": "Allow", "Action": ["s3:PutBucketPolicy"], "Resource": ["arn:aws:s3:::lake"]}]}
+        )
     with pytest.raises(ValueError, match="only Allow"):
         s3.seaweed_actions({"Statement": [{"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": []}]})
 
@@ -106,9 +124,21 @@ def test_trino_runs_its_generated_etc_with_a_heap_cap_on_loopback(ctx: Context) 
 
 def test_orion_gets_the_whole_env_contract(ctx: Context) -> None:
     env = orion.env(ctx, Path("/spark"), Path("/conf"), "127.0.0.1:20192")
-    for key in ("ORION_TOKEN", "ORION_SPARK_MASTER_URL", "ORION_SPARK_MASTER_UI", "ORION_SPARK_HOME",
-                "ORION_DATA_DIR", "ORION_JOBS_DIR", "ORION_CORES_MAX", "ORION_HOST", "ORION_PORT",
-                "SPARK_CONF_DIR", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS"):
+    for key in (
+        "ORION_TOKEN",
+        "ORION_SPARK_MASTER_URL",
+        "ORION_SPARK_MASTER_UI",
+        "ORION_SPARK_HOME",
+        "ORION_DATA_DIR",
+        "ORION_JOBS_DIR",
+        "ORION_CORES_MAX",
+        "ORION_HOST",
+        "ORION_PORT",
+        "SPARK_CONF_DIR",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS",
+    ):
         assert env[key], key
     assert env["ORION_HOST"] == "127.0.0.1" and env["ORION_PORT"] == "20000"
     assert env["LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:20192"
@@ -117,19 +147,23 @@ def test_orion_gets_the_whole_env_contract(ctx: Context) -> None:
 
 
 def test_endpoints_have_the_stack_keys_and_only_prefixed_extras(ctx: Context, tmp_path: Path) -> None:
-    ep = bed.build_endpoints(ctx, spark_home=Path("/s"), spark_conf=Path("/c"), jars=Path("/j"),
-                             services=["s3", "kafka"])
+    ep = bed.build_endpoints(
+        ctx, spark_home=Path("/s"), spark_conf=Path("/c"), jars=Path("/j"), services=["s3", "kafka"]
+    )
     assert set(ALL_KEYS) <= set(ep)
     assert all(k.startswith("testbed_") for k in set(ep) - set(ALL_KEYS))
-    assert ep["s3_access_key"] == ctx.creds.s3_admin_key and ep["orion_token"] == ctx.creds.orion_token
+    assert ep["s3_access_key"] == ctx.creds.s3_spark_key and ep["orion_token"] == ctx.creds.orion_token
+    assert ep["testbed_s3_admin_access_key"] == ctx.creds.s3_admin_key
     path = tmp_path / "endpoints.json"
     bed._write_secret_json(path, ep)
     assert path.stat().st_mode & 0o777 == 0o600 and json.loads(path.read_text()) == ep
 
 
 def test_status_table_has_a_total() -> None:
-    rows = [bed.Row("kafka", "127.0.0.1:20092", "ready", 20.0, 900 * 2**20),
-            bed.Row("s3", "http://127.0.0.1:20306", "ready", 1.5, 100 * 2**20)]
+    rows = [
+        bed.Row("kafka", "127.0.0.1:20092", "ready", 20.0, 900 * 2**20),
+        bed.Row("s3", "http://127.0.0.1:20306", "ready", 1.5, 100 * 2**20),
+    ]
     table = bed.format_table(rows).splitlines()
     assert table[0].split() == ["service", "address", "state", "ready", "s", "RSS", "MiB"]
     assert table[-1].split() == ["total", "1000"]
