@@ -23,11 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     p_down = sub.add_parser("down", help="stop every process the test bed started")
     p_down.add_argument("--keep", action="store_true", help="keep the data under .testbed/ (logs are always kept)")
     sub.add_parser("status", help="show the services, their state and memory")
-    sub.add_parser("check", help="check the prerequisites (Java, Maven, pyspark)")
+    sub.add_parser("check", help="check the prerequisites of the test bed and the test suite (Java, Maven, Chromium)")
     args = ap.parse_args(argv)
 
     if args.command == "check":
-        problems = prereqs.check()
+        problems = prereqs.check() + prereqs.browser_problems()
         for p in problems:
             print(f"MISSING: {p}")
         if not problems:

@@ -56,25 +56,31 @@ def _lock(name: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def ensure(name: str, build: Callable[[Path], None]) -> Path:
-    """The complete cache directory `name`, built by `build(tmp_dir)` if it is not there yet."""
+def ensure(name: str, build: Callable[[Path], None], *, in_place: bool = False) -> Path:
+    """The complete cache directory `name`, built by `build(dir)` if it is not there yet.
+
+    A `.complete` marker, written last, tells a finished directory from an interrupted build. The build runs
+    in a temporary directory renamed at the end, or with `in_place` in the final one (a virtualenv cannot be
+    renamed: its scripts carry its absolute path).
+    """
     dest = cache_dir() / name
     if (dest / ".complete").exists():
         return dest
     with _lock(name):
         if (dest / ".complete").exists():
             return dest
-        tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        work = dest if in_place else dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
+        shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(dest, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        work.mkdir(parents=True)
         try:
-            build(tmp)
+            build(work)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
             raise
-        (tmp / ".complete").write_text(name + "\n")
-        tmp.rename(dest)
+        (work / ".complete").write_text(name + "\n")
+        if not in_place:
+            work.rename(dest)
     return dest
 
 
@@ -275,26 +281,7 @@ def python_venv(name: str, requirements: list[str]) -> Path:
 
     # The venv's scripts carry its absolute path in their shebangs: build it where it will live.
     dest_name = f"{name}-py{py}-{key}"
-    return _ensure_in_place(dest_name, build) / "venv"
-
-
-def _ensure_in_place(name: str, build: Callable[[Path], None]) -> Path:
-    """Like ensure(), but builds in the final directory (venvs cannot be renamed); marker last."""
-    dest = cache_dir() / name
-    if (dest / ".complete").exists():
-        return dest
-    with _lock(name):
-        if (dest / ".complete").exists():
-            return dest
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        try:
-            build(dest)
-        except BaseException:
-            shutil.rmtree(dest, ignore_errors=True)
-            raise
-        (dest / ".complete").write_text(name + "\n")
-    return dest
+    return ensure(dest_name, build, in_place=True) / "venv"
 
 
 def superset_venv(v: Versions) -> Path:

@@ -151,6 +151,16 @@ def check(*, need_maven: bool = True) -> list[str]:
     return problems
 
 
+def browser_problems() -> list[str]:
+    """What the browser test (not the test bed) needs: Debian's Chromium, which Playwright drives."""
+    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+        return []
+    return [
+        "Chromium for the browser test is missing: `apt-get update && apt-get install -y chromium chromium-driver` "
+        "(Debian's package; the tests never download a browser)."
+    ]
+
+
 def require(*, need_maven: bool = True) -> None:
     problems = check(need_maven=need_maven)
     if problems:

@@ -8,6 +8,7 @@ The job cannot import this package (it runs on its own inside Spark): a test kee
 from __future__ import annotations
 
 from lakehouse.generators.s3 import rejected_table_name, table_uri
+from lakehouse.settings import Settings
 
 ENV_BOOTSTRAP = "LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS"
 ENV_TOPIC = "LAKEHOUSE_KAFKA_TOPIC"
@@ -19,24 +20,15 @@ ENV_MAX_OFFSETS = "LAKEHOUSE_MAX_OFFSETS_PER_TRIGGER"
 ENV_DEDUP_WINDOW = "LAKEHOUSE_DEDUP_WINDOW"
 
 
-def stream_job_env(
-    *,
-    bootstrap_servers: str,
-    topic: str,
-    lake_bucket: str,
-    checkpoint_bucket: str,
-    table: str,
-    trigger_interval: str,
-    max_offsets_per_trigger: int,
-    dedup_window: str,
-) -> dict[str, str]:
+def stream_job_env(s: Settings, *, bootstrap_servers: str) -> dict[str, str]:
+    """The job's settings from the lakehouse's; `bootstrap_servers` are the brokers as services reach them."""
     return {
         ENV_BOOTSTRAP: bootstrap_servers,
-        ENV_TOPIC: topic,
-        ENV_TABLE_URI: table_uri(lake_bucket, table),
-        ENV_REJECTED_URI: table_uri(lake_bucket, rejected_table_name(table)),
-        ENV_CHECKPOINT_URI: table_uri(checkpoint_bucket, table),
-        ENV_TRIGGER: trigger_interval,
-        ENV_MAX_OFFSETS: str(max_offsets_per_trigger),
-        ENV_DEDUP_WINDOW: dedup_window,
+        ENV_TOPIC: s.kafka_topic,
+        ENV_TABLE_URI: table_uri(s.lake_bucket, s.delta_table),
+        ENV_REJECTED_URI: table_uri(s.lake_bucket, rejected_table_name(s.delta_table)),
+        ENV_CHECKPOINT_URI: table_uri(s.checkpoint_bucket, s.delta_table),
+        ENV_TRIGGER: s.stream_trigger_interval,
+        ENV_MAX_OFFSETS: str(s.stream_max_offsets_per_trigger),
+        ENV_DEDUP_WINDOW: s.stream_dedup_window,
     }

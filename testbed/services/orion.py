@@ -28,16 +28,7 @@ def url(ctx: Context) -> str:
 
 def job_env(ctx: Context, internal_bootstrap: str) -> dict[str, str]:
     s = ctx.settings
-    return stream_job_env(
-        bootstrap_servers=internal_bootstrap,
-        topic=s.kafka_topic,
-        lake_bucket=s.lake_bucket,
-        checkpoint_bucket=s.checkpoint_bucket,
-        table=s.delta_table,
-        trigger_interval=s.stream_trigger_interval,
-        max_offsets_per_trigger=s.stream_max_offsets_per_trigger,
-        dedup_window=s.stream_dedup_window,
-    )
+    return stream_job_env(s, bootstrap_servers=internal_bootstrap)
 
 
 def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> dict[str, str]:

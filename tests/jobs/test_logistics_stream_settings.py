@@ -19,16 +19,7 @@ ENV_NAMES = [name for name in dir(contract) if name.startswith("ENV_")]
 
 def stack_env(**changes: object) -> dict[str, str]:
     s = Settings().replace(**changes)
-    return contract.stream_job_env(
-        bootstrap_servers=logistics_stream.DEFAULT_BOOTSTRAP,
-        topic=s.kafka_topic,
-        lake_bucket=s.lake_bucket,
-        checkpoint_bucket=s.checkpoint_bucket,
-        table=s.delta_table,
-        trigger_interval=s.stream_trigger_interval,
-        max_offsets_per_trigger=s.stream_max_offsets_per_trigger,
-        dedup_window=s.stream_dedup_window,
-    )
+    return contract.stream_job_env(s, bootstrap_servers=logistics_stream.DEFAULT_BOOTSTRAP)
 
 
 def test_every_env_name_of_the_contract_is_the_jobs() -> None:

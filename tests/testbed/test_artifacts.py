@@ -36,13 +36,21 @@ def test_ensure_builds_once_and_reuses(cache: Path) -> None:
     assert len(calls) == 1 and (first / "x").read_text() == "built" and (first / ".complete").exists()
 
 
-def test_failed_build_leaves_nothing_behind(cache: Path) -> None:
+def test_in_place_build_runs_in_the_final_directory(cache: Path) -> None:
+    """A virtualenv records its own path: it must be built where it will live."""
+    built_in: list[Path] = []
+    dest = artifacts.ensure("venv-1", lambda d: built_in.append(d) or (d / "bin").mkdir(), in_place=True)
+    assert built_in == [dest] and (dest / ".complete").exists() and (dest / "bin").is_dir()
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_failed_build_leaves_nothing_behind(cache: Path, in_place: bool) -> None:
     def build(tmp: Path) -> None:
         (tmp / "half").write_text("...")
         raise RuntimeError("registry said no")
 
     with pytest.raises(RuntimeError, match="registry said no"):
-        artifacts.ensure("thing-2", build)
+        artifacts.ensure("thing-2", build, in_place=in_place)
     assert list(cache.glob("thing-2*")) == []
 
 
@@ -61,8 +69,9 @@ def test_cache_key_changes_with_any_input() -> None:
 
 def _names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
-    monkeypatch.setattr(artifacts, "ensure", lambda name, build: seen.append(name) or Path("/nowhere") / name)
-    monkeypatch.setattr(artifacts, "_ensure_in_place", lambda name, build: seen.append(name) or Path("/x") / name)
+    monkeypatch.setattr(
+        artifacts, "ensure", lambda name, build, in_place=False: seen.append(name) or Path("/nowhere") / name
+    )
     return seen
 
 

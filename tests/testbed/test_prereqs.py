@@ -46,6 +46,13 @@ def test_missing_everything_says_what_and_how(monkeypatch: pytest.MonkeyPatch) -
         prereqs.require()
 
 
+def test_missing_chromium_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prereqs.shutil, "which", lambda name: None)
+    monkeypatch.setattr(prereqs, "Path", lambda p: Path("/nonexistent") / p.lstrip("/"))
+    (problem,) = prereqs.browser_problems()
+    assert "Chromium" in problem and "apt-get install -y chromium" in problem
+
+
 def test_this_machine_has_what_the_test_bed_needs() -> None:
     """In CI this must hold (the install lines in the message are the fix); elsewhere it only informs."""
     import os
