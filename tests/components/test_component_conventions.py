@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from components.kafka import KafkaClusterArgs
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENT_FILES = sorted(
     p for p in (ROOT / "components").glob("*.py") if "ComponentResource" in p.read_text() and p.name != "__init__.py"
@@ -72,37 +74,29 @@ def test_args_are_a_frozen_dataclass_with_field_docs(path: Path) -> None:
 
 
 def test_args_validation_names_the_field() -> None:
-    from components.kafka import KafkaClusterArgs
     from components.network import NetworkArgs
     from components.secrets import SecretsArgs
 
     with pytest.raises(ValueError, match=r"NetworkArgs\.name = 'bad name'"):
         NetworkArgs(name="bad name")
     with pytest.raises(ValueError, match=r"KafkaClusterArgs\.mode = 'raft'"):
-        KafkaClusterArgs(
-            network_name="n",
-            mode="raft",
-            brokers=3,
-            image="i:1",
-            cluster_id="x",
-            host_port_base=19092,
-            bind_address="127.0.0.1",
-            heap="512m",
-            topic="t",
-            partitions=6,
-        )
+        _kafka_args(mode="raft")
     with pytest.raises(ValueError, match="zookeeper_image is required"):
-        KafkaClusterArgs(
-            network_name="n",
-            mode="zookeeper",
-            brokers=3,
-            image="i:1",
-            cluster_id="x",
-            host_port_base=19092,
-            bind_address="127.0.0.1",
-            heap="512m",
-            topic="t",
-            partitions=6,
-        )
+        _kafka_args(mode="zookeeper")
     with pytest.raises(ValueError, match="unknown key"):
         SecretsArgs(provided={"rootPassword": "x"})
+
+
+def _kafka_args(mode: str) -> KafkaClusterArgs:
+    return KafkaClusterArgs(
+        network_name="n",
+        mode=mode,
+        brokers=3,
+        image="i:1",
+        cluster_id="x",
+        host_port_base=19092,
+        bind_address="127.0.0.1",
+        heap="512m",
+        topic="t",
+        partitions=6,
+    )
