@@ -9,6 +9,7 @@ kafka-python is imported inside functions, so importing this module needs nothin
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -28,18 +29,32 @@ RETRIABLE_ERRORS = (
 
 
 def topic_state(description: dict[str, Any]) -> dict[str, Any]:
-    """name, partitions and replication factor from one entry of kafka-python's describe_topics()."""
+    """name, partitions, replication factor and topic id from one entry of kafka-python's describe_topics()."""
     partitions = description.get("partitions") or []
     replicas = {len(p.get("replica_nodes") or []) for p in partitions}
+    topic_id = description.get("topic_id")
     return {
         "name": description["name"],
         "partitions": len(partitions),
         "replication_factor": max(replicas) if replicas else 0,
+        "topic_id": str(topic_id) if topic_id else None,
     }
 
 
+class TopicExistsError(RuntimeError):
+    """The topic exists and the caller may not adopt it (it did not say so, and cannot prove it made it)."""
+
+
+def _pending_deletion(exc: BaseException) -> bool:
+    """A delete is still in progress (ZooKeeper mode says "marked for deletion"): the name is not free yet."""
+    return "marked for deletion" in str(exc).lower()
+
+
 def is_retriable(exc: BaseException) -> bool:
-    """True for the errors a starting cluster answers with; others (bad request, auth) fail at once."""
+    """True for the errors a starting cluster answers with, and for a name whose deletion is still in progress;
+    others (bad request, auth, a topic that exists) fail at once."""
+    if _pending_deletion(exc):
+        return True
     return type(exc).__name__ in RETRIABLE_ERRORS or getattr(exc, "retriable", False) is True
 
 
@@ -76,7 +91,7 @@ def _retry(what: str, bootstrap: str, timeout_seconds: float, action: Any) -> An
 
 
 def describe_topic(bootstrap: str, name: str, *, timeout_seconds: float = 60) -> dict[str, Any] | None:
-    """name/partitions/replication_factor/configs of the topic, or None when it does not exist."""
+    """name/partitions/replication_factor/topic_id/configs of the topic, or None when it does not exist."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
     def action(admin: Any) -> dict[str, Any] | None:
@@ -90,6 +105,13 @@ def describe_topic(bootstrap: str, name: str, *, timeout_seconds: float = 60) ->
         return state
 
     return _retry(f"describe of topic {name!r}", bootstrap, timeout_seconds, action)
+
+
+def cluster_id(bootstrap: str, *, timeout_seconds: float = 60) -> str:
+    """The cluster id the brokers report (in KRaft mode the one `kafka-storage.sh format` was given)."""
+    return _retry(
+        "describe of the cluster", bootstrap, timeout_seconds, lambda admin: admin.describe_cluster()["cluster_id"]
+    )
 
 
 def _set_configs(admin: Any, name: str, configs: dict[str, str]) -> None:
@@ -107,25 +129,56 @@ def create_topic(
     replication_factor: int,
     configs: dict[str, str] | None = None,
     timeout_seconds: float = 120,
+    adopt_existing: bool = True,
+    owner_cluster_id: str | None = None,
 ) -> dict[str, Any]:
-    """Create the topic, or adopt an existing one and bring it up to `partitions` and `configs`.
+    """Create the topic; what happens when it exists already depends on whose it is.
 
-    Returns the live state plus `adopted` (True when the topic existed before).
+    A topic that exists is
+    - the caller's own when this call created it (an attempt that timed out, retried) or when the cluster's
+      id is `owner_cluster_id` (a cluster the caller formatted itself: its kept volumes after a lost state);
+      it is taken back as created (`created` True);
+    - adopted when `adopt_existing` (`adopted` True, `created` False: the caller did not create it);
+    - refused otherwise (TopicExistsError naming the topic and what to do).
+    A topic taken back or adopted must have `replication_factor`; its partitions are raised to `partitions`
+    and `configs` are set. If this call created the topic and then fails, it deletes it again (best effort),
+    so a retry starts from a clean cluster.
+
+    Returns the live state plus `adopted`, `created` and `cluster_id`.
     """
     configs = dict(configs or {})
+    # "sent": an earlier attempt of this call sent the create request (its answer was lost: a timeout);
+    # "made": Kafka confirmed this call created the topic.
+    this_call = {"sent": False, "made": False}
 
     def action(admin: Any) -> dict[str, Any]:
         from kafka.errors import TopicAlreadyExistsError
 
-        adopted = False
+        sent_before = this_call["sent"]
+        this_call["sent"] = True
+        adopted, created = False, True
         try:
             admin.create_topics(
                 {name: {"num_partitions": partitions, "replication_factor": replication_factor, "configs": configs}},
                 timeout_ms=30000,
                 wait_for_metadata=True,
             )
-        except TopicAlreadyExistsError:
-            adopted = True
+            this_call["made"] = True
+        except TopicAlreadyExistsError as exc:
+            if _pending_deletion(exc):
+                raise  # retriable: the name is free once the deletion completes
+            live_cluster = admin.describe_cluster()["cluster_id"]
+            own = (
+                this_call["made"] or sent_before or (owner_cluster_id is not None and live_cluster == owner_cluster_id)
+            )
+            if not own and not adopt_existing:
+                raise TopicExistsError(
+                    f"topic {name!r} already exists on the cluster at {bootstrap} (cluster id {live_cluster}) and "
+                    "this stack did not create it: set `lakehouse:kafkaTopicAdoptExisting true` to adopt it "
+                    "(the stack then manages its partitions and configs and leaves it on Kafka at `destroy`), "
+                    "or delete the topic, or choose another `lakehouse:kafkaTopic`"
+                ) from None
+            adopted, created = not own, own
             (description,) = admin.describe_topics([name])
             current = topic_state(description)
             if current["replication_factor"] != replication_factor:
@@ -137,9 +190,21 @@ def create_topic(
                 admin.create_partitions({name: partitions})
             _set_configs(admin, name, configs)
         (description,) = admin.describe_topics([name])
-        return {**topic_state(description), "configs": configs, "adopted": adopted}
+        return {
+            **topic_state(description),
+            "configs": configs,
+            "adopted": adopted,
+            "created": created,
+            "cluster_id": admin.describe_cluster()["cluster_id"],
+        }
 
-    return _retry(f"create of topic {name!r}", bootstrap, timeout_seconds, action)
+    try:
+        return _retry(f"create of topic {name!r}", bootstrap, timeout_seconds, action)
+    except Exception:
+        if this_call["made"]:
+            with contextlib.suppress(Exception):
+                delete_topic(bootstrap, name, timeout_seconds=min(timeout_seconds, 60))
+        raise
 
 
 def update_topic(
@@ -158,16 +223,66 @@ def update_topic(
     return _retry(f"update of topic {name!r}", bootstrap, timeout_seconds, action)
 
 
-def delete_topic(bootstrap: str, name: str, *, timeout_seconds: float = 60) -> bool:
-    """Delete the topic; True if it was deleted, False if it did not exist."""
+def delete_topic(bootstrap: str, name: str, *, timeout_seconds: float = 60, topic_id: str | None = None) -> bool:
+    """Delete the topic and wait until it is really gone; True if it was deleted, False if there was nothing
+    to delete (no such topic, or with `topic_id`, a topic of that name that is another one: re-created
+    by someone else since, so not the caller's to delete).
+
+    Gone means: no broker lists it in its metadata and no broker holds a log directory of it any more, so the
+    name can be created again at once (a replacement deletes, then creates).
+    """
+
+    sent = {"delete": False}  # an earlier attempt sent the delete and lost the answer (a timeout)
 
     def action(admin: Any) -> bool:
         from kafka.errors import UnknownTopicOrPartitionError
 
+        if topic_id is not None and not sent["delete"]:
+            (description,) = admin.describe_topics([name])
+            live = topic_state(description)["topic_id"] if not description.get("error_code") else None
+            if live is None or live != topic_id:
+                return False
+        sent_before, sent["delete"] = sent["delete"], True
         try:
             admin.delete_topics([name], timeout_ms=30000)
         except UnknownTopicOrPartitionError:
-            return False
+            return sent_before
         return True
 
-    return _retry(f"delete of topic {name!r}", bootstrap, timeout_seconds, action)
+    deadline = time.monotonic() + timeout_seconds
+    deleted = _retry(f"delete of topic {name!r}", bootstrap, timeout_seconds, action)
+    if deleted:
+        wait_until_gone(bootstrap, name, timeout_seconds=max(deadline - time.monotonic(), 30))
+    return deleted
+
+
+def _still_there(admin: Any, name: str) -> list[str]:
+    """Where the topic can still be seen: 'metadata' and/or 'broker <id>' for each broker with a log dir of it."""
+    where = ["metadata"] if name in admin.list_topics() else []
+    for broker in admin.describe_log_dirs():
+        for log_dir in broker.get("log_dirs") or []:
+            if any(t.get("name") == name and t.get("partitions") for t in log_dir.get("topics") or []):
+                where.append(f"broker {broker['broker']}")
+                break
+    return where
+
+
+def wait_until_gone(bootstrap: str, name: str, *, timeout_seconds: float = 120) -> None:
+    """Wait until no broker knows the topic (see delete_topic); TimeoutError naming where it still is."""
+    deadline = time.monotonic() + timeout_seconds
+    where: list[str] = []
+    while True:
+        where = _retry(
+            f"check that topic {name!r} is gone",
+            bootstrap,
+            max(deadline - time.monotonic(), 1),
+            lambda admin: _still_there(admin, name),
+        )
+        if not where:
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(
+                f"topic {name!r} was deleted at {bootstrap} but is still present ({', '.join(where)}) "
+                f"after {timeout_seconds:.0f} s"
+            )
+        time.sleep(0.5)

@@ -38,6 +38,7 @@ class Versions:
     superset_trino_driver: str
     minio_image: str
     seaweedfs: str
+    pulumi_cli: str
 
     @property
     def spark_binary(self) -> str:
@@ -102,4 +103,5 @@ def load(path: Path = VERSIONS_FILE) -> Versions:
         superset_trino_driver=t["superset"]["trino_driver"],
         minio_image=t["minio"]["image"],
         seaweedfs=t["seaweedfs"]["version"],
+        pulumi_cli=t["pulumi"]["cli"],
     )

@@ -3,19 +3,26 @@
 The provider runs where `pulumi up` runs and reaches the brokers through their HOST listeners
 (`localhost:<port>`), the same way a producer on the host does.
 
-- create: creates the topic, or adopts it when it already exists (a re-created stack on kept volumes),
-  then raises its partitions and sets its configs to what was asked;
+- create: creates the topic. A topic of that name that exists already is taken back as the stack's own when
+  it lives on the cluster the stack formatted itself (`owner_cluster_id`, the stack's KRaft cluster id: its
+  kept volumes after a lost state), adopted when the user said so (`adopt_existing`, config
+  `lakehouse:kafkaTopicAdoptExisting`), refused otherwise. Then its partitions are raised and its configs set;
 - update: adds partitions (Kafka cannot remove any: `check` refuses a decrease) and sets configs;
-- a new name or replication factor replaces the topic (deleted first: the name is the identity);
-- delete: deletes the topic; a topic that is already gone counts as deleted;
-- read: describes the live topic (`pulumi refresh`).
+- a new name or replication factor replaces the topic: the old one is deleted first (the name is the
+  identity) and the provider waits until no broker knows it before creating the new one; an adopted topic
+  is never deleted, so its replication factor cannot be changed through the stack (`diff` says so);
+- delete: deletes the topic the stack created (an adopted one stays on Kafka), and only if it is still the
+  same topic (its topic id): one re-created by someone else under that name is not the stack's;
+- read (`pulumi refresh`): describes the live topic; it also becomes the inputs for the next diff, so drift
+  made outside the stack shows up in the next preview (configs set back, partitions that cannot shrink refused).
 
 What it does to Kafka lives in `lakehouse.kafka_topics` (create_topic, describe_topic, update_topic,
 delete_topic: each takes a bootstrap string), which the test bed also uses to create the events topic, so
 the real-service tests run the very code the provider runs. kafka-python is imported only inside those
 functions and nothing is captured at module level: the provider is pickled into the state. The inputs
-carry `provider_hash` (of this file and of lakehouse/kafka_topics.py), so an edit of either shows up as
-an update.
+carry `provider_hash` (of this file, lakehouse/kafka_topics.py and components/providers/inputs.py), so an
+edit of any of them shows up as an update. The engine hands every number over as a float: each entry point
+turns the integer properties back with `with_ints` (components/providers/inputs.py).
 """
 
 from __future__ import annotations
@@ -36,11 +43,16 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components.providers import inputs as provider_inputs
+from components.providers.inputs import with_ints
 from lakehouse import kafka_topics
 from lakehouse.kafka_topics import create_topic, delete_topic, describe_topic, update_topic
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-# The inputs; outputs the provider adds (`adopted`) are not compared, or every `up` would see a change.
+# Every numeric input: the engine sends them as floats (3 arrives as 3.0).
+INT_PROPS = ("partitions", "replication_factor", "timeout_seconds")
+# The inputs a diff compares; outputs the provider adds (`adopted`, `created`, `topic_id`) are not compared, or
+# every `up` would see a change, and neither are the inputs that matter only at create (ADOPTION_PROPS).
 INPUT_PROPS = (
     "bootstrap_servers",
     "name",
@@ -53,15 +65,23 @@ INPUT_PROPS = (
 # Properties whose change needs a new topic (a topic's replication factor cannot be edited in place here).
 # A change of the others is an in-place update (bootstrap_servers and provider_hash change nothing in Kafka).
 REPLACE_PROPS = ("name", "replication_factor")
+# What create does with a topic that exists already (see the module docstring).
+ADOPTION_PROPS = ("adopt_existing", "owner_cluster_id")
+OUTPUT_PROPS = ("adopted", "created", "topic_id")
 
 
 def provider_hash() -> str:
-    """SHA-256 of the provider's code (this file and the admin functions it calls): part of the inputs,
-    so editing either triggers an update."""
+    """SHA-256 of the provider's code (this file, the admin functions it calls and the input coercion): part of
+    the inputs, so editing any of them triggers an update."""
     digest = hashlib.sha256()
-    for source in (Path(__file__), Path(kafka_topics.__file__)):
+    for source in provider_sources():
         digest.update(source.read_bytes())
     return digest.hexdigest()
+
+
+def provider_sources() -> tuple[Path, ...]:
+    """The files whose code the provider runs (besides the SDK and kafka-python)."""
+    return (Path(__file__), Path(kafka_topics.__file__), Path(provider_inputs.__file__))
 
 
 # ----- pure parts (unit-tested) -----
@@ -80,6 +100,14 @@ def validate(props: dict[str, Any], olds: dict[str, Any] | None = None) -> list[
         value = props.get(prop)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             failures.append((prop, f"{prop} = {value!r} must be an integer of at least 1"))
+    timeout = props.get("timeout_seconds", 120)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+        failures.append(("timeout_seconds", f"timeout_seconds = {timeout!r} must be a number of seconds above 0"))
+    if not isinstance(props.get("adopt_existing", False), bool):
+        failures.append(("adopt_existing", f"adopt_existing = {props.get('adopt_existing')!r} must be true or false"))
+    owner = props.get("owner_cluster_id")
+    if owner is not None and not isinstance(owner, str):
+        failures.append(("owner_cluster_id", f"owner_cluster_id = {owner!r} must be a cluster id string"))
     configs = props.get("configs", {})
     if not isinstance(configs, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in configs.items()):
         failures.append(("configs", f"configs = {configs!r} must map config names to string values"))
@@ -101,10 +129,30 @@ def _is_host_port(text: str) -> bool:
 
 
 def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
-    """(changed, properties forcing a replacement) between the stored and the new inputs."""
+    """(changed, properties forcing a replacement) between the stored and the new inputs.
+
+    Raises ValueError for a replacement the provider would not carry out: an adopted topic (not created by
+    the stack) is never deleted, so it cannot be replaced under the same name.
+    """
+    olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
     changed = [k for k in INPUT_PROPS if olds.get(k) != news.get(k)]
     replaces = [k for k in REPLACE_PROPS if k in changed]
+    if replaces and "name" not in replaces and not stack_created(olds):
+        raise ValueError(
+            f"topic {olds.get('name')!r} was adopted (it existed before the stack), so the stack does not delete "
+            f"it and cannot replace it to change its replication factor from {olds.get('replication_factor')} to "
+            f"{news.get('replication_factor')}: change it with Kafka's partition reassignment "
+            "(kafka-reassign-partitions.sh) and set the same value here, or delete the topic yourself"
+        )
     return bool(changed), replaces
+
+
+def stack_created(state: dict[str, Any]) -> bool:
+    """Whether the stack created the topic of this state (a state from before `created` existed: not adopted)."""
+    created = state.get("created")
+    if created is None:
+        return not state.get("adopted")
+    return bool(created)
 
 
 # ----- the provider -----
@@ -117,7 +165,8 @@ class KafkaTopicProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = [CheckFailure(prop, reason) for prop, reason in validate(news, olds or None)]
+        news = with_ints(news, INT_PROPS)
+        failures = [CheckFailure(prop, reason) for prop, reason in validate(news, with_ints(olds, INT_PROPS) or None)]
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -125,42 +174,59 @@ class KafkaTopicProvider(ResourceProvider):
         return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=bool(replaces))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        props = with_ints(props, INT_PROPS)
         state = create_topic(
             props["bootstrap_servers"],
             props["name"],
-            partitions=int(props["partitions"]),
-            replication_factor=int(props["replication_factor"]),
+            partitions=props["partitions"],
+            replication_factor=props["replication_factor"],
             configs=props.get("configs") or {},
             timeout_seconds=float(props.get("timeout_seconds", 120)),
+            adopt_existing=bool(props.get("adopt_existing", False)),
+            owner_cluster_id=props.get("owner_cluster_id"),
         )
-        return CreateResult(props["name"], {**props, "adopted": state["adopted"]})
+        outs = {**props, "adopted": state["adopted"], "created": state["created"], "topic_id": state["topic_id"]}
+        return CreateResult(props["name"], outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        state = describe_topic(props["bootstrap_servers"], id_)
+        props = with_ints(props, INT_PROPS)
+        state = describe_topic(props["bootstrap_servers"], id_, timeout_seconds=float(props.get("timeout_seconds", 60)))
         if state is None:
             return ReadResult(None, {})
+        recorded = props.get("topic_id")
+        if recorded and state.get("topic_id") and recorded != state["topic_id"]:
+            return ReadResult(None, {})  # deleted and re-created outside the stack: not the stack's topic any more
         wanted = set((props.get("configs") or {}).keys())
-        configs = {k: v for k, v in state["configs"].items() if k in wanted}
-        outs = {
-            **props,
+        live = {
             "partitions": state["partitions"],
             "replication_factor": state["replication_factor"],
-            "configs": configs,
+            "configs": {k: v for k, v in state["configs"].items() if k in wanted},
         }
-        return ReadResult(id_, outs)
+        inputs = {k: props[k] for k in (*INPUT_PROPS, *ADOPTION_PROPS) if k in props}
+        # The live values are also the inputs of the next diff: drift shows up in the next preview.
+        return ReadResult(id_, {**props, **live}, {**inputs, **live})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
         update_topic(
             news["bootstrap_servers"],
             news["name"],
-            partitions=int(news["partitions"]),
+            partitions=news["partitions"],
             configs=news.get("configs") or {},
             timeout_seconds=float(news.get("timeout_seconds", 120)),
         )
-        return UpdateResult({**news, "adopted": olds.get("adopted", False)})
+        return UpdateResult({**news, **{k: olds.get(k) for k in OUTPUT_PROPS}})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        delete_topic(props["bootstrap_servers"], id_)
+        props = with_ints(props, INT_PROPS)
+        if not stack_created(props):
+            return  # adopted: it was there before the stack and stays after it
+        delete_topic(
+            props["bootstrap_servers"],
+            id_,
+            topic_id=props.get("topic_id"),
+            timeout_seconds=max(float(props.get("timeout_seconds", 120)), 60),
+        )
 
 
 class KafkaTopic(pulumi.dynamic.Resource, module="lakehouse", name="KafkaTopic"):
@@ -169,6 +235,10 @@ class KafkaTopic(pulumi.dynamic.Resource, module="lakehouse", name="KafkaTopic")
     name: pulumi.Output[str]
     partitions: pulumi.Output[int]
     replication_factor: pulumi.Output[int]
+    adopted: pulumi.Output[bool]
+    """True when the topic existed before and was adopted (adopt_existing): `destroy` leaves it on Kafka."""
+    created: pulumi.Output[bool]
+    topic_id: pulumi.Output[str]
 
     def __init__(
         self,
@@ -180,6 +250,8 @@ class KafkaTopic(pulumi.dynamic.Resource, module="lakehouse", name="KafkaTopic")
         replication_factor: pulumi.Input[int],
         configs: pulumi.Input[dict[str, str]] | None = None,
         timeout_seconds: int = 120,
+        adopt_existing: bool = False,
+        owner_cluster_id: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -190,6 +262,8 @@ class KafkaTopic(pulumi.dynamic.Resource, module="lakehouse", name="KafkaTopic")
             "configs": configs or {},
             "timeout_seconds": timeout_seconds,
             "provider_hash": provider_hash(),
-            "adopted": None,
+            "adopt_existing": adopt_existing,
+            "owner_cluster_id": owner_cluster_id,
+            **dict.fromkeys(OUTPUT_PROPS),
         }
         super().__init__(KafkaTopicProvider(), resource_name, props, opts)

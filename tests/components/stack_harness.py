@@ -9,12 +9,16 @@ A plain module (not conftest) so tests/test_main.py can load it too; fixtures ar
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import dill
 import pulumi
+from google.protobuf import json_format
+from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.rpc import unwrap_rpc_secret
@@ -27,7 +31,7 @@ NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 IMAGE = "docker:index/image:Image"
-RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"  # pragma: allowlist secret - a type token
 MINIO_PROVIDER = "pulumi:providers:minio"
 MINIO_BUCKET = "minio:index/s3Bucket:S3Bucket"
 MINIO_USER = "minio:index/iamUser:IamUser"
@@ -37,12 +41,12 @@ KAFKA_TOPIC = "pulumi-python:dynamic/lakehouse:KafkaTopic"
 
 # Distinctive secret values: a test scans every recorded input and output for them.
 SECRET_CONFIG = {
-    "minioRootPassword": "MINIO-root-Zq81xW4vT6",
-    "sparkS3SecretKey": "SPARK-s3-Kd93hV2mP7yR",
-    "trinoS3SecretKey": "TRINO-s3-Lm27cB9qX4wE",
-    "supersetSecretKey": "SUPERSET-secret-key-Gh48nJ1sF5tY0uI3oP6aS9",
-    "supersetAdminPassword": "ADMIN-pw-Vb52kQ8zN1",
-    "orionToken": "ORION-token-Ws63eR7tU2iO",
+    "minioRootPassword": "MINIO-root-Zq81xW4vT6",  # pragma: allowlist secret - a test's fake
+    "sparkS3SecretKey": "SPARK-s3-Kd93hV2mP7yR",  # pragma: allowlist secret - a test's fake
+    "trinoS3SecretKey": "TRINO-s3-Lm27cB9qX4wE",  # pragma: allowlist secret - a test's fake
+    "supersetSecretKey": "SUPERSET-secret-key-Gh48nJ1sF5tY0uI3oP6aS9",  # pragma: allowlist secret - a test's fake
+    "supersetAdminPassword": "ADMIN-pw-Vb52kQ8zN1",  # pragma: allowlist secret - a test's fake
+    "orionToken": "ORION-token-Ws63eR7tU2iO",  # pragma: allowlist secret - a test's fake
 }
 
 
@@ -51,14 +55,60 @@ def random_result(name: str, length: int) -> str:
     return ("RANDOM" + hashlib.sha512(name.encode()).hexdigest())[:length]
 
 
+DYNAMIC_PREFIX = "pulumi-python:dynamic/"
+
+
+class DynamicCheckFailed(RuntimeError):
+    """A dynamic provider's check() refused the inputs, as the engine would at `pulumi preview`/`up`."""
+
+
+def as_engine_sends(value: Any) -> Any:
+    """A value as the engine hands it to a dynamic provider: every number a float (a protobuf Struct
+    carries float64 only), secrets unwrapped (the dynamic provider host does not accept secrets)."""
+    value = unwrap_rpc_secret(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: as_engine_sends(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_engine_sends(v) for v in value]
+    return value
+
+
+def engine_check(args: pulumi.runtime.MockResourceArgs) -> str | None:
+    """Run a dynamic resource's check() as the engine does on create: the provider unpickled from its
+    `__provider` input, the inputs with numbers as floats. Returns what check refused, or None."""
+    news = as_engine_sends(dict(args.inputs))
+    # The pickle the program itself just made (Pulumi's own serialize_provider), unpickled as the host does.
+    provider = dill.loads(base64.b64decode(news[PROVIDER_KEY]))  # noqa: S301
+    result = provider.check({}, news)
+    if not result.failures:
+        return None
+    reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
+    return f"{args.typ} {args.name}: check failed: {reasons}"
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every resource; answers with its inputs plus the outputs the providers would compute."""
+    """Records every resource; answers with its inputs plus the outputs the providers would compute.
+
+    Like the engine, it runs each dynamic provider's check() on the inputs as the engine would send them
+    (numbers as floats, see `engine_check`); `run_program` then fails with DynamicCheckFailed naming every
+    refusal. (Collected, not raised here: an exception raised inside the mock monitor reaches pytest through
+    so many asyncio frames that Python 3.11's traceback rendering breaks down.)
+    """
 
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.check_failures: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
+        if args.typ.startswith(DYNAMIC_PREFIX):
+            refused = engine_check(args)
+            if refused:
+                self.check_failures.append(refused)
         outputs = dict(args.inputs)
         if args.typ == RANDOM_PASSWORD:
             outputs["result"] = random_result(args.name, int(args.inputs["length"]))
@@ -76,13 +126,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @dataclass(frozen=True)
 class Registration:
-    """How a resource was registered: its URN, parent URN and explicit + implicit dependencies."""
+    """How a resource was registered: its URN, parent URN, explicit + implicit dependencies, the options the
+    engine acts on at replacement, and the outputs the (mock) engine answered with, serialized as the engine
+    would keep them in the state (secrets as Pulumi's secret envelopes)."""
 
     urn: str
     type: str
     name: str
     parent: str
     dependencies: frozenset[str]
+    replacement_trigger: Any = None
+    delete_before_replace: bool = False
+    outputs: dict[str, Any] = field(default_factory=dict)
+    additional_secret_outputs: tuple[str, ...] = ()
 
 
 class RecordingMonitor(MockMonitor):
@@ -97,8 +153,21 @@ class RecordingMonitor(MockMonitor):
         deps = set(request.dependencies)
         for prop in request.propertyDependencies.values():
             deps |= set(prop.urns)
+        trigger = (
+            json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
+        )
         self.registrations.append(
-            Registration(response.urn, request.type, request.name, request.parent, frozenset(deps))
+            Registration(
+                response.urn,
+                request.type,
+                request.name,
+                request.parent,
+                frozenset(deps),
+                replacement_trigger=trigger,
+                delete_before_replace=request.deleteBeforeReplace,
+                outputs=json_format.MessageToDict(response.object),
+                additional_secret_outputs=tuple(request.additionalSecretOutputs),
+            )
         )
         return response
 
@@ -136,12 +205,20 @@ class Recording:
         return found
 
     def containers(self) -> dict[str, dict[str, Any]]:
-        """Container inputs (secrets unwrapped) by Docker container name."""
-        return {plain(r.inputs)["name"]: plain(r.inputs) for r in self.of_type(CONTAINER)}
+        """Container inputs (secrets unwrapped) by hostname (kafka-1, minio, ...: the same in every stack)."""
+        return {plain(r.inputs)["hostname"]: plain(r.inputs) for r in self.of_type(CONTAINER)}
 
     def raw_containers(self) -> dict[str, dict[str, Any]]:
-        """Container inputs as recorded (secrets still wrapped)."""
-        return {plain(r.inputs["name"]): r.inputs for r in self.of_type(CONTAINER)}
+        """Container inputs as recorded (secrets still wrapped), by hostname."""
+        return {plain(r.inputs["hostname"]): r.inputs for r in self.of_type(CONTAINER)}
+
+    def docker_names(self, typ: str) -> set[str]:
+        """The Docker names (`name` input) of every resource of type `typ` (containers, volumes, networks)."""
+        return {plain(r.inputs)["name"] for r in self.of_type(typ)}
+
+    def registration(self, typ: str, name: str) -> Registration:
+        (found,) = [r for r in self.registrations if r.type == typ and r.name == name]
+        return found
 
     def env(self, container: str) -> dict[str, str]:
         entries = self.containers()[container].get("envs") or []
@@ -162,15 +239,16 @@ def run_program(
     config: Mapping[str, str] | None = None,
     secret_keys: list[str] | None = None,
     mocks: RecordingMocks | None = None,
+    stack: str = STACK,
 ) -> Recording:
     """Run `program` under fresh RecordingMocks with `lakehouse:*` config; wait for every registration.
 
-    Pass `mocks` to inspect what was registered when the program raises.
+    Pass `mocks` to inspect what was registered when the program raises; `stack` names the stack.
     """
     _reset_runtime()
     mocks = mocks if mocks is not None else RecordingMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     full = {f"{PROJECT}:{k}": str(v) for k, v in (config or {}).items()}
     pulumi.runtime.set_all_config(full, [f"{PROJECT}:{k}" for k in (secret_keys or [])])
     recording = Recording(resources=mocks.resources, registrations=monitor.registrations)
@@ -185,6 +263,8 @@ def run_program(
         _run()
     finally:
         _reset_runtime()
+    if mocks.check_failures:
+        raise DynamicCheckFailed("; ".join(mocks.check_failures))
     # Every output has resolved by now (the test runner awaited them); read values and secretness.
     for key, output in exported.items():
         data = output._data.result()
@@ -198,15 +278,18 @@ def run_stack(
     config: Mapping[str, str] | None = None,
     secret_keys: list[str] | None = None,
     mocks: RecordingMocks | None = None,
+    stack: str = STACK,
 ) -> Recording:
     """The whole program, as `__main__.py` runs it (config loaded and validated first)."""
     from components.config import load_stack_config
     from components.lakehouse import deploy
 
-    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, mocks)
+    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, mocks, stack=stack)
 
 
 VARIANT = {"kafkaBrokers": "5", "sparkWorkers": "3", "kafkaMode": "zookeeper"}
+# KRaft with broker-only nodes: 3 controllers + 2 brokers (the default quorum, more brokers).
+KRAFT_FIVE = {"kafkaBrokers": "5"}
 
 
 def run_default() -> Recording:

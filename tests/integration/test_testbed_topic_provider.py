@@ -1,5 +1,5 @@
-"""The stack's Kafka topic provider functions (components/providers/kafka_topic.py) against the test bed's
-real KRaft cluster: create, adopt, grow, reconfigure, delete, delete again."""
+"""The stack's Kafka topic admin functions (lakehouse/kafka_topics.py, run by components/providers/kafka_topic.py)
+against the test bed's real KRaft cluster: create, adopt or refuse, grow, reconfigure, delete until gone."""
 
 from __future__ import annotations
 
@@ -24,23 +24,34 @@ def _config(bootstrap: str, topic: str, key: str) -> str | None:
         admin.close()
 
 
+def _name() -> str:
+    return f"testbed-provider-{uuid.uuid4().hex[:8]}"
+
+
 def test_topic_life_cycle_on_the_real_cluster(testbed: dict[str, str], require_services) -> None:
     require_services("kafka")
     from lakehouse.kafka_topics import create_topic, delete_topic, describe_topic, update_topic
 
     boot = testbed["kafka_bootstrap_servers"]
-    spec = topic_spec(name=f"testbed-provider-{uuid.uuid4().hex[:8]}", partitions=6, brokers=3)
+    spec = topic_spec(name=_name(), partitions=6, brokers=3)
     name = spec.name
+    deleted = None
     try:
         created = create_topic(
             boot, name, partitions=spec.partitions, replication_factor=spec.replication_factor, configs=spec.configs
         )
-        assert (created["adopted"], created["partitions"], created["replication_factor"]) == (False, 6, 3)
+        assert (created["adopted"], created["created"], created["partitions"], created["replication_factor"]) == (
+            False,
+            True,
+            6,
+            3,
+        )
         assert describe_topic(boot, name)["partitions"] == 6
+        assert describe_topic(boot, name)["topic_id"] == created["topic_id"]
         assert _config(boot, name, "min.insync.replicas") == "2"
 
         again = create_topic(boot, name, partitions=8, replication_factor=3, configs=spec.configs)
-        assert (again["adopted"], again["partitions"]) == (True, 8)
+        assert (again["adopted"], again["created"], again["partitions"]) == (True, False, 8)
         with pytest.raises(RuntimeError, match="replication factor 3, not 2"):
             create_topic(boot, name, partitions=8, replication_factor=2)
 
@@ -49,6 +60,55 @@ def test_topic_life_cycle_on_the_real_cluster(testbed: dict[str, str], require_s
         assert _config(boot, name, "retention.ms") == "3600000"
         assert update_topic(boot, name, partitions=4)["partitions"] == 10  # never lowered
     finally:
-        assert delete_topic(boot, name) in (True, False)
-    assert delete_topic(boot, name) is False
+        deleted = delete_topic(boot, name)
+    assert deleted is True
+    # Really gone at once (delete waits): not listed, and the name can be created again right away.
     assert describe_topic(boot, name) is None
+    assert delete_topic(boot, name) is False
+    try:
+        fresh = create_topic(boot, name, partitions=2, replication_factor=3, adopt_existing=False)
+        assert (fresh["created"], fresh["partitions"]) == (True, 2)
+    finally:
+        delete_topic(boot, name)
+
+
+def test_an_existing_topic_is_refused_unless_adopted_or_on_the_owners_cluster(
+    testbed: dict[str, str], require_services
+) -> None:
+    require_services("kafka")
+    from lakehouse.kafka_topics import cluster_id, create_topic, delete_topic
+
+    boot = testbed["kafka_bootstrap_servers"]
+    name = _name()
+    try:
+        create_topic(boot, name, partitions=3, replication_factor=3)
+        with pytest.raises(RuntimeError, match=r"TopicExistsError: topic .* already exists .* did not create it"):
+            create_topic(boot, name, partitions=3, replication_factor=3, adopt_existing=False)
+        with pytest.raises(RuntimeError, match="did not create it"):
+            create_topic(
+                boot, name, partitions=3, replication_factor=3, adopt_existing=False, owner_cluster_id="someone-else"
+            )
+        own = create_topic(
+            boot, name, partitions=3, replication_factor=3, adopt_existing=False, owner_cluster_id=cluster_id(boot)
+        )
+        assert (own["created"], own["adopted"], own["cluster_id"]) == (True, False, cluster_id(boot))
+    finally:
+        delete_topic(boot, name)
+
+
+def test_delete_with_a_topic_id_leaves_a_re_created_topic_alone(testbed: dict[str, str], require_services) -> None:
+    require_services("kafka")
+    from lakehouse.kafka_topics import create_topic, delete_topic, describe_topic
+
+    boot = testbed["kafka_bootstrap_servers"]
+    name = _name()
+    try:
+        first = create_topic(boot, name, partitions=1, replication_factor=3)
+        assert delete_topic(boot, name, topic_id=first["topic_id"]) is True
+        second = create_topic(boot, name, partitions=1, replication_factor=3)
+        assert second["topic_id"] != first["topic_id"]
+        # The first topic's owner deletes "its" topic: the name now belongs to another one, which stays.
+        assert delete_topic(boot, name, topic_id=first["topic_id"]) is False
+        assert describe_topic(boot, name)["topic_id"] == second["topic_id"]
+    finally:
+        delete_topic(boot, name)
