@@ -2,8 +2,10 @@
 
 The child gets Orion's environment (LAKEHOUSE_*, AWS_*, SPARK_CONF_DIR, JAVA_HOME, ...) minus
 ORION_* (the API token stays with Orion), and runs in its own process group so stop/kill reach
-both the driver JVM and the Python process it spawns. Its output goes through a pump thread that
-masks secrets before anything reaches the bounded log, and that spots the application id.
+both the driver JVM and the Python process it spawns. Each launch ships the packages of ORION_JOBS_DIR
+as one deterministic zip (`--py-files`, orion/codehash.py) and records the code hash of that launch.
+Its output goes through a pump thread that masks secrets before anything reaches the bounded log, and
+that spots the application id and the job's stop outcome line (contract 4: `stop-outcome=...`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Protocol
 
+from orion import codehash
 from orion.joblog import BoundedLog
 from orion.models import JobRecord
 from orion.scrub import Scrubber
@@ -27,10 +30,13 @@ from orion.settings import OrionSettings
 
 AGENT = Path(__file__).resolve().parent / "agent" / "driver.py"
 STATUS_FILE = "driver-status.json"
+PACKAGES_ZIP = "packages.zip"
 RUN_MARKER_ENV = "ORION_JOB_RUN"
 STATUS_FILE_ENV = "ORION_DRIVER_STATUS_FILE"
 
 _APP_ID = re.compile(r"Connected to Spark cluster with app ID (app-[\w-]+)")
+# The job's bounded stop reports how it ended, once (contract 4 of the team brief).
+_STOP_OUTCOME = re.compile(r"\bstop-outcome=(finished|abandoned)\b(?:\s+batch=(\d+))?")
 
 
 class Run(Protocol):
@@ -39,6 +45,11 @@ class Run(Protocol):
     pid: int
     command: list[str]
     detected_app_id: str | None
+    code_hash: str | None
+    """The code hash of what this launch shipped (None: the launcher did not compute one)."""
+    stop_outcome: str | None
+    """'finished' or 'abandoned' once the job logged its stop outcome line."""
+    stop_batch_id: int | None
 
     def poll(self) -> int | None: ...
 
@@ -83,12 +94,18 @@ def spark_defaults_keys(environ: Mapping[str, str]) -> set[str]:
     return keys
 
 
-def build_command(settings: OrionSettings, job: JobRecord, defaults: AbstractSet[str] = frozenset()) -> list[str]:
-    """The spark-submit argument list; the agent runs first and then the job's file with its args."""
+def build_command(
+    settings: OrionSettings,
+    job: JobRecord,
+    defaults: AbstractSet[str] = frozenset(),
+    py_files: Path | None = None,
+) -> list[str]:
+    """The spark-submit argument list; the agent runs first and then the job's file with its args.
+    `py_files` is the zip of ORION_JOBS_DIR's packages (on the driver's and the executors' sys.path)."""
     conf = {"spark.ui.showConsoleProgress": "false", **job.conf}
     if "spark.driver.memory" not in conf and "spark.driver.memory" not in defaults:
         # Every JVM gets a heap cap: without one a driver would take a quarter of the machine's memory.
-        conf["spark.driver.memory"] = settings.default_driver_memory
+        conf["spark.driver.memory"] = settings.driver_memory_when_unset
     # The cores cap always applies: a lower value from the job is kept (validated on submit).
     cores = min(int(conf.get("spark.cores.max", settings.cores_max)), settings.cores_max)
     conf["spark.cores.max"] = str(cores)
@@ -100,6 +117,8 @@ def build_command(settings: OrionSettings, job: JobRecord, defaults: AbstractSet
     ]  # fmt: skip
     for key in sorted(conf):
         argv += ["--conf", f"{key}={conf[key]}"]
+    if py_files is not None:
+        argv += ["--py-files", str(py_files)]
     return [*argv, str(AGENT), job.file_path, *job.args]
 
 
@@ -116,11 +135,21 @@ def child_env(environ: Mapping[str, str], marker: str, status_file: Path) -> dic
 class SparkRun:
     """A running spark-submit child and the thread pumping its output into the job's log."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], command: list[str], log: BoundedLog, scrub: Scrubber) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        command: list[str],
+        log: BoundedLog,
+        scrub: Scrubber,
+        code_hash: str | None = None,
+    ) -> None:
         self.proc = proc
         self.pid = proc.pid
         self.command = command
+        self.code_hash = code_hash
         self.detected_app_id: str | None = None
+        self.stop_outcome: str | None = None
+        self.stop_batch_id: int | None = None
         self._log = log
         self._scrub = scrub
         self._pump = threading.Thread(target=self._pump_output, name=f"orion-log-{proc.pid}", daemon=True)
@@ -132,6 +161,9 @@ class SparkRun:
             line = self._scrub.text(raw.decode("utf-8", errors="replace"))
             if self.detected_app_id is None and (m := _APP_ID.search(line)):
                 self.detected_app_id = m.group(1)
+            if m := _STOP_OUTCOME.search(line):
+                self.stop_batch_id = int(m.group(2)) if m.group(2) else None
+                self.stop_outcome = m.group(1)
             self._log.append(line if line.endswith("\n") else line + "\n")
         self.proc.stdout.close()
 
@@ -140,6 +172,8 @@ class SparkRun:
         if rc is not None:
             # The JVM is gone; its Python child may linger (~10 s after a kill -9): end the group.
             _signal_group(self.pid, signal.SIGKILL)
+            # Then the pipe closes: let the pump log the last lines (the stop outcome is among them).
+            self._pump.join(timeout=2)
         return rc
 
     def wait(self, timeout: float) -> int | None:
@@ -216,7 +250,18 @@ class SparkSubmitLauncher:
         workdir.mkdir(parents=True, exist_ok=True)
         status = workdir / STATUS_FILE
         status.unlink(missing_ok=True)
-        argv = build_command(self.settings, job, self.defaults)
+        # One zip per launch from one read of the packages: what runs is what the hash describes.
+        packages = codehash.snapshot(self.settings.jobs_dir)
+        zip_path = workdir / PACKAGES_ZIP
+        if packages:
+            codehash.write_zip(packages, zip_path)
+        else:
+            zip_path.unlink(missing_ok=True)
+        try:
+            code_hash: str | None = codehash.code_hash(Path(job.file_path).read_bytes(), packages)
+        except OSError:
+            code_hash = None  # spark-submit will say that the file is missing
+        argv = build_command(self.settings, job, self.defaults, zip_path if packages else None)
         shown = self.scrub.command(argv)
         log.append(f"[orion] run {job.run}: {' '.join(shown)}\n")
         proc = self._popen(
@@ -229,7 +274,7 @@ class SparkSubmitLauncher:
             start_new_session=True,
             close_fds=True,
         )
-        return SparkRun(proc, shown, log, self.scrub)
+        return SparkRun(proc, shown, log, self.scrub, code_hash)
 
     def kill_leftovers(self, job: JobRecord) -> int:
         """Kill what is left of a job's previous run (after an Orion crash); returns how many processes."""

@@ -1,16 +1,18 @@
-"""Builds the FastAPI app: routers, static UI, security headers, and the job manager's lifecycle."""
+"""Builds the FastAPI app: the guard (orion/guard.py), routers, static UI, security headers, and the job
+manager's lifecycle."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from orion import __version__
+from orion.guard import Guard
 from orion.launcher import Launcher, SparkSubmitLauncher
 from orion.manager import JobManager
 from orion.master import Master, SparkMaster
@@ -19,8 +21,6 @@ from orion.routers import catalog, health, jobs, ui
 from orion.scrub import Scrubber
 from orion.settings import OrionSettings
 
-# Multipart overhead allowed on top of the upload limit before a body is refused unread.
-_FORM_OVERHEAD = 256 * 1024
 # The UI loads only its own files and never evaluates strings: a script-injection backstop.
 _CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
 
@@ -41,6 +41,7 @@ def create_app(
         scrub = Scrubber.from_environ(os.environ, extra=[settings.token.get_secret_value()])
         the_master = master or SparkMaster(settings.spark_master_ui)
         manager = JobManager(settings, registry, launcher or SparkSubmitLauncher(settings, scrub), the_master, scrub)
+        app.state.health_lock = threading.Lock()
         app.state.settings, app.state.master, app.state.manager = settings, the_master, manager
         manager.start(monitor=monitor)
         try:
@@ -59,15 +60,7 @@ def create_app(
     app.state.settings = settings
 
     @app.middleware("http")
-    async def limits_and_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if request.method == "POST" and request.url.path == "/jobs":
-            length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > settings.upload_max_bytes + _FORM_OVERHEAD:
-                return JSONResponse(
-                    {"detail": f"request body of {length} bytes is larger than the upload limit of "
-                     f"{settings.upload_max_bytes} bytes (ORION_UPLOAD_MAX_BYTES)"},
-                    status_code=413,
-                )  # fmt: skip
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -81,4 +74,13 @@ def create_app(
     app.include_router(catalog.router)
     app.include_router(ui.router)
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
+    # Outermost (added last): auth, concurrency and body limits come before any route reads a byte.
+    app.add_middleware(
+        Guard,
+        token=settings.token.get_secret_value(),
+        max_in_flight=settings.max_concurrent_requests,
+        auth_failures_per_minute=settings.auth_failures_per_minute,
+        upload_max_bytes=settings.upload_max_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
+    )
     return app

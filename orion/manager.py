@@ -17,13 +17,16 @@ at start-up resubmits supervised jobs that were active when Orion went away.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orion import checkpoint, codehash
 from orion.joblog import BoundedLog
 from orion.launcher import STATUS_FILE, Launcher, Run, job_dir
 from orion.master import Master, MasterUnreachable, MasterView
@@ -44,6 +47,22 @@ class JobConflict(Exception):
     pass
 
 
+class CheckpointConflict(JobConflict):
+    """Another active job writes the same checkpoint: two drivers on one checkpoint lose data."""
+
+    def __init__(self, other: JobRecord, checkpoint: str) -> None:
+        super().__init__(
+            f"job {other.id} ({other.name}) is {other.state} on checkpoint {checkpoint}: two drivers on one "
+            f"checkpoint lose data. Stop job {other.id} first, or give this run a checkpoint of its own"
+        )
+        self.other = other
+        self.checkpoint = checkpoint
+
+
+# A job holds its checkpoint from acceptance until it ends (a restarting job comes back to it).
+HOLDS_CHECKPOINT = frozenset({JobState.QUEUED, JobState.SUBMITTED, JobState.RUNNING, JobState.RESTARTING})
+
+
 class JobManager:
     def __init__(
         self,
@@ -53,8 +72,10 @@ class JobManager:
         master: Master,
         scrub: Scrubber,
         clock: Callable[[], float] = time.time,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
+        self.environ = dict(os.environ if environ is None else environ)
         self.registry = registry
         self.launcher = launcher
         self.master = master
@@ -133,25 +154,73 @@ class JobManager:
             exit_code=job.exit_code,
             detail=self.scrub.text(job.detail),
             command=self.scrub.command(job.command),
+            code_hash=job.code_hash,
+            checkpoint=self.scrub.text(job.checkpoint) if job.checkpoint else None,
+            stop_outcome=job.stop_outcome,
+            stop_batch_id=job.stop_batch_id,
         )
         if detail:
             out.streaming = streaming_progress(read_status(self.status_file(job.id)), self.scrub)
         return out
 
+    # ---------------------------------------------------------------- what a submission ships and writes
+    def code_hash_of(self, entry: Path) -> str:
+        return codehash.job_code_hash(self.settings.jobs_dir, entry)
+
+    def find_checkpoint(self, entry: Path, args: list[str], conf: Mapping[str, str]) -> checkpoint.Described:
+        """Ask the job (`--describe`, with the environment its driver would get) or fall back (orion/checkpoint.py)."""
+        env = self.environ
+        python = env.get("PYSPARK_DRIVER_PYTHON") or env.get("PYSPARK_PYTHON") or sys.executable
+        scratch = self.settings.data_dir / "describe"
+        scratch.mkdir(parents=True, exist_ok=True)
+        return checkpoint.find_checkpoint(
+            entry, args, conf, jobs_dir=self.settings.jobs_dir, environ=env, python=python, cwd=scratch,
+            timeout=self.settings.describe_timeout_seconds, max_bytes=self.settings.describe_max_bytes,
+        )  # fmt: skip
+
     # ---------------------------------------------------------------- operations
     def submit(
-        self, *, name: str, source: str, file_path: str, args: list[str], conf: dict[str, str], supervise: bool
+        self,
+        *,
+        name: str,
+        source: str,
+        file_path: str,
+        args: list[str],
+        conf: dict[str, str],
+        supervise: bool,
+        code_hash: str | None = None,
+        checkpoint: str | None = None,
+        checkpoint_note: str = "",
     ) -> JobRecord:
+        """Accept a job; raises CheckpointConflict when an active job already holds its checkpoint."""
         now = self._now()
         job = JobRecord(
             id=0, name=name, source=source, file_path=file_path, args=args, conf=conf, supervise=supervise,
-            state=JobState.QUEUED, created_at=now, updated_at=now,
+            state=JobState.QUEUED, created_at=now, updated_at=now, code_hash=code_hash, checkpoint=checkpoint,
         )  # fmt: skip
-        with self._lock:
+        with self._lock:  # the check and the insert under one lock: two racing submissions cannot both pass
+            self._check_checkpoint_free(checkpoint, None)
             job = self.registry.create(job)
             self._note(job, f"job {job.id} ({name}) accepted")
+            if checkpoint_note:
+                self._note(job, f"checkpoint {checkpoint_note}")
             self._launch_due()
             return self.get(job.id)
+
+    def holder_of(self, checkpoint: str | None, exclude: int | None = None) -> JobRecord | None:
+        """The active job (other than `exclude`) that writes `checkpoint`, if any."""
+        if checkpoint is None:
+            return None
+        for other in self.registry.list(set(HOLDS_CHECKPOINT)):
+            if other.id != exclude and other.checkpoint == checkpoint:
+                return other
+        return None
+
+    def _check_checkpoint_free(self, checkpoint: str | None, exclude: int | None) -> None:
+        other = self.holder_of(checkpoint, exclude)
+        if other is not None:
+            assert checkpoint is not None
+            raise CheckpointConflict(other, checkpoint)
 
     def stop(self, job_id: int) -> JobRecord:
         with self._lock:
@@ -177,6 +246,8 @@ class JobManager:
             job = self.get(job_id)
             if job.state == JobState.QUEUED:
                 raise JobConflict(f"job {job_id} is queued and has not started yet; nothing to restart")
+            # The same job keeps its own checkpoint; another job may have taken it since this one ended.
+            self._check_checkpoint_free(job.checkpoint, job.id)
             run = self._runs.get(job_id)
             if run is None:
                 job.state, job.next_restart_at, job.consecutive_failures = JobState.RESTARTING, self.clock(), 0
@@ -209,13 +280,19 @@ class JobManager:
     def _end_run(self, job_id: int, run: Run) -> None:
         """Terminate a driver, escalate to SIGKILL after the timeout, and record how it ended."""
         run.terminate()
+        killed = False
         if run.wait(self.settings.stop_timeout_seconds) is None:
+            killed = True
             run.kill()
             run.wait(10)
         with self._lock:
             rc = run.poll()
             if rc is not None and self._runs.get(job_id) is run:
-                self._finish(self.get(job_id), run, rc)
+                job = self.get(job_id)
+                if killed and run.stop_outcome is None:
+                    job.stop_outcome, job.stop_batch_id = "killed", None
+                    self._note(job, f"no stop outcome after {self.settings.stop_timeout_seconds:g} s: SIGKILL")
+                self._finish(job, run, rc)
 
     # ---------------------------------------------------------------- monitor
     def tick(self) -> None:
@@ -230,8 +307,18 @@ class JobManager:
                 self._check(self.get(job_id), run, view)
             self._launch_due()
 
+    def _take_stop_outcome(self, job: JobRecord, run: Run) -> bool:
+        """Copy the outcome line the pump saw onto the job (once per change); True when it changed."""
+        outcome = getattr(run, "stop_outcome", None)
+        if outcome is None or (job.stop_outcome, job.stop_batch_id) == (outcome, run.stop_batch_id):
+            return False
+        job.stop_outcome, job.stop_batch_id = outcome, run.stop_batch_id
+        batch = f" (batch {run.stop_batch_id})" if run.stop_batch_id is not None else ""
+        self._note(job, f"the job reports its stop: {outcome}{batch}")
+        return True
+
     def _check(self, job: JobRecord, run: Run, view: MasterView | None) -> None:
-        changed = False
+        changed = self._take_stop_outcome(job, run)
         app_id = job.app_id or run.detected_app_id
         if app_id is None:
             status = read_status(self.status_file(job.id))
@@ -258,6 +345,7 @@ class JobManager:
             self._save(job)
 
     def _finish(self, job: JobRecord, run: Run, rc: int) -> None:
+        self._take_stop_outcome(job, run)
         self._runs.pop(job.id, None)
         ran_for = self.clock() - self._started.pop(job.id, self.clock())
         job.pid, job.exit_code, job.ended_at = None, rc, self._now()
@@ -266,7 +354,7 @@ class JobManager:
             job.state, job.next_restart_at, job.consecutive_failures = JobState.RESTARTING, self.clock(), 0
             job.detail = "restart requested"
         elif job.stop_requested:
-            job.state, job.detail = JobState.STOPPED, "stopped on request"
+            job.state, job.detail = JobState.STOPPED, "stopped on request" + _outcome_text(job)
         elif rc == 0:
             job.state, job.detail = JobState.SUCCEEDED, ""
         elif not job.supervise:
@@ -312,6 +400,7 @@ class JobManager:
             job.restart_count += 1
         job.run += 1
         job.app_id = job.exit_code = job.ended_at = job.running_at = job.next_restart_at = None
+        job.stop_outcome = job.stop_batch_id = None  # each run reports its own stop
         job.started_at = self._now()
         job.stop_requested = job.restart_requested = False
         try:
@@ -325,6 +414,11 @@ class JobManager:
         self._runs[job.id] = run
         self._started[job.id] = self.clock()
         job.pid, job.command, job.state, job.detail = run.pid, run.command, JobState.SUBMITTED, ""
+        new_hash = getattr(run, "code_hash", None)
+        if new_hash and new_hash != job.code_hash:
+            if job.code_hash:
+                self._note(job, f"run {job.run} ships different code: code hash {new_hash[:12]}")
+            job.code_hash = new_hash
         self._save(job)
 
     def _save(self, job: JobRecord) -> None:
@@ -361,13 +455,18 @@ class JobManager:
             for run in runs.values():
                 run.terminate()
         deadline = time.monotonic() + self.settings.stop_timeout_seconds
-        for run in runs.values():
+        killed = set()
+        for job_id, run in runs.items():
             if run.wait(max(deadline - time.monotonic(), 0.1)) is None:
+                killed.add(job_id)
                 run.kill()
                 run.wait(5)
         with self._lock:
             for job_id, run in runs.items():
                 job = self.get(job_id)
+                run.poll()  # lets the pump log the last lines
+                if not self._take_stop_outcome(job, run) and job_id in killed:
+                    job.stop_outcome, job.stop_batch_id = "killed", None
                 self._runs.pop(job_id, None)
                 self._started.pop(job_id, None)
                 job.pid, job.exit_code, job.ended_at = None, run.poll(), self._now()
@@ -379,3 +478,14 @@ class JobManager:
                 job.stop_requested = job.restart_requested = False
                 self._save(job)
                 self._note(job, job.detail)
+
+
+def _outcome_text(job: JobRecord) -> str:
+    batch = f"batch {job.stop_batch_id}" if job.stop_batch_id is not None else "the batch in flight"
+    if job.stop_outcome == "finished":
+        return f": the job finished {batch} first" if job.stop_batch_id is not None else ": the job stopped cleanly"
+    if job.stop_outcome == "abandoned":
+        return f": the job abandoned {batch} (it is replayed on the next start)"
+    if job.stop_outcome == "killed":
+        return ": killed (SIGKILL) after ORION_STOP_TIMEOUT_SECONDS without a stop outcome from the job"
+    return ""

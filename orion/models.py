@@ -55,6 +55,10 @@ class JobRecord:
     restart_requested: bool = False
     detail: str = ""
     command: list[str] = field(default_factory=list)
+    code_hash: str | None = None
+    checkpoint: str | None = None
+    stop_outcome: str | None = None
+    stop_batch_id: int | None = None
 
 
 class SourceProgress(BaseModel):
@@ -106,6 +110,22 @@ class JobOut(BaseModel):
     exit_code: int | None = None
     detail: str = ""
     command: list[str] = Field([], description="The spark-submit command line (secrets masked).")
+    code_hash: str | None = Field(
+        None,
+        description="sha256 hex of the code the job ships (its entry file plus the packages of ORION_JOBS_DIR, "
+        "orion/codehash.py), as of its latest launch (at submission until it first launches).",
+    )
+    checkpoint: str | None = Field(
+        None,
+        description="The checkpoint the job writes, normalized (s3a:// and s3n:// as s3://, no trailing slash); "
+        "null when unknown. A second active job on the same checkpoint is refused (409).",
+    )
+    stop_outcome: str | None = Field(
+        None,
+        description="How the latest run stopped: 'finished' or 'abandoned' (the batch in flight, as the job "
+        "logged it), 'killed' (Orion had to SIGKILL it after ORION_STOP_TIMEOUT_SECONDS); null otherwise.",
+    )
+    stop_batch_id: int | None = Field(None, description="The micro-batch the stop outcome names, if any.")
     streaming: StreamingProgress | None = Field(None, description="Only in GET /jobs/{id}, for streaming jobs.")
 
 
@@ -126,6 +146,7 @@ class LogOut(BaseModel):
 class ShippedJob(BaseModel):
     name: str
     description: str = ""
+    code_hash: str = Field(description="What a submission of this job would report as its code_hash now.")
 
 
 class MasterHealth(BaseModel):

@@ -40,9 +40,20 @@ CREATE TABLE IF NOT EXISTS jobs (
     stop_requested INTEGER NOT NULL DEFAULT 0,
     restart_requested INTEGER NOT NULL DEFAULT 0,
     detail TEXT NOT NULL DEFAULT '',
-    command TEXT NOT NULL DEFAULT '[]'
+    command TEXT NOT NULL DEFAULT '[]',
+    code_hash TEXT,
+    checkpoint TEXT,
+    stop_outcome TEXT,
+    stop_batch_id INTEGER
 )
 """
+# Columns added after the first release: a user's Orion volume has a registry without them.
+_MIGRATIONS = {
+    "code_hash": "TEXT",
+    "checkpoint": "TEXT",
+    "stop_outcome": "TEXT",
+    "stop_batch_id": "INTEGER",
+}
 _JSON_FIELDS = {"args", "conf", "command"}
 _BOOL_FIELDS = {"supervise", "stop_requested", "restart_requested"}
 _COLUMNS = [f.name for f in dataclasses.fields(JobRecord)]
@@ -77,6 +88,14 @@ class Registry:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """ALTER TABLE ADD COLUMN for each column an older registry lacks (old rows read them as NULL)."""
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for column, kind in _MIGRATIONS.items():
+            if column not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")  # fixed names, no input
 
     def close(self) -> None:
         with self._lock:

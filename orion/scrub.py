@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 MASK = "***"
 _SECRET_NAME = re.compile(r"(?i)(secret|passw|token|access[._-]?key|api[._-]?key|private[._-]?key)")
+# pragma: allowlist nextline secret - examples of the form
 # user:password@ in URLs (s3a://key:secret@bucket, http://user:pw@host).
 _URL_USERINFO = re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+@")
 # Values shorter than this are not scrubbed: masking "1" or "true" everywhere would garble logs.

@@ -18,6 +18,7 @@ MIN_TOKEN_LENGTH = 16
 # Well-known placeholders that a template or an example might leave behind.
 _PLACEHOLDER_TOKENS = {"changeme", "change-me", "change_me", "secret", "token", "orion", "password"}
 _CODE_TREE = Path(__file__).resolve().parent
+_MEMORY = r"^[1-9][0-9]*[kmgtKMGT]$"
 
 
 class OrionSettings(BaseSettings):
@@ -46,11 +47,34 @@ class OrionSettings(BaseSettings):
     restart_backoff_max_seconds: Annotated[float, Field(ge=0, le=86400)] = 60.0
     restart_reset_seconds: Annotated[float, Field(ge=0)] = 300.0
     poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
-    stop_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0
+    # SIGTERM to SIGKILL. The streaming job's own bounded stop (contract 4) finishes its batch in flight
+    # within its grace (up to ~60 s) or abandons it (up to ~30 s more), then closes its session: 120 s
+    # leaves it ~30 s for that on a loaded machine before Orion's SIGKILL, which always follows.
+    stop_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 120.0
     max_active_jobs: Annotated[int, Field(ge=1, le=256)] = 4
-    default_driver_memory: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmgKMG]$")] = Field(
+    default_driver_memory: Annotated[str, Field(pattern=_MEMORY)] = Field(
         default="512m", description="spark.driver.memory when neither the job nor spark-defaults.conf sets it."
     )
+    # Bounds on what a submission's spark.* conf may ask for (orion/validation.py names the keys).
+    max_driver_memory: Annotated[str, Field(pattern=_MEMORY)] = Field(
+        default="1g", description="Largest spark.driver.memory a job may ask for (its JVM runs beside Orion)."
+    )
+    max_executor_memory: Annotated[str, Field(pattern=_MEMORY)] = Field(
+        default="2g", description="Largest spark.executor.memory (and off-heap / pyspark memory) a job may ask for."
+    )
+    max_memory_overhead: Annotated[str, Field(pattern=_MEMORY)] = Field(
+        default="1g", description="Largest spark.{driver,executor}.memoryOverhead a job may ask for."
+    )
+    # How Orion learns a submission's checkpoint (`<job> --describe`, orion/checkpoint.py).
+    describe_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    describe_max_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+    # Hostile clients (orion/guard.py): requests in flight, failed authentications per client, slow bodies.
+    max_concurrent_requests: Annotated[int, Field(ge=1, le=1024)] = 32
+    auth_failures_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 30
+    body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    # The HTTP server (orion/__main__.py): open connections, and how long a new one may take to send its headers.
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 256
+    header_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
 
     @field_validator("token")
     @classmethod
@@ -90,8 +114,20 @@ class OrionSettings(BaseSettings):
         return self
 
     @property
+    def driver_memory_when_unset(self) -> str:
+        """ORION_DEFAULT_DRIVER_MEMORY, but never above ORION_MAX_DRIVER_MEMORY."""
+        if memory_bytes(self.default_driver_memory) > memory_bytes(self.max_driver_memory):
+            return self.max_driver_memory
+        return self.default_driver_memory
+
+    @property
     def spark_submit(self) -> Path:
         return self.spark_home / "bin" / "spark-submit"
+
+
+def memory_bytes(value: str) -> int:
+    """Bytes of a settings memory size such as 512m or 2g (the pattern above has already been checked)."""
+    return int(value[:-1]) * 1024 ** "kmgt".index(value[-1].lower()) * 1024
 
 
 def describe_errors(exc: ValidationError) -> str:

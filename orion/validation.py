@@ -5,15 +5,18 @@ from __future__ import annotations
 import ast
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
+
+from orion.settings import OrionSettings, memory_bytes
 
 MAX_ARGS = 256
 MAX_ARG_LEN = 4096
 MAX_CONF = 128
 _JOB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 _CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_.\-]{1,200}$")
-# Orion decides these: every job goes to ORION_SPARK_MASTER_URL in client mode.
-_FIXED_CONF = {"spark.master", "spark.submit.deployMode"}
+# Orion decides these: every job goes to ORION_SPARK_MASTER_URL in client mode with ORION_JOBS_DIR's packages.
+_FIXED_CONF = {"spark.master", "spark.submit.deployMode", "spark.submit.pyFiles"}
 
 
 class InvalidRequest(Exception):
@@ -53,7 +56,95 @@ def _conf_value(key: str, value: object) -> str:
     raise InvalidRequest(f"conf {key!r}: the value must be a string, number or boolean, not {type(value).__name__}")
 
 
-def parse_conf(raw: str | None, cores_max: int) -> dict[str, str]:
+@dataclass(frozen=True)
+class ConfLimits:
+    """What a submission's spark.* conf may ask for, from Orion's settings (ORION_CORES_MAX, ORION_MAX_*)."""
+
+    cores_max: int
+    driver_memory: str
+    executor_memory: str
+    memory_overhead: str
+
+    @classmethod
+    def from_settings(cls, s: OrionSettings) -> ConfLimits:
+        return cls(s.cores_max, s.max_driver_memory, s.max_executor_memory, s.max_memory_overhead)
+
+
+# Memory properties: (default unit when the value has none, the limit that bounds it, its variable).
+_MIB, _BYTES = 1024 * 1024, 1
+_MEMORY_CONF: dict[str, tuple[int, str]] = {
+    "spark.driver.memory": (_MIB, "driver_memory"),
+    "spark.driver.maxResultSize": (_BYTES, "driver_memory"),
+    "spark.executor.memory": (_MIB, "executor_memory"),
+    "spark.executor.pyspark.memory": (_MIB, "executor_memory"),
+    "spark.python.worker.memory": (_MIB, "executor_memory"),
+    "spark.memory.offHeap.size": (_BYTES, "executor_memory"),
+    "spark.driver.memoryOverhead": (_MIB, "memory_overhead"),
+    "spark.executor.memoryOverhead": (_MIB, "memory_overhead"),
+}
+_LIMIT_VARIABLE = {
+    "driver_memory": "ORION_MAX_DRIVER_MEMORY",
+    "executor_memory": "ORION_MAX_EXECUTOR_MEMORY",
+    "memory_overhead": "ORION_MAX_MEMORY_OVERHEAD",
+}
+# Core and executor counts: (smallest allowed value); the largest is ORION_CORES_MAX.
+_COUNT_CONF: dict[str, int] = {
+    "spark.cores.max": 1,
+    "spark.executor.cores": 1,
+    "spark.driver.cores": 1,
+    "spark.task.cpus": 1,
+    "spark.executor.instances": 1,
+    "spark.dynamicAllocation.maxExecutors": 1,
+    "spark.dynamicAllocation.minExecutors": 0,
+    "spark.dynamicAllocation.initialExecutors": 0,
+}
+_FACTOR_CONF = {"spark.driver.memoryOverheadFactor", "spark.executor.memoryOverheadFactor"}
+# They choose which program runs (spark-submit would exec it): never from a client.
+_EXECUTABLE_CONF = {
+    "spark.pyspark.python", "spark.pyspark.driver.python", "spark.r.command", "spark.r.driver.command",
+    "spark.executorEnv.PYSPARK_PYTHON", "spark.executorEnv.PYSPARK_DRIVER_PYTHON",
+}  # fmt: skip
+# HotSpot runs these options' values through /bin/sh -c.
+_SHELL_JVM_OPTIONS = re.compile(r"(?i)-XX:\+?(OnOutOfMemoryError|OnError)\b")
+_SIZE = re.compile(r"^\s*([0-9]+)\s*([kmgtp]?)(b?)\s*$", re.IGNORECASE)
+
+
+def spark_size_bytes(text: str, default_unit: int) -> int | None:
+    """Bytes of a Spark size (512m, 2g, 1024 = default unit, 100kb); None when Spark would refuse it."""
+    m = _SIZE.match(text)
+    if m is None:
+        return None
+    number, unit, b = m.groups()
+    if not unit:
+        return int(number) * (1 if b else default_unit)
+    return int(number) * 1024 ** ("kmgtp".index(unit.lower()) + 1)
+
+
+def _bound(key: str, value: str, limits: ConfLimits) -> None:
+    if key in _MEMORY_CONF:
+        unit, which = _MEMORY_CONF[key]
+        limit = getattr(limits, which)
+        size = spark_size_bytes(value, unit)
+        if size is None or size <= 0 or size > memory_bytes(limit):
+            raise InvalidRequest(
+                f"conf {key}={value!r}: must be a size from 1 byte to {limit} ({_LIMIT_VARIABLE[which]}), e.g. 512m"
+            )
+    elif key in _COUNT_CONF:
+        low = _COUNT_CONF[key]
+        if not value.strip().isdigit() or not low <= int(value) <= limits.cores_max:
+            raise InvalidRequest(
+                f"conf {key}={value!r}: must be an integer from {low} to {limits.cores_max} (ORION_CORES_MAX)"
+            )
+    elif key in _FACTOR_CONF:
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = -1.0
+        if not 0 < factor <= 1:
+            raise InvalidRequest(f"conf {key}={value!r}: must be a number above 0 and at most 1")
+
+
+def parse_conf(raw: str | None, limits: ConfLimits) -> dict[str, str]:
     if raw is None or raw.strip() == "":
         return {}
     try:
@@ -74,15 +165,18 @@ def parse_conf(raw: str | None, cores_max: int) -> dict[str, str]:
             )
         if key in _FIXED_CONF:
             raise InvalidRequest(
-                f"conf key {key!r} is set by Orion (ORION_SPARK_MASTER_URL, client mode); leave it out"
+                f"conf key {key!r} is set by Orion (ORION_SPARK_MASTER_URL, client mode, the packages of "
+                "ORION_JOBS_DIR); leave it out"
             )
-        conf[key] = _conf_value(key, v)
-    if "spark.cores.max" in conf:
-        cores = conf["spark.cores.max"]
-        if not cores.isdigit() or not 1 <= int(cores) <= cores_max:
+        if key in _EXECUTABLE_CONF:
+            raise InvalidRequest(f"conf key {key!r} chooses the program Spark runs; Orion does not take it")
+        text = _conf_value(key, v)
+        if _SHELL_JVM_OPTIONS.search(text):
             raise InvalidRequest(
-                f"conf spark.cores.max={cores!r}: must be an integer from 1 to {cores_max} (ORION_CORES_MAX)"
+                f"conf {key}: -XX:OnOutOfMemoryError / -XX:OnError run a shell command; leave them out"
             )
+        _bound(key, text, limits)
+        conf[key] = text
     return conf
 
 

@@ -1,20 +1,29 @@
-"""GET /health: is the Spark master reachable? (No auth: for probes and the stack's readiness wait.)"""
+"""GET /health: is the Spark master reachable? (No auth: for probes and the stack's readiness wait.)
+
+Anyone may call it, so it never costs more than one reading of the master per second whatever the
+request rate: concurrent calls share the reading (one at a time, the others use its result).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+import threading
+import time
+
+from fastapi import APIRouter, Request, Response, status
 
 from orion.deps import MasterDep
-from orion.master import MasterUnreachable
+from orion.master import Master, MasterUnreachable, MasterView
 from orion.models import Health, MasterHealth
+
+CACHE_SECONDS = 1.0
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(master: MasterDep, response: Response) -> Health:
+def health(master: MasterDep, request: Request, response: Response) -> Health:
     try:
-        view = master.view()
+        view = _reading(master, request)
     except MasterUnreachable as exc:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="degraded", spark_master=MasterHealth(url=master.url, reachable=False, error=str(exc)))
@@ -29,3 +38,20 @@ def health(master: MasterDep, response: Response) -> Health:
             cores_used=view.cores_used,
         ),
     )
+
+
+def _reading(master: Master, request: Request) -> MasterView:
+    state = request.app.state
+    lock: threading.Lock = getattr(state, "health_lock", None) or threading.Lock()
+    with lock:
+        cached = getattr(state, "health_cache", None)
+        if cached is None or time.monotonic() - cached[0] >= CACHE_SECONDS:
+            try:
+                result: MasterView | MasterUnreachable = master.view()
+            except MasterUnreachable as exc:
+                result = exc
+            cached = (time.monotonic(), result)
+            state.health_cache = cached
+    if isinstance(cached[1], MasterUnreachable):
+        raise cached[1]
+    return cached[1]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Response, UploadFile, status
@@ -11,6 +13,7 @@ from orion.deps import ManagerDep, SettingsDep, require_token
 from orion.manager import JobConflict, JobNotFound
 from orion.models import JobCreated, JobOut, LogOut
 from orion.validation import (
+    ConfLimits,
     InvalidRequest,
     check_upload,
     parse_args,
@@ -21,6 +24,11 @@ from orion.validation import (
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_token)])
 _ERRORS = {404: {"description": "No such job"}, 409: {"description": "Not possible in the job's state"}}
+_SUBMIT_ERRORS = {
+    409: {"description": "An active job already writes the same checkpoint (the detail names it)"},
+    413: {"description": "Upload too large"},
+    422: {"description": "Invalid input"},
+}
 
 
 def _http(exc: Exception) -> HTTPException:
@@ -31,8 +39,7 @@ def _http(exc: Exception) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobCreated,
-             responses={413: {"description": "Upload too large"}, 422: {"description": "Invalid input"}})  # fmt: skip
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobCreated, responses=_SUBMIT_ERRORS)
 def submit_job(
     settings: SettingsDep,
     manager: ManagerDep,
@@ -48,7 +55,7 @@ def submit_job(
         if (job is None or job == "") == (file is None):
             raise InvalidRequest("send exactly one of 'job' (a shipped job's name) or 'file' (a .py upload)")
         parsed_args = parse_args(args)
-        parsed_conf = parse_conf(conf, settings.cores_max)
+        parsed_conf = parse_conf(conf, ConfLimits.from_settings(settings))
         if file is None:
             assert job is not None
             path, name, source = shipped_job_path(settings.jobs_dir, job), job, "shipped"
@@ -56,17 +63,35 @@ def submit_job(
             filename = upload_name(file.filename)
             data = file.file.read(settings.upload_max_bytes + 1)
             check_upload(filename, data, settings.upload_max_bytes)
-            # A fresh directory per upload, under the data dir (outside the code tree).
-            target = settings.data_dir / "uploads" / secrets.token_hex(8) / filename
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            path, name, source = target, filename[:-3], "upload"
+            path, name, source = _store_upload(settings.data_dir, filename, data), filename[:-3], "upload"
     except InvalidRequest as exc:
         raise _http(exc) from None
-    record = manager.submit(
-        name=name, source=source, file_path=str(path), args=parsed_args, conf=parsed_conf, supervise=supervise
-    )
+    try:
+        code_hash = manager.code_hash_of(path)
+        found = manager.find_checkpoint(path, parsed_args, parsed_conf)
+        record = manager.submit(
+            name=name, source=source, file_path=str(path), args=parsed_args, conf=parsed_conf, supervise=supervise,
+            code_hash=code_hash, checkpoint=found.checkpoint, checkpoint_note=found.how,
+        )  # fmt: skip
+    except BaseException as exc:
+        if source == "upload":
+            shutil.rmtree(path.parent, ignore_errors=True)  # nothing refers to it
+        if isinstance(exc, JobConflict):
+            raise _http(exc) from None
+        raise
     return JobCreated(id=record.id, state=record.state, job=manager.to_out(record))
+
+
+def _store_upload(data_dir: Path, filename: str, data: bytes) -> Path:
+    """A fresh directory per upload, under the data dir (outside the code tree); never anywhere else."""
+    uploads = (data_dir / "uploads").resolve()
+    target = uploads / secrets.token_hex(8) / filename
+    # upload_name() already keeps one safe path component; this is the backstop if that ever changes.
+    if target.resolve().parent.parent != uploads or target.name != filename:
+        raise InvalidRequest(f"file name {filename!r} would leave the upload directory")
+    target.parent.mkdir(parents=True, exist_ok=False)
+    target.write_bytes(data)
+    return target
 
 
 @router.get("", response_model=list[JobOut])

@@ -171,8 +171,9 @@ async function refreshDetail() {
     ["Driver PID", job.pid], ["Runs", job.run], ["Restarts", job.restart_count],
     ["Created", fmtTime(job.created_at)], ["Started", fmtTime(job.started_at)],
     ["Running since", fmtTime(job.running_at)], ["Ended", fmtTime(job.ended_at)],
-    ["Exit code", job.exit_code], ["Detail", job.detail], ["Arguments", JSON.stringify(job.args)],
-    ["Conf", JSON.stringify(job.conf)], ["Command", job.command.join(" ")],
+    ["Exit code", job.exit_code], ["Stop outcome", stopOutcome(job)], ["Detail", job.detail],
+    ["Checkpoint", job.checkpoint], ["Code hash", job.code_hash ? job.code_hash.slice(0, 12) : null],
+    ["Arguments", JSON.stringify(job.args)], ["Conf", JSON.stringify(job.conf)], ["Command", job.command.join(" ")],
   ];
   const dl = $("detail-fields");
   dl.replaceChildren();
@@ -182,6 +183,12 @@ async function refreshDetail() {
   }
   renderMetrics(job.streaming);
   await refreshLog(id);
+}
+
+function stopOutcome(job) {
+  if (!job.stop_outcome) return null;
+  const batch = job.stop_batch_id === null || job.stop_batch_id === undefined ? "" : ` (batch ${job.stop_batch_id})`;
+  return job.stop_outcome + batch;
 }
 
 function renderMetrics(streaming) {

@@ -41,6 +41,9 @@ def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> 
         ORION_DATA_DIR=str(ctx.data("orion")),
         ORION_JOBS_DIR=str(REPO / "jobs"),
         ORION_CORES_MAX=str(ctx.settings.orion_cores_max),
+        # As in the stack; and no executor larger than a worker offers (it would wait for ever).
+        ORION_MAX_DRIVER_MEMORY=ctx.settings.spark_driver_memory,
+        ORION_MAX_EXECUTOR_MEMORY=ctx.settings.spark_worker_memory,
         ORION_HOST=HOST,
         ORION_PORT=str(ctx.plan.orion),
     )

@@ -37,7 +37,7 @@ def orion(testbed: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
     finally:
         for job in proc.http.get(f"{proc.url}/jobs", timeout=10).json():
             if job["state"] in {"queued", "submitted", "running", "restarting"}:
-                proc.http.post(f"{proc.url}/jobs/{job['id']}/stop", timeout=60)
+                proc.http.post(f"{proc.url}/jobs/{job['id']}/stop", timeout=120)
         proc.stop()
 
 
@@ -107,7 +107,7 @@ def test_ui_submits_a_job_shows_it_running_with_its_log_and_stops_it(orion: Orio
     assert shot.stat().st_size > 10_000
 
     page.click("#stop-button")
-    page.wait_for_selector(f"{row_state}:has-text('stopped')", timeout=90_000)
+    page.wait_for_selector(f"{row_state}:has-text('stopped')", timeout=150_000)
     assert errors == []
 
 
@@ -135,5 +135,15 @@ def test_ui_uploads_a_streaming_job_and_shows_its_metrics(orion: OrionProcess, p
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "orion-ui-streaming.png"), full_page=True)
 
+    # The detail shows the checkpoint Orion learnt from the job (--describe) and the code hash it ships.
+    fields = page.text_content("#detail-fields")
+    assert f"Checkpoint{tmp_path / 'ckpt'}" in fields and f"Code hash{orion.job(job_id)['code_hash'][:12]}" in fields
+
     page.click("#stop-button")
-    page.wait_for_selector(f"#jobs-table tbody tr[data-job-id='{job_id}'] .state:has-text('stopped')", timeout=90_000)
+    page.wait_for_selector(f"#jobs-table tbody tr[data-job-id='{job_id}'] .state:has-text('stopped')", timeout=150_000)
+    # How the stop went, as the job logged it: it finished its batch in flight.
+    page.wait_for_function(
+        "() => /Stop outcomefinished \\(batch \\d+\\)/.test(document.getElementById('detail-fields').textContent)",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(ARTIFACTS / "orion-ui-stopped.png"), full_page=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from orion.codehash import job_code_hash
 from tests.orion.orion_live import TEST_JOBS, OrionProcess, master_apps, wait_until
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def orion(testbed: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
     finally:
         for job in proc.http.get(f"{proc.url}/jobs", timeout=10).json() if proc.proc.poll() is None else []:
             if job["state"] in {"queued", "submitted", "running", "restarting"}:
-                proc.http.post(f"{proc.url}/jobs/{job['id']}/stop", timeout=60)
+                proc.http.post(f"{proc.url}/jobs/{job['id']}/stop", timeout=120)
         proc.stop()
 
 
@@ -65,15 +66,43 @@ def test_failing_batch_job_ends_failed_with_its_exit_code(orion: OrionProcess) -
     assert (done["state"], done["exit_code"], done["restart_count"]) == ("failed", 3, 0)
 
 
+def test_batch_job_imports_the_shipped_package_on_its_executors(orion: OrionProcess) -> None:
+    created = orion.submit(job="pkg_batch", args='["--rows", "10"]')
+    done = orion.wait_state(created["id"], {"succeeded", "failed"}, timeout=240)
+    log = orion.logs(created["id"])
+    assert done["state"] == "succeeded", log[-3000:]
+    i = done["command"].index("--py-files")
+    assert done["command"][i + 1].endswith("/packages.zip")
+    # 3 * (0 + 1 + ... + 9) computed by executors that imported orion_testpkg from the zip they were sent.
+    assert "pkg_batch: sum 135 from " in log
+    where = log.split("pkg_batch: sum 135 from ", 1)[1].split()[0]
+    assert "packages.zip/orion_testpkg/__init__.py" in where, where
+    assert done["code_hash"] == job_code_hash(TEST_JOBS, TEST_JOBS / "pkg_batch.py")
+
+
 def test_uploaded_streaming_job_reports_progress_and_stops(orion: OrionProcess, tmp_path: Path) -> None:
     t0 = time.monotonic()
+    checkpoint = tmp_path / "ckpt"
     created = orion.submit(
-        args=f'["--checkpoint", "{tmp_path / "ckpt"}", "--rows-per-second", "50"]',
+        args=f'["--checkpoint", "{checkpoint}/", "--rows-per-second", "50"]',
         files={"file": ("rate_stream.py", (TEST_JOBS / "rate_stream.py").read_bytes(), "text/x-python")},
     )
+    submit_s = time.monotonic() - t0
     job_id = created["id"]
+    # Orion asked the job (--describe) which checkpoint it writes; the upload has the shipped job's code hash.
+    assert created["job"]["checkpoint"] == str(checkpoint)
+    assert created["job"]["code_hash"] == job_code_hash(TEST_JOBS, TEST_JOBS / "rate_stream.py")
     job = orion.wait_running_on_master(job_id)
-    print(f"\n[orion] streaming job: submit -> RUNNING in {time.monotonic() - t0:.1f} s")
+    print(f"\n[orion] streaming job: POST /jobs (with --describe) {submit_s:.2f} s; "
+          f"submit -> RUNNING in {time.monotonic() - t0:.1f} s")  # fmt: skip
+
+    # A second run on the same checkpoint, submitted by name this time, is refused naming the running job.
+    t2 = time.monotonic()
+    form = {"job": "rate_stream", "args": f'["--checkpoint", "{checkpoint}"]'}
+    again = orion.http.post(f"{orion.url}/jobs", data=form, timeout=60)
+    print(f"[orion] second run on the same checkpoint: {again.status_code} in {time.monotonic() - t2:.2f} s")
+    assert again.status_code == 409, again.text
+    assert f"job {job_id} (rate_stream) is running on checkpoint {checkpoint}" in again.json()["detail"]
 
     def progressed() -> dict | None:
         streaming = orion.job(job_id)["streaming"]
@@ -87,9 +116,13 @@ def test_uploaded_streaming_job_reports_progress_and_stops(orion: OrionProcess, 
     assert isinstance(q["sources"][0]["end_offset"], int) and q["sources"][0]["end_offset"] > 0
 
     t1 = time.monotonic()
-    stopped = orion.http.post(f"{orion.url}/jobs/{job_id}/stop", timeout=90).json()
-    print(f"[orion] stop took {time.monotonic() - t1:.1f} s")
+    stopped = orion.http.post(f"{orion.url}/jobs/{job_id}/stop", timeout=120).json()
+    print(
+        f"[orion] stop took {time.monotonic() - t1:.1f} s: {stopped['stop_outcome']} batch {stopped['stop_batch_id']}"
+    )
     assert stopped["state"] == "stopped"
+    # The job's own stop line, as the pump read it: it finished a batch at or after the 3rd.
+    assert stopped["stop_outcome"] == "finished" and stopped["stop_batch_id"] >= 3, orion.logs(job_id)[-3000:]
     wait_until(lambda: master_apps(orion.endpoints["spark_master_ui"]).get(job["app_id"]) in {"FINISHED", "KILLED"},
                30, "the app to leave the master's active apps")  # fmt: skip
     time.sleep(3)
@@ -133,7 +166,7 @@ def test_supervised_job_survives_a_driver_kill_and_orion_restarts(orion: OrionPr
     running_apps = [a for a, s in master_apps(ui).items() if s == "RUNNING"]
     assert again["app_id"] in running_apps and after["app_id"] not in running_apps
 
-    stopped = orion.http.post(f"{orion.url}/jobs/{job_id}/stop", timeout=90).json()
+    stopped = orion.http.post(f"{orion.url}/jobs/{job_id}/stop", timeout=120).json()
     assert stopped["state"] == "stopped"
     _no_secret(orion, job_id)
 

@@ -1,9 +1,15 @@
 """The test bed's own Orion (started by the test bed with the lakehouse's environment) runs the real
-pipeline: `POST /jobs job=logistics_stream` with no arguments reads the Kafka topic on the cluster.
-The topic is there already: the test bed creates it at start, as the stack does."""
+pipeline: `POST /jobs job=logistics_stream` reads the Kafka topic on the cluster with the broker and topic
+from the environment Orion gives every job. The topic is there already: the test bed creates it at start,
+as the stack does.
+
+The run gets a checkpoint and tables of its own (under a random prefix): the stack's default checkpoint
+may be in use by the demo's supervised job, and Orion refuses a second writer on one checkpoint (409)."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 import pytest
@@ -13,15 +19,21 @@ from tests.orion.orion_live import OrionClient, wait_until
 pytestmark = pytest.mark.integration
 
 
-def test_logistics_stream_with_no_arguments_starts_the_real_pipeline(testbed: dict[str, str]) -> None:
+def test_logistics_stream_from_the_environment_starts_the_real_pipeline(testbed: dict[str, str]) -> None:
     orion = OrionClient(testbed["orion_url"], testbed["orion_token"], testbed["spark_master_ui"])
     assert "logistics_stream" in {j["name"] for j in orion.http.get(f"{orion.url}/catalog", timeout=10).json()}
+    prefix = f"orion-it-{os.urandom(4).hex()}"
+    args = [
+        "--checkpoint-uri", f"s3a://checkpoints/{prefix}/logistics_events",
+        "--table-uri", f"s3a://lake/{prefix}/logistics_events",
+        "--rejected-table-uri", f"s3a://lake/{prefix}/logistics_events_rejected",
+    ]  # fmt: skip
     t0 = time.monotonic()
-    created = orion.submit(job="logistics_stream", supervise="true")
+    created = orion.submit(job="logistics_stream", args=json.dumps(args), supervise="true")
     try:
         job = orion.wait_running_on_master(created["id"])
         print(f"\n[orion] logistics_stream: submit -> RUNNING in {time.monotonic() - t0:.1f} s")
-        assert job["args"] == [] and job["conf"] == {}
+        assert job["args"] == args and job["conf"] == {}
 
         def kafka_query() -> dict | None:
             streaming = orion.job(created["id"])["streaming"]
@@ -37,6 +49,7 @@ def test_logistics_stream_with_no_arguments_starts_the_real_pipeline(testbed: di
         for secret in filter(None, secrets):
             assert secret not in listing and secret not in orion.logs(created["id"])
     finally:
-        stopped = orion.http.post(f"{orion.url}/jobs/{created['id']}/stop", timeout=90).json()
+        # Orion's stop waits up to ORION_STOP_TIMEOUT_SECONDS (120 s) for the job's bounded stop.
+        stopped = orion.http.post(f"{orion.url}/jobs/{created['id']}/stop", timeout=200).json()
         assert stopped["state"] == "stopped"
         assert orion.http.delete(f"{orion.url}/jobs/{created['id']}", timeout=30).status_code == 204

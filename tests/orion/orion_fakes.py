@@ -21,6 +21,11 @@ class FakeRun:
     rc: int | None = None
     ignores_sigterm: bool = False
     signals: list[str] = field(default_factory=list)
+    code_hash: str | None = None
+    stop_outcome: str | None = None
+    stop_batch_id: int | None = None
+    outcome_on_sigterm: tuple[str, int | None] | None = None
+    """What the fake job "logs" when it gets SIGTERM: (finished|abandoned, batch id)."""
 
     def poll(self) -> int | None:
         return self.rc
@@ -30,6 +35,8 @@ class FakeRun:
 
     def terminate(self) -> None:
         self.signals.append("TERM")
+        if self.outcome_on_sigterm is not None:
+            self.stop_outcome, self.stop_batch_id = self.outcome_on_sigterm
         if not self.ignores_sigterm and self.rc is None:
             self.rc = 143
 
@@ -46,12 +53,18 @@ class FakeLauncher:
         self.runs: list[tuple[JobRecord, FakeRun]] = []
         self.leftover_calls: list[tuple[int, int]] = []
         self.fail_with: OSError | None = None
+        self.next_code_hash: str | None = None
+        """The code hash the next launches report (the real launcher computes it from what it ships)."""
 
     def launch(self, job: JobRecord, log: BoundedLog) -> FakeRun:
         if self.fail_with is not None:
             raise self.fail_with
         log.append(f"fake driver of job {job.id} run {job.run}\n")
-        run = FakeRun(pid=10_000 + len(self.runs), command=["spark-submit", job.file_path, *job.args])
+        run = FakeRun(
+            pid=10_000 + len(self.runs),
+            command=["spark-submit", job.file_path, *job.args],
+            code_hash=self.next_code_hash,
+        )
         self.runs.append((job, run))
         return run
 

@@ -66,7 +66,9 @@ def require_testbed_client(endpoints: dict[str, str]) -> None:
         pytest.skip(f"needs the test bed's Spark client ({', '.join(missing)}); not available with a deployed stack")
 
 
-def orion_env(endpoints: dict[str, str], data_dir: Path, port: int) -> dict[str, str]:
+def orion_env(
+    endpoints: dict[str, str], data_dir: Path, port: int, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     """Orion's environment as the test bed gives it: ORION_* plus the Spark client env and S3 keys."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORION_", "SPARK_", "PYSPARK_"))}
     env.update(
@@ -80,7 +82,8 @@ def orion_env(endpoints: dict[str, str], data_dir: Path, port: int) -> dict[str,
         ORION_PORT=str(port),
         ORION_CORES_MAX="1",
         ORION_RESTART_BACKOFF_SECONDS="1",
-        ORION_STOP_TIMEOUT_SECONDS="20",
+        # Room for the test jobs' clean stop (query.stop, spark.stop) on a loaded machine before the SIGKILL.
+        ORION_STOP_TIMEOUT_SECONDS="60",
         JAVA_HOME=endpoints["testbed_java_home"],
         SPARK_HOME=endpoints["testbed_spark_home"],
         SPARK_CONF_DIR=endpoints["testbed_spark_conf_dir"],
@@ -90,6 +93,7 @@ def orion_env(endpoints: dict[str, str], data_dir: Path, port: int) -> dict[str,
         AWS_ACCESS_KEY_ID=endpoints["testbed_s3_spark_access_key"],
         AWS_SECRET_ACCESS_KEY=endpoints["testbed_s3_spark_secret_key"],
     )
+    env.update(extra or {})
     return env
 
 
@@ -143,10 +147,11 @@ class OrionClient:
 class OrionProcess(OrionClient):
     """One `python -m orion` child; `restart()` keeps its data dir (registry, logs, uploads)."""
 
-    def __init__(self, endpoints: dict[str, str], data_dir: Path) -> None:
+    def __init__(self, endpoints: dict[str, str], data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         require_testbed_client(endpoints)
         self.endpoints = endpoints
         self.data_dir = data_dir
+        self.extra_env = extra_env or {}
         self.port = free_port()
         super().__init__(f"http://127.0.0.1:{self.port}", TOKEN, endpoints["spark_master_ui"])
         self.proc: subprocess.Popen[bytes] | None = None
@@ -155,9 +160,10 @@ class OrionProcess(OrionClient):
     def start(self, timeout: float = 60) -> float:
         """Start and wait for /health; returns the seconds it took."""
         t0 = time.monotonic()
+        env = orion_env(self.endpoints, self.data_dir, self.port, self.extra_env)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "orion"], cwd=ROOT, env=orion_env(self.endpoints, self.data_dir, self.port),
+                [sys.executable, "-m", "orion"], cwd=ROOT, env=env,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
         wait_until(self._healthy, timeout, f"Orion /health at {self.url} (log: {self.log_path})")

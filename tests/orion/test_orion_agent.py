@@ -93,6 +93,7 @@ def test_streaming_progress_falls_back_to_trigger_duration_and_scrubs_strings() 
         "updated_at": 0,
         "queries": [{"id": "q", "progress": {
             "durationMs": {"triggerExecution": 812}, "batchId": 1,
+            # pragma: allowlist nextline secret - a test's fake value
             "sources": [{"description": "s3a://key:secret@bucket/path", "endOffset": "top-secret-offset"}],
         }}],
     }  # fmt: skip

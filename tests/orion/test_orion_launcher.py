@@ -10,18 +10,20 @@ import os
 import stat
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from orion.codehash import job_code_hash, package_files
 from orion.joblog import BoundedLog
-from orion.launcher import AGENT, SparkSubmitLauncher, build_command, child_env, spark_defaults_keys
+from orion.launcher import AGENT, SparkSubmitLauncher, build_command, child_env, job_dir, spark_defaults_keys
 from orion.models import JobRecord, JobState
 from orion.scrub import MASK, Scrubber
 from orion.settings import OrionSettings
 
-SECRET = "aws-secret-value-42"
+SECRET = "aws-secret-value-42"  # pragma: allowlist secret - a test's fake
 FAKE_SUBMIT = f"""#!{sys.executable}
 import os, sys
 args = sys.argv[1:]
@@ -49,6 +51,14 @@ sys.stdout.flush()
 if "--spawn" in sys.argv:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     print("grandchild:", child.pid, flush=True)
+if "--outcome" in sys.argv:  # a bounded stop, as the streaming job does it (contract 4)
+    import signal
+    def stop(*_):
+        print("stopping: finishing the batch in flight", flush=True)
+        print("logistics_stream: stop-outcome=abandoned batch=17 seconds=30.0", flush=True)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    print("ready", flush=True)
 if "--sleep" in sys.argv:
     time.sleep(60)
 sys.exit(int(sys.argv[-1]) if sys.argv[-1].isdigit() else 0)
@@ -200,3 +210,67 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def _wait_for_line(log: BoundedLog, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read(0).text:
+        assert time.monotonic() < deadline, f"no {text!r} in the log: {log.read(0).text[-2000:]}"
+        time.sleep(0.1)
+
+
+def test_each_launch_ships_the_jobs_dir_packages_as_a_zip_and_records_their_code_hash(
+    real_settings: OrionSettings, tmp_path: Path
+) -> None:
+    launcher = SparkSubmitLauncher(real_settings, Scrubber())
+    job = _job(tmp_path, ["0"])
+    run = launcher.launch(job, BoundedLog(tmp_path / "log", 1 << 20))
+    assert _wait(run) == 0
+    zip_path = job_dir(real_settings.data_dir, job.id) / "packages.zip"
+    i = run.command.index("--py-files")
+    assert run.command[i + 1] == str(zip_path) and run.command[i + 2] == str(AGENT)  # before the agent
+    with zipfile.ZipFile(zip_path) as zf:
+        assert zf.namelist() == [a for a, _ in package_files(real_settings.jobs_dir)]
+        assert "orion_testpkg/rules.py" in zf.namelist()
+    assert run.code_hash == job_code_hash(real_settings.jobs_dir, Path(job.file_path))
+
+
+def test_without_packages_no_py_files_are_passed(make_settings, spark_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    submit = spark_home / "bin" / "spark-submit"
+    submit.write_text(FAKE_SUBMIT)
+    submit.chmod(submit.stat().st_mode | stat.S_IEXEC)
+    (tmp_path / "bare").mkdir()
+    settings = make_settings(jobs_dir=tmp_path / "bare")
+    run = SparkSubmitLauncher(settings, Scrubber()).launch(_job(tmp_path, ["0"]), BoundedLog(tmp_path / "l", 1 << 20))
+    assert _wait(run) == 0
+    assert "--py-files" not in run.command
+    assert not (job_dir(settings.data_dir, 7) / "packages.zip").exists()
+
+
+def test_the_pump_picks_up_the_jobs_stop_outcome_line(real_settings: OrionSettings, tmp_path: Path) -> None:
+    launcher = SparkSubmitLauncher(real_settings, Scrubber())
+    log = BoundedLog(tmp_path / "log", 1 << 20)
+    run = launcher.launch(_job(tmp_path, ["--outcome", "--sleep"]), log)
+    _wait_for_line(log, "ready")
+    assert run.stop_outcome is None
+    run.terminate()
+    assert run.wait(30) == 0
+    assert (run.stop_outcome, run.stop_batch_id) == ("abandoned", 17)  # read by the time wait() returns
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("INFO stop-outcome=finished batch=4\n", ("finished", 4)),
+        ("stop-outcome=finished\n", ("finished", None)),
+        ("2026 WARN logistics_stream: stop-outcome=abandoned batch=17 seconds=30.0\n", ("abandoned", 17)),
+        ("stop-outcome=finishedish batch=3\n", None),
+        ("stop-outcome=unknown batch=3\n", None),
+    ],
+)
+def test_stop_outcome_line_format(line: str, expected: tuple[str, int | None] | None) -> None:
+    from orion.launcher import _STOP_OUTCOME
+
+    m = _STOP_OUTCOME.search(line)
+    got = (m.group(1), int(m.group(2)) if m.group(2) else None) if m else None
+    assert got == expected

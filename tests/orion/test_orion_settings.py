@@ -97,3 +97,41 @@ def test_python_m_orion_with_short_token_never_echoes_it(spark_home: Path, tmp_p
     assert result.returncode == 2
     assert "ORION_TOKEN" in result.stderr and "at least 16 characters" in result.stderr
     assert "tiny-tok3n" not in result.stderr + result.stdout
+
+
+def test_hardening_knobs_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, spark_home: Path) -> None:
+    env = {
+        "ORION_TOKEN": "env-token-0123456789abc", "ORION_SPARK_MASTER_URL": "spark://m:7077",
+        "ORION_SPARK_MASTER_UI": "http://m:8080", "ORION_SPARK_HOME": str(spark_home),
+        "ORION_MAX_DRIVER_MEMORY": "768m", "ORION_MAX_EXECUTOR_MEMORY": "3g", "ORION_MAX_MEMORY_OVERHEAD": "256m",
+        "ORION_DESCRIBE_TIMEOUT_SECONDS": "7", "ORION_MAX_CONCURRENT_REQUESTS": "5",
+        "ORION_AUTH_FAILURES_PER_MINUTE": "9", "ORION_BODY_TIMEOUT_SECONDS": "4", "ORION_MAX_CONNECTIONS": "50",
+        "ORION_HEADER_TIMEOUT_SECONDS": "3", "ORION_STOP_TIMEOUT_SECONDS": "200",
+    }  # fmt: skip
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    s = OrionSettings()  # type: ignore[call-arg]
+    assert (s.max_driver_memory, s.max_executor_memory, s.max_memory_overhead) == ("768m", "3g", "256m")
+    assert (s.describe_timeout_seconds, s.max_concurrent_requests, s.auth_failures_per_minute) == (7, 5, 9)
+    assert (s.body_timeout_seconds, s.max_connections, s.header_timeout_seconds) == (4, 50, 3)
+    assert s.stop_timeout_seconds == 200
+    # The default driver heap never exceeds the cap: 512m by default, the cap when that is lower.
+    assert s.driver_memory_when_unset == "512m"
+    monkeypatch.setenv("ORION_MAX_DRIVER_MEMORY", "256m")
+    assert OrionSettings().driver_memory_when_unset == "256m"  # type: ignore[call-arg]
+
+
+def test_default_stop_timeout_leaves_room_for_the_jobs_own_bounded_stop(
+    make_settings: Callable[..., OrionSettings],
+) -> None:
+    # The job finishes its batch within ~60 s or abandons it within ~30 s more, then closes its session.
+    job_finish, job_abandon, session_close = 60, 30, 20
+    assert OrionSettings.model_fields["stop_timeout_seconds"].default >= job_finish + job_abandon + session_close
+
+
+@pytest.mark.parametrize("field", ["max_driver_memory", "max_executor_memory", "max_memory_overhead"])
+@pytest.mark.parametrize("value", ["1.5g", "0g", "2", "lots"])
+def test_memory_caps_must_be_spark_sizes(make_settings: Callable[..., OrionSettings], field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        make_settings(**{field: value})
+    assert f"ORION_{field.upper()}" in describe_errors(err.value)

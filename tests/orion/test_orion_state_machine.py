@@ -365,3 +365,71 @@ def test_conflicting_operations_raise(make_manager: Callable[..., JobManager], l
     m.tick()
     with pytest.raises(JobConflict, match="already succeeded"):
         m.stop(job_id)
+
+
+# ------------------------------------------------------------------ bounded stop (contract 4)
+@pytest.mark.parametrize(
+    ("outcome", "detail"),
+    [
+        (("finished", 12), "stopped on request: the job finished batch 12 first"),
+        (("abandoned", 17), "stopped on request: the job abandoned batch 17 (it is replayed on the next start)"),
+        (("finished", None), "stopped on request: the job stopped cleanly"),
+    ],
+)
+def test_stop_reports_the_outcome_the_job_logged(
+    client: TestClient, launcher: FakeLauncher, outcome: tuple[str, int | None], detail: str
+) -> None:
+    job_id = client.post("/jobs", data={"job": "rate_stream", "supervise": "true"}).json()["id"]
+    launcher.last(job_id).outcome_on_sigterm = outcome
+    stopped = client.post(f"/jobs/{job_id}/stop").json()
+    assert (stopped["state"], stopped["stop_outcome"], stopped["stop_batch_id"]) == ("stopped", *outcome)
+    assert stopped["detail"] == detail
+    assert client.get(f"/jobs/{job_id}").json()["stop_outcome"] == outcome[0]
+    assert "the job reports its stop: " + outcome[0] in client.get(f"/jobs/{job_id}/logs").json()["text"]
+
+
+def test_stop_that_needs_sigkill_reports_killed(client: TestClient, launcher: FakeLauncher) -> None:
+    job_id = client.post("/jobs", data={"job": "rate_stream"}).json()["id"]
+    launcher.last(job_id).ignores_sigterm = True
+    stopped = client.post(f"/jobs/{job_id}/stop").json()
+    assert (stopped["stop_outcome"], stopped["stop_batch_id"], stopped["exit_code"]) == ("killed", None, -9)
+    assert "killed (SIGKILL) after ORION_STOP_TIMEOUT_SECONDS" in stopped["detail"]
+
+
+def test_each_run_reports_its_own_stop_outcome(client: TestClient, manager: JobManager, launcher: FakeLauncher) -> None:
+    job_id = client.post("/jobs", data={"job": "rate_stream", "supervise": "true"}).json()["id"]
+    launcher.last(job_id).outcome_on_sigterm = ("finished", 3)
+    resp = client.post(f"/jobs/{job_id}/restart").json()  # the old run stops (finished 3), a new one starts
+    assert (resp["run"], resp["stop_outcome"], resp["stop_batch_id"]) == (2, None, None)
+    # A job that stops by itself on an outside SIGTERM (e.g. docker stop) still reports it.
+    run = launcher.last(job_id)
+    run.stop_outcome, run.stop_batch_id, run.rc = "abandoned", 9, 0
+    manager.tick()
+    job = client.get(f"/jobs/{job_id}").json()
+    assert (job["state"], job["stop_outcome"], job["stop_batch_id"]) == ("succeeded", "abandoned", 9)
+
+
+def test_orion_shutdown_records_the_outcome_of_each_driver(
+    make_manager: Callable[..., JobManager], launcher: FakeLauncher
+) -> None:
+    m = make_manager()
+    polite, stubborn = _submit(m, supervise=True), _submit(m, name="other")
+    launcher.last(polite).outcome_on_sigterm = ("finished", 5)
+    launcher.last(stubborn).ignores_sigterm = True
+    m.close()
+    assert (m.get(polite).stop_outcome, m.get(polite).stop_batch_id) == ("finished", 5)
+    assert m.get(stubborn).stop_outcome == "killed"
+
+
+def test_a_launch_records_the_code_hash_of_what_it_shipped(
+    make_manager: Callable[..., JobManager], launcher: FakeLauncher
+) -> None:
+    m = make_manager()
+    job_id = m.submit(name="rate_stream", source="shipped", file_path="/jobs/rate_stream.py", args=[], conf={},
+                      supervise=True, code_hash="a" * 64).id  # fmt: skip
+    assert m.get(job_id).code_hash == "a" * 64  # the fake launcher computed none: the submission's stays
+    launcher.next_code_hash = "b" * 64
+    launcher.last(job_id).rc = 1  # crash: the restart ships the code as it is now
+    m.tick()
+    assert (m.get(job_id).run, m.get(job_id).code_hash) == (2, "b" * 64)
+    assert "ships different code: code hash bbbbbbbbbbbb" in m.log(job_id).read(0).text

@@ -59,7 +59,7 @@ def test_upload_with_path_in_its_name_cannot_escape_the_upload_dir(
     [
         ({}, None, 422, "exactly one of 'job'"),
         ({"job": "count_batch"}, {"file": ("a.py", GOOD_PY)}, 422, "exactly one of 'job'"),
-        ({"job": "nope"}, None, 422, "unknown job 'nope': shipped jobs are count_batch, rate_stream"),
+        ({"job": "nope"}, None, 422, "unknown job 'nope': shipped jobs are count_batch, pkg_batch, rate_stream"),
         ({"job": "../count_batch"}, None, 422, "unknown job '../count_batch'"),
         ({}, {"file": ("job.sh", b"echo hi")}, 422, "only .py uploads are accepted"),
         ({}, {"file": ("job.py.txt", GOOD_PY)}, 422, "not a Python file"),
@@ -107,7 +107,7 @@ def test_catalog_lists_shipped_jobs_with_their_docstring(client: TestClient) -> 
     resp = client.get("/catalog")
     assert resp.status_code == 200
     by_name = {j["name"]: j["description"] for j in resp.json()}
-    assert set(by_name) == {"count_batch", "rate_stream"}
+    assert set(by_name) == {"count_batch", "pkg_batch", "rate_stream"}  # not the package orion_testpkg/
     assert by_name["count_batch"].startswith("Batch test job")
 
 
