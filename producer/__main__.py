@@ -4,4 +4,6 @@ import sys
 
 from producer.cli import main
 
-sys.exit(main())
+# Guarded: `--processes N` spawns workers, which import this module again under another name.
+if __name__ == "__main__":
+    sys.exit(main())

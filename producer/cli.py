@@ -11,15 +11,22 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
-from producer import endpoints, malformed
-from producer.delivery import KafkaSink, Sink
-from producer.events import EventGenerator, SimulatedClock, wall_clock
+from producer import endpoints, malformed, parallel
+from producer.delivery import (
+    COMPRESSION_TYPES,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_COMPRESSION,
+    DEFAULT_LINGER_MS,
+    Sink,
+    SinkOptions,
+)
+from producer.plan import Plan, share
 from producer.replay import ReplayStats, read_events
-from producer.runner import Manifest, Progress, RunResult, injection_schedule, records, run
+from producer.runner import Manifest, Progress, RunResult, run
 
 EXIT_OK, EXIT_UNACKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -35,6 +42,13 @@ def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is not allowed: an integer of 0 or more")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not allowed: an integer of 1 or more")
     return value
 
 
@@ -117,6 +131,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--summary-json", type=Path, help="Write the summary as JSON to this file.")
     p.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="Producer processes, one core each (default 1). Process i sends records i, i+N, ...: the same "
+        "totals, injected kinds and steady --rate as one process; with --seed the events are fixed for a given N.",
+    )
+    p.add_argument(
+        "--compression",
+        choices=COMPRESSION_TYPES,
+        default=DEFAULT_COMPRESSION,
+        help=f"Batch compression (default {DEFAULT_COMPRESSION}).",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="BYTES",
+        help=f"Bytes of records per partition batch, before compression (default {DEFAULT_BATCH_SIZE}).",
+    )
+    p.add_argument(
+        "--linger-ms",
+        type=_non_negative_int,
+        default=DEFAULT_LINGER_MS,
+        metavar="MS",
+        help=f"How long a batch waits to fill up (default {DEFAULT_LINGER_MS}).",
+    )
+    p.add_argument(
         "--flush-timeout", type=_positive_float, default=60.0, help="Seconds to wait for acknowledgements at the end."
     )
     p.add_argument(
@@ -146,11 +188,12 @@ def _install_sigint(stop: threading.Event) -> None:
         signal.signal(signal.SIGINT, handler)
 
 
-def report(result: RunResult, args: argparse.Namespace, target: endpoints.Target) -> int:
+def report(result: RunResult, args: argparse.Namespace, target: endpoints.Target, processes: int = 1) -> int:
     s = result.summary
     injected = ", ".join(f"{k} {n}" for k, n in sorted(result.kinds.items()) if k != "valid") or "none"
+    by = f" by {processes} processes" if processes > 1 else ""
     lines = [
-        f"topic {target.topic} on {target.bootstrap_servers} (from {target.source})",
+        f"topic {target.topic} on {target.bootstrap_servers} (from {target.source}){by}",
         f"sent {s.sent}  acknowledged {s.acked}  failed {s.failed}  unacknowledged {s.unacknowledged}  "
         f"in {s.elapsed_s:.1f} s  mean rate {s.mean_rate:.0f} events/s",
         f"valid events {result.kinds.get('valid', 0)}; injected: {injected}",
@@ -162,10 +205,15 @@ def report(result: RunResult, args: argparse.Namespace, target: endpoints.Target
         lines.append(
             f"flush did not finish within {args.flush_timeout:.0f} s: in-flight records count as not acknowledged"
         )
+    if result.lost_processes:
+        lines.append(
+            f"process(es) {', '.join(map(str, result.lost_processes))} ended without reporting: "
+            "their records count as not acknowledged"
+        )
     if result.interrupted:
         lines.append("interrupted by Ctrl-C")
     print("\n".join(lines), file=sys.stderr)
-    code = EXIT_OK if s.ok else EXIT_UNACKED
+    code = EXIT_OK if result.ok else EXIT_UNACKED
     if code == EXIT_OK and result.interrupted:
         code = EXIT_INTERRUPTED
     if args.summary_json:
@@ -178,9 +226,14 @@ def report(result: RunResult, args: argparse.Namespace, target: endpoints.Target
                     "unacknowledged": s.unacknowledged,
                     "elapsed_s": s.elapsed_s,
                     "mean_rate": s.mean_rate,
+                    "value_bytes": s.value_bytes,
+                    "mean_value_bytes": s.value_bytes / s.sent if s.sent else 0.0,
                     "kinds": result.kinds,
                     "errors": s.errors,
                     "interrupted": result.interrupted,
+                    "processes": processes,
+                    "lost_processes": list(result.lost_processes),
+                    "compression": args.compression,
                     "exit_code": code,
                 },
                 indent=2,
@@ -189,80 +242,107 @@ def report(result: RunResult, args: argparse.Namespace, target: endpoints.Target
     return code
 
 
-def main(argv: Sequence[str] | None = None, sink: Sink | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    sink: Sink | None = None,
+    sink_factory: parallel.SinkFactory | None = None,
+) -> int:
+    """The CLI. `sink` replaces Kafka for one process, `sink_factory` (picklable) for --processes N (tests)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if (args.inject_malformed or args.duplicates) and args.count is None:
         parser.error("--inject-malformed and --duplicates need --count (the records are spread over the whole run)")
+    if args.replay is not None and not args.replay.is_file():
+        parser.error(f"--replay {args.replay}: no such file")
+    replay_stats = ReplayStats()
     try:
-        schedule = (
-            injection_schedule(args.count, args.inject_malformed, args.duplicates, args.seed)
-            if (args.inject_malformed or args.duplicates)
-            else {}
-        )
         target = endpoints.resolve(args.bootstrap_servers, args.topic)
+        options = SinkOptions(compression=args.compression, batch_size=args.batch_size, linger_ms=args.linger_ms)
+        plan = Plan(
+            bootstrap_servers=target.bootstrap_servers or "",
+            topic=target.topic or endpoints.DEFAULT_TOPIC,
+            options=options,
+            processes=args.processes,
+            count=args.count,
+            duration_s=args.duration,
+            rate=args.rate,
+            seed=args.seed,
+            start_time=args.start_time,
+            replay=args.replay,
+            inject_malformed=args.inject_malformed,
+            duplicates=args.duplicates,
+            kinds=args.malformed_kinds,
+            flush_timeout_s=args.flush_timeout,
+        )
+        plan.schedule()  # do the injected records fit?
+        if args.replay is not None:
+            _check_replay_file(args.replay)
+        plan = plan.resolved(replay_stats)  # several processes: reads the whole replay file once
+        plan.schedule()
     except ValueError as exc:
         parser.error(str(exc))
 
-    if args.start_time is not None:
-        step = timedelta(seconds=1 / args.rate) if args.rate > 0 else timedelta(milliseconds=10)
-        clock = SimulatedClock(args.start_time, step)
-    else:
-        clock = wall_clock
-    replay_stats = ReplayStats()
-    if args.replay is not None:
-        if not args.replay.is_file():
-            parser.error(f"--replay {args.replay}: no such file")
-        events = read_events(args.replay, seed=args.seed, clock=clock, stats=replay_stats)
-        try:  # read the header now, so a wrong file fails before Kafka is touched
-            first = next(events)
-        except StopIteration:
-            parser.error(f"--replay {args.replay}: the file has a header but no rows")
-        except ValueError as exc:
-            parser.error(str(exc))
-        events = _chain(first, events)
-    else:
-        events = _generate(EventGenerator(seed=args.seed, clock=clock))
-
-    if sink is None:
+    if plan.processes > 1 and sink is not None:
+        parser.error("a sink object serves one process: pass sink_factory with --processes")
+    if plan.processes == 1 and sink is None:
         try:
-            sink = KafkaSink(target.bootstrap_servers or "", target.topic or endpoints.DEFAULT_TOPIC)
-        except ConnectionError as exc:
+            sink = (sink_factory or parallel.kafka_sink)(plan, 0)
+        except (ConnectionError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
 
     stop = threading.Event()
     _install_sigint(stop)
-    manifest_fh = args.manifest.open("w") if args.manifest else None
-    try:
-        result = run(
-            sink,
-            records(events, schedule, args.malformed_kinds, args.seed),
-            count=args.count,
-            duration_s=args.duration,
-            rate=args.rate,
-            stop=stop,
-            progress=_progress(args),
-            manifest=Manifest(manifest_fh) if manifest_fh else None,
-            flush_timeout_s=args.flush_timeout,
-        )
-    finally:
-        if manifest_fh:
-            manifest_fh.close()
+    if sink is not None:
+        result = _run_one(plan, args, stop, sink, replay_stats)
+    else:
+        try:
+            result = parallel.run_parallel(
+                plan,
+                stop=stop,
+                progress=_progress(args),
+                manifest=args.manifest,
+                sink_factory=sink_factory or parallel.kafka_sink,
+            )
+        except parallel.WorkerStartError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if replay_stats.unparseable_cells:
         print(
             f"replay: {replay_stats.unparseable_cells} cell(s) were not numbers and were sent as text "
             f"(e.g. {'; '.join(replay_stats.examples)})",
             file=sys.stderr,
         )
-    return report(result, args, target)
+    return report(result, args, target, plan.processes)
 
 
-def _generate(generator: EventGenerator) -> Iterator[dict[str, object]]:
-    while True:
-        yield generator.next_event()
+def _check_replay_file(path: Path) -> None:
+    """Read the header and the first row now, so a wrong file fails before Kafka is touched."""
+    events = read_events(path)
+    try:
+        next(events)
+    except StopIteration:
+        raise ValueError(f"--replay {path}: the file has a header but no rows") from None
+    finally:
+        events.close()
 
 
-def _chain(first: dict[str, object], rest: Iterator[dict[str, object]]) -> Iterator[dict[str, object]]:
-    yield first
-    yield from rest
+def _run_one(
+    plan: Plan, args: argparse.Namespace, stop: threading.Event, sink: Sink, replay_stats: ReplayStats
+) -> RunResult:
+    manifest_fh = args.manifest.open("w") if args.manifest else None
+    try:
+        return run(
+            sink,
+            plan.part(0, replay_stats),
+            count=share(plan.total, 0, 1),
+            duration_s=plan.duration_s,
+            rate=plan.rate,
+            stop=stop,
+            progress=_progress(args),
+            manifest=Manifest(manifest_fh) if manifest_fh else None,
+            flush_timeout_s=plan.flush_timeout_s,
+        )
+    finally:
+        if manifest_fh:
+            manifest_fh.close()

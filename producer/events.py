@@ -22,10 +22,10 @@ from __future__ import annotations
 import json
 import math
 import random
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 DATASET_COLUMNS: tuple[str, ...] = (
     "timestamp",
@@ -48,6 +48,7 @@ DATASET_COLUMNS: tuple[str, ...] = (
 )
 EVENT_COLUMNS: tuple[str, ...] = ("event_id", "shipment_id", "event_time", *DATASET_COLUMNS)
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(c for c in DATASET_COLUMNS if c not in ("timestamp", "risk_classification"))
+_STRING_COLUMNS = frozenset(c for c in EVENT_COLUMNS if c not in NUMERIC_COLUMNS)
 
 # Ranges the generator keeps every value in (those of the dataset). The streaming job accepts wider,
 # physical limits; a test checks each range here lies inside the job's.
@@ -132,12 +133,7 @@ class SimulatedClock:
         return now
 
 
-def _clamp(value: float, column: str) -> float:
-    low, high = RANGES[column]
-    return min(high, max(low, value))
-
-
-@dataclass
+@dataclass(slots=True)
 class Shipment:
     """One truck's trip between two hubs; the fields that stay fixed for the trip are set at creation."""
 
@@ -155,8 +151,55 @@ class Shipment:
     wear: float = 0.0
 
 
+# The bounds of RANGES as constants: next_event() clamps twelve values per event, and a dict lookup plus a
+# function call each cost more than the rest of the arithmetic.
+_LAT_LO, _LAT_HI = RANGES["vehicle_gps_latitude"]
+_LON_LO, _LON_HI = RANGES["vehicle_gps_longitude"]
+_FUEL_LO, _FUEL_HI = RANGES["fuel_consumption_rate"]
+_ETA_LO, _ETA_HI = RANGES["eta_variation_hours"]
+_TRAFFIC_LO, _TRAFFIC_HI = RANGES["traffic_congestion_level"]
+_TEMP_LO, _TEMP_HI = RANGES["iot_temperature"]
+_CARGO_LO, _CARGO_HI = RANGES["cargo_condition_status"]
+_RISK_LO, _RISK_HI = RANGES["route_risk_level"]
+_FATIGUE_LO, _FATIGUE_HI = RANGES["fatigue_monitoring_score"]
+_BEHAVIOR_LO, _BEHAVIOR_HI = RANGES["driver_behavior_score"]
+_DELAY_LO, _DELAY_HI = RANGES["delay_probability"]
+_DEV_LO, _DEV_HI = RANGES["delivery_time_deviation"]
+_HIGH, _MODERATE = RISK_BANDS[0][0], RISK_BANDS[1][0]
+_HIGH_NAME, _MODERATE_NAME, _LOW_NAME = RISK_CLASSES
+_TWO_PI = 2.0 * math.pi
+_ONE_SECOND = timedelta(seconds=1)
+_GAUSSES = 12
+"""Normal draws per event (all of them between the shipment pick and the reading-time draw)."""
+
+_FINER = {"vehicle_gps_latitude": 6, "vehicle_gps_longitude": 6, "lead_time_days": 2, "customs_clearance_time": 2}
+DECIMALS: dict[str, int] = {c: _FINER.get(c, 4) for c in NUMERIC_COLUMNS}
+"""Decimal places of each generated number (GPS to ~10 cm, the trip constants to 2 places, the rest to 4)."""
+_DECIMALS_BY_POSITION = {i: DECIMALS[c] for i, c in enumerate(EVENT_COLUMNS) if c in DECIMALS}
+
+# A generated event serialised in one %-format: the keys are fixed, the strings are ASCII without quotes or
+# backslashes (ids, ISO times, risk classes) and each number is written with its decimal places, which
+# parses to the same float as round(x, places) (the value next_event() holds). Five times cheaper than
+# round() + json.dumps; a test checks that the JSON parses to next_event()'s dict.
+_VALUE_TEMPLATE = (
+    "{" + ",".join(f'"{c}":"%s"' if c in _STRING_COLUMNS else f'"{c}":%.{DECIMALS[c]}f' for c in EVENT_COLUMNS) + "}"
+)
+
+
+class Encoded(NamedTuple):
+    """A generated event ready for Kafka: key (the shipment id), JSON value, and its event_id."""
+
+    key: bytes
+    value: bytes
+    event_id: str
+
+
 class EventGenerator:
-    """Yields events one at a time: `next_event()`; `encode(event)` gives Kafka key and value."""
+    """Yields events one at a time: `next_event()`; `encode(event)` gives Kafka key and value.
+
+    Written for speed (the producer's CPU budget per event is a few microseconds) with the draws of the
+    plain model in the same order: `random.gauss` and `randrange` done inline give the same values.
+    """
 
     def __init__(self, seed: int | None = None, clock: Clock = wall_clock, active_shipments: int = 64) -> None:
         if active_shipments < 1:
@@ -164,9 +207,17 @@ class EventGenerator:
         self._rng = random.Random(seed)  # noqa: S311 - a seeded simulation, not security
         self._clock = clock
         self._shipments = [self._new_shipment() for _ in range(active_shipments)]
+        self._index_bits = len(self._shipments).bit_length()
+        # Per-second cache of what depends only on the second: the formatted emission second, the reading
+        # time's second (0, 1 or 2 s earlier) and the rush-hour factor.
+        self._second: datetime | None = None
+        self._second_end: datetime | None = None
+        self._event_prefix = ""
+        self._reading_seconds: tuple[str, str, str] = ("", "", "")
+        self._rush = 0.0
 
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return _uuid4(self._rng.getrandbits(128))
 
     def _new_shipment(self) -> Shipment:
         rng = self._rng
@@ -185,66 +236,124 @@ class EventGenerator:
             weather=rng.uniform(0.0, 0.6),
         )
 
-    def next_event(self) -> dict[str, object]:
-        rng = self._rng
-        index = rng.randrange(len(self._shipments))
-        s = self._shipments[index]
-        now = self._clock().astimezone(UTC)
-
-        s.progress = min(1.0, s.progress + s.step)
-        p = s.progress
-        lat = s.origin[0] + (s.destination[0] - s.origin[0]) * p + rng.gauss(0.0, 0.01)
-        lon = s.origin[1] + (s.destination[1] - s.origin[1]) * p + rng.gauss(0.0, 0.01)
-
+    def _enter_second(self, now: datetime) -> None:
+        second = now.replace(microsecond=0)
+        self._second, self._second_end = second, second + _ONE_SECOND
+        self._event_prefix = second.strftime("%Y-%m-%dT%H:%M:%S.")
+        self._reading_seconds = tuple((second - k * _ONE_SECOND).strftime(TIMESTAMP_FORMAT) for k in range(3))  # type: ignore[assignment]
         hour = now.hour + now.minute / 60.0
-        rush = math.exp(-((hour - 8.0) ** 2) / 4.0) + math.exp(-((hour - 17.5) ** 2) / 4.0)
+        self._rush = math.exp(-((hour - 8.0) ** 2) / 4.0) + math.exp(-((hour - 17.5) ** 2) / 4.0)
+
+    def next_event(self) -> dict[str, object]:
+        """The next event as a dict of the EVENT_COLUMNS (numbers rounded to their DECIMALS)."""
+        values = self._draw()
+        return {
+            c: round(v, _DECIMALS_BY_POSITION[i]) if i in _DECIMALS_BY_POSITION else v  # type: ignore[call-overload]
+            for i, (c, v) in enumerate(zip(EVENT_COLUMNS, values, strict=True))
+        }
+
+    def next_encoded(self) -> Encoded:
+        """The next event already serialised: the same event next_event() would have given, as JSON."""
+        values = self._draw()
+        return Encoded(values[1].encode(), (_VALUE_TEMPLATE % values).encode(), values[0])  # type: ignore[union-attr]
+
+    def encoded_stream(self) -> Iterator[Encoded]:
+        while True:
+            yield self.next_encoded()
+
+    def _draw(self) -> tuple[object, ...]:
+        """One step of the model: the event's values in EVENT_COLUMNS order, numbers not yet rounded."""
+        rng = self._rng
+        getrandbits = rng.getrandbits
+        shipments = self._shipments
+        # rng.randrange(len(shipments)), as Random does it.
+        n = len(shipments)
+        index = getrandbits(self._index_bits)
+        while index >= n:
+            index = getrandbits(self._index_bits)
+        s = shipments[index]
+        now = self._clock()
+        if now.tzinfo is not UTC:
+            now = now.astimezone(UTC)
+        # rng.gauss() twelve times: Random.gauss makes normals in pairs from two uniforms each.
+        uniform = rng.random
+        g: list[float] = []
+        for _ in range(_GAUSSES // 2):
+            x2pi = uniform() * _TWO_PI
+            g2rad = math.sqrt(-2.0 * math.log(1.0 - uniform()))
+            g.append(math.cos(x2pi) * g2rad)
+            g.append(math.sin(x2pi) * g2rad)
+
+        progress = s.progress + s.step
+        p = s.progress = progress if progress < 1.0 else 1.0
+        origin, destination = s.origin, s.destination
+        lat = origin[0] + (destination[0] - origin[0]) * p + g[0] * 0.01
+        lon = origin[1] + (destination[1] - origin[1]) * p + g[1] * 0.01
+
+        if self._second is None or not (self._second <= now < self._second_end):  # type: ignore[operator]
+            self._enter_second(now)
+        rush = self._rush
         near_hub = 1.0 - 2.0 * min(p, 1.0 - p)  # 1 at either end of the route, 0 half-way
-        s.weather = min(1.0, max(0.0, s.weather + rng.gauss(0.0, 0.04)))
-        traffic = _clamp(1.5 + 4.0 * rush + 2.5 * near_hub + rng.gauss(0.0, 1.0), "traffic_congestion_level")
-        fuel = _clamp(6.0 + 0.6 * traffic + 4.0 * s.weather + rng.gauss(0.0, 0.5), "fuel_consumption_rate")
-        eta = _clamp(-1.5 + 0.35 * traffic + 2.5 * s.weather + rng.gauss(0.0, 0.4), "eta_variation_hours")
-        temperature = _clamp(s.target_temperature + rng.gauss(0.0, 1.5), "iot_temperature")
-        s.wear = min(0.5, s.wear + abs(rng.gauss(0.0, 0.003)))
-        cargo = _clamp(1.0 - abs(temperature - s.target_temperature) / 15.0 - s.wear, "cargo_condition_status")
-        risk = _clamp(s.route_risk + 3.0 * s.weather + rng.gauss(0.0, 0.5), "route_risk_level")
-        fatigue = _clamp(0.1 + 0.75 * p + rng.gauss(0.0, 0.05), "fatigue_monitoring_score")
-        behavior = _clamp(s.driver_skill - 0.3 * fatigue + rng.gauss(0.0, 0.05), "driver_behavior_score")
+        weather = s.weather = min(1.0, max(0.0, s.weather + g[2] * 0.04))
+        traffic = min(_TRAFFIC_HI, max(_TRAFFIC_LO, 1.5 + 4.0 * rush + 2.5 * near_hub + g[3]))
+        fuel = min(_FUEL_HI, max(_FUEL_LO, 6.0 + 0.6 * traffic + 4.0 * weather + g[4] * 0.5))
+        eta = min(_ETA_HI, max(_ETA_LO, -1.5 + 0.35 * traffic + 2.5 * weather + g[5] * 0.4))
+        target = s.target_temperature
+        temperature = min(_TEMP_HI, max(_TEMP_LO, target + g[6] * 1.5))
+        wear = s.wear = min(0.5, s.wear + abs(g[7] * 0.003))
+        cargo = min(_CARGO_HI, max(_CARGO_LO, 1.0 - abs(temperature - target) / 15.0 - wear))
+        risk = min(_RISK_HI, max(_RISK_LO, s.route_risk + 3.0 * weather + g[8] * 0.5))
+        fatigue = min(_FATIGUE_HI, max(_FATIGUE_LO, 0.1 + 0.75 * p + g[9] * 0.05))
+        behavior = min(_BEHAVIOR_HI, max(_BEHAVIOR_LO, s.driver_skill - 0.3 * fatigue + g[10] * 0.05))
         z = (
             -4.0
             + 0.25 * traffic
-            + 2.0 * s.weather
+            + 2.0 * weather
             + 0.2 * risk
             + 1.5 * fatigue
             - 1.5 * behavior
             + 0.3 * eta
             + 2.0 * (1.0 - cargo)
         )
-        delay = round(_clamp(1.0 / (1.0 + math.exp(-z)), "delay_probability"), 4)
-        deviation = _clamp(0.8 * eta + 4.0 * delay - 1.0 + rng.gauss(0.0, 0.5), "delivery_time_deviation")
-        reading_time = now - timedelta(milliseconds=rng.randint(0, 2000))
+        # Rounded here already: the deviation and the risk class follow the delay as published.
+        delay = round(min(_DELAY_HI, max(_DELAY_LO, 1.0 / (1.0 + math.exp(-z)))), 4)
+        deviation = min(_DEV_HI, max(_DEV_LO, 0.8 * eta + 4.0 * delay - 1.0 + g[11] * 0.5))
+        # rng.randint(0, 2000): the sensor reading precedes the emission by up to 2 s.
+        lag_ms = getrandbits(11)
+        while lag_ms > 2000:
+            lag_ms = getrandbits(11)
+        micro = now.microsecond
+        lag_us = lag_ms * 1000
+        back = 0 if lag_us <= micro else (1 if lag_us <= micro + 1_000_000 else 2)
+        event_id = _uuid4(getrandbits(128))
+        if p >= 1.0:  # delivered: a new trip takes its place
+            shipments[index] = self._new_shipment()
+        return (
+            event_id,
+            s.shipment_id,
+            f"{self._event_prefix}{micro // 1000:03d}Z",
+            self._reading_seconds[back],
+            min(_LAT_HI, max(_LAT_LO, lat)),
+            min(_LON_HI, max(_LON_LO, lon)),
+            fuel,
+            eta,
+            traffic,
+            weather,
+            s.lead_time_days,
+            temperature,
+            cargo,
+            risk,
+            s.customs_clearance_time,
+            behavior,
+            fatigue,
+            delay,
+            _HIGH_NAME if delay >= _HIGH else (_MODERATE_NAME if delay >= _MODERATE else _LOW_NAME),
+            deviation,
+        )
 
-        event: dict[str, object] = {
-            "event_id": self._uuid(),
-            "shipment_id": s.shipment_id,
-            "event_time": format_event_time(now),
-            "timestamp": reading_time.strftime(TIMESTAMP_FORMAT),
-            "vehicle_gps_latitude": round(_clamp(lat, "vehicle_gps_latitude"), 6),
-            "vehicle_gps_longitude": round(_clamp(lon, "vehicle_gps_longitude"), 6),
-            "fuel_consumption_rate": round(fuel, 4),
-            "eta_variation_hours": round(eta, 4),
-            "traffic_congestion_level": round(traffic, 4),
-            "weather_condition_severity": round(s.weather, 4),
-            "lead_time_days": s.lead_time_days,
-            "iot_temperature": round(temperature, 4),
-            "cargo_condition_status": round(cargo, 4),
-            "route_risk_level": round(risk, 4),
-            "customs_clearance_time": s.customs_clearance_time,
-            "driver_behavior_score": round(behavior, 4),
-            "fatigue_monitoring_score": round(fatigue, 4),
-            "delay_probability": delay,
-            "risk_classification": risk_class(delay),
-            "delivery_time_deviation": round(deviation, 4),
-        }
-        if s.progress >= 1.0:  # delivered: a new trip takes its place
-            self._shipments[index] = self._new_shipment()
-        return event
+
+def _uuid4(bits: int) -> str:
+    """str(uuid.UUID(int=bits, version=4)) without the UUID object."""
+    bits = (bits & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

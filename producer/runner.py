@@ -4,10 +4,15 @@ until when, with acknowledgement accounting and an optional manifest of every re
 Injected records take extra positions in the stream; they never consume the event generator, so the
 valid events of a seed are the same with or without injection (running the same seed again re-sends
 the same events, which is how tests produce duplicates across runs).
+
+Positions are global: with `--processes N` process i sends the positions i, i+N, i+2N, ... of one stream
+(`records(offset=i, stride=N)`), paced against the same schedule (position p is due at start + p/rate), so
+N processes together send exactly what the injection schedule says, at a steady rate.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import threading
@@ -16,20 +21,24 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, NamedTuple, Protocol
 
 from producer import malformed
 from producer.delivery import DeliveryTracker, Sink, Summary
-from producer.events import encode
+from producer.events import Encoded, encode
 
 VALID = "valid"
 DUPLICATE = "duplicate"
 RECENT_FOR_DUPLICATES = 1000
 """A re-sent duplicate copies one of this many most recent valid events."""
+MAX_PENDING = 200_000
+"""Records sent but not yet answered before the loop waits (kafka-python 3 has no buffer limit of its own):
+about 130 MB of ~650-byte events, far more than the brokers need in flight."""
+POSTFIX_EVERY_S = 0.5
+"""How often the progress bar's acked/failed figures and the observer are refreshed."""
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     key: bytes | None
     value: bytes
     kind: str
@@ -38,33 +47,69 @@ class Record:
     note: str = ""
 
 
-def injection_schedule(count: int, n_malformed: int, n_duplicates: int, seed: int | None) -> dict[int, str]:
-    """Positions (0-based, never 0: a valid event comes first) of the injected records -> 'malformed'/'duplicate'."""
+def injection_schedule(
+    count: int, n_malformed: int, n_duplicates: int, seed: int | None, reserved: int = 1
+) -> dict[int, str]:
+    """Positions (0-based) of the injected records -> 'malformed'/'duplicate'.
+
+    The first `reserved` positions stay valid events (1; with N processes N, so each process sends a valid
+    event before anything is copied from or built on one).
+    """
     if n_malformed < 0 or n_duplicates < 0:
         raise ValueError("the numbers of malformed and duplicate records cannot be negative")
-    if n_malformed + n_duplicates > count - 1:
-        raise ValueError(
-            f"{n_malformed} malformed + {n_duplicates} duplicate records do not fit in --count {count}: "
+    reserved = max(1, reserved)
+    if n_malformed + n_duplicates > count - reserved:
+        first = (
             "at least one valid event must come first"
+            if reserved == 1
+            else (f"the first {reserved} records (one per process) are valid events")
+        )
+        raise ValueError(
+            f"{n_malformed} malformed + {n_duplicates} duplicate records do not fit in --count {count}: {first}"
         )
     rng = random.Random(f"{seed}-schedule")  # noqa: S311 - seeded, reproducible
-    positions = rng.sample(range(1, count), n_malformed + n_duplicates)
+    positions = rng.sample(range(reserved, count), n_malformed + n_duplicates)
     return {p: ("malformed" if i < n_malformed else DUPLICATE) for i, p in enumerate(positions)}
 
 
+def stream_end(schedule: dict[int, str], valid_events: int) -> int:
+    """The position at which a source of `valid_events` events runs dry: valid slots + injected ones before it."""
+    end = valid_events
+    for p in sorted(schedule):
+        if p < end:
+            end += 1
+        else:
+            break
+    return end
+
+
 def records(
-    events: Iterable[dict[str, object]],
+    events: Iterable[dict[str, object] | Encoded],
     schedule: dict[int, str] | None = None,
     kinds: tuple[str, ...] = malformed.KINDS,
-    seed: int | None = None,
+    seed: int | str | None = None,
+    *,
+    offset: int = 0,
+    stride: int = 1,
+    shared_source: bool = False,
 ) -> Iterator[Record]:
-    """Interleave `events` with the scheduled bad records (kinds in turn) and duplicates."""
+    """Interleave `events` (dicts, or Encoded from EventGenerator.encoded_stream) with the scheduled bad
+    records and duplicates, for the positions offset, offset+stride, ...
+
+    Malformed records take the kinds in turn by their global order in the schedule. With `shared_source`
+    the events are the whole run's valid events (a replayed file every process reads): the ones that belong
+    to other processes' positions are skipped. Otherwise the source is this process's own.
+    """
     schedule = schedule or {}
+    if stride < 1 or not 0 <= offset < stride:
+        raise ValueError(f"offset {offset} / stride {stride}: need 0 <= offset < stride")
     rng = random.Random(f"{seed}-inject")  # noqa: S311 - seeded, reproducible
+    injected = sorted(schedule)
+    rank = {p: r for r, p in enumerate(p for p in injected if schedule[p] == "malformed")}
     recent: deque[Record] = deque(maxlen=RECENT_FOR_DUPLICATES)
-    last_event: dict[str, object] | None = None
-    n_bad = 0
-    position = 0
+    last_event: dict[str, object] | Encoded | None = None
+    consumed = 0  # events taken from the source (shared: including the skipped ones)
+    position = offset
     source = iter(events)
     while True:
         what = schedule.get(position)
@@ -72,22 +117,32 @@ def records(
             original = rng.choice(recent)
             yield Record(original.key, original.value, DUPLICATE, original.event_id, "re-sent")
         elif what == "malformed" and last_event is not None:
-            kind = kinds[n_bad % len(kinds)]
-            n_bad += 1
-            base = dict(last_event, event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+            kind = kinds[rank[position] % len(kinds)]
+            event = last_event if type(last_event) is dict else json.loads(last_event.value)  # type: ignore[union-attr]
+            base = dict(event, event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
             key, value, note = malformed.build(kind, base, rng)
             yield Record(key, value, kind, str(base["event_id"]), note)
         else:
             try:
-                event = next(source)
+                if shared_source:
+                    # This position's event is the source's (position - injected before it)-th.
+                    index = position - bisect.bisect_left(injected, position)
+                    while consumed < index:
+                        next(source)
+                        consumed += 1
+                item = next(source)
+                consumed += 1
             except StopIteration:
                 return
-            last_event = event
-            key, value = encode(event)
-            record = Record(key, value, VALID, str(event["event_id"]))
+            last_event = item
+            if type(item) is dict:
+                key, value = encode(item)
+                record = Record(key, value, VALID, str(item["event_id"]))
+            else:
+                record = Record(item[0], item[1], VALID, item[2])  # type: ignore[index]
             recent.append(record)
             yield record
-        position += 1
+        position += stride
 
 
 class Progress(Protocol):
@@ -105,6 +160,10 @@ class NoProgress:
 
     def close(self) -> None:
         pass
+
+
+Observer = Callable[[int, int, int], None]
+"""Called with (sent, acknowledged, failed) about every POSTFIX_EVERY_S and once at the end."""
 
 
 class Manifest:
@@ -127,6 +186,12 @@ class RunResult:
     kinds: dict[str, int]
     interrupted: bool
     flushed: bool
+    lost_processes: tuple[int, ...] = ()
+    """Processes (of `--processes N`) that ended without reporting: their records count as unacknowledged."""
+
+    @property
+    def ok(self) -> bool:
+        return self.summary.ok and not self.lost_processes
 
 
 def run(
@@ -140,19 +205,32 @@ def run(
     progress: Progress | None = None,
     manifest: Manifest | None = None,
     flush_timeout_s: float = 60.0,
+    start: float | None = None,
+    offset: int = 0,
+    stride: int = 1,
+    observer: Observer | None = None,
+    max_pending: int = MAX_PENDING,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
-    """Send until `count` records, `duration_s` seconds, the source's end or `stop`; then flush and close."""
+    """Send until `count` records, `duration_s` seconds, the source's end or `stop`; then flush and close.
+
+    `start` (a time.monotonic() reading, default now) anchors the rate and the duration: the n-th record of
+    this loop is global position offset + n*stride and is due at start + position/rate.
+    """
     if rate < 0:
         raise ValueError(f"rate {rate} is not allowed: events per second, 0 for as fast as possible")
     stop = stop if stop is not None else threading.Event()
     progress = progress if progress is not None else NoProgress()
     tracker = DeliveryTracker()
     kinds: dict[str, int] = {}
-    start = monotonic()
-    last_postfix = start
+    start = monotonic() if start is None else start
+    last_postfix = monotonic()
     n = 0
+    value_bytes = 0
+    shown = 0
+    # Without a manifest every record shares the tracker's own callbacks: no closures per record.
+    on_ack_all, on_error_all = tracker.acknowledged, tracker.failed
     for record in source:
         if stop.is_set() or (count is not None and n >= count):
             break
@@ -160,41 +238,55 @@ def run(
         if duration_s is not None and now - start >= duration_s:
             break
         if rate > 0:
-            # Pace against the schedule start + n/rate, so short sleeps do not accumulate drift.
-            due = start + n / rate
+            # Pace against the schedule start + position/rate, so short sleeps do not accumulate drift.
+            due = start + (offset + n * stride) / rate
             while not stop.is_set() and (wait := due - monotonic()) > 0.001:
                 sleep(min(wait, 0.25))
             if stop.is_set():
                 break
+        if n - tracker.answered >= max_pending:
+            while not stop.is_set() and n - tracker.answered >= max_pending:
+                sleep(0.005)
+            if stop.is_set():
+                break
         kinds[record.kind] = kinds.get(record.kind, 0) + 1
-        tracker.sending()
+        if manifest is None:
+            on_ack, on_error = on_ack_all, on_error_all
+        else:
 
-        def on_ack(partition: int, offset: int, record: Record = record) -> None:
-            tracker.acknowledged(partition, offset)
-            if manifest is not None:
+            def on_ack(partition: int, offset: int, record: Record = record) -> None:
+                tracker.acknowledged(partition, offset)
                 manifest.write(record, partition=partition, offset=offset)
 
-        def on_error(exc: BaseException, record: Record = record) -> None:
-            tracker.failed(exc)
-            if manifest is not None:
+            def on_error(exc: BaseException, record: Record = record) -> None:
+                tracker.failed(exc)
                 manifest.write(record, error=f"{type(exc).__name__}: {exc}")
 
+        n += 1
+        value_bytes += len(record.value)
         try:
             sink.send(record.key, record.value, on_ack, on_error)
         except Exception as exc:  # a send that raises (buffer full, metadata timeout) is a failed delivery
             on_error(exc)
-        n += 1
-        progress.update(1)
-        if now - last_postfix >= 0.5:
+        if now - last_postfix >= POSTFIX_EVERY_S:
             last_postfix = now
-            progress.set_postfix_str(f"acked={tracker.acked} failed={tracker.failed_count}")
+            progress.update(n - shown)
+            shown = n
+            acked, failed = tracker.acked, tracker.failed_count
+            progress.set_postfix_str(f"acked={acked} failed={failed}")
+            if observer is not None:
+                observer(n, acked, failed)
+    progress.update(n - shown)
     interrupted = stop.is_set()
     flushed = sink.flush(flush_timeout_s)
     # Callbacks run on the client's I/O thread right after the batch completes: give the last ones a moment.
     settle_until = monotonic() + 1.0
-    while flushed and tracker.acked + tracker.failed_count < n and monotonic() < settle_until:
+    while flushed and tracker.answered < n and monotonic() < settle_until:
         sleep(0.01)
     sink.close(5.0)
-    progress.set_postfix_str(f"acked={tracker.acked} failed={tracker.failed_count}")
+    summary = tracker.summary(monotonic() - start, sent=n, value_bytes=value_bytes)
+    progress.set_postfix_str(f"acked={summary.acked} failed={summary.failed}")
     progress.close()
-    return RunResult(tracker.summary(monotonic() - start), kinds, interrupted, flushed)
+    if observer is not None:
+        observer(summary.sent, summary.acked, summary.failed)
+    return RunResult(summary, kinds, interrupted, flushed)

@@ -60,3 +60,40 @@ class FakeSink:
 
     def close(self, timeout: float) -> None:
         self.closed = True
+
+
+@dataclass(frozen=True)
+class FakeSinkFactory:
+    """A picklable sink factory for `--processes N` (it runs in the spawned workers): per process index, the
+    record numbers (of that process) to fail, to leave unanswered, or at which the process dies (os._exit);
+    `refuse` makes a process unable to connect. Records are answered from another thread, as kafka-python does."""
+
+    fail: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    hang: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    die: dict[int, int] = field(default_factory=dict)
+    refuse: tuple[int, ...] = ()
+    interrupt_parent_at: int | None = None
+    """Process 0 sends its parent a SIGINT (as a Ctrl-C aimed at the parent alone) at this record."""
+    interrupt_all_at: int | None = None
+    """Every process sends itself a SIGINT at this record, process 0 its parent too: a terminal's Ctrl-C."""
+
+    def __call__(self, plan: object, index: int) -> FakeSink:
+        if index in self.refuse:
+            raise ConnectionError(f"process {index}: cannot reach Kafka at fake:1")
+        fail, hang, die = set(self.fail.get(index, ())), set(self.hang.get(index, ())), self.die.get(index)
+
+        def behaviour(n: int) -> str:
+            import os
+
+            if die is not None and n == die:
+                os._exit(9)
+            if n in (self.interrupt_parent_at, self.interrupt_all_at):
+                import signal
+
+                if n == self.interrupt_all_at:
+                    os.kill(os.getpid(), signal.SIGINT)
+                if index == 0:
+                    os.kill(os.getppid(), signal.SIGINT)
+            return "fail" if n in fail else "hang" if n in hang else "ack"
+
+        return FakeSink(behaviour=behaviour, threaded=True)

@@ -14,6 +14,7 @@ import pytest
 
 from producer.events import (
     DATASET_COLUMNS,
+    DECIMALS,
     EVENT_COLUMNS,
     HUBS,
     RANGES,
@@ -156,3 +157,38 @@ def test_encode_keys_by_shipment_and_serialises_json(events: list[dict[str, obje
     key, value = encode(events[0])
     assert key == str(events[0]["shipment_id"]).encode()
     assert json.loads(value) == events[0]
+
+
+def test_encoded_events_are_the_dict_events_as_json() -> None:
+    a = EventGenerator(seed=13, clock=SimulatedClock(START, timedelta(milliseconds=7)))
+    b = EventGenerator(seed=13, clock=SimulatedClock(START, timedelta(milliseconds=7)))
+    for _ in range(5000):
+        event, encoded = a.next_event(), b.next_encoded()
+        assert json.loads(encoded.value) == event
+        assert (encoded.key, encoded.event_id) == (encode(event)[0], event["event_id"])
+
+
+def test_encoded_numbers_carry_their_decimal_places(events: list[dict[str, object]]) -> None:
+    value = EventGenerator(seed=2).next_encoded().value.decode()
+    data = json.loads(value)
+    for column, places in DECIMALS.items():
+        text = value.split(f'"{column}":', 1)[1].split(",", 1)[0].rstrip("}")
+        assert len(text.split(".")[1]) == places, column
+        assert float(text) == data[column]
+    # next_event rounds to the same places.
+    assert all(round(float(e[c]), p) == e[c] for e in events[:500] for c, p in DECIMALS.items())
+
+
+def test_event_times_cross_seconds_and_days_correctly() -> None:
+    start = datetime(2026, 12, 31, 23, 59, 59, 998_000, tzinfo=UTC)
+    gen = EventGenerator(seed=5, clock=SimulatedClock(start, timedelta(microseconds=700)))
+
+    out = [gen.next_event() for _ in range(10)]
+
+    times = [datetime.fromisoformat(str(e["event_time"]).replace("Z", "+00:00")) for e in out]
+    expected = [start + i * timedelta(microseconds=700) for i in range(10)]
+    assert times == [t.replace(microsecond=t.microsecond // 1000 * 1000) for t in expected]
+    assert out[-1]["event_time"].startswith("2027-01-01T00:00:00.")  # type: ignore[union-attr]
+    for e, t in zip(out, expected, strict=True):
+        read = datetime.strptime(str(e["timestamp"]), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        assert timedelta(0) <= t - read < timedelta(seconds=3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -198,3 +199,81 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+# ----- several processes, speed -----
+def test_run_paces_one_process_of_several_against_the_common_schedule() -> None:
+    clock = FakeClock()
+    sends: list[float] = []
+    sink = FakeSink(on_send=lambda n: sends.append(clock.now))
+
+    run(sink, records(events()), count=50, rate=100.0, start=0.0, offset=1, stride=2, monotonic=clock,
+        sleep=clock.advance)  # fmt: skip
+
+    # Process 1 of 2 sends positions 1, 3, 5, ...: position p is due at p/100 s, so two processes
+    # together send one record every 10 ms.
+    assert sends == pytest.approx([(1 + 2 * n) / 100 for n in range(50)], abs=0.0011)
+
+
+def test_run_reports_progress_to_the_observer_and_at_the_end() -> None:
+    clock = FakeClock()
+    seen: list[tuple[int, int, int]] = []
+    sink = FakeSink(behaviour=lambda n: "fail" if n == 3 else "ack", on_send=lambda n: clock.advance(0.1))
+
+    run(sink, records(events()), count=30, observer=lambda *c: seen.append(c), monotonic=clock, sleep=clock.advance)
+
+    assert len(seen) >= 5  # about every 0.5 s of the 3 s run, plus the end
+    assert seen[-1] == (30, 29, 1)
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
+
+
+def test_run_waits_while_too_many_records_are_unanswered() -> None:
+    released = threading.Event()
+    pending: list = []
+    sink = FakeSink(behaviour=lambda n: "hang")
+    sink.flush = lambda timeout: True  # type: ignore[method-assign]
+
+    def send(key, value, on_ack, on_error) -> None:
+        pending.append(on_ack)
+        if len(pending) == 10:
+            released.set()
+
+    sink.send = send  # type: ignore[method-assign]
+
+    def answer_later() -> None:
+        released.wait(10)
+        for on_ack in list(pending):
+            on_ack(0, 0)
+
+    helper = threading.Thread(target=answer_later)
+    helper.start()
+    result = run(sink, records(events()), count=12, max_pending=10)
+    helper.join()
+
+    # It stopped at 10 in flight, went on once they were answered, and sent the rest.
+    assert result.summary.sent == 12 and len(pending) == 12
+
+
+def test_run_counts_the_bytes_sent() -> None:
+    sink = FakeSink()
+
+    s = run(sink, records(events()), count=40).summary
+
+    assert s.value_bytes == sum(len(v) for _, v in sink.sent)
+
+
+def test_records_take_encoded_events_as_they_are() -> None:
+    gen = EventGenerator(seed=3, clock=SimulatedClock(START, timedelta(milliseconds=10)))
+    schedule = injection_schedule(300, 20, 10, seed=3)
+
+    sent = take(300, records(gen.encoded_stream(), schedule, seed=3))
+
+    assert [r.kind for r in sent].count(VALID) == 270
+    valid = [r for r in sent if r.kind == VALID]
+    assert all(json.loads(r.value)["event_id"] == r.event_id for r in valid)
+    assert all(r.key == json.loads(r.value)["shipment_id"].encode() for r in valid)
+
+
+def test_records_refuse_an_offset_outside_the_stride() -> None:
+    with pytest.raises(ValueError, match="0 <= offset < stride"):
+        next(records(events(), offset=2, stride=2))

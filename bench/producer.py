@@ -1,0 +1,221 @@
+"""Figure 1, the producer: events/s with acks=all to the test bed's 3 brokers, ours against Kafka's own Java
+`ProducerPerformance` (org.apache.kafka:kafka-tools at versions.toml [kafka]) on the same cluster.
+
+    python -m bench.producer [--events 200000] [--runs 3] [--java-heap 256m]
+
+Every run gets a fresh topic shaped like the events topic (6 partitions, replication 3, min.insync.replicas 2,
+created by the stack's own admin code) and removes it afterwards. Ours is `python -m producer --rate 0` as a
+user runs it (acks=all, idempotent, default batching and compression), with 1 process and with
+`--processes 2`; its events/s are the acknowledged events over the time from the first send to the last
+acknowledgement. The anchor sends the same number of records with the same settings (acks=all,
+enable.idempotence=true, the same compression, batch.size and linger.ms): payloads drawn from a file of our
+own generated events (so the record size and how well it compresses are ours), keys from 64 values (as many
+as our shipments on the road), its JVM capped at `--java-heap`. Each figure is the median of `--runs` runs,
+with min and max; the ratios divide medians measured in the same invocation. Nothing here asserts a number:
+the functions return dicts of figures (`figure()` all of them), `main` prints them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bench import sparkrun
+from bench.dataplane import machine_notes
+from producer.delivery import SinkOptions
+from producer.events import EventGenerator
+
+PAYLOAD_SAMPLE = 10_000
+"""Distinct generated events in the anchor's payload file (it picks one at random per record)."""
+KEY_RANGE = 64
+"""Keys of the anchor's records: as many as the shipments our generator keeps on the road."""
+JAVA_CLASS = "org.apache.kafka.tools.ProducerPerformance"
+_JAVA_TOTAL = re.compile(
+    r"^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency"
+)
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 1),
+        "min": round(min(values), 1),
+        "max": round(max(values), 1),
+    }
+
+
+def ours(
+    endpoints: Mapping[str, str],
+    *,
+    events: int = 200_000,
+    runs: int = 3,
+    processes: int = 1,
+    extra_args: Sequence[str] = (),
+) -> dict[str, object]:
+    """`python -m producer --rate 0 --count events [--processes N]`, `runs` times, each into a fresh topic."""
+    rates, seconds, sizes = [], [], []
+    with tempfile.TemporaryDirectory(prefix="bench-producer-") as tmp:
+        for i in range(runs):
+            topic = f"bench-producer-{uuid.uuid4().hex[:8]}"
+            sparkrun.create_topic(endpoints, topic)
+            try:
+                args = ["--count", str(events), "--rate", "0", "--seed", str(i), "--processes", str(processes)]
+                code, summary = sparkrun.run_producer(endpoints, topic, [*args, *extra_args], Path(tmp))
+            finally:
+                sparkrun.delete_topic(endpoints, topic)
+            if code != 0 or summary["acked"] != events:
+                raise RuntimeError(f"producer run {i} ({processes} process(es)) exited {code}: {summary}")
+            rates.append(summary["mean_rate"])
+            seconds.append(summary["elapsed_s"])
+            sizes.append(summary["mean_value_bytes"])
+    return {
+        "processes": processes,
+        "events_per_run": events,
+        "runs": runs,
+        "events_per_s": _spread(rates),
+        "seconds": _spread(seconds),
+        "mean_event_bytes": round(statistics.mean(sizes), 1),
+        "all_runs_events_per_s": [round(r) for r in rates],
+    }
+
+
+def write_payloads(path: Path, n: int = PAYLOAD_SAMPLE, seed: int = 1) -> float:
+    """`n` generated events, one JSON per line (the anchor's --payload-file); returns their mean size in bytes."""
+    generator = EventGenerator(seed=seed)
+    total = 0
+    with path.open("wb") as fh:
+        for _ in range(n):
+            value = generator.next_encoded().value
+            total += len(value)
+            fh.write(value + b"\n")
+    return total / n
+
+
+def kafka_tools_classpath() -> str:
+    """The class path of kafka-tools at versions.toml [kafka], fetched with mvn into the artifact cache once."""
+    from lakehouse.versions import load
+    from testbed.artifacts import kafka_tools_lib
+
+    return str(kafka_tools_lib(load()) / "*")
+
+
+def java_binary(endpoints: Mapping[str, str]) -> str:
+    home = endpoints.get("testbed_java_home") or os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise RuntimeError("no Java for ProducerPerformance: set JAVA_HOME (the test bed's endpoints name one)")
+    return java
+
+
+def producer_performance(
+    endpoints: Mapping[str, str],
+    *,
+    records: int = 200_000,
+    runs: int = 3,
+    heap: str = "256m",
+    options: SinkOptions | None = None,
+    timeout_s: float = 600,
+) -> dict[str, object]:
+    """Kafka's ProducerPerformance with our settings, `runs` times, each into a fresh topic."""
+    options = options or SinkOptions()
+    java, classpath = java_binary(endpoints), kafka_tools_classpath()
+    props = {
+        "acks": "all",
+        "enable.idempotence": "true",
+        "compression.type": options.compression,
+        "batch.size": str(options.batch_size),
+        "linger.ms": str(options.linger_ms),
+        "max.request.size": str(options.producer_config()["max_request_size"]),
+    }
+    rates, mb, latency = [], [], []
+    with tempfile.TemporaryDirectory(prefix="bench-producer-java-") as tmp:
+        payloads = Path(tmp) / "payloads.txt"
+        mean_bytes = write_payloads(payloads)
+        for i in range(runs):
+            topic = f"bench-producer-java-{uuid.uuid4().hex[:8]}"
+            sparkrun.create_topic(endpoints, topic)
+            argv = [
+                java, f"-Xmx{heap}", "-cp", classpath, JAVA_CLASS,
+                "--bootstrap-server", endpoints["kafka_bootstrap_servers"], "--topic", topic,
+                "--num-records", str(records), "--throughput", "-1", "--payload-file", str(payloads),
+                "--key-distribution", "random", "--record-key-range", str(KEY_RANGE), "--random-seed", str(i + 1),
+                "--command-property", *(f"{k}={v}" for k, v in props.items()),
+            ]  # fmt: skip
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+            finally:
+                sparkrun.delete_topic(endpoints, topic)
+            total = next((m for line in done.stdout.splitlines() if (m := _JAVA_TOTAL.match(line))), None)
+            if done.returncode != 0 or total is None or int(total[1]) != records:
+                out = (done.stdout + done.stderr)[-3000:]
+                raise RuntimeError(f"ProducerPerformance run {i} exited {done.returncode}:\n{out}")
+            rates.append(float(total[2]))
+            mb.append(float(total[3]))
+            latency.append(float(total[4]))
+    return {
+        "tool": f"{JAVA_CLASS} (kafka-tools)",
+        "records_per_run": records,
+        "runs": runs,
+        "events_per_s": _spread(rates),
+        "mb_per_s": _spread(mb),
+        "avg_latency_ms": _spread(latency),
+        "mean_event_bytes": round(mean_bytes, 1),
+        "jvm_heap": heap,
+        "producer_props": props,
+        "all_runs_events_per_s": [round(r) for r in rates],
+    }
+
+
+def figure(
+    endpoints: Mapping[str, str] | None = None,
+    *,
+    events: int = 200_000,
+    runs: int = 3,
+    heap: str = "256m",
+    processes: Sequence[int] = (1, 2),
+) -> dict[str, object]:
+    """Figure 1 with its anchor, measured in one go: ours with each number of processes, the Java tool, ratios."""
+    endpoints = endpoints or sparkrun.load_endpoints()
+    started = time.monotonic()
+    result: dict[str, object] = {"machine_before": machine_notes()}
+    mine = {f"{n}_process{'es' if n > 1 else ''}": ours(endpoints, events=events, runs=runs, processes=n)
+            for n in processes}  # fmt: skip
+    anchor = producer_performance(endpoints, records=events, runs=runs, heap=heap)
+    java_median = anchor["events_per_s"]["median"]  # type: ignore[index]
+    result["ours"] = mine
+    result["producer_performance"] = anchor
+    result["ratio_to_producer_performance"] = {
+        name: round(fig["events_per_s"]["median"] / java_median, 3) if java_median else None  # type: ignore[index]
+        for name, fig in mine.items()
+    }
+    result["target_ratio"] = 0.3
+    result["brokers"] = int(endpoints.get("testbed_kafka_brokers", "3"))
+    result["topic_partitions"] = 6
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["machine_after"] = machine_notes()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.producer", description=__doc__.split("\n\n")[0])
+    p.add_argument("--events", type=int, default=200_000, help="events per run, ours and the anchor's")
+    p.add_argument("--runs", type=int, default=3, help="runs of each (the median is the figure)")
+    p.add_argument("--java-heap", default="256m", help="-Xmx of ProducerPerformance's JVM")
+    p.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="our runs' --processes values")
+    a = p.parse_args(argv)
+    print(json.dumps(figure(events=a.events, runs=a.runs, heap=a.java_heap, processes=a.processes), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""`--processes N`: N producer processes, one run.
+
+kafka-python does its work in Python, so one process is bound to one core; N processes (spawned, each with
+its own KafkaProducer and its own slice of the positions, see producer/plan.py) use N cores. The parent
+connects nothing itself: it starts the workers, waits until each has its producer connected, gives them one
+common start time (time.monotonic is the same clock in every process), so `--rate` and `--duration` hold
+for the run as a whole, shows the progress of all of them, and merges their results into one summary and
+one manifest. A worker that dies without reporting makes the run fail (exit 1): its records count as
+unacknowledged.
+
+Ctrl-C reaches every process of the terminal's group; the parent also passes it on (a shared event), so a
+signal to the parent alone stops the run the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import queue
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from producer.delivery import DeliveryTracker, KafkaSink, Sink, Summary
+from producer.plan import Plan, share
+from producer.replay import ReplayStats
+from producer.runner import Manifest, Progress, RunResult, run
+
+SinkFactory = Callable[[Plan, int], Sink]
+"""(plan, process index) -> the sink of that process; must be picklable (a module-level callable)."""
+READY_TIMEOUT_S = 180.0
+"""How long the workers may take to start and connect (a loaded 2-core machine spawns slowly)."""
+REPORT_GRACE_S = 10.0
+"""How long after a worker's exit its report may still be on the way before the worker counts as lost."""
+
+
+def kafka_sink(plan: Plan, index: int) -> Sink:
+    return KafkaSink(plan.bootstrap_servers, plan.topic, options=plan.options, client_id=f"lakehouse-producer-{index}")
+
+
+def manifest_part(manifest: Path, index: int) -> Path:
+    return manifest.with_name(f"{manifest.name}.part{index}")
+
+
+class WorkerStartError(ConnectionError):
+    """A worker could not build its sink (Kafka unreachable, topic missing, codec not installed)."""
+
+
+@dataclass
+class _Shared:
+    """The parent's handles on the workers: counters (sent, acked, failed per worker) and the signals.
+
+    The signals are plain shared values that the workers poll, not multiprocessing Events: Event.set()
+    waits for every waiter to wake up, and hangs for good when a waiter has exited meanwhile (a worker that
+    got the terminal's Ctrl-C itself, finished and left before the parent passed the stop on)."""
+
+    counters: Any
+    messages: Any
+    go: Any
+    stop: Any
+    start_at: Any
+
+
+def _wait_flag(flag: Any, timeout_s: float | None, poll_s: float) -> bool:
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while not flag.value:
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        time.sleep(poll_s)
+    return True
+
+
+def worker_main(plan: Plan, index: int, shared: _Shared, sink_factory: SinkFactory, manifest: Path | None) -> None:
+    """One process's part of the run; reports ('ready' | 'error' | 'result', index, payload) on `messages`."""
+    local_stop = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if local_stop.is_set():
+            raise KeyboardInterrupt
+        local_stop.set()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        sink = sink_factory(plan, index)
+    except (ConnectionError, ValueError) as exc:
+        shared.messages.put(("error", index, str(exc)))
+        return
+    shared.messages.put(("ready", index, None))
+    if not _wait_flag(shared.go, READY_TIMEOUT_S, 0.005):  # the parent is gone
+        sink.close(1.0)
+        return
+    if shared.stop.value:  # stopped before the start: send nothing, still report
+        local_stop.set()
+
+    def watch_stop() -> None:
+        _wait_flag(shared.stop, None, 0.05)
+        local_stop.set()
+
+    threading.Thread(target=watch_stop, daemon=True, name="stop-watch").start()
+
+    def observe(sent: int, acked: int, failed: int) -> None:
+        base = 3 * index
+        shared.counters[base], shared.counters[base + 1], shared.counters[base + 2] = sent, acked, failed
+
+    stats = ReplayStats()
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(manifest_part(manifest, index).open("w")) if manifest is not None else None
+        result = run(
+            sink,
+            plan.part(index, stats),
+            count=share(plan.total, index, plan.processes),
+            duration_s=plan.duration_s,
+            rate=plan.rate,
+            stop=local_stop,
+            manifest=Manifest(fh) if fh is not None else None,
+            flush_timeout_s=plan.flush_timeout_s,
+            start=shared.start_at.value,
+            offset=index,
+            stride=plan.processes,
+            observer=observe,
+        )
+    s = result.summary
+    shared.messages.put(
+        (
+            "result",
+            index,
+            {
+                "sent": s.sent,
+                "acked": s.acked,
+                "failed": s.failed,
+                "elapsed_s": s.elapsed_s,
+                "value_bytes": s.value_bytes,
+                "errors": s.errors,
+                "first_errors": list(s.first_errors),
+                "kinds": result.kinds,
+                "interrupted": result.interrupted,
+                "flushed": result.flushed,
+            },
+        )
+    )
+
+
+def merge(reports: dict[int, dict[str, Any]], counters: list[int], processes: int, elapsed_s: float) -> RunResult:
+    """One RunResult from the workers' reports; a worker without one adds its last published counts and is lost."""
+    sent = acked = failed = value_bytes = 0
+    errors: Counter[str] = Counter()
+    first: list[str] = []
+    kinds: Counter[str] = Counter()
+    lost = []
+    for index in range(processes):
+        report = reports.get(index)
+        if report is None:
+            lost.append(index)
+            s, a, f = counters[3 * index : 3 * index + 3]
+            sent, acked, failed = sent + s, acked + a, failed + f
+            first.append(f"process {index} ended without a report after {s} records ({a} acknowledged)")
+            continue
+        sent, acked, failed = sent + report["sent"], acked + report["acked"], failed + report["failed"]
+        value_bytes += report["value_bytes"]
+        errors.update(report["errors"])
+        first.extend(report["first_errors"])
+        kinds.update(report["kinds"])
+    if lost:
+        errors["ProcessLost"] += len(lost)
+    elapsed = max([r["elapsed_s"] for r in reports.values()] or [elapsed_s])
+    summary = Summary(
+        sent=sent,
+        acked=acked,
+        failed=failed,
+        elapsed_s=elapsed,
+        errors=dict(errors),
+        first_errors=tuple(first[: DeliveryTracker.MAX_KEPT_ERRORS + len(lost)]),
+        value_bytes=value_bytes,
+    )
+    return RunResult(
+        summary,
+        dict(kinds),
+        interrupted=any(r["interrupted"] for r in reports.values()),
+        flushed=all(r["flushed"] for r in reports.values()),
+        lost_processes=tuple(lost),
+    )
+
+
+def run_parallel(
+    plan: Plan,
+    *,
+    stop: threading.Event,
+    progress: Progress | None = None,
+    manifest: Path | None = None,
+    sink_factory: SinkFactory = kafka_sink,
+    poll_s: float = 0.2,
+) -> RunResult:
+    """Run `plan` in plan.processes worker processes; raises WorkerStartError if any cannot connect."""
+    ctx = multiprocessing.get_context("spawn")
+    n = plan.processes
+    shared = _Shared(
+        counters=ctx.RawArray("q", 3 * n),
+        messages=ctx.Queue(),
+        go=ctx.RawValue("b", 0),
+        stop=ctx.RawValue("b", 0),
+        start_at=ctx.RawValue("d", 0.0),
+    )
+    workers = [
+        ctx.Process(target=worker_main, args=(plan, i, shared, sink_factory, manifest), name=f"producer-{i}")
+        for i in range(n)
+    ]
+    for w in workers:
+        w.start()
+    reports: dict[int, dict[str, Any]] = {}
+    try:
+        _wait_ready(workers, shared, stop)
+        if stop.is_set():
+            shared.stop.value = 1
+        shared.start_at.value = start = time.monotonic() + 0.05
+        shared.go.value = 1
+        shown = 0
+        exited_at: dict[int, float] = {}
+        while True:
+            if stop.is_set():
+                shared.stop.value = 1
+            with contextlib.suppress(queue.Empty):
+                kind, index, payload = shared.messages.get(timeout=poll_s)
+                if kind == "result":
+                    reports[index] = payload
+            now = time.monotonic()
+            for i, w in enumerate(workers):
+                if w.exitcode is not None and i not in reports:
+                    exited_at.setdefault(i, now)
+            if progress is not None:
+                counts = list(shared.counters)
+                total_sent = sum(counts[0::3])
+                progress.update(total_sent - shown)
+                shown = total_sent
+                progress.set_postfix_str(f"acked={sum(counts[1::3])} failed={sum(counts[2::3])}")
+            pending = [i for i in range(n) if i not in reports]
+            if not pending or all(i in exited_at and now - exited_at[i] > REPORT_GRACE_S for i in pending):
+                break
+        elapsed = time.monotonic() - start
+    except BaseException:
+        shared.stop.value = 1
+        shared.go.value = 1
+        for w in workers:
+            w.join(timeout=5)
+            if w.exitcode is None:
+                w.terminate()
+        raise
+    for w in workers:
+        w.join(timeout=30)
+        if w.exitcode is None:
+            w.terminate()
+            w.join(timeout=5)
+    if progress is not None:
+        progress.close()
+    if manifest is not None:
+        _concatenate(manifest, n)
+    return merge(reports, list(shared.counters), n, elapsed)
+
+
+def _wait_ready(workers: list[Any], shared: _Shared, stop: threading.Event) -> None:
+    ready: set[int] = set()
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while len(ready) < len(workers) and not stop.is_set():
+        if time.monotonic() > deadline:
+            raise WorkerStartError(f"the producer processes did not connect within {READY_TIMEOUT_S:.0f} s")
+        try:
+            kind, index, payload = shared.messages.get(timeout=0.2)
+        except queue.Empty:
+            dead = [i for i, w in enumerate(workers) if w.exitcode is not None and i not in ready]
+            if dead:
+                raise WorkerStartError(
+                    f"producer process {dead[0]} exited ({workers[dead[0]].exitcode}) before connecting"
+                ) from None
+            continue
+        if kind == "error":
+            raise WorkerStartError(payload)
+        ready.add(index)
+
+
+def _concatenate(manifest: Path, processes: int) -> None:
+    with manifest.open("w") as out:
+        for i in range(processes):
+            part = manifest_part(manifest, i)
+            if part.exists():
+                with part.open() as fh:
+                    for line in fh:
+                        out.write(line)
+                part.unlink()

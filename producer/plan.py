@@ -1,0 +1,122 @@
+"""What one run sends, and which part of it each process sends: pure and picklable (no Kafka, no I/O but
+the replay file).
+
+A run is one stream of positions 0, 1, 2, ...: each position holds a valid event, an injected malformed
+record or a re-sent duplicate (the injection schedule, fixed by --seed). With --processes N, process i sends
+the positions i, i+N, i+2N, ... (`Plan.part(i)`):
+- generated events: each process has its own generator, seeded from (--seed, i, N), so the events are
+  deterministic for a given seed and N, and distinct between processes (N = 1 is exactly the single
+  process stream of that seed). With --start-time, process i's clock starts i steps later and steps N
+  times further, so event times interleave as one stream's would;
+- replayed rows: every process reads the file the same way (ids, times) and sends the rows that fall on
+  its positions, so the union is the file, each row once, as one process would send it;
+- injected records: the schedule is global, the first N positions are valid events (each process needs
+  one to copy or spoil), malformed kinds go in turn by global order, so the counts per kind are exactly
+  those one process would send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from producer import malformed
+from producer.delivery import SinkOptions
+from producer.events import Clock, EventGenerator, SimulatedClock, wall_clock
+from producer.replay import ReplayStats, read_events
+from producer.runner import Record, injection_schedule, records, stream_end
+
+
+def process_seed(seed: int | None, index: int, processes: int) -> int | None:
+    """The generator seed of process `index` of `processes`: the run's seed itself for one process."""
+    if seed is None or processes == 1:
+        return seed
+    digest = hashlib.sha256(f"lakehouse-producer:{seed}:{index}:{processes}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def share(total: int | None, index: int, processes: int) -> int | None:
+    """How many of the positions 0..total-1 process `index` sends (None: no limit)."""
+    return None if total is None else len(range(index, total, processes))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One run as the flags describe it. `total` is the number of positions (None: until stopped)."""
+
+    bootstrap_servers: str
+    topic: str
+    options: SinkOptions = field(default_factory=SinkOptions)
+    processes: int = 1
+    count: int | None = None
+    duration_s: float | None = None
+    rate: float = 0.0
+    seed: int | None = None
+    start_time: datetime | None = None
+    replay: Path | None = None
+    inject_malformed: int = 0
+    duplicates: int = 0
+    kinds: tuple[str, ...] = malformed.KINDS
+    flush_timeout_s: float = 60.0
+    total: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.processes < 1:
+            raise ValueError(f"processes {self.processes} is not allowed: 1 or more")
+        if (self.inject_malformed or self.duplicates) and self.count is None:
+            raise ValueError("--inject-malformed and --duplicates need --count (the records are spread over the run)")
+
+    @property
+    def step(self) -> timedelta:
+        """The simulated clock's step between two events of the whole run."""
+        return timedelta(seconds=1 / self.rate) if self.rate > 0 else timedelta(milliseconds=10)
+
+    def schedule(self) -> dict[int, str]:
+        """Injected positions -> 'malformed'/'duplicate' (raises ValueError when they do not fit)."""
+        if not (self.inject_malformed or self.duplicates) or self.count is None:
+            return {}
+        return injection_schedule(self.count, self.inject_malformed, self.duplicates, self.seed, self.processes)
+
+    def resolved(self, replay_stats: ReplayStats | None = None) -> Plan:
+        """The plan with `total` set and `processes` at most one per position.
+
+        A replay file is read once here when several processes share it, to know where it runs dry (which
+        also checks every row before Kafka is touched); `replay_stats` then holds its counts.
+        """
+        total = self.count
+        schedule = self.schedule()
+        if self.replay is not None and self.processes > 1:
+            needed = None if self.count is None else self.count - len(schedule)
+            rows = 0
+            for _ in read_events(self.replay, seed=self.seed, clock=wall_clock, stats=replay_stats):
+                rows += 1
+                if needed is not None and rows >= needed:
+                    break
+            end = stream_end(schedule, rows)
+            total = end if total is None else min(total, end)
+        processes = self.processes if total is None else max(1, min(self.processes, total))
+        return replace(self, total=total, processes=processes)
+
+    def part(self, index: int, replay_stats: ReplayStats | None = None) -> Iterator[Record]:
+        """The records process `index` sends, in order (an endless or a bounded stream; the send loop stops
+        it at `share(total, index, processes)`)."""
+        n = self.processes
+        if not 0 <= index < n:
+            raise ValueError(f"process index {index} is not allowed: 0 <= index < {n}")
+        schedule = self.schedule()
+        # The injected records' own random draws (which copy, which defect, their event ids): the run's seed
+        # for one process, one stream per process otherwise (also without --seed), so ids never repeat.
+        inject_seed = self.seed if n == 1 else f"{self.seed}:{index}:{n}"
+        if self.replay is not None:
+            events = read_events(self.replay, seed=self.seed, clock=self._clock(0, 1), stats=replay_stats)
+            return records(events, schedule, self.kinds, inject_seed, offset=index, stride=n, shared_source=True)
+        generator = EventGenerator(seed=process_seed(self.seed, index, n), clock=self._clock(index, n))
+        return records(generator.encoded_stream(), schedule, self.kinds, inject_seed, offset=index, stride=n)
+
+    def _clock(self, index: int, processes: int) -> Clock:
+        if self.start_time is None:
+            return wall_clock
+        return SimulatedClock(self.start_time + index * self.step, self.step * processes)
