@@ -3,7 +3,8 @@
 superset_config.py is generated (`lakehouse.generators.superset`) and holds no secret: SECRET_KEY comes
 from SUPERSET_SECRET_KEY in the environment, a Pulumi secret. The SQLite metadata database lives on a
 named volume, so users, databases and dashboards survive re-creating the container. The start command
-bootstraps idempotently (db upgrade, admin user, init) and then serves with gunicorn.
+bootstraps idempotently (db upgrade, init, the admin user created or its password rotated by
+lakehouse/superset_admin.py) and then serves with gunicorn.
 """
 
 from __future__ import annotations
@@ -15,32 +16,47 @@ import pulumi_docker as docker
 
 from components import containers as c
 from components.sizing import SUPERSET_MIB
-from lakehouse.generators.superset import ADMIN_PASSWORD_ENV, SECRET_KEY_ENV, superset_config
+from lakehouse.generators.superset import (
+    ADMIN_PASSWORD_ENV,
+    ADMIN_SCRIPT_NAME,
+    ADMIN_USER_ENV,
+    SECRET_KEY_ENV,
+    admin_script,
+    superset_config,
+)
 
 HOSTNAME = "superset"
 PORT = 8088
 HOME = "/app/superset_home"
 CONFIG_PATH = "/app/lakehouse/superset_config.py"
+ADMIN_SCRIPT_PATH = f"/app/lakehouse/{ADMIN_SCRIPT_NAME}"
 DOCKERFILE = "images/superset/Dockerfile"
 CONTEXT = "images/superset"
 IMAGE_NAME = "lakehouse/superset"
-ADMIN_USER_ENV = "SUPERSET_ADMIN_USER"
 
 
-def bootstrap_command(port: int = PORT) -> list[str]:
-    """Idempotent first-start steps, then the server. Credentials are expanded from the environment
-    inside the container; the command itself holds none."""
+# Inside the container every interface is fine: Docker publishes the port on lakehouse:bindAddress only.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+
+
+def bootstrap_command(
+    port: int = PORT, *, host: str = ALL_INTERFACES, admin_script_path: str = ADMIN_SCRIPT_PATH
+) -> list[str]:
+    """Idempotent start steps, then the server. Credentials are read from the environment by the admin
+    script; the command itself holds none.
+
+    The admin step runs on every start, after `init` (which creates the Admin role): it creates the admin on a
+    fresh volume and, on a kept one, sets the password to SUPERSET_ADMIN_PASSWORD when it differs. A new
+    `lakehouse:supersetAdminPassword` changes the container's environment, so Pulumi re-creates the container and
+    this step rotates the password (`superset fab create-admin` skipped an existing user and changed nothing).
+    """
     steps = [
         "set -e",
         "superset db upgrade",
-        # Re-running create-admin for an existing user prints "User already exists" and exits 0.
-        (
-            f'superset fab create-admin --username "${ADMIN_USER_ENV}" --firstname Lakehouse --lastname Admin '
-            f'--email "${ADMIN_USER_ENV}@lakehouse.local" --password "${ADMIN_PASSWORD_ENV}"'
-        ),
         "superset init",
+        f"python {admin_script_path}",
         (
-            f"exec gunicorn --bind 0.0.0.0:{port} --workers 2 --worker-class gthread --threads 4 --timeout 120 "
+            f"exec gunicorn --bind {host}:{port} --workers 2 --worker-class gthread --threads 4 --timeout 120 "
             "'superset.app:create_app()'"
         ),
     ]
@@ -67,6 +83,8 @@ class SupersetArgs:
     """Build context (the Dockerfile needs nothing else)."""
     dockerfile: str = DOCKERFILE
     """Dockerfile path, relative to the project directory."""
+    name_prefix: str = ""
+    """Prefix of the Docker names of its container and volume (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         base = self.build_args.get("SUPERSET_IMAGE", "")
@@ -96,10 +114,10 @@ class Superset(pulumi.ComponentResource):
             skip_push=True,
             opts=child,
         )
-        home = docker.Volume(f"{name}-home", name="lakehouse-superset-home", opts=child)
+        home = docker.Volume(f"{name}-home", name=c.docker_name(args.name_prefix, "superset-home"), opts=child)
         self.server = docker.Container(
             f"{name}-server",
-            name=HOSTNAME,
+            name=c.docker_name(args.name_prefix, HOSTNAME),
             hostname=HOSTNAME,
             image=self.image.repo_digest,
             command=bootstrap_command(),
@@ -111,7 +129,7 @@ class Superset(pulumi.ComponentResource):
                 },
                 {SECRET_KEY_ENV: args.secret_key, ADMIN_PASSWORD_ENV: args.admin_password},
             ),
-            uploads=[c.upload(CONFIG_PATH, args.config_file())],
+            uploads=[c.upload(CONFIG_PATH, args.config_file()), c.upload(ADMIN_SCRIPT_PATH, admin_script())],
             volumes=[docker.ContainerVolumeArgs(volume_name=home.name, container_path=HOME)],
             networks_advanced=c.on_network(args.network_name, HOSTNAME),
             ports=[c.publish(PORT, args.host_port, args.bind_address)],

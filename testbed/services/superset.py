@@ -2,57 +2,72 @@
 lakehouse.generators.superset, SQLite metadata, the admin bootstrapped, gunicorn on 127.0.0.1.
 
 `superset db upgrade` + `superset init` (the slow part) run once per Superset version into a template
-metadata database in the cache; each `up` copies it and only adds the admin with this run's password.
+metadata database in the cache; each `up` copies it and only runs the admin bootstrap
+(lakehouse/superset_admin.py, the script the stack's container runs) with this run's password.
+
+`start_private` runs another Superset on its own port and SUPERSET_HOME, for tests that must restart or
+re-bootstrap a Superset (password rotation) without touching the shared test bed's.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from lakehouse.generators.superset import ADMIN_PASSWORD_ENV, SECRET_KEY_ENV, superset_config
+from lakehouse.generators.superset import (
+    ADMIN_PASSWORD_ENV,
+    ADMIN_SCRIPT_NAME,
+    ADMIN_USER_ENV,
+    SECRET_KEY_ENV,
+    admin_script,
+    superset_config,
+)
+from lakehouse.superset_api import SupersetClient
 from testbed import artifacts
 from testbed.context import Context
 from testbed.creds import secret
 from testbed.plan import HOST
-from testbed.proc import Proc, run_logged, wait_for
+from testbed.proc import Proc, run_logged, spawn, wait_for
 
 SERVICE = "superset"
-_ADMIN_SCRIPT = Path(__file__).resolve().parent / "superset_admin.py"
 
 
 def url(ctx: Context) -> str:
     return f"http://{HOST}:{ctx.plan.superset}"
 
 
-def _env(ctx: Context, venv: Path, home: Path, *, secret_key: str) -> dict[str, str]:
-    return ctx.base_env(
-        PATH=f"{venv / 'bin'}:{ctx.base_env()['PATH']}",
-        SUPERSET_CONFIG_PATH=str(home / "superset_config.py"),
-        SUPERSET_HOME=str(home),
-        FLASK_APP="superset",
-        **{SECRET_KEY_ENV: secret_key},
-    )
+def server_env(base: Mapping[str, str], venv: Path, home: Path, *, secret_key: str) -> dict[str, str]:
+    """The environment of every Superset command: its venv first on PATH, the generated config, the key."""
+    return {
+        **base,
+        "PATH": f"{venv / 'bin'}:{base.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
+        "SUPERSET_CONFIG_PATH": str(home / "superset_config.py"),
+        "SUPERSET_HOME": str(home),
+        "FLASK_APP": "superset",
+        SECRET_KEY_ENV: secret_key,
+    }
 
 
-def _write_config(home: Path) -> None:
+def write_home(home: Path) -> None:
+    """superset_config.py and the admin bootstrap script, as the stack's container gets them."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "data").mkdir(exist_ok=True)
     (home / "superset_config.py").write_text(
         superset_config(metadata_uri=f"sqlite:///{home / 'superset.db'}", data_dir=str(home / "data"))
     )
+    (home / ADMIN_SCRIPT_NAME).write_text(admin_script())
 
 
-def template_db(ctx: Context, venv: Path) -> Path:
+def template_db(venv: Path, *, base_env: Mapping[str, str], log: Path) -> Path:
     """superset.db after `db upgrade` and `init` (no users, no secrets), built once per venv."""
 
     def build(tmp: Path) -> None:
         home = tmp / "home"
-        _write_config(home)
+        write_home(home)
         # A throwaway key: the template holds no encrypted value, so no run's key is needed to read it.
-        env = _env(ctx, venv, home, secret_key=secret(48))
-        log = ctx.log("superset")
+        env = server_env(base_env, venv, home, secret_key=secret(48))
         run_logged("superset", [str(venv / "bin" / "superset"), "db", "upgrade"], env=env, log=log, timeout=600)
         run_logged("superset", [str(venv / "bin" / "superset"), "init"], env=env, log=log, timeout=600)
         shutil.move(str(home / "superset.db"), tmp / "superset.db")
@@ -63,29 +78,24 @@ def template_db(ctx: Context, venv: Path) -> Path:
     return artifacts.ensure(f"superset-metadata-{venv.parent.name}-{key}", build) / "superset.db"
 
 
-def start(ctx: Context, venv: Path) -> Proc:
-    home = ctx.data("superset")
-    _write_config(home)
-    ctx.store.service(SERVICE, address=url(ctx), ports=[ctx.plan.superset], log=str(ctx.log(SERVICE)))
-    shutil.copyfile(template_db(ctx, venv), home / "superset.db")
-    env = _env(ctx, venv, home, secret_key=ctx.creds.superset_secret_key)
-    # -I: isolated mode keeps the script's directory (and this module, superset.py) off sys.path.
+def bootstrap_admin(venv: Path, home: Path, env: Mapping[str, str], *, user: str, password: str, log: Path) -> None:
+    """Create the admin, or set its password when it differs (rotation): the stack's admin script."""
+    # -I: isolated mode keeps the script's directory off sys.path.
     run_logged(
         "superset",
-        [str(venv / "bin" / "python"), "-I", str(_ADMIN_SCRIPT)],
-        env=env
-        | {
-            "SUPERSET_ADMIN_USER": ctx.settings.superset_admin_user,
-            ADMIN_PASSWORD_ENV: ctx.creds.superset_admin_password,
-        },
-        log=ctx.log(SERVICE),
+        [str(venv / "bin" / "python"), "-I", str(home / ADMIN_SCRIPT_NAME)],
+        env={**env, ADMIN_USER_ENV: user, ADMIN_PASSWORD_ENV: password},
+        log=log,
         timeout=300,
     )
+
+
+def server_argv(venv: Path, port: int) -> list[str]:
     # One worker with threads: the test bed's load is a few API calls at a time; saves ~300 MB.
-    argv = [
+    return [
         str(venv / "bin" / "gunicorn"),
         "--bind",
-        f"{HOST}:{ctx.plan.superset}",
+        f"{HOST}:{port}",
         "--workers",
         "1",
         "--worker-class",
@@ -96,38 +106,65 @@ def start(ctx: Context, venv: Path) -> Proc:
         "120",
         "superset.app:create_app()",
     ]
-    return ctx.spawn(SERVICE, SERVICE, argv, env=env, cwd=home)
+
+
+def start(ctx: Context, venv: Path) -> Proc:
+    home = ctx.data("superset")
+    write_home(home)
+    ctx.store.service(SERVICE, address=url(ctx), ports=[ctx.plan.superset], log=str(ctx.log(SERVICE)))
+    shutil.copyfile(template_db(venv, base_env=ctx.base_env(), log=ctx.log(SERVICE)), home / "superset.db")
+    env = server_env(ctx.base_env(), venv, home, secret_key=ctx.creds.superset_secret_key)
+    bootstrap_admin(
+        venv,
+        home,
+        env,
+        user=ctx.settings.superset_admin_user,
+        password=ctx.creds.superset_admin_password,
+        log=ctx.log(SERVICE),
+    )
+    return ctx.spawn(SERVICE, SERVICE, server_argv(venv, ctx.plan.superset), env=env, cwd=home)
+
+
+def start_private(
+    venv: Path,
+    home: Path,
+    port: int,
+    *,
+    base_env: Mapping[str, str],
+    secret_key: str,
+    admin_user: str,
+    admin_password: str,
+    log: Path,
+) -> Proc:
+    """A Superset of its own (metadata copied from the template, the admin bootstrapped) serving on `port`.
+    The caller stops it (`testbed.proc.stop_group(proc.pid)`)."""
+    write_home(home)
+    if not (home / "superset.db").exists():
+        shutil.copyfile(template_db(venv, base_env=base_env, log=log), home / "superset.db")
+    env = server_env(base_env, venv, home, secret_key=secret_key)
+    bootstrap_admin(venv, home, env, user=admin_user, password=admin_password, log=log)
+    return spawn(f"superset-{port}", server_argv(venv, port), env=env, log=log, cwd=home)
 
 
 def login(base_url: str, user: str, password: str):
-    """A requests.Session logged in through the API (bearer token + CSRF token), as the stack's providers do."""
-    import requests
+    """A requests.Session logged in through the API (bearer token + CSRF token), as the stack's provider does
+    (lakehouse.superset_api)."""
+    return SupersetClient.login(base_url, user, password).http
 
-    http = requests.Session()
-    http.headers["Accept"] = "application/json"
-    resp = http.post(
-        f"{base_url}/api/v1/security/login",
-        json={"username": user, "password": password, "provider": "db", "refresh": True},
-        timeout=30,
-    )
-    resp.raise_for_status()
-    http.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
-    csrf = http.get(f"{base_url}/api/v1/security/csrf_token/", timeout=30)
-    csrf.raise_for_status()
-    http.headers["X-CSRFToken"] = csrf.json()["result"]
-    http.headers["Referer"] = base_url
-    return http
+
+def wait_logged_in(base_url: str, user: str, password: str, *, proc: Proc | None, timeout: float = 180) -> float:
+    """Usable = API login with the admin's password works. Returns the seconds waited."""
+    start_at = time.monotonic()
+
+    def ok() -> bool:
+        with SupersetClient.login(base_url, user, password, timeout=30):
+            return True
+
+    wait_for(ok, service=SERVICE, what="API login as the admin", timeout=timeout, proc=proc, interval=1.0)
+    return time.monotonic() - start_at
 
 
 def wait_ready(ctx: Context, proc: Proc, timeout: float = 180) -> float:
-    """Usable = API login with the admin's password works."""
-    start = time.monotonic()
-    wait_for(
-        lambda: bool(login(url(ctx), ctx.settings.superset_admin_user, ctx.creds.superset_admin_password)),
-        service=SERVICE,
-        what="API login as the admin",
-        timeout=timeout,
-        proc=proc,
-        interval=1.0,
+    return wait_logged_in(
+        url(ctx), ctx.settings.superset_admin_user, ctx.creds.superset_admin_password, proc=proc, timeout=timeout
     )
-    return time.monotonic() - start

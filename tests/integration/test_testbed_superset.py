@@ -33,7 +33,7 @@ def test_api_login_refuses_a_wrong_password(testbed: dict[str, str], require_ser
         timeout=30,
         json={
             "username": testbed["superset_admin_user"],
-            "password": "wrong-" + uuid.uuid4().hex,
+            "password": "wrong-" + uuid.uuid4().hex,  # pragma: allowlist secret - a wrong one, on purpose
             "provider": "db",
             "refresh": False,
         },

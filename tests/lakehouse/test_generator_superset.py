@@ -44,3 +44,12 @@ def test_missing_or_short_secret_key_stops_superset(monkeypatch: pytest.MonkeyPa
 
 def test_trino_uri() -> None:
     assert trino_sqlalchemy_uri(host="trino", port=8080) == "trino://superset@trino:8080/delta"
+
+
+def test_admin_script_is_the_lakehouse_module() -> None:
+    from pathlib import Path
+
+    from lakehouse import superset_admin
+    from lakehouse.generators.superset import admin_script
+
+    assert admin_script() == Path(superset_admin.__file__).read_text()

@@ -1,0 +1,241 @@
+"""The dashboards of superset_assets/ in Superset, as a Pulumi resource (a dynamic provider).
+
+Runs where `pulumi up` runs and reaches Superset through its published port. What it does to Superset lives in
+`lakehouse.superset_dashboards` (the bundle in `lakehouse.superset_bundle`, the API in `lakehouse.superset_api`),
+which `make demo` and the tests run too:
+- create: builds the bundle (the Trino URI and the schema/table names filled in), logs in (CSRF token on the
+  same session) and imports it through /api/v1/assets/import/, which creates the database connection, the
+  datasets, the charts and the dashboards, or adopts and overwrites them when they exist (matched by uuid):
+  creating again never makes a second copy;
+- update (the assets or the builder changed: `assets_hash`; the code: `provider_hash`; the Trino URI, the
+  schema or table names, the admin user or password): re-imports, then deletes objects the previous import
+  made that the bundle no longer has;
+- a new `superset_url` is another Superset: replace (create there, then delete here);
+- delete: dashboards, then charts, datasets and the database, each found by uuid; what is gone is skipped;
+- read (`pulumi refresh`): the objects Superset holds now; none of the dashboards left = the resource is gone;
+  some missing (deleted by hand) = the next `up` imports them again.
+`timeout_seconds` only bounds waiting and changes nothing in Superset: a change of it alone is no update.
+Outputs: `dashboard_urls` (title -> URL), `dashboards`, `object_ids` (kind -> uuid -> id), `adopted`.
+
+The admin password reaches the provider only as a secret input (the engine also marks the output of the same
+name secret); nothing is captured in the provider object, which is pickled into the state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+from pulumi.runtime.rpc import UNKNOWN
+
+from components.providers.inputs import with_ints
+from lakehouse import superset_api, superset_bundle, superset_dashboards
+
+INPUT_PROPS = (
+    "superset_url",
+    "admin_user",
+    "admin_password",
+    "trino_uri",
+    "catalog",
+    "schema",
+    "events_table",
+    "rejected_table",
+    "instance",
+    "assets_dir",
+    "timeout_seconds",
+    "assets_hash",
+    "provider_hash",
+)
+INT_PROPS = ("timeout_seconds",)
+REPLACE_PROPS = ("superset_url",)
+# Inputs whose change alters nothing in Superset.
+IGNORED_PROPS = ("timeout_seconds",)
+BUNDLE_PROPS = ("trino_uri", "catalog", "schema", "events_table", "rejected_table", "instance", "assets_dir")
+_URL = re.compile(r"^https?://[^/\s]+$")
+_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+def provider_hash() -> str:
+    """SHA-256 of the code that applies the dashboards (this file and the lakehouse modules it calls)."""
+    digest = hashlib.sha256()
+    for source in (
+        Path(__file__),
+        Path(superset_dashboards.__file__),
+        Path(superset_api.__file__),
+        Path(superset_bundle.__file__),
+    ):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+# ----- pure parts (unit-tested) -----
+
+
+def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
+    """(property, reason) for each input that is not allowed."""
+    failures: list[tuple[str, str]] = []
+    url = props.get("superset_url")
+    if not isinstance(url, str) or not _URL.match(url.rstrip("/")):
+        failures.append(("superset_url", f"superset_url = {url!r} must be http(s)://host[:port] of Superset"))
+    user = props.get("admin_user")
+    if not isinstance(user, str) or not _USER.match(user):
+        failures.append(("admin_user", f"admin_user = {user!r} must be 1-64 letters, digits, '_', '.', '@', '-'"))
+    password = props.get("admin_password")
+    if not isinstance(password, str) or not password:
+        # Never echo the value.
+        failures.append(("admin_password", "admin_password must be a non-empty string (pass it as a secret)"))
+    timeout = props.get("timeout_seconds")
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 10 <= timeout <= 3600:
+        failures.append(("timeout_seconds", f"timeout_seconds = {timeout!r} must be an integer from 10 to 3600"))
+    assets_dir = props.get("assets_dir") or ""
+    if not isinstance(assets_dir, str) or (assets_dir and not Path(assets_dir).is_dir()):
+        failures.append(("assets_dir", f"assets_dir = {assets_dir!r} must be '' (superset_assets/) or a directory"))
+    try:
+        if all(props.get(p) != UNKNOWN for p in BUNDLE_PROPS):
+            superset_bundle.BundleParams(
+                trino_uri=str(props.get("trino_uri")),
+                catalog=str(props.get("catalog")),
+                schema=str(props.get("schema")),
+                events_table=str(props.get("events_table")),
+                rejected_table=str(props.get("rejected_table")),
+                instance=str(props.get("instance") or ""),
+            )
+    except superset_bundle.BundleError as exc:
+        prop = next((p for p in ("trino_uri", "catalog", "schema", "events_table", "rejected_table", "instance")
+                     if str(exc).startswith(p)), "trino_uri")  # fmt: skip
+        failures.append((prop, str(exc)))
+    for prop in ("assets_hash", "provider_hash"):
+        if not isinstance(props.get(prop), str) or not props.get(prop):
+            failures.append((prop, f"{prop} must be a non-empty string (a hash of what is applied)"))
+    # A value still unknown during a preview (an output of another resource) is checked at `up`.
+    return [(p, r) for p, r in failures if props.get(p) != UNKNOWN]
+
+
+def diff(
+    olds: dict[str, Any], news: dict[str, Any], wanted: dict[str, list[str]] | None = None
+) -> tuple[list[str], list[str]]:
+    """(changed properties that need an update or replacement, those forcing a replacement).
+
+    `wanted` (kind -> uuids of the bundle `news` builds) against the stored `object_ids`: when `pulumi refresh`
+    found objects missing (deleted by hand), `object_ids` differs and the next `up` imports them again."""
+    changed = [k for k in INPUT_PROPS if k not in IGNORED_PROPS and olds.get(k) != news.get(k)]
+    stored = olds.get("object_ids")
+    if wanted is not None and isinstance(stored, dict) and not changed:
+        if {k: sorted(stored.get(k) or {}) for k in wanted} != {k: sorted(v) for k, v in wanted.items()}:
+            changed.append("object_ids")
+    return changed, [k for k in REPLACE_PROPS if k in changed]
+
+
+# ----- the provider -----
+
+
+class SupersetDashboardsProvider(ResourceProvider):
+    """The resource id is the Superset URL plus the instance (one set of dashboards per Superset and instance)."""
+
+    serialize_as_secret_always = False  # it captures nothing: the password is an input
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        news = with_ints(news, INT_PROPS)
+        failures = validate(news)
+        if not failures and not any(news.get(p) == UNKNOWN for p in BUNDLE_PROPS):
+            try:  # the assets themselves: a broken file is refused at preview, before anything is imported
+                superset_dashboards.bundle_of(news)
+            except superset_bundle.BundleError as exc:
+                failures.append(("assets_hash", str(exc)))
+        return CheckResult(news, [CheckFailure(p, r) for p, r in failures])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        news = with_ints(news, INT_PROPS)
+        try:
+            wanted = superset_dashboards.bundle_of(news).uuids()
+        except (superset_bundle.BundleError, KeyError, TypeError):
+            wanted = None  # unknown inputs during a preview, or check() reports the problem
+        changed, replaces = diff(with_ints(olds, INT_PROPS), news, wanted)
+        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        props = with_ints(props, INT_PROPS)
+        outs = superset_dashboards.apply(props)
+        return CreateResult(_resource_id(props), {**props, **outs})
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
+        outs = superset_dashboards.apply(news, previous=olds)
+        return UpdateResult({**news, **outs})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = with_ints(props, INT_PROPS)
+        live = superset_dashboards.inspect(props)
+        return ReadResult(id_, live) if live is not None else ReadResult(None, {})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        superset_dashboards.remove(with_ints(props, INT_PROPS))
+
+
+def _resource_id(props: dict[str, Any]) -> str:
+    instance = props.get("instance") or ""
+    return props["superset_url"].rstrip("/") + (f"#{instance}" if instance else "")
+
+
+class SupersetDashboards(pulumi.dynamic.Resource, module="lakehouse", name="SupersetDashboards"):
+    """The dashboards of `assets_dir` (default superset_assets/) imported into the Superset at `superset_url`.
+
+    Build the inputs with `lakehouse.superset_dashboards.inputs(settings, superset_url=...)` and pass the admin
+    password (a secret) beside them: `SupersetDashboards(name, admin_password=..., **inputs)`."""
+
+    dashboard_urls: pulumi.Output[dict[str, str]]
+    dashboards: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        superset_url: pulumi.Input[str],
+        admin_user: pulumi.Input[str],
+        admin_password: pulumi.Input[str],
+        trino_uri: pulumi.Input[str],
+        schema: str,
+        events_table: str,
+        rejected_table: str,
+        assets_hash: str,
+        catalog: str = "delta",
+        instance: str = "",
+        assets_dir: str = "",
+        timeout_seconds: int = 600,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "superset_url": superset_url,
+            "admin_user": admin_user,
+            # Secret even when the caller passed a plain string: the state must never hold it in clear.
+            "admin_password": pulumi.Output.secret(admin_password),
+            "trino_uri": trino_uri,
+            "catalog": catalog,
+            "schema": schema,
+            "events_table": events_table,
+            "rejected_table": rejected_table,
+            "instance": instance,
+            "assets_dir": assets_dir,
+            "timeout_seconds": timeout_seconds,
+            "assets_hash": assets_hash,
+            "provider_hash": provider_hash(),
+            "dashboard_urls": None,
+            "dashboards": None,
+            "object_ids": None,
+            "adopted": None,
+            "import_seconds": None,
+        }
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["admin_password"]))
+        super().__init__(SupersetDashboardsProvider(), resource_name, props, opts)

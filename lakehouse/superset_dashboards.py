@@ -1,0 +1,170 @@
+"""What the SupersetDashboards provider does to Superset: import the bundle of superset_assets/ (creating or
+adopting and updating every object), find the imported objects by uuid, delete them in dependency order.
+
+Shared by the stack's dynamic provider (components/providers/superset_dashboards.py), `make demo` and the
+tests, which all call these functions with the provider's property dict:
+  superset_url, admin_user, admin_password (a secret), trino_uri, catalog, schema, events_table,
+  rejected_table, instance, assets_dir ('' = this clone's superset_assets/), timeout_seconds,
+  assets_hash, provider_hash.
+`inputs(settings, ...)` builds that dict (without the password) from the lakehouse's settings, so the stack
+and the tests declare the resource the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lakehouse import superset_bundle
+from lakehouse.delta_tables import TRINO_SCHEMA
+from lakehouse.generators.superset import trino_sqlalchemy_uri
+from lakehouse.generators.trino import CATALOG
+from lakehouse.settings import Settings
+from lakehouse.superset_api import KINDS, SupersetClient, SupersetError
+
+IN_NETWORK_TRINO = ("trino", 8080)
+"""How Superset's container reaches Trino inside the Docker network."""
+
+
+def inputs(
+    s: Settings,
+    *,
+    superset_url: str,
+    trino_host: str = IN_NETWORK_TRINO[0],
+    trino_port: int = IN_NETWORK_TRINO[1],
+    schema: str = TRINO_SCHEMA,
+    instance: str = "",
+    assets_dir: str = "",
+    timeout_seconds: int = 600,
+) -> dict[str, Any]:
+    """The provider's inputs for the lakehouse of `s`, except `admin_password` (a secret the caller adds).
+
+    `superset_url` is Superset as the host reaches it (the provider runs where `pulumi up` runs); `trino_host`
+    and `trino_port` are Trino as *Superset* reaches it: `trino:8080` inside Docker, 127.0.0.1:<port> on the
+    test bed."""
+    from lakehouse.generators.s3 import rejected_table_name
+
+    return {
+        "superset_url": superset_url.rstrip("/"),
+        "admin_user": s.superset_admin_user,
+        "trino_uri": trino_sqlalchemy_uri(host=trino_host, port=trino_port, catalog=CATALOG),
+        "catalog": CATALOG,
+        "schema": schema,
+        "events_table": s.delta_table,
+        "rejected_table": rejected_table_name(s.delta_table),
+        "instance": instance,
+        "assets_dir": assets_dir,
+        "timeout_seconds": timeout_seconds,
+        "assets_hash": superset_bundle.assets_hash(Path(assets_dir) if assets_dir else superset_bundle.ASSETS_DIR),
+    }
+
+
+def _assets_dir(props: Mapping[str, Any]) -> Path:
+    return Path(props["assets_dir"]) if props.get("assets_dir") else superset_bundle.ASSETS_DIR
+
+
+def bundle_of(props: Mapping[str, Any]) -> superset_bundle.Bundle:
+    params = superset_bundle.BundleParams(
+        trino_uri=props["trino_uri"],
+        catalog=props.get("catalog") or CATALOG,
+        schema=props["schema"],
+        events_table=props["events_table"],
+        rejected_table=props["rejected_table"],
+        instance=props.get("instance") or "",
+    )
+    return superset_bundle.build(params, _assets_dir(props))
+
+
+def _client(props: Mapping[str, Any]) -> SupersetClient:
+    timeout = float(props.get("timeout_seconds") or 600)
+    return SupersetClient.login_when_ready(
+        props["superset_url"],
+        props["admin_user"],
+        props["admin_password"],
+        wait_seconds=timeout,
+        timeout=min(timeout, 120),
+    )
+
+
+def dashboard_url(superset_url: str, dashboard: Mapping[str, Any]) -> str:
+    key = dashboard.get("slug") or dashboard["id"]
+    return f"{superset_url.rstrip('/')}/superset/dashboard/{key}/"
+
+
+def _located(client: SupersetClient, bundle: superset_bundle.Bundle, props: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs describing the imported objects: ids by uuid, each dashboard's id and URL."""
+    wanted = bundle.uuids()
+    ids = {kind: client.ids_by_uuid(kind, wanted[kind]) for kind in KINDS}
+    missing = {kind: sorted(set(wanted[kind]) - set(ids[kind])) for kind in KINDS if set(wanted[kind]) - set(ids[kind])}
+    if missing:
+        raise SupersetError(
+            f"Superset at {client.base_url}: after importing {_assets_dir(props)} these objects are not there: "
+            f"{missing} (the import answered OK; is another bundle using the same uuids?)"
+        )
+    dashboards = []
+    for d in bundle.dashboards():
+        entry = {**d, "id": ids["dashboard"][d["uuid"]]}
+        entry["url"] = dashboard_url(props["superset_url"], entry)
+        dashboards.append(entry)
+    return {
+        "object_ids": {kind: dict(sorted(ids[kind].items())) for kind in KINDS},
+        "dashboards": dashboards,
+        "dashboard_urls": {d["title"]: d["url"] for d in dashboards},
+    }
+
+
+def apply(props: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Import the bundle (create, or adopt and update: the assets endpoint overwrites databases, datasets, charts
+    and dashboards matched by uuid) and return the outputs. Objects that `previous` (the last outputs) had and the
+    bundle no longer has (a chart removed from superset_assets/, another `instance`) are deleted afterwards."""
+    bundle = bundle_of(props)
+    started = time.monotonic()
+    with _client(props) as client:
+        existing = {kind: client.ids_by_uuid(kind, uuids) for kind, uuids in bundle.uuids().items()}
+        client.import_bundle(
+            bundle.data, passwords=bundle.passwords, what=f"importing {_assets_dir(props)} (assets bundle)"
+        )
+        seconds = time.monotonic() - started
+        outs = _located(client, bundle, props)
+        stale = {}
+        if previous:
+            for kind in KINDS:
+                old = set((previous.get("object_ids") or {}).get(kind) or {})
+                stale[kind] = sorted(old - set(outs["object_ids"][kind]))
+            client.delete_by_uuid(stale)
+    outs["adopted"] = {kind: sorted(found) for kind, found in existing.items() if found}
+    outs["import_seconds"] = round(seconds, 2)
+    return outs
+
+
+def remove(props: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Delete what the outputs `props` name, dashboards first, then charts, datasets and the database. Objects
+    already gone are skipped. Returns kind -> uuids deleted."""
+    uuids = {kind: list((props.get("object_ids") or {}).get(kind) or {}) for kind in KINDS}
+    if not any(uuids.values()):
+        return {}
+    with _client(props) as client:
+        return client.delete_by_uuid(uuids)
+
+
+def inspect(props: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What Superset holds now of the objects the outputs `props` name (for `pulumi refresh`): the outputs with
+    the live ids, or None when none of the dashboards exists any more."""
+    with _client(props) as client:
+        ids = {kind: client.ids_by_uuid(kind, (props.get("object_ids") or {}).get(kind) or {}) for kind in KINDS}
+    if not ids["dashboard"]:
+        return None
+    dashboards = []
+    for d in props.get("dashboards") or []:
+        if d["uuid"] in ids["dashboard"]:
+            entry = {**d, "id": ids["dashboard"][d["uuid"]]}
+            entry["url"] = dashboard_url(props["superset_url"], entry)
+            dashboards.append(entry)
+    return {
+        **props,
+        "object_ids": {kind: dict(sorted(ids[kind].items())) for kind in KINDS},
+        "dashboards": dashboards,
+        "dashboard_urls": {d["title"]: d["url"] for d in dashboards},
+    }
