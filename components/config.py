@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from lakehouse.settings import NAMESPACE, SECRET_KEYS, ConfigError, Settings
+from lakehouse.settings import NAMESPACE, SECRET_KEYS, ConfigError, Settings, exposure_warning
 
 # Length rules of the secret keys a user may set (min, max); the limits come from the services:
 # MinIO takes secret keys of 8-40 characters, superset_config.py refuses a SECRET_KEY under 32.
@@ -71,6 +71,10 @@ def load_stack_config(cfg: pulumi.Config | None = None) -> StackConfig:
         if value is not None:
             values[key] = value
     settings = Settings.from_config(values)  # also rejects unknown keys, naming the allowed ones
+    # A non-loopback bindAddress passed validation only with lakehouse:allowNetworkExposure: say what it opens.
+    warning = exposure_warning(settings)
+    if warning:
+        pulumi.log.warn(warning)
 
     secrets: dict[str, pulumi.Output[str]] = {}
     for key in SECRET_KEYS:

@@ -11,10 +11,15 @@ import dataclasses
 from lakehouse.settings import NAMESPACE, SECRET_KEYS, Settings
 
 
+def config_value(value: object) -> str:
+    """A default as `pulumi config` spells it (booleans are true/false)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def config_rows() -> list[tuple[str, str, str]]:
     """(key, default, description) for each setting, then each secret key (default: generated)."""
     rows = [
-        (f"{NAMESPACE}:{key}", str(f.default), f.metadata["doc"])
+        (f"{NAMESPACE}:{key}", config_value(f.default), f.metadata["doc"])
         for key, f in Settings.config_keys().items()
         if f.default is not dataclasses.MISSING
     ]

@@ -8,6 +8,7 @@ Pulumi secrets all the way into the container's definition and the state.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
@@ -68,9 +69,13 @@ def publish(internal: int, external: int, bind_address: str) -> docker.Container
 
 
 def client_host(bind_address: str) -> str:
-    """The host name a client on this machine uses to reach ports published on `bind_address`."""
+    """The host name a client on this machine uses to reach ports published on `bind_address`.
+
+    `localhost` only for 127.0.0.1 and 0.0.0.0: another loopback address (127.0.0.2) is not where `localhost`
+    resolves, so clients get the address itself.
+    """
     ip = ipaddress.ip_address(bind_address)
-    return "localhost" if ip.is_loopback or ip.is_unspecified else bind_address
+    return "localhost" if str(ip) == "127.0.0.1" or ip.is_unspecified else bind_address
 
 
 def connect_address(bind_address: str) -> str:
@@ -91,6 +96,31 @@ def env_list(
             raise ValueError(f"environment variable {key} is given both as plain and as secret value")
         entries.append(pulumi.Output.secret(value).apply(lambda v, k=key: f"{k}={v}"))
     return entries
+
+
+_PREFIX = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def stack_prefix(project: str, stack: str) -> str:
+    """What every Docker name of one stack starts with (`lakehouse-dev`), so two stacks on one host differ."""
+    prefix = f"{project}-{stack}"
+    if not _PREFIX.match(prefix):
+        raise ValueError(
+            f"project/stack {project!r}/{stack!r} cannot prefix Docker names: letters, digits, '_', '.', '-' only"
+        )
+    return prefix
+
+
+def docker_name(prefix: str, name: str) -> str:
+    """The Docker name (container, volume, network) of `name` in the stack `prefix` ('' keeps it as it is).
+
+    Only Docker's own names carry the prefix: hostnames and network aliases (kafka-1, minio, spark-master,
+    trino, superset, spark-orion), which the generated configuration refers to, stay the same in every stack,
+    each stack on its own network.
+    """
+    if prefix and not _PREFIX.match(prefix):
+        raise ValueError(f"Docker name prefix {prefix!r} is not allowed: letters, digits, '_', '.', '-'")
+    return f"{prefix}-{name}" if prefix else name
 
 
 def labels(role: str) -> list[docker.ContainerLabelArgs]:

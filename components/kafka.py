@@ -3,10 +3,18 @@
 Each broker runs the server.properties that `lakehouse.generators.kafka` renders - uploaded into the
 container and started with `kafka-storage.sh format` (KRaft) and `kafka-server-start.sh` - so the
 test bed, which starts the same scripts on the same rendering, tests the very file the stack deploys.
+
+Day-2 safety. KRaft: kafka-1..kafka-<controllers> are controller+broker and form a fixed voter set; the nodes
+after them are broker-only. Changing the broker count adds or removes broker-only nodes and leaves every
+other node's file, and so its container, untouched (the static quorum is never rewritten). Each layout - KRaft
+with its controller count, or ZooKeeper mode - keeps its data on volumes of its own, so a switch never hands a
+KRaft-formatted log dir to a ZooKeeper broker (or the other way round); the topic is re-created on the new
+cluster (its replacement trigger is the layout).
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 import pulumi
@@ -17,10 +25,13 @@ from components.providers.kafka_topic import KafkaTopic
 from components.sizing import jvm_limit_mib
 from lakehouse.generators.kafka import (
     BrokerAddress,
+    broker_probe_script,
     heap_opts,
-    kraft_broker_properties,
+    kraft_node_properties,
+    storage_format_args,
     topic_spec,
     zookeeper_broker_properties,
+    zookeeper_probe_script,
     zookeeper_properties,
 )
 from lakehouse.generators.properties import render_properties
@@ -59,6 +70,12 @@ class KafkaClusterArgs:
     """Partitions of the topic (also num.partitions)."""
     zookeeper_image: str | None = None
     """ZooKeeper image (zookeeper mode only)."""
+    controllers: int = 3
+    """KRaft: how many of the brokers (kafka-1 upwards) are also controllers: the fixed voter set."""
+    name_prefix: str = ""
+    """Prefix of the Docker names of containers and volumes (the stack's; see containers.docker_name)."""
+    topic_adopt_existing: bool = False
+    """Adopt the topic if it exists already on the cluster and the stack did not create it (kept on destroy)."""
     internal_port: int = 9092
     """INTERNAL listener port inside the network."""
     controller_port: int = 9093
@@ -73,6 +90,10 @@ class KafkaClusterArgs:
             raise ValueError(f"KafkaClusterArgs.brokers = {self.brokers} is not allowed: at least 1")
         if self.mode == "zookeeper" and not self.zookeeper_image:
             raise ValueError("KafkaClusterArgs.zookeeper_image is required in zookeeper mode")
+        if self.mode == "kraft" and not 1 <= self.controllers <= self.brokers:
+            raise ValueError(
+                f"KafkaClusterArgs.controllers = {self.controllers} is not allowed: from 1 to brokers ({self.brokers})"
+            )
         if self.host_port_base + self.brokers - 1 > 65535:
             raise ValueError(
                 f"KafkaClusterArgs.host_port_base = {self.host_port_base} leaves no room for "
@@ -99,7 +120,13 @@ class KafkaClusterArgs:
         rendered: dict[str, str] = {}
         for me in quorum:
             if self.mode == "kraft":
-                props = kraft_broker_properties(me, quorum, log_dir=LOG_DIR, partitions=self.partitions)
+                props = kraft_node_properties(
+                    me,
+                    quorum[: self.controllers],
+                    brokers=self.brokers,
+                    log_dir=LOG_DIR,
+                    partitions=self.partitions,
+                )
             else:
                 props = zookeeper_broker_properties(
                     me,
@@ -111,36 +138,36 @@ class KafkaClusterArgs:
             rendered[me.internal_host] = render_properties(props, HEADER)
         return rendered
 
+    @property
+    def layout(self) -> str:
+        """What a log dir is formatted for: 'kraft-c<controllers>' or 'zookeeper'. Volumes are per layout."""
+        return f"kraft-c{self.controllers}" if self.mode == "kraft" else "zookeeper"
+
 
 def broker_command(mode: str, cluster_id: str) -> list[str]:
     """Format the log dir (KRaft; a no-op when already formatted) and exec the broker on our file."""
     start = f"exec {KAFKA_HOME}/bin/kafka-server-start.sh {SERVER_PROPERTIES}"
     if mode == "zookeeper":
         return ["bash", "-c", start]
-    fmt = (
-        f"{KAFKA_HOME}/bin/kafka-storage.sh format --ignore-formatted --cluster-id {cluster_id} "
-        f"--config {SERVER_PROPERTIES}"
-    )
+    fmt = shlex.join([f"{KAFKA_HOME}/bin/kafka-storage.sh", *storage_format_args(cluster_id, SERVER_PROPERTIES)])
     return ["bash", "-c", f"set -e; {fmt}; {start}"]
 
 
 def broker_healthcheck(internal_port: int) -> docker.ContainerHealthcheckArgs:
-    # Healthy once the broker answers API requests on its own listener; the probe's JVM gets a small heap
-    # instead of inheriting KAFKA_HEAP_OPTS.
-    probe = (
-        f"KAFKA_HEAP_OPTS=-Xmx64m {KAFKA_HOME}/bin/kafka-broker-api-versions.sh "
-        f"--bootstrap-server localhost:{internal_port} > /dev/null 2>&1"
-    )
-    return c.healthcheck(["CMD-SHELL", probe], interval="30s", timeout="20s", start_period="90s")
+    # Healthy once the broker answers an ApiVersions request on its own listener: a bash probe, no JVM inside
+    # the broker's memory limit (see broker_probe_script).
+    probe = ["CMD", "bash", "-c", broker_probe_script(internal_port)]
+    return c.healthcheck(probe, interval="30s", timeout="20s", start_period="90s")
 
 
 class KafkaCluster(pulumi.ComponentResource):
     """Children:
     - `<name>-image` (docker.RemoteImage) of the broker image; in zookeeper mode also `<name>-zookeeper-image`,
       `<name>-zookeeper-data` (volume) and `<name>-zookeeper` (container, healthy before any broker starts);
-    - per broker N: `<name>-<N>-data` (named volume for the log dir) and `<name>-<N>` (container `kafka-N`,
-      INTERNAL listener on 9092 for the network, HOST listener published on base+N-1 and advertised as
-      `localhost:<that port>`, CONTROLLER on 9093 in KRaft mode);
+    - per broker N: `<name>-<layout>-<N>-data` (named volume for the log dir, one set per layout) and
+      `<name>-<N>` (container `<prefix>-kafka-N`, hostname `kafka-N`, INTERNAL listener on 9092 for the
+      network, HOST listener published on base+N-1 and advertised as `localhost:<that port>`, CONTROLLER on
+      9093 on the KRaft controllers);
     - `<name>-topic` (dynamic KafkaTopic): the events topic, created from the host once every broker is healthy.
     """
 
@@ -162,11 +189,15 @@ class KafkaCluster(pulumi.ComponentResource):
         rendered = args.server_properties()
         for me in args.addresses():
             host = me.internal_host
-            data = docker.Volume(f"{name}-{me.node_id}-data", name=f"lakehouse-{host}-data", opts=child)
+            data = docker.Volume(
+                f"{name}-{args.layout}-{me.node_id}-data",
+                name=c.docker_name(args.name_prefix, f"{host}-{args.layout}-data"),
+                opts=child,
+            )
             self.containers.append(
                 docker.Container(
                     f"{name}-{me.node_id}",
-                    name=host,
+                    name=c.docker_name(args.name_prefix, host),
                     hostname=host,
                     image=image.image_id,
                     command=broker_command(args.mode, args.cluster_id),
@@ -199,7 +230,17 @@ class KafkaCluster(pulumi.ComponentResource):
             partitions=spec.partitions,
             replication_factor=spec.replication_factor,
             configs=spec.configs,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.containers),
+            adopt_existing=args.topic_adopt_existing,
+            # The cluster the stack formats itself (KRaft): a topic on it is the stack's own (kept volumes).
+            owner_cluster_id=args.cluster_id if args.mode == "kraft" else None,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=self.containers,
+                # A new layout is a new, empty cluster on new volumes: the topic must be made again there.
+                # Deleted first: a replacement of the same name must never delete the topic it has just made.
+                replacement_trigger=args.layout,
+                delete_before_replace=True,
+            ),
         )
         self.topic = self.topic_resource.name
         self.register_outputs(
@@ -213,14 +254,15 @@ class KafkaCluster(pulumi.ComponentResource):
     def _zookeeper(self, name: str, args: KafkaClusterArgs) -> docker.Container:
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-zookeeper-image", name=args.zookeeper_image, keep_locally=True, opts=child)
-        data = docker.Volume(f"{name}-zookeeper-data", name="lakehouse-zookeeper-data", opts=child)
+        data = docker.Volume(
+            f"{name}-zookeeper-data", name=c.docker_name(args.name_prefix, "zookeeper-data"), opts=child
+        )
         zoo_cfg = render_properties(
             zookeeper_properties(data_dir=ZOOKEEPER_DATA, client_port=args.zookeeper_port), HEADER
         )
-        probe = f"echo ruok | nc -w 3 localhost {args.zookeeper_port} | grep -q imok"
         self.zookeeper = docker.Container(
             f"{name}-zookeeper",
-            name="zookeeper",
+            name=c.docker_name(args.name_prefix, "zookeeper"),
             hostname="zookeeper",
             image=image.image_id,
             command=["zkServer.sh", "start-foreground"],
@@ -229,7 +271,9 @@ class KafkaCluster(pulumi.ComponentResource):
             uploads=[c.upload(ZOOKEEPER_CONFIG, zoo_cfg)],
             volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=ZOOKEEPER_DATA)],
             networks_advanced=c.on_network(args.network_name, "zookeeper"),
-            healthcheck=c.healthcheck(["CMD-SHELL", probe], interval="15s", start_period="30s"),
+            healthcheck=c.healthcheck(
+                ["CMD", "bash", "-c", zookeeper_probe_script(args.zookeeper_port)], interval="15s", start_period="30s"
+            ),
             restart=c.RESTART_POLICY,
             memory=jvm_limit_mib(args.heap, 256),
             labels=c.labels("zookeeper"),

@@ -14,6 +14,7 @@ from components.config import StackConfig
 from components.kafka import KafkaCluster, KafkaClusterArgs
 from components.network import Network, NetworkArgs
 from components.orion import Orion, OrionArgs
+from components.postdeploy import PostDeploy, PostDeployArgs
 from components.secrets import Secrets, SecretsArgs
 from components.spark import JARS_DIR, Spark, SparkArgs, master_url
 from components.storage import Storage, StorageArgs
@@ -47,8 +48,10 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
     s = config.settings
     v = versions or load()
     stack_id = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+    # Docker names carry the stack (two stacks on one host do not collide); hostnames and aliases do not.
+    prefix = c.stack_prefix(pulumi.get_project(), pulumi.get_stack())
 
-    network = Network("network", NetworkArgs(name=s.network_name))
+    network = Network("network", NetworkArgs(name=c.docker_name(prefix, s.network_name)))
     secrets = Secrets("secrets", SecretsArgs(provided=config.secrets))
 
     kafka_args = KafkaClusterArgs(
@@ -63,6 +66,9 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         heap=s.kafka_heap,
         topic=s.kafka_topic,
         partitions=s.kafka_partitions,
+        topic_adopt_existing=s.kafka_topic_adopt_existing,
+        controllers=s.kafka_controllers,
+        name_prefix=prefix,
     )
     kafka = KafkaCluster("kafka", kafka_args)
 
@@ -79,6 +85,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         root_password=secrets.minio_root_password,
         spark_secret_key=secrets.spark_s3_secret_key,
         trino_secret_key=secrets.trino_s3_secret_key,
+        name_prefix=prefix,
     )
     storage = Storage("storage", storage_args)
     defaults = spark_defaults_file(s, storage_args)
@@ -96,19 +103,22 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
             bind_address=s.bind_address,
             master_port=s.spark_master_port,
             master_ui_port=s.spark_master_ui_port,
+            publish_master_rpc=s.publish_spark_master_rpc,
+            name_prefix=prefix,
             s3_access_key=storage.spark_access_key,
             s3_secret_key=storage.spark_secret_key,
             s3_region=s.s3_region,
         ),
     )
 
-    Orion(
+    job_env = stream_job_env(s, bootstrap_servers=",".join(a.internal_address for a in kafka_args.addresses()))
+    orion = Orion(
         "orion",
         OrionArgs(
             network_name=network.name,
             image_ref=spark.image_ref,
             spark_defaults=defaults,
-            job_env=stream_job_env(s, bootstrap_servers=",".join(a.internal_address for a in kafka_args.addresses())),
+            job_env=job_env,
             token=secrets.orion_token,
             s3_access_key=storage.spark_access_key,
             s3_secret_key=storage.spark_secret_key,
@@ -120,10 +130,11 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
             worker_cores=s.spark_worker_cores,
             s3_region=s.s3_region,
             wait_for=(spark.master,),
+            name_prefix=prefix,
         ),
     )
 
-    Trino(
+    trino = Trino(
         "trino",
         TrinoArgs(
             network_name=network.name,
@@ -136,10 +147,11 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
             bind_address=s.bind_address,
             host_port=s.trino_port,
             wait_for=(storage.server, storage.trino_user, *storage.attachments),
+            name_prefix=prefix,
         ),
     )
 
-    Superset(
+    superset = Superset(
         "superset",
         SupersetArgs(
             network_name=network.name,
@@ -149,12 +161,30 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
             admin_password=secrets.superset_admin_password,
             bind_address=s.bind_address,
             host_port=s.superset_port,
+            name_prefix=prefix,
+        ),
+    )
+
+    post = PostDeploy(
+        "postdeploy",
+        PostDeployArgs(
+            settings=s,
+            connect_host=c.connect_address(s.bind_address),
+            job_env=job_env,
+            orion_token=secrets.orion_token,
+            superset_admin_password=secrets.superset_admin_password,
+            orion_ready=(orion.server, kafka.topic_resource, *storage.buckets.values(), *storage.attachments),
+            trino_ready=(trino.server,),
+            superset_ready=(superset.server,),
         ),
     )
 
     outputs: dict[str, pulumi.Input[str]] = dict(endpoints.public_endpoints(s, host=c.client_host(s.bind_address)))
     # Resource outputs where they exist, so `stack output` reflects what was actually created.
     outputs["kafka_topic"] = kafka.topic
+    outputs["streaming_job_id"] = post.streaming_job_id
+    outputs["trino_tables"] = post.trino_tables
+    outputs["superset_dashboard_urls"] = post.superset_dashboard_urls
     secret_outputs: dict[str, pulumi.Input[str]] = {
         "s3_access_key": storage.spark_access_key,
         "s3_secret_key": storage.spark_secret_key,
@@ -162,7 +192,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         "orion_token": secrets.orion_token,
     }
     outputs |= {key: pulumi.Output.secret(value) for key, value in secret_outputs.items()}
-    missing = set(endpoints.ALL_KEYS) - set(outputs)
+    missing = set(endpoints.ALL_KEYS + endpoints.POSTDEPLOY_KEYS) - set(outputs)
     if missing:
         raise RuntimeError(f"stack outputs miss endpoint key(s) {sorted(missing)}")
     return outputs

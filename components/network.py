@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+# The stack prefix (components.containers.docker_name) comes on top of the 63 characters a setting may have.
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class NetworkArgs:
         if not _NAME.match(self.name):
             raise ValueError(
                 f"NetworkArgs.name = {self.name!r} is not allowed: letters, digits, '_', '.', '-', "
-                "starting with a letter or digit, at most 63 characters"
+                "starting with a letter or digit, at most 255 characters"
             )
 
 

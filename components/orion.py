@@ -20,6 +20,7 @@ from components.spark import CONF_DIR, JOBS_DIR, PYTHON, SPARK_HOME, aws_env, ma
 HOSTNAME = "spark-orion"
 PORT = 8000
 DATA_DIR = "/var/lib/orion"
+STOP_TIMEOUT_SECONDS = 150
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class OrionArgs:
     """Region for the AWS SDK in the drivers."""
     wait_for: tuple[pulumi.Resource, ...] = ()
     """Containers that must be healthy before Orion starts (the Spark master)."""
+    name_prefix: str = ""
+    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         for key in self.job_env:
@@ -70,6 +73,8 @@ def orion_env(args: OrionArgs) -> dict[str, str]:
         "ORION_DATA_DIR": DATA_DIR,
         "ORION_JOBS_DIR": JOBS_DIR,
         "ORION_CORES_MAX": str(args.cores_max),
+        # The container's memory limit is sized for drivers of this heap: no job may ask for more.
+        "ORION_MAX_DRIVER_MEMORY": args.driver_memory,
         "ORION_HOST": "0.0.0.0",  # noqa: S104 - inside the container; the host side binds to bind_address
         "ORION_PORT": str(PORT),
         "SPARK_CONF_DIR": CONF_DIR,
@@ -89,15 +94,18 @@ class Orion(pulumi.ComponentResource):
     def __init__(self, name: str, args: OrionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Orion", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        data = docker.Volume(f"{name}-data", name="lakehouse-orion-data", opts=child)
+        data = docker.Volume(f"{name}-data", name=c.docker_name(args.name_prefix, "orion-data"), opts=child)
         self.server = docker.Container(
             f"{name}-server",
-            name=HOSTNAME,
+            name=c.docker_name(args.name_prefix, HOSTNAME),
             hostname=HOSTNAME,
             image=args.image_ref,
             command=[PYTHON, "-m", "orion"],
             # Orion is PID 1 otherwise, and spark-submit's orphaned grandchildren would never be reaped.
             init=True,
+            # `docker stop` (and a replacement on `up`) must leave Orion time for the drivers' bounded stop
+            # (ORION_STOP_TIMEOUT_SECONDS, 120 s) before Docker's SIGKILL; Docker's default is 10 s.
+            stop_timeout=STOP_TIMEOUT_SECONDS,
             envs=c.env_list(
                 orion_env(args),
                 {"ORION_TOKEN": args.token, **aws_env(args.s3_access_key, args.s3_secret_key)},

@@ -75,6 +75,10 @@ class SparkArgs:
     """Dockerfile path, relative to where `pulumi up` runs (the project directory)."""
     image_tag: str = field(default="")
     """Tag of the built image (defaults to the Spark version)."""
+    publish_master_rpc: bool = False
+    """Publish spark:// on the host too (a driver on the host cannot use it: executors connect back to it)."""
+    name_prefix: str = ""
+    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.worker_cores < 1:
@@ -103,8 +107,8 @@ def aws_env(access_key: pulumi.Input[str], secret_key: pulumi.Input[str]) -> dic
 class Spark(pulumi.ComponentResource):
     """Children:
     - `<name>-image` (docker.Image built locally, never pushed) - also used by the Orion component;
-    - `<name>-master` (container `spark-master`: spark:// and web UI published on the bind address,
-      healthy when /json/ says ALIVE);
+    - `<name>-master` (container `<prefix>-spark-master`, hostname `spark-master`: web UI published on the bind
+      address, spark:// only with `publish_master_rpc`, healthy when /json/ says ALIVE);
     - `<name>-worker-<N>` (container `spark-worker-N`), created once the master is healthy, each offering
       `worker_cores` cores and `worker_memory` to executors, with the Spark identity's S3 keys in its env.
     """
@@ -130,7 +134,7 @@ class Spark(pulumi.ComponentResource):
 
         self.master = docker.Container(
             f"{name}-master",
-            name=MASTER_HOST,
+            name=c.docker_name(args.name_prefix, MASTER_HOST),
             hostname=MASTER_HOST,
             image=self.image_ref,
             command=[
@@ -147,8 +151,8 @@ class Spark(pulumi.ComponentResource):
             uploads=[conf],
             networks_advanced=c.on_network(args.network_name, MASTER_HOST),
             ports=[
-                c.publish(MASTER_PORT, args.master_port, args.bind_address),
                 c.publish(MASTER_UI_PORT, args.master_ui_port, args.bind_address),
+                *([c.publish(MASTER_PORT, args.master_port, args.bind_address)] if args.publish_master_rpc else []),
             ],
             healthcheck=c.healthcheck(
                 c.http_probe(f"http://localhost:{MASTER_UI_PORT}/json/", python=PYTHON, json_field=("status", "ALIVE"))
@@ -167,7 +171,7 @@ class Spark(pulumi.ComponentResource):
             self.workers.append(
                 docker.Container(
                     f"{name}-worker-{n}",
-                    name=host,
+                    name=c.docker_name(args.name_prefix, host),
                     hostname=host,
                     image=self.image_ref,
                     command=[

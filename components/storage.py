@@ -60,6 +60,8 @@ class StorageArgs:
     """Access key (user name) of the Spark identity."""
     trino_access_key: str = "lakehouse-trino"
     """Access key (user name) of the Trino identity."""
+    name_prefix: str = ""
+    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         names = [self.lake_bucket, self.checkpoint_bucket, self.metastore_bucket]
@@ -94,11 +96,11 @@ class Storage(pulumi.ComponentResource):
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Storage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        volume = docker.Volume(f"{name}-data", name="lakehouse-minio-data", opts=child)
+        volume = docker.Volume(f"{name}-data", name=c.docker_name(args.name_prefix, "minio-data"), opts=child)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         self.server = docker.Container(
             f"{name}-server",
-            name=HOSTNAME,
+            name=c.docker_name(args.name_prefix, HOSTNAME),
             hostname=HOSTNAME,
             image=image.image_id,
             # The image's entrypoint puts its server binary (`silo`, formerly `minio`) in front of these arguments.

@@ -15,22 +15,18 @@ import pulumi_docker as docker
 from components import containers as c
 from components.sizing import TRINO_OVERHEAD_MIB, jvm_limit_mib
 from lakehouse.generators.s3 import S3Endpoint
-from lakehouse.generators.trino import ACCESS_KEY_ENV, SECRET_KEY_ENV, etc_files
+from lakehouse.generators.trino import ACCESS_KEY_ENV, SECRET_KEY_ENV, etc_files, query_probe_script
 
 HOSTNAME = "trino"
 PORT = 8080
 ETC_DIR = "/etc/trino"
 DATA_DIR = "/data/trino"
-# The image ships the `trino` CLI (/usr/bin/trino, an executable jar on the image's JDK): the probe runs
-# a real query, because Trino logs "SERVER STARTED" and answers /v1/info before it can run one.
-HEALTH_QUERY = "SELECT 1"
 
 
 def health_probe(port: int = PORT) -> list[str]:
-    return [
-        "CMD-SHELL",
-        f"trino --server http://localhost:{port} --user healthcheck --execute '{HEALTH_QUERY}' > /dev/null 2>&1",
-    ]
+    """Healthy once `SELECT 1` returns its row (Trino logs "SERVER STARTED" and answers /v1/info before it can
+    run a query): a bash probe over the REST protocol, no JVM (see query_probe_script)."""
+    return ["CMD", "bash", "-c", query_probe_script(port)]
 
 
 @dataclass(frozen=True)
@@ -55,6 +51,8 @@ class TrinoArgs:
     """Host port of Trino's HTTP server."""
     wait_for: tuple[pulumi.Resource, ...] = ()
     """Resources that must exist first (the storage server and Trino's S3 identity)."""
+    name_prefix: str = ""
+    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def files(self) -> dict[str, str]:
         """etc/ files by path inside the container."""
@@ -81,7 +79,7 @@ class Trino(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         self.server = docker.Container(
             f"{name}-server",
-            name=HOSTNAME,
+            name=c.docker_name(args.name_prefix, HOSTNAME),
             hostname=HOSTNAME,
             image=image.image_id,
             envs=c.env_list({}, {ACCESS_KEY_ENV: args.s3_access_key, SECRET_KEY_ENV: args.s3_secret_key}),

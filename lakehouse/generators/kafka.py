@@ -1,10 +1,15 @@
 """Kafka broker and ZooKeeper configuration (server.properties as a dict) and the topic spec.
 
-Each broker has three listeners:
+Each broker has up to three listeners:
   INTERNAL    for other services (containers on the Docker network, local processes in the test bed),
   HOST        advertised as `<advertised_host>:<host_port>`, its own port, so a client on the host
               reaches every broker through the port Docker publishes for it,
-  CONTROLLER  (KRaft only) for the controller quorum.
+  CONTROLLER  (KRaft, controller nodes only) for the controller quorum.
+
+KRaft layout: the first `controllers` nodes are controller+broker and form a FIXED voter set; every node
+after them is broker-only. A node's server.properties depends only on itself, the voter set and the
+cluster-wide durability settings, so adding or removing broker-only nodes leaves every other node's file
+(and container) unchanged, and the static quorum is never rewritten.
 The stack uploads the rendered file into the container and starts kafka-server-start.sh on it; the
 test bed starts the same script on the same rendering, so what the test bed proves is the file.
 """
@@ -47,19 +52,43 @@ class BrokerAddress:
 
 
 def kraft_cluster_id(name: str) -> str:
-    """A stable KRaft cluster id (22 characters of url-safe base64 of a UUID) derived from a name."""
-    raw = uuid.uuid5(KRAFT_CLUSTER_NAMESPACE, name).bytes
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """A stable KRaft cluster id (22 characters of url-safe base64 of a UUID) derived from a name.
+
+    Never starts with '-': kafka-storage.sh (argparse4j) reads `--cluster-id -x...` as an unknown flag and
+    the broker never formats (about 1 name in 64). Such a name is re-hashed with a counter until the id
+    starts otherwise; every other name keeps the id it always had, so existing volumes stay valid.
+    """
+    salt = ""
+    for attempt in range(64):
+        raw = uuid.uuid5(KRAFT_CLUSTER_NAMESPACE, name + salt).bytes
+        cluster_id = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+        salt = f"#{attempt + 1}"
+    raise RuntimeError(f"no KRaft cluster id without a leading '-' for {name!r}")  # 2^-384: never
+
+
+def storage_format_args(cluster_id: str, config: str) -> list[str]:
+    """Arguments of `kafka-storage.sh format` (kafka.tools.StorageTool), as the stack's containers and the
+    test bed both run it: a no-op on a log dir formatted already."""
+    return ["format", "--ignore-formatted", "--cluster-id", cluster_id, "--config", config]
+
+
+def durability(brokers: int) -> dict[str, int]:
+    """Cluster-wide replication settings for `brokers` brokers (one definition: brokers and topic spec)."""
+    rf = min(3, brokers)
+    return {"replication_factor": rf, "min_insync_replicas": 2 if brokers >= 3 else 1}
 
 
 def _common(me: BrokerAddress, *, log_dir: str, brokers: int, partitions: int) -> dict[str, object]:
-    rf = min(3, brokers)
+    d = durability(brokers)
+    rf = d["replication_factor"]
     return {
         "log.dirs": log_dir,
         "auto.create.topics.enable": "false",
         "num.partitions": partitions,
         "default.replication.factor": rf,
-        "min.insync.replicas": 2 if brokers >= 3 else 1,
+        "min.insync.replicas": d["min_insync_replicas"],
         "offsets.topic.replication.factor": rf,
         "transaction.state.log.replication.factor": rf,
         "transaction.state.log.min.isr": min(2, rf),
@@ -70,21 +99,38 @@ def _common(me: BrokerAddress, *, log_dir: str, brokers: int, partitions: int) -
     }
 
 
+def kraft_node_properties(
+    me: BrokerAddress, controllers: list[BrokerAddress], *, brokers: int, log_dir: str, partitions: int
+) -> dict[str, object]:
+    """server.properties of a KRaft node: controller+broker if `me` is one of `controllers` (the fixed voter
+    set), broker-only otherwise. `brokers` is the cluster's broker count (its durability settings)."""
+    if not controllers:
+        raise ValueError("a KRaft cluster needs at least one controller")
+    if brokers < len(controllers):
+        raise ValueError(f"{brokers} broker(s) cannot hold {len(controllers)} controller+broker nodes")
+    b = me.bind_host
+    is_controller = any(q.node_id == me.node_id for q in controllers)
+    listeners = f"INTERNAL://{b}:{me.internal_port},HOST://{b}:{me.host_port}"
+    if is_controller:
+        listeners += f",CONTROLLER://{b}:{me.controller_port}"
+    return {
+        "process.roles": "broker,controller" if is_controller else "broker",
+        "node.id": me.node_id,
+        "controller.quorum.voters": ",".join(f"{q.node_id}@{q.internal_host}:{q.controller_port}" for q in controllers),
+        # Brokers need the name too: it tells them how to reach the controllers (the protocol map).
+        "controller.listener.names": "CONTROLLER",
+        "listeners": listeners,
+        "advertised.listeners": f"INTERNAL://{me.internal_address},HOST://{me.host_address}",
+        "listener.security.protocol.map": "INTERNAL:PLAINTEXT,HOST:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        **_common(me, log_dir=log_dir, brokers=brokers, partitions=partitions),
+    }
+
+
 def kraft_broker_properties(
     me: BrokerAddress, quorum: list[BrokerAddress], *, log_dir: str, partitions: int
 ) -> dict[str, object]:
-    """server.properties of a combined controller+broker node in a KRaft quorum of `quorum`."""
-    b = me.bind_host
-    return {
-        "process.roles": "broker,controller",
-        "node.id": me.node_id,
-        "controller.quorum.voters": ",".join(f"{q.node_id}@{q.internal_host}:{q.controller_port}" for q in quorum),
-        "controller.listener.names": "CONTROLLER",
-        "listeners": f"INTERNAL://{b}:{me.internal_port},HOST://{b}:{me.host_port},CONTROLLER://{b}:{me.controller_port}",
-        "advertised.listeners": f"INTERNAL://{me.internal_address},HOST://{me.host_address}",
-        "listener.security.protocol.map": "INTERNAL:PLAINTEXT,HOST:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        **_common(me, log_dir=log_dir, brokers=len(quorum), partitions=partitions),
-    }
+    """server.properties of a node of a cluster in which every node is controller+broker (`quorum`)."""
+    return kraft_node_properties(me, quorum, brokers=len(quorum), log_dir=log_dir, partitions=partitions)
 
 
 def zookeeper_broker_properties(
@@ -137,9 +183,49 @@ class TopicSpec:
 
 def topic_spec(*, name: str, partitions: int, brokers: int) -> TopicSpec:
     """The events topic: replication min(3, brokers); min.insync.replicas 2 from 3 brokers on."""
+    d = durability(brokers)
     return TopicSpec(
         name=name,
         partitions=partitions,
-        replication_factor=min(3, brokers),
-        configs={"min.insync.replicas": str(2 if brokers >= 3 else 1)},
+        replication_factor=d["replication_factor"],
+        configs={"min.insync.replicas": str(d["min_insync_replicas"])},
+    )
+
+
+# ApiVersions v0 request: size 15, api_key 18, api_version 0, correlation id "LHPB", client id "probe".
+_API_VERSIONS_REQUEST = r"\x00\x00\x00\x0f\x00\x12\x00\x00\x4c\x48\x50\x42\x00\x05probe"
+_EXPECTED_REPLY = "4c4850420000"  # bytes 5-10 of the answer: our correlation id, then error code 0
+
+
+def broker_probe_script(port: int, host: str = "127.0.0.1") -> str:
+    """A bash script that exits 0 when a Kafka broker on host:port answers an ApiVersions request.
+
+    No JVM: kafka-broker-api-versions.sh starts one (~150 MB resident, a heap of its own) inside the
+    broker's memory limit every probe, which can get the broker itself OOM-killed. This is bash alone
+    (/dev/tcp and builtins; the Kafka images run their scripts with bash), so it costs a few hundred kB. An
+    answer means the broker processes requests, which an open port alone does not (the listener accepts
+    connections before the broker serves them). The test bed runs this very script against its brokers.
+    """
+    return (
+        "LC_ALL=C\n"
+        f"exec 3<>/dev/tcp/{host}/{port} || exit 1\n"
+        f"printf '{_API_VERSIONS_REQUEST}' >&3\n"
+        "got=''\n"
+        "for _ in 1 2 3 4 5 6 7 8 9 10; do\n"
+        # -d '' -n 1: one byte; a NUL byte arrives as '' with status 0, end of stream as status 1.
+        "  IFS= read -r -d '' -n 1 -t 10 c <&3 || exit 1\n"
+        '  printf -v h \'%02x\' "\'$c"; got="$got${h: -2}"\n'
+        "done\n"
+        f'[ "${{got:8:12}}" = "{_EXPECTED_REPLY}" ]\n'
+    )
+
+
+def zookeeper_probe_script(port: int, host: str = "127.0.0.1") -> str:
+    """A bash script that exits 0 when ZooKeeper on host:port answers 'ruok' with 'imok' (bash alone, no nc)."""
+    return (
+        f"exec 3<>/dev/tcp/{host}/{port} || exit 1\n"
+        "printf ruok >&3\n"
+        # 'imok' comes without a newline: read ends at the end of the stream with the word read.
+        "IFS= read -r -t 5 answer <&3\n"
+        '[ "$answer" = imok ]\n'
     )

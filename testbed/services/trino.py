@@ -12,10 +12,10 @@ from pathlib import Path
 
 from lakehouse.generators.properties import parse_properties
 from lakehouse.generators.trino import ACCESS_KEY_ENV, SECRET_KEY_ENV, etc_files
+from lakehouse.trino_sql import query
 from testbed.context import Context
 from testbed.plan import HOST
 from testbed.proc import Proc, wait_for
-from testbed.trino_client import query
 
 SERVICE = "trino"
 READY_SQL = "SHOW SCHEMAS FROM delta"

@@ -35,7 +35,17 @@ def component_classes(path: Path) -> list[ast.ClassDef]:
 
 def test_the_expected_components_exist() -> None:
     names = {cls.name for path in COMPONENT_FILES for cls in component_classes(path)}
-    assert names == {"Network", "Secrets", "KafkaCluster", "Storage", "Spark", "Orion", "Trino", "Superset"}
+    assert names == {
+        "Network",
+        "Secrets",
+        "KafkaCluster",
+        "Storage",
+        "Spark",
+        "Orion",
+        "Trino",
+        "Superset",
+        "PostDeploy",
+    }
 
 
 @pytest.mark.parametrize("path", COMPONENT_FILES, ids=lambda p: p.name)

@@ -38,8 +38,8 @@ def test_every_setting_is_declared_with_its_type_default_and_description() -> No
     for key, f in Settings.config_keys().items():
         assert key in decl, f"{key} is not declared in Pulumi.yaml"
         spec = decl[key]
-        is_int = f.type in ("int", int)
-        assert spec["type"] == ("integer" if is_int else "string"), key
+        yaml_type = {"int": "integer", "bool": "boolean"}.get(getattr(f.type, "__name__", f.type), "string")
+        assert spec["type"] == yaml_type, key
         assert spec["default"] == f.default, f"{key}: Pulumi.yaml default {spec['default']!r} != {f.default!r}"
         assert spec["description"] == f.metadata["doc"], key
         assert "secret" not in spec, key
@@ -74,7 +74,8 @@ def test_config_table_lists_every_key_with_its_default() -> None:
     rows = {key: default for key, default, _doc in config_rows()}
     for key, f in Settings.config_keys().items():
         if f.default is not dataclasses.MISSING:
-            assert rows[f"{NAMESPACE}:{key}"] == str(f.default)
+            expected = str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
+            assert rows[f"{NAMESPACE}:{key}"] == expected
     for key in SECRET_KEYS:
         assert rows[f"{NAMESPACE}:{key}"] == "generated (secret)"
     table = markdown_table()

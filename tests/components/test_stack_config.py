@@ -17,14 +17,23 @@ from lakehouse.settings import ConfigError
     ("config", "expected"),
     [
         ({"kafkaBrokers": "0"}, ["lakehouse:kafkaBrokers = 0", "an integer from 1 to 9"]),
-        ({"sparkWorkerMemory": "-1g"}, ["lakehouse:sparkWorkerMemory = '-1g'", "positive memory size"]),
-        ({"kafkaHeap": "-512m"}, ["lakehouse:kafkaHeap = '-512m'", "positive memory size"]),
+        ({"sparkWorkerMemory": "-1g"}, ["lakehouse:sparkWorkerMemory = '-1g'", "a memory size from 512m to 512g"]),
+        ({"kafkaHeap": "-512m"}, ["lakehouse:kafkaHeap = '-512m'", "a memory size from 64m to 512g"]),
+        ({"trinoHeap": "200m"}, ["lakehouse:trinoHeap = '200m'", "a memory size from 256m"]),
+        ({"sparkExecutorMemory": "256m"}, ["lakehouse:sparkExecutorMemory = '256m'", "from 512m"]),
+        ({"kafkaBrokers": "2"}, ["lakehouse:kafkaBrokers = 2", "at least lakehouse:kafkaControllers (3)"]),
+        ({"kafkaControllers": "2"}, ["lakehouse:kafkaControllers = 2", "1 or 3"]),
+        ({"kafkaTopic": ".."}, ["lakehouse:kafkaTopic = '..'", "not '.' or '..'"]),
+        ({"lakeBucket": "my..lake"}, ["lakehouse:lakeBucket = 'my..lake'", "no '..'"]),
+        ({"allowNetworkExposure": "yes"}, ["lakehouse:allowNetworkExposure = 'yes'", "true or false"]),
+        ({"streamTriggerInterval": "9999999 seconds"}, ["lakehouse:streamTriggerInterval", "a duration"]),
         ({"kafkaMode": "kafka"}, ["lakehouse:kafkaMode = 'kafka'", "'kraft', 'zookeeper'"]),
         ({"trinoPort": "8088"}, ["host port 8088", "superset", "trino", "must be unique"]),
         ({"kafkaHostPortBase": "8079"}, ["host port 8080", "kafka-2", "spark-master (web UI)"]),
         ({"sparkWorkers": "many"}, ["lakehouse:sparkWorkers = 'many'", "must be an integer"]),
         ({"kafkaBroker": "3"}, ["unknown config key(s) lakehouse:kafkaBroker", "allowed:", "kafkaBrokers"]),
-        ({"bindAddress": "localhost"}, ["lakehouse:bindAddress = 'localhost'", "an IP address"]),
+        ({"bindAddress": "localhost"}, ["lakehouse:bindAddress = 'localhost'", "an IPv4 address"]),
+        ({"bindAddress": "0.0.0.0"}, ["lakehouse:bindAddress = '0.0.0.0'", "lakehouse:allowNetworkExposure"]),  # noqa: S104
     ],
 )
 def test_bad_config_stops_before_any_resource(config: dict[str, str], expected: list[str]) -> None:
@@ -49,6 +58,7 @@ def test_secret_set_in_plain_text_is_refused_without_showing_it() -> None:
 def test_too_short_secret_is_refused_without_showing_it() -> None:
     mocks = RecordingMocks()
     with pytest.raises(ConfigError) as err:
+        # pragma: allowlist nextline secret - a test's fake value
         run_stack({"supersetSecretKey": "short-key"}, secret_keys=["supersetSecretKey"], mocks=mocks)
     message = str(err.value)
     assert "lakehouse:supersetSecretKey" in message and "32 to 256 characters" in message

@@ -67,3 +67,16 @@ def test_listens_on_loopback_only(cluster: ZooKeeperCluster) -> None:
     for proc in cluster.procs:
         for ip, port in group_listening(proc.pid):
             assert ip in ("127.0.0.1", "::ffff:127.0.0.1"), f"{proc.name} listens on {ip}:{port}"
+
+
+def test_the_stacks_healthchecks_pass_on_zookeeper_and_the_kafka_39_line(cluster: ZooKeeperCluster) -> None:
+    """The containers' healthchecks (bash: ZooKeeper's 'ruok', the brokers' ApiVersions v0) on the real servers."""
+    import subprocess
+
+    from lakehouse.generators.kafka import broker_probe_script, zookeeper_probe_script
+
+    zk = subprocess.run(["bash", "-c", zookeeper_probe_script(cluster.plan.zookeeper)], check=False, timeout=60)
+    assert zk.returncode == 0, "the ZooKeeper healthcheck failed"
+    for b in cluster.brokers:
+        done = subprocess.run(["bash", "-c", broker_probe_script(b.internal_port)], check=False, timeout=60)
+        assert done.returncode == 0, f"broker {b.node_id} on {b.internal_address}"

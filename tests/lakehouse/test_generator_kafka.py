@@ -3,6 +3,8 @@ KRaft quorum, ZooKeeper mode, replication and durability settings, and the topic
 
 from __future__ import annotations
 
+import pytest
+
 from lakehouse.generators.kafka import (
     BrokerAddress,
     heap_opts,
@@ -104,3 +106,67 @@ def test_heap_opts_and_topic_spec() -> None:
     assert (spec.replication_factor, spec.configs) == (3, {"min.insync.replicas": "2"})
     spec = topic_spec(name="t", partitions=1, brokers=2)
     assert (spec.replication_factor, spec.configs) == (2, {"min.insync.replicas": "1"})
+
+
+def test_cluster_id_never_starts_with_a_dash_and_keeps_every_other_id() -> None:
+    import base64
+
+    # Known ids stay what they were (kept volumes were formatted with them).
+    assert kraft_cluster_id("lakehouse-dev") == "7_E6D1roUpabhZcjGX2dzQ"
+    assert kraft_cluster_id("lakehouse-testbed") == kraft_cluster_id("lakehouse-testbed")
+    # "lakehouse-s78" hashed to an id starting with '-' (kafka-storage.sh took it for a flag): it is re-hashed.
+    assert kraft_cluster_id("lakehouse-s78") == "6ONcvO4vVrqtx1kZRePjBw"
+    ids = [kraft_cluster_id(f"lakehouse-s{i}") for i in range(5000)]
+    assert not [i for i in ids if i.startswith("-")]
+    for cluster_id in ids[:200]:
+        assert len(cluster_id) == 22
+        assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16  # a UUID, as Kafka's Uuid.fromString wants
+
+
+def test_broker_only_nodes_follow_the_controllers() -> None:
+    from lakehouse.generators.kafka import kraft_node_properties
+
+    nodes = quorum(5)
+    controllers = nodes[:3]
+    fourth = kraft_node_properties(nodes[3], controllers, brokers=5, log_dir="/d", partitions=6)
+    assert fourth["process.roles"] == "broker"
+    assert fourth["controller.quorum.voters"] == "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
+    assert fourth["listeners"] == "INTERNAL://:9092,HOST://:19095"
+    assert fourth["controller.listener.names"] == "CONTROLLER"
+    first = kraft_node_properties(nodes[0], controllers, brokers=5, log_dir="/d", partitions=6)
+    assert first["process.roles"] == "broker,controller"
+    assert first["listeners"] == "INTERNAL://:9092,HOST://:19092,CONTROLLER://:9093"
+    with pytest.raises(ValueError, match="cannot hold 3 controller"):
+        kraft_node_properties(nodes[0], controllers, brokers=2, log_dir="/d", partitions=6)
+
+
+@pytest.mark.parametrize("controllers", [1, 3])
+def test_a_broker_count_change_rewrites_no_existing_node(controllers: int) -> None:
+    """For every pair of broker counts (from 3, where the durability settings stop growing), each node present in
+    both renders the same file: Pulumi replaces none of them and the voter set never changes."""
+    from lakehouse.generators.kafka import kraft_node_properties
+
+    def files(brokers: int) -> dict[int, str]:
+        nodes = quorum(brokers)
+        return {
+            n.node_id: render_properties(
+                kraft_node_properties(n, nodes[:controllers], brokers=brokers, log_dir="/d", partitions=6)
+            )
+            for n in nodes
+        }
+
+    rendered = {b: files(b) for b in range(max(3, controllers), 10)}
+    for a, fa in rendered.items():
+        for b, fb in rendered.items():
+            for node in set(fa) & set(fb):
+                assert fa[node] == fb[node], f"node {node} differs between {a} and {b} brokers"
+
+
+def test_broker_probe_is_bash_sending_api_versions() -> None:
+    from lakehouse.generators.kafka import broker_probe_script
+
+    script = broker_probe_script(9092)
+    assert script.splitlines()[1] == "exec 3<>/dev/tcp/127.0.0.1/9092 || exit 1"
+    # size 15, ApiVersions (18) v0, correlation id "LHPB", client id "probe"
+    assert r"printf '\x00\x00\x00\x0f\x00\x12\x00\x00\x4c\x48\x50\x42\x00\x05probe' >&3" in script
+    assert script.rstrip().endswith('[ "${got:8:12}" = "4c4850420000" ]')

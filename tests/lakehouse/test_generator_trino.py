@@ -5,6 +5,7 @@ from __future__ import annotations
 from lakehouse.generators.properties import parse_properties
 from lakehouse.generators.s3 import S3Endpoint
 from lakehouse.generators.trino import ACCESS_KEY_ENV, SECRET_KEY_ENV, etc_files, jvm_config
+from lakehouse.settings import memory_mib
 
 S3 = S3Endpoint(url="http://minio:9000", region="us-east-1")
 
@@ -65,3 +66,28 @@ def test_credentials_are_environment_references_not_values() -> None:
     catalog = parse_properties(files()["catalog/delta.properties"])
     assert catalog["s3.aws-access-key"] == "${ENV:" + ACCESS_KEY_ENV + "}"
     assert catalog["s3.aws-secret-key"] == "${ENV:" + SECRET_KEY_ENV + "}"
+
+
+def test_query_memory_is_half_the_heap_so_trino_always_starts() -> None:
+    from lakehouse.generators.trino import query_max_memory
+
+    assert query_max_memory("1g") == "512MB"
+    assert query_max_memory("256m") == "128MB"
+    assert query_max_memory("3g") == "1536MB"
+    for heap in ("256m", "700m", "1g", "2g", "1048576k"):
+        config = parse_properties(files(heap=heap)["config.properties"])
+        mib = int(config["query.max-memory-per-node"].removesuffix("MB"))
+        heap_mib = memory_mib(heap)
+        # Trino 476 refuses to start unless query memory + 30 % heap headroom <= the heap.
+        assert mib + 0.3 * heap_mib <= heap_mib, heap
+        assert config["query.max-memory"] == config["query.max-memory-per-node"]
+
+
+def test_trino_probe_runs_select_1_over_rest_with_bash() -> None:
+    from lakehouse.generators.trino import query_probe_script
+
+    script = query_probe_script(8080)
+    assert "host=127.0.0.1 port=8080 q='SELECT 1'" in script
+    assert 'req="POST /v1/statement HTTP/1.0' in script and "X-Trino-User: healthcheck" in script
+    assert "*'\"data\":[[1]]'*) exit 0" in script
+    assert "java" not in script and "trino --server" not in script
