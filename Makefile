@@ -14,7 +14,7 @@ PULUMI_ENV := PULUMI_BACKEND_URL=file://$(PULUMI_STATE) PULUMI_CONFIG_PASSPHRASE
 	PULUMI_SKIP_UPDATE_CHECK=true
 
 .PHONY: help venv test unit integration lint format testbed-up testbed-down testbed-status testbed-check \
-	up preview down outputs bench clean
+	demo up preview down outputs bench clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -59,6 +59,11 @@ testbed-status: venv ## what the test bed runs, where, and its memory
 
 testbed-check: venv ## are the test bed's prerequisites (JDK 17, JDK 24+, Maven) here? says how to install
 	$(PY) -m testbed check
+
+DEMO_SECONDS ?= 60
+DEMO_RATE ?= 200
+demo: venv ## the lakehouse without Docker: test bed + post-deploy steps + producer; dashboard URLs at the end
+	$(PY) -m testbed demo --seconds $(DEMO_SECONDS) --rate $(DEMO_RATE)
 
 up: venv ## deploy the lakehouse on the local Docker engine (local Pulumi backend, stack $(STACK))
 	@command -v pulumi >/dev/null || { echo "make up needs the Pulumi CLI: see README, Prerequisites"; exit 1; }

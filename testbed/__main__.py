@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     p_down.add_argument("--keep", action="store_true", help="keep the data under .testbed/ (logs are always kept)")
     sub.add_parser("status", help="show the services, their state and memory")
     sub.add_parser("check", help="check the prerequisites of the test bed and the test suite (Java, Maven, Chromium)")
+    p_demo = sub.add_parser("demo", help="the whole lakehouse flowing and visible: post-deploy steps + producer")
+    p_demo.add_argument("--seconds", type=int, default=60, help="how long the producer sends (default 60)")
+    p_demo.add_argument("--rate", type=int, default=200, help="events per second (default 200)")
     args = ap.parse_args(argv)
 
     if args.command == "check":
@@ -33,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         if not problems:
             print("all prerequisites found")
         return 1 if problems else 0
+    if args.command == "demo":
+        from testbed import demo
+
+        if args.seconds < 1 or args.rate < 1:
+            print("--seconds and --rate must be at least 1", file=sys.stderr)
+            return 2
+        return demo.main(args.seconds, args.rate)
     if args.command == "up":
         try:
             result = bed.up(services=[s.strip() for s in args.only.split(",") if s.strip()])

@@ -33,6 +33,8 @@ from testbed.state import State, StateStore, load
 ALL_SERVICES = ("s3", "kafka", "spark", "trino", "superset", "orion")
 # Stop order: consumers of a service before the service.
 STOP_ORDER = ("orion", "superset", "trino", "spark", "kafka", "s3")
+# Orion's own stop timeout for a driver (ORION_STOP_TIMEOUT_SECONDS, 120 s) plus its shutdown, as in the stack.
+ORION_STOP_SECONDS = 150
 
 
 class AlreadyRunning(RuntimeError):
@@ -366,15 +368,20 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
 
 
 def _stop_all(st: State) -> None:
+    """Orion first, on its own: it stops its drivers within their bounded stop while Spark, Kafka and S3 are
+    still there (a driver whose cluster vanishes cannot finish its batch); then everything else in parallel."""
     names = [n for n in STOP_ORDER if n in st.services] + [n for n in st.services if n not in STOP_ORDER]
-    threads = []
-    for name in names:
-        for pid in reversed(st.services[name].pids):
-            t = threading.Thread(target=stop_group, args=(pid,), kwargs={"timeout": 25})
-            t.start()
-            threads.append(t)
-    for t in threads:
-        t.join()
+    waves = [[n for n in names if n == "orion"], [n for n in names if n != "orion"]]
+    for wave in waves:
+        threads = []
+        for name in wave:
+            for pid in reversed(st.services[name].pids):
+                timeout = ORION_STOP_SECONDS if name == "orion" else 25
+                t = threading.Thread(target=stop_group, args=(pid,), kwargs={"timeout": timeout})
+                t.start()
+                threads.append(t)
+        for t in threads:
+            t.join()
 
 
 def down(

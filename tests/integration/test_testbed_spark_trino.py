@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from lakehouse.trino_sql import query
 from testbed.services.s3 import client
-from testbed.trino_client import query
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,103 @@
+"""PostDeploy: what turns running containers into a working lakehouse, as three dynamic resources.
+
+Children, each created once the containers it talks to are healthy (`depends_on`) and reaching them from the
+host through their published ports:
+- `<name>-streaming-job` (StreamingJob): `logistics_stream` submitted through Spark Orion, supervised;
+- `<name>-delta-tables` (DeltaTables): the events table and its quarantine registered in Trino, once the
+  job has created them;
+- `<name>-dashboards` (SupersetDashboards): the dashboards of superset_assets/ imported into Superset.
+`pulumi destroy` removes them in the reverse order: dashboards, registrations (the data stays), the job.
+Their inputs come from `lakehouse.postdeploy`, which `make demo` and the tests use too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.providers.delta_tables import DeltaTables
+from components.providers.streaming_job import StreamingJob
+from components.providers.superset_dashboards import SupersetDashboards
+from lakehouse import postdeploy, superset_dashboards
+from lakehouse.generators.trino import CATALOG
+from lakehouse.settings import Settings
+
+
+@dataclass(frozen=True)
+class PostDeployArgs:
+    settings: Settings
+    """The lakehouse's settings (tables, ports, stream settings)."""
+    connect_host: str
+    """The address the host reaches the published ports on (127.0.0.1 for a loopback or wildcard bind)."""
+    job_env: dict[str, str]
+    """The streaming job's LAKEHOUSE_* settings as Orion's containers see them (stream_job_env)."""
+    orion_token: pulumi.Input[str]
+    """Orion's bearer token (secret)."""
+    superset_admin_password: pulumi.Input[str]
+    """The Superset admin's password (secret)."""
+    orion_ready: tuple[pulumi.Resource, ...] = ()
+    """What the job needs first: the Orion container, the topic, the buckets."""
+    trino_ready: tuple[pulumi.Resource, ...] = ()
+    """The Trino container."""
+    superset_ready: tuple[pulumi.Resource, ...] = ()
+    """The Superset container."""
+
+    def __post_init__(self) -> None:
+        if not self.connect_host:
+            raise ValueError("PostDeployArgs.connect_host is empty: give the address the host reaches the ports on")
+
+
+class PostDeploy(pulumi.ComponentResource):
+    """Children: `<name>-streaming-job`, `<name>-delta-tables`, `<name>-dashboards` (see the module docstring)."""
+
+    streaming_job_id: pulumi.Output[int]
+    trino_tables: pulumi.Output[list[str]]
+    superset_dashboard_urls: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, args: PostDeployArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("lakehouse:index:PostDeploy", name, None, opts)
+        s = args.settings
+        urls = postdeploy.service_urls(s, args.connect_host)
+        self.streaming_job = StreamingJob(
+            f"{name}-streaming-job",
+            orion_url=urls["orion_url"],
+            orion_token=args.orion_token,
+            spark_master_ui=urls["spark_master_ui"],
+            code_hash=postdeploy.stream_code_hash(),
+            job=postdeploy.STREAM_JOB,
+            args=postdeploy.stream_job_args(args.job_env),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.orion_ready)),
+        )
+        self.delta_tables = DeltaTables(
+            f"{name}-delta-tables",
+            trino_url=urls["trino_url"],
+            catalog=CATALOG,
+            schema=postdeploy.TRINO_SCHEMA,
+            tables=postdeploy.delta_tables(s),
+            trino_user=postdeploy.PROVIDER_TRINO_USER,
+            # The job creates both tables before its first batch; Trino can register them only after that.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.trino_ready, self.streaming_job]),
+        )
+        # Superset reaches Trino inside the Docker network (trino:8080); its first import connects to Trino, and
+        # the charts have data once the tables are registered.
+        self.dashboards = SupersetDashboards(
+            f"{name}-dashboards",
+            admin_password=args.superset_admin_password,
+            **superset_dashboards.inputs(s, superset_url=urls["superset_url"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*args.superset_ready, *args.trino_ready, self.delta_tables]
+            ),
+        )
+        self.streaming_job_id = self.streaming_job.job_id
+        # Known from the settings, but an output of the registration: it exists once the tables are registered.
+        names = postdeploy.trino_table_names(s)
+        self.trino_tables = self.delta_tables.id.apply(lambda _: names)
+        self.superset_dashboard_urls = self.dashboards.dashboard_urls
+        self.register_outputs(
+            {
+                "streaming_job_id": self.streaming_job_id,
+                "trino_tables": self.trino_tables,
+                "superset_dashboard_urls": self.superset_dashboard_urls,
+            }
+        )

@@ -1,0 +1,192 @@
+"""The streaming job's Delta tables registered in Trino, as a Pulumi resource (a dynamic provider).
+
+Runs where `pulumi up` runs and reaches Trino through its published port. What it does to Trino lives in
+`lakehouse.delta_tables` (shared with `make demo` and the tests):
+- create: waits (bounded) until each table's `_delta_log` exists, creates the schema if missing and
+  registers each table; a table already registered at the same location is adopted;
+- update: a new location re-registers the table (the data stays where it is), a table no longer listed is
+  unregistered, a new one registered;
+- a new catalog or schema replaces the resource (the old registrations go first);
+- delete: unregisters every table (the data stays) and drops the schema if this resource created it and
+  nothing else is registered in it;
+- read (`pulumi refresh`): the registrations Trino's metastore holds now.
+Trino runs without authentication inside the lakehouse, so no credential is involved. The inputs carry
+`provider_hash` (this file and the modules it calls), so an edit of the code shows up as an update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from components.providers.inputs import known_failures, with_ints
+from lakehouse import delta_tables, trino_sql
+from lakehouse.delta_tables import IDENT, LOCATION, TableSpec
+
+INPUT_PROPS = ("trino_url", "trino_user", "catalog", "schema", "tables", "wait_seconds", "provider_hash")
+INT_PROPS = ("wait_seconds",)
+REPLACE_PROPS = ("catalog", "schema")
+
+
+def provider_hash() -> str:
+    digest = hashlib.sha256()
+    for source in (Path(__file__), Path(delta_tables.__file__), Path(trino_sql.__file__)):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+# ----- pure parts (unit-tested) -----
+
+
+def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
+    """(property, reason) for each input that is not allowed."""
+    failures: list[tuple[str, str]] = []
+    url = props.get("trino_url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        failures.append(("trino_url", f"trino_url = {url!r} must be an http(s):// URL of Trino"))
+    for prop in ("catalog", "schema", "trino_user"):
+        value = props.get(prop)
+        if not isinstance(value, str) or not IDENT.match(value):
+            failures.append((prop, f"{prop} = {value!r} must be a lower-case SQL identifier (a-z, 0-9, '_')"))
+    tables = props.get("tables")
+    if not isinstance(tables, dict) or not tables:
+        failures.append(("tables", f"tables = {tables!r} must map at least one table name to its s3:// location"))
+    else:
+        for name, location in tables.items():
+            if not IDENT.match(str(name)):
+                failures.append(("tables", f"table name {name!r} must be a lower-case SQL identifier"))
+            if not isinstance(location, str) or not LOCATION.match(location.rstrip("/")):
+                failures.append(("tables", f"location {location!r} of table {name!r} must look like s3://bucket/path"))
+    wait = props.get("wait_seconds")
+    if not isinstance(wait, int) or isinstance(wait, bool) or not 1 <= wait <= 86400:
+        failures.append(("wait_seconds", f"wait_seconds = {wait!r} must be an integer from 1 to 86400"))
+    return failures
+
+
+def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
+    """(changed, properties forcing a replacement)."""
+    changed = [k for k in INPUT_PROPS if olds.get(k) != news.get(k)]
+    return bool(changed), [k for k in REPLACE_PROPS if k in changed]
+
+
+def qualified_names(props: dict[str, Any]) -> dict[str, str]:
+    return {name: delta_tables.qualified(props["catalog"], props["schema"], name) for name in props["tables"]}
+
+
+# ----- the provider -----
+
+
+class DeltaTablesProvider(ResourceProvider):
+    """The resource id is `<catalog>.<schema>`."""
+
+    serialize_as_secret_always = False  # it captures nothing; no credential is involved
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        news = with_ints(news, INT_PROPS)
+        return CheckResult(news, [CheckFailure(p, r) for p, r in known_failures(news, validate(news))])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed, replaces = diff(with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS))
+        return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=bool(replaces))
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        props = with_ints(props, INT_PROPS)
+        url, catalog, schema, user = props["trino_url"], props["catalog"], props["schema"], props["trino_user"]
+        created = delta_tables.ensure_schema(url, catalog, schema, user=user)
+        outcomes = self._register_all(props)
+        outs = {**props, "schema_created": created, "registrations": outcomes, "table_names": qualified_names(props)}
+        return CreateResult(f"{catalog}.{schema}", outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
+        url, catalog, schema, user = news["trino_url"], news["catalog"], news["schema"], news["trino_user"]
+        for gone in set(olds.get("tables") or {}) - set(news["tables"]):
+            delta_tables.unregister(url, catalog, schema, gone, user=user)
+        delta_tables.ensure_schema(url, catalog, schema, user=user)
+        outcomes = self._register_all(news)
+        outs = {
+            **news,
+            "schema_created": bool(olds.get("schema_created")),
+            "registrations": outcomes,
+            "table_names": qualified_names(news),
+        }
+        return UpdateResult(outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = with_ints(props, INT_PROPS)
+        url, catalog, schema, user = props["trino_url"], props["catalog"], props["schema"], props["trino_user"]
+        live = delta_tables.live_locations(url, catalog, schema, props.get("tables") or {}, user=user)
+        if not live:
+            return ReadResult(None, {})
+        # Trino reports locations without a trailing slash; keep the user's spelling where they agree.
+        tables = {
+            name: props["tables"][name] if props["tables"][name].rstrip("/") == where else where
+            for name, where in live.items()
+        }
+        outs = {**props, "tables": tables, "table_names": qualified_names({**props, "tables": tables})}
+        return ReadResult(id_, outs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        url, catalog, schema, user = props["trino_url"], props["catalog"], props["schema"], props["trino_user"]
+        for name in props.get("tables") or {}:
+            delta_tables.unregister(url, catalog, schema, name, user=user)
+        if props.get("schema_created"):
+            delta_tables.drop_schema_if_empty(url, catalog, schema, user=user)
+
+    @staticmethod
+    def _register_all(props: dict[str, Any]) -> dict[str, str]:
+        outcomes = {}
+        for name, location in props["tables"].items():
+            outcomes[name] = delta_tables.register(
+                props["trino_url"],
+                props["catalog"],
+                props["schema"],
+                TableSpec(name, location.rstrip("/")),
+                user=props["trino_user"],
+                wait_seconds=props["wait_seconds"],
+            )
+        return outcomes
+
+
+class DeltaTables(pulumi.dynamic.Resource, module="lakehouse", name="DeltaTables"):
+    """The tables of `tables` (name -> s3:// location) registered in Trino as `<catalog>.<schema>.<name>`."""
+
+    table_names: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        trino_url: pulumi.Input[str],
+        catalog: str,
+        schema: str,
+        tables: dict[str, str],
+        trino_user: str = "lakehouse",
+        wait_seconds: int = 600,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "trino_url": trino_url,
+            "trino_user": trino_user,
+            "catalog": catalog,
+            "schema": schema,
+            "tables": dict(tables),
+            "wait_seconds": wait_seconds,
+            "provider_hash": provider_hash(),
+            "schema_created": None,
+            "registrations": None,
+            "table_names": None,
+        }
+        super().__init__(DeltaTablesProvider(), resource_name, props, opts)

@@ -1,0 +1,223 @@
+"""The streaming job running under Spark Orion, as a Pulumi resource (a dynamic provider).
+
+Runs where `pulumi up` runs and reaches Orion (and the Spark master's web UI) through their published
+ports. What it does lives in `lakehouse.orion_jobs` (shared with `make demo` and the tests):
+- create: submits the job supervised, or adopts a job Orion already runs with the same code hash, arguments,
+  conf and supervision; returns once the master lists its application RUNNING;
+- update: a new code hash, arguments, conf or supervision restarts it (stop, wait until the master no longer
+  lists the application, submit; the checkpoint carries on exactly where the old run stopped); a job that
+  ended since the last `up`/`refresh` is started again; other inputs only update the state;
+- a new job name replaces the resource;
+- delete: stops it, returns once the master no longer lists the application, and deletes the Orion job;
+- read (`pulumi refresh`): the job's state and application as Orion reports them.
+Orion's token arrives as a secret input and is never kept by the provider object; the engine keeps the
+output of the same name secret too. The inputs carry `provider_hash`, so an edit of the code is an update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from components.providers.inputs import known_failures, with_ints
+from lakehouse import orion_jobs
+from lakehouse.orion_jobs import FINISHED_STATES, JobSpec, OrionClient
+
+INPUT_PROPS = (
+    "orion_url",
+    "orion_token",
+    "spark_master_ui",
+    "job",
+    "args",
+    "conf",
+    "supervise",
+    "code_hash",
+    "start_timeout_seconds",
+    "stop_timeout_seconds",
+    "provider_hash",
+)
+INT_PROPS = ("start_timeout_seconds", "stop_timeout_seconds")
+REPLACE_PROPS = ("job",)
+RESTART_PROPS = ("args", "conf", "supervise", "code_hash")
+
+
+def provider_hash() -> str:
+    digest = hashlib.sha256()
+    for source in (Path(__file__), Path(orion_jobs.__file__)):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+# ----- pure parts (unit-tested) -----
+
+
+def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
+    failures: list[tuple[str, str]] = []
+    for prop in ("orion_url", "spark_master_ui"):
+        value = props.get(prop)
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            failures.append((prop, f"{prop} = {value!r} must be an http(s):// URL"))
+    token = props.get("orion_token")
+    if not isinstance(token, str) or len(token) < 16:
+        # Never echo the token: it is a secret.
+        failures.append(("orion_token", "orion_token must be Orion's bearer token (at least 16 characters)"))
+    job = props.get("job")
+    if not isinstance(job, str) or not job.isidentifier():
+        failures.append(("job", f"job = {job!r} must be the name of a shipped job (e.g. logistics_stream)"))
+    args = props.get("args")
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        failures.append(("args", f"args = {args!r} must be a list of strings"))
+    conf = props.get("conf")
+    if not isinstance(conf, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in conf.items()):
+        failures.append(("conf", f"conf = {conf!r} must map spark.* keys to string values"))
+    if not isinstance(props.get("supervise"), bool):
+        failures.append(("supervise", f"supervise = {props.get('supervise')!r} must be true or false"))
+    code_hash = props.get("code_hash")
+    if not isinstance(code_hash, str) or len(code_hash) != 64:
+        failures.append(("code_hash", f"code_hash = {code_hash!r} must be a SHA-256 hex digest"))
+    for prop in INT_PROPS:
+        value = props.get(prop)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 3600:
+            failures.append((prop, f"{prop} = {value!r} must be an integer from 1 to 3600"))
+    return failures
+
+
+def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
+    """(changed, replaces). A job that ended (as the last refresh saw it) counts as a change: `up` restarts it."""
+    changed = [k for k in INPUT_PROPS if olds.get(k) != news.get(k)]
+    ended = olds.get("state") in FINISHED_STATES
+    return bool(changed) or ended, [k for k in REPLACE_PROPS if k in changed]
+
+
+def needs_restart(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    return any(olds.get(k) != news.get(k) for k in RESTART_PROPS) or olds.get("state") in FINISHED_STATES
+
+
+def spec_of(props: dict[str, Any]) -> JobSpec:
+    return JobSpec(
+        name=props["job"],
+        args=list(props["args"]),
+        conf=dict(props["conf"]),
+        supervise=bool(props["supervise"]),
+        code_hash=props["code_hash"],
+    )
+
+
+def _outputs(props: dict[str, Any], job: dict[str, Any], adopted: bool) -> dict[str, Any]:
+    return {
+        **props,
+        "job_id": int(job["id"]),
+        "state": job.get("state"),
+        "app_id": job.get("app_id"),
+        "adopted": adopted,
+    }
+
+
+# ----- the provider -----
+
+
+class StreamingJobProvider(ResourceProvider):
+    """The resource id is Orion's job id."""
+
+    serialize_as_secret_always = False  # the token is an input, never captured
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        news = with_ints(news, INT_PROPS)
+        return CheckResult(news, [CheckFailure(p, r) for p, r in known_failures(news, validate(news))])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed, replaces = diff(with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS))
+        return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=True)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        props = with_ints(props, INT_PROPS)
+        client = OrionClient(props["orion_url"], props["orion_token"])
+        job, adopted = orion_jobs.ensure_running(client, spec_of(props), start_timeout=props["start_timeout_seconds"])
+        return CreateResult(str(job["id"]), _outputs(props, job, adopted))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
+        client = OrionClient(news["orion_url"], news["orion_token"])
+        if not needs_restart(olds, news):
+            job = client.job(int(id_))
+            if job is not None:
+                return UpdateResult(_outputs(news, job, bool(olds.get("adopted"))))
+        orion_jobs.stop_and_forget(
+            client, int(id_), master_ui=news["spark_master_ui"], stop_timeout=news["stop_timeout_seconds"]
+        )
+        job, adopted = orion_jobs.ensure_running(client, spec_of(news), start_timeout=news["start_timeout_seconds"])
+        # The resource keeps its id (Pulumi ids are fixed by create); `job_id` is the job Orion runs now.
+        return UpdateResult(_outputs(news, job, adopted))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = with_ints(props, INT_PROPS)
+        client = OrionClient(props["orion_url"], props["orion_token"])
+        job = client.job(int(props.get("job_id") or id_))
+        if job is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, _outputs(props, job, bool(props.get("adopted"))))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = with_ints(props, INT_PROPS)
+        client = OrionClient(props["orion_url"], props["orion_token"])
+        orion_jobs.stop_and_forget(
+            client,
+            int(props.get("job_id") or id_),
+            master_ui=props["spark_master_ui"],
+            stop_timeout=props["stop_timeout_seconds"],
+        )
+
+
+class StreamingJob(pulumi.dynamic.Resource, module="lakehouse", name="StreamingJob"):
+    """A shipped job (by default `logistics_stream`) running supervised under Spark Orion."""
+
+    job_id: pulumi.Output[int]
+    state: pulumi.Output[str]
+    app_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        orion_url: pulumi.Input[str],
+        orion_token: pulumi.Input[str],
+        spark_master_ui: pulumi.Input[str],
+        code_hash: str,
+        job: str = "logistics_stream",
+        args: list[str] | None = None,
+        conf: dict[str, str] | None = None,
+        supervise: bool = True,
+        start_timeout_seconds: int = 600,
+        stop_timeout_seconds: int = 300,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "orion_url": orion_url,
+            "orion_token": pulumi.Output.secret(orion_token),
+            "spark_master_ui": spark_master_ui,
+            "job": job,
+            "args": list(args or []),
+            "conf": dict(conf or {}),
+            "supervise": supervise,
+            "code_hash": code_hash,
+            "start_timeout_seconds": start_timeout_seconds,
+            "stop_timeout_seconds": stop_timeout_seconds,
+            "provider_hash": provider_hash(),
+            "job_id": None,
+            "state": None,
+            "app_id": None,
+            "adopted": None,
+        }
+        super().__init__(StreamingJobProvider(), resource_name, props, opts)

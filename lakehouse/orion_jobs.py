@@ -1,0 +1,236 @@
+"""Running the streaming job through Spark Orion's API: submit or adopt, wait until it runs, stop, forget.
+
+Shared by the stack's StreamingJob dynamic provider (components/providers/streaming_job.py), `make demo`
+and the tests. Orion is reached with its bearer token from wherever the caller runs (the host, through the
+published port); "no longer running" is taken from the Spark master's own /json/, not from Orion alone.
+Errors name Orion, the URL, the step and Orion's answer (and the tail of the driver's log when a job died).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ACTIVE_STATES = frozenset({"queued", "submitted", "running", "restarting"})
+FINISHED_STATES = frozenset({"succeeded", "failed", "stopped"})
+_LOG_TAIL_BYTES = 6000
+
+
+class OrionError(RuntimeError):
+    """Orion refused or failed a request; `status` is the HTTP status (0 when Orion did not answer)."""
+
+    def __init__(self, message: str, status: int = 0, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What the stack wants Orion to run."""
+
+    name: str
+    """A shipped job (ORION_JOBS_DIR/<name>.py)."""
+    args: list[str] = field(default_factory=list)
+    conf: dict[str, str] = field(default_factory=dict)
+    supervise: bool = True
+    code_hash: str = ""
+    """Orion's code hash of the job (orion.codehash) as built from this clone's jobs/."""
+
+
+class OrionClient:
+    def __init__(self, url: str, token: str, *, timeout: float = 30) -> None:
+        self.url = url.rstrip("/")
+        self._token = token
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, *, what: str, timeout: float | None = None, **kwargs: Any) -> Any:
+        import requests
+
+        target = f"{self.url}{path}"
+        try:
+            resp = requests.request(
+                method,
+                target,
+                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+                timeout=timeout or self.timeout,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            raise OrionError(f"Spark Orion at {self.url} did not answer {method} {path} ({what}): {exc}") from exc
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            try:
+                detail = str(resp.json().get("detail", resp.text))
+            except ValueError:
+                detail = resp.text[:1000]
+            raise OrionError(
+                f"Spark Orion at {self.url} refused {method} {path} ({what}): HTTP {resp.status_code}: {detail}",
+                resp.status_code,
+                detail,
+            )
+        return resp.json() if resp.content else {}
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/jobs", what="list jobs") or []
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        return self._call("GET", f"/jobs/{int(job_id)}", what=f"read job {job_id}")
+
+    def submit(self, spec: JobSpec) -> dict[str, Any]:
+        import json
+
+        form = {
+            "job": spec.name,
+            "args": json.dumps(spec.args),
+            "conf": json.dumps(spec.conf),
+            "supervise": "true" if spec.supervise else "false",
+        }
+        # multipart/form-data, as Orion's POST /jobs expects (files=... with no file forces multipart).
+        created = self._call("POST", "/jobs", what=f"submit {spec.name}", files={k: (None, v) for k, v in form.items()})
+        return created["job"]
+
+    def stop(self, job_id: int, *, timeout: float) -> dict[str, Any] | None:
+        return self._call("POST", f"/jobs/{int(job_id)}/stop", what=f"stop job {job_id}", timeout=timeout)
+
+    def delete(self, job_id: int) -> bool:
+        import requests
+
+        try:
+            resp = requests.delete(
+                f"{self.url}/jobs/{int(job_id)}",
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise OrionError(f"Spark Orion at {self.url} did not answer DELETE /jobs/{job_id}: {exc}") from exc
+        if resp.status_code == 404:
+            return False
+        if resp.status_code >= 400:
+            raise OrionError(
+                f"Spark Orion at {self.url} refused DELETE /jobs/{job_id}: HTTP {resp.status_code}: {resp.text[:500]}",
+                resp.status_code,
+            )
+        return True
+
+    def log_tail(self, job_id: int) -> str:
+        try:
+            head = self._call("GET", f"/jobs/{int(job_id)}/logs", what="read the log", params={"offset": 0, "limit": 1})
+            size = int((head or {}).get("size", 0))
+            chunk = self._call(
+                "GET",
+                f"/jobs/{int(job_id)}/logs",
+                what="read the log",
+                params={"offset": max(0, size - _LOG_TAIL_BYTES), "limit": _LOG_TAIL_BYTES},
+            )
+        except OrionError:
+            return ""
+        return str((chunk or {}).get("text", ""))
+
+
+# ----- what the provider does -----
+
+
+def adoptable(jobs: list[dict[str, Any]], spec: JobSpec) -> dict[str, Any] | None:
+    """An active job that already runs `spec` (same name, code hash, arguments, conf and supervision)."""
+    for job in jobs:
+        if (
+            job.get("name") == spec.name
+            and job.get("state") in ACTIVE_STATES
+            and job.get("code_hash") == spec.code_hash
+            and list(job.get("args") or []) == list(spec.args)
+            and dict(job.get("conf") or {}) == dict(spec.conf)
+            and bool(job.get("supervise")) == spec.supervise
+        ):
+            return job
+    return None
+
+
+def wait_running(
+    client: OrionClient,
+    job_id: int,
+    *,
+    timeout: float,
+    poll: float = 2.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Wait until Orion reports the job `running` (the master lists its application RUNNING)."""
+    deadline = clock() + timeout
+    job: dict[str, Any] | None = None
+    while True:
+        job = client.job(job_id)
+        if job is None:
+            raise OrionError(f"Spark Orion at {client.url}: job {job_id} vanished while starting")
+        if job.get("state") == "running" and job.get("app_id"):
+            return job
+        if job.get("state") in FINISHED_STATES:
+            raise OrionError(
+                f"Spark Orion at {client.url}: job {job_id} ({job.get('name')}) ended as {job.get('state')} while "
+                f"starting: {job.get('detail') or 'no detail'}"
+                f"\n--- end of its driver log ---\n{client.log_tail(job_id)}"
+            )
+        if clock() >= deadline:
+            raise OrionError(
+                f"Spark Orion at {client.url}: job {job_id} ({job.get('name')}) is still {job.get('state')} after "
+                f"{timeout:.0f} s ({job.get('detail') or 'no detail'}); are the Spark workers up and free?"
+                f"\n--- end of its driver log ---\n{client.log_tail(job_id)}"
+            )
+        sleep(poll)
+
+
+def master_active_apps(master_ui: str) -> set[str]:
+    """Ids of the applications the Spark master lists as active (RUNNING or WAITING)."""
+    import requests
+
+    try:
+        data = requests.get(f"{master_ui.rstrip('/')}/json/", timeout=10).json()
+    except (requests.RequestException, ValueError) as exc:
+        raise OrionError(f"the Spark master at {master_ui} did not answer GET /json/: {exc}") from exc
+    return {str(app.get("id")) for app in data.get("activeapps") or []}
+
+
+def wait_app_gone(
+    master_ui: str,
+    app_id: str,
+    *,
+    timeout: float,
+    poll: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    deadline = clock() + timeout
+    while app_id in master_active_apps(master_ui):
+        if clock() >= deadline:
+            raise OrionError(f"the Spark master at {master_ui} still lists {app_id} as active after {timeout:.0f} s")
+        sleep(poll)
+
+
+def ensure_running(client: OrionClient, spec: JobSpec, *, start_timeout: float) -> tuple[dict[str, Any], bool]:
+    """Adopt a job that already runs `spec` or submit it; wait until it runs. Returns (job, adopted).
+
+    A different job on the same checkpoint makes Orion answer 409 naming it: that is an error here, not
+    something to stop behind the user's back.
+    """
+    existing = adoptable(client.jobs(), spec)
+    if existing is not None:
+        return wait_running(client, int(existing["id"]), timeout=start_timeout), True
+    job = client.submit(spec)
+    return wait_running(client, int(job["id"]), timeout=start_timeout), False
+
+
+def stop_and_forget(client: OrionClient, job_id: int, *, master_ui: str, stop_timeout: float) -> None:
+    """Stop the job (if it still runs), wait until the master no longer lists its application, delete it."""
+    job = client.job(job_id)
+    if job is None:
+        return
+    app_id = job.get("app_id")
+    if job.get("state") in ACTIVE_STATES:
+        job = client.stop(job_id, timeout=stop_timeout + 30) or job
+        app_id = job.get("app_id") or app_id
+    if app_id:
+        wait_app_gone(master_ui, str(app_id), timeout=stop_timeout)
+    client.delete(job_id)

@@ -1,0 +1,71 @@
+"""The inputs of the post-deploy steps, from the lakehouse's settings: one definition for the stack,
+`make demo` and the tests, so they declare the StreamingJob, DeltaTables and SupersetDashboards resources
+the same way.
+
+The providers run where `pulumi up` runs and reach the services through the published host ports, so the
+URLs here are the host-reachable ones (`lakehouse.endpoints.public_endpoints` with the connect host).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from lakehouse import endpoints
+from lakehouse.delta_tables import TRINO_SCHEMA
+from lakehouse.generators import job as job_env
+from lakehouse.generators.s3 import rejected_table_name, table_uri
+from lakehouse.generators.trino import CATALOG
+from lakehouse.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+JOBS_DIR = REPO / "jobs"
+STREAM_JOB = "logistics_stream"
+PROVIDER_TRINO_USER = "lakehouse"
+
+
+def service_urls(s: Settings, host: str) -> dict[str, str]:
+    """The URLs the providers use: Orion, the Spark master UI, Trino, Superset, as reached from `host`."""
+    ep = endpoints.public_endpoints(s, host=host)
+    return {k: ep[k] for k in ("orion_url", "spark_master_ui", "trino_url", "superset_url")}
+
+
+def stream_job_args(env: Mapping[str, str]) -> list[str]:
+    """The job's settings as explicit flags (the job record then says what it runs, and adoption compares
+    them); `env` is `stream_job_env(...)`, the same values Orion's environment carries."""
+    flags = {
+        job_env.ENV_BOOTSTRAP: "--bootstrap-servers",
+        job_env.ENV_TOPIC: "--topic",
+        job_env.ENV_TABLE_URI: "--table-uri",
+        job_env.ENV_REJECTED_URI: "--rejected-table-uri",
+        job_env.ENV_CHECKPOINT_URI: "--checkpoint-uri",
+        job_env.ENV_TRIGGER: "--trigger-interval",
+        job_env.ENV_MAX_OFFSETS: "--max-offsets-per-trigger",
+        job_env.ENV_DEDUP_WINDOW: "--dedup-window",
+    }
+    args: list[str] = []
+    for name, flag in flags.items():
+        if name in env:
+            args += [flag, env[name]]
+    return args
+
+
+def stream_code_hash(jobs_dir: Path = JOBS_DIR, job: str = STREAM_JOB) -> str:
+    """Orion's code hash of the job as this clone's jobs/ builds it (the image is built from the same tree)."""
+    from orion.codehash import job_code_hash
+
+    return job_code_hash(jobs_dir, jobs_dir / f"{job}.py")
+
+
+def delta_tables(s: Settings) -> dict[str, str]:
+    """Table name -> location as Trino reads it (s3://): the events table and its quarantine."""
+    rejected = rejected_table_name(s.delta_table)
+    return {
+        s.delta_table: table_uri(s.lake_bucket, s.delta_table, scheme="s3"),
+        rejected: table_uri(s.lake_bucket, rejected, scheme="s3"),
+    }
+
+
+def trino_table_names(s: Settings) -> list[str]:
+    """The fully qualified names the stack outputs as `trino_tables`."""
+    return [f"{CATALOG}.{TRINO_SCHEMA}.{name}" for name in delta_tables(s)]
