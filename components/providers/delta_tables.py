@@ -16,7 +16,6 @@ Trino runs without authentication inside the lakehouse, so no credential is invo
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.providers.inputs import known_failures, with_ints
+from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
 from lakehouse import delta_tables, trino_sql
 from lakehouse.delta_tables import IDENT, LOCATION, TableSpec
 
@@ -41,10 +40,7 @@ REPLACE_PROPS = ("catalog", "schema")
 
 
 def provider_hash() -> str:
-    digest = hashlib.sha256()
-    for source in (Path(__file__), Path(delta_tables.__file__), Path(trino_sql.__file__)):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    return code_hash(Path(__file__), delta_tables, trino_sql)
 
 
 # ----- pure parts (unit-tested) -----
@@ -77,7 +73,7 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
 
 def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
     """(changed, properties forcing a replacement)."""
-    changed = [k for k in INPUT_PROPS if olds.get(k) != news.get(k)]
+    changed = changed_inputs(olds, news, INPUT_PROPS)
     return bool(changed), [k for k in REPLACE_PROPS if k in changed]
 
 

@@ -1,4 +1,5 @@
-"""What the Pulumi engine does to a dynamic provider's property values, undone in one place.
+"""What every dynamic provider of the stack does the same way: undo what the Pulumi engine does to property
+values, hash the code a provider runs, and name the inputs that changed.
 
 The engine carries every number as a float64 (a protobuf Struct): a dynamic provider receives the `3` its
 program declared as `3.0`, in `check`, `diff`, `create`, `update`, `read` and `delete` alike, and gets the
@@ -8,7 +9,10 @@ passes its properties through `with_ints` on entry, naming its integer propertie
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 
@@ -37,3 +41,19 @@ def with_ints(props: Mapping[str, Any] | None, names: Iterable[str]) -> dict[str
         if name in out:
             out[name] = integral(out[name])
     return out
+
+
+def code_hash(*sources: ModuleType | Path) -> str:
+    """SHA-256 of the files a provider runs (its module and the lakehouse modules it calls, given as modules or
+    paths; this module always counts too). Providers carry it as the input `provider_hash`: without it the
+    engine would keep running the code pickled into the state after the code was edited."""
+    digest = hashlib.sha256()
+    for source in (*sources, Path(__file__)):
+        path = Path(source.__file__ or "") if isinstance(source, ModuleType) else source
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any], props: Iterable[str]) -> list[str]:
+    """The properties of `props` whose stored value differs from the program's (outputs are not compared)."""
+    return [k for k in props if olds.get(k) != news.get(k)]

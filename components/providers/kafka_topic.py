@@ -27,7 +27,6 @@ turns the integer properties back with `with_ints` (components/providers/inputs.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ from pulumi.dynamic import (
 )
 
 from components.providers import inputs as provider_inputs
-from components.providers.inputs import with_ints
+from components.providers.inputs import code_hash, with_ints
 from lakehouse import kafka_topics
 from lakehouse.kafka_topics import create_topic, delete_topic, describe_topic, update_topic
 
@@ -73,10 +72,7 @@ OUTPUT_PROPS = ("adopted", "created", "topic_id")
 def provider_hash() -> str:
     """SHA-256 of the provider's code (this file, the admin functions it calls and the input coercion): part of
     the inputs, so editing any of them triggers an update."""
-    digest = hashlib.sha256()
-    for source in provider_sources():
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    return code_hash(*provider_sources())
 
 
 def provider_sources() -> tuple[Path, ...]:

@@ -16,7 +16,6 @@ output of the same name secret too. The inputs carry `provider_hash`, so an edit
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.providers.inputs import known_failures, with_ints
+from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
 from lakehouse import orion_jobs
 from lakehouse.orion_jobs import FINISHED_STATES, JobSpec, OrionClient
 
@@ -54,10 +53,7 @@ RESTART_PROPS = ("args", "conf", "supervise", "code_hash")
 
 
 def provider_hash() -> str:
-    digest = hashlib.sha256()
-    for source in (Path(__file__), Path(orion_jobs.__file__)):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    return code_hash(Path(__file__), orion_jobs)
 
 
 # ----- pure parts (unit-tested) -----
@@ -96,13 +92,13 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
 
 def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
     """(changed, replaces). A job that ended (as the last refresh saw it) counts as a change: `up` restarts it."""
-    changed = [k for k in INPUT_PROPS if olds.get(k) != news.get(k)]
+    changed = changed_inputs(olds, news, INPUT_PROPS)
     ended = olds.get("state") in FINISHED_STATES
     return bool(changed) or ended, [k for k in REPLACE_PROPS if k in changed]
 
 
 def needs_restart(olds: dict[str, Any], news: dict[str, Any]) -> bool:
-    return any(olds.get(k) != news.get(k) for k in RESTART_PROPS) or olds.get("state") in FINISHED_STATES
+    return bool(changed_inputs(olds, news, RESTART_PROPS)) or olds.get("state") in FINISHED_STATES
 
 
 def spec_of(props: dict[str, Any]) -> JobSpec:

@@ -23,7 +23,6 @@ name secret); nothing is captured in the provider object, which is pickled into 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from pulumi.dynamic import (
 )
 from pulumi.runtime.rpc import UNKNOWN
 
-from components.providers.inputs import with_ints
+from components.providers.inputs import changed_inputs, code_hash, with_ints
 from lakehouse import superset_api, superset_bundle, superset_dashboards
 
 INPUT_PROPS = (
@@ -69,15 +68,7 @@ _USER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 def provider_hash() -> str:
     """SHA-256 of the code that applies the dashboards (this file and the lakehouse modules it calls)."""
-    digest = hashlib.sha256()
-    for source in (
-        Path(__file__),
-        Path(superset_dashboards.__file__),
-        Path(superset_api.__file__),
-        Path(superset_bundle.__file__),
-    ):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    return code_hash(Path(__file__), superset_dashboards, superset_api, superset_bundle)
 
 
 # ----- pure parts (unit-tested) -----
@@ -130,7 +121,7 @@ def diff(
 
     `wanted` (kind -> uuids of the bundle `news` builds) against the stored `object_ids`: when `pulumi refresh`
     found objects missing (deleted by hand), `object_ids` differs and the next `up` imports them again."""
-    changed = [k for k in INPUT_PROPS if k not in IGNORED_PROPS and olds.get(k) != news.get(k)]
+    changed = changed_inputs(olds, news, [k for k in INPUT_PROPS if k not in IGNORED_PROPS])
     stored = olds.get("object_ids")
     if wanted is not None and isinstance(stored, dict) and not changed:
         if {k: sorted(stored.get(k) or {}) for k in wanted} != {k: sorted(v) for k, v in wanted.items()}:
