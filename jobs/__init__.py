@@ -1,5 +1,2 @@
-"""Spark jobs shipped to the cluster by file name (Orion runs `spark-submit jobs/<name>.py`).
-
-Each job file stands alone: it imports only pyspark, delta and the standard library. This file only
-makes the jobs importable by the unit tests.
-"""
+"""Spark jobs. Orion's catalog is jobs/*.py (entry files); the code they run is the package jobs/logistics/,
+shipped with them (--py-files). This file makes both importable by the tests and lakehouse/."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from jobs.logistics.settings import FLAGS
 from lakehouse import endpoints
 from lakehouse.delta_tables import TRINO_SCHEMA
-from lakehouse.generators import job as job_env
 from lakehouse.generators.s3 import rejected_table_name, table_uri
 from lakehouse.generators.trino import CATALOG
 from lakehouse.settings import Settings
@@ -33,18 +33,8 @@ def service_urls(s: Settings, host: str) -> dict[str, str]:
 def stream_job_args(env: Mapping[str, str]) -> list[str]:
     """The job's settings as explicit flags (the job record then says what it runs, and adoption compares
     them); `env` is `stream_job_env(...)`, the same values Orion's environment carries."""
-    flags = {
-        job_env.ENV_BOOTSTRAP: "--bootstrap-servers",
-        job_env.ENV_TOPIC: "--topic",
-        job_env.ENV_TABLE_URI: "--table-uri",
-        job_env.ENV_REJECTED_URI: "--rejected-table-uri",
-        job_env.ENV_CHECKPOINT_URI: "--checkpoint-uri",
-        job_env.ENV_TRIGGER: "--trigger-interval",
-        job_env.ENV_MAX_OFFSETS: "--max-offsets-per-trigger",
-        job_env.ENV_DEDUP_WINDOW: "--dedup-window",
-    }
     args: list[str] = []
-    for name, flag in flags.items():
+    for name, flag in FLAGS.items():
         if name in env:
             args += [flag, env[name]]
     return args

@@ -1,23 +1,42 @@
-"""Environment of the streaming job (jobs/logistics_stream.py reads these names).
+"""Environment of the streaming job (the names, defaults and duration rule are the job's own:
+jobs/logistics/settings.py, imported here rather than copied).
 
 Orion gets this environment (plus the Spark identity's S3 keys) in the stack and in the test bed, so
 `POST /jobs job=logistics_stream` with no arguments starts the real pipeline in either place.
-The job cannot import this package (it runs on its own inside Spark): a test keeps both sides in step.
 """
 
 from __future__ import annotations
 
+from jobs.logistics.settings import (
+    ENV_BOOTSTRAP,
+    ENV_CHECKPOINT_URI,
+    ENV_DEDUP_WINDOW,
+    ENV_MAINTENANCE_INTERVAL,
+    ENV_MAX_OFFSETS,
+    ENV_NAMES,
+    ENV_REJECTED_URI,
+    ENV_STOP_TIMEOUT,
+    ENV_TABLE_URI,
+    ENV_TOPIC,
+    ENV_TRIGGER,
+)
 from lakehouse.generators.s3 import rejected_table_name, table_uri
 from lakehouse.settings import Settings
 
-ENV_BOOTSTRAP = "LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS"
-ENV_TOPIC = "LAKEHOUSE_KAFKA_TOPIC"
-ENV_TABLE_URI = "LAKEHOUSE_TABLE_URI"
-ENV_REJECTED_URI = "LAKEHOUSE_REJECTED_TABLE_URI"
-ENV_CHECKPOINT_URI = "LAKEHOUSE_CHECKPOINT_URI"
-ENV_TRIGGER = "LAKEHOUSE_TRIGGER_INTERVAL"
-ENV_MAX_OFFSETS = "LAKEHOUSE_MAX_OFFSETS_PER_TRIGGER"
-ENV_DEDUP_WINDOW = "LAKEHOUSE_DEDUP_WINDOW"
+__all__ = [
+    "ENV_BOOTSTRAP",
+    "ENV_CHECKPOINT_URI",
+    "ENV_DEDUP_WINDOW",
+    "ENV_MAINTENANCE_INTERVAL",
+    "ENV_MAX_OFFSETS",
+    "ENV_NAMES",
+    "ENV_REJECTED_URI",
+    "ENV_STOP_TIMEOUT",
+    "ENV_TABLE_URI",
+    "ENV_TOPIC",
+    "ENV_TRIGGER",
+    "stream_job_env",
+]
 
 
 def stream_job_env(s: Settings, *, bootstrap_servers: str) -> dict[str, str]:
@@ -31,4 +50,6 @@ def stream_job_env(s: Settings, *, bootstrap_servers: str) -> dict[str, str]:
         ENV_TRIGGER: s.stream_trigger_interval,
         ENV_MAX_OFFSETS: str(s.stream_max_offsets_per_trigger),
         ENV_DEDUP_WINDOW: s.stream_dedup_window,
+        ENV_MAINTENANCE_INTERVAL: s.stream_maintenance_interval,
+        ENV_STOP_TIMEOUT: s.stream_stop_timeout,
     }

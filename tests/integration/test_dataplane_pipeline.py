@@ -4,11 +4,13 @@ streaming job on the Spark standalone cluster -> Delta on S3, read back with Spa
 One pipeline run (module fixture), then one test per property:
   1. the producer sends 100 000 records: valid events, 500 malformed ones of five kinds, 300 re-sends;
   2. the job starts (tables created before the first event) and is killed (SIGKILL) right after a
-     batch's quarantine commit, before that batch's MERGE commits;
+     batch's quarantine commit, before that batch's events append commits;
   3. while it is down the producer re-sends 5 000 earlier events (same seed) and 20 000 new records
      (100 malformed, 50 re-sends);
-  4. the job restarts from its checkpoint, catches up and is stopped with SIGTERM;
-  5. delta_maintenance compacts, vacuums and checkpoints the tables.
+  4. the job restarts from its checkpoint (its dedup state in the checkpoint), catches up and is stopped
+     with SIGTERM (a bounded stop: one `stop-outcome=` line);
+  5. delta_maintenance, once the stream has released the tables' writer lease, compacts, vacuums and
+     checkpoints the tables.
 Each run uses its own topic and table/checkpoint prefixes, removed at the end.
 """
 
@@ -54,6 +56,7 @@ class Pipeline:
     readback: dict = field(default_factory=dict)
     maintenance_log: list[str] = field(default_factory=list)
     job_exit_code: int | None = None
+    stop_lines: list[str] = field(default_factory=list)
     topic_records: int = -1
 
     def table(self, uri: str) -> deltalake.DeltaTable:
@@ -178,6 +181,7 @@ def pipeline(testbed: dict[str, str]) -> Iterator[Pipeline]:
         p.figures["job_run2_catch_up_seconds"] = round(_wait_for_counts(p, len(valid), len(bad), job2, 1200), 1)
         time.sleep(8)  # a few more triggers: nothing may arrive late or twice
         p.job_exit_code = job2.stop()
+        p.stop_lines = [x for x in job2.lines() if "stop-outcome=" in x]
         p.topic_records = sparkrun.topic_record_count(testbed, p.topic)
         p.figures["job_run2_batches"] = _batch_lines(job2.lines())
 
@@ -193,7 +197,7 @@ def pipeline(testbed: dict[str, str]) -> Iterator[Pipeline]:
         p.readback = json.loads(line.removeprefix("READBACK "))
         maint = sparkrun.SparkApp(
             sparkrun.spark_submit_argv(testbed, sparkrun.JOBS / "delta_maintenance.py",
-                                       ["--table-uri", p.table_uri, "--all-partitions"], master="local[1]"),
+                                       ["--table-uri", p.table_uri], master="local[1]"),
             env, work / "maintenance.log",
         )  # fmt: skip
         apps.append(maint)
@@ -307,6 +311,8 @@ def test_spark_reads_back_the_same_tables_with_proper_types(pipeline: Pipeline) 
 
 def test_the_job_stops_cleanly_on_sigterm(pipeline: Pipeline) -> None:
     assert pipeline.job_exit_code == 0
+    assert len(pipeline.stop_lines) == 1, pipeline.stop_lines
+    assert re.search(r"stop-outcome=(finished|abandoned)( batch=\d+)? seconds=", pipeline.stop_lines[0])
 
 
 def test_maintenance_compacts_and_keeps_the_table_exact(pipeline: Pipeline) -> None:

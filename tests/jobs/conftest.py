@@ -1,4 +1,5 @@
-"""A local SparkSession with Delta for the job tests (local[1], one shuffle partition, no UI).
+"""A local SparkSession with Delta for the job tests (local[1], one shuffle partition, no UI), configured
+as the job configures its own.
 
 The Delta jars are the test bed's (images/spark/jars/pom.xml resolved with mvn into its cache, the
 same jars the Spark image gets); LAKEHOUSE_SPARK_JARS_DIR points elsewhere if needed.
@@ -47,5 +48,8 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
+    from jobs.logistics.stream import configure_session
+
+    configure_session(session)  # what the job sets on its own session (JSON parsing, state store, compaction)
     yield session
     session.stop()

@@ -27,10 +27,11 @@ def kafka_rows(
     records: list[tuple[bytes | None, bytes | None]],
     partition: int = 0,
     first_offset: int = 0,
+    kafka_time: datetime = KAFKA_TIME,
 ) -> DataFrame:
     """A DataFrame shaped like Spark's Kafka source: one row per (key, value) at consecutive offsets."""
     rows = [
-        (key, value, "logistics-events", partition, first_offset + i, KAFKA_TIME, 0)
+        (key, value, "logistics-events", partition, first_offset + i, kafka_time, 0)
         for i, (key, value) in enumerate(records)
     ]
     return spark.createDataFrame(rows, KAFKA_SOURCE_SCHEMA)

@@ -8,24 +8,26 @@ from datetime import UTC, datetime, timedelta
 from jobs_testlib import kafka_rows
 from pyspark.sql import SparkSession
 
-from jobs import logistics_stream as job
+from jobs.logistics import rules
+from jobs.logistics.schema import FIELDS, REASON_CODES, RISK_CLASSES
 from producer import malformed
-from producer.events import DATASET_COLUMNS, EVENT_COLUMNS, RANGES, RISK_CLASSES, EventGenerator, SimulatedClock, encode
+from producer.events import DATASET_COLUMNS, EVENT_COLUMNS, RANGES, EventGenerator, SimulatedClock, encode
+from producer.events import RISK_CLASSES as PRODUCER_RISK_CLASSES
 
 
 def test_generator_ranges_lie_within_the_jobs_limits() -> None:
-    limits = {f.name: (f.low, f.high) for f in job.FIELDS if f.kind == "double"}
+    limits = {f.name: (f.low, f.high) for f in FIELDS if f.kind == "double"}
     assert set(limits) == set(RANGES)
     for column, (low, high) in RANGES.items():
         assert limits[column][0] <= low and high <= limits[column][1], column
 
 
 def test_schema_columns_and_risk_classes_agree() -> None:
-    assert tuple(f.name for f in job.FIELDS) == EVENT_COLUMNS
-    assert set(DATASET_COLUMNS) < {f.name for f in job.FIELDS}
-    assert set(job.RISK_CLASSES) == set(RISK_CLASSES)
-    assert set(job.REASON_CODES) == set(malformed.KINDS)
-    assert malformed.OVERSIZE_LENGTH > max(f.max_length or 0 for f in job.FIELDS)
+    assert tuple(f.name for f in FIELDS) == EVENT_COLUMNS
+    assert set(DATASET_COLUMNS) < {f.name for f in FIELDS}
+    assert set(RISK_CLASSES) == set(PRODUCER_RISK_CLASSES)
+    assert set(REASON_CODES) == set(malformed.KINDS)
+    assert malformed.OVERSIZE_LENGTH > max(f.max_length or 0 for f in FIELDS)
 
 
 def test_generated_events_are_all_valid_and_injected_ones_rejected_by_kind(spark: SparkSession) -> None:
@@ -40,8 +42,10 @@ def test_generated_events_are_all_valid_and_injected_ones_rejected_by_kind(spark
         bad.append(((key, value), kind))
     frame = kafka_rows(spark, good + [record for record, _ in bad])
 
-    classified = job.classify(frame).select("kafka_offset", "problems").collect()
+    classified = rules.classify(frame).select("kafka_offset", "problems").collect()
+    screened = {r["kafka_offset"]: r["_ok"] for r in rules.screen(frame).select("kafka_offset", "_ok").collect()}
 
     codes = {r["kafka_offset"]: [p["code"] for p in r["problems"]] for r in classified}
-    assert all(codes[i] == [] for i in range(len(good)))
+    assert all(codes[i] == [] and screened[i] for i in range(len(good)))
     assert all(codes[len(good) + i] == [kind] for i, (_, kind) in enumerate(bad))
+    assert not any(screened[len(good) + i] for i in range(len(bad)))

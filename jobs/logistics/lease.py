@@ -1,0 +1,214 @@
+"""One writer per table: a lease file the writing driver keeps fresh, so no second driver writes beside it.
+
+Delta's log store on S3 is safe with one writing driver only (it serialises commits inside one JVM).
+The streaming job holds a lease on both its tables while it runs (it compacts and vacuums them itself, between
+batches); the standalone maintenance holds one for its run. Each refuses to start while another holder's
+lease is fresh, and says who holds it.
+
+The lease is `<table>/_writer/lease.json` (Delta, VACUUM, Trino and delta-rs ignore names starting with
+'_'): who holds it, since when, renewed when, for how long. The holder rewrites it every `renew_s`; a lease
+not renewed for `ttl_s` is stale (its driver died) and can be taken over. A stream restarted from the same
+checkpoint is the same holder and takes its own lease over at once. Read and written through Spark's
+Hadoop file system, so it works on s3a:// and on local paths alike. The check is read, write, settle,
+re-read: two drivers starting in the same second both see the later writer as the holder and one backs off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+log = logging.getLogger("logistics.lease")
+
+LEASE_FILE = "_writer/lease.json"
+DEFAULT_TTL_S = 120.0
+DEFAULT_RENEW_S = 20.0
+
+
+class LeaseHeld(RuntimeError):
+    """Another driver holds a fresh lease on a table."""
+
+    def __init__(self, table_uri: str, lease: dict[str, Any], age_s: float) -> None:
+        self.table_uri, self.lease, self.age_s = table_uri, lease, age_s
+        who = lease.get("holder", "?")
+        where = ", ".join(f"{k} {lease[k]}" for k in ("app_id", "host", "pid") if lease.get(k))
+        super().__init__(
+            f"{table_uri} is being written by {who} ({where}; lease renewed {age_s:.0f} s ago, "
+            f"valid {lease.get('ttl_s', DEFAULT_TTL_S):.0f} s): one writer per table"
+        )
+
+
+def lease_path(table_uri: str) -> str:
+    return f"{table_uri.rstrip('/')}/{LEASE_FILE}"
+
+
+class _FS:
+    """The few Hadoop FileSystem calls the lease needs, through the driver's JVM."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self._jvm = spark.sparkContext._jvm
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def _path(self, uri: str) -> tuple[Any, Any]:
+        path = self._jvm.org.apache.hadoop.fs.Path(uri)
+        return path, path.getFileSystem(self._conf)
+
+    def read(self, uri: str) -> tuple[dict[str, Any], float] | None:
+        """(content, modification time in epoch seconds) or None if there is no file."""
+        path, fs = self._path(uri)
+        try:
+            status = fs.getFileStatus(path)
+        except Exception as exc:
+            if "FileNotFoundException" in str(exc) or "No such file" in str(exc):
+                return None
+            raise
+        stream = fs.open(path)
+        try:
+            text = self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
+        try:
+            content = json.loads(text)
+        except ValueError:
+            content = {"holder": "unreadable lease file", "renewed_at": status.getModificationTime() / 1000}
+        return content, status.getModificationTime() / 1000
+
+    def write(self, uri: str, content: dict[str, Any]) -> None:
+        path, fs = self._path(uri)
+        out = fs.create(path, True)
+        try:
+            out.write(bytearray(json.dumps(content, sort_keys=True).encode()))
+        finally:
+            out.close()
+
+    def delete(self, uri: str) -> None:
+        path, fs = self._path(uri)
+        fs.delete(path, False)
+
+
+def age_of(lease: dict[str, Any], modified_s: float, now: float | None = None) -> float:
+    """Seconds since the lease was last renewed: the younger of its own stamp and the file's time, so a
+    clock difference between the holder and the reader errs towards 'fresh'."""
+    now = time.time() if now is None else now
+    renewed = float(lease.get("renewed_at") or 0)
+    return max(0.0, now - max(renewed, modified_s))
+
+
+def is_fresh(lease: dict[str, Any], modified_s: float, now: float | None = None) -> bool:
+    return age_of(lease, modified_s, now) < float(lease.get("ttl_s") or DEFAULT_TTL_S)
+
+
+class WriterLease:
+    """The lease of one holder on some tables. `acquire()`, then `start()` the heartbeat, `release()` at the end."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        table_uris: Sequence[str],
+        holder: str,
+        details: dict[str, Any] | None = None,
+        ttl_s: float = DEFAULT_TTL_S,
+        renew_s: float = DEFAULT_RENEW_S,
+        settle_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._fs = _FS(spark)
+        self.paths = [lease_path(u) for u in table_uris]
+        self.tables = list(table_uris)
+        self.holder = holder
+        self.ttl_s, self.renew_s, self.settle_s = ttl_s, renew_s, settle_s
+        self._sleep = sleep
+        self._details = {"host": socket.gethostname(), "pid": os.getpid(), **(details or {})}
+        self._since = time.time()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost: str | None = None
+        """Why the lease was lost (another holder took it over), or None."""
+
+    def _content(self) -> dict[str, Any]:
+        return {
+            "holder": self.holder,
+            "since": self._since,
+            "renewed_at": time.time(),
+            "ttl_s": self.ttl_s,
+            **self._details,
+        }
+
+    def _check_free(self) -> None:
+        for table, path in zip(self.tables, self.paths, strict=True):
+            found = self._fs.read(path)
+            if found is None:
+                continue
+            lease, modified = found
+            if lease.get("holder") != self.holder and is_fresh(lease, modified):
+                raise LeaseHeld(table, lease, age_of(lease, modified))
+            if lease.get("holder") != self.holder:
+                log.warning(
+                    "taking over the stale lease of %s on %s (renewed %.0f s ago)",
+                    lease.get("holder"),
+                    table,
+                    age_of(lease, modified),
+                )
+
+    def acquire(self) -> None:
+        """Take the lease on every table, or raise LeaseHeld naming the holder."""
+        self._check_free()
+        content = self._content()
+        for path in self.paths:
+            self._fs.write(path, content)
+        self._sleep(self.settle_s)
+        for table, path in zip(self.tables, self.paths, strict=True):
+            found = self._fs.read(path)
+            if found is None or found[0].get("holder") != self.holder:
+                lease, modified = found if found else ({"holder": "nobody (the lease vanished)"}, time.time())
+                raise LeaseHeld(table, lease, age_of(lease, modified))
+
+    def renew(self) -> None:
+        for table, path in zip(self.tables, self.paths, strict=True):
+            found = self._fs.read(path)
+            if found is not None and found[0].get("holder") != self.holder:
+                self.lost = f"the lease on {table} is now held by {found[0].get('holder')}"
+                log.error("%s: this driver must stop writing", self.lost)
+                self._stop.set()
+                return
+            self._fs.write(path, self._content())
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.renew_s):
+            try:
+                self.renew()
+            except Exception as exc:  # S3 away for a while: keep trying; the lease lasts ttl_s
+                log.warning("could not renew the writer lease: %s", str(exc).splitlines()[0] if str(exc) else exc)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="writer-lease", daemon=True)
+        self._thread.start()
+
+    def release(self) -> None:
+        """Stop renewing and delete the lease files that are still ours."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for path in self.paths:
+            try:
+                found = self._fs.read(path)
+                if found is not None and found[0].get("holder") == self.holder:
+                    self._fs.delete(path)
+            except Exception as exc:
+                log.warning("could not release the writer lease %s: %s", path, exc)
+
+
+def read_lease(spark: SparkSession, table_uri: str) -> tuple[dict[str, Any], float] | None:
+    """The lease on a table and its age in seconds, or None."""
+    found = _FS(spark).read(lease_path(table_uri))
+    if found is None:
+        return None
+    return found[0], age_of(*found)

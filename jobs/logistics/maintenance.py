@@ -1,0 +1,232 @@
+"""Upkeep of the Delta tables: compaction, vacuum, log checkpoint. Run by the table's one writer.
+
+- The streaming job runs `Schedule.run_if_due` between two batches (inside its foreachBatch, after the
+  batch's commits), every `maintenance_interval`, on the partitions it wrote since the last round. Nothing
+  else writes the tables meanwhile: the stream is their only writer, and it is busy with this.
+- `jobs/delta_maintenance.py` runs `maintain_table` on every partition by hand, only while no stream holds
+  the tables' lease (jobs/logistics/lease.py).
+Each round:
+  1. OPTIMIZE (bin-packing) the small files frequent micro-batches leave into larger ones; files already at
+     COMPACT_MIN_FILE_BYTES stay, so a partition's data is rewritten a bounded number of times;
+  2. VACUUM with a retention of at least 168 hours (Delta's safe default: a shorter one can delete files a
+     reader, time travel or a lagging stream still needs). The stream's rounds use LITE mode (from the log, no
+     listing of the whole table; FULL when LITE cannot, after the log was cleaned); the standalone job runs a
+     FULL one, which also lists the table and removes the files no commit references (what a driver killed
+     in the middle of a write leaves behind: LITE never sees those);
+  3. a Delta log checkpoint, so readers (Trino, delta-rs) start from one Parquet file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from pyspark.sql import SparkSession
+
+from .schema import PARTITION_COLUMNS
+from .settings import MaintenanceSettings
+
+log = logging.getLogger("logistics.maintenance")
+
+COMPACT_MIN_FILE_BYTES = 64 * 1024 * 1024
+COMPACT_MAX_FILE_BYTES = 128 * 1024 * 1024
+
+
+def tune_session(spark: SparkSession) -> None:
+    """Compaction sizes, and task counts sized to the cluster: VACUUM lists files with 10,000 tasks and Delta
+    rebuilds table state with 50 by default, which costs minutes on a 2-core cluster for no gain."""
+    spark.conf.set("spark.databricks.delta.optimize.minFileSize", str(COMPACT_MIN_FILE_BYTES))
+    spark.conf.set("spark.databricks.delta.optimize.maxFileSize", str(COMPACT_MAX_FILE_BYTES))
+    tasks = str(max(2, spark.sparkContext.defaultParallelism * 2))
+    for key in (
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism",
+        "spark.databricks.delta.snapshotPartitions",
+    ):
+        if spark.conf.get(key, None) in (None, "10000", "50"):
+            spark.conf.set(key, tasks)
+
+
+def _quote(uri: str) -> str:
+    return "delta.`" + uri.replace("`", "``") + "`"
+
+
+def _file_count(spark: SparkSession, uri: str) -> int:
+    from delta.tables import DeltaTable
+
+    return int(DeltaTable.forPath(spark, uri).detail().first()["numFiles"])
+
+
+def _vacuum(spark: SparkSession, uri: str, retain_hours: int, full: bool) -> str:
+    if full:
+        spark.sql(f"VACUUM {_quote(uri)} RETAIN {int(retain_hours)} HOURS").collect()
+        return "full"
+    try:
+        spark.sql(f"VACUUM {_quote(uri)} RETAIN {int(retain_hours)} HOURS LITE").collect()
+        return "lite"
+    except Exception as exc:
+        # LITE needs the log back to the last VACUUM; the first time (or after log cleanup) it is FULL.
+        log.info("VACUUM LITE of %s not possible (%s): a full VACUUM", uri, str(exc).splitlines()[0][:200])
+        spark.sql(f"VACUUM {_quote(uri)} RETAIN {int(retain_hours)} HOURS").collect()
+        return "full"
+
+
+def maintain_table(
+    spark: SparkSession,
+    uri: str,
+    partition_column: str,
+    *,
+    retain_hours: int,
+    skip_vacuum: bool = False,
+    full_vacuum: bool = False,
+    partitions: tuple[date, date] | None = None,
+) -> dict[str, object]:
+    """Compact (the partitions in [first, last] of `partitions`, or all), vacuum and checkpoint one table;
+    returns what was done (file counts, versions, seconds)."""
+    from delta.tables import DeltaTable
+
+    started = time.monotonic()
+    if not DeltaTable.isDeltaTable(spark, uri):
+        return {"table": uri, "skipped": "not a Delta table (has the streaming job run yet?)"}
+    files_before = _file_count(spark, uri)
+    optimize = DeltaTable.forPath(spark, uri).optimize()
+    if partitions is not None:
+        lo, hi = partitions
+        optimize = optimize.where(f"{partition_column} >= DATE'{lo}' AND {partition_column} <= DATE'{hi}'")
+    metrics = optimize.executeCompaction().first()["metrics"]
+    vacuum = None if skip_vacuum else _vacuum(spark, uri, retain_hours, full_vacuum)
+    # Checkpoint the log at its newest version (Delta's JVM API; Python has no wrapper for it).
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, uri).checkpoint()
+    version = int(DeltaTable.forPath(spark, uri).history(1).first()["version"])
+    return {
+        "table": uri,
+        "partitions": None if partitions is None else [str(p) for p in partitions],
+        "files_before": files_before,
+        "files_after": _file_count(spark, uri),
+        "files_removed_by_optimize": int(metrics["numFilesRemoved"]),
+        "files_added_by_optimize": int(metrics["numFilesAdded"]),
+        "vacuum": vacuum,
+        "vacuum_retain_hours": None if skip_vacuum else retain_hours,
+        "checkpoint_version": version,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+@dataclass
+class Schedule:
+    """The stream's maintenance: every `interval_s` (None: never), on the partitions written since."""
+
+    table_uri: str
+    rejected_table_uri: str
+    interval_s: float | None
+    retain_hours: int = 168
+    clock: object = time.monotonic
+    _last: float = field(default=-1.0)
+    _events: tuple[date, date] | None = None
+    _rejected: tuple[date, date] | None = None
+
+    def __post_init__(self) -> None:
+        self._last = self.clock()  # type: ignore[operator]
+
+    @staticmethod
+    def _widen(span: tuple[date, date] | None, lo: date, hi: date) -> tuple[date, date]:
+        return (lo, hi) if span is None else (min(span[0], lo), max(span[1], hi))
+
+    def note(self, event_dates: tuple[str, str] | None, rejected: int) -> None:
+        """Remember the partitions a batch wrote."""
+        if event_dates is not None:
+            lo, hi = (date.fromisoformat(d) for d in event_dates)
+            self._events = self._widen(self._events, lo, hi)
+        if rejected:
+            today = datetime.now(UTC).date()
+            self._rejected = self._widen(self._rejected, today, today)
+
+    def due(self) -> bool:
+        if self.interval_s is None:
+            return False
+        return self.clock() - self._last >= self.interval_s  # type: ignore[operator]
+
+    def run_if_due(self, spark: SparkSession) -> list[dict[str, object]]:
+        if not self.due():
+            return []
+        reports = []
+        for uri, column, span in (
+            (self.table_uri, "event_date", self._events),
+            (self.rejected_table_uri, "ingestion_date", self._rejected),
+        ):
+            if span is None:
+                continue
+            report = maintain_table(spark, uri, column, retain_hours=self.retain_hours, partitions=span)
+            log.info("maintenance of %s: %s", uri, json.dumps(report))
+            reports.append(report)
+        self._events = self._rejected = None
+        self._last = self.clock()  # type: ignore[operator]
+        return reports
+
+
+EXIT_OK, EXIT_REFUSED = 0, 3
+
+
+def run_standalone(cfg: MaintenanceSettings, spark: SparkSession | None = None) -> int:
+    """`delta_maintenance`: the same upkeep on every partition, as the tables' one writer for its run.
+
+    Refuses (exit 3) while another driver holds the tables' writer lease (the stream does, while it runs),
+    and says which: two drivers committing to one Delta table on S3 can corrupt its log."""
+    from .lease import LeaseHeld, WriterLease
+
+    own = spark is None
+    if spark is None:
+        spark = (
+            SparkSession.builder.appName("delta_maintenance")
+            .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+            .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "WARN"))
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    tune_session(spark)
+    lease = WriterLease(
+        spark,
+        [cfg.table_uri, cfg.rejected_table_uri],
+        holder=f"delta_maintenance@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        details={"app_id": spark.sparkContext.applicationId},
+    )
+    try:
+        try:
+            lease.acquire()
+        except LeaseHeld as exc:
+            log.error(
+                "refusing to run: %s. The stream compacts, vacuums and checkpoints its tables itself, between "
+                "batches (every LAKEHOUSE_MAINTENANCE_INTERVAL); stop it first to run this by hand.",
+                exc,
+            )
+            return EXIT_REFUSED
+        lease.start()
+        try:
+            for uri, column in (
+                (cfg.table_uri, PARTITION_COLUMNS["events"]),
+                (cfg.rejected_table_uri, PARTITION_COLUMNS["rejected"]),
+            ):
+                report = maintain_table(
+                    spark, uri, column, retain_hours=cfg.retain_hours, skip_vacuum=cfg.skip_vacuum, full_vacuum=True
+                )
+                log.info("maintenance of %s: %s", uri, json.dumps(report))
+        finally:
+            lease.release()
+    finally:
+        if own:
+            spark.stop()
+    return EXIT_OK
+
+
+def main(cfg: MaintenanceSettings) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    return run_standalone(cfg)

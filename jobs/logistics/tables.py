@@ -1,0 +1,187 @@
+"""The two Delta tables: created before the first event, written by blind idempotent appends.
+
+A micro-batch arrives deduplicated (the streaming state dropped re-sent event ids) and screened (`_ok`).
+`write_batch` appends its quarantined records, then its events, each commit marked with Delta's
+idempotent-write options (txnAppId = the query's id, stable across restarts from the same checkpoint;
+txnVersion = the batch id): a batch replayed after a kill is skipped where it had committed and written
+where it had not. An append reads nothing from the table, so its cost does not depend on the table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from .rules import explain
+from .schema import EVENTS_SCHEMA, FIELDS, KAFKA_COLUMNS, PARTITION_COLUMNS, REJECTED_SCHEMA, TABLE_PROPERTIES
+
+log = logging.getLogger("logistics_stream")
+
+MAX_STORED_RAW_BYTES = 1024 * 1024
+"""A quarantined payload is kept up to this size (its reason gives the full size)."""
+MAX_STORED_TEXT_CHARS = 64 * 1024
+ROWS_PER_FILE = 500_000
+"""Events per written file and batch: small batches make one file, not one per shuffle partition."""
+
+
+def ensure_table(spark: SparkSession, uri: str, schema: T.StructType, partition_column: str) -> None:
+    """Create the table at `uri` with its schema if there is none; refuse one with a different schema."""
+    from delta.tables import DeltaTable
+
+    builder = DeltaTable.createIfNotExists(spark).location(uri).addColumns(schema).partitionedBy(partition_column)
+    for key, value in TABLE_PROPERTIES.items():
+        builder = builder.property(key, value)
+    builder.execute()
+    actual = {f.name: f.dataType for f in DeltaTable.forPath(spark, uri).toDF().schema.fields}
+    expected = {f.name: f.dataType for f in schema.fields}
+    if actual != expected:
+        diff = sorted(
+            f"{n}: table has {actual.get(n, 'nothing')}, job writes {expected.get(n, 'nothing')}"
+            for n in set(actual) | set(expected)
+            if actual.get(n) != expected.get(n)
+        )
+        raise RuntimeError(
+            f"the Delta table at {uri} has another schema ({'; '.join(diff)}): "
+            "point the job at another location or migrate the table"
+        )
+
+
+def ensure_tables(spark: SparkSession, table_uri: str, rejected_table_uri: str) -> None:
+    ensure_table(spark, table_uri, EVENTS_SCHEMA, PARTITION_COLUMNS["events"])
+    ensure_table(spark, rejected_table_uri, REJECTED_SCHEMA, PARTITION_COLUMNS["rejected"])
+
+
+def valid_events(screened: DataFrame, ingestion_time: Column | None = None) -> DataFrame:
+    """The screened rows that are events, typed, in the table's column order (EVENTS_SCHEMA)."""
+    now = ingestion_time if ingestion_time is not None else F.current_timestamp()
+    return screened.where(F.col("_ok")).select(
+        *[F.col(f.name) for f in FIELDS],
+        *[F.col(c.name).cast(c.dataType) for c in KAFKA_COLUMNS.fields],
+        now.alias("ingestion_time"),
+        F.to_date(F.col("event_time")).alias("event_date"),
+    )
+
+
+def rejected_records(screened: DataFrame, ingestion_time: Column | None = None) -> DataFrame:
+    """The screened rows that are not events, explained (here, unless the rows carry `problems` already):
+    raw payload, Kafka coordinates, the first problem's code and every problem's message (REJECTED_SCHEMA)."""
+    now = ingestion_time if ingestion_time is not None else F.current_timestamp()
+    explained = screened if "problems" in screened.columns else explain(screened, only_where=~F.col("_ok"))
+    explained = explained.where(~F.col("_ok"))
+    # Should the detailed rules find nothing, the screen's failed check is the reason: never lose a record.
+    fallback = F.array(
+        F.struct(
+            F.lit("malformed_json").alias("code"),
+            F.format_string("rejected by the check '%s'", F.coalesce(F.col("_why"), F.lit("unknown"))).alias("message"),
+        )
+    )
+    problems = F.when(F.size("problems") > 0, F.col("problems")).otherwise(fallback)
+    raw = F.col("raw_value")
+    return explained.select(
+        *[F.col(c.name).cast(c.dataType) for c in KAFKA_COLUMNS.fields],
+        F.when(F.octet_length(raw) > MAX_STORED_RAW_BYTES, F.substring(raw, 1, MAX_STORED_RAW_BYTES))
+        .otherwise(raw)
+        .alias("raw_value"),
+        F.substring(F.make_valid_utf8(raw.cast("string")), 1, MAX_STORED_TEXT_CHARS).alias("raw_text"),
+        problems[0]["code"].alias("reason_code"),
+        F.array_join(F.transform(problems, lambda p: p["message"]), "; ").alias("reason"),
+        F.substring("_event_id_text", 1, 200).alias("event_id"),
+        now.alias("ingestion_time"),
+        F.to_date(now).alias("ingestion_date"),
+    )
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: int
+    valid: int
+    rejected: int
+    committed: tuple[bool, bool]
+    """(quarantine, events) newly committed by this call; False where Delta found the batch committed
+    before (a replay after a restart) or there was nothing to write."""
+    seconds: float
+    steps: dict[str, float] = field(default_factory=dict)
+    event_dates: tuple[str, str] | None = None
+    """(first, last) event_date written, for the maintenance of the partitions touched."""
+
+    @property
+    def replayed(self) -> bool:
+        return (self.valid or self.rejected) > 0 and not any(self.committed)
+
+
+def _version(spark: SparkSession, uri: str) -> int:
+    """The table's latest version as this driver last saw it (no I/O: Delta's cached snapshot)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    return int(
+        jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, uri).unsafeVolatileSnapshot().version()
+    )
+
+
+def _append(frame: DataFrame, uri: str, app_id: str, batch_id: int, meta: str) -> bool:
+    """Blind append with Delta's idempotent-write marks; True if it committed a new version."""
+    spark = frame.sparkSession
+    before = _version(spark, uri)
+    (
+        frame.write.format("delta")
+        .mode("append")
+        .option("txnAppId", app_id)
+        .option("txnVersion", batch_id)
+        .option("userMetadata", meta)
+        .save(uri)
+    )
+    return _version(spark, uri) > before
+
+
+def write_batch(
+    batch: DataFrame,
+    batch_id: int,
+    table_uri: str,
+    rejected_table_uri: str,
+    app_id: str,
+) -> BatchResult:
+    """Write one screened, deduplicated micro-batch to both tables, idempotently per (app_id, batch_id).
+
+    The batch is persisted: it comes from a stateful plan that two writes would otherwise run twice."""
+    started = time.monotonic()
+    steps: dict[str, float] = {}
+    now = F.lit(datetime.now(UTC))  # one ingestion time for the whole batch, in both tables
+    cached = batch.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        totals = cached.agg(
+            F.count(F.lit(1)).alias("n"),
+            F.count_if("_ok").alias("ok"),
+            F.min(F.when(F.col("_ok"), F.to_date("event_time"))).alias("lo"),
+            F.max(F.when(F.col("_ok"), F.to_date("event_time"))).alias("hi"),
+        ).first()
+        assert totals is not None
+        steps["read"] = time.monotonic() - started
+        valid = int(totals["ok"] or 0)
+        rejected = int(totals["n"]) - valid
+        meta = json.dumps({"app_id": app_id, "batch_id": batch_id, "valid": valid, "rejected": rejected})
+        quarantine_new = events_new = False
+        if rejected:
+            # A handful of rows per batch: one file.
+            quarantine_new = _append(
+                rejected_records(cached, now).coalesce(1), rejected_table_uri, app_id, batch_id, meta
+            )
+        log.info("batch %d: quarantine written (%d records)", batch_id, rejected)
+        steps["quarantine"] = time.monotonic() - started - sum(steps.values())
+        if valid:
+            events = valid_events(cached, now)
+            events_new = _append(events.coalesce(1 + valid // ROWS_PER_FILE), table_uri, app_id, batch_id, meta)
+        steps["events"] = time.monotonic() - started - sum(steps.values())
+    finally:
+        cached.unpersist()
+    dates = (str(totals["lo"]), str(totals["hi"])) if valid else None
+    return BatchResult(
+        batch_id, valid, rejected, (quarantine_new, events_new), time.monotonic() - started, steps, dates
+    )
