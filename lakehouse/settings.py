@@ -175,10 +175,14 @@ class Settings:
         "streamDedupWindow", "1 hour", "How long a re-sent event_id is still recognised as a duplicate, e.g. '1 hour'."
     )
     stream_maintenance_interval: str = _key(
-        "streamMaintenanceInterval", "15 minutes", "How often the streaming job compacts, vacuums and checkpoints its tables between batches, e.g. '15 minutes'; 'off' never."
+        "streamMaintenanceInterval",
+        "15 minutes",
+        "How often the streaming job compacts, vacuums and checkpoints its tables between batches, e.g. '15 minutes'; 'off' never.",
     )
     stream_stop_timeout: str = _key(
-        "streamStopTimeout", "30 seconds", "On stop, how long the batch in flight may take to finish before it is abandoned (and replayed on the next start)."
+        "streamStopTimeout",
+        "30 seconds",
+        "On stop, how long the batch in flight may take to finish before it is abandoned (and replayed on the next start).",
     )
 
     def __post_init__(self) -> None:
@@ -344,7 +348,12 @@ def _validate(s: Settings) -> None:
         _fail(s, "superset_admin_user", "a user name of letters, digits, '_', '.', '-'")
     if not s.s3_region or not re.match(r"^[a-z0-9-]+$", s.s3_region):
         _fail(s, "s3_region", "a region name such as us-east-1")
-    for name in ("stream_trigger_interval", "stream_dedup_window", "stream_stop_timeout", "stream_maintenance_interval"):
+    for name in (
+        "stream_trigger_interval",
+        "stream_dedup_window",
+        "stream_stop_timeout",
+        "stream_maintenance_interval",
+    ):
         value = getattr(s, name)
         if not _DURATION.match(value) and not (name == "stream_maintenance_interval" and value == OFF):
             extra = f", or '{OFF}'" if name == "stream_maintenance_interval" else ""
