@@ -88,13 +88,19 @@ class SparkApp:
         self._log.close()
 
     def python_driver_pid(self) -> int | None:
-        """The PySpark driver: the Python child of the spark-submit JVM."""
+        """The PySpark driver: the Python child of the spark-submit JVM that runs a .py file.
+
+        Not just any child: the JVM also starts short-lived ones (Hadoop's shell commands), and with pids that
+        wrap around (pid_max is 32768 here) such a child can come first in /proc."""
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                if int(fields[1]) != self.proc.pid:
+                    continue
+                argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError):
                 continue
-            if int(fields[1]) == self.proc.pid:
+            if "python" in Path(argv[0].decode(errors="replace")).name and any(a.endswith(b".py") for a in argv[1:]):
                 return int(stat.parent.name)
         return None
 

@@ -63,7 +63,25 @@ def _file_count(spark: SparkSession, uri: str) -> int:
     return int(DeltaTable.forPath(spark, uri).detail().first()["numFiles"])
 
 
+RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
+DEFAULT_RETAIN_HOURS = 168
+"""Delta's default of RETENTION_PROPERTY: 1 week."""
+
+
+def _retention_hours(spark: SparkSession, uri: str, retain_hours: int) -> None:
+    """Make the table's own retention `retain_hours`: Delta 4.4 ignores VACUUM's RETAIN clause (other than 0)
+    and uses the table property (a warning in the log says so), so the property is what keeps files."""
+    from delta.tables import DeltaTable
+
+    current = (DeltaTable.forPath(spark, uri).detail().first()["properties"] or {}).get(RETENTION_PROPERTY)
+    wanted = f"interval {int(retain_hours)} hours"
+    if current == wanted or (current is None and retain_hours == DEFAULT_RETAIN_HOURS):
+        return
+    spark.sql(f"ALTER TABLE {_quote(uri)} SET TBLPROPERTIES ('{RETENTION_PROPERTY}' = '{wanted}')").collect()
+
+
 def _vacuum(spark: SparkSession, uri: str, retain_hours: int, full: bool) -> str:
+    _retention_hours(spark, uri, retain_hours)
     if full:
         spark.sql(f"VACUUM {_quote(uri)} RETAIN {int(retain_hours)} HOURS").collect()
         return "full"

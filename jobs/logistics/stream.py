@@ -306,6 +306,8 @@ class Stopper:
         self.requested = threading.Event()
         self.requested_at: float | None = None
         self.outcome: str | None = None
+        self.line: str | None = None
+        self._stop_lock = threading.Lock()
 
     def request(self) -> None:
         if not self.requested.is_set():
@@ -328,7 +330,14 @@ class Stopper:
         return done.wait(QUERY_STOP_S)
 
     def stop(self) -> str:
-        """Bring the query down; returns and logs the outcome line."""
+        """Bring the query down; returns and logs the outcome line. Once: a second caller (the main thread
+        after the signal watcher, or the other way round) waits for the first and gets the same line."""
+        with self._stop_lock:
+            if self.line is None:
+                self.line = self._stop_once()
+            return self.line
+
+    def _stop_once(self) -> str:
         self.request()
         assert self.requested_at is not None
         batch = self._writer.current
@@ -411,17 +420,21 @@ def _supervise(
     stopper = Stopper(spark, query, writer, cfg.stop_timeout_seconds)
     if on_started is not None:
         on_started(stopper)
-    _install_signals(stopper)
+    uninstall = _install_signals(stopper)
     error: str | None = None
     try:
-        while query.isActive and not stopper.requested.is_set():
-            query.awaitTermination(1)
-    except Exception as exc:
-        if not stopper.requested.is_set():
-            error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if stopper.requested.is_set():
-        stopper.stop()
-        return EXIT_OK
+        try:
+            while query.isActive and not stopper.requested.is_set():
+                query.awaitTermination(1)
+        except Exception as exc:
+            if not stopper.requested.is_set():
+                error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if stopper.requested.is_set():
+            stopper.stop()
+            return EXIT_OK
+    finally:
+        if uninstall is not None:
+            uninstall()
     failure = query.exception()
     if error or failure is not None:
         log.error("the query failed: %s", error or failure)
@@ -429,16 +442,53 @@ def _supervise(
     return EXIT_OK
 
 
-def _install_signals(stopper: Stopper) -> None:
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _install_signals(stopper: Stopper) -> Callable[[], None] | None:
+    """SIGTERM/SIGINT stop the job, whatever the main thread is doing; returns the function that uninstalls.
+
+    A Python signal handler runs only when the main thread gets back to Python code, and a driver's main thread
+    can sit inside a call into the JVM. So the handler only marks the request, and the interpreter's wakeup fd
+    (written by the C-level handler the moment the signal arrives, in whichever thread) wakes a watcher thread
+    that runs the bounded stop itself. The main thread, when it notices, joins the same stop (Stopper.stop runs
+    once)."""
     if threading.current_thread() is not threading.main_thread():  # a runner may start the job on a thread
-        return
+        return None
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
 
     def on_signal(signum: int, frame: object) -> None:
-        log.info("signal %d: stopping", signum)
-        stopper.request()
+        stopper.request()  # no logging here: the main thread may hold the logging lock it was interrupted in
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+
+    def watch() -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum in STOP_SIGNALS:
+                    log.info("signal %d: stopping", signum)
+                    stopper.request()
+                    stopper.stop()
+                    return
+
+    threading.Thread(target=watch, name="signal-watcher", daemon=True).start()
+
+    def uninstall() -> None:
+        signal.set_wakeup_fd(previous_fd)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        os.close(write_fd)  # the watcher's read returns b"": it ends
+        os.close(read_fd)
+
+    return uninstall
 
 
 def main(cfg: StreamSettings) -> int:

@@ -47,6 +47,22 @@ def test_maintenance_compacts_vacuums_safely_and_checkpoints(spark: SparkSession
     assert spark.read.format("delta").load(uri).count() == 13
 
 
+def test_a_longer_retention_becomes_the_tables_own(spark: SparkSession, tmp_path: Path) -> None:
+    """Delta ignores VACUUM's RETAIN clause in favour of the table's property: --retain-hours must set it."""
+    uri = str(tmp_path / "events")
+    tables.ensure_table(spark, uri, EVENTS_SCHEMA, "event_date")
+    _append(spark, uri, ["r-1"], "2026-01-05T10:00:00Z")
+
+    default = maintenance.maintain_table(spark, uri, "event_date", retain_hours=168)
+    untouched = DeltaTable.forPath(spark, uri).detail().first()["properties"]
+    maintenance.maintain_table(spark, uri, "event_date", retain_hours=200)
+
+    assert default["vacuum"] in ("lite", "full")
+    assert maintenance.RETENTION_PROPERTY not in untouched  # the default needs no commit
+    props = DeltaTable.forPath(spark, uri).detail().first()["properties"]
+    assert props[maintenance.RETENTION_PROPERTY] == "interval 200 hours"
+
+
 def test_maintenance_of_a_partition_span_leaves_the_others(spark: SparkSession, tmp_path: Path) -> None:
     uri = str(tmp_path / "events")
     tables.ensure_table(spark, uri, EVENTS_SCHEMA, "event_date")

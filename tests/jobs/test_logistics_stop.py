@@ -4,7 +4,9 @@ cancelled) and replayed exactly once on the next start; one outcome line either 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -127,3 +129,37 @@ def test_an_idle_stream_stops_at_once(spark: SparkSession, tmp_path: Path, caplo
     assert stream.run(cfg, spark, source, on_started=stop_soon) == 0
 
     assert [(o[0], o[1]) for o in OUTCOME.findall(caplog.text)] == [("finished", "")]
+
+
+class _FakeStopper:
+    """Records how the signal path calls the stop (no Spark: the mechanism alone)."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.stopped = threading.Event()
+        self.stopped_in: str | None = None
+
+    def request(self) -> None:
+        self.requested.set()
+
+    def stop(self) -> str:
+        self.stopped_in = threading.current_thread().name
+        self.stopped.set()
+        return "stop-outcome=finished seconds=0.0"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_runs_the_stop_without_waiting_for_the_main_thread(signum: int) -> None:
+    """The driver's main thread may be inside a JVM call when SIGTERM comes: the stop must not wait for it."""
+    fake = _FakeStopper()
+    uninstall = stream._install_signals(fake)  # type: ignore[arg-type]
+    assert uninstall is not None, "pytest runs tests in the main thread: the handlers must install"
+    try:
+        os.kill(os.getpid(), signum)
+        assert fake.stopped.wait(30), "the signal did not start the stop"
+    finally:
+        uninstall()
+
+    assert fake.requested.is_set()
+    assert fake.stopped_in == "signal-watcher"
+    assert signal.getsignal(signum) in (signal.default_int_handler, signal.SIG_DFL)  # handlers restored
