@@ -14,7 +14,7 @@ PULUMI_ENV := PULUMI_BACKEND_URL=file://$(PULUMI_STATE) PULUMI_CONFIG_PASSPHRASE
 	PULUMI_SKIP_UPDATE_CHECK=true
 
 .PHONY: help venv test unit integration lint format testbed-up testbed-down testbed-status testbed-check \
-	demo up preview down outputs bench clean
+	demo up preview down outputs bench faults clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ test: venv ## THE test command: prerequisites, lint, unit tests, then integratio
 unit: venv ## unit tests only (no servers; ~2 min, mostly the job tests' local Spark)
 	$(PY) -m pytest -m "not integration"
 
-integration: venv ## integration and end-to-end tests on the real-service test bed
+integration: venv ## integration, end-to-end, browser and engine tests on the real-service test bed
 	$(PY) -m testbed check
 	$(PY) -m pytest -m integration
 
@@ -82,8 +82,12 @@ outputs: ## the endpoints and credentials of the deployed stack
 down: ## destroy the deployed lakehouse (containers, volumes, buckets, topic, network; images stay cached)
 	$(PULUMI_ENV) pulumi destroy --yes --stack $(STACK)
 
-bench: venv ## benchmarks on the test bed (prints figures; no pass/fail)
+bench: venv ## benchmarks on the test bed: a table, bench-results/<time>.json and plots (no pass/fail)
 	$(PY) -m bench
+
+faults: venv ## the fault suite at full size (300,000 events; `make test` runs it at CI size)
+	$(PY) -m testbed check
+	LAKEHOUSE_FAULTS_SIZE=full $(PY) -m pytest -m integration tests/integration/test_faults_under_load.py
 
 clean: ## remove the virtualenv and caches inside the clone (not the test bed's artifact cache)
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,457 @@
+"""Faults on a running test bed: kill -9, pause, and restart ONE process of a service on its kept data and config.
+
+Processes are named as the test bed names them, by the log their output goes to: `kafka-2`, `spark-worker-1`,
+`spark-master`, `s3`, `orion`, `trino`, `superset` (`processes()` lists what runs). The test bed records every
+process group in state.json; the fault functions keep that record true:
+
+- `kill(name)` first reads from /proc what the process was started with (command line, environment, working
+  directory, the log its output goes to, the ports it listens on), then SIGKILLs its whole process group (a Spark
+  worker takes its executors with it, as a lost node does) and waits until the group is gone. It returns that
+  `Image`.
+- `restart(image)` starts the same command again, in a new process group, appending to the same log, on the same
+  data directories and configuration files (a broker is not formatted again: it comes back on its log dirs), puts
+  the new group into state.json in place of the old one (so `status`, `down` and the session fixture see the test
+  bed whole again) and waits until the process is usable again: a broker listed unfenced in the cluster metadata, a
+  worker ALIVE on the master, every bucket answering HeadBucket, Orion's /health, and every port it listened on
+  open again.
+- `pause(name)` / `resume(name)`: SIGSTOP / SIGCONT to the group (a hung server: connections stay open, nothing
+  answers).
+
+The environment of a process holds its secrets (S3 keys, the Orion token): it stays in memory and never goes to
+disk. SeaweedFS reads its identities file at start and the test bed deletes it once the server is ready, so a
+restart of `s3` writes it again from endpoints.json (mode 600) and deletes it again once the buckets answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from testbed.paths import endpoints_file, testbed_dir
+from testbed.proc import Proc, ServiceError, group_listening, group_members, listening_ports, spawn
+from testbed.state import State, StateStore, load
+
+KILL_WAIT_SECONDS = 30.0
+RESTART_READY_SECONDS = 240.0
+
+_started: list[subprocess.Popen] = []
+"""Processes restarted by this Python process: kept so that a later kill can reap them (no zombies)."""
+
+
+@dataclass
+class Image:
+    """What a process of the test bed was started with, read from /proc before a kill."""
+
+    name: str
+    service: str
+    pgid: int
+    argv: list[str]
+    env: dict[str, str] = field(repr=False)
+    """The process's environment (secrets included): kept in memory only."""
+    cwd: Path
+    log: Path
+    ports: list[int]
+    """TCP ports the group listened on."""
+    identity: str = ""
+    """What the cluster knew the process as, where that changes with each start (a Spark worker's id)."""
+
+
+class FaultError(RuntimeError):
+    """A fault could not be injected or a process did not come back; the message names it."""
+
+
+# ------------------------------------------------------------------------------------------ finding processes
+
+
+def _log_of(pid: int) -> Path | None:
+    with contextlib.suppress(OSError):
+        target = os.readlink(f"/proc/{pid}/fd/1")
+        if target.startswith("/"):
+            return Path(target.removesuffix(" (deleted)"))
+    return None
+
+
+def process_name(pgid: int, logs: Path) -> str | None:
+    """The test bed's name of the process leading group `pgid`: the stem of its log under `logs`."""
+    log = _log_of(pgid)
+    if log is None or log.parent != logs or log.suffix != ".log":
+        return None
+    return log.stem
+
+
+def processes(run_dir: Path | None = None) -> dict[str, tuple[str, int]]:
+    """Live processes of the test bed: name -> (service, process group id)."""
+    run_dir = run_dir or testbed_dir()
+    st = _state(run_dir)
+    out: dict[str, tuple[str, int]] = {}
+    for service, rec in st.services.items():
+        for pgid in rec.pids:
+            if not group_members(pgid):
+                continue
+            name = process_name(pgid, run_dir / "logs")
+            if name:
+                out[name] = (service, pgid)
+    return out
+
+
+def _state(run_dir: Path) -> State:
+    st = load(run_dir)
+    if st is None:
+        raise FaultError(f"no test bed recorded in {run_dir} (state.json): is one running?")
+    return st
+
+
+def _find(name: str, run_dir: Path) -> tuple[str, int]:
+    found = processes(run_dir)
+    if name not in found:
+        raise FaultError(
+            f"no live test bed process {name!r} in {run_dir}; running: {', '.join(sorted(found)) or 'none'}"
+        )
+    return found[name]
+
+
+def capture(name: str, run_dir: Path | None = None) -> Image:
+    """Read what process `name` was started with from /proc (it must be running)."""
+    run_dir = run_dir or testbed_dir()
+    service, pgid = _find(name, run_dir)
+    try:
+        argv = [a.decode() for a in Path(f"/proc/{pgid}/cmdline").read_bytes().split(b"\0") if a]
+        raw_env = Path(f"/proc/{pgid}/environ").read_bytes().split(b"\0")
+        cwd = Path(os.readlink(f"/proc/{pgid}/cwd"))
+    except OSError as exc:
+        raise FaultError(f"cannot read /proc/{pgid} of {name}: {exc}") from exc
+    env = dict(item.decode().split("=", 1) for item in raw_env if b"=" in item)
+    log = _log_of(pgid) or run_dir / "logs" / f"{name}.log"
+    ports = sorted({port for _, port in group_listening(pgid)})
+    image = Image(name=name, service=service, pgid=pgid, argv=argv, env=env, cwd=cwd, log=log, ports=ports)
+    if service == "spark" and name.startswith("spark-worker-"):
+        with contextlib.suppress(Exception):
+            image.identity = str(worker_info(image)["id"])
+    return image
+
+
+def worker_info(image: Image) -> dict:
+    """A Spark worker's own /json/ (its id, cores, executors with their application ids)."""
+    import requests
+
+    ui = _flag(image.argv, "webui-port")
+    return requests.get(f"http://127.0.0.1:{ui}/json/", timeout=5).json()
+
+
+# ------------------------------------------------------------------------------------------ faults
+
+
+def _reap() -> None:
+    for p in list(_started):
+        if p.poll() is not None:
+            _started.remove(p)
+
+
+def wait_gone(pgid: int, timeout: float = KILL_WAIT_SECONDS) -> float:
+    start = time.monotonic()
+    while group_members(pgid):
+        _reap()
+        if time.monotonic() - start > timeout:
+            raise FaultError(f"process group {pgid} still has live members {group_members(pgid)} after {timeout:.0f} s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def kill(name: str, run_dir: Path | None = None, *, group: bool = True) -> Image:
+    """kill -9 the process `name` (its whole group unless group=False) and wait until it is gone."""
+    image = capture(name, run_dir)
+    with contextlib.suppress(ProcessLookupError):
+        if group:
+            os.killpg(image.pgid, signal.SIGKILL)
+        else:
+            os.kill(image.pgid, signal.SIGKILL)
+    wait_gone(image.pgid)
+    return image
+
+
+def pause(name: str, run_dir: Path | None = None) -> Image:
+    """SIGSTOP the group of `name`: it stays alive and answers nothing."""
+    image = capture(name, run_dir)
+    os.killpg(image.pgid, signal.SIGSTOP)
+    return image
+
+
+def resume(image: Image) -> None:
+    os.killpg(image.pgid, signal.SIGCONT)
+
+
+def is_stopped(pgid: int) -> bool:
+    """True when the group leader is in state T (stopped by a signal)."""
+    with contextlib.suppress(OSError):
+        raw = Path(f"/proc/{pgid}/stat").read_text()
+        return raw[raw.rindex(")") + 2 :].split()[0] == "T"
+    return False
+
+
+# ------------------------------------------------------------------------------------------ restart
+
+
+def restart(
+    image: Image,
+    run_dir: Path | None = None,
+    *,
+    endpoints: Mapping[str, str] | None = None,
+    timeout: float = RESTART_READY_SECONDS,
+) -> Proc:
+    """Start the process of `image` again on its kept data and config; return once it is usable again."""
+    run_dir = run_dir or testbed_dir()
+    endpoints = dict(endpoints) if endpoints is not None else json.loads(endpoints_file(run_dir).read_text())
+    if group_members(image.pgid):
+        raise FaultError(f"{image.name} still runs (group {image.pgid}): kill it before restarting it")
+    identities = None
+    if image.service == "s3":
+        identities = _prepare_s3(image, endpoints)
+    proc = spawn(image.name, image.argv, env=image.env, log=image.log, cwd=image.cwd)
+    if proc.popen is not None:
+        _started.append(proc.popen)
+    replace_group(run_dir, image.service, image.pgid, proc.pid)
+    try:
+        wait_usable(image, proc, endpoints, timeout=timeout)
+    finally:
+        if identities is not None:
+            identities.unlink(missing_ok=True)
+    return proc
+
+
+def replace_group(run_dir: Path, service: str, old: int, new: int) -> None:
+    """Put process group `new` in place of `old` in the service's record (state.json)."""
+    store = StateStore(run_dir, _state(run_dir))
+    rec = store.state.services.get(service)
+    if rec is None or old not in rec.pids:
+        raise FaultError(f"state.json of {run_dir} has no process group {old} for {service}")
+    rec.pids[rec.pids.index(old)] = new
+    store.save()
+
+
+def _flag(argv: list[str], name: str) -> str | None:
+    """The value of `-name=value` (SeaweedFS style) or `--name value` in argv."""
+    for i, arg in enumerate(argv):
+        if arg.startswith(f"-{name}="):
+            return arg.split("=", 1)[1]
+        if arg == f"--{name}" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def seaweed_ports(argv: list[str]) -> list[int]:
+    """Every `-<component>.port[.grpc]=N` of a `weed mini` command line (0 = off, left out)."""
+    out = []
+    for arg in argv:
+        m = re.fullmatch(r"-[a-z0-9]+\.port(?:\.grpc)?=(\d+)", arg)
+        if m and int(m.group(1)):
+            out.append(int(m.group(1)))
+    return sorted(out)
+
+
+def _prepare_s3(image: Image, endpoints: Mapping[str, str]) -> Path | None:
+    """SeaweedFS needs its identities file at start (the test bed deleted it) and no stale unix sockets."""
+    from testbed.creds import Credentials
+    from testbed.plan import bed_settings
+    from testbed.services import s3
+
+    for port in seaweed_ports(image.argv):
+        for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    config = _flag(image.argv, "s3.config")
+    if not config:
+        return None
+    creds = Credentials(
+        s3_admin_key=endpoints["testbed_s3_admin_access_key"],
+        s3_admin_secret=endpoints["testbed_s3_admin_secret_key"],
+        s3_spark_key=endpoints["testbed_s3_spark_access_key"],
+        s3_spark_secret=endpoints["testbed_s3_spark_secret_key"],
+        s3_trino_key=endpoints["testbed_s3_trino_access_key"],
+        s3_trino_secret=endpoints["testbed_s3_trino_secret_key"],
+        superset_secret_key=endpoints.get("testbed_superset_secret_key", "-"),
+        superset_admin_password=endpoints.get("superset_admin_password", "-"),
+        orion_token=endpoints.get("orion_token", "-"),
+    )
+    path = Path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(s3.identities(creds, bed_settings()), fh)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ usable again
+
+
+def _until(check: Callable[[], bool], *, what: str, image: Image, proc: Proc | None, timeout: float) -> float:
+    start = time.monotonic()
+    last = ""
+    while True:
+        try:
+            if check():
+                return time.monotonic() - start
+        except Exception as exc:  # a probe fails in many ways while a server starts
+            last = f" (last probe error: {type(exc).__name__}: {exc})"
+        if proc is not None and not proc.alive():
+            raise ServiceError(image.name, f"exited (code {proc.returncode()}) before {what}{last}", image.log)
+        if time.monotonic() - start > timeout:
+            raise ServiceError(image.name, f"not usable after {timeout:.0f} s: {what}{last}", image.log)
+        time.sleep(0.5)
+
+
+def wait_usable(image: Image, proc: Proc | None, endpoints: Mapping[str, str], *, timeout: float) -> float:
+    """Wait until the restarted process listens on its old ports again, then until it does its job again: a broker
+    listed unfenced, a worker registered ALIVE under a new id, every bucket answering, Orion's /health."""
+    start = time.monotonic()
+    name = image.name
+    _until(lambda: set(image.ports) <= listening_ports(), what=f"ports {image.ports} open", image=image, proc=proc,
+           timeout=timeout)  # fmt: skip
+    left = max(10.0, timeout - (time.monotonic() - start))
+    if image.service == "kafka" and (m := re.fullmatch(r"kafka-(\d+)", name)):
+        node = int(m.group(1))
+        _until(
+            lambda: node in unfenced_brokers(endpoints["kafka_bootstrap_servers"]),
+            what=f"broker {node} listed unfenced in the cluster metadata",
+            image=image,
+            proc=proc,
+            timeout=left,
+        )
+    elif image.service == "spark" and name.startswith("spark-worker-"):
+        port = int(_flag(image.argv, "port") or 0)
+        _until(
+            lambda: worker_state(endpoints["spark_master_ui"], port, not_id=image.identity) == "ALIVE",
+            what=f"the master lists the worker on port {port} ALIVE under a new id",
+            image=image,
+            proc=proc,
+            timeout=left,
+        )
+    elif image.service == "s3":
+        buckets = (_flag(image.argv, "bucket") or "").split(",")
+        _until(lambda: s3_buckets_answer(endpoints, buckets), what=f"HeadBucket on {buckets}", image=image,
+               proc=proc, timeout=left)  # fmt: skip
+    elif image.service == "orion":
+        _until(lambda: http_ok(f"{endpoints['orion_url']}/health"), what="GET /health answers 200", image=image,
+               proc=proc, timeout=left)  # fmt: skip
+    return time.monotonic() - start
+
+
+def unfenced_brokers(bootstrap: str) -> list[int]:
+    from testbed.services.kafka import describe_brokers
+
+    return describe_brokers(bootstrap)
+
+
+def under_replicated(bootstrap: str, topic: str) -> list[int]:
+    """Partitions of `topic` whose in-sync replicas are fewer than their replicas."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, client_id="testbed-faults")
+    try:
+        (desc,) = admin.describe_topics([topic])
+        if desc.get("error_code"):
+            raise FaultError(f"describe topic {topic}: error code {desc['error_code']}")
+        return sorted(p["partition_index"] for p in desc["partitions"] if len(p["isr_nodes"]) < len(p["replica_nodes"]))
+    finally:
+        admin.close()
+
+
+def active_controller(bootstrap: str) -> int:
+    """The node leading the KRaft metadata quorum (DescribeQuorum; DescribeCluster's controller id is any broker)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, client_id="testbed-faults")
+    try:
+        quorum = admin.describe_metadata_quorum()
+        (metadata,) = [t for t in quorum["topics"] if t["topic_name"] == "__cluster_metadata"]
+        return int(metadata["partitions"][0]["leader_id"])
+    finally:
+        admin.close()
+
+
+def master_json(master_ui: str) -> dict:
+    import requests
+
+    return requests.get(f"{master_ui.rstrip('/')}/json/", timeout=5).json()
+
+
+def worker_state(master_ui: str, port: int, *, not_id: str = "") -> str | None:
+    """State of the worker registered from `port` on the master (ALIVE, DEAD...; ALIVE if any entry is), None if
+    none; `not_id` leaves out the registration of a worker that was killed."""
+    states = [
+        w.get("state")
+        for w in master_json(master_ui).get("workers", [])
+        if int(w.get("port", -1)) == port and (not not_id or w.get("id") != not_id)
+    ]
+    if "ALIVE" in states:
+        return "ALIVE"
+    return states[-1] if states else None
+
+
+def s3_buckets_answer(endpoints: Mapping[str, str], buckets: list[str]) -> bool:
+    from testbed.services.s3 import client
+
+    s3 = client(endpoints["s3_endpoint"], endpoints["testbed_s3_admin_access_key"],
+                endpoints["testbed_s3_admin_secret_key"], endpoints.get("testbed_s3_region", "us-east-1"))  # fmt: skip
+    for b in buckets:
+        if b:
+            s3.head_bucket(Bucket=b)
+    return True
+
+
+def http_ok(url: str) -> bool:
+    import requests
+
+    return requests.get(url, timeout=3).status_code == 200
+
+
+# ------------------------------------------------------------------------------------------ the whole bed
+
+
+def health_problems(run_dir: Path | None = None, endpoints: Mapping[str, str] | None = None) -> list[str]:
+    """What is wrong with the test bed now ([] = every recorded process runs and every service is usable)."""
+    run_dir = run_dir or testbed_dir()
+    endpoints = dict(endpoints) if endpoints is not None else json.loads(endpoints_file(run_dir).read_text())
+    st = _state(run_dir)
+    problems = []
+    for service, rec in st.services.items():
+        for pgid in rec.pids:
+            if not group_members(pgid):
+                problems.append(f"{service}: process group {pgid} is gone")
+            elif is_stopped(pgid):
+                problems.append(f"{service}: process group {pgid} is stopped (SIGSTOP)")
+    checks: dict[str, Callable[[], object]] = {}
+    if "kafka" in st.services:
+        want = list(range(1, int(endpoints.get("testbed_kafka_brokers", "3")) + 1))
+        checks["kafka"] = lambda: (
+            unfenced_brokers(endpoints["kafka_bootstrap_servers"]) == want
+            or (f"unfenced brokers {unfenced_brokers(endpoints['kafka_bootstrap_servers'])}, want {want}")
+        )
+    if "spark" in st.services:
+        want_workers = len(st.services["spark"].pids) - 1
+
+        def workers() -> object:
+            alive = [w for w in master_json(endpoints["spark_master_ui"]).get("workers", []) if w["state"] == "ALIVE"]
+            return len(alive) == want_workers or f"{len(alive)} workers ALIVE, want {want_workers}"
+
+        checks["spark"] = workers
+    if "s3" in st.services:
+        checks["s3"] = lambda: s3_buckets_answer(endpoints, [endpoints["lake_bucket"], endpoints["checkpoint_bucket"]])
+    if "orion" in st.services:
+        checks["orion"] = lambda: http_ok(f"{endpoints['orion_url']}/health") or "/health is not 200"
+    for service, check in checks.items():
+        try:
+            verdict = check()
+        except Exception as exc:
+            verdict = f"{type(exc).__name__}: {exc}"
+        if verdict is not True:
+            problems.append(f"{service}: {verdict}")
+    return problems
