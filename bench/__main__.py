@@ -1,11 +1,7 @@
-"""`python -m bench` (make bench): every benchmark of the project on the running test bed.
-
-Today: the data plane (producer throughput, the streaming job's end-to-end throughput); see
-bench/dataplane.py for the options of each.
-"""
+"""`python -m bench` (make bench): every figure of issue 10 in one run on the test bed; see bench/run.py."""
 
 import sys
 
-from bench.dataplane import main
+from bench.run import main
 
-sys.exit(main(sys.argv[1:] or ["all"]))
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,209 @@
+"""Figure 5, dashboard queries: p50/p95 of the dashboards' SQL through Trino on 10 M rows, before and after
+maintenance, and files per partition before and after.
+
+    python -m bench.dashboards [--rows 10000000] [--files-per-partition 500] [--runs 5]
+
+1. The lake: bench/spark_lake.py on the Spark cluster writes `--rows` events with the streaming job's schema
+   (and 0.5 % as many quarantined records) straight into Delta, event times spread over the last 24 hours, in
+   `--files-per-partition` files per event_date partition, as frequent micro-batches leave them; both tables are
+   registered in Trino (schema `bench_lake_<id>`) by lakehouse.delta_tables.
+2. The SQL: a copy of the dashboards of superset_assets/ (an `instance` of the bundle, on that schema) is imported
+   into the test bed's Superset; each chart's query is taken from Superset's chart data API with `type=query`,
+   i.e. the SQL Superset sends to Trino for that chart, virtual datasets inlined; the copy is deleted afterwards.
+3. Each query runs `--runs` times through Trino's REST API (after one unmeasured run), one query at a time.
+4. Maintenance: the streaming job's own in-driver maintenance (logistics.maintenance.maintain_table: OPTIMIZE,
+   VACUUM, log checkpoint) on both tables, then step 3 again.
+Nothing here asserts a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bench import sparkrun
+from bench.freshness import percentile
+from bench.machine import machine_notes
+from bench.stream_session import EVENTS, REJECTED, TRINO_USER, job_packages_zip
+from lakehouse import delta_tables
+from lakehouse.generators.trino import CATALOG
+from lakehouse.trino_sql import query
+
+TARGET_P95_S = 1.0
+
+
+def run_lake_job(endpoints: Mapping[str, str], args: Sequence[str], workdir: Path, timeout_s: float = 7200) -> dict:
+    """spark-submit bench/spark_lake.py with the jobs/ packages; returns its BENCH line."""
+    conf = {"spark.app.name": f"bench-lake-{args[0]}"}
+    packages = job_packages_zip(workdir / "packages.zip")
+    if packages is not None:
+        conf["spark.submit.pyFiles"] = str(packages)
+    argv = sparkrun.spark_submit_argv(endpoints, Path(__file__).with_name("spark_lake.py"), list(args), conf=conf)
+    app = sparkrun.SparkApp(argv, sparkrun.spark_env(endpoints), workdir / f"lake-{args[0]}-{time.monotonic_ns()}.log")
+    code = app.wait(timeout_s)
+    lines = app.lines()
+    found = [line for line in lines if line.startswith("BENCH ")]
+    if code != 0 or not found:
+        raise RuntimeError(f"bench/spark_lake.py {args[0]} exited {code}:\n" + "\n".join(lines[-40:]))
+    return json.loads(found[-1][len("BENCH ") :])
+
+
+def chart_queries(endpoints: Mapping[str, str], schema: str, instance: str) -> tuple[list[dict], dict]:
+    """Import an instance of the dashboards on `schema`; return ([{chart, viz_type, sql}], outputs to delete)."""
+    from lakehouse import superset_dashboards as sd
+    from lakehouse.superset_api import SupersetClient
+    from testbed.plan import bed_settings
+
+    trino_port = int(endpoints["trino_url"].rsplit(":", 1)[1].split("/")[0])
+    props = sd.inputs(
+        bed_settings(), superset_url=endpoints["superset_url"], trino_host="127.0.0.1", trino_port=trino_port,
+        schema=schema, instance=instance, timeout_seconds=300,
+    ) | {"admin_password": endpoints["superset_admin_password"]}  # fmt: skip
+    outs = sd.apply(props)
+    cleanup = props | outs
+    bundle = sd.bundle_of(props)
+    names = {
+        str(doc["uuid"]): (str(doc.get("slice_name")), str(doc.get("viz_type")))
+        for path, doc in bundle.files.items()
+        if path.startswith("charts/")
+    }
+    found = []
+    with SupersetClient.login(endpoints["superset_url"], props["admin_user"], props["admin_password"]) as client:
+        for chart_uuid, chart_id in sorted(outs["object_ids"]["chart"].items()):
+            resp = client.request(
+                "GET",
+                f"/api/v1/chart/{chart_id}/data/",
+                what=f"the SQL of chart {chart_id}",
+                params={"format": "json", "type": "query", "force": "true"},
+                timeout=120,
+            )
+            name, viz = names.get(chart_uuid, (str(chart_id), ""))
+            for i, part in enumerate(resp.json().get("result") or []):
+                if part.get("query"):
+                    label = name if i == 0 else f"{name} (query {i + 1})"
+                    # Superset shows the statement with a trailing ';' and strips it before it executes it.
+                    sql = part["query"].strip().rstrip(";").rstrip()
+                    found.append({"chart": label, "viz_type": viz, "sql": sql})
+    return found, cleanup
+
+
+def time_queries(trino_url: str, queries: Sequence[dict], schema: str, runs: int) -> dict[str, object]:
+    """Each query once unmeasured, then `runs` times; per chart and over all: p50/p95 seconds, rows returned."""
+    per_chart, every, errors = [], [], []
+    for q in queries:
+        try:
+            rows = query(trino_url, q["sql"], user=TRINO_USER, catalog=CATALOG, schema=schema, timeout=600)
+        except Exception as exc:
+            errors.append({"chart": q["chart"], "error": str(exc)[:500]})
+            continue
+        took = []
+        for _ in range(runs):
+            t = time.monotonic()
+            query(trino_url, q["sql"], user=TRINO_USER, catalog=CATALOG, schema=schema, timeout=600)
+            took.append(time.monotonic() - t)
+        every += took
+        per_chart.append({
+            "chart": q["chart"], "rows": len(rows), "p50_s": round(statistics.median(took), 3),
+            "p95_s": round(percentile(took, 95) or 0, 3), "max_s": round(max(took), 3),
+        })  # fmt: skip
+    return {
+        "runs_per_query": runs,
+        "queries": len(queries),
+        "p50_s": round(percentile(every, 50) or 0, 3) if every else None,
+        "p95_s": round(percentile(every, 95) or 0, 3) if every else None,
+        "max_s": round(max(every), 3) if every else None,
+        "per_chart": per_chart,
+        "errors": errors,
+    }
+
+
+def _partition_stats(files: Mapping[str, int]) -> dict[str, object]:
+    return {"partitions": len(files), "files_per_partition": dict(sorted(files.items())),
+            "max_files_per_partition": max(files.values()) if files else 0}  # fmt: skip
+
+
+def figure(
+    endpoints: Mapping[str, str] | None = None,
+    *,
+    rows: int = 10_000_000,
+    files_per_partition: int = 500,
+    hours: float = 24,
+    runs: int = 5,
+) -> dict[str, object]:
+    endpoints = endpoints or sparkrun.load_endpoints()
+    run_id = uuid.uuid4().hex[:8]
+    prefix = f"bench/lake-{run_id}"
+    lake = endpoints["lake_bucket"]
+    table_uri = f"s3a://{lake}/{prefix}/{EVENTS}"
+    rejected_uri = f"s3a://{lake}/{prefix}/{REJECTED}"
+    schema = f"bench_lake_{run_id}"
+    url = endpoints["trino_url"]
+    result: dict[str, object] = {"machine_before": machine_notes(), "rows": rows, "hours_spanned": hours}
+    registered: list[str] = []
+    cleanup: dict | None = None
+    with tempfile.TemporaryDirectory(prefix="bench-lake-") as tmp:
+        work = Path(tmp)
+        uris = ["--table-uri", table_uri, "--rejected-table-uri", rejected_uri]
+        try:
+            fill = run_lake_job(endpoints, ["fill", *uris, "--rows", str(rows), "--files-per-partition",
+                                            str(files_per_partition), "--hours", str(hours),
+                                            "--end-epoch", str(time.time())], work)  # fmt: skip
+            result["fill_seconds"] = fill["seconds"]
+            result["rejected_rows"] = fill["rejected_rows"]
+            result["files_before"] = _partition_stats(fill["files_per_partition"])
+            delta_tables.ensure_schema(url, CATALOG, schema, user=TRINO_USER)
+            for name, uri in ((EVENTS, table_uri), (REJECTED, rejected_uri)):
+                spec = delta_tables.TableSpec(name, sparkrun.s3_uri(uri))
+                delta_tables.register(url, CATALOG, schema, spec, user=TRINO_USER, wait_seconds=120)
+                registered.append(name)
+            count_sql = f"SELECT count(*) FROM {CATALOG}.{schema}.{EVENTS}"  # noqa: S608 - our own names
+            result["rows_in_trino"] = int(query(url, count_sql, user=TRINO_USER)[0][0])
+            queries, cleanup = chart_queries(endpoints, schema, instance=f"bench-{run_id}")
+            result["queries"] = [{"chart": q["chart"], "viz_type": q["viz_type"], "sql": q["sql"]} for q in queries]
+            result["load_before"] = machine_notes()["load_average_1_5_15"]
+            result["before_maintenance"] = time_queries(url, queries, schema, runs)
+            maint = run_lake_job(endpoints, ["maintain", *uris], work)
+            result["maintenance"] = {k: maint[k] for k in ("how", "seconds", "reports")}
+            result["files_after"] = _partition_stats(maint["files_per_partition"])
+            result["load_after"] = machine_notes()["load_average_1_5_15"]
+            result["after_maintenance"] = time_queries(url, queries, schema, runs)
+        finally:
+            if cleanup is not None:
+                from lakehouse import superset_dashboards as sd
+
+                with contextlib.suppress(Exception):
+                    sd.remove(cleanup)
+            for name in registered:
+                with contextlib.suppress(Exception):
+                    delta_tables.unregister(url, CATALOG, schema, name, user=TRINO_USER)
+            with contextlib.suppress(Exception):
+                delta_tables.drop_schema_if_empty(url, CATALOG, schema, user=TRINO_USER)
+            with contextlib.suppress(Exception):
+                sparkrun.delete_prefix(endpoints, lake, prefix + "/")
+    result["target_p95_s_after_maintenance"] = TARGET_P95_S
+    result["machine_after"] = machine_notes()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.dashboards", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=10_000_000)
+    p.add_argument("--files-per-partition", type=int, default=500)
+    p.add_argument("--hours", type=float, default=24)
+    p.add_argument("--runs", type=int, default=5)
+    a = p.parse_args(argv)
+    out = figure(rows=a.rows, files_per_partition=a.files_per_partition, hours=a.hours, runs=a.runs)
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

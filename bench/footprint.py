@@ -1,0 +1,183 @@
+"""Figure 6, footprint: the test bed's warm start to all usable; resident memory and idle CPU per service and in
+total, at rest and with the streaming job running.
+
+    python -m bench.footprint [--seconds 30] [--samples 2]
+
+- Warm start: when this process started the test bed (bench/run.py does if none runs), the time `up()` took and
+  each service's seconds to usable; otherwise the running test bed's own record (.testbed/state.json: each
+  service's seconds to usable; the total is endpoints.json's time, written when all were usable, minus the
+  start), labelled as such.
+- At rest: `--samples` windows of `--seconds` (bench/machine.py: utime+stime of every process in each service's
+  process groups from /proc, and RSS), with nothing submitted by the bench.
+- With the job: the streaming job started as the stack starts it (bench/stream_session.py), on a topic of its
+  own with no traffic, the same windows once it has run its first batches; the job's driver (the spark-submit
+  JVM and its Python) is a service of its own, its executor is counted apart from the Spark daemons.
+Nothing here asserts a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from bench import machine, sparkrun
+from bench.stream_session import StreamSession
+
+TARGET_IDLE_CPU_PCT = 10.0
+TARGET_IDLE_MEMORY_GIB = 3.0
+
+
+def recorded_start(run_dir: Path | None = None) -> dict[str, object] | None:
+    """What the running test bed recorded about its own start (None if there is no record)."""
+    from testbed.paths import endpoints_file, testbed_dir
+    from testbed.state import load
+
+    run_dir = run_dir or testbed_dir()
+    st = load(run_dir)
+    if st is None:
+        return None
+    ready = {name: rec.ready_seconds for name, rec in st.services.items()}
+    ep = endpoints_file(run_dir)
+    total = round(ep.stat().st_mtime - st.started_at, 1) if ep.exists() else None
+    return {
+        "source": "the running test bed's state.json (started before this run)",
+        "started_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.started_at)),
+        "total_s": total,
+        "ready_s": ready,
+    }
+
+
+def executor_pids(groups: Mapping[str, list[int]]) -> list[int]:
+    """Executor JVMs (CoarseGrainedExecutorBackend) inside the Spark workers' process groups."""
+    spark = set(groups.get("spark", []))
+    out = []
+    for pid, st in machine.all_procs().items():
+        if st.pgid in spark and "CoarseGrainedExecutorBackend" in machine.cmdline(pid):
+            out.append(pid)
+    return out
+
+
+def sample_at_rest(seconds: float = 30, samples: int = 2) -> dict[str, object]:
+    return machine.sample(seconds, samples, groups=machine.testbed_groups())
+
+
+def sample_with_job(
+    session: StreamSession, seconds: float = 30, samples: int = 2, settle_s: float = 20
+) -> dict[str, object]:
+    """Idle figures while `session`'s job runs with no traffic (after `settle_s` for its first batches)."""
+    time.sleep(settle_s)
+    groups = machine.testbed_groups()
+    executors = executor_pids(groups)
+    extra = {"streaming job (driver)": session.driver_pids(), "streaming job (executor)": executors}
+    return _sample_separating(seconds, samples, groups, extra)
+
+
+def _sample_separating(
+    seconds: float, samples: int, groups: Mapping[str, list[int]], extra: Mapping[str, list[int]]
+) -> dict[str, object]:
+    """machine.sample, except that processes of the `extra` sets (and their children) count for those, not for
+    the service whose process group they share (an executor is in its worker's group)."""
+    windows = []
+    a = machine.snapshot()
+    for _ in range(samples):
+        time.sleep(seconds)
+        b = machine.snapshot()
+        claimed = _descendants(b, extra)
+        a_f = machine.Snapshot(a.at, {p: s for p, s in a.procs.items() if p not in claimed})
+        b_f = machine.Snapshot(b.at, {p: s for p, s in b.procs.items() if p not in claimed})
+        w = machine.cpu_between(a_f, b_f, groups)
+        for name, pids in claimed_by_name(b, extra).items():
+            ticks, rss = 0, 0
+            for pid in pids:
+                st_b = b.procs[pid]
+                st_a = a.procs.get(pid)
+                ticks += st_b.ticks - (st_a.ticks if st_a and st_a.ticks <= st_b.ticks else 0)
+                rss += st_b.rss
+            w["services"][name] = {  # type: ignore[index]
+                "cpu_pct_of_one_core": round(100.0 * ticks / machine.CLK_TCK / max(b.at - a.at, 1e-6), 2),
+                "rss_mib": round(rss / 2**20, 1),
+                "processes": len(pids),
+            }
+        svcs = w["services"]  # type: ignore[assignment]
+        w["total_cpu_pct_of_one_core"] = round(sum(s["cpu_pct_of_one_core"] for s in svcs.values()), 2)  # type: ignore[union-attr]
+        w["total_rss_mib"] = round(sum(s["rss_mib"] for s in svcs.values()), 1)  # type: ignore[union-attr]
+        windows.append(w)
+        a = b
+    names = list(windows[0]["services"])  # type: ignore[call-overload]
+    mean = {
+        n: round(sum(w["services"][n]["cpu_pct_of_one_core"] for w in windows) / len(windows), 2)  # type: ignore[index]
+        for n in names
+    }
+    return {
+        "windows": windows,
+        "mean_cpu_pct_of_one_core": mean,
+        "mean_total_cpu_pct_of_one_core": round(sum(mean.values()), 2),
+        "rss_mib": windows[-1]["services"],
+        "total_rss_mib": windows[-1]["total_rss_mib"],
+    }
+
+
+def _descendants(snap: machine.Snapshot, roots: Mapping[str, list[int]]) -> set[int]:
+    return {pid for pids in claimed_by_name(snap, roots).values() for pid in pids}
+
+
+def claimed_by_name(snap: machine.Snapshot, roots: Mapping[str, list[int]]) -> dict[str, list[int]]:
+    """name -> the live pids of its roots and all their descendants."""
+    owner = {pid: name for name, pids in roots.items() for pid in pids}
+    out: dict[str, list[int]] = {name: [] for name in roots}
+    for pid in snap.procs:
+        p, hops = pid, 0
+        while p in snap.procs and hops < 64:
+            if p in owner:
+                out[owner[p]].append(pid)
+                break
+            p, hops = snap.procs[p].ppid, hops + 1
+    return out
+
+
+def figure(
+    endpoints: Mapping[str, str] | None = None,
+    *,
+    seconds: float = 30,
+    samples: int = 2,
+    settle_s: float = 20,
+    start: dict[str, object] | None = None,
+    session: StreamSession | None = None,
+    extra_job_args: list[str] | None = None,
+) -> dict[str, object]:
+    """Figure 6. `start`: the warm start this run measured (bench/run.py), else the test bed's record is used;
+    `session`: a running streaming job to measure with (else one is started for the measurement)."""
+    endpoints = endpoints or sparkrun.load_endpoints()
+    result: dict[str, object] = {"machine_before": machine.machine_notes()}
+    result["warm_start"] = start or recorded_start()
+    result["at_rest"] = sample_at_rest(seconds, samples)
+    if session is not None:
+        result["with_job"] = sample_with_job(session, seconds, samples, settle_s)
+    else:
+        with StreamSession(endpoints, extra_args=list(extra_job_args or [])) as own:
+            result["job_start_to_tables_registered_s"] = own.started_s
+            result["with_job"] = sample_with_job(own, seconds, samples, settle_s)
+    result["targets"] = {
+        "idle_cpu_pct_of_one_core_whole_test_bed": TARGET_IDLE_CPU_PCT,
+        "idle_memory_gib_with_job": TARGET_IDLE_MEMORY_GIB,
+    }
+    result["machine_after"] = machine.machine_notes()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.footprint", description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=30)
+    p.add_argument("--samples", type=int, default=2)
+    p.add_argument("--settle", type=float, default=20)
+    a = p.parse_args(argv)
+    print(json.dumps(figure(seconds=a.seconds, samples=a.samples, settle_s=a.settle), indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

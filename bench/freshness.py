@@ -1,0 +1,319 @@
+"""Figure 4, freshness: an event produced -> its row visible through Trino, p50/p95/p99, at a steady rate.
+
+    python -m bench.freshness [--rates 1000 5000] [--seconds 180]
+
+The streaming job runs as the stack runs it (bench/stream_session.py: the stack's flags, hence the default
+trigger), its table registered in Trino. For each rate, `python -m producer --rate R --duration S` sends the
+load while this process sends a **marker** every `--marker-every` seconds: a valid event (the producer's own
+generator) with a fresh event_id, acks=all, its send time taken just before the send. A poller asks Trino
+every `--poll` seconds which pending markers it can see (`event_id IN (...)`, pruned to recent files by
+`ingestion_time`). A marker's freshness is the end of the first query that returned it minus its send time:
+what a dashboard user waits, Trino's query time included (the query's start is kept too: the lower bound).
+Markers sent in the first `--warmup` seconds are reported apart (the job catches up with the load first).
+Nothing here asserts a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench import sparkrun
+from bench.machine import machine_notes
+from bench.stream_session import TRINO_USER, StreamSession
+from lakehouse.trino_sql import query
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100) of `values`; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def summary(values: Sequence[float]) -> dict[str, object]:
+    r = lambda x: None if x is None else round(x, 3)  # noqa: E731
+    return {
+        "count": len(values),
+        "p50_s": r(percentile(values, 50)),
+        "p95_s": r(percentile(values, 95)),
+        "p99_s": r(percentile(values, 99)),
+        "max_s": r(max(values)) if values else None,
+        "mean_s": r(statistics.mean(values)) if values else None,
+    }
+
+
+@dataclass
+class Marker:
+    event_id: str
+    sent: float
+    """time.time() just before the send."""
+    acked: float | None = None
+    seen_start: float | None = None
+    seen_end: float | None = None
+
+
+class MarkerSender(threading.Thread):
+    """Sends a valid event with a known event_id every `every` seconds until stopped."""
+
+    def __init__(self, bootstrap: str, topic: str, every: float) -> None:
+        super().__init__(name="bench-markers", daemon=True)
+        from kafka import KafkaProducer
+
+        from producer.events import EventGenerator
+
+        self.every = every
+        self.topic = topic
+        self.markers: list[Marker] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.errors: list[str] = []
+        self._gen = EventGenerator()
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=0, enable_idempotence=True
+        )
+
+    def run(self) -> None:
+        from producer.events import encode
+
+        next_at = time.monotonic()
+        while not self.stopping.is_set():
+            event = self._gen.next_event()
+            event["event_id"] = str(uuid.uuid4())
+            key, value = encode(event)
+            marker = Marker(str(event["event_id"]), time.time())
+            try:
+                future = self._producer.send(self.topic, key=key, value=value)
+                future.add_callback(lambda _md, m=marker: setattr(m, "acked", time.time()))
+                future.add_errback(lambda exc: self.errors.append(repr(exc)))
+                self._producer.flush(timeout=30)
+            except Exception as exc:  # a failed marker is reported, not fatal
+                self.errors.append(repr(exc))
+                continue
+            with self.lock:
+                self.markers.append(marker)
+            next_at += self.every
+            self.stopping.wait(max(0.0, next_at - time.monotonic()))
+        self._producer.close(timeout=30)
+
+    def pending(self) -> list[Marker]:
+        with self.lock:
+            return [m for m in self.markers if m.seen_end is None]
+
+
+def poll_once(trino_url: str, table: str, pending: list[Marker]) -> int:
+    """One Trino query for the pending markers; marks those it returns as seen. Returns how many it saw."""
+    if not pending:
+        return 0
+    oldest = min(m.sent for m in pending)
+    since = datetime.fromtimestamp(oldest, UTC) - timedelta(seconds=30)
+    ids = ", ".join(f"'{m.event_id}'" for m in pending)  # uuid4 strings we made
+    # Our own table name, times and uuids:
+    sql = f"SELECT event_id FROM {table} WHERE ingestion_time >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S} UTC' "  # noqa: S608
+    sql += f"AND event_date >= DATE '{since:%Y-%m-%d}' AND event_id IN ({ids})"
+    start = time.time()
+    rows = query(trino_url, sql, user=TRINO_USER, timeout=60)
+    end = time.time()
+    seen = {r[0] for r in rows}
+    for m in pending:
+        if m.event_id in seen:
+            m.seen_start, m.seen_end = start, end
+    return len(seen)
+
+
+def wait_live(session: StreamSession, timeout_s: float = 900, poll: float = 1.0) -> float:
+    """Send one marker and wait until Trino returns it: the job has run its first batches (JIT, state store,
+    first commits) and is live end to end. Returns the seconds it took."""
+    from kafka import KafkaProducer
+
+    from producer.events import EventGenerator, encode
+
+    ep = session.endpoints
+    event = EventGenerator().next_event()
+    event["event_id"] = str(uuid.uuid4())
+    key, value = encode(event)
+    producer = KafkaProducer(bootstrap_servers=ep["kafka_bootstrap_servers"].split(","), acks="all")
+    try:
+        producer.send(session.topic, key=key, value=value).get(timeout=60)
+    finally:
+        producer.close(timeout=30)
+    marker = Marker(str(event["event_id"]), time.time())
+    deadline = time.monotonic() + timeout_s
+    while marker.seen_end is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the streaming job did not make an event visible in Trino within {timeout_s:.0f} s")
+        session._check_alive()
+        time.sleep(poll)
+        with contextlib.suppress(Exception):
+            poll_once(ep["trino_url"], session.trino_table, [marker])
+    return round(marker.seen_end - marker.sent, 1)
+
+
+def measure_rate(
+    session: StreamSession,
+    *,
+    rate: int,
+    seconds: float,
+    marker_every: float = 0.5,
+    poll: float = 0.5,
+    warmup: float = 20,
+    drain_timeout: float = 120,
+    processes: int = 1,
+) -> dict[str, object]:
+    """One rate: the load for `seconds`, markers throughout, visibility polled until every marker is seen (or
+    `drain_timeout` after the load ends)."""
+    ep = session.endpoints
+    before = machine_notes()
+    with tempfile.TemporaryDirectory(prefix="bench-fresh-") as tmp:
+        summary_file = Path(tmp) / "producer.json"
+        load = subprocess.Popen(
+            [sys.executable, "-m", "producer", "--bootstrap-servers", ep["kafka_bootstrap_servers"],
+             "--topic", session.topic, "--rate", str(rate), "--duration", str(seconds), "--no-progress",
+             "--processes", str(processes), "--summary-json", str(summary_file)],
+            cwd=sparkrun.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        sender = MarkerSender(ep["kafka_bootstrap_servers"], session.topic, marker_every)
+        t0 = time.time()
+        sender.start()
+        polls, poll_errors = 0, []
+        try:
+            while load.poll() is None:
+                time.sleep(poll)
+                try:
+                    poll_once(ep["trino_url"], session.trino_table, sender.pending())
+                    polls += 1
+                except Exception as exc:  # Trino busy or a table version mid-commit: count and go on
+                    poll_errors.append(str(exc)[:300])
+        finally:
+            sender.stopping.set()
+            sender.join(timeout=60)
+            if load.poll() is None:
+                load.terminate()
+            load_err = load.communicate(timeout=60)[1]
+        load_end = time.time()
+        deadline = time.monotonic() + drain_timeout
+        while sender.pending() and time.monotonic() < deadline:
+            time.sleep(poll)
+            try:
+                poll_once(ep["trino_url"], session.trino_table, sender.pending())
+                polls += 1
+            except Exception as exc:
+                poll_errors.append(str(exc)[:300])
+        produced = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    markers = sender.markers
+    steady = [m for m in markers if m.sent - t0 >= warmup]
+    fresh = [m.seen_end - m.sent for m in steady if m.seen_end is not None]
+    lower = [m.seen_start - m.sent for m in steady if m.seen_start is not None]
+    warm = [m.seen_end - m.sent for m in markers if m.sent - t0 < warmup and m.seen_end is not None]
+    ack = [m.acked - m.sent for m in markers if m.acked is not None]
+    return {
+        "rate_events_per_s": rate,
+        "seconds": seconds,
+        "producer": {k: produced.get(k) for k in ("sent", "acked", "failed", "mean_rate", "elapsed_s", "processes")},
+        "producer_exit_code": load.returncode,
+        "producer_stderr_tail": (load_err or "")[-1000:] if load.returncode else "",
+        "markers_sent": len(markers),
+        "markers_never_seen": sum(1 for m in markers if m.seen_end is None),
+        "marker_every_s": marker_every,
+        "poll_every_s": poll,
+        "warmup_s": warmup,
+        "freshness": summary(fresh),
+        "freshness_query_start": summary(lower),
+        "freshness_warmup": summary(warm),
+        "marker_ack_s": summary(ack),
+        "trino_polls": polls,
+        "trino_poll_errors": len(poll_errors),
+        "trino_poll_error_sample": poll_errors[:3],
+        "marker_errors": sender.errors[:3],
+        "series": [
+            [round(m.sent - t0, 2), None if m.seen_end is None else round(m.seen_end - m.sent, 3)] for m in markers
+        ],
+        "seconds_after_load_to_last_marker": round(max((m.seen_end or load_end) for m in markers) - load_end, 1)
+        if markers
+        else None,
+        "machine_before": before,
+        "machine_after": machine_notes(),
+    }
+
+
+def figure(
+    endpoints: Mapping[str, str] | None = None,
+    *,
+    rates: Sequence[int] = (1000, 5000),
+    seconds: float = 180,
+    warmup: float = 20,
+    marker_every: float = 0.5,
+    poll: float = 0.5,
+    extra_job_args: Sequence[str] = (),
+    session: StreamSession | None = None,
+) -> dict[str, object]:
+    """Figure 4: one streaming job (as the stack submits it), each rate in turn on its topic."""
+    endpoints = endpoints or sparkrun.load_endpoints()
+    own = session is None
+    session = session or StreamSession(endpoints, extra_args=list(extra_job_args))
+    result: dict[str, object] = {"machine_before": machine_notes()}
+    ctx = session if own else _Borrowed(session)
+    with ctx:
+        result["job_args"] = session.args
+        result["job_start_to_tables_registered_s"] = session.started_s
+        result["first_event_visible_s"] = wait_live(session)
+        result["runs"] = []
+        for rate in rates:
+            run = measure_rate(session, rate=rate, seconds=seconds, warmup=warmup, marker_every=marker_every, poll=poll)
+            result["runs"].append(run)  # type: ignore[attr-defined]
+        result["rows_in_table"] = _safe(session.count)
+        result["job_log_tail"] = session.log_lines()[-15:]
+    result["targets"] = {"p95_s_at_1000_events_per_s": 3.0}
+    result["machine_after"] = machine_notes()
+    return result
+
+
+class _Borrowed:
+    """A session someone else opened and will close."""
+
+    def __init__(self, session: StreamSession) -> None:
+        self.session = session
+
+    def __enter__(self) -> StreamSession:
+        return self.session
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+def _safe(fn):  # type: ignore[no-untyped-def]
+    try:
+        return fn()
+    except Exception as exc:
+        return f"error: {exc}"[:300]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.freshness", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rates", type=int, nargs="+", default=[1000, 5000])
+    p.add_argument("--seconds", type=float, default=180)
+    p.add_argument("--warmup", type=float, default=20)
+    p.add_argument("--marker-every", type=float, default=0.5)
+    p.add_argument("--poll", type=float, default=0.5)
+    a = p.parse_args(argv)
+    out = figure(rates=a.rates, seconds=a.seconds, warmup=a.warmup, marker_every=a.marker_every, poll=a.poll)
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,442 @@
+"""`make bench` = `python -m bench`: every figure of issue 10 in one run on the test bed, each beside its anchor
+where it has one; a table on stdout, `bench-results/<timestamp>.json` and PNG plots in `bench-results/<timestamp>/`.
+
+    python -m bench [--smoke] [--only NAME ...] [--skip NAME ...] [--out DIR] [--keep-testbed]
+
+Figures (NAME): producer (1), drain (2), flatness (3), freshness (4), dashboards (5), footprint (6). Uses the
+running test bed, or starts one (its warm start is then figure 6's start time) and stops it at the end unless
+--keep-testbed. Each figure records the machine (cores, memory, load averages) before and after, its wall time,
+the CPU the test bed's services and the busiest other processes used meanwhile, and any error (a figure that
+fails is reported and the run goes on). `--smoke` runs every figure at tiny sizes in a few minutes (the test
+suite does, so the bench cannot rot). Nothing here judges a number: targets are printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import machine
+
+REPO = Path(__file__).resolve().parent.parent
+FIGURES = ("producer", "drain", "flatness", "freshness", "dashboards", "footprint")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    producer_events: int = 200_000
+    producer_runs: int = 3
+    freshness_rates: tuple[int, ...] = (1000, 5000)
+    freshness_seconds: float = 180
+    freshness_warmup: float = 20
+    lake_rows: int = 10_000_000
+    lake_files_per_partition: int = 500
+    dashboard_runs: int = 5
+    idle_seconds: float = 30
+    idle_samples: int = 2
+    idle_settle: float = 20
+    drain_events: int = 1_000_000
+    drain_processes: int = 2
+    flatness_sizes: tuple[int, ...] = (0, 1_000_000, 5_000_000, 10_000_000)
+    flatness_batch_events: int = 20_000
+    flatness_batches: int = 3
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    producer_events=2000,
+    producer_runs=1,
+    freshness_rates=(50,),
+    freshness_seconds=15,
+    freshness_warmup=3,
+    lake_rows=20_000,
+    lake_files_per_partition=2,
+    dashboard_runs=1,
+    idle_seconds=2,
+    idle_samples=2,
+    idle_settle=3,
+    drain_events=2000,
+    drain_processes=1,
+    flatness_sizes=(0, 2000),
+    flatness_batch_events=500,
+    flatness_batches=1,
+)
+
+
+def sized(base: Sizes, args: argparse.Namespace) -> Sizes:
+    """`base` with the sizes given as flags (--drain-events 200000 ...) replaced."""
+    given = {k: getattr(args, f"size_{k}") for k in base.__dict__ if getattr(args, f"size_{k}", None) is not None}
+    return replace(base, **given)
+
+
+def spark_apps(endpoints: Mapping[str, str]) -> list[str]:
+    """Names of the applications the test bed's Spark master runs now (other people's work on the cluster)."""
+    import requests
+
+    try:
+        data = requests.get(f"{endpoints['spark_master_ui'].rstrip('/')}/json/", timeout=5).json()
+    except Exception as exc:
+        return [f"master unreadable: {exc}"]
+    return [f"{a.get('name')} ({a.get('id')})" for a in data.get("activeapps") or []]
+
+
+def run_figure(name: str, fn: Callable[[], dict], endpoints: Mapping[str, str]) -> dict[str, Any]:
+    """Run one figure with the machine noted around it; never raises."""
+    groups = machine.testbed_groups()
+    before = machine.machine_notes()
+    apps_before = spark_apps(endpoints)
+    snap = machine.snapshot()
+    began = time.monotonic()
+    print(f"[bench] {name}: started (load {before['load_average_1_5_15']})", flush=True)
+    out: dict[str, Any] = {"machine_before": before, "spark_apps_before": apps_before}
+    try:
+        out["result"] = fn()
+        out["status"] = "ok"
+    except NotImplementedError as exc:
+        out["status"] = "skipped"
+        out["reason"] = str(exc)
+    except Exception as exc:
+        out["status"] = "error"
+        out["error"] = f"{type(exc).__name__}: {exc}"[:4000]
+        out["traceback"] = traceback.format_exc()[-4000:]
+    out["seconds"] = round(time.monotonic() - began, 1)
+    during = machine.cpu_between(snap, machine.snapshot(), groups)
+    out["during"] = {
+        "testbed_cpu_pct_of_one_core": during["services"],
+        "others_cpu_pct_of_one_core": during["others_cpu_pct_of_one_core"],
+        "busiest_others": during["others"][:5],
+    }
+    out["spark_apps_after"] = spark_apps(endpoints)
+    out["machine_after"] = machine.machine_notes()
+    status = out["status"] + (f": {out.get('error') or out.get('reason')}" if out["status"] != "ok" else "")
+    print(f"[bench] {name}: {status[:300]} in {out['seconds']} s (load {out['machine_after']['load_average_1_5_15']})")
+    return out
+
+
+# ----------------------------------------------------------------------------------------- the figures
+
+
+def fig_producer(ep: Mapping[str, str], z: Sizes) -> dict:
+    from bench import producer
+
+    return producer.figure(dict(ep), events=z.producer_events, runs=z.producer_runs)
+
+
+def fig_drain(ep: Mapping[str, str], z: Sizes) -> dict:
+    from bench import drain
+
+    return drain.drain_figure(dict(ep), events=z.drain_events, processes=z.drain_processes)
+
+
+def fig_flatness(ep: Mapping[str, str], z: Sizes) -> dict:
+    from bench import drain
+
+    return drain.flatness_figure(
+        dict(ep), sizes=z.flatness_sizes, batch_events=z.flatness_batch_events, batches=z.flatness_batches
+    )
+
+
+def fig_dashboards(ep: Mapping[str, str], z: Sizes) -> dict:
+    from bench import dashboards
+
+    return dashboards.figure(
+        ep, rows=z.lake_rows, files_per_partition=z.lake_files_per_partition, runs=z.dashboard_runs
+    )
+
+
+# ----------------------------------------------------------------------------------------- the table
+
+
+def _fmt(x: Any, unit: str = "") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:,.2f}{unit}" if abs(x) < 100 else f"{x:,.0f}{unit}"
+    if isinstance(x, int):
+        return f"{x:,}{unit}"
+    return f"{x}{unit}"
+
+
+def _load(fig: Mapping[str, Any]) -> str:
+    b = fig.get("machine_before", {}).get("load_average_1_5_15", ["?"])[0]
+    a = fig.get("machine_after", {}).get("load_average_1_5_15", ["?"])[0]
+    return f"{b}->{a}"
+
+
+def table_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    """[figure, ours, anchor, ratio or value, target, load 1-min before->after] per figure line."""
+    figs = results.get("figures", {})
+    rows: list[list[str]] = []
+
+    def status_row(name: str, title: str) -> bool:
+        fig = figs.get(name)
+        if fig is None:
+            return True
+        if fig["status"] != "ok":
+            rows.append([title, fig["status"], (fig.get("error") or fig.get("reason") or "")[:60], "", "", _load(fig)])
+            return True
+        return False
+
+    if not status_row("producer", "1 Producer (ev/s)"):
+        f = figs["producer"]
+        r = f["result"]
+        for key, fig in r["ours"].items():
+            rows.append([
+                f"1 Producer, {key.replace('_', ' ')} (ev/s)", _fmt(fig["events_per_s"]["median"]),
+                _fmt(r["producer_performance"]["events_per_s"]["median"]) + " (Java)",
+                _fmt(r["ratio_to_producer_performance"][key], "x"), ">= 0.3x", _load(f),
+            ])  # fmt: skip
+    for name, title in (("drain", "2 Drain"), ("flatness", "3 Flatness")):
+        if not status_row(name, title):
+            f = figs[name]
+            r = f["result"]
+            headline = r.get("headline") or {}
+            rows.append([title, _fmt(headline.get("ours")), _fmt(headline.get("anchor")),
+                         _fmt(headline.get("ratio"), "x"), _fmt(headline.get("target")), _load(f)])  # fmt: skip
+    if not status_row("freshness", "4 Freshness"):
+        f = figs["freshness"]
+        for run in f["result"]["runs"]:
+            fr = run["freshness"]
+            rows.append([
+                f"4 Freshness at {run['rate_events_per_s']:,} ev/s",
+                f"p50 {_fmt(fr['p50_s'], ' s')} p95 {_fmt(fr['p95_s'], ' s')} p99 {_fmt(fr['p99_s'], ' s')}",
+                f"{run['markers_sent']} markers, {run['markers_never_seen']} unseen", "",
+                "p95 <= 3 s at 1,000" if run["rate_events_per_s"] == 1000 else "", _load(run),
+            ])  # fmt: skip
+    if not status_row("dashboards", "5 Dashboards"):
+        f = figs["dashboards"]
+        r = f["result"]
+        for when in ("before", "after"):
+            q = r[f"{when}_maintenance"]
+            files = r[f"files_{when}"]["max_files_per_partition"]
+            rows.append([
+                f"5 Dashboard SQL, {r['rows']:,} rows, {when} maintenance",
+                f"p50 {_fmt(q['p50_s'], ' s')} p95 {_fmt(q['p95_s'], ' s')}",
+                f"{q['queries']} queries x {q['runs_per_query']}, {len(q['errors'])} failed",
+                f"{files} files/partition", "p95 <= 1 s after" if when == "after" else "", _load(f),
+            ])  # fmt: skip
+    if not status_row("footprint", "6 Footprint"):
+        f = figs["footprint"]
+        r = f["result"]
+        ws = r.get("warm_start") or {}
+        rows.append(["6 Warm start to all usable", _fmt(ws.get("total_s"), " s"), ws.get("source", "")[:40], "", "",
+                     _load(f)])  # fmt: skip
+        for key, label in (("at_rest", "at rest"), ("with_job", "with the streaming job")):
+            st = r.get(key)
+            if st:
+                rows.append([
+                    f"6 Test bed {label}", f"{st['total_rss_mib'] / 1024:.2f} GiB RSS",
+                    f"{st['mean_total_cpu_pct_of_one_core']:.1f} % of a core idle", "",
+                    "<= 3 GiB" if key == "with_job" else "<= 10 % CPU", _load(f),
+                ])  # fmt: skip
+    return rows
+
+
+def format_table(rows: list[list[str]]) -> str:
+    head = ["Figure", "Ours", "Anchor / detail", "Ratio / value", "Target", "Load"]
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+# ----------------------------------------------------------------------------------------- main
+
+
+def acquire_testbed() -> tuple[dict[str, str], dict[str, object] | None, bool]:
+    """(endpoints, the warm start measured here or None, started here)."""
+    from testbed import bed, session
+
+    if bed.running_state() is not None:
+        return session.acquire(echo=print).endpoints, None, False
+    began = time.monotonic()
+    got = session.acquire(echo=print)
+    took = time.monotonic() - began
+    start = None
+    if got.started_here:
+        rows = {r.service: r.ready_seconds for r in bed.status_rows()}
+        start = {"source": "started by this run (python -m bench)", "total_s": round(took, 1), "ready_s": rows}
+    return got.endpoints, start, got.started_here
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--smoke", action="store_true", help="tiny sizes: every figure in a few minutes")
+    p.add_argument("--only", nargs="+", choices=FIGURES, help="run only these figures")
+    p.add_argument("--skip", nargs="+", choices=FIGURES, default=[], help="leave these figures out")
+    p.add_argument("--out", type=Path, default=REPO / "bench-results", help="where the JSON and plots go")
+    p.add_argument("--keep-testbed", action="store_true", help="leave a test bed this run started running")
+    p.add_argument("--no-plots", action="store_true")
+    g = p.add_argument_group("sizes", "override single sizes of the chosen mode (the JSON records the sizes used)")
+    for name, value in FULL.__dict__.items():
+        kind = (lambda t: tuple(int(x) for x in t.split(","))) if isinstance(value, tuple) else type(value)
+        meta = "N[,N...]" if isinstance(value, tuple) else "N"
+        help_ = f"default {value} (smoke: {getattr(SMOKE, name)})"
+        g.add_argument(f"--{name.replace('_', '-')}", dest=f"size_{name}", type=kind, metavar=meta, help=help_)
+    a = p.parse_args(argv)
+    z = sized(SMOKE if a.smoke else FULL, a)
+    wanted = [f for f in FIGURES if (not a.only or f in a.only) and f not in a.skip]
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    results: dict[str, Any] = {
+        "started": datetime.now().isoformat(timespec="seconds"),
+        "mode": ("smoke" if a.smoke else "full") + ("" if z == (SMOKE if a.smoke else FULL) else " (sizes changed)"),
+        "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in z.__dict__.items()},
+        "machine": machine.machine_notes(),
+        "git_head": _git_head(),
+        "figures": {},
+    }
+    endpoints, start, started_here = acquire_testbed()
+    results["testbed_started_by_this_run"] = started_here
+    try:
+        partial = a.out / f"{stamp}.partial.json"
+        results["figures"] = run_all(
+            endpoints, wanted, z, start, on_figure=lambda f: _save_partial(results | {"figures": f}, partial)
+        )
+    finally:
+        if started_here and not a.keep_testbed:
+            from testbed import bed
+
+            bed.down(echo=print)
+    results["finished"] = datetime.now().isoformat(timespec="seconds")
+    results["machine_end"] = machine.machine_notes()
+    a.out.mkdir(parents=True, exist_ok=True)
+    if not a.no_plots:
+        results["plots"] = _plots(results, a.out / stamp)
+    results["figures"] = dict(results["figures"])
+    path = a.out / f"{stamp}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    (a.out / f"{stamp}.partial.json").unlink(missing_ok=True)
+    print()
+    print(format_table(table_rows(results)))
+    print(f"\nmachine: {results['machine']['cores']} cores, {results['machine']['memory_gib']} GiB; results: {path}")
+    for name, png in (results.get("plots") or {}).items():
+        print(f"  plot {name}: {png}")
+    return 0
+
+
+class _Figures(dict):
+    """The figures so far; calls `hook(self)` after each one is added (a partial JSON survives a cut-off run)."""
+
+    def __init__(self, hook: Callable[[dict], None] | None) -> None:
+        super().__init__()
+        self._hook = hook
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        if self._hook is not None:
+            self._hook(self)
+
+
+def _save_partial(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str))
+
+
+def run_all(
+    endpoints: Mapping[str, str],
+    wanted: list[str],
+    z: Sizes,
+    start: dict | None,
+    on_figure: Callable[[dict], None] | None = None,
+) -> dict[str, Any]:
+    """The figures in order; footprint's at-rest sample comes first (nothing of ours running), then one
+    streaming job serves footprint's with-job sample and the freshness runs. `on_figure(figures)` after each."""
+    from bench import footprint, freshness
+    from bench.stream_session import StreamSession
+
+    figs: dict[str, Any] = _Figures(on_figure)
+    ep = endpoints
+    rest: dict[str, Any] | None = None
+    if "footprint" in wanted:
+        rest = run_figure("footprint (at rest)", lambda: footprint.sample_at_rest(z.idle_seconds, z.idle_samples), ep)
+    for name, fn in (("producer", fig_producer), ("drain", fig_drain), ("flatness", fig_flatness)):
+        if name in wanted:
+            figs[name] = run_figure(name, lambda fn=fn: fn(ep, z), ep)
+    if "freshness" in wanted or "footprint" in wanted:
+        session = StreamSession(ep)
+        try:
+            opened = run_figure("streaming job start", lambda: _open(session), ep)
+            if opened["status"] != "ok":
+                for name in ("freshness", "footprint"):
+                    if name in wanted:
+                        figs[name] = opened | {"status": "error", "error": f"job start: {opened.get('error')}"}
+            else:
+                if "footprint" in wanted:
+                    figs["footprint"] = run_figure(
+                        "footprint",
+                        lambda: _footprint(session, start, rest, z),
+                        ep,
+                    )
+                if "freshness" in wanted:
+                    figs["freshness"] = run_figure(
+                        "freshness",
+                        lambda: freshness.figure(
+                            ep,
+                            rates=z.freshness_rates,
+                            seconds=z.freshness_seconds,
+                            warmup=z.freshness_warmup,
+                            session=session,
+                        ),
+                        ep,
+                    )
+        finally:
+            session.close()
+    if "dashboards" in wanted:
+        figs["dashboards"] = run_figure("dashboards", lambda: fig_dashboards(ep, z), ep)
+    return figs
+
+
+def _open(session: Any) -> dict[str, object]:
+    session.start()
+    return {"job_args": session.args, "seconds_to_tables_registered": session.started_s}
+
+
+def _footprint(session: Any, start: dict | None, rest: dict | None, z: Sizes) -> dict[str, object]:
+    from bench import footprint
+
+    result: dict[str, object] = {"machine_before": machine.machine_notes()}
+    result["warm_start"] = start or footprint.recorded_start()
+    if rest is not None:
+        result["at_rest"] = rest.get("result")
+        result["at_rest_load"] = [
+            rest["machine_before"]["load_average_1_5_15"],
+            rest["machine_after"]["load_average_1_5_15"],
+        ]
+    result["with_job"] = footprint.sample_with_job(session, z.idle_seconds, z.idle_samples, z.idle_settle)
+    result["targets"] = {
+        "idle_cpu_pct_of_one_core_whole_test_bed": footprint.TARGET_IDLE_CPU_PCT,
+        "idle_memory_gib_with_job": footprint.TARGET_IDLE_MEMORY_GIB,
+    }
+    result["machine_after"] = machine.machine_notes()
+    return result
+
+
+def _plots(results: Mapping[str, Any], out: Path) -> dict[str, str]:
+    try:
+        from bench import plots
+    except ImportError as exc:
+        return {"all": f"no plots: {exc} (pip install -r requirements-dev.txt)"}
+    return plots.plot_all(results, out)
+
+
+def _git_head() -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+if __name__ == "__main__":
+    os.chdir(REPO)
+    sys.exit(main())

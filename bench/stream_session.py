@@ -1,0 +1,171 @@
+"""The streaming job running on the test bed as the stack runs it, on a topic, tables and checkpoint of its own.
+
+`StreamSession` (a context manager) creates a fresh topic shaped like the events topic, spark-submits
+jobs/logistics_stream.py with the flags the stack's StreamingJob gives it (`lakehouse.postdeploy.stream_job_args`
+of `stream_job_env(settings)`: the default trigger, maxOffsetsPerTrigger, dedup window...), only topic, tables
+and checkpoint replaced by this run's, and the jobs/ packages as --py-files (as Orion ships them). Once the
+job has created its tables, both are registered in Trino (schema `bench_<id>`) with lakehouse.delta_tables,
+the code the stack's DeltaTables provider runs. On exit the job is stopped (SIGTERM, its bounded stop), the
+tables unregistered, the topic and every object under the run's prefixes deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import sparkrun
+from lakehouse import delta_tables
+from lakehouse.generators import job as job_env
+from lakehouse.generators.trino import CATALOG
+from lakehouse.trino_sql import query
+
+EVENTS, REJECTED = "logistics_events", "logistics_events_rejected"
+TRINO_USER = "bench"
+
+
+def job_packages_zip(target: Path) -> Path | None:
+    """jobs/'s packages as one zip (orion.codehash, the code Orion uses for --py-files); None if there are none."""
+    from orion.codehash import build_zip
+
+    return build_zip(sparkrun.JOBS, target)
+
+
+def stack_job_args(
+    endpoints: Mapping[str, str], *, topic: str, table_uri: str, rejected_uri: str, checkpoint_uri: str
+) -> list[str]:
+    """The flags the stack submits the job with (its settings' defaults), with this run's topic, tables and
+    checkpoint, and the test bed's brokers as services reach them."""
+    from lakehouse.postdeploy import stream_job_args
+    from testbed.plan import bed_settings
+
+    env = job_env.stream_job_env(bed_settings(), bootstrap_servers=endpoints["testbed_kafka_internal_bootstrap"])
+    env |= {
+        job_env.ENV_TOPIC: topic,
+        job_env.ENV_TABLE_URI: table_uri,
+        job_env.ENV_REJECTED_URI: rejected_uri,
+        job_env.ENV_CHECKPOINT_URI: checkpoint_uri,
+    }
+    return stream_job_args(env)
+
+
+def arg_value(args: list[str], flag: str) -> str | None:
+    return args[args.index(flag) + 1] if flag in args[:-1] else None
+
+
+@dataclass
+class StreamSession:
+    endpoints: Mapping[str, str]
+    extra_args: list[str] = field(default_factory=list)
+    """More flags after the stack's (a later flag wins in argparse), e.g. a trigger for a smoke run."""
+    start_timeout_s: float = 600
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    app: sparkrun.SparkApp | None = None
+    args: list[str] = field(default_factory=list)
+    started_s: float | None = None
+    """Seconds from spark-submit to both tables registered in Trino."""
+
+    def __post_init__(self) -> None:
+        ep = self.endpoints
+        self.topic = f"bench-stream-{self.run_id}"
+        self.prefix = f"bench/{self.run_id}"
+        self.table_uri = f"s3a://{ep['lake_bucket']}/{self.prefix}/{EVENTS}"
+        self.rejected_uri = f"s3a://{ep['lake_bucket']}/{self.prefix}/{REJECTED}"
+        self.checkpoint_uri = f"s3a://{ep['checkpoint_bucket']}/{self.prefix}/{EVENTS}"
+        self.schema = f"bench_{self.run_id}"
+        self.trino_table = f"{CATALOG}.{self.schema}.{EVENTS}"
+        self._tmp = tempfile.TemporaryDirectory(prefix="bench-stream-")
+        self.log_path = Path(self._tmp.name) / "stream.log"
+        self._registered: list[str] = []
+
+    # ----- lifecycle -----
+
+    def __enter__(self) -> StreamSession:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        ep = self.endpoints
+        sparkrun.create_topic(ep, self.topic)
+        self.args = stack_job_args(
+            ep,
+            topic=self.topic,
+            table_uri=self.table_uri,
+            rejected_uri=self.rejected_uri,
+            checkpoint_uri=self.checkpoint_uri,
+        ) + list(self.extra_args)
+        conf: dict[str, str] = {"spark.app.name": f"bench-stream-{self.run_id}"}
+        packages = job_packages_zip(Path(self._tmp.name) / "packages.zip")
+        if packages is not None:
+            conf["spark.submit.pyFiles"] = str(packages)
+        argv = sparkrun.spark_submit_argv(ep, sparkrun.JOBS / "logistics_stream.py", self.args, conf=conf)
+        began = time.monotonic()
+        self.app = sparkrun.SparkApp(argv, sparkrun.spark_env(ep), self.log_path)
+        self.register(deadline=began + self.start_timeout_s)
+        self.started_s = round(time.monotonic() - began, 1)
+
+    def register(self, *, deadline: float) -> None:
+        """Register both tables in Trino once the job has created them (it does before its query starts)."""
+        url = self.endpoints["trino_url"]
+        delta_tables.ensure_schema(url, CATALOG, self.schema, user=TRINO_USER)
+        for name, uri in ((EVENTS, self.table_uri), (REJECTED, self.rejected_uri)):
+            spec = delta_tables.TableSpec(name, sparkrun.s3_uri(uri))
+            while True:
+                self._check_alive()
+                try:
+                    delta_tables.register(url, CATALOG, self.schema, spec, user=TRINO_USER, wait_seconds=5)
+                    self._registered.append(name)
+                    break
+                except delta_tables.DeltaTablesError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(2)
+
+    def _check_alive(self) -> None:
+        if self.app is not None and self.app.proc.poll() is not None:
+            tail = "\n".join(self.app.lines()[-40:])
+            raise RuntimeError(f"the streaming job exited ({self.app.proc.returncode}) early:\n{tail}")
+
+    def driver_pids(self) -> list[int]:
+        """The spark-submit JVM (its process group holds the Python driver too)."""
+        return [self.app.proc.pid] if self.app is not None and self.app.proc.poll() is None else []
+
+    def count(self) -> int:
+        sql = f"SELECT count(*) FROM {self.trino_table}"  # noqa: S608 - our own table name
+        rows = query(self.endpoints["trino_url"], sql, user=TRINO_USER)
+        return int(rows[0][0])
+
+    def log_lines(self) -> list[str]:
+        return self.app.lines() if self.app is not None else []
+
+    def close(self) -> None:
+        ep = self.endpoints
+        stop_code = None
+        if self.app is not None:
+            with contextlib.suppress(Exception):
+                stop_code = self.app.stop(timeout_s=180)
+        self.stop_exit_code = stop_code
+        url = ep["trino_url"]
+        for name in self._registered:
+            with contextlib.suppress(Exception):
+                delta_tables.unregister(url, CATALOG, self.schema, name, user=TRINO_USER)
+        with contextlib.suppress(Exception):
+            delta_tables.drop_schema_if_empty(url, CATALOG, self.schema, user=TRINO_USER)
+        with contextlib.suppress(Exception):
+            sparkrun.delete_topic(ep, self.topic)
+        for bucket in (ep["lake_bucket"], ep["checkpoint_bucket"]):
+            with contextlib.suppress(Exception):
+                sparkrun.delete_prefix(ep, bucket, self.prefix + "/")
+        self._tmp.cleanup()
