@@ -241,6 +241,26 @@ def _port(port: int) -> bool:
 # ---------------------------------------------------------------- ZooKeeper mode (Kafka 3.9 line)
 
 
+def _wait_until_listed(
+    cluster: ZooKeeperCluster | KraftCluster,
+    want: list[int],
+    service: str,
+    timeout: float,
+    proc: Proc,
+    interval: float = 0.5,
+) -> None:
+    """Until the cluster's metadata lists exactly the brokers `want`; a broker process that exits fails at once."""
+
+    def all_listed() -> bool:
+        for p in cluster.procs:
+            if not p.alive():
+                raise ServiceError(p.name, f"exited (code {p.returncode()})", p.log)
+        return describe_brokers(cluster.bootstrap_servers) == want
+
+    what = f"metadata lists brokers {want}"
+    wait_for(all_listed, service=service, what=what, timeout=timeout, proc=proc, interval=interval)
+
+
 @dataclass
 class ZooKeeperCluster:
     """ZooKeeper + brokers started by `start_zookeeper_mode`; `stop()` ends every process."""
@@ -348,21 +368,7 @@ def start_zookeeper_mode(
             argv = jvm_argv(java, lib, heap, log_config, log4j2=False, main="kafka.Kafka", args=[str(path)])
             cluster.procs.append(spawn(f"kafka-zk-{b.node_id}", argv, env=env, log=logs / f"kafka-zk-{b.node_id}.log"))
         want = [b.node_id for b in brokers]
-
-        def all_listed() -> bool:
-            for p in cluster.procs:
-                if not p.alive():
-                    raise ServiceError(p.name, f"exited (code {p.returncode()})", p.log)
-            return describe_brokers(cluster.bootstrap_servers) == want
-
-        wait_for(
-            all_listed,
-            service="kafka-zookeeper-mode",
-            what=f"metadata lists brokers {want}",
-            timeout=timeout,
-            interval=1.0,
-            proc=cluster.procs[1],
-        )
+        _wait_until_listed(cluster, want, "kafka-zookeeper-mode", timeout, cluster.procs[1], interval=1.0)
     except BaseException:
         cluster.stop()
         raise
@@ -433,21 +439,7 @@ def start_kraft_cluster(
             )
             argv = jvm_argv(java, lib, heap, log_config, log4j2=True, main="kafka.Kafka", args=[str(path)])
             cluster.procs.append(spawn(f"kraft-{b.node_id}", argv, env=env, log=log))
-        want = [b.node_id for b in nodes]
-
-        def all_listed() -> bool:
-            for p in cluster.procs:
-                if not p.alive():
-                    raise ServiceError(p.name, f"exited (code {p.returncode()})", p.log)
-            return describe_brokers(cluster.bootstrap_servers) == want
-
-        wait_for(
-            all_listed,
-            service="kraft-cluster",
-            what=f"metadata lists brokers {want}",
-            timeout=timeout,
-            proc=cluster.procs[0],
-        )
+        _wait_until_listed(cluster, [b.node_id for b in nodes], "kraft-cluster", timeout, cluster.procs[0])
     except BaseException:
         cluster.stop()
         raise
