@@ -131,7 +131,10 @@ def capture(name: str, run_dir: Path | None = None) -> Image:
         raise FaultError(f"cannot read /proc/{pgid} of {name}: {exc}") from exc
     env = dict(item.decode().split("=", 1) for item in raw_env if b"=" in item)
     log = _log_of(pgid) or run_dir / "logs" / f"{name}.log"
-    ports = sorted({port for _, port in group_listening(pgid)})
+    # Only the ports the test bed gave the service: a worker's group also holds its executors, whose block
+    # managers listen on ephemeral ports that a restarted worker will never open again.
+    planned = set(_state(run_dir).services[service].ports)
+    ports = sorted({port for _, port in group_listening(pgid) if not planned or port in planned})
     image = Image(name=name, service=service, pgid=pgid, argv=argv, env=env, cwd=cwd, log=log, ports=ports)
     if service == "spark" and name.startswith("spark-worker-"):
         with contextlib.suppress(Exception):
@@ -212,6 +215,8 @@ def restart(
     endpoints = dict(endpoints) if endpoints is not None else json.loads(endpoints_file(run_dir).read_text())
     if group_members(image.pgid):
         raise FaultError(f"{image.name} still runs (group {image.pgid}): kill it before restarting it")
+    if not awaits_restart(image, run_dir):
+        raise FaultError(f"{image.name} was restarted already: state.json no longer records group {image.pgid}")
     identities = None
     if image.service == "s3":
         identities = _prepare_s3(image, endpoints)
@@ -225,6 +230,13 @@ def restart(
         if identities is not None:
             identities.unlink(missing_ok=True)
     return proc
+
+
+def awaits_restart(image: Image, run_dir: Path | None = None) -> bool:
+    """True while state.json still records the killed group of `image` (a restart replaces it, even one whose
+    wait for the process to be usable failed)."""
+    rec = _state(run_dir or testbed_dir()).services.get(image.service)
+    return rec is not None and image.pgid in rec.pids
 
 
 def replace_group(run_dir: Path, service: str, old: int, new: int) -> None:

@@ -217,7 +217,9 @@ class Faults:
             faults.resume(image)
         self.paused.clear()
         for image in list(self.killed):
-            faults.restart(image, self.run_dir, endpoints=self.endpoints)
+            # A restart that began but timed out has its process started and recorded: do not start a second.
+            if faults.awaits_restart(image, self.run_dir):
+                faults.restart(image, self.run_dir, endpoints=self.endpoints)
             self.killed.remove(image)
 
     # ----- the faults

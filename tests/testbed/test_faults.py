@@ -18,11 +18,13 @@ from testbed import faults, proc
 from testbed.state import State, StateStore, load
 from tests.integration.faults_load import Batch, Timeline, expected, parse_offsets_file, reconcile
 
-# A tiny "server": listens on the port it is given, logs its argv and one environment value, then waits.
+# A tiny "server": listens on the port it is given (and on an ephemeral one, not the service's), logs its argv
+# and one environment value, then waits.
 SERVER = """
 import os, socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+extra = socket.socket(); extra.bind(("127.0.0.1", 0)); extra.listen()  # like an executor's ephemeral port
 print("started", sys.argv[1:], os.environ.get("FAULTS_TEST_SECRET"), flush=True)
 time.sleep(600)
 """
@@ -48,6 +50,7 @@ def bed(tmp_path: Path):
     (run_dir / "logs").mkdir(parents=True)
     store = StateStore(run_dir, State())
     ports = [_free_port(), _free_port()]
+    store.service("dummy", ports=ports)
     started = []
     for i, port in enumerate(ports, start=1):
         p = proc.spawn(
@@ -118,6 +121,22 @@ def test_restart_fails_with_the_log_when_the_process_exits(bed, tmp_path: Path) 
     image.argv = [sys.executable, "-c", "print('cannot bind: address in use'); raise SystemExit(4)"]
     with pytest.raises(proc.ServiceError, match=r"exited \(code 4\)[\s\S]*cannot bind"):
         faults.restart(image, run_dir, endpoints={}, timeout=20)
+
+
+def test_a_restart_that_timed_out_is_recorded_and_not_started_twice(bed) -> None:
+    run_dir, ports, _ = bed
+    image = faults.kill("dummy-2", run_dir)
+    image.ports = [*image.ports, _free_port()]  # a port the restarted process never opens: its wait times out
+    with pytest.raises(proc.ServiceError, match="not usable after"):
+        faults.restart(image, run_dir, endpoints={}, timeout=3)
+
+    # The process was started and recorded in place of the killed group, so a clean-up must not start another.
+    restarted = faults.processes(run_dir)["dummy-2"][1]
+    assert not faults.awaits_restart(image, run_dir) and ports[1] in proc.listening_ports()
+    with pytest.raises(faults.FaultError, match="restarted already"):
+        faults.restart(image, run_dir, endpoints={})
+    assert proc.group_members(restarted) and faults.processes(run_dir)["dummy-2"][1] == restarted
+    proc.stop_group(restarted, timeout=5)
 
 
 def test_pause_stops_the_group_and_resume_continues_it(bed) -> None:
