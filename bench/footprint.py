@@ -51,14 +51,34 @@ def recorded_start(run_dir: Path | None = None) -> dict[str, object] | None:
     }
 
 
-def executor_pids(groups: Mapping[str, list[int]]) -> list[int]:
-    """Executor JVMs (CoarseGrainedExecutorBackend) inside the Spark workers' process groups."""
+def executor_pids(groups: Mapping[str, list[int]], app_id: str | None = None) -> list[int]:
+    """Executor JVMs (CoarseGrainedExecutorBackend) inside the Spark workers' process groups; with `app_id`,
+    only that application's (on a shared cluster the others' executors are not the job's footprint)."""
     spark = set(groups.get("spark", []))
     out = []
     for pid, st in machine.all_procs().items():
-        if st.pgid in spark and "CoarseGrainedExecutorBackend" in machine.cmdline(pid):
+        if st.pgid in spark and is_executor_of(machine.cmdline(pid), app_id):
             out.append(pid)
     return out
+
+
+def is_executor_of(cmdline: str, app_id: str | None) -> bool:
+    """An executor's command line names its application: `... CoarseGrainedExecutorBackend ... --app-id <id>`."""
+    if "CoarseGrainedExecutorBackend" not in cmdline:
+        return False
+    return app_id is None or f" --app-id {app_id} " in f" {cmdline} "
+
+
+def application_id(master_ui: str, name: str) -> str | None:
+    """The id of the running Spark application called `name`, from the master's /json/ (None if not listed)."""
+    import requests
+
+    try:
+        data = requests.get(f"{master_ui.rstrip('/')}/json/", timeout=10).json()
+    except Exception:  # the figure is then an upper bound, labelled as such
+        return None
+    ids = [a.get("id") for a in data.get("activeapps") or [] if a.get("name") == name]
+    return ids[0] if len(ids) == 1 else None
 
 
 def sample_at_rest(seconds: float = 30, samples: int = 2) -> dict[str, object]:
@@ -71,9 +91,13 @@ def sample_with_job(
     """Idle figures while `session`'s job runs with no traffic (after `settle_s` for its first batches)."""
     time.sleep(settle_s)
     groups = machine.testbed_groups()
-    executors = executor_pids(groups)
+    app_id = application_id(session.endpoints["spark_master_ui"], session.app_name)
+    executors = executor_pids(groups, app_id)
     extra = {"streaming job (driver)": session.driver_pids(), "streaming job (executor)": executors}
-    return _sample_separating(seconds, samples, groups, extra)
+    out = _sample_separating(seconds, samples, groups, extra)
+    # Without the id every executor on the cluster counted as the job's: say so beside the figure.
+    out["executor_app_id"] = app_id or "unknown: every executor on the workers counted (an upper bound)"
+    return out
 
 
 def _sample_separating(

@@ -64,6 +64,14 @@ def test_footprint_separates_an_executor_from_its_workers_group() -> None:
     assert footprint.claimed_by_name(snap, {"executor": [6]}) == {"executor": [6, 7]}
 
 
+def test_footprint_counts_only_the_jobs_own_executors() -> None:
+    ours = "java -cp x org.apache.spark.executor.CoarseGrainedExecutorBackend --executor-id 0 --app-id app-1-0027 --x"
+    theirs = ours.replace("app-1-0027", "app-1-00270")
+    assert footprint.is_executor_of(ours, "app-1-0027") and not footprint.is_executor_of(theirs, "app-1-0027")
+    assert footprint.is_executor_of(theirs, None)  # no id known: every executor, an upper bound
+    assert not footprint.is_executor_of("java org.apache.spark.deploy.worker.Worker --app-id app-1-0027", None)
+
+
 def test_percentile_is_nearest_rank() -> None:
     values = [float(i) for i in range(1, 101)]
     assert freshness.percentile(values, 50) == 50.0
