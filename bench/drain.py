@@ -239,6 +239,7 @@ def flatness_figure(
     table_uri = f"s3a://{lake}/{prefix}/{EVENTS}"
     rejected_uri = f"s3a://{lake}/{prefix}/{REJECTED}"
     topics = [f"bench-flat-{run_id}-{i}" for i in range(len(sizes))]
+    warmup_topic = f"bench-flat-{run_id}-warmup"
     per_topic = batch_events * batches
     result: dict[str, object] = {"machine_before": machine_notes(), "sizes": list(sizes),
                                  "batch_events": batch_events, "batches_per_size": batches}  # fmt: skip
@@ -250,18 +251,25 @@ def flatness_figure(
                 sparkrun.create_topic(endpoints, topic)
                 _produce(endpoints, topic, per_topic, per_topic // 200, 0, 21 + i, 1, work)
                 plan.append({"rows": size, "topic": topic, "checkpoint": f"s3a://{ckpt}/{prefix}/ck-{i}"})
+            # Two batches through the same driver first, into tables of their own (see spark_drain.py).
+            sparkrun.create_topic(endpoints, warmup_topic)
+            _produce(endpoints, warmup_topic, 2 * batch_events, 0, 0, 20, 1, work)
+            warmup = {"topic": warmup_topic, "table_uri": f"s3a://{lake}/{prefix}/warmup/{EVENTS}",
+                      "rejected_uri": f"s3a://{lake}/{prefix}/warmup/{REJECTED}",
+                      "checkpoint": f"s3a://{ckpt}/{prefix}/ck-warmup"}  # fmt: skip
             job_args = stack_job_args(endpoints, topic=topics[0], table_uri=table_uri, rejected_uri=rejected_uri,
                                       checkpoint_uri=plan[0]["checkpoint"])  # fmt: skip
             result["job_args"] = job_args
             code, lines, wall = _submit(endpoints, SPARK_SIDE, ["flatness", "--table-uri", table_uri,
                                         "--rejected-table-uri", rejected_uri, "--plan", json.dumps(plan),
                                         "--job-args", json.dumps(job_args), "--batch-events", str(batch_events),
-                                        "--fill-tasks", str(fill_tasks)], work, f"bench-flatness-{run_id}",
+                                        "--fill-tasks", str(fill_tasks), "--warmup", json.dumps(warmup)],
+                                        work, f"bench-flatness-{run_id}",
                                         timeout_s)  # fmt: skip
             out = _bench_line(lines, "flatness", code)
             result["wall_seconds"] = wall
     finally:
-        for topic in topics:
+        for topic in [*topics, warmup_topic]:
             with contextlib.suppress(Exception):
                 sparkrun.delete_topic(endpoints, topic)
         for bucket in (lake, ckpt):
@@ -270,6 +278,7 @@ def flatness_figure(
     points, ratio = flatness_points(out["points"], batch_events)
     result["points"] = points
     result["raw"] = out["points"]
+    result["warmup_batch_seconds"] = [float(b["seconds"]) for b in (out.get("warmup") or {}).get("batches", [])]
     result["ratio_largest_over_smallest"] = ratio
     result["ratio_biggest_table_over_empty"] = growth_ratio(points)
     smallest = min(points, key=lambda p: p["table_rows"])["batch_seconds"] if points else None

@@ -64,6 +64,7 @@ def test_bench_smoke_runs_every_figure_and_writes_results(testbed: dict[str, str
         assert sum(point["consumed"]) == 500 and max(point["consumed"]) <= 500, point
         assert point["batch_seconds"] is not None, point
     assert flat["headline"]["ratio"] is not None
+    assert len(flat["warmup_batch_seconds"]) >= 2, "the driver is warmed up on a topic of its own first"
 
     fresh = figs["freshness"]["result"]
     assert "--trigger-interval" in fresh["job_args"], "the job runs with the stack's flags"
