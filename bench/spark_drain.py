@@ -16,7 +16,8 @@ times over the last 24 hours, so yesterday's and today's partitions are the big 
 itself (logistics.stream.run, the code jobs/logistics_stream.py runs, with the stack's flags) drains that
 step's topic with --available-now at a fixed maxOffsetsPerTrigger on its own checkpoint, into the same tables.
 Each batch's duration comes from the job's own per-batch log line. Before the first step the job drains a
-warm-up topic into tables of their own, so the first size does not also carry the driver's cold start. Each command prints one line `BENCH {json}`.
+warm-up topic into tables of their own, so the first size does not also carry the driver's cold start.
+Each command prints one line `BENCH {json}`.
 """
 
 from __future__ import annotations
