@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -51,34 +52,37 @@ def recorded_start(run_dir: Path | None = None) -> dict[str, object] | None:
     }
 
 
-def executor_pids(groups: Mapping[str, list[int]], app_id: str | None = None) -> list[int]:
-    """Executor JVMs (CoarseGrainedExecutorBackend) inside the Spark workers' process groups; with `app_id`,
-    only that application's (on a shared cluster the others' executors are not the job's footprint)."""
+def executor_pids(groups: Mapping[str, list[int]], driver_ports: set[int] | None = None) -> list[int]:
+    """Executor JVMs (CoarseGrainedExecutorBackend) inside the Spark workers' process groups; with
+    `driver_ports`, only those of the driver listening there (on a shared cluster the other applications'
+    executors are not the job's footprint)."""
     spark = set(groups.get("spark", []))
     out = []
     for pid, st in machine.all_procs().items():
-        if st.pgid in spark and is_executor_of(machine.cmdline(pid), app_id):
+        if st.pgid in spark and is_executor_of(machine.cmdline(pid), driver_ports):
             out.append(pid)
     return out
 
 
-def is_executor_of(cmdline: str, app_id: str | None) -> bool:
-    """An executor's command line names its application: `... CoarseGrainedExecutorBackend ... --app-id <id>`."""
+_DRIVER_URL = re.compile(r"--driver-url spark://CoarseGrainedScheduler@[^:\s]+:(\d+)")
+
+
+def is_executor_of(cmdline: str, driver_ports: set[int] | None) -> bool:
+    """An executor names its driver: `... CoarseGrainedExecutorBackend --driver-url spark://...@host:port`.
+    (Not the application's name: the job names itself `logistics_stream`, whoever submits it.)"""
     if "CoarseGrainedExecutorBackend" not in cmdline:
         return False
-    return app_id is None or f" --app-id {app_id} " in f" {cmdline} "
+    if driver_ports is None:
+        return True
+    m = _DRIVER_URL.search(cmdline)
+    return m is not None and int(m.group(1)) in driver_ports
 
 
-def application_id(master_ui: str, name: str) -> str | None:
-    """The id of the running Spark application called `name`, from the master's /json/ (None if not listed)."""
-    import requests
+def listening_ports(pgids: list[int]) -> set[int]:
+    """The TCP ports the process groups listen on (a driver's RPC port among them)."""
+    from testbed.proc import group_listening
 
-    try:
-        data = requests.get(f"{master_ui.rstrip('/')}/json/", timeout=10).json()
-    except Exception:  # the figure is then an upper bound, labelled as such
-        return None
-    ids = [a.get("id") for a in data.get("activeapps") or [] if a.get("name") == name]
-    return ids[0] if len(ids) == 1 else None
+    return {port for pgid in pgids for _, port in group_listening(pgid)}
 
 
 def sample_at_rest(seconds: float = 30, samples: int = 2) -> dict[str, object]:
@@ -91,12 +95,13 @@ def sample_with_job(
     """Idle figures while `session`'s job runs with no traffic (after `settle_s` for its first batches)."""
     time.sleep(settle_s)
     groups = machine.testbed_groups()
-    app_id = application_id(session.endpoints["spark_master_ui"], session.app_name)
-    executors = executor_pids(groups, app_id)
-    extra = {"streaming job (driver)": session.driver_pids(), "streaming job (executor)": executors}
+    drivers = session.driver_pids()  # the spark-submit JVM leads its own process group
+    ports = listening_ports(drivers) or None
+    executors = executor_pids(groups, ports)
+    extra = {"streaming job (driver)": drivers, "streaming job (executor)": executors}
     out = _sample_separating(seconds, samples, groups, extra)
-    # Without the id every executor on the cluster counted as the job's: say so beside the figure.
-    out["executor_app_id"] = app_id or "unknown: every executor on the workers counted (an upper bound)"
+    # Without the driver's ports every executor on the cluster counted as the job's: say so beside the figure.
+    out["executors_of_driver_ports"] = sorted(ports) if ports else "unknown: every executor counted (an upper bound)"
     return out
 
 

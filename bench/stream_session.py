@@ -78,7 +78,6 @@ class StreamSession:
         self.rejected_uri = f"s3a://{ep['lake_bucket']}/{self.prefix}/{REJECTED}"
         self.checkpoint_uri = f"s3a://{ep['checkpoint_bucket']}/{self.prefix}/{EVENTS}"
         self.schema = f"bench_{self.run_id}"
-        self.app_name = f"bench-stream-{self.run_id}"
         self.trino_table = f"{CATALOG}.{self.schema}.{EVENTS}"
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-stream-")
         self.log_path = Path(self._tmp.name) / "stream.log"
@@ -107,7 +106,7 @@ class StreamSession:
             rejected_uri=self.rejected_uri,
             checkpoint_uri=self.checkpoint_uri,
         ) + list(self.extra_args)
-        conf: dict[str, str] = {"spark.app.name": self.app_name}
+        conf: dict[str, str] = {"spark.app.name": f"bench-stream-{self.run_id}"}
         packages = job_packages_zip(Path(self._tmp.name) / "packages.zip")
         if packages is not None:
             conf["spark.submit.pyFiles"] = str(packages)

@@ -65,11 +65,15 @@ def test_footprint_separates_an_executor_from_its_workers_group() -> None:
 
 
 def test_footprint_counts_only_the_jobs_own_executors() -> None:
-    ours = "java -cp x org.apache.spark.executor.CoarseGrainedExecutorBackend --executor-id 0 --app-id app-1-0027 --x"
-    theirs = ours.replace("app-1-0027", "app-1-00270")
-    assert footprint.is_executor_of(ours, "app-1-0027") and not footprint.is_executor_of(theirs, "app-1-0027")
-    assert footprint.is_executor_of(theirs, None)  # no id known: every executor, an upper bound
-    assert not footprint.is_executor_of("java org.apache.spark.deploy.worker.Worker --app-id app-1-0027", None)
+    ours = (
+        "java -cp x org.apache.spark.executor.CoarseGrainedExecutorBackend --driver-url "
+        "spark://CoarseGrainedScheduler@127.0.0.1:33529 --executor-id 0 --hostname 127.0.0.1 --app-id app-1-0027"
+    )
+    theirs = ours.replace(":33529", ":41000")
+    assert footprint.is_executor_of(ours, {33529, 20950}) and not footprint.is_executor_of(theirs, {33529})
+    assert footprint.is_executor_of(theirs, None)  # no driver port known: every executor, an upper bound
+    worker = "java org.apache.spark.deploy.worker.Worker --driver-url spark://CoarseGrainedScheduler@h:33529"
+    assert not footprint.is_executor_of(worker, {33529})
 
 
 def test_percentile_is_nearest_rank() -> None:
