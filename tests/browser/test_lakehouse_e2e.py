@@ -37,7 +37,12 @@ from lakehouse.orion_jobs import OrionClient, master_active_apps
 from lakehouse.superset_api import SupersetClient
 from lakehouse.trino_sql import query
 from testbed.plan import bed_settings
-from tests.browser.test_superset_dashboards_browser import ARTIFACTS, page, wait_for_charts  # noqa: F401 (fixture)
+from tests.browser.test_superset_dashboards_browser import (  # noqa: F401 (page: a fixture)
+    ARTIFACTS,
+    page,
+    superset_login,
+    wait_for_charts,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.timeout(2400)]
 REPO = Path(__file__).resolve().parents[2]
@@ -67,27 +72,6 @@ def _produce(ep: dict[str, str], topic: str, manifest: Path) -> list[dict]:
 def _storage(ep: dict[str, str]) -> dict[str, str]:
     return {"AWS_ENDPOINT_URL": ep["s3_endpoint"], "AWS_ALLOW_HTTP": "true", "AWS_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": ep["s3_access_key"], "AWS_SECRET_ACCESS_KEY": ep["s3_secret_key"]}  # fmt: skip
-
-
-def _login(ep: dict[str, str], browser_page: Any, attempts: int = 3) -> None:
-    """Through the login form. On a Superset that has just started, a submit can land before the login page's
-    scripts are ready and come back to the form (seen once in CI, the first test after the test bed's start):
-    wait for the page to settle, and submit again if the form comes back."""
-    for attempt in range(1, attempts + 1):
-        browser_page.goto(f"{ep['superset_url']}/login/")
-        browser_page.wait_for_load_state("networkidle", timeout=120_000)
-        browser_page.fill("#username", ep["superset_admin_user"])
-        browser_page.fill("#password", ep["superset_admin_password"])
-        browser_page.keyboard.press("Enter")
-        try:
-            browser_page.wait_for_url(lambda u: "/login" not in u, timeout=60_000)
-            return
-        except Exception:
-            if attempt == attempts:
-                raise AssertionError(
-                    f"Superset's login form came back {attempts} times; the page says: "
-                    + browser_page.inner_text("body")[:500]
-                ) from None
 
 
 def test_the_lakehouse_flows_end_to_end(testbed: dict[str, str], require_services, page, tmp_path: Path) -> None:  # noqa: F811
@@ -152,7 +136,7 @@ def test_the_lakehouse_flows_end_to_end(testbed: dict[str, str], require_service
             assert empty == [], f"charts without data: {empty}"
 
         # ----- the dashboards in a browser: every chart rendered, none failed; screenshots
-        _login(ep, page)
+        superset_login(page, ep["superset_url"], ep["superset_admin_user"], ep["superset_admin_password"])
         ARTIFACTS.mkdir(exist_ok=True)
         files = superset_dashboards.bundle_of(dash_in).files
         layouts = {

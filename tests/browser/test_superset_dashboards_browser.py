@@ -101,6 +101,27 @@ def page(tmp_path: Path, testbed: dict[str, str]):  # type: ignore[no-untyped-de
             context.close()
 
 
+def superset_login(page, url: str, user: str, password: str, attempts: int = 3) -> None:  # type: ignore[no-untyped-def]
+    """Log in through Superset's login form. On a Superset that has just started, a submit can land before the
+    page's scripts are ready and come back to the form (seen in CI, the first test after the test bed's start):
+    submit again if it does. (Not "wait for networkidle": the login page need never go idle; a CI run waited
+    the whole 120 s for it.)"""
+    for attempt in range(1, attempts + 1):
+        page.goto(f"{url}/login/", wait_until="load")
+        page.wait_for_selector("#username", state="visible", timeout=60_000)
+        page.fill("#username", user)
+        page.fill("#password", password)
+        page.keyboard.press("Enter")
+        try:
+            page.wait_for_url(lambda u: "/login" not in u, timeout=60_000)
+            return
+        except Exception:
+            if attempt == attempts:
+                raise AssertionError(
+                    f"Superset's login form came back {attempts} times; the page says: " + page.inner_text("body")[:500]
+                ) from None
+
+
 def wait_for_charts(page, expected: int, timeout: float = 240) -> list[dict]:  # type: ignore[no-untyped-def]
     """The chart states once all `expected` charts have rendered or failed (bounded; the machine is loaded)."""
     deadline = time.monotonic() + timeout
@@ -116,11 +137,7 @@ def test_both_dashboards_render_every_chart_offline(deployed: tuple[Lake, dict],
     _, outs = deployed
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{testbed['superset_url']}/login/")
-    page.fill("#username", testbed["superset_admin_user"])
-    page.fill("#password", testbed["superset_admin_password"])
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda u: "/login" not in u, timeout=120_000)
+    superset_login(page, testbed["superset_url"], testbed["superset_admin_user"], testbed["superset_admin_password"])
     ARTIFACTS.mkdir(exist_ok=True)
     for d in outs["dashboards"]:
         expected = outs["layouts"][d["uuid"]]
