@@ -30,6 +30,9 @@ class PostDeployArgs:
     """The lakehouse's settings (tables, ports, stream settings)."""
     connect_host: str
     """The address the host reaches the published ports on (127.0.0.1 for a loopback or wildcard bind)."""
+    public_host: str
+    """The host name a user's browser on the host opens them with (`localhost` for 127.0.0.1): the dashboards'
+    URLs use it, as every other URL output does."""
     job_env: dict[str, str]
     """The streaming job's LAKEHOUSE_* settings as Orion's containers see them (stream_job_env)."""
     orion_token: pulumi.Input[str]
@@ -44,8 +47,11 @@ class PostDeployArgs:
     """The Superset container."""
 
     def __post_init__(self) -> None:
-        if not self.connect_host:
-            raise ValueError("PostDeployArgs.connect_host is empty: give the address the host reaches the ports on")
+        if not self.connect_host or not self.public_host:
+            raise ValueError(
+                "PostDeployArgs.connect_host and public_host must both be given: the address the host reaches the "
+                "published ports on, and the host name a browser opens them with"
+            )
 
 
 class PostDeploy(pulumi.ComponentResource):
@@ -84,7 +90,11 @@ class PostDeploy(pulumi.ComponentResource):
         self.dashboards = SupersetDashboards(
             f"{name}-dashboards",
             admin_password=args.superset_admin_password,
-            **superset_dashboards.inputs(s, superset_url=urls["superset_url"]),
+            **superset_dashboards.inputs(
+                s,
+                superset_url=urls["superset_url"],
+                public_url=postdeploy.service_urls(s, args.public_host)["superset_url"],
+            ),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[*args.superset_ready, *args.trino_ready, self.delta_tables]
             ),

@@ -1,13 +1,16 @@
-"""Running the streaming job through Spark Orion's API: submit or adopt, wait until it runs, stop, forget.
+"""Running the streaming job through Spark Orion's API: submit or adopt, wait until it streams, stop, forget.
 
 Shared by the stack's StreamingJob dynamic provider (components/providers/streaming_job.py), `make demo`
 and the tests. Orion is reached with its bearer token from wherever the caller runs (the host, through the
-published port); "no longer running" is taken from the Spark master's own /json/, not from Orion alone.
-Errors name Orion, the URL, the step and Orion's answer (and the tail of the driver's log when a job died).
+published port); "streaming" is what the job's driver reports through Orion (a live query that made progress),
+"no longer running" is taken from the Spark master's own /json/, not from Orion alone. Errors name Orion, the
+URL, the step and Orion's answer; a job that died while starting is named with its Spark application, the
+driver's own last error line and the end of its log.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +18,8 @@ from typing import Any
 
 ACTIVE_STATES = frozenset({"queued", "submitted", "running", "restarting"})
 FINISHED_STATES = frozenset({"succeeded", "failed", "stopped"})
-_LOG_TAIL_BYTES = 6000
+# Enough of the log to hold the traceback of a driver that died, after the next run's first lines.
+_LOG_TAIL_BYTES = 32_000
 
 
 class OrionError(RuntimeError):
@@ -149,7 +153,60 @@ def adoptable(jobs: list[dict[str, Any]], spec: JobSpec) -> dict[str, Any] | Non
     return None
 
 
-def wait_running(
+def is_streaming(job: dict[str, Any]) -> bool:
+    """Whether Orion reports the job really streaming: its application RUNNING on the master and, in its driver,
+    a live query that has made progress (a first micro-batch, or a first trigger that found no data). A driver
+    that dies while it starts up is RUNNING on the master for a few seconds without ever getting this far."""
+    if job.get("state") != "running" or not job.get("app_id"):
+        return False
+    queries = (job.get("streaming") or {}).get("queries") or []
+    return any(q.get("active") is not False and q.get("batch_id") is not None for q in queries)
+
+
+# The last line of a Python traceback (`ModuleNotFoundError: No module named 'delta'`,
+# `pyspark.errors.exceptions.captured.AnalysisException: ...`) or a JVM's uncaught exception.
+_PY_ERROR = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b(?::.*)?$")
+_JVM_ERROR = re.compile(r"^Exception in thread .*$")
+_LOG4J_ERROR = re.compile(r"^\S+ \S+ ERROR .*$|^\[.*\] ERROR .*$|^ERROR .*$")
+
+
+def driver_error_line(log: str) -> str | None:
+    """The driver's own last error line in a job's log: the last exception a Python traceback ended with, else
+    the last uncaught JVM exception, else the last ERROR line of Spark's log; Orion's own notes are skipped."""
+    lines = [line.rstrip() for line in log.splitlines() if line.strip() and not line.startswith("[orion]")]
+    for pattern in (_PY_ERROR, _JVM_ERROR, _LOG4J_ERROR):
+        found = [line.strip() for line in lines if pattern.match(line.strip())]
+        if found:
+            return found[-1]
+    return None
+
+
+def _last_lines(text: str, n: int) -> str:
+    return "\n".join(text.splitlines()[-n:])
+
+
+def _failed_to_stream(client: OrionClient, job: dict[str, Any], what: str) -> OrionError:
+    """The error of a job that did not come up streaming: Orion's job, the Spark application, the driver's last
+    error line and the end of its log. A supervised job would otherwise restart in a loop behind `pulumi up`'s
+    back: it is stopped first (Orion keeps it and its log for reading)."""
+    job_id = int(job["id"])
+    log = client.log_tail(job_id)
+    error = driver_error_line(log) or "no error line in its log"
+    stopped = ""
+    if job.get("state") in ACTIVE_STATES:
+        try:
+            client.stop(job_id, timeout=120)
+            stopped = f" Orion job {job_id} was stopped; its log stays readable (GET /jobs/{job_id}/logs)."
+        except OrionError as exc:
+            stopped = f" Stopping Orion job {job_id} failed too: {exc}"
+    return OrionError(
+        f"Spark Orion at {client.url}: job {job_id} ({job.get('name')}), Spark application "
+        f"{job.get('app_id') or '(none yet)'}, {what}: {error}.{stopped}"
+        f"\n--- end of its driver log ---\n{_last_lines(log, 40)}"
+    )
+
+
+def wait_streaming(
     client: OrionClient,
     job_id: int,
     *,
@@ -158,26 +215,35 @@ def wait_running(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Wait until Orion reports the job `running` (the master lists its application RUNNING)."""
+    """Wait until the job is really streaming (`is_streaming`); fail fast, with the driver's own error line, as
+    soon as the run being watched ends (a supervised job's driver that died goes to `restarting`, or a new run
+    shows up between two polls), and fail at `timeout` naming where it got stuck."""
     deadline = clock() + timeout
-    job: dict[str, Any] | None = None
+    watched_run: int | None = None
     while True:
         job = client.job(job_id)
         if job is None:
             raise OrionError(f"Spark Orion at {client.url}: job {job_id} vanished while starting")
-        if job.get("state") == "running" and job.get("app_id"):
+        if is_streaming(job):
             return job
-        if job.get("state") in FINISHED_STATES:
-            raise OrionError(
-                f"Spark Orion at {client.url}: job {job_id} ({job.get('name')}) ended as {job.get('state')} while "
-                f"starting: {job.get('detail') or 'no detail'}"
-                f"\n--- end of its driver log ---\n{client.log_tail(job_id)}"
+        state, run = job.get("state"), job.get("run")
+        if state in FINISHED_STATES:
+            raise _failed_to_stream(
+                client, job, f"ended as {state} while starting ({job.get('detail') or 'no detail'})"
             )
+        if state == "restarting" and watched_run is not None:
+            raise _failed_to_stream(client, job, f"its driver exited while starting ({job.get('detail')})")
+        if state in ("submitted", "running"):
+            if watched_run is None:
+                watched_run = run
+            elif run != watched_run:
+                raise _failed_to_stream(client, job, f"its driver exited while starting (run {watched_run})")
         if clock() >= deadline:
-            raise OrionError(
-                f"Spark Orion at {client.url}: job {job_id} ({job.get('name')}) is still {job.get('state')} after "
-                f"{timeout:.0f} s ({job.get('detail') or 'no detail'}); are the Spark workers up and free?"
-                f"\n--- end of its driver log ---\n{client.log_tail(job_id)}"
+            raise _failed_to_stream(
+                client,
+                job,
+                f"is still {state} and not streaming after {timeout:.0f} s ({job.get('detail') or 'no detail'}; "
+                "are the Spark workers up and free?)",
             )
         sleep(poll)
 
@@ -210,16 +276,16 @@ def wait_app_gone(
 
 
 def ensure_running(client: OrionClient, spec: JobSpec, *, start_timeout: float) -> tuple[dict[str, Any], bool]:
-    """Adopt a job that already runs `spec` or submit it; wait until it runs. Returns (job, adopted).
+    """Adopt a job that already runs `spec` or submit it; wait until it streams. Returns (job, adopted).
 
     A different job on the same checkpoint makes Orion answer 409 naming it: that is an error here, not
     something to stop behind the user's back.
     """
     existing = adoptable(client.jobs(), spec)
     if existing is not None:
-        return wait_running(client, int(existing["id"]), timeout=start_timeout), True
+        return wait_streaming(client, int(existing["id"]), timeout=start_timeout), True
     job = client.submit(spec)
-    return wait_running(client, int(job["id"]), timeout=start_timeout), False
+    return wait_streaming(client, int(job["id"]), timeout=start_timeout), False
 
 
 def stop_and_forget(client: OrionClient, job_id: int, *, master_ui: str, stop_timeout: float) -> None:

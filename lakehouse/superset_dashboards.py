@@ -32,6 +32,7 @@ def inputs(
     s: Settings,
     *,
     superset_url: str,
+    public_url: str = "",
     trino_host: str = IN_NETWORK_TRINO[0],
     trino_port: int = IN_NETWORK_TRINO[1],
     schema: str = TRINO_SCHEMA,
@@ -41,13 +42,15 @@ def inputs(
 ) -> dict[str, Any]:
     """The provider's inputs for the lakehouse of `s`, except `admin_password` (a secret the caller adds).
 
-    `superset_url` is Superset as the host reaches it (the provider runs where `pulumi up` runs); `trino_host`
-    and `trino_port` are Trino as *Superset* reaches it: `trino:8080` inside Docker, 127.0.0.1:<port> on the
-    test bed."""
+    `superset_url` is Superset as the host reaches it (the provider runs where `pulumi up` runs); `public_url`
+    is Superset as a browser on the host opens it, the base of the dashboards' URLs (`http://localhost:8088`
+    where the provider connects to 127.0.0.1; default: `superset_url`); `trino_host` and `trino_port` are Trino
+    as *Superset* reaches it: `trino:8080` inside Docker, 127.0.0.1:<port> on the test bed."""
     from lakehouse.generators.s3 import rejected_table_name
 
     return {
         "superset_url": superset_url.rstrip("/"),
+        "public_url": (public_url or superset_url).rstrip("/"),
         "admin_user": s.superset_admin_user,
         "trino_uri": trino_sqlalchemy_uri(host=trino_host, port=trino_port, catalog=CATALOG),
         "catalog": CATALOG,
@@ -88,9 +91,11 @@ def _client(props: Mapping[str, Any]) -> SupersetClient:
     )
 
 
-def dashboard_url(superset_url: str, dashboard: Mapping[str, Any]) -> str:
+def dashboard_url(props: Mapping[str, Any], dashboard: Mapping[str, Any]) -> str:
+    """Where a browser opens `dashboard`: on `public_url` (as users reach Superset), else `superset_url`."""
+    base = props.get("public_url") or props["superset_url"]
     key = dashboard.get("slug") or dashboard["id"]
-    return f"{superset_url.rstrip('/')}/superset/dashboard/{key}/"
+    return f"{base.rstrip('/')}/superset/dashboard/{key}/"
 
 
 def _located(client: SupersetClient, bundle: superset_bundle.Bundle, props: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,7 +111,7 @@ def _located(client: SupersetClient, bundle: superset_bundle.Bundle, props: Mapp
     dashboards = []
     for d in bundle.dashboards():
         entry = {**d, "id": ids["dashboard"][d["uuid"]]}
-        entry["url"] = dashboard_url(props["superset_url"], entry)
+        entry["url"] = dashboard_url(props, entry)
         dashboards.append(entry)
     return {
         "object_ids": {kind: dict(sorted(ids[kind].items())) for kind in KINDS},
@@ -160,7 +165,7 @@ def inspect(props: Mapping[str, Any]) -> dict[str, Any] | None:
     for d in props.get("dashboards") or []:
         if d["uuid"] in ids["dashboard"]:
             entry = {**d, "id": ids["dashboard"][d["uuid"]]}
-            entry["url"] = dashboard_url(props["superset_url"], entry)
+            entry["url"] = dashboard_url(props, entry)
             dashboards.append(entry)
     return {
         **props,

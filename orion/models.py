@@ -76,6 +76,7 @@ class QueryProgress(BaseModel):
     id: str | None = None
     run_id: str | None = None
     name: str | None = None
+    active: bool | None = Field(None, description="Whether the query still runs in the driver.")
     batch_id: int | None = None
     last_batch_at: str | None = Field(None, description="When the latest micro-batch started (driver clock).")
     num_input_rows: int | None = None

@@ -54,6 +54,7 @@ def query_progress(entry: dict[str, Any], scrub: Scrubber) -> QueryProgress:
         id=entry.get("id") or p.get("id"),
         run_id=entry.get("run_id") or p.get("runId"),
         name=entry.get("name") or p.get("name"),
+        active=entry["active"] if isinstance(entry.get("active"), bool) else None,
         batch_id=_int(p.get("batchId")),
         last_batch_at=p.get("timestamp"),
         num_input_rows=_int(p.get("numInputRows")),

@@ -16,15 +16,31 @@ from types import ModuleType
 from typing import Any
 
 
+def is_unknown(value: Any) -> bool:
+    """Whether `value` is, or holds, Pulumi's "not known yet" placeholder.
+
+    During a `preview` the engine sends an input computed from a resource that does not exist yet (a generated
+    password, a container's id) as unknown. The dynamic-provider host hands it to `check` and `diff` as a
+    `pulumi.output.Unknown` object (the engine's wire value is the `rpc.UNKNOWN` string, which older hosts and
+    the mocks pass on as it is); inside a list, a map or a secret envelope it is unknown all the same."""
+    from pulumi.output import Unknown
+    from pulumi.runtime.rpc import UNKNOWN, is_rpc_secret, unwrap_rpc_secret
+
+    if isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN):
+        return True
+    if is_rpc_secret(value):
+        return is_unknown(unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return any(is_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
 def known_failures(props: Mapping[str, Any], failures: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """`failures` without those of properties whose value is not known yet.
-
-    During a `preview` of a fresh stack the engine sends an input computed from another resource (a generated
-    password, a container's output) as Pulumi's "unknown" placeholder: it is checked again once known, at `up`.
-    Mocks never send one, so only the real engine shows it."""
-    from pulumi.runtime.rpc import UNKNOWN
-
-    return [(prop, reason) for prop, reason in failures if props.get(prop) != UNKNOWN]
+    """`failures` without those of properties whose value is not known yet: they are checked again, known, at
+    `up` (see `is_unknown`). Mocks never send an unknown, so only the real engine shows it."""
+    return [(prop, reason) for prop, reason in failures if not is_unknown(props.get(prop))]
 
 
 def integral(value: Any) -> Any:

@@ -43,7 +43,7 @@ from pulumi.dynamic import (
 )
 
 from components.providers import inputs as provider_inputs
-from components.providers.inputs import code_hash, with_ints
+from components.providers.inputs import code_hash, known_failures, with_ints
 from lakehouse import kafka_topics
 from lakehouse.kafka_topics import create_topic, delete_topic, describe_topic, update_topic
 
@@ -162,8 +162,8 @@ class KafkaTopicProvider(ResourceProvider):
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         news = with_ints(news, INT_PROPS)
-        failures = [CheckFailure(prop, reason) for prop, reason in validate(news, with_ints(olds, INT_PROPS) or None)]
-        return CheckResult(news, failures)
+        failures = known_failures(news, validate(news, with_ints(olds, INT_PROPS) or None))
+        return CheckResult(news, [CheckFailure(prop, reason) for prop, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed, replaces = diff(olds, news)

@@ -3,10 +3,13 @@
 Runs where `pulumi up` runs and reaches Orion (and the Spark master's web UI) through their published
 ports. What it does lives in `lakehouse.orion_jobs` (shared with `make demo` and the tests):
 - create: submits the job supervised, or adopts a job Orion already runs with the same code hash, arguments,
-  conf and supervision; returns once the master lists its application RUNNING;
+  conf and supervision; returns once the job really streams (its application RUNNING and a live query that
+  made progress), and fails fast with the driver's own error line when its driver dies while starting;
+- diff asks Orion for the job's state (not only the stored one): a job that died since the last `up` is a
+  change, and `up` starts it again without a `refresh` first;
 - update: a new code hash, arguments, conf or supervision restarts it (stop, wait until the master no longer
   lists the application, submit; the checkpoint carries on exactly where the old run stopped); a job that
-  ended since the last `up`/`refresh` is started again; other inputs only update the state;
+  is not running any more is started again; other inputs only update the state;
 - a new job name replaces the resource;
 - delete: stops it, returns once the master no longer lists the application, and deletes the Orion job;
 - read (`pulumi refresh`): the job's state and application as Orion reports them.
@@ -32,7 +35,7 @@ from pulumi.dynamic import (
 
 from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
 from lakehouse import orion_jobs
-from lakehouse.orion_jobs import FINISHED_STATES, JobSpec, OrionClient
+from lakehouse.orion_jobs import FINISHED_STATES, JobSpec, OrionClient, OrionError
 
 INPUT_PROPS = (
     "orion_url",
@@ -90,15 +93,35 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
     return failures
 
 
-def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
-    """(changed, replaces). A job that ended (as the last refresh saw it) counts as a change: `up` restarts it."""
+def diff(olds: dict[str, Any], news: dict[str, Any], live_state: str | None = None) -> tuple[bool, list[str]]:
+    """(changed, replaces). A job that is not running any more counts as a change, so `up` starts it again: as
+    Orion reports it now (`live_state`: "gone" when Orion no longer has it), or, when Orion could not be asked,
+    as the last `up`/`refresh` saw it."""
     changed = changed_inputs(olds, news, INPUT_PROPS)
-    ended = olds.get("state") in FINISHED_STATES
-    return bool(changed) or ended, [k for k in REPLACE_PROPS if k in changed]
+    return bool(changed) or ended(olds, live_state), [k for k in REPLACE_PROPS if k in changed]
 
 
-def needs_restart(olds: dict[str, Any], news: dict[str, Any]) -> bool:
-    return bool(changed_inputs(olds, news, RESTART_PROPS)) or olds.get("state") in FINISHED_STATES
+def ended(olds: dict[str, Any], live_state: str | None = None) -> bool:
+    state = live_state if live_state is not None else olds.get("state")
+    return state == "gone" or state in FINISHED_STATES
+
+
+def needs_restart(olds: dict[str, Any], news: dict[str, Any], live_state: str | None = None) -> bool:
+    return bool(changed_inputs(olds, news, RESTART_PROPS)) or ended(olds, live_state)
+
+
+def live_state(props: dict[str, Any]) -> str | None:
+    """The job's state as Orion reports it now ("gone" when Orion has no such job), or None when Orion cannot
+    be asked (not reachable, or its URL or token not known yet during a preview). A `pulumi up` compares this,
+    not only the stored state: a job that died since the last `up` is started again without a `refresh`."""
+    url, token, job_id = props.get("orion_url"), props.get("orion_token"), props.get("job_id")
+    if not (isinstance(url, str) and isinstance(token, str) and isinstance(job_id, int | float)):
+        return None
+    try:
+        job = OrionClient(url, token, timeout=10).job(int(job_id))
+    except OrionError:
+        return None
+    return "gone" if job is None else str(job.get("state"))
 
 
 def spec_of(props: dict[str, Any]) -> JobSpec:
@@ -134,7 +157,8 @@ class StreamingJobProvider(ResourceProvider):
         return CheckResult(news, [CheckFailure(p, r) for p, r in known_failures(news, validate(news))])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = diff(with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS))
+        olds = with_ints(olds, INT_PROPS)
+        changed, replaces = diff(olds, with_ints(news, INT_PROPS), live_state(olds))
         return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -146,12 +170,13 @@ class StreamingJobProvider(ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
         client = OrionClient(news["orion_url"], news["orion_token"])
-        if not needs_restart(olds, news):
-            job = client.job(int(id_))
-            if job is not None:
-                return UpdateResult(_outputs(news, job, bool(olds.get("adopted"))))
+        current = int(olds.get("job_id") or id_)
+        job = client.job(current)
+        now = "gone" if job is None else str(job.get("state"))
+        if not needs_restart(olds, news, now) and job is not None:
+            return UpdateResult(_outputs(news, job, bool(olds.get("adopted"))))
         orion_jobs.stop_and_forget(
-            client, int(id_), master_ui=news["spark_master_ui"], stop_timeout=news["stop_timeout_seconds"]
+            client, current, master_ui=news["spark_master_ui"], stop_timeout=news["stop_timeout_seconds"]
         )
         job, adopted = orion_jobs.ensure_running(client, spec_of(news), start_timeout=news["start_timeout_seconds"])
         # The resource keeps its id (Pulumi ids are fixed by create); `job_id` is the job Orion runs now.

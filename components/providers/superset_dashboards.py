@@ -15,7 +15,8 @@ which `make demo` and the tests run too:
 - read (`pulumi refresh`): the objects Superset holds now; none of the dashboards left = the resource is gone;
   some missing (deleted by hand) = the next `up` imports them again.
 `timeout_seconds` only bounds waiting and changes nothing in Superset: a change of it alone is no update.
-Outputs: `dashboard_urls` (title -> URL), `dashboards`, `object_ids` (kind -> uuid -> id), `adopted`.
+Outputs: `dashboard_urls` (title -> URL on `public_url`, where a browser opens Superset; the provider itself
+connects to `superset_url`), `dashboards`, `object_ids` (kind -> uuid -> id), `adopted`.
 
 The admin password reaches the provider only as a secret input (the engine also marks the output of the same
 name secret); nothing is captured in the provider object, which is pickled into the state.
@@ -37,13 +38,13 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.runtime.rpc import UNKNOWN
 
-from components.providers.inputs import changed_inputs, code_hash, with_ints
+from components.providers.inputs import changed_inputs, code_hash, is_unknown, known_failures, with_ints
 from lakehouse import superset_api, superset_bundle, superset_dashboards
 
 INPUT_PROPS = (
     "superset_url",
+    "public_url",
     "admin_user",
     "admin_password",
     "trino_uri",
@@ -80,6 +81,9 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
     url = props.get("superset_url")
     if not isinstance(url, str) or not _URL.match(url.rstrip("/")):
         failures.append(("superset_url", f"superset_url = {url!r} must be http(s)://host[:port] of Superset"))
+    public = props.get("public_url", "")
+    if not isinstance(public, str) or (public and not _URL.match(public.rstrip("/"))):
+        failures.append(("public_url", f"public_url = {public!r} must be '' or http(s)://host[:port] (for browsers)"))
     user = props.get("admin_user")
     if not isinstance(user, str) or not _USER.match(user):
         failures.append(("admin_user", f"admin_user = {user!r} must be 1-64 letters, digits, '_', '.', '@', '-'"))
@@ -94,7 +98,7 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
     if not isinstance(assets_dir, str) or (assets_dir and not Path(assets_dir).is_dir()):
         failures.append(("assets_dir", f"assets_dir = {assets_dir!r} must be '' (superset_assets/) or a directory"))
     try:
-        if all(props.get(p) != UNKNOWN for p in BUNDLE_PROPS):
+        if not any(is_unknown(props.get(p)) for p in BUNDLE_PROPS):
             superset_bundle.BundleParams(
                 trino_uri=str(props.get("trino_uri")),
                 catalog=str(props.get("catalog")),
@@ -111,7 +115,7 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
         if not isinstance(props.get(prop), str) or not props.get(prop):
             failures.append((prop, f"{prop} must be a non-empty string (a hash of what is applied)"))
     # A value still unknown during a preview (an output of another resource) is checked at `up`.
-    return [(p, r) for p, r in failures if props.get(p) != UNKNOWN]
+    return known_failures(props, failures)
 
 
 def diff(
@@ -140,7 +144,7 @@ class SupersetDashboardsProvider(ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         news = with_ints(news, INT_PROPS)
         failures = validate(news)
-        if not failures and not any(news.get(p) == UNKNOWN for p in BUNDLE_PROPS):
+        if not failures and not any(is_unknown(news.get(p)) for p in BUNDLE_PROPS):
             try:  # the assets themselves: a broken file is refused at preview, before anything is imported
                 superset_dashboards.bundle_of(news)
             except superset_bundle.BundleError as exc:
@@ -205,10 +209,12 @@ class SupersetDashboards(pulumi.dynamic.Resource, module="lakehouse", name="Supe
         instance: str = "",
         assets_dir: str = "",
         timeout_seconds: int = 600,
+        public_url: pulumi.Input[str] = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "superset_url": superset_url,
+            "public_url": public_url,
             "admin_user": admin_user,
             # Secret even when the caller passed a plain string: the state must never hold it in clear.
             "admin_password": pulumi.Output.secret(admin_password),

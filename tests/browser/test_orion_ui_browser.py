@@ -63,6 +63,11 @@ def test_ui_submits_a_job_shows_it_running_with_its_log_and_stops_it(orion: Orio
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(orion.url + "/")
 
+    # A visitor who has not signed in sees the sign-in card, which says what signing in shows; not the jobs.
+    page.wait_for_selector("#login:not([hidden])")
+    assert page.is_visible("#login") and "Sign in to see the jobs" in page.inner_text("#login")
+    assert not page.is_visible("#app") and not page.is_visible("#jobs-empty")
+
     # Sign in once: the token lands in sessionStorage, nowhere else.
     page.fill("#token-input", "not-the-right-token-000")
     page.click("#login-button")

@@ -86,6 +86,8 @@ def test_superset_reaches_trino_inside_the_network_and_the_provider_reaches_supe
 ) -> None:
     dash = plain(_inputs(default_stack, DASHBOARDS))
     assert dash["superset_url"] == "http://127.0.0.1:8088"
+    # ...while the dashboards' URLs (the output superset_dashboard_urls) use what every URL output uses.
+    assert dash["public_url"] == default_stack.outputs["superset_url"] == "http://localhost:8088"
     assert dash["trino_uri"] == "trino://superset@trino:8080/delta"
     assert (dash["schema"], dash["events_table"], dash["rejected_table"]) == (
         "lakehouse",
@@ -115,3 +117,13 @@ def test_docker_waits_for_orions_bounded_stop_before_killing_it(default_stack: R
     grace = OrionSettings.model_fields["stop_timeout_seconds"].default
     assert orion["stopTimeout"] == orion_component.STOP_TIMEOUT_SECONDS
     assert orion["stopTimeout"] >= grace + 30
+    # pulumi destroy and a replacement stop it with destroy_grace_seconds (0, the provider's default, is SIGKILL).
+    assert orion["destroyGraceSeconds"] >= grace + 30
+
+
+def test_destroy_stops_every_container_gracefully(stack: Recording) -> None:
+    """The docker provider's delete stops a container with destroy_grace_seconds and kills it at once without."""
+    for name, c in stack.containers().items():
+        assert int(c.get("destroyGraceSeconds", 0)) >= 30, f"{name} would be killed at once on destroy"
+        if name.startswith(("kafka-", "zookeeper")):
+            assert int(c["destroyGraceSeconds"]) >= 60, f"{name}: no time for a controlled shutdown"

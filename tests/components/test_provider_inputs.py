@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pulumi.runtime.rpc import UNKNOWN
+from pulumi.output import Unknown
+from pulumi.runtime.rpc import UNKNOWN, wrap_rpc_secret
 
 from components.providers import inputs
 
@@ -21,6 +22,15 @@ def test_integral_floats_become_ints_and_nothing_else_changes() -> None:
 def test_failures_of_unknown_values_wait_for_up() -> None:
     failures = [("token", "too short"), ("url", "not a URL")]
     assert inputs.known_failures({"token": UNKNOWN, "url": "x"}, failures) == [("url", "not a URL")]
+    # What the provider host really hands over during a preview: pulumi.output.Unknown objects.
+    assert inputs.known_failures({"token": Unknown(), "url": "x"}, failures) == [("url", "not a URL")]
+
+
+def test_unknown_is_seen_inside_lists_maps_and_secrets() -> None:
+    assert inputs.is_unknown(Unknown()) and inputs.is_unknown(UNKNOWN)
+    assert inputs.is_unknown(["a", Unknown()]) and inputs.is_unknown({"k": {"j": UNKNOWN}})
+    assert inputs.is_unknown(wrap_rpc_secret(Unknown()))
+    assert not inputs.is_unknown(["a", {"k": "v"}]) and not inputs.is_unknown(None) and not inputs.is_unknown("")
 
 
 def test_code_hash_changes_with_any_of_its_files(tmp_path: Path) -> None:

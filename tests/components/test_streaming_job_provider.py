@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi.output import Unknown
 
 from components.providers import streaming_job as sj
 from lakehouse import orion_jobs
@@ -84,12 +85,48 @@ def test_diff_restarts_for_code_or_settings_and_replaces_for_another_job() -> No
         assert not sj.needs_restart(GOOD, {**GOOD, **change})
 
 
-def test_diff_ignores_outputs_but_sees_a_job_that_ended() -> None:
+def test_diff_ignores_outputs_but_sees_a_job_that_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sj, "live_state", lambda props: None)  # Orion not reachable: the stored state decides
     running = {**GOOD, "job_id": 3.0, "state": "running", "app_id": "app-1", "adopted": False}
     assert sj.StreamingJobProvider().diff("3", running, GOOD).changes is False
     ended = {**running, "state": "failed"}
     assert sj.diff(ended, GOOD) == (True, [])
     assert sj.needs_restart(ended, GOOD)
+
+
+@pytest.mark.parametrize(("live", "changed"), [("running", False), ("restarting", False), ("failed", True),
+                                               ("stopped", True), ("gone", True), (None, False)])  # fmt: skip
+def test_diff_asks_orion_so_a_job_that_died_since_the_last_up_is_started_again(
+    monkeypatch: pytest.MonkeyPatch, live: str | None, changed: bool
+) -> None:
+    """`pulumi up` after the job died: the stored state still says running; Orion's answer decides."""
+    asked: list[dict[str, Any]] = []
+    monkeypatch.setattr(sj, "live_state", lambda props: asked.append(props) or live)
+    stored = {**GOOD, "job_id": 3.0, "state": "running", "app_id": "app-1", "adopted": False}
+    assert sj.StreamingJobProvider().diff("3", stored, GOOD).changes is changed
+    assert asked and asked[0]["job_id"] == 3  # the engine's 3.0, turned back into Orion's job id
+    assert sj.needs_restart(stored, GOOD, live) is changed
+
+
+def test_live_state_says_gone_or_the_state_and_none_when_orion_cannot_be_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    jobs = {3: {"id": 3, "state": "failed"}}
+
+    class Client:
+        def __init__(self, url: str, token: str, *, timeout: float = 30) -> None:
+            if url.endswith(":1"):
+                raise OrionError("not answering")
+
+        def job(self, job_id: int) -> dict[str, Any] | None:
+            return jobs.get(job_id)
+
+    monkeypatch.setattr(sj, "OrionClient", Client)
+    assert sj.live_state({**GOOD, "job_id": 3}) == "failed"
+    assert sj.live_state({**GOOD, "job_id": 4}) == "gone"
+    assert sj.live_state({**GOOD, "job_id": 3, "orion_url": "http://127.0.0.1:1"}) is None
+    assert sj.live_state({**GOOD}) is None  # no job yet
+    assert sj.live_state({**GOOD, "job_id": 3, "orion_token": Unknown()}) is None  # a preview
 
 
 class ScriptedOrion:
@@ -108,6 +145,8 @@ class ScriptedOrion:
         job = self.by_id.get(int(job_id))
         if job and job["state"] == "submitted":
             job["state"], job["app_id"] = (self.end_as or "running"), f"app-{job_id}"
+        if job and job["state"] == "running" and "streaming" not in job:
+            job["streaming"] = {"queries": [{"active": True, "batch_id": 0}]}
         return dict(job) if job else None
 
     def submit(self, spec: JobSpec) -> dict[str, Any]:
@@ -165,16 +204,106 @@ def test_a_job_that_dies_while_starting_is_an_error_with_its_log() -> None:
         orion_jobs.ensure_running(orion, SPEC, start_timeout=10)  # type: ignore[arg-type]
 
 
-def test_wait_running_times_out_naming_the_state() -> None:
+def test_wait_streaming_times_out_naming_the_state() -> None:
     class Stuck(ScriptedOrion):
         def job(self, job_id: int) -> dict[str, Any] | None:
-            return {"id": job_id, "name": "logistics_stream", "state": "submitted", "detail": "waiting for cores"}
+            return {"id": job_id, "name": "logistics_stream", "state": "submitted", "run": 1,
+                    "detail": "waiting for cores"}  # fmt: skip
 
-    now = [0.0]
-    with pytest.raises(OrionError, match="still submitted after 30 s \\(waiting for cores\\)"):
-        orion_jobs.wait_running(
-            Stuck(), 1, timeout=30, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+    now, stuck = [0.0], Stuck([_running(1, state="submitted")])
+    with pytest.raises(OrionError, match="still submitted and not streaming after 30 s \\(waiting for cores"):
+        orion_jobs.wait_streaming(
+            stuck, 1, timeout=30, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
         )  # type: ignore[arg-type]
+    assert stuck.calls == ["stop 1"]  # not left to start later behind the stack's back
+
+
+DIED_LOG = """\
+[orion] 2026-12-07T10:00:00.000Z job 1 (logistics_stream) accepted
+26/12/07 10:00:05 INFO SparkContext: Running Spark version 4.2.0
+Traceback (most recent call last):
+  File "/opt/lakehouse/jobs/logistics/tables.py", line 37, in ensure_tables
+    from delta.tables import DeltaTable
+ModuleNotFoundError: No module named 'delta'
+26/12/07 10:00:09 INFO SparkContext: Successfully stopped SparkContext
+[orion] 2026-12-07T10:00:10.000Z run 1 ended with exit code 1; now restarting: driver exited with code 1
+"""
+
+
+class DiesAfterRunning(ScriptedOrion):
+    """The finding of a real Docker run: the master lists the app RUNNING, then the driver dies at start."""
+
+    def __init__(self, states: list[tuple[str, int]]) -> None:
+        super().__init__()
+        self.states = states
+
+    def submit(self, spec: JobSpec) -> dict[str, Any]:
+        self.calls.append("submit")
+        self.by_id[1] = {"id": 1, "name": spec.name, "state": "submitted", "run": 1}
+        return dict(self.by_id[1])
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        state, run = self.states.pop(0) if self.states else (self.by_id[1]["state"], self.by_id[1]["run"])
+        self.by_id[1].update(state=state, run=run, app_id=f"app-20261207-000{run}", detail="driver exited with code 1")
+        return dict(self.by_id[1])
+
+    def log_tail(self, job_id: int) -> str:
+        return DIED_LOG
+
+
+@pytest.mark.parametrize(
+    "states",
+    [
+        [("submitted", 1), ("running", 1), ("restarting", 1)],  # seen going down
+        [("running", 1), ("running", 2)],  # already relaunched between two polls
+        [("running", 1), ("failed", 1)],  # not supervised, or out of restarts
+    ],
+)
+def test_a_driver_that_dies_after_running_fails_fast_with_its_error_line(states: list[tuple[str, int]]) -> None:
+    supervised = states[-1][0] != "failed"
+    orion = DiesAfterRunning(list(states))
+    with pytest.raises(OrionError) as err:
+        orion_jobs.ensure_running(orion, SPEC, start_timeout=600)  # type: ignore[arg-type]
+    message = str(err.value)
+    assert "job 1 (logistics_stream), Spark application app-20261207-000" in message
+    assert "ModuleNotFoundError: No module named 'delta'." in message.splitlines()[0]
+    if supervised:  # a supervised job would restart in a loop: it is stopped, its log kept
+        assert orion.calls == ["submit", "stop 1"]
+        assert "Orion job 1 was stopped" in message
+
+
+def test_running_on_the_master_is_not_enough_the_job_must_stream() -> None:
+    class SlowStart(ScriptedOrion):
+        reads = 0
+
+        def job(self, job_id: int) -> dict[str, Any] | None:
+            self.reads += 1
+            job = {"id": job_id, "name": "logistics_stream", "state": "running", "run": 1, "app_id": "app-1"}
+            if self.reads >= 3:  # the query started and reported its first trigger
+                job["streaming"] = {"queries": [{"active": True, "batch_id": 0}]}
+            elif self.reads == 2:  # a query of the previous run, already stopped
+                job["streaming"] = {"queries": [{"active": False, "batch_id": 7}]}
+            return job
+
+    orion = SlowStart([_running(9, state="submitted")])
+    job = orion_jobs.wait_streaming(orion, 9, timeout=600, sleep=lambda s: None)  # type: ignore[arg-type]
+    assert (orion.reads, job["streaming"]["queries"][0]["batch_id"]) == (3, 0)
+
+
+@pytest.mark.parametrize(
+    ("log", "line"),
+    [
+        (DIED_LOG, "ModuleNotFoundError: No module named 'delta'"),
+        ("x\npyspark.errors.exceptions.captured.AnalysisException: [PATH_NOT_FOUND] s3a://lake\n",
+         "pyspark.errors.exceptions.captured.AnalysisException: [PATH_NOT_FOUND] s3a://lake"),
+        ('Exception in thread "main" java.lang.OutOfMemoryError: Java heap space\n\tat x.y(Z.java:1)\n',
+         'Exception in thread "main" java.lang.OutOfMemoryError: Java heap space'),
+        ("26/12/07 10:00:05 INFO A: ok\n26/12/07 10:00:06 ERROR Inbox: boom\n", "26/12/07 10:00:06 ERROR Inbox: boom"),
+        ("[orion] run 1 ended with exit code 1; now restarting\n", None),
+    ],
+)  # fmt: skip
+def test_driver_error_line_is_the_drivers_own_last_error(log: str, line: str | None) -> None:
+    assert orion_jobs.driver_error_line(log) == line
 
 
 def test_stop_and_forget_waits_for_the_master_then_deletes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,3 +324,21 @@ def test_stop_and_forget_fails_when_the_master_keeps_the_application(monkeypatch
     with pytest.raises(OrionError, match="still lists app-4 as active after 0 s"):
         orion_jobs.stop_and_forget(orion, 4, master_ui="http://master", stop_timeout=0)  # type: ignore[arg-type]
     assert orion.calls == ["stop 4"]
+
+
+def test_update_starts_again_a_job_that_died_since_the_last_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pulumi up` after the job died, with the inputs unchanged: the provider's update (which diff asked for)
+    stops and forgets the job Orion now runs for the resource (`job_id`, not the resource's first id) and
+    submits it again."""
+    orion = ScriptedOrion([_running(7, state="failed", run=3)])
+    monkeypatch.setattr(sj, "OrionClient", lambda url, token, **kw: orion)
+    monkeypatch.setattr(orion_jobs, "master_active_apps", lambda ui: set())
+    stored = {**GOOD, "job_id": 7.0, "state": "running", "app_id": "app-7", "adopted": False}
+    out = sj.StreamingJobProvider().update("2", stored, GOOD).outs
+    assert orion.calls == ["delete 7", "submit"]
+    assert out["job_id"] != 7 and out["state"] == "running"
+
+    # A job that still runs, with unchanged inputs, is left alone.
+    orion.calls.clear()
+    again = sj.StreamingJobProvider().update("2", {**stored, **out}, GOOD).outs
+    assert orion.calls == [] and again["job_id"] == out["job_id"]

@@ -26,6 +26,7 @@ def test_inputs_from_settings_name_the_stacks_tables_and_trino_inside_docker() -
     got = superset_dashboards.inputs(s, superset_url="http://localhost:8088/")
     assert got == {
         "superset_url": "http://localhost:8088",
+        "public_url": "http://localhost:8088",  # no other given: the dashboards' URLs use superset_url
         "admin_user": s.superset_admin_user,
         "trino_uri": "trino://superset@trino:8080/delta",
         "catalog": "delta",
@@ -128,12 +129,14 @@ def test_provider_captures_nothing_secret() -> None:
     assert vars(p) == {}
 
 
-def test_dashboard_url_uses_the_slug() -> None:
+def test_dashboard_url_uses_the_slug_on_the_url_browsers_open() -> None:
+    props = {"superset_url": "http://127.0.0.1:8088/", "public_url": "http://localhost:8088"}
     assert (
-        superset_dashboards.dashboard_url("http://h:1/", {"slug": "logistics-live", "id": 3})
-        == "http://h:1/superset/dashboard/logistics-live/"
+        superset_dashboards.dashboard_url(props, {"slug": "logistics-live", "id": 3})
+        == "http://localhost:8088/superset/dashboard/logistics-live/"
     )
-    assert superset_dashboards.dashboard_url("http://h:1", {"slug": "", "id": 3}) == "http://h:1/superset/dashboard/3/"
+    no_public = {"superset_url": "http://h:1"}
+    assert superset_dashboards.dashboard_url(no_public, {"slug": "", "id": 3}) == "http://h:1/superset/dashboard/3/"
 
 
 # ----- in the graph (Pulumi mocks, with check() run as the engine runs it) -----
@@ -167,11 +170,13 @@ def test_diff_sees_objects_refresh_found_missing() -> None:
 
 
 def test_values_unknown_during_a_preview_are_not_refused() -> None:
+    from pulumi.output import Unknown
     from pulumi.runtime.rpc import UNKNOWN
 
-    unknown = {**GOOD, "superset_url": UNKNOWN, "trino_uri": UNKNOWN, "admin_password": UNKNOWN}
-    assert prov.validate(unknown) == []
-    assert prov.SupersetDashboardsProvider().check({}, unknown).failures == []
+    for placeholder in (UNKNOWN, Unknown()):  # the wire string, and the object the provider host hands over
+        unknown = {**GOOD, "superset_url": placeholder, "trino_uri": placeholder, "admin_password": placeholder}
+        assert prov.validate(unknown) == []
+        assert prov.SupersetDashboardsProvider().check({}, unknown).failures == []
 
 
 def test_check_refuses_broken_assets_before_anything_is_imported(tmp_path: Path) -> None:

@@ -185,6 +185,8 @@ class Engine:
         self.home = self.workdir / "pulumi-home"
         self.op_timeout = op_timeout
         self.passphrase = secrets_module.token_urlsafe(24)
+        self.backend_url = self.backend.as_uri()
+        """PULUMI_BACKEND_URL of every operation (a test may point it elsewhere, as `make up` does)."""
         self._stacks: list[EngineStack] = []
         for d in (self.backend, self.home):
             d.mkdir(parents=True, exist_ok=True)
@@ -203,7 +205,7 @@ class Engine:
             {
                 "PATH": os.pathsep.join([str(self.cli_dir), str(venv_bin), env.get("PATH", "")]),
                 "PULUMI_HOME": str(self.home),
-                "PULUMI_BACKEND_URL": self.backend.as_uri(),
+                "PULUMI_BACKEND_URL": self.backend_url,
                 "PULUMI_CONFIG_PASSPHRASE": self.passphrase,
                 "PULUMI_SKIP_UPDATE_CHECK": "true",
                 "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",

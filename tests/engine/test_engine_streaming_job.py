@@ -30,14 +30,17 @@ def program() -> dict[str, Any]:
     from components.providers.streaming_job import StreamingJob
     from lakehouse import postdeploy
     from lakehouse.generators.job import stream_job_env
+    from tests.engine.later import Later
 
     s = load_stack_config().settings
     p = harness.params()
     env = stream_job_env(s, bootstrap_servers=p["bootstrap"])
+    # The token as the stack gives it: a generated value, unknown at a fresh stack's preview.
+    token = Later("orion-token", harness.secret("orion_token")).result
     job = StreamingJob(
         "streaming-job",
         orion_url=p["orion_url"],
-        orion_token=harness.secret("orion_token"),
+        orion_token=token,
         spark_master_ui=p["master_ui"],
         code_hash=postdeploy.stream_code_hash(),
         job=postdeploy.STREAM_JOB,
@@ -69,7 +72,9 @@ def test_streaming_job_lifecycle_through_the_real_engine(
         config={"lakehouse:kafkaTopic": topic, "lakehouse:deltaTable": table},
     )
     try:
-        assert stack.up().changes == {"create": 2}
+        # A fresh stack's preview: check() sees the token unknown and lets it through.
+        assert stack.preview().changes == {"create": 3}
+        assert stack.up().changes == {"create": 3}
         out = stack.outputs()
         assert out["state"] == "running"
         first_app = out["app_id"]
@@ -96,6 +101,18 @@ def test_streaming_job_lifecycle_through_the_real_engine(
         assert stack.up().changed() == {"update": 1}
         assert stack.outputs()["state"] == "running"
 
+        # A job that died since the last up, with no refresh: the state still says running, but preview asks
+        # Orion and shows the update, and a plain up starts the job again (a new application).
+        dead = stack.outputs()
+        orion.http.post(f"{orion.url}/jobs/{dead['job_id']}/stop", timeout=300).raise_for_status()
+        (res,) = stack.resources(TYPE)
+        assert res["outputs"]["state"] == "running"
+        assert stack.preview().changed() == {"update": 1}
+        assert stack.up().changed() == {"update": 1}
+        back = stack.outputs()
+        assert back["state"] == "running" and back["app_id"] != dead["app_id"]
+        assert back["app_id"] in master_active_apps(ui)
+
         # An edit of the code the provider runs is an update.
         engine.edit("lakehouse/orion_jobs.py", append="\n# an edit\n")
         assert stack.preview().changed() == {"update": 1}
@@ -103,7 +120,7 @@ def test_streaming_job_lifecycle_through_the_real_engine(
         # Orion's token never appears in plain text in the state (inputs, outputs, the pickled provider).
         stack.assert_no_plaintext([TOKEN])
         last_app = stack.outputs()["app_id"]
-        assert stack.destroy().changes == {"delete": 2}
+        assert stack.destroy().changes == {"delete": 3}
         assert last_app not in master_active_apps(ui)
         assert not [j for j in orion.http.get(f"{orion.url}/jobs", timeout=10).json() if j["state"] == "running"]
     finally:

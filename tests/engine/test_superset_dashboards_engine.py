@@ -31,6 +31,7 @@ def program() -> dict[str, Any]:
     from components.config import load_stack_config
     from components.providers.superset_dashboards import SupersetDashboards
     from lakehouse import superset_dashboards
+    from tests.engine.later import Later
 
     s = load_stack_config().settings
     p = harness.params()
@@ -43,7 +44,9 @@ def program() -> dict[str, Any]:
         instance=p["instance"],
         timeout_seconds=p.get("timeout", 300),
     )
-    dashboards = SupersetDashboards("dashboards", admin_password=harness.secret("admin_password"), **inputs)
+    # The password as the stack gives it: a generated value, unknown at a fresh stack's preview.
+    password = Later("admin-password", harness.secret("admin_password")).result
+    dashboards = SupersetDashboards("dashboards", admin_password=password, **inputs)
     return {"dashboard_urls": dashboards.dashboard_urls, "probe": harness.secret("probe")}
 
 
@@ -73,8 +76,10 @@ def test_superset_dashboards_lifecycle_through_the_real_engine(
                 "lakehouse:supersetAdminUser": ep["superset_admin_user"],
             },
         )
-        # up imports the bundle (the engine sends timeout_seconds as a float: check() must cope).
-        assert stack.up().changes == {"create": 2}
+        # A fresh stack's preview: check() sees the password unknown and lets it through; up imports the bundle
+        # (the engine sends timeout_seconds as a float: check() must cope).
+        assert stack.preview().changes == {"create": 3}
+        assert stack.up().changes == {"create": 3}
         urls = stack.outputs()["dashboard_urls"]
         assert set(urls) == {f"Logistics — live ({instance})", f"Pipeline health ({instance})"}
         (res,) = stack.resources(TYPE)
@@ -117,7 +122,7 @@ def test_superset_dashboards_lifecycle_through_the_real_engine(
         stack.assert_no_plaintext(list(stack.secrets.values()))
         (res,) = stack.resources(TYPE)
         final = res["outputs"]["object_ids"]
-        assert stack.destroy().changes == {"delete": 2}
+        assert stack.destroy().changes == {"delete": 3}
         for kind in KINDS:
             for u in final[kind]:
                 assert client.find(kind, u) is None, (kind, u)

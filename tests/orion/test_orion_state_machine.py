@@ -261,6 +261,7 @@ def test_job_detail_carries_streaming_progress_reported_by_the_driver(
     assert q["sources"][0]["end_offset"] == {"events": {"0": 90}}
     assert q["sources"][0]["latest_offset"] == {"events": {"0": 95}}
     assert q["sink"] == "DeltaSink[s3a://lake/events]"
+    assert q["active"] is True  # what the stack's StreamingJob waits for: a live query that made progress
     assert streaming["updated_at"].startswith("2026-")
     assert client.get("/jobs").json()[0]["streaming"] is None  # the listing stays light
 
