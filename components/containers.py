@@ -18,30 +18,66 @@ import pulumi_docker as docker
 RESTART_POLICY = "unless-stopped"
 # Seconds `pulumi up` waits for a container to report healthy before it fails.
 DEFAULT_WAIT_TIMEOUT = 180
+# Seconds a container gets to stop on SIGTERM when `destroy` (or a replacement) removes it, before SIGKILL. The
+# docker provider stops a container with `destroy_grace_seconds`, not `stop_timeout`, and with none at all it
+# kills at once: a Kafka broker would skip its controlled shutdown, Orion its drivers' bounded stop.
+DESTROY_GRACE_SECONDS = 30
 LABEL_PROJECT = "lakehouse.project"
 LABEL_ROLE = "lakehouse.role"
+
+
+def go_duration(seconds: int) -> str:
+    """`seconds` written as Go's time.Duration prints it (`90` -> "1m30s", `60` -> "1m0s", `15` -> "15s").
+
+    The docker provider reads a container's healthcheck back in that form: a duration the program wrote any
+    other way ("90s") differs from the state on every later `up`, and every container shows as changed."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise ValueError(f"a healthcheck duration must be a whole number of seconds >= 0, got {seconds!r}")
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
 
 
 def healthcheck(
     test: Sequence[str],
     *,
-    interval: str = "15s",
-    timeout: str = "10s",
+    interval: int = 15,
+    timeout: int = 10,
     retries: int = 5,
-    start_period: str = "60s",
-    start_interval: str = "3s",
+    start_period: int = 60,
+    start_interval: int = 3,
 ) -> docker.ContainerHealthcheckArgs:
-    """A healthcheck that probes often while the service starts (start_interval) and calmly afterwards."""
+    """A healthcheck that probes often while the service starts (start_interval) and calmly afterwards.
+    Durations in seconds, handed to Docker in Go's own notation (see go_duration)."""
     if not test or test[0] not in ("CMD", "CMD-SHELL"):
         raise ValueError(f"healthcheck test must start with CMD or CMD-SHELL, got {list(test)!r}")
     return docker.ContainerHealthcheckArgs(
         tests=list(test),
-        interval=interval,
-        timeout=timeout,
+        interval=go_duration(interval),
+        timeout=go_duration(timeout),
         retries=retries,
-        start_period=start_period,
-        start_interval=start_interval,
+        start_period=go_duration(start_period),
+        start_interval=go_duration(start_interval),
     )
+
+
+def memory_limit(mib: int) -> dict[str, int]:
+    """The `memory` and `memory_swap` inputs of a container capped at `mib` MiB of RAM.
+
+    `memory_swap` is given, as -1 (swap as the host has it), because Docker fills in a value of its own when it
+    is left out (twice `memory`), which the docker provider stores and then diffs against the program's unset
+    value on every `up`; and -1 is the one value Docker keeps as it is on every host (where the kernel does not
+    account swap, Docker turns any other value into -1). The cap on RAM is `memory`; each JVM inside has its
+    own heap cap as well."""
+    if isinstance(mib, bool) or not isinstance(mib, int) or mib < 6:
+        raise ValueError(
+            f"a container's memory limit must be a whole number of MiB >= 6 (Docker's minimum), got {mib!r}"
+        )
+    return {"memory": mib, "memory_swap": -1}
 
 
 def http_probe(url: str, *, python: str = "python3", json_field: tuple[str, str] | None = None) -> list[str]:

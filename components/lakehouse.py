@@ -108,6 +108,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
             s3_access_key=storage.spark_access_key,
             s3_secret_key=storage.spark_secret_key,
             s3_region=s.s3_region,
+            wait_for=(storage.contents,),
         ),
     )
 
@@ -129,7 +130,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
             workers=s.spark_workers,
             worker_cores=s.spark_worker_cores,
             s3_region=s.s3_region,
-            wait_for=(spark.master,),
+            wait_for=(spark.master, storage.contents),
             name_prefix=prefix,
         ),
     )
@@ -146,7 +147,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
             heap=s.trino_heap,
             bind_address=s.bind_address,
             host_port=s.trino_port,
-            wait_for=(storage.server, storage.trino_user, *storage.attachments),
+            wait_for=(storage.server, storage.trino_user, *storage.attachments, storage.contents),
             name_prefix=prefix,
         ),
     )
@@ -170,6 +171,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         PostDeployArgs(
             settings=s,
             connect_host=c.connect_address(s.bind_address),
+            public_host=c.client_host(s.bind_address),
             job_env=job_env,
             orion_token=secrets.orion_token,
             superset_admin_password=secrets.superset_admin_password,

@@ -54,7 +54,8 @@ class OrionArgs:
     s3_region: str = "us-east-1"
     """Region for the AWS SDK in the drivers."""
     wait_for: tuple[pulumi.Resource, ...] = ()
-    """Containers that must be healthy before Orion starts (the Spark master)."""
+    """What must be ready before Orion starts (the Spark master), and outlive it on destroy (the buckets'
+    contents, which are emptied once nothing writes to them)."""
     name_prefix: str = ""
     """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
@@ -103,8 +104,9 @@ class Orion(pulumi.ComponentResource):
             command=[PYTHON, "-m", "orion"],
             # Orion is PID 1 otherwise, and spark-submit's orphaned grandchildren would never be reaped.
             init=True,
-            # `docker stop` (and a replacement on `up`) must leave Orion time for the drivers' bounded stop
-            # (ORION_STOP_TIMEOUT_SECONDS, 120 s) before Docker's SIGKILL; Docker's default is 10 s.
+            # `docker stop` (stop_timeout) and a `destroy` or replacement (destroy_grace_seconds: the provider's
+            # delete stops with that, and kills at once without it) must leave Orion time for the drivers' bounded
+            # stop (ORION_STOP_TIMEOUT_SECONDS, 120 s) before Docker's SIGKILL; Docker's default is 10 s.
             stop_timeout=STOP_TIMEOUT_SECONDS,
             envs=c.env_list(
                 orion_env(args),
@@ -116,11 +118,14 @@ class Orion(pulumi.ComponentResource):
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{PORT}/health", python=PYTHON)),
             restart=c.RESTART_POLICY,
-            memory=orion_limit_mib(
-                driver_memory=args.driver_memory,
-                workers=args.workers,
-                worker_cores=args.worker_cores,
-                cores_max=args.cores_max,
+            destroy_grace_seconds=STOP_TIMEOUT_SECONDS,
+            **c.memory_limit(
+                orion_limit_mib(
+                    driver_memory=args.driver_memory,
+                    workers=args.workers,
+                    worker_cores=args.worker_cores,
+                    cores_max=args.cores_max,
+                )
             ),
             labels=c.labels("orion"),
             wait=True,

@@ -79,6 +79,8 @@ class SparkArgs:
     """Publish spark:// on the host too (a driver on the host cannot use it: executors connect back to it)."""
     name_prefix: str = ""
     """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
+    wait_for: tuple[pulumi.Resource, ...] = ()
+    """What the master and workers need first, and must outlive on destroy (the buckets' contents)."""
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.worker_cores < 1:
@@ -158,11 +160,12 @@ class Spark(pulumi.ComponentResource):
                 c.http_probe(f"http://localhost:{MASTER_UI_PORT}/json/", python=PYTHON, json_field=("status", "ALIVE"))
             ),
             restart=c.RESTART_POLICY,
-            memory=jvm_limit_mib(args.daemon_memory),
+            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
+            **c.memory_limit(jvm_limit_mib(args.daemon_memory)),
             labels=c.labels("spark-master"),
             wait=True,
             wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
         )
 
         self.workers: list[docker.Container] = []
@@ -197,11 +200,14 @@ class Spark(pulumi.ComponentResource):
                     networks_advanced=c.on_network(args.network_name, host),
                     healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{WORKER_UI_PORT}/json/", python=PYTHON)),
                     restart=c.RESTART_POLICY,
-                    memory=spark_worker_limit_mib(daemon_memory=args.daemon_memory, worker_memory=args.worker_memory),
+                    destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
+                    **c.memory_limit(
+                        spark_worker_limit_mib(daemon_memory=args.daemon_memory, worker_memory=args.worker_memory)
+                    ),
                     labels=c.labels("spark-worker"),
                     wait=True,
                     wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.master]),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.master, *args.wait_for]),
                 )
             )
 

@@ -13,6 +13,7 @@ import pulumi_docker as docker
 import pulumi_minio as minio
 
 from components import containers as c
+from components.providers.bucket_contents import BucketContents
 from components.sizing import MINIO_MIB
 from lakehouse.generators.s3 import S3Endpoint
 from lakehouse.generators.s3_policies import render_policy, spark_policy, trino_policy
@@ -83,7 +84,9 @@ class Storage(pulumi.ComponentResource):
       `<name>-server` (container `minio`, S3 API and console published on the bind address);
     - `<name>-provider` (pulumi-minio, root credentials as secrets), created only once the server is healthy;
     - `<name>-bucket-<lake|checkpoints|metastore>`;
-    - `<name>-spark-*` and `<name>-trino-*`: a user, a policy and its attachment per service identity.
+    - `<name>-spark-*` and `<name>-trino-*`: a user, a policy and its attachment per service identity;
+    - `<name>-bucket-contents` (dynamic BucketContents): on destroy it empties the buckets before they are
+      deleted; whatever writes to the buckets must depend on it (`contents`), so it runs once they are gone.
     Everything the provider creates waits for the healthy server, so its first API call cannot race the start.
     """
 
@@ -115,9 +118,10 @@ class Storage(pulumi.ComponentResource):
                 c.publish(API_PORT, args.api_port, args.bind_address),
                 c.publish(CONSOLE_PORT, args.console_port, args.bind_address),
             ],
-            healthcheck=c.healthcheck(["CMD-SHELL", HEALTH_PROBE], interval="10s", start_period="20s"),
+            healthcheck=c.healthcheck(["CMD-SHELL", HEALTH_PROBE], interval=10, start_period=20),
             restart=c.RESTART_POLICY,
-            memory=MINIO_MIB,
+            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
+            **c.memory_limit(MINIO_MIB),
             labels=c.labels("s3"),
             wait=True,
             wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
@@ -145,6 +149,18 @@ class Storage(pulumi.ComponentResource):
             )
         }
         bucket_deps = list(self.buckets.values())
+        # What `pulumi destroy` empties before the buckets go (the MinIO plugin's own force_destroy can die on a
+        # bucket holding objects). Everything that writes to the buckets depends on it (see `contents`), so on
+        # destroy the writers are gone first; it depends on the server and the buckets, which go after it.
+        self.contents = BucketContents(
+            f"{name}-bucket-contents",
+            endpoint=f"http://{c.connect_address(args.bind_address)}:{args.api_port}",
+            region=args.region,
+            access_key=args.root_user,
+            secret_key=args.root_password,
+            buckets=[b.bucket for b in bucket_deps],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server, *bucket_deps]),
+        )
         self.attachments: list[minio.IamUserPolicyAttachment] = []
         self.spark_user = self._identity(
             name,

@@ -135,10 +135,11 @@ class Superset(pulumi.ComponentResource):
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             # The image's virtualenv python is first on PATH.
             healthcheck=c.healthcheck(
-                c.http_probe(f"http://localhost:{PORT}/health", python="python"), start_period="120s"
+                c.http_probe(f"http://localhost:{PORT}/health", python="python"), start_period=120
             ),
             restart=c.RESTART_POLICY,
-            memory=SUPERSET_MIB,
+            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
+            **c.memory_limit(SUPERSET_MIB),
             labels=c.labels("superset"),
             wait=True,
             wait_timeout=420,

@@ -50,7 +50,8 @@ class TrinoArgs:
     host_port: int
     """Host port of Trino's HTTP server."""
     wait_for: tuple[pulumi.Resource, ...] = ()
-    """Resources that must exist first (the storage server and Trino's S3 identity)."""
+    """Resources that must exist first (the storage server and Trino's S3 identity) and outlive Trino on destroy
+    (the buckets' contents, emptied once nothing writes to them)."""
     name_prefix: str = ""
     """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
@@ -86,9 +87,10 @@ class Trino(pulumi.ComponentResource):
             uploads=[c.upload(path, text) for path, text in args.files().items()],
             networks_advanced=c.on_network(args.network_name, HOSTNAME),
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
-            healthcheck=c.healthcheck(health_probe(), interval="30s", timeout="30s", start_period="120s"),
+            healthcheck=c.healthcheck(health_probe(), interval=30, timeout=30, start_period=120),
             restart=c.RESTART_POLICY,
-            memory=jvm_limit_mib(args.heap, TRINO_OVERHEAD_MIB),
+            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
+            **c.memory_limit(jvm_limit_mib(args.heap, TRINO_OVERHEAD_MIB)),
             labels=c.labels("trino"),
             wait=True,
             wait_timeout=300,

@@ -33,4 +33,4 @@ def test_a_package_has_one_version_in_every_file() -> None:
 
 def test_the_program_environment_has_what_the_providers_import() -> None:
     program = {pkg for pkg, where in pins().items() if "requirements.txt" in where}
-    assert {"pulumi", "kafka-python", "requests", "pyyaml"} <= program
+    assert {"pulumi", "kafka-python", "requests", "pyyaml", "boto3"} <= program

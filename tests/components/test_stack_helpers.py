@@ -26,6 +26,24 @@ def test_healthcheck_requires_a_docker_test_form() -> None:
         c.healthcheck(["true"])
 
 
+def test_durations_are_written_as_go_prints_them() -> None:
+    # time.Duration.String() in Go: what the docker provider stores when it reads a healthcheck back.
+    assert [c.go_duration(n) for n in (0, 3, 15, 59, 60, 90, 120, 3599, 3600, 3661)] == [
+        "0s", "3s", "15s", "59s", "1m0s", "1m30s", "2m0s", "59m59s", "1h0m0s", "1h1m1s",
+    ]  # fmt: skip
+    hc = c.healthcheck(["CMD", "true"], interval=30, timeout=20, start_period=90, start_interval=3)
+    assert (hc.interval, hc.timeout, hc.start_period, hc.start_interval) == ("30s", "20s", "1m30s", "3s")
+    for bad in (-1, 1.5, "90s", True):
+        with pytest.raises(ValueError, match="whole number of seconds"):
+            c.go_duration(bad)  # type: ignore[arg-type]
+
+
+def test_memory_limit_sets_swap_that_docker_keeps_as_given() -> None:
+    assert c.memory_limit(896) == {"memory": 896, "memory_swap": -1}
+    with pytest.raises(ValueError, match="whole number of MiB"):
+        c.memory_limit(0)
+
+
 def test_http_probe_checks_a_json_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
     cmd = c.http_probe("http://localhost:8080/json/", json_field=("status", "ALIVE"))
     assert cmd[:2] == ["CMD", "python3"]

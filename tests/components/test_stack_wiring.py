@@ -29,6 +29,7 @@ from stack_harness import (
     Recording,
 )
 
+from components.containers import go_duration
 from lakehouse.generators.properties import parse_properties
 from lakehouse.settings import Settings
 
@@ -59,6 +60,7 @@ def expected_counts(s: Settings, *, generated_secrets: int) -> Counter:
             "pulumi-python:dynamic/lakehouse:StreamingJob": 1,
             "pulumi-python:dynamic/lakehouse:DeltaTables": 1,
             "pulumi-python:dynamic/lakehouse:SupersetDashboards": 1,
+            "pulumi-python:dynamic/lakehouse:BucketContents": 1,
             NETWORK: 1,
             RANDOM_PASSWORD: generated_secrets,
             # brokers + zookeeper + minio + master + workers + orion + trino + superset
@@ -81,15 +83,15 @@ def expected_counts(s: Settings, *, generated_secrets: int) -> Counter:
 def test_default_stack_resource_counts(default_stack: Recording) -> None:
     counts = Counter(r.typ for r in default_stack.resources)
     assert counts == expected_counts(DEFAULT, generated_secrets=6)
-    assert sum(counts.values()) == 51
+    assert sum(counts.values()) == 52
 
 
 def test_variant_stack_resource_counts(variant_stack: Recording) -> None:
     counts = Counter(r.typ for r in variant_stack.resources)
     # Every secret was set as secret config, so nothing is generated.
     assert counts == expected_counts(VARIANT_SETTINGS, generated_secrets=0)
-    # 51, plus 2 brokers with their volumes, 1 worker, ZooKeeper's container, volume and image, minus 6 passwords
-    assert sum(counts.values()) == 51 + 4 + 1 + 3 - 6
+    # 52, plus 2 brokers with their volumes, 1 worker, ZooKeeper's container, volume and image, minus 6 passwords
+    assert sum(counts.values()) == 52 + 4 + 1 + 3 - 6
 
 
 def test_container_hostnames(default_stack: Recording, variant_stack: Recording) -> None:
@@ -384,6 +386,23 @@ def test_every_container_has_healthcheck_restart_policy_memory_limit_and_waits_f
         assert c.get("restart") == "unless-stopped", f"{name} has restart {c.get('restart')!r}"
         assert int(c.get("memory", 0)) >= 256, f"{name} has no memory limit"
         assert c.get("wait") is True and int(c.get("waitTimeout", 0)) >= 60, f"{name} does not wait for healthy"
+
+
+def test_containers_declare_what_the_docker_provider_reads_back(stack: Recording) -> None:
+    """A second `up` is "no changes" only if each input equals what pulumi-docker reads back from Docker:
+    healthcheck durations in Go's notation (it stores "1m30s" for "90s") and an explicit memory_swap (left
+    out, Docker stores twice `memory`, and the provider diffs that against the program's unset value)."""
+    go = re.compile(r"^(\d+h)?(\d+m)?\d+s$")
+    for name, c in stack.containers().items():
+        hc = c["healthcheck"]
+        for key in ("interval", "timeout", "startPeriod", "startInterval"):
+            value = hc.get(key)
+            assert isinstance(value, str) and go.match(value), f"{name} healthcheck {key} = {value!r}"
+            seconds = sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in re.findall(r"(\d+)([hms])", value))
+            assert go_duration(seconds) == value, (
+                f"{name} healthcheck {key} = {value!r} is not Go's {go_duration(seconds)!r}"
+            )
+        assert int(c.get("memorySwap", 0)) == -1, f"{name} memory_swap = {c.get('memorySwap')!r}"
 
 
 def test_jvm_containers_get_room_beyond_their_heap(default_stack: Recording) -> None:

@@ -1,0 +1,140 @@
+"""The objects in the stack's buckets, as a Pulumi resource (a dynamic provider) whose delete empties them.
+
+Why: the MinIO plugin can die while force-destroying a bucket that holds objects (lakehouse/s3_buckets.py says
+how), so `make down` failed one time in two. With this resource, `pulumi destroy` empties the buckets first,
+with plain S3 calls, and the plugin then deletes empty buckets. The stack declares it after the buckets and
+before everything that writes to them (the Spark containers, Orion, Trino), so on destroy it runs after the
+writers are gone and before the buckets go:
+- create: checks that each bucket answers; records the buckets;
+- delete: empties each bucket (objects, versions, unfinished multipart uploads) until a listing finds none;
+- read (`pulumi refresh`): the number of objects in each bucket;
+- update: a bucket no longer listed (renamed in the config; the same `up` deletes it) is emptied first;
+  other changes only update the state.
+The S3 secret key arrives as a secret input and is never kept by the provider object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
+from lakehouse import s3_buckets
+from lakehouse.s3_buckets import S3Target
+
+INPUT_PROPS = ("endpoint", "region", "access_key", "secret_key", "buckets", "timeout_seconds", "provider_hash")
+INT_PROPS = ("timeout_seconds",)
+
+
+def provider_hash() -> str:
+    return code_hash(Path(__file__), s3_buckets)
+
+
+# ----- pure parts (unit-tested) -----
+
+
+def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
+    failures: list[tuple[str, str]] = []
+    endpoint = props.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        failures.append(("endpoint", f"endpoint = {endpoint!r} must be the http(s):// URL of the S3 API"))
+    for prop in ("region", "access_key"):
+        if not isinstance(props.get(prop), str) or not props.get(prop):
+            failures.append((prop, f"{prop} = {props.get(prop)!r} must be a non-empty string"))
+    if not isinstance(props.get("secret_key"), str) or not props.get("secret_key"):
+        failures.append(("secret_key", "secret_key must be a non-empty string (pass it as a secret)"))  # never echo it
+    buckets = props.get("buckets")
+    if not isinstance(buckets, list) or not buckets or not all(isinstance(b, str) and b for b in buckets):
+        failures.append(("buckets", f"buckets = {buckets!r} must be a non-empty list of bucket names"))
+    timeout = props.get("timeout_seconds")
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 86400:
+        failures.append(("timeout_seconds", f"timeout_seconds = {timeout!r} must be an integer from 1 to 86400"))
+    return failures
+
+
+def target_of(props: dict[str, Any]) -> S3Target:
+    return S3Target(props["endpoint"], props["region"], props["access_key"], props["secret_key"])
+
+
+# ----- the provider -----
+
+
+class BucketContentsProvider(ResourceProvider):
+    """The resource id is the endpoint and the buckets."""
+
+    serialize_as_secret_always = False  # the secret key is an input, never captured
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        news = with_ints(news, INT_PROPS)
+        return CheckResult(news, [CheckFailure(p, r) for p, r in known_failures(news, validate(news))])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = changed_inputs(with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS), INPUT_PROPS)
+        return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        props = with_ints(props, INT_PROPS)
+        counts = s3_buckets.object_counts(target_of(props), list(props["buckets"]))
+        missing = [b for b, n in counts.items() if n is None]
+        if missing:
+            raise s3_buckets.BucketError(f"S3 at {props['endpoint']}: bucket(s) {missing} do not exist")
+        return CreateResult(f"{props['endpoint']}/{','.join(props['buckets'])}", {**props, "objects": counts})
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
+        # A bucket no longer listed was renamed in the config: its old bucket is deleted by the same `up`, once
+        # the rest is done; empty it now (with the credentials that made it), as a destroy would.
+        for gone in [b for b in olds.get("buckets") or [] if b not in news["buckets"]]:
+            s3_buckets.empty_bucket(target_of(olds), gone, timeout=news["timeout_seconds"])
+        return UpdateResult({**news, "objects": s3_buckets.object_counts(target_of(news), list(news["buckets"]))})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = with_ints(props, INT_PROPS)
+        return ReadResult(id_, {**props, "objects": s3_buckets.object_counts(target_of(props), list(props["buckets"]))})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        props = with_ints(props, INT_PROPS)
+        for bucket in props["buckets"]:
+            s3_buckets.empty_bucket(target_of(props), bucket, timeout=props["timeout_seconds"])
+
+
+class BucketContents(pulumi.dynamic.Resource, module="lakehouse", name="BucketContents"):
+    """The objects of `buckets` on the S3 server at `endpoint`; deleting the resource empties the buckets."""
+
+    objects: pulumi.Output[dict[str, int]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        endpoint: pulumi.Input[str],
+        region: str,
+        access_key: pulumi.Input[str],
+        secret_key: pulumi.Input[str],
+        buckets: list[pulumi.Input[str]],
+        timeout_seconds: int = 900,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "endpoint": endpoint,
+            "region": region,
+            "access_key": access_key,
+            "secret_key": pulumi.Output.secret(secret_key),
+            "buckets": list(buckets),
+            "timeout_seconds": timeout_seconds,
+            "provider_hash": provider_hash(),
+            "objects": None,
+        }
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["secret_key"]))
+        super().__init__(BucketContentsProvider(), resource_name, props, opts)
