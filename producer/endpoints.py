@@ -2,8 +2,10 @@
 
 In order: LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS / LAKEHOUSE_KAFKA_TOPIC (what the stack gives its
 containers), `.testbed/endpoints.json` in this directory or a parent (a running test bed),
-`pulumi stack output` run in the directory holding Pulumi.yaml (a deployed stack). The keys are the
-ones lakehouse/endpoints.py defines; this package cannot import it, so a test keeps the names equal.
+`pulumi stack output --json` run in the directory holding Pulumi.yaml (a deployed stack: Pulumi.yaml names
+the clone's own backend, where `make up` keeps the state, and the two outputs read here are not secrets, so
+no passphrase is needed). The keys are the ones lakehouse/endpoints.py defines; this package cannot import
+it, so a test keeps the names equal.
 """
 
 from __future__ import annotations
@@ -98,7 +100,9 @@ def resolve(
     if not servers:
         raise ValueError(
             "no Kafka bootstrap servers: pass --bootstrap-servers HOST:PORT[,HOST:PORT...], set "
-            f"{ENV_BOOTSTRAP}, start the test bed (it writes {TESTBED_FILE}) or deploy the stack (pulumi stack output)"
+            f"{ENV_BOOTSTRAP}, start the test bed (it writes {TESTBED_FILE}) or deploy the stack (`make up`; then "
+            "`pulumi stack output` in the clone names them: a PULUMI_BACKEND_URL of another backend in your shell "
+            "hides the clone's own, see `make env`)"
         )
     chosen_topic = topic or env.get(ENV_TOPIC) or (found.topic if found else None) or DEFAULT_TOPIC
     source = "--bootstrap-servers" if bootstrap_servers else (found.source if found else "?")

@@ -36,7 +36,10 @@ def _stack_outputs() -> dict[str, str]:
     except FileNotFoundError:
         pytest.fail(f"{TARGET_ENV}=stack needs the pulumi CLI on PATH (and a selected stack)")
     if done.returncode != 0:
-        pytest.fail(f"`pulumi stack output --json --show-secrets` failed ({done.returncode}): {done.stderr[-2000:]}")
+        pytest.fail(
+            f"`pulumi stack output --json --show-secrets` failed ({done.returncode}): {done.stderr[-2000:]}\n"
+            'In the clone, `eval "$(make -s env)"` gives this shell the stack\'s backend and passphrase.'
+        )
     outputs = {k: v if isinstance(v, str) else json.dumps(v) for k, v in json.loads(done.stdout).items()}
     missing = [k for k in ALL_KEYS if k not in outputs]
     if missing:
