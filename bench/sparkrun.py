@@ -39,8 +39,9 @@ def spark_env(endpoints: Mapping[str, str]) -> dict[str, str]:
         AWS_ACCESS_KEY_ID=endpoints["testbed_s3_spark_access_key"],
         AWS_SECRET_ACCESS_KEY=endpoints["testbed_s3_spark_secret_key"],
         AWS_REGION=endpoints.get("testbed_s3_region", "us-east-1"),
-        PYSPARK_PYTHON=sys.executable,
-        PYSPARK_DRIVER_PYTHON=sys.executable,
+        # The Spark image's Python (testbed.artifacts.spark_python), which the test bed's drivers run.
+        PYSPARK_PYTHON=endpoints["testbed_spark_python"],
+        PYSPARK_DRIVER_PYTHON=endpoints["testbed_spark_python"],
     )
     return env
 

@@ -306,6 +306,40 @@ def python_venv(name: str, requirements: list[str]) -> Path:
     return ensure(dest_name, build, in_place=True) / "venv"
 
 
+SPARK_PYTHON_REQUIREMENTS = REPO / "requirements-services.txt"
+PYTHON_JARS_SCRIPT = REPO / "images" / "spark" / "python_jars.py"
+
+
+def spark_python(v: Versions, jars: Path) -> Path:
+    """The Python that the test bed's Orion, Spark drivers and executors run: built as images/spark/Dockerfile
+    builds the image's (a virtualenv of the image's Python line holding requirements-services.txt, and the jars
+    that carry Python packages - delta-spark's `delta` - put on its path by images/spark/python_jars.py, the
+    image's own script). pyspark comes from the Spark distribution at run time, as in the image (spark-submit
+    puts its python/lib zips on the path). Not the development venv: a module the image lacks fails here too.
+    Returns the interpreter."""
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if py != v.spark_image_python:
+        raise ArtifactError(
+            f"the Spark image runs Python {v.spark_image_python} (versions.toml [spark] image_python) but the "
+            f"test bed would build its Spark Python with {sys.executable} ({py}): run the test bed with Python "
+            f"{v.spark_image_python}"
+        )
+    requirements = SPARK_PYTHON_REQUIREMENTS.read_text()
+    key = cache_key(requirements, PYTHON_JARS_SCRIPT.read_text(), str(jars), py)
+
+    def build(work: Path) -> None:
+        venv = work / "venv"
+        python = str(venv / "bin" / "python")
+        _run("Spark's Python: virtualenv", [sys.executable, "-m", "venv", str(venv)])
+        _run(
+            "Spark's Python: requirements-services.txt",
+            [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(SPARK_PYTHON_REQUIREMENTS)],
+        )
+        _run("Spark's Python: jars carrying Python packages", [python, str(PYTHON_JARS_SCRIPT), python, str(jars)])
+
+    return ensure(f"spark-python-py{py}-{key}", build, in_place=True) / "venv" / "bin" / "python"
+
+
 def superset_venv(v: Versions) -> Path:
     reqs = [f"apache-superset=={v.superset}", f"trino[sqlalchemy]=={v.superset_trino_driver}", *SUPERSET_EXTRAS]
     return python_venv(f"superset-{v.superset}", reqs)

@@ -99,7 +99,13 @@ def _write_secret_json(path: Path, data: dict[str, str]) -> None:
 
 
 def build_endpoints(
-    ctx: Context, *, spark_home: Path | None, spark_conf: Path | None, jars: Path | None, services: Iterable[str]
+    ctx: Context,
+    *,
+    spark_home: Path | None,
+    spark_conf: Path | None,
+    jars: Path | None,
+    services: Iterable[str],
+    spark_python: Path | None = None,
 ) -> dict[str, str]:
     """The stack outputs' keys (public + secret) with the test bed's values, plus `testbed_*` extras."""
     c = ctx.creds
@@ -137,6 +143,10 @@ def build_endpoints(
             "testbed_spark_conf_dir": str(spark_conf),
             "testbed_spark_extra_jars": str(jars),
         }
+    if spark_python:
+        # The Python of the test bed's drivers, executors and Orion (the Spark image's packages, not the dev venv):
+        # a test's own spark-submit uses it too.
+        ep["testbed_spark_python"] = str(spark_python)
     return ep
 
 
@@ -304,8 +314,9 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
         def run_spark() -> None:
             home = artifacts.spark_home(v)
             jars = fetch("Spark extra jars", lambda: artifacts.spark_extra_jars(v), maven=True)
-            shared["spark_home"], shared["jars"] = home, jars
-            timed("spark", lambda: spark.start(ctx, home, jars), lambda p: spark.wait_ready(ctx, p))
+            python = fetch("the Spark image's Python", lambda: artifacts.spark_python(v, jars), maven=False)
+            shared["spark_home"], shared["jars"], shared["spark_python"] = home, jars, python
+            timed("spark", lambda: spark.start(ctx, home, jars, python), lambda p: spark.wait_ready(ctx, p))
             shared["spark_conf"] = ctx.run_dir / "spark" / "conf"
 
         runner.add("spark", run_spark)
@@ -338,7 +349,11 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
             timed(
                 "orion",
                 lambda: orion.start(
-                    ctx, shared["spark_home"], shared["spark_conf"], kafka.internal_bootstrap(kafka.kraft_quorum(plan))
+                    ctx,
+                    shared["spark_home"],
+                    shared["spark_conf"],
+                    kafka.internal_bootstrap(kafka.kraft_quorum(plan)),
+                    shared["spark_python"],
                 ),
                 lambda p: orion.wait_ready(ctx, p),
             )
@@ -358,6 +373,7 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
         spark_conf=shared.get("spark_conf"),
         jars=shared.get("jars"),
         services=wanted,
+        spark_python=shared.get("spark_python"),
     )
     _write_secret_json(endpoints_file(run_dir), endpoints)
     store.set_status("up")

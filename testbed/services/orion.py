@@ -1,10 +1,9 @@
-"""Spark Orion, started as in its image: `python -m orion`, configured only by its environment
+"""Spark Orion, started as in its image: `python -m orion` with the image's Python, configured only by its environment
 (the ORION_* contract of the team brief, plus the Spark client env, the streaming job's LAKEHOUSE_*
 env and the Spark S3 identity's keys, which Orion passes to the jobs it starts)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from lakehouse.generators.job import stream_job_env
@@ -31,9 +30,11 @@ def job_env(ctx: Context, internal_bootstrap: str) -> dict[str, str]:
     return stream_job_env(s, bootstrap_servers=internal_bootstrap)
 
 
-def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> dict[str, str]:
+def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str, python: Path) -> dict[str, str]:
     return ctx.base_env(
-        **(spark.client_env(ctx, spark_home, conf) | spark.spark_s3_env(ctx) | job_env(ctx, internal_bootstrap)),
+        **(
+            spark.client_env(ctx, spark_home, conf, python) | spark.spark_s3_env(ctx) | job_env(ctx, internal_bootstrap)
+        ),
         ORION_TOKEN=ctx.creds.orion_token,
         ORION_SPARK_MASTER_URL=spark.master_url(ctx),
         ORION_SPARK_MASTER_UI=spark.master_ui(ctx),
@@ -49,10 +50,15 @@ def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> 
     )
 
 
-def start(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str) -> Proc:
+def start(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str, python: Path) -> Proc:
+    """`python -m orion` with the Spark image's Python (testbed.artifacts.spark_python), as the image runs it."""
     ctx.store.service(SERVICE, address=url(ctx), ports=[ctx.plan.orion], log=str(ctx.log(SERVICE)))
     return ctx.spawn(
-        SERVICE, SERVICE, [sys.executable, "-m", "orion"], env=env(ctx, spark_home, conf, internal_bootstrap), cwd=REPO
+        SERVICE,
+        SERVICE,
+        [str(python), "-m", "orion"],
+        env=env(ctx, spark_home, conf, internal_bootstrap, python),
+        cwd=REPO,
     )
 
 

@@ -8,7 +8,6 @@ they launch inherit (S3A reads them with EnvironmentVariableCredentialsProvider)
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from lakehouse.generators.spark import daemon_env, render_spark_defaults, spark_defaults
@@ -57,16 +56,17 @@ def write_conf(ctx: Context, jars: Path) -> Path:
     return conf
 
 
-def client_env(ctx: Context, spark_home: Path, conf: Path) -> dict[str, str]:
-    """What a Spark client (spark-submit, Orion) needs besides S3 keys: Java, conf dir, loopback, Python."""
+def client_env(ctx: Context, spark_home: Path, conf: Path, python: Path) -> dict[str, str]:
+    """What a Spark client (spark-submit, Orion) needs besides S3 keys: Java, conf dir, loopback, and the Python
+    of drivers and executors: the image's (testbed.artifacts.spark_python), not the development venv."""
     return {
         "JAVA_HOME": str(ctx.java.home),
         "SPARK_HOME": str(spark_home),
         "SPARK_CONF_DIR": str(conf),
         "SPARK_LOCAL_IP": HOST,
         "SPARK_LOCAL_DIRS": str(ctx.data("spark", "local")),
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "PYSPARK_PYTHON": str(python),
+        "PYSPARK_DRIVER_PYTHON": str(python),
     }
 
 
@@ -78,11 +78,14 @@ def spark_s3_env(ctx: Context) -> dict[str, str]:
     }
 
 
-def start(ctx: Context, spark_home: Path, jars: Path) -> list[Proc]:
+def start(ctx: Context, spark_home: Path, jars: Path, python: Path) -> list[Proc]:
     conf = write_conf(ctx, jars)
     s = ctx.settings
     env = ctx.base_env(
-        **(client_env(ctx, spark_home, conf) | daemon_env(daemon_memory=s.spark_daemon_memory, conf_dir=str(conf)))
+        **(
+            client_env(ctx, spark_home, conf, python)
+            | daemon_env(daemon_memory=s.spark_daemon_memory, conf_dir=str(conf))
+        )
     )
     spark_class = str(spark_home / "bin" / "spark-class")
     ctx.store.service(

@@ -104,7 +104,14 @@ def test_dockerignore_sends_only_what_the_spark_image_copies() -> None:
     ]
     assert lines[0] == "*", ".dockerignore must start by excluding everything"
     allowed = {x[1:].rstrip("/") for x in lines if x.startswith("!")}
-    assert allowed == {"images/spark/jars/pom.xml", "requirements-services.txt", "jobs", "producer", "orion"}
+    assert allowed == {
+        "images/spark/jars/pom.xml",
+        "images/spark/python_jars.py",
+        "requirements-services.txt",
+        "jobs",
+        "producer",
+        "orion",
+    }
     copied = set(re.findall(r"^COPY (?!--from)(\S+)", SPARK_DOCKERFILE.read_text(), re.M))
     assert copied == allowed
 

@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,7 +53,13 @@ def master_apps(master_ui: str) -> dict[str, str]:
     return apps
 
 
-TESTBED_KEYS = ("testbed_spark_home", "testbed_spark_conf_dir", "testbed_java_home", "testbed_s3_spark_secret_key")
+TESTBED_KEYS = (
+    "testbed_spark_home",
+    "testbed_spark_conf_dir",
+    "testbed_spark_python",
+    "testbed_java_home",
+    "testbed_s3_spark_secret_key",
+)
 
 
 def require_testbed_client(endpoints: dict[str, str]) -> None:
@@ -88,8 +93,9 @@ def orion_env(
         SPARK_HOME=endpoints["testbed_spark_home"],
         SPARK_CONF_DIR=endpoints["testbed_spark_conf_dir"],
         SPARK_LOCAL_IP="127.0.0.1",
-        PYSPARK_PYTHON=sys.executable,
-        PYSPARK_DRIVER_PYTHON=sys.executable,
+        # The Spark image's Python (the test bed's testbed.artifacts.spark_python), as in the stack.
+        PYSPARK_PYTHON=endpoints["testbed_spark_python"],
+        PYSPARK_DRIVER_PYTHON=endpoints["testbed_spark_python"],
         AWS_ACCESS_KEY_ID=endpoints["testbed_s3_spark_access_key"],
         AWS_SECRET_ACCESS_KEY=endpoints["testbed_s3_spark_secret_key"],
     )
@@ -163,7 +169,7 @@ class OrionProcess(OrionClient):
         env = orion_env(self.endpoints, self.data_dir, self.port, self.extra_env)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "orion"], cwd=ROOT, env=env,
+                [self.endpoints["testbed_spark_python"], "-m", "orion"], cwd=ROOT, env=env,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
         wait_until(self._healthy, timeout, f"Orion /health at {self.url} (log: {self.log_path})")

@@ -123,7 +123,9 @@ def test_trino_runs_its_generated_etc_with_a_heap_cap_on_loopback(ctx: Context) 
 
 
 def test_orion_gets_the_whole_env_contract(ctx: Context) -> None:
-    env = orion.env(ctx, Path("/spark"), Path("/conf"), "127.0.0.1:20192")
+    env = orion.env(ctx, Path("/spark"), Path("/conf"), "127.0.0.1:20192", Path("/spark-python/bin/python"))
+    # Drivers and executors run the Spark image's Python, not the interpreter running the test bed.
+    assert env["PYSPARK_PYTHON"] == env["PYSPARK_DRIVER_PYTHON"] == "/spark-python/bin/python"
     for key in (
         "ORION_TOKEN",
         "ORION_SPARK_MASTER_URL",
