@@ -8,13 +8,16 @@ STAMP := $(VENV)/.installed
 # Local Pulumi backend and stack: no Pulumi account needed. The passphrase that encrypts the stack's
 # secrets is generated once and kept outside the repository.
 STACK ?= dev
+# The backend URL is written exactly as Pulumi.yaml's `backend.url`: pulumi keeps the selected stack per URL
+# string, so `pulumi` typed in the clone (no variables set) then finds the stack `make up` selected.
 PULUMI_STATE := $(CURDIR)/.pulumi-state
+PULUMI_BACKEND := file://.pulumi-state
 PASSPHRASE_FILE ?= $(HOME)/.config/lakehouse-stack/passphrase
-PULUMI_ENV := PULUMI_BACKEND_URL=file://$(PULUMI_STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSPHRASE_FILE) \
+PULUMI_ENV := PULUMI_BACKEND_URL=$(PULUMI_BACKEND) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSPHRASE_FILE) \
 	PULUMI_SKIP_UPDATE_CHECK=true
 
-.PHONY: help venv test unit integration lint format testbed-up testbed-down testbed-status testbed-check \
-	demo up preview down outputs bench faults clean
+.PHONY: help venv test unit integration docker-check lint format testbed-up testbed-down testbed-status testbed-check \
+	demo up preview refresh down outputs env bench faults clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,19 +29,24 @@ $(STAMP): requirements.txt requirements-services.txt requirements-dev.txt
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	touch $@
 
-test: venv ## THE test command: prerequisites, lint, unit tests, then integration tests on the test bed
+test: venv ## THE test command: prerequisites, lint, unit tests, the test bed's tests, then the Docker check
 	$(PY) -m testbed check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -m "not integration"
-	$(PY) -m pytest -m integration
+	$(PY) -m pytest -m "not integration and not docker"
+	$(PY) -m pytest -m "integration and not docker"
+	$(PY) -m pytest -m docker
 
-unit: venv ## unit tests only (no servers; ~2 min, mostly the job tests' local Spark)
-	$(PY) -m pytest -m "not integration"
+unit: venv ## unit tests only (no servers; ~5 min, mostly the job tests' local Spark)
+	$(PY) -m pytest -m "not integration and not docker"
+
+docker-check: venv ## the stack's own containers on a Docker engine (stand-in images), end to end
+	$(PY) -m testbed check
+	$(PY) -m pytest -m docker
 
 integration: venv ## integration, end-to-end, browser and engine tests on the real-service test bed
 	$(PY) -m testbed check
-	$(PY) -m pytest -m integration
+	$(PY) -m pytest -m "integration and not docker"
 
 lint: venv ## ruff lint and format check
 	$(PY) -m ruff check .
@@ -75,6 +83,14 @@ up: venv ## deploy the lakehouse on the local Docker engine (local Pulumi backen
 
 preview: venv ## show what `make up` would change
 	$(PULUMI_ENV) pulumi preview --stack $(STACK)
+
+refresh: venv ## read the deployed containers, job, tables and dashboards back into the stack's state
+	$(PULUMI_ENV) pulumi refresh --yes --stack $(STACK)
+
+env: ## `eval "$(make -s env)"`: `pulumi` typed in the clone then reads the stack's secrets too
+	@echo "export PULUMI_BACKEND_URL='$(PULUMI_BACKEND)'"
+	@echo "export PULUMI_CONFIG_PASSPHRASE_FILE='$(PASSPHRASE_FILE)'"
+	@echo "export PULUMI_SKIP_UPDATE_CHECK=true"
 
 outputs: ## the endpoints and credentials of the deployed stack
 	$(PULUMI_ENV) pulumi stack output --stack $(STACK) --show-secrets

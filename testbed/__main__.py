@@ -23,14 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     p_down = sub.add_parser("down", help="stop every process the test bed started")
     p_down.add_argument("--keep", action="store_true", help="keep the data under .testbed/ (logs are always kept)")
     sub.add_parser("status", help="show the services, their state and memory")
-    sub.add_parser("check", help="check the prerequisites of the test bed and the test suite (Java, Maven, Chromium)")
+    sub.add_parser("check", help="check what the test bed and the tests need (Java, Maven, Chromium, Docker)")
     p_demo = sub.add_parser("demo", help="the whole lakehouse flowing and visible: post-deploy steps + producer")
     p_demo.add_argument("--seconds", type=int, default=60, help="how long the producer sends (default 60)")
     p_demo.add_argument("--rate", type=int, default=200, help="events per second (default 200)")
     args = ap.parse_args(argv)
 
     if args.command == "check":
-        problems = prereqs.check() + prereqs.browser_problems()
+        problems = prereqs.check() + prereqs.browser_problems() + prereqs.docker_problems()
         for p in problems:
             print(f"MISSING: {p}")
         if not problems:

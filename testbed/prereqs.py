@@ -161,6 +161,27 @@ def browser_problems() -> list[str]:
     ]
 
 
+def docker_problems() -> list[str]:
+    """What the Docker check (the stack's containers on stand-in images, tests/docker) needs: a Docker Engine
+    (a running one, or Debian's docker.io, which the check starts and stops itself) and mmdebstrap, which builds
+    the stand-ins' Debian root filesystem."""
+    problems = []
+    if shutil.which("dockerd") is None and not Path("/var/run/docker.sock").exists():
+        problems.append(
+            "Docker Engine for the Docker check is missing: `apt-get update && apt-get install -y docker.io` "
+            "(the check starts dockerd when none runs and stops what it started)."
+        )
+    if shutil.which("mmdebstrap") is None:
+        problems.append(
+            "mmdebstrap for the Docker check's stand-in images is missing: `apt-get install -y mmdebstrap`."
+        )
+    if shutil.which("busybox") is None:
+        problems.append(
+            "busybox for the Docker check's smallest test image is missing: `apt-get install -y busybox-static`."
+        )
+    return problems
+
+
 def require(*, need_maven: bool = True) -> None:
     problems = check(need_maven=need_maven)
     if problems:

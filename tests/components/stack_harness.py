@@ -5,39 +5,40 @@ secrets still wrapped), so tests assert on what `pulumi up` would ask Docker/Min
 `run_stack(config)` runs the program exactly as `__main__.py` does (config loaded and validated, then
 `components.lakehouse.deploy`) with the given `lakehouse:*` config and returns a `Recording`.
 A plain module (not conftest) so tests/test_main.py can load it too; fixtures are in conftest.py.
+The machinery lives in testbed/docker/recording.py, which the Docker check (testbed/docker) shares;
+this module re-exports it and keeps what only the tests use (distinctive secrets, config variants).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-import dill
-import pulumi
-from google.protobuf import json_format
-from pulumi.dynamic.dynamic import PROVIDER_KEY
-from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.rpc import unwrap_rpc_secret
-
-PROJECT = "lakehouse"
-STACK = "dev"
-
-CONTAINER = "docker:index/container:Container"
-NETWORK = "docker:index/network:Network"
-VOLUME = "docker:index/volume:Volume"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-IMAGE = "docker:index/image:Image"
-RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"  # pragma: allowlist secret - a type token
-MINIO_PROVIDER = "pulumi:providers:minio"
-MINIO_BUCKET = "minio:index/s3Bucket:S3Bucket"
-MINIO_USER = "minio:index/iamUser:IamUser"
-MINIO_POLICY = "minio:index/iamPolicy:IamPolicy"
-MINIO_ATTACHMENT = "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment"
-KAFKA_TOPIC = "pulumi-python:dynamic/lakehouse:KafkaTopic"
+from testbed.docker.recording import (  # noqa: F401 - re-exported for the tests
+    CONTAINER,
+    DYNAMIC_PREFIX,
+    IMAGE,
+    KAFKA_TOPIC,
+    MINIO_ATTACHMENT,
+    MINIO_BUCKET,
+    MINIO_POLICY,
+    MINIO_PROVIDER,
+    MINIO_USER,
+    NETWORK,
+    PROJECT,
+    RANDOM_PASSWORD,
+    REMOTE_IMAGE,
+    STACK,
+    VOLUME,
+    DynamicCheckFailed,
+    Recording,
+    RecordingMocks,
+    RecordingMonitor,
+    Registration,
+    as_engine_sends,
+    engine_check,
+    plain,
+    random_result,
+    run_program,
+    run_stack,
+)
 
 # Distinctive secret values: a test scans every recorded input and output for them.
 SECRET_CONFIG = {
@@ -48,243 +49,6 @@ SECRET_CONFIG = {
     "supersetAdminPassword": "ADMIN-pw-Vb52kQ8zN1",  # pragma: allowlist secret - a test's fake
     "orionToken": "ORION-token-Ws63eR7tU2iO",  # pragma: allowlist secret - a test's fake
 }
-
-
-def random_result(name: str, length: int) -> str:
-    """What the mocked pulumi-random returns for a password named `name` (distinctive, of its length)."""
-    return ("RANDOM" + hashlib.sha512(name.encode()).hexdigest())[:length]
-
-
-DYNAMIC_PREFIX = "pulumi-python:dynamic/"
-
-
-class DynamicCheckFailed(RuntimeError):
-    """A dynamic provider's check() refused the inputs, as the engine would at `pulumi preview`/`up`."""
-
-
-def as_engine_sends(value: Any) -> Any:
-    """A value as the engine hands it to a dynamic provider: every number a float (a protobuf Struct
-    carries float64 only), secrets unwrapped (the dynamic provider host does not accept secrets)."""
-    value = unwrap_rpc_secret(value)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: as_engine_sends(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_engine_sends(v) for v in value]
-    return value
-
-
-def engine_check(args: pulumi.runtime.MockResourceArgs) -> str | None:
-    """Run a dynamic resource's check() as the engine does on create: the provider unpickled from its
-    `__provider` input, the inputs with numbers as floats. Returns what check refused, or None."""
-    news = as_engine_sends(dict(args.inputs))
-    # The pickle the program itself just made (Pulumi's own serialize_provider), unpickled as the host does.
-    provider = dill.loads(base64.b64decode(news[PROVIDER_KEY]))  # noqa: S301
-    result = provider.check({}, news)
-    if not result.failures:
-        return None
-    reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
-    return f"{args.typ} {args.name}: check failed: {reasons}"
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every resource; answers with its inputs plus the outputs the providers would compute.
-
-    Like the engine, it runs each dynamic provider's check() on the inputs as the engine would send them
-    (numbers as floats, see `engine_check`); `run_program` then fails with DynamicCheckFailed naming every
-    refusal. (Collected, not raised here: an exception raised inside the mock monitor reaches pytest through
-    so many asyncio frames that Python 3.11's traceback rendering breaks down.)
-    """
-
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-        self.check_failures: list[str] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        if args.typ.startswith(DYNAMIC_PREFIX):
-            refused = engine_check(args)
-            if refused:
-                self.check_failures.append(refused)
-        outputs = dict(args.inputs)
-        if args.typ == RANDOM_PASSWORD:
-            outputs["result"] = random_result(args.name, int(args.inputs["length"]))
-        elif args.typ == REMOTE_IMAGE:
-            outputs["imageId"] = "sha256:" + hashlib.sha256(str(args.inputs.get("name")).encode()).hexdigest()
-        elif args.typ == IMAGE:
-            outputs["repoDigest"] = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
-        elif args.typ == NETWORK:
-            outputs.setdefault("name", args.name)
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any] | None]:
-        return {}, None
-
-
-@dataclass(frozen=True)
-class Registration:
-    """How a resource was registered: its URN, parent URN, explicit + implicit dependencies, the options the
-    engine acts on at replacement, and the outputs the (mock) engine answered with, serialized as the engine
-    would keep them in the state (secrets as Pulumi's secret envelopes)."""
-
-    urn: str
-    type: str
-    name: str
-    parent: str
-    dependencies: frozenset[str]
-    replacement_trigger: Any = None
-    delete_before_replace: bool = False
-    outputs: dict[str, Any] = field(default_factory=dict)
-    additional_secret_outputs: tuple[str, ...] = ()
-
-
-class RecordingMonitor(MockMonitor):
-    """The mock engine, also keeping each registration's parent and dependencies (depends_on and inputs)."""
-
-    def __init__(self, mocks: RecordingMocks) -> None:
-        super().__init__(mocks)
-        self.registrations: list[Registration] = []
-
-    def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
-        deps = set(request.dependencies)
-        for prop in request.propertyDependencies.values():
-            deps |= set(prop.urns)
-        trigger = (
-            json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
-        )
-        self.registrations.append(
-            Registration(
-                response.urn,
-                request.type,
-                request.name,
-                request.parent,
-                frozenset(deps),
-                replacement_trigger=trigger,
-                delete_before_replace=request.deleteBeforeReplace,
-                outputs=json_format.MessageToDict(response.object),
-                additional_secret_outputs=tuple(request.additionalSecretOutputs),
-            )
-        )
-        return response
-
-
-def plain(value: Any) -> Any:
-    """A recorded value with every secret wrapper removed (for assertions on content)."""
-    value = unwrap_rpc_secret(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
-@dataclass
-class Recording:
-    """What one program run registered and exported."""
-
-    resources: list[pulumi.runtime.MockResourceArgs]
-    registrations: list[Registration] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    secret_outputs: set[str] = field(default_factory=set)
-
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.resources if r.typ == typ]
-
-    def urn(self, typ: str, name: str) -> str:
-        """URN of the resource of type `typ` with logical name `name`."""
-        (found,) = [r.urn for r in self.registrations if r.type == typ and r.name == name]
-        return found
-
-    def depends_on(self, typ: str, name: str) -> frozenset[str]:
-        """URNs the resource waits for (depends_on and resources whose outputs it takes as inputs)."""
-        (found,) = [r.dependencies for r in self.registrations if r.type == typ and r.name == name]
-        return found
-
-    def containers(self) -> dict[str, dict[str, Any]]:
-        """Container inputs (secrets unwrapped) by hostname (kafka-1, minio, ...: the same in every stack)."""
-        return {plain(r.inputs)["hostname"]: plain(r.inputs) for r in self.of_type(CONTAINER)}
-
-    def raw_containers(self) -> dict[str, dict[str, Any]]:
-        """Container inputs as recorded (secrets still wrapped), by hostname."""
-        return {plain(r.inputs["hostname"]): r.inputs for r in self.of_type(CONTAINER)}
-
-    def docker_names(self, typ: str) -> set[str]:
-        """The Docker names (`name` input) of every resource of type `typ` (containers, volumes, networks)."""
-        return {plain(r.inputs)["name"] for r in self.of_type(typ)}
-
-    def registration(self, typ: str, name: str) -> Registration:
-        (found,) = [r for r in self.registrations if r.type == typ and r.name == name]
-        return found
-
-    def env(self, container: str) -> dict[str, str]:
-        entries = self.containers()[container].get("envs") or []
-        return dict(e.split("=", 1) for e in entries)
-
-    def uploads(self, container: str) -> dict[str, str]:
-        return {u["file"]: u["content"] for u in self.containers()[container].get("uploads") or []}
-
-
-def _reset_runtime() -> None:
-    # A new program run needs a new root stack resource (set_mocks creates one when none exists).
-    runtime_settings.ROOT.set(None)
-    pulumi.runtime.set_all_config({}, [])
-
-
-def run_program(
-    program: Callable[[], Mapping[str, Any] | None],
-    config: Mapping[str, str] | None = None,
-    secret_keys: list[str] | None = None,
-    mocks: RecordingMocks | None = None,
-    stack: str = STACK,
-) -> Recording:
-    """Run `program` under fresh RecordingMocks with `lakehouse:*` config; wait for every registration.
-
-    Pass `mocks` to inspect what was registered when the program raises; `stack` names the stack.
-    """
-    _reset_runtime()
-    mocks = mocks if mocks is not None else RecordingMocks()
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    full = {f"{PROJECT}:{k}": str(v) for k, v in (config or {}).items()}
-    pulumi.runtime.set_all_config(full, [f"{PROJECT}:{k}" for k in (secret_keys or [])])
-    recording = Recording(resources=mocks.resources, registrations=monitor.registrations)
-    exported: dict[str, pulumi.Output[Any]] = {}
-
-    @pulumi.runtime.test
-    def _run() -> pulumi.Output[Any]:
-        exported.update({k: pulumi.Output.from_input(v) for k, v in dict(program() or {}).items()})
-        return pulumi.Output.all(*exported.values())
-
-    try:
-        _run()
-    finally:
-        _reset_runtime()
-    if mocks.check_failures:
-        raise DynamicCheckFailed("; ".join(mocks.check_failures))
-    # Every output has resolved by now (the test runner awaited them); read values and secretness.
-    for key, output in exported.items():
-        data = output._data.result()
-        recording.outputs[key] = data.value
-        if data.is_secret:
-            recording.secret_outputs.add(key)
-    return recording
-
-
-def run_stack(
-    config: Mapping[str, str] | None = None,
-    secret_keys: list[str] | None = None,
-    mocks: RecordingMocks | None = None,
-    stack: str = STACK,
-) -> Recording:
-    """The whole program, as `__main__.py` runs it (config loaded and validated first)."""
-    from components.config import load_stack_config
-    from components.lakehouse import deploy
-
-    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, mocks, stack=stack)
 
 
 VARIANT = {"kafkaBrokers": "5", "sparkWorkers": "3", "kafkaMode": "zookeeper"}

@@ -53,6 +53,14 @@ def test_missing_chromium_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch
     assert "Chromium" in problem and "apt-get install -y chromium" in problem
 
 
+def test_missing_docker_tools_say_how_to_install_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prereqs.shutil, "which", lambda name: None)
+    monkeypatch.setattr(prereqs, "Path", lambda p: Path("/nonexistent") / p.lstrip("/"))
+    engine, rootfs, busybox = prereqs.docker_problems()
+    assert "apt-get install -y docker.io" in engine and "apt-get install -y mmdebstrap" in rootfs
+    assert "apt-get install -y busybox-static" in busybox
+
+
 def test_this_machine_has_what_the_test_bed_needs() -> None:
     """In CI this must hold (the install lines in the message are the fix); elsewhere it only informs."""
     import os

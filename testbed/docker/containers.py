@@ -1,0 +1,376 @@
+"""A pulumi-docker Container's inputs as Docker Engine API calls, made the way its provider makes them.
+
+`translate()` is pure: it turns the recorded inputs (Pulumi names, secrets unwrapped) into the body of
+`POST /containers/create`, the networks to join with their aliases, the files to upload before start and the
+wait settings, following kreuzwerker/terraform-provider-docker's `resourceDockerContainerCreate` (see
+readback.py for the version): memory inputs are MiB, `memory_swap` is sent only when given, healthcheck
+durations are Go durations in nanoseconds, the container is created on the default `bridge` network, taken
+off it and connected to each `networks_advanced` network with its aliases, every upload is a one-file tar
+(mode 0644, 0744 when executable, or its `permissions`) extracted at `/` before start, `init` is always sent.
+An input this module does not know is refused by name: the program cannot grow a property the check ignores.
+The one deviation, on an engine below API 1.44 only: `healthcheck.start_interval` is dropped (Docker 20.10
+refuses it), and the spec says so in `notes`.
+
+`create_and_start()`, `wait_healthy()` and `remove()` make the calls; `remove` stops the container with the
+provider's grace (`destroy_grace_seconds`, else 0: Docker kills it at once) before removing it.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from testbed.docker.readback import MIB, parse_duration
+
+# Inputs translate() understands; anything else in a Container's inputs fails the check by name.
+KNOWN_INPUTS = frozenset(
+    {
+        "name", "image", "hostname", "domainname", "command", "entrypoints", "envs", "labels", "user", "workingDir",
+        "uploads", "volumes", "ports", "networksAdvanced", "networkMode", "healthcheck", "restart", "maxRetryCount",
+        "memory", "memorySwap", "memoryReservation", "shmSize", "cpuShares", "cpus", "init", "stopTimeout",
+        "stopSignal", "wait", "waitTimeout", "start", "mustRun", "rm", "removeVolumes", "destroyGraceSeconds",
+        "privileged", "readOnly", "publishAllPorts", "tty", "stdinOpen", "logDriver", "logOpts", "tmpfs", "sysctls",
+    }
+)  # fmt: skip
+KNOWN_FIELDS = {
+    "uploads": frozenset({"file", "content", "contentBase64", "executable", "permissions"}),
+    "volumes": frozenset({"volumeName", "containerPath", "hostPath", "readOnly"}),
+    "ports": frozenset({"internal", "external", "ip", "protocol"}),
+    "networksAdvanced": frozenset({"name", "aliases"}),
+    "labels": frozenset({"label", "value"}),
+    "healthcheck": frozenset({"tests", "interval", "timeout", "startPeriod", "startInterval", "retries"}),
+}
+START_INTERVAL_API = (1, 44)
+DEFAULT_WAIT_TIMEOUT = 60  # upstream's Default for wait_timeout
+
+
+class UnknownInput(ValueError):
+    """A Container input (or a field of one) the check does not translate."""
+
+
+class ContainerFailed(RuntimeError):
+    """A container did not start or did not become healthy as `wait=True` requires."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: str
+    content: bytes
+    mode: int
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one container as pulumi-docker would."""
+
+    name: str
+    body: dict[str, Any]
+    networks: list[tuple[str, list[str]]]
+    uploads: list[Upload]
+    start: bool = True
+    wait: bool = False
+    wait_timeout: int = DEFAULT_WAIT_TIMEOUT
+    destroy_grace_seconds: int = 0
+    remove_volumes: bool = True
+    notes: list[str] = field(default_factory=list)
+    dropped: tuple[str, ...] = ()
+    """Properties not sent to this engine (`healthcheck.startInterval` below API 1.44)."""
+
+
+def api_tuple(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor)
+
+
+def _int(value: Any) -> int:
+    # The engine hands numbers over as floats (3 -> 3.0); a fractional one is not an integer input.
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise UnknownInput(f"expected an integer, got {value!r}")
+    return int(value)
+
+
+def _check_fields(prop: str, items: Any) -> None:
+    for item in items if isinstance(items, list) else [items]:
+        unknown = sorted(set(item) - KNOWN_FIELDS[prop])
+        if unknown:
+            raise UnknownInput(
+                f"Container input {prop} has field(s) {unknown} the check does not translate; "
+                f"known: {sorted(KNOWN_FIELDS[prop])} (teach testbed/docker/containers.py)"
+            )
+
+
+def translate(inputs: Mapping[str, Any], api_version: str) -> ContainerSpec:
+    """The Engine API calls pulumi-docker's create makes for these Container inputs (see the module docstring)."""
+    unknown = sorted(set(inputs) - KNOWN_INPUTS)
+    if unknown:
+        raise UnknownInput(
+            f"Container {inputs.get('name')!r} has input(s) {unknown} the check does not translate; "
+            "teach testbed/docker/containers.py (and readback.py) what pulumi-docker does with them"
+        )
+    for prop in KNOWN_FIELDS:
+        if inputs.get(prop) is not None:
+            _check_fields(prop, inputs[prop])
+    notes: list[str] = []
+    dropped: list[str] = []
+    cfg: dict[str, Any] = {
+        "Image": inputs["image"],
+        "Hostname": inputs.get("hostname", ""),
+        "Domainname": inputs.get("domainname", ""),
+        "Tty": bool(inputs.get("tty", False)),
+        "OpenStdin": bool(inputs.get("stdinOpen", False)),
+    }
+    if inputs.get("stopSignal"):
+        cfg["StopSignal"] = inputs["stopSignal"]
+    if inputs.get("stopTimeout") is not None:
+        cfg["StopTimeout"] = _int(inputs["stopTimeout"])
+    if inputs.get("envs"):
+        cfg["Env"] = list(inputs["envs"])
+    if inputs.get("command"):
+        if any(c == "" for c in inputs["command"]):
+            raise ContainerFailed(f"{inputs['name']}: values for command may not be empty")
+        cfg["Cmd"] = list(inputs["command"])
+    if inputs.get("entrypoints"):
+        cfg["Entrypoint"] = list(inputs["entrypoints"])
+    if inputs.get("user"):
+        cfg["User"] = inputs["user"]
+    if inputs.get("workingDir"):
+        cfg["WorkingDir"] = inputs["workingDir"]
+    if inputs.get("labels"):
+        cfg["Labels"] = {lab["label"]: lab["value"] for lab in inputs["labels"]}
+
+    host: dict[str, Any] = {
+        "Privileged": bool(inputs.get("privileged", False)),
+        "PublishAllPorts": bool(inputs.get("publishAllPorts", False)),
+        "RestartPolicy": {
+            "Name": inputs.get("restart", "no"),
+            "MaximumRetryCount": _int(inputs.get("maxRetryCount", 0)),
+        },
+        "AutoRemove": bool(inputs.get("rm", False)),
+        "ReadonlyRootfs": bool(inputs.get("readOnly", False)),
+        "LogConfig": {"Type": inputs.get("logDriver", ""), "Config": dict(inputs.get("logOpts") or {}) or None},
+        "NetworkMode": inputs.get("networkMode", "bridge"),
+        "Init": bool(inputs.get("init", False)),
+        "Mounts": [],
+    }
+    if inputs.get("ports"):
+        exposed: dict[str, dict[str, Any]] = {}
+        bindings: dict[str, list[dict[str, str]]] = {}
+        for p in inputs["ports"]:
+            key = f"{_int(p['internal'])}/{p.get('protocol', 'tcp')}"
+            exposed[key] = {}
+            host_port = str(_int(p["external"])) if "external" in p else ""
+            binding = {"HostIp": p.get("ip", "0.0.0.0"), "HostPort": host_port}  # noqa: S104 - upstream's Default
+            bindings.setdefault(key, []).append(binding)
+        cfg["ExposedPorts"] = exposed
+        host["PortBindings"] = bindings
+    if inputs.get("volumes"):
+        binds, volumes = [], {}
+        for v in inputs["volumes"]:
+            path = v.get("containerPath", "")
+            source = v.get("hostPath") or v.get("volumeName", "")
+            if not path:
+                raise UnknownInput(f"{inputs['name']}: volume entry without container path: {v}")
+            volumes[path] = {}
+            if source:
+                binds.append(f"{source}:{path}:{'ro' if v.get('readOnly') else 'rw'}")
+        cfg["Volumes"] = volumes
+        if binds:
+            host["Binds"] = binds
+    if inputs.get("memory") is not None:
+        host["Memory"] = _int(inputs["memory"]) * MIB
+    if inputs.get("memoryReservation"):
+        host["MemoryReservation"] = _int(inputs["memoryReservation"]) * MIB
+    if inputs.get("memorySwap"):
+        swap = _int(inputs["memorySwap"])
+        host["MemorySwap"] = swap * MIB if swap > 0 else swap
+    if inputs.get("shmSize"):
+        host["ShmSize"] = _int(inputs["shmSize"]) * MIB
+    if inputs.get("cpus"):
+        host["NanoCpus"] = round(float(inputs["cpus"]) * 10**9)
+    if inputs.get("cpuShares"):
+        host["CpuShares"] = _int(inputs["cpuShares"])
+    if inputs.get("tmpfs"):
+        host["Tmpfs"] = dict(inputs["tmpfs"])
+    if inputs.get("sysctls"):
+        host["Sysctls"] = dict(inputs["sysctls"])
+
+    if inputs.get("healthcheck") is not None:
+        hc = inputs["healthcheck"]
+        health: dict[str, Any] = {"Test": list(hc.get("tests") or [])}
+        for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("startPeriod", "StartPeriod")):
+            health[api] = parse_duration(hc.get(key, "0s"))
+        start_interval = parse_duration(hc.get("startInterval", "0s"))
+        if api_tuple(api_version) >= START_INTERVAL_API:
+            health["StartInterval"] = start_interval
+        elif start_interval:
+            dropped.append("healthcheck.startInterval")
+            notes.append(
+                f"healthcheck start_interval {hc['startInterval']} dropped: this engine speaks API {api_version}, "
+                "start_interval needs 1.44 (Docker 25+, which the stack requires)"
+            )
+        health["Retries"] = _int(hc.get("retries", 0))
+        cfg["Healthcheck"] = health
+
+    body = {**cfg, "HostConfig": host}
+    networks = [(n["name"], list(n.get("aliases") or [])) for n in inputs.get("networksAdvanced") or []]
+    uploads = [_upload(u) for u in inputs.get("uploads") or []]
+    return ContainerSpec(
+        name=inputs["name"],
+        body=body,
+        networks=networks,
+        uploads=uploads,
+        start=bool(inputs.get("start", True)),
+        wait=bool(inputs.get("wait", False)),
+        wait_timeout=_int(inputs.get("waitTimeout", DEFAULT_WAIT_TIMEOUT)),
+        destroy_grace_seconds=_int(inputs.get("destroyGraceSeconds", 0)),
+        remove_volumes=bool(inputs.get("removeVolumes", True)),
+        notes=notes,
+        dropped=tuple(dropped),
+    )
+
+
+def _upload(u: Mapping[str, Any]) -> Upload:
+    import base64
+
+    given = [k for k in ("content", "contentBase64") if u.get(k)]
+    if len(given) != 1:
+        raise UnknownInput(f"upload {u.get('file')!r}: exactly one of content, contentBase64 must be set, got {given}")
+    data = u["content"].encode() if "content" in given else base64.b64decode(u["contentBase64"])
+    if u.get("permissions"):
+        mode = int(u["permissions"], 8)
+    else:
+        mode = 0o744 if u.get("executable") else 0o644
+    return Upload(u["file"], data, mode)
+
+
+def upload_tar(upload: Upload) -> bytes:
+    """The one-file tar the provider extracts at `/` (its header name is the absolute path, as upstream's)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(upload.path)
+        info.size, info.mode, info.mtime = len(upload.content), upload.mode, int(time.time())
+        tar.addfile(info, io.BytesIO(upload.content))
+    return buf.getvalue()
+
+
+# ----- the calls -----
+
+
+def create_and_start(client: Any, spec: ContainerSpec) -> str:
+    """Create the container, join its networks, write its uploads, start it; returns its id."""
+    created = client.api.create_container_from_config(spec.body, spec.name)
+    cid = created["Id"]
+    if spec.networks:
+        try:
+            client.api.disconnect_container_from_network(cid, "bridge")
+        except Exception as exc:  # upstream ignores "is not connected to the network bridge"
+            if "is not connected" not in str(exc):
+                raise
+        for net, aliases in spec.networks:
+            client.api.connect_container_to_network(cid, net, aliases=aliases or None)
+    for upload in spec.uploads:
+        if not client.api.put_archive(cid, "/", upload_tar(upload)):
+            raise ContainerFailed(f"{spec.name}: uploading {upload.path} failed")
+    if spec.start:
+        client.api.start(cid)
+    return cid
+
+
+def log_tail(client: Any, cid: str, lines: int = 60) -> str:
+    try:
+        return client.api.logs(cid, tail=lines).decode(errors="replace")
+    except Exception as exc:  # the container may be gone already
+        return f"(no logs: {exc})"
+
+
+def describe(inspect: Mapping[str, Any]) -> str:
+    """State, health and the last probe outputs of a container, for an error message."""
+    state = inspect.get("State") or {}
+    health = state.get("Health") or {}
+    probes = [
+        f"  exit {p.get('ExitCode')}: {str(p.get('Output', '')).strip()[-300:]}" for p in (health.get("Log") or [])[-3:]
+    ]
+    return (
+        f"status={state.get('Status')} exit_code={state.get('ExitCode')} oom_killed={state.get('OOMKilled')} "
+        f"restarts={inspect.get('RestartCount')} health={health.get('Status')} "
+        f"failing_streak={health.get('FailingStreak')}\n" + "\n".join(probes)
+    )
+
+
+def wait_healthy(
+    client: Any,
+    cid: str,
+    spec: ContainerSpec,
+    echo: Callable[[str], None] = print,
+    *,
+    observe_after_timeout: float = 0,
+) -> float:
+    """Wait as `wait=True` does: poll every second until Docker reports the container healthy, at most
+    `wait_timeout` s (a container without a healthcheck is an error). Returns the seconds it took.
+
+    On a timeout it raises with the state, the last probe outputs and the log tail; with
+    `observe_after_timeout` it first keeps watching that long, only to say whether the container became
+    healthy later (the verdict stays a failure: `pulumi up` would have failed)."""
+    t0 = time.monotonic()
+    last = ""
+    while True:
+        info = client.api.inspect_container(cid)
+        health = (info.get("State") or {}).get("Health")
+        if health is None:
+            raise ContainerFailed(f"{spec.name}: 'wait' is set but the container has no healthcheck")
+        status = health.get("Status")
+        if status == "healthy":
+            return time.monotonic() - t0
+        now = f"{info['State'].get('Status')}/{status}/restarts={info.get('RestartCount')}"
+        if now != last:
+            echo(f"{spec.name}: {now} after {time.monotonic() - t0:.0f} s")
+            last = now
+        if time.monotonic() - t0 > spec.wait_timeout:
+            break
+        time.sleep(1)
+    late = ""
+    if observe_after_timeout > 0:
+        deadline = time.monotonic() + observe_after_timeout
+        while time.monotonic() < deadline:
+            info = client.api.inspect_container(cid)
+            if ((info.get("State") or {}).get("Health") or {}).get("Status") == "healthy":
+                late = f" (it became healthy {time.monotonic() - t0:.0f} s after start: wait_timeout is too short here)"
+                break
+            time.sleep(2)
+        else:
+            late = f" (still not healthy {time.monotonic() - t0:.0f} s after start)"
+    info = client.api.inspect_container(cid)
+    raise ContainerFailed(
+        f"{spec.name} did not become healthy within its wait_timeout of {spec.wait_timeout} s{late}: "
+        f"{describe(info)}\n--- last log lines of {spec.name} ---\n{log_tail(client, cid)}"
+    )
+
+
+def remove(client: Any, name_or_id: str, *, grace: int = 0, remove_volumes: bool = True) -> bool:
+    """Delete as the provider does: stop with `grace` seconds (0: killed at once), remove (force), wait until
+    it is gone. Returns False when there was no such container."""
+    import docker.errors
+
+    try:
+        client.api.stop(name_or_id, timeout=grace)
+    except docker.errors.NotFound:
+        return False
+    try:
+        client.api.remove_container(name_or_id, v=remove_volumes, force=True)
+    except docker.errors.NotFound:
+        return True
+    except docker.errors.APIError as exc:
+        if "already in progress" not in str(exc):
+            raise
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            client.api.inspect_container(name_or_id)
+        except docker.errors.NotFound:
+            return True
+        time.sleep(0.5)
+    raise ContainerFailed(f"container {name_or_id} was not removed within 120 s")

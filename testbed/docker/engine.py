@@ -1,0 +1,285 @@
+"""The local Docker engine: found where it runs, or started (Debian's docker.io `dockerd`), as a `docker` SDK client.
+
+`client()` is what callers use: DOCKER_HOST if set, else the default socket if an engine answers there, else a
+`dockerd` started here (root only). A dockerd started here is recorded in `<cache>/docker/dockerd.json` and left
+running, because the stack's containers live in it; `stop()` stops it again, and only it: never an engine this
+code did not start (its recorded pid must still be a `dockerd`). `session()` starts one for a block and stops it
+at the block's end if it started it (the tests' fixture).
+
+`python -m testbed.docker.engine [status|stop]` says which engine answers (its API version) or stops ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from testbed.paths import cache_dir
+
+Echo = Callable[[str], None]
+DEFAULT_SOCKET = "/var/run/docker.sock"
+START_TIMEOUT = 180.0
+"""Seconds a dockerd we start may take to answer /_ping (a loaded 2-core machine, containerd starting too)."""
+STOP_TIMEOUT = 120.0
+"""Seconds dockerd gets to stop its containers and exit after SIGTERM before it is killed."""
+
+
+class EngineError(RuntimeError):
+    """No Docker engine can be used; the message says why and what to do."""
+
+
+@dataclass
+class Engine:
+    client: Any
+    """docker.DockerClient, API version negotiated with the engine."""
+    api_version: str
+    """The engine's own API version (1.41 for Debian's docker.io 20.10)."""
+    server_version: str
+    started_here: bool
+    """True when this process started the dockerd (see stop())."""
+    pid: int | None = None
+
+
+def _state_file() -> Path:
+    return cache_dir() / "docker" / "dockerd.json"
+
+
+def _log_file() -> Path:
+    return cache_dir() / "docker" / "dockerd.log"
+
+
+def _say(echo: Echo | None, line: str) -> None:
+    if echo:
+        echo(line)
+
+
+def _connect(base_url: str | None) -> Any | None:
+    """A client whose engine answers /_ping, or None."""
+    import docker
+
+    try:
+        c = (
+            docker.DockerClient(base_url=base_url, version="auto", timeout=600)
+            if base_url
+            else docker.from_env(version="auto", timeout=600)
+        )
+        c.ping()
+        return c
+    except Exception:
+        return None
+
+
+def _engine(c: Any, *, started_here: bool, pid: int | None = None) -> Engine:
+    v = c.version()
+    return Engine(
+        client=c,
+        api_version=str(v.get("ApiVersion", "?")),
+        server_version=str(v.get("Version", "?")),
+        started_here=started_here,
+        pid=pid,
+    )
+
+
+_STARTED: dict[int, subprocess.Popen] = {}
+"""The dockerds this process started (reaped when stopped)."""
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _is_dockerd(pid: int, socket_path: str | None = None) -> bool:
+    """`pid` runs dockerd (a zombie does not), listening on `socket_path` when one is given."""
+    argv = _cmdline(pid)
+    if not argv or os.path.basename(argv[0]) != "dockerd":
+        return False
+    return socket_path is None or f"unix://{socket_path}" in argv
+
+
+def _record() -> dict[str, Any] | None:
+    try:
+        data = json.loads(_state_file().read_text())
+        return {"pid": int(data["pid"]), "socket": str(data["socket"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _recorded_pid() -> int | None:
+    """The pid of a dockerd this code started and that still runs, else None (a stale record is removed)."""
+    rec = _record()
+    if rec is None:
+        return None
+    if _is_dockerd(rec["pid"], rec["socket"]):
+        return int(rec["pid"])
+    with contextlib.suppress(OSError):
+        _state_file().unlink()
+    return None
+
+
+def _start_dockerd(echo: Echo | None, socket_path: str, extra_args: tuple[str, ...]) -> int:
+    dockerd = shutil.which("dockerd")
+    if dockerd is None:
+        raise EngineError(
+            "no Docker engine answers and `dockerd` is not installed: `apt-get install -y docker.io` "
+            "(Debian's Docker Engine), or point DOCKER_HOST at a running engine"
+        )
+    if os.geteuid() != 0:
+        raise EngineError(
+            f"no Docker engine answers at {socket_path} and starting dockerd needs root: start it yourself "
+            "(`sudo dockerd &`) or point DOCKER_HOST at a running engine"
+        )
+    if _recorded_pid() is not None:
+        raise EngineError(
+            f"a dockerd this code started still runs ({_record()}) but does not answer at {socket_path}: stop it "
+            "with `python -m testbed.docker.engine stop`"
+        )
+    log = _log_file()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    _say(echo, f"no Docker engine answers: starting {dockerd} (log {log})")
+    with log.open("ab") as out:
+        # A session of its own: the engine outlives this process (the stack's containers live in it) and a
+        # Ctrl-C of the caller does not reach it.
+        proc = subprocess.Popen(
+            [dockerd, "--host", f"unix://{socket_path}", *extra_args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    _STARTED[proc.pid] = proc
+    _state_file().write_text(json.dumps({"pid": proc.pid, "socket": socket_path, "started": time.time()}))
+    return proc.pid
+
+
+def _wait_for_socket(pid: int, socket_path: str, echo: Echo | None) -> Any:
+    deadline = time.monotonic() + START_TIMEOUT
+    t0 = time.monotonic()
+    while time.monotonic() < deadline:
+        c = _connect(f"unix://{socket_path}")
+        if c is not None:
+            _say(echo, f"dockerd (pid {pid}) answers after {time.monotonic() - t0:.1f} s")
+            return c
+        # Our own child: poll() says whether it exited (its /proc cmdline is briefly empty right after exec).
+        if _STARTED[pid].poll() is not None:
+            tail = _tail(_log_file())
+            raise EngineError(f"dockerd (pid {pid}) exited before it answered; its log ends:\n{tail}")
+        time.sleep(0.5)
+    raise EngineError(f"dockerd (pid {pid}) did not answer within {START_TIMEOUT:.0f} s; log: {_log_file()}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def connect(
+    echo: Echo | None = None,
+    *,
+    start: bool = True,
+    socket_path: str = DEFAULT_SOCKET,
+    dockerd_args: tuple[str, ...] = (),
+) -> Engine:
+    """The engine to use: DOCKER_HOST's, the one at `socket_path`, or (with `start`) a dockerd started here on it
+    (with `dockerd_args` after --host)."""
+    if os.environ.get("DOCKER_HOST"):
+        c = _connect(None)
+        if c is None:
+            raise EngineError(f"DOCKER_HOST={os.environ['DOCKER_HOST']} does not answer: start that engine or unset it")
+        return _engine(c, started_here=False)
+    c = _connect(f"unix://{socket_path}")
+    if c is not None:
+        rec = _record()
+        ours = rec is not None and rec["socket"] == socket_path
+        return _engine(c, started_here=False, pid=_recorded_pid() if ours else None)
+    if not start:
+        raise EngineError(f"no Docker engine answers at {socket_path}")
+    pid = _start_dockerd(echo, socket_path, dockerd_args)
+    return _engine(_wait_for_socket(pid, socket_path, echo), started_here=True, pid=pid)
+
+
+def client(echo: Echo | None = None, *, start: bool = True) -> Any:
+    """A docker.DockerClient of the engine `connect` finds or starts (a dockerd started here stays running)."""
+    eng = connect(echo, start=start)
+    _say(echo, f"Docker engine {eng.server_version}, API {eng.api_version}" + (" (started here)" * eng.started_here))
+    return eng.client
+
+
+def stop(echo: Echo | None = None) -> bool:
+    """Stop the dockerd this code started (recorded in the state file); False when there is none of ours.
+    An engine started any other way is never touched."""
+    pid = _recorded_pid()
+    if pid is None:
+        return False
+    _say(echo, f"stopping dockerd (pid {pid}), which testbed/docker/engine.py started")
+    proc = _STARTED.pop(pid, None)
+
+    def running() -> bool:
+        # Our own child is reaped by poll(); another process's exited dockerd is gone or a zombie (no cmdline).
+        return proc.poll() is None if proc is not None else _is_dockerd(pid)
+
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline and running():
+        time.sleep(0.5)
+    if running():
+        _say(echo, f"dockerd (pid {pid}) still runs after {STOP_TIMEOUT:.0f} s: SIGKILL")
+        os.kill(pid, signal.SIGKILL)
+        if proc is not None:
+            proc.wait(timeout=60)
+    with contextlib.suppress(OSError):
+        _state_file().unlink()
+    return True
+
+
+@contextlib.contextmanager
+def session(
+    echo: Echo | None = None, *, socket_path: str = DEFAULT_SOCKET, dockerd_args: tuple[str, ...] = ()
+) -> Iterator[Engine]:
+    """An engine for a block (see connect); a dockerd started for it is stopped at the block's end."""
+    eng = connect(echo, socket_path=socket_path, dockerd_args=dockerd_args)
+    try:
+        yield eng
+    finally:
+        with contextlib.suppress(Exception):
+            eng.client.close()
+        if eng.started_here:
+            stop(echo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m testbed.docker.engine", description=__doc__)
+    ap.add_argument("command", choices=["status", "start", "stop"], nargs="?", default="status")
+    args = ap.parse_args(argv)
+    echo: Echo = print
+    try:
+        if args.command == "stop":
+            if not stop(echo):
+                print("no dockerd started by testbed/docker/engine.py is running: nothing stopped")
+            return 0
+        eng = connect(echo, start=args.command == "start")
+    except EngineError as exc:
+        print(f"error: {exc}")
+        return 1
+    ours = f", started by this code (pid {eng.pid})" if eng.pid else ""
+    print(f"Docker engine {eng.server_version}, API version {eng.api_version}{ours}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,286 @@
+"""The program's resource graph as the mocks record it, answered the way the real providers answer, and the
+engine's order over it: each resource starts once everything it depends on is done, as many at once as the
+graph allows (the three KRaft brokers together); teardown runs the other way round.
+
+`EngineMocks` is what makes the recorded inputs the real ones: a pulumi-random password is a fresh random
+value of its length and character rules (kept by the caller between runs, as the state would), a RemoteImage's
+`imageId` and an Image's `repoDigest` are the local image's id, a Network's, Volume's or IamUser's name is the
+name it was given. An input computed from a dynamic resource's output cannot be known before that resource
+exists: `Graph.from_recording` refuses such a graph rather than replay a guess.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from testbed.docker.recording import (
+    DYNAMIC_PREFIX,
+    IMAGE,
+    MINIO_USER,
+    NETWORK,
+    RANDOM_PASSWORD,
+    REMOTE_IMAGE,
+    VOLUME,
+    Recording,
+    RecordingMocks,
+    plain,
+)
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class GraphError(RuntimeError):
+    """The graph cannot be replayed, or some of its resources failed."""
+
+
+def random_password(inputs: Mapping[str, Any]) -> str:
+    """A value pulumi-random's RandomPassword could return for these inputs: `length` characters, at least
+    `min_*` of each class, no class that is switched off (`upper`, `lower`, `numeric`, `special`), the special
+    characters of `overrideSpecial` when given."""
+    length = int(inputs["length"])
+    classes = {
+        "upper": string.ascii_uppercase,
+        "lower": string.ascii_lowercase,
+        "numeric": string.digits,
+        "special": str(inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"),
+    }
+    rng = secrets.SystemRandom()
+    chars: list[str] = []
+    pool = ""
+    for key, alphabet in classes.items():
+        if inputs.get(key, True) is False:
+            continue
+        pool += alphabet
+        minimum = int(inputs.get(f"min{key.capitalize()}", 0) or 0)
+        chars += [rng.choice(alphabet) for _ in range(minimum)]
+    if not pool:
+        raise GraphError(f"RandomPassword inputs {dict(inputs)} switch every character class off")
+    if len(chars) > length:
+        raise GraphError(f"RandomPassword length {length} is below the sum of its minimums ({len(chars)})")
+    chars += [rng.choice(pool) for _ in range(length - len(chars))]
+    rng.shuffle(chars)
+    return "".join(chars)
+
+
+class EngineMocks(RecordingMocks):
+    """Mocks that answer as the real docker, random and minio providers would (see the module docstring).
+
+    `passwords` maps a RandomPassword's logical name to its value: pass the values of an earlier run to get
+    them again (the state keeps them); new ones are generated and added. `image_id` resolves an image tag to
+    the id of the local image (raising when the image is missing).
+    """
+
+    def __init__(self, image_id: Callable[[str], str], passwords: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.image_id = image_id
+        self.passwords = passwords if passwords is not None else {}
+        self._lock = threading.Lock()
+
+    def answer(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+        inputs = plain(dict(args.inputs))
+        if args.typ == RANDOM_PASSWORD:
+            with self._lock:
+                value = self.passwords.get(args.name)
+                if value is None or len(value) != int(inputs["length"]):
+                    value = self.passwords[args.name] = random_password(inputs)
+            return {"result": value}
+        if args.typ == REMOTE_IMAGE:
+            return {"imageId": self.image_id(inputs["name"])}
+        if args.typ == IMAGE:
+            return {"repoDigest": self.image_id(inputs["imageName"])}
+        if args.typ in (NETWORK, VOLUME, MINIO_USER):
+            return {"name": inputs.get("name", args.name)}
+        return {}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One custom resource of the program: its inputs as recorded (secrets still wrapped) and what it waits for."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    deps: frozenset[str]
+    provider: str = ""
+    property_dependencies: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The inputs with every secret unwrapped."""
+        return plain(self.inputs)
+
+    @property
+    def dynamic(self) -> bool:
+        return self.type.startswith(DYNAMIC_PREFIX)
+
+    @property
+    def label(self) -> str:
+        return f"{self.type.rsplit(':', 1)[-1]} {self.name}"
+
+
+@dataclass
+class Graph:
+    """The custom resources of one program run, by URN, in registration order."""
+
+    nodes: dict[str, Node]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_recording(cls, rec: Recording) -> Graph:
+        by_key: dict[tuple[str, str], Any] = {}
+        for res in rec.resources:
+            key = (res.typ, res.name)
+            if key in by_key:
+                raise GraphError(f"two resources of type {res.typ} are named {res.name!r}: cannot tell them apart")
+            by_key[key] = res
+        regs = {r.urn: r for r in rec.registrations if r.type != STACK_TYPE}
+        children: dict[str, list[str]] = {}
+        for r in regs.values():
+            children.setdefault(r.parent, []).append(r.urn)
+
+        def custom_descendants(urn: str) -> set[str]:
+            out: set[str] = set()
+            for child in children.get(urn, []):
+                out |= {child} if regs[child].custom else custom_descendants(child)
+            return out
+
+        def expand(urns: Iterable[str]) -> frozenset[str]:
+            # A dependency on a component is one on every custom resource inside it (as the SDK expands it).
+            out: set[str] = set()
+            for urn in urns:
+                if urn in regs and not regs[urn].custom:
+                    out |= custom_descendants(urn)
+                elif urn in regs:
+                    out.add(urn)
+            return frozenset(out)
+
+        nodes: dict[str, Node] = {}
+        for r in regs.values():
+            if not r.custom:
+                continue
+            provider = r.provider.rsplit("::", 1)[0] if r.provider else ""
+            deps = expand(r.dependencies) | ({provider} if provider in regs else set())
+            res = by_key.get((r.type, r.name))
+            inputs = dict(res.inputs) if res is not None else {}
+            nodes[r.urn] = Node(
+                urn=r.urn,
+                type=r.type,
+                name=r.name,
+                inputs=inputs,
+                deps=deps,
+                provider=provider,
+                property_dependencies={k: expand(v) for k, v in r.property_dependencies.items()},
+            )
+        graph = cls(nodes, dict(rec.outputs))
+        graph._refuse_dynamic_outputs_as_inputs()
+        return graph
+
+    def _refuse_dynamic_outputs_as_inputs(self) -> None:
+        for node in self.nodes.values():
+            for prop, urns in node.property_dependencies.items():
+                dynamic = [self.nodes[u].label for u in urns if u in self.nodes and self.nodes[u].dynamic]
+                if dynamic and prop != "__provider":
+                    raise GraphError(
+                        f"{node.label}: input {prop!r} is computed from the outputs of {dynamic}, which exist only "
+                        "once that resource is created; the check records the graph before creating anything "
+                        "and cannot replay it (make it a depends_on, or teach testbed/docker/graph.py the value)"
+                    )
+
+    def of_type(self, typ: str) -> list[Node]:
+        return [n for n in self.nodes.values() if n.type == typ]
+
+    def dependents(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {urn: set() for urn in self.nodes}
+        for node in self.nodes.values():
+            for dep in node.deps:
+                out[dep].add(node.urn)
+        return out
+
+    def levels(self) -> list[list[Node]]:
+        """The nodes in dependency order, grouped: every node of a level depends only on earlier levels."""
+        done: set[str] = set()
+        left = dict(self.nodes)
+        out: list[list[Node]] = []
+        while left:
+            ready = [n for n in left.values() if n.deps <= done]
+            if not ready:
+                raise GraphError(f"dependency cycle among {sorted(n.label for n in left.values())}")
+            out.append(ready)
+            done |= {n.urn for n in ready}
+            for n in ready:
+                del left[n.urn]
+        return out
+
+
+@dataclass
+class Outcome:
+    """What a run over the graph did: per URN its (start, end) in seconds since the run began, the failures and
+    the nodes never started."""
+
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)
+    failures: dict[str, BaseException] = field(default_factory=dict)
+    not_started: list[str] = field(default_factory=list)
+
+
+def run_graph(
+    graph: Graph,
+    action: Callable[[Node], None],
+    *,
+    reverse: bool = False,
+    only: Iterable[str] | None = None,
+    max_workers: int = 16,
+) -> Outcome:
+    """Run `action` on every node (of `only`, if given) once all it waits for is done - its dependencies, or
+    with `reverse` its dependents - as many at once as the graph allows, like the engine. After a failure no
+    new node starts (those already running finish); the failures and the nodes never started are returned."""
+    chosen = set(only) if only is not None else set(graph.nodes)
+    if reverse:
+        waits = {u: graph.dependents()[u] & chosen for u in chosen}
+    else:
+        waits = {u: set(graph.nodes[u].deps) & chosen for u in chosen}
+    outcome = Outcome()
+    done: set[str] = set()
+    running: dict[Future[None], str] = {}
+    started: set[str] = set()
+
+    begin = time.monotonic()
+
+    def timed(node: Node) -> None:
+        start = time.monotonic() - begin
+        try:
+            action(node)
+        finally:
+            outcome.spans[node.urn] = (start, time.monotonic() - begin)
+
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="graph") as pool:
+        while True:
+            if not outcome.failures:
+                order = [u for u in graph.nodes if u in chosen]  # registration order among the ready ones
+                for urn in order:
+                    if urn not in started and waits[urn] <= done:
+                        started.add(urn)
+                        running[pool.submit(timed, graph.nodes[urn])] = urn
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                urn = running.pop(fut)
+                exc = fut.exception()
+                if exc is not None:
+                    outcome.failures[urn] = exc
+                else:
+                    done.add(urn)
+    outcome.not_started = [u for u in graph.nodes if u in chosen and u not in started]
+    if not outcome.failures and outcome.not_started:
+        raise GraphError(f"dependency cycle: never started {outcome.not_started}")
+    return outcome

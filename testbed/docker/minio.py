@@ -1,0 +1,157 @@
+"""The program's pulumi-minio resources (Provider, S3Bucket, IamUser, IamPolicy, IamUserPolicyAttachment),
+created in the S3 stand-in that takes MinIO's place in the check (testbed/docker/s3standin.py: SeaweedFS).
+
+What it does: each bucket is created (and deleted at teardown, emptied first when `force_destroy`); each user
+gets its secret key; each attachment grants the user what the attached policy grants, translated into
+SeaweedFS's identity actions by testbed.services.s3.seaweed_actions (the test bed's translation, which refuses
+an action or resource it does not know). Everything goes through the stand-in with the root credentials the
+program gives the provider; an input this module does not know is refused by name.
+
+What this leaves unproven: MinIO's own server and its admin API (users, policies and attachments are MinIO
+admin calls; here they are SeaweedFS identities), the IAM policy language as MinIO evaluates it (SeaweedFS
+grants per bucket and action word), and the pulumi-minio plugin's own behaviour (terraform-provider-minio: its
+reads, diffs, retries and its force-destroy of a bucket with objects; see FACTS.md). MinIO's server and the
+plugin are AGPL and are never run on these machines.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from testbed.docker.graph import Node
+from testbed.docker.recording import MINIO_ATTACHMENT, MINIO_BUCKET, MINIO_POLICY, MINIO_PROVIDER, MINIO_USER
+from testbed.services.s3 import seaweed_actions
+
+KNOWN = {
+    MINIO_PROVIDER: {"minioServer", "minioUser", "minioPassword", "minioRegion", "minioSsl", "version"},
+    MINIO_BUCKET: {"bucket", "acl", "forceDestroy"},
+    MINIO_USER: {"name", "secret", "forceDestroy"},
+    MINIO_POLICY: {"name", "policy"},
+    MINIO_ATTACHMENT: {"userName", "policyName"},
+}
+TYPES = frozenset(KNOWN)
+
+
+class MinioUnsupported(ValueError):
+    """A pulumi-minio input or resource the check does not reproduce."""
+
+
+def provider_config(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A provider resource's inputs as the plugin reads them: the SDK sends a provider's non-string inputs
+    JSON-encoded (`minio_ssl=False` arrives as "false"), so the boolean is decoded here."""
+    out = dict(values)
+    if isinstance(out.get("minioSsl"), str):
+        try:
+            out["minioSsl"] = json.loads(out["minioSsl"])
+        except ValueError:
+            raise MinioUnsupported(f"pulumi-minio minioSsl = {out['minioSsl']!r} is not true or false") from None
+    return out
+
+
+def check_known(node: Node) -> None:
+    unknown = sorted(set(node.values) - KNOWN[node.type])
+    if unknown:
+        raise MinioUnsupported(
+            f"{node.label}: input(s) {unknown} are not reproduced on the S3 stand-in; known: "
+            f"{sorted(KNOWN[node.type])} (teach testbed/docker/minio.py)"
+        )
+    if node.type == MINIO_BUCKET and node.values.get("acl", "private") != "private":
+        raise MinioUnsupported(f"{node.label}: acl {node.values['acl']!r}: only 'private' is reproduced")
+
+
+def node_as_child(provider: Node) -> Node:
+    """A stand-in node whose provider is `provider` (to bind the provider's admin before any child exists)."""
+    return Node(provider.urn + "#check", "check", provider.name, {}, frozenset(), provider=provider.urn)
+
+
+@dataclass
+class Admin:
+    """The stand-in's admin operations the resources need (bound to one provider's endpoint and root keys)."""
+
+    ensure_bucket: Callable[[str], None]
+    delete_bucket: Callable[[str, bool], None]
+    ensure_user: Callable[[str, str], None]
+    set_user_actions: Callable[[str, list[str]], None]
+    delete_user: Callable[[str], None]
+
+
+@dataclass
+class Minio:
+    """Applies the pulumi-minio nodes of one graph; `admin_for(provider_inputs)` gives the stand-in's operations
+    for a provider's endpoint and root credentials."""
+
+    admin_for: Callable[[Mapping[str, Any]], Admin]
+    providers: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attached: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> {attachment urn: policy name}
+    admins: dict[str, Admin] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def _admin(self, node: Node) -> Admin:
+        if node.provider not in self.providers:
+            raise MinioUnsupported(f"{node.label}: its provider {node.provider or '(default)'} was not created first")
+        with self._lock:
+            if node.provider not in self.admins:
+                self.admins[node.provider] = self.admin_for(self.providers[node.provider])
+            return self.admins[node.provider]
+
+    def _grant(self, admin: Admin, user: str) -> None:
+        actions: set[str] = set()
+        for policy in self.attached.get(user, {}).values():
+            if policy not in self.policies:
+                raise MinioUnsupported(f"policy {policy!r} attached to {user!r} was never created")
+            actions |= set(seaweed_actions(self.policies[policy]))
+        admin.set_user_actions(user, sorted(actions))
+
+    def create(self, node: Node) -> dict[str, Any]:
+        """Create one node; returns what the state keeps of it."""
+        check_known(node)
+        v = node.values
+        if node.type == MINIO_PROVIDER:
+            self.providers[node.urn] = provider_config(v)
+            self._admin(node_as_child(node))  # binding the admin checks the endpoint and the root keys
+            return {}
+        admin = self._admin(node)
+        with self._lock:
+            if node.type == MINIO_BUCKET:
+                admin.ensure_bucket(v["bucket"])
+            elif node.type == MINIO_USER:
+                admin.ensure_user(v["name"], v["secret"])
+            elif node.type == MINIO_POLICY:
+                self.policies[v["name"]] = json.loads(v["policy"])
+            elif node.type == MINIO_ATTACHMENT:
+                self.attached.setdefault(v["userName"], {})[node.urn] = v["policyName"]
+                self._grant(admin, v["userName"])
+        return {}
+
+    def load(self, nodes: list[Node]) -> None:
+        """Know the providers, policies and attachments of `nodes` without calling the stand-in (before a
+        teardown in a process that did not create them)."""
+        for node in nodes:
+            v = node.values
+            if node.type == MINIO_PROVIDER:
+                self.providers[node.urn] = provider_config(v)
+            elif node.type == MINIO_POLICY:
+                self.policies[v["name"]] = json.loads(v["policy"])
+            elif node.type == MINIO_ATTACHMENT:
+                self.attached.setdefault(v["userName"], {})[node.urn] = v["policyName"]
+
+    def delete(self, node: Node) -> None:
+        v = node.values
+        if node.type == MINIO_PROVIDER:
+            return
+        admin = self._admin(node)
+        with self._lock:
+            if node.type == MINIO_BUCKET:
+                admin.delete_bucket(v["bucket"], bool(v.get("forceDestroy", False)))
+            elif node.type == MINIO_USER:
+                admin.delete_user(v["name"])
+            elif node.type == MINIO_POLICY:
+                self.policies.pop(v["name"], None)
+            elif node.type == MINIO_ATTACHMENT:
+                self.attached.get(v["userName"], {}).pop(node.urn, None)
+                self._grant(admin, v["userName"])

@@ -1,0 +1,319 @@
+"""What pulumi-docker would see on the next `pulumi up`: a container read back the way its provider reads it,
+and the properties that read would show as changed against the program's inputs.
+
+pulumi-docker 5.2.0 bridges kreuzwerker/terraform-provider-docker (its Python SDK adds `device_cgroup_rules`
+and the uploads' `owner`/`group` to 5.1.0, whose `upstream` submodule is v4.5.0; upstream added those after
+v4.5.0, for its 4.6.0 release). Its `resourceDockerContainerCreate` ends by calling
+`resourceDockerContainerRead`, so the state the next `up` diffs against is the read-back, not the inputs:
+- healthcheck durations are Go's `time.Duration.String()` ("1m30s" for "90s", "1m0s" for "60s", "0s" unset);
+- `memory`, `memory_swap` (when > 0), `memory_reservation` (when > 0) and `shm_size` are divided back to MiB;
+  Docker itself sets MemorySwap to twice Memory when only Memory is given, so an unset `memory_swap` (no
+  Default, not Computed) diffs as "2048 => null";
+- `command`, `entrypoint`, `hostname`, `user`, `restart`, `init`, `stop_timeout`, `stop_signal`, `image`
+  (the image id when the program gave a `sha256:` id), `ports` (only when the program has ports), ... are read;
+- `env`, `labels`, `volumes`, `upload`, `networks_advanced` are NOT read: the state keeps the inputs of the
+  run that created the container, so they differ only when the program's own inputs change between runs.
+The diff follows the Terraform SDK's rules for each property: a Default counts as the value of an unset
+input, an unset Optional+Computed property never differs, an unset plain Optional one differs unless the
+state holds its zero value, `ports` are compared by internal port (upstream's DiffSuppressFunc), sets as sets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MIB = 1024 * 1024
+NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> int:
+    """Go's time.ParseDuration: "90s", "1m30s", "1.5h", "300ms" -> nanoseconds (an empty or bad string refused)."""
+    s = text.strip()
+    sign = -1 if s.startswith("-") else 1
+    s = s.lstrip("+-")
+    if s == "0":
+        return 0
+    pos, total = 0, 0
+    for m in _DURATION.finditer(s):
+        if m.start() != pos:
+            break
+        number, unit = m.groups()
+        whole, _, frac = number.partition(".")
+        total += int(whole or 0) * NS[unit]
+        if frac:
+            total += int(frac) * NS[unit] // 10 ** len(frac)
+        pos = m.end()
+    if not s or pos != len(s):
+        raise ValueError(f"not a Go duration: {text!r} (e.g. '90s', '1m30s', '500ms')")
+    return sign * total
+
+
+def go_duration(ns: int) -> str:
+    """Go's time.Duration.String(): 0 -> "0s", 90 s -> "1m30s", 60 s -> "1m0s", 1.5 s -> "1.5s", 3 ms -> "3ms"."""
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    u = abs(ns)
+    if u < 10**9:
+        # Below a second Go picks the largest unit that keeps an integer part: ns, µs or ms.
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if u >= size:
+                return sign + _fraction(u, size) + unit
+    hours, rest = divmod(u, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    seconds = _fraction(rest, 10**9) + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{seconds}"
+    if minutes:
+        return f"{sign}{minutes}m{seconds}"
+    return sign + seconds
+
+
+def _fraction(value: int, size: int) -> str:
+    whole, frac = divmod(value, size)
+    if not frac:
+        return str(whole)
+    digits = str(frac).rjust(len(str(size)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}"
+
+
+# ----- the read -----
+
+
+def flatten_ports(port_map: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """upstream's flattenContainerPorts: one entry per binding, sorted by port then protocol."""
+
+    def key(k: str) -> tuple[int, str]:
+        port, _, proto = k.partition("/")
+        return int(port), proto
+
+    out = []
+    for k in sorted(port_map or {}, key=key):
+        port, _, proto = k.partition("/")
+        for binding in port_map[k] or []:
+            out.append(
+                {
+                    "internal": int(port),
+                    "external": int(binding.get("HostPort") or 0),
+                    "ip": binding.get("HostIp", ""),
+                    "protocol": proto,
+                }
+            )
+    return out
+
+
+def read_container(inspect: Mapping[str, Any], created_with: Mapping[str, Any]) -> dict[str, Any]:
+    """The provider's state after its read: the inputs the container was created with (`created_with`, the
+    Pulumi names, secrets unwrapped), overwritten by every property upstream's read sets from `inspect`."""
+    cfg, host = inspect.get("Config") or {}, inspect.get("HostConfig") or {}
+    state = dict(created_with)
+    state["name"] = str(inspect.get("Name", "")).lstrip("/")
+    state["rm"] = bool(host.get("AutoRemove"))
+    state["readOnly"] = bool(host.get("ReadonlyRootfs"))
+    image = str(created_with.get("image", ""))
+    state["image"] = inspect.get("Image") if image.startswith("sha256:") else cfg.get("Image")
+    state["hostname"] = cfg.get("Hostname", "")
+    state["domainname"] = cfg.get("Domainname", "")
+    state["command"] = list(cfg.get("Cmd") or [])
+    state["entrypoints"] = list(cfg.get("Entrypoint") or [])
+    state["user"] = cfg.get("User", "")
+    state["publishAllPorts"] = bool(host.get("PublishAllPorts"))
+    restart = host.get("RestartPolicy") or {}
+    state["restart"] = restart.get("Name", "")
+    state["maxRetryCount"] = int(restart.get("MaximumRetryCount") or 0)
+    state["init"] = bool(host.get("Init")) if host.get("Init") is not None else False
+    state["workingDir"] = cfg.get("WorkingDir", "")
+    if "ports" in created_with:  # read only when the program has ports
+        state["ports"] = flatten_ports((inspect.get("NetworkSettings") or {}).get("Ports"))
+    state["privileged"] = bool(host.get("Privileged"))
+    state["memory"] = int(host.get("Memory") or 0) // MIB
+    reservation = int(host.get("MemoryReservation") or 0)
+    state["memoryReservation"] = reservation // MIB if reservation > 0 else reservation
+    swap = int(host.get("MemorySwap") or 0)
+    state["memorySwap"] = swap // MIB if swap > 0 else swap
+    state["shmSize"] = int(host.get("ShmSize") or 0) // MIB
+    state["cpuShares"] = int(host.get("CpuShares") or 0)
+    if int(host.get("NanoCpus") or 0) > 0:
+        state["cpus"] = _fraction(int(host["NanoCpus"]), 10**9)
+    state["logDriver"] = (host.get("LogConfig") or {}).get("Type", "")
+    if "logOpts" in created_with:
+        state["logOpts"] = dict((host.get("LogConfig") or {}).get("Config") or {})
+    state["networkMode"] = host.get("NetworkMode", "")
+    state["tmpfs"] = dict(host.get("Tmpfs") or {})
+    state["sysctls"] = dict(host.get("Sysctls") or {})
+    health = cfg.get("Healthcheck")
+    if health is not None:
+        state["healthcheck"] = {
+            "tests": list(health.get("Test") or []),
+            "interval": go_duration(int(health.get("Interval") or 0)),
+            "timeout": go_duration(int(health.get("Timeout") or 0)),
+            "startPeriod": go_duration(int(health.get("StartPeriod") or 0)),
+            "startInterval": go_duration(int(health.get("StartInterval") or 0)),
+            "retries": int(health.get("Retries") or 0),
+        }
+    state["tty"] = bool(cfg.get("Tty"))
+    state["stdinOpen"] = bool(cfg.get("OpenStdin"))
+    state["stopSignal"] = cfg.get("StopSignal", "")
+    state["stopTimeout"] = cfg.get("StopTimeout")
+    return state
+
+
+# ----- the diff -----
+
+# How each property diffs when the program leaves it unset (upstream's schema): ("default", value): the Default
+# stands in; "computed": Optional+Computed, never differs; "zero": plain Optional, differs unless the state
+# holds the type's zero value. A property the program sets is compared as given.
+UNSET: dict[str, tuple[str, Any]] = {
+    "name": ("computed", None),
+    "image": ("computed", None),
+    "rm": ("default", False),
+    "readOnly": ("default", False),
+    "hostname": ("computed", None),
+    "domainname": ("zero", ""),
+    "command": ("computed", None),
+    "entrypoints": ("computed", None),
+    "user": ("zero", ""),
+    "publishAllPorts": ("zero", False),
+    "restart": ("default", "no"),
+    "maxRetryCount": ("zero", 0),
+    "init": ("computed", None),
+    "workingDir": ("zero", ""),
+    "ports": ("zero", []),
+    "privileged": ("zero", False),
+    "memory": ("zero", 0),
+    "memoryReservation": ("default", 0),
+    "memorySwap": ("zero", 0),
+    "shmSize": ("computed", None),
+    "cpuShares": ("zero", 0),
+    "cpus": ("zero", ""),
+    "logDriver": ("computed", None),
+    "logOpts": ("zero", {}),
+    "networkMode": ("default", "bridge"),
+    "tmpfs": ("zero", {}),
+    "sysctls": ("zero", {}),
+    "healthcheck": ("computed", None),
+    "tty": ("default", False),
+    "stdinOpen": ("default", False),
+    "stopSignal": ("computed", None),
+    "stopTimeout": ("computed", None),
+    # Not read: the state keeps the creating run's inputs (a diff only if the program's inputs change).
+    "envs": ("computed", None),
+    "labels": ("computed", None),
+    "volumes": ("zero", []),
+    "uploads": ("zero", []),
+    "networksAdvanced": ("zero", []),
+}
+HEALTHCHECK_DEFAULTS = {"interval": "0s", "timeout": "0s", "startPeriod": "0s", "startInterval": "0s", "retries": 0}
+# Compared as sets (TypeSet upstream); a list of objects becomes a set of their sorted items.
+SETS = ("envs", "labels", "volumes", "uploads", "networksAdvanced")
+# "" in the program means "leave Docker's value" (upstream's DiffSuppressFunc).
+EMPTY_IS_NOOP = ("user", "workingDir")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One property the next `pulumi up` would show as changed: the state's value and the program's."""
+
+    prop: str
+    state: Any
+    program: Any
+
+    def __str__(self) -> str:
+        return f"{self.prop}: {self.state!r} => {self.program!r}"
+
+
+def _canon(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canon(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canon(v) for v in value]
+    return value
+
+
+def _as_set(value: Any) -> frozenset[Any]:
+    def freeze(v: Any) -> Any:
+        if isinstance(v, dict):
+            return tuple(sorted((k, freeze(x)) for k, x in v.items()))
+        if isinstance(v, list):
+            return frozenset(freeze(x) for x in v)
+        return v
+
+    return frozenset(freeze(v) for v in (value or []))
+
+
+def _ports_differ(state: list[dict[str, Any]], program: list[dict[str, Any]]) -> bool:
+    """upstream's suppressIfPortsDidNotChangeForMigrationV0ToV1, with the Defaults (ip 0.0.0.0, tcp) applied."""
+
+    def norm(p: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "internal": p.get("internal"),
+            "external": p.get("external"),
+            "ip": p.get("ip") or "0.0.0.0",  # noqa: S104 - upstream's Default for an unset ip
+            "protocol": p.get("protocol") or "tcp",
+        }
+
+    old, new = [norm(p) for p in state], [norm(p) for p in program]
+    if len(old) != len(new):
+        return True
+    for o in old:
+        same = [n for n in new if n["internal"] == o["internal"]]
+        if not same:
+            return True
+        n = same[0]
+        if n["protocol"] != o["protocol"] and not any(x["protocol"] == o["protocol"] for x in same):
+            return True
+        if n["external"] != o["external"] or n["ip"] != o["ip"]:
+            return True
+    return False
+
+
+def diff_container(state: Mapping[str, Any], program: Mapping[str, Any], *, skip: tuple[str, ...] = ()) -> list[Change]:
+    """The properties whose state (after the read) differs from the program's inputs, by upstream's rules.
+    `skip` names properties (or `healthcheck.<field>`) left out, each for a reason the caller reports."""
+    state, program = _canon(dict(state)), _canon(dict(program))
+    changes: list[Change] = []
+    for prop, (kind, default) in UNSET.items():
+        if prop in skip:
+            continue
+        old = state.get(prop)
+        if prop in program:
+            new = program[prop]
+        elif kind == "computed":
+            continue
+        else:
+            new = default
+        if prop in EMPTY_IS_NOOP and new == "":
+            continue
+        if prop == "healthcheck":
+            changes += _diff_healthcheck(old or {}, new or {}, skip)
+        elif prop == "ports":
+            if _ports_differ(old or [], new or []):
+                changes.append(Change(prop, old, new))
+        elif prop in SETS:
+            if _as_set(old) != _as_set(new):
+                changes.append(Change(prop, old, program.get(prop)))
+        elif kind == "zero" and prop not in program and old in (None, default):
+            continue
+        elif old != new:
+            # An unset input shows as None (the plan's "=> null"), whatever default it is compared as.
+            changes.append(Change(prop, old, program.get(prop)))
+    return changes
+
+
+def _diff_healthcheck(old: Mapping[str, Any], new: Mapping[str, Any], skip: tuple[str, ...]) -> list[Change]:
+    out = []
+    if list(old.get("tests") or []) != list(new.get("tests") or []):
+        out.append(Change("healthcheck.tests", old.get("tests"), new.get("tests")))
+    for key, default in HEALTHCHECK_DEFAULTS.items():
+        if f"healthcheck.{key}" in skip:
+            continue
+        a, b = old.get(key, default), new.get(key, default)
+        if a != b:
+            out.append(Change(f"healthcheck.{key}", a, b))
+    return out

@@ -1,0 +1,171 @@
+"""Debian root filesystems for the stand-in images: `mmdebstrap` (Debian's packages only), imported as local images.
+
+The stand-ins share one base (testbed/docker/images.py BASE_PACKAGES: minbase plus ca-certificates) and add
+their own packages with apt-get. One image per distinct (suite, variant, package list, CA certificates, options)
+is built once per machine: its tag carries the hash of all of that, and an image with that tag is reused.
+
+The machine's own CA certificates (/usr/local/share/ca-certificates/*.crt) are copied in before any package is
+installed, so `ca-certificates` puts them in the system bundle, and `ca-certificates-java` (pulled in later by a
+JRE) in the Java trust store: builds and programs inside the containers reach the registries this machine
+reaches (apt, pip, uv, mvn). Documentation, man pages and translations are left out, as Debian's own slim images
+do; the exclusions stay in the image's dpkg configuration, so packages added later leave them out too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from testbed.artifacts import _lock
+from testbed.paths import cache_dir
+
+Echo = Callable[[str], None]
+SUITE = "bookworm"
+VARIANT = "minbase"
+REPOSITORY = "lakehouse-standin/debian"
+KEY_LABEL = "lakehouse.rootfs.key"
+CA_DIR = Path("/usr/local/share/ca-certificates")
+RECIPE = 1
+"""Bump when the mmdebstrap options below change (it is part of the key)."""
+# Debian's slim images leave these out (docs except copyright files, man pages, translations).
+DPKG_EXCLUDES = (
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/groff/*",
+    "path-exclude=/usr/share/lintian/*",
+    "path-exclude=/usr/share/locale/*",
+)
+APT_OPTIONS = ('Acquire::Languages "none"',)
+APT_IMAGE_CONFIG = (
+    # Set once the root filesystem is done (mmdebstrap's own run needs the downloaded files): apt-get in the images'
+    # builds deletes the packages it downloaded after installing them and keeps no binary package caches, as
+    # Debian's own images arrange with their docker-clean hook, so an apt-get layer does not carry ~200 MB of
+    # /var/cache/apt besides the packages themselves.
+    'APT::Keep-Downloaded-Packages "false";',
+    'Dir::Cache::pkgcache "";',
+    'Dir::Cache::srcpkgcache "";',
+)
+CUSTOMIZE_HOOKS = (
+    "printf '%s\\n' " + " ".join(f"'{line}'" for line in APT_IMAGE_CONFIG) + ' > "$1/etc/apt/apt.conf.d/90no-cache"',
+    # mmdebstrap empties the package lists but leaves apt's binary caches of them (70 MB).
+    'rm -f "$1"/var/cache/apt/*.bin',
+)
+SETUP_HOOKS = (
+    # OpenJDK's postinst links its man page into /usr/share/man/man1 and fails when the directory is missing,
+    # which the man-page exclusion above leaves it (the same fix as Debian's slim images need).
+    'mkdir -p "$1/usr/share/man/man1"',
+)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BUILD_TIMEOUT = 1800.0
+"""mmdebstrap downloads and unpacks a few hundred MB: minutes on a loaded machine, never half an hour."""
+
+
+class RootfsError(RuntimeError):
+    """The root filesystem could not be built or imported; the message has mmdebstrap's output."""
+
+
+@dataclass(frozen=True)
+class Base:
+    ref: str
+    """Local image reference (repository:tag), usable in FROM."""
+    key: str
+    built: bool
+    seconds: float
+
+
+def ca_certificates(ca_dir: Path = CA_DIR) -> list[Path]:
+    return sorted(ca_dir.glob("*.crt")) if ca_dir.is_dir() else []
+
+
+def rootfs_key(packages: Sequence[str], certs: Sequence[Path], *, suite: str = SUITE, variant: str = VARIANT) -> str:
+    """Hash of everything the root filesystem is made of (what mmdebstrap is told, and the CA files' contents)."""
+    h = hashlib.sha256()
+    parts = (f"recipe={RECIPE}", f"suite={suite}", f"variant={variant}", *sorted(set(packages)))
+    for part in (*parts, *APT_OPTIONS, *DPKG_EXCLUDES, *SETUP_HOOKS, *CUSTOMIZE_HOOKS):
+        h.update(part.encode() + b"\0")
+    for cert in certs:
+        h.update(cert.name.encode() + b"\0" + cert.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def mmdebstrap_argv(
+    packages: Sequence[str], certs: Sequence[Path], out: Path, *, suite: str = SUITE, variant: str = VARIANT
+) -> list[str]:
+    argv = ["mmdebstrap", f"--variant={variant}"]
+    argv += [f"--aptopt={opt}" for opt in APT_OPTIONS]
+    argv += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
+    argv += [f"--setup-hook={hook}" for hook in SETUP_HOOKS]
+    if packages:
+        argv.append("--include=" + ",".join(packages))
+    if certs:
+        # In place before any package is unpacked: ca-certificates' postinst (and ca-certificates-java's hook)
+        # then build the bundle and the Java trust store with them.
+        argv.append(f'--setup-hook=mkdir -p "$1{CA_DIR}"')
+        argv.append("--setup-hook=copy-in " + " ".join(str(c) for c in certs) + f" {CA_DIR}/")
+    argv += [f"--customize-hook={hook}" for hook in CUSTOMIZE_HOOKS]
+    argv += [suite, str(out)]
+    return argv
+
+
+def _find(client: Any, ref: str, key: str) -> Any | None:
+    import docker
+
+    try:
+        image = client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return None
+    return image if (image.labels or {}).get(KEY_LABEL) == key else None
+
+
+def ensure_base(client: Any, packages: Sequence[str], echo: Echo | None = None) -> Base:
+    """The local base image with exactly `packages` on Debian SUITE minbase, built and imported if missing."""
+    if shutil.which("mmdebstrap") is None:
+        raise RootfsError("mmdebstrap is missing: `apt-get install -y mmdebstrap` (Debian's package)")
+    packages = sorted(set(packages))
+    certs = ca_certificates()
+    key = rootfs_key(packages, certs)
+    ref = f"{REPOSITORY}:{SUITE}-{key}"
+    if _find(client, ref, key) is not None:
+        return Base(ref, key, built=False, seconds=0.0)
+    with _lock(f"rootfs-{key}"):
+        if _find(client, ref, key) is not None:
+            return Base(ref, key, built=False, seconds=0.0)
+        t0 = time.monotonic()
+        work = cache_dir() / "docker" / "tmp"
+        work.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=work, prefix="rootfs-") as tmp:
+            tar = Path(tmp) / "rootfs.tar"
+            argv = mmdebstrap_argv(packages, certs, tar)
+            if echo:
+                echo(f"mmdebstrap {SUITE} {VARIANT} + {len(packages)} packages ({', '.join(packages)}) -> {ref}")
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
+            except subprocess.TimeoutExpired as exc:
+                raise RootfsError(f"mmdebstrap did not finish within {BUILD_TIMEOUT:.0f} s: {' '.join(argv)}") from exc
+            if done.returncode != 0:
+                out = (done.stdout + done.stderr)[-5000:]
+                raise RootfsError(f"mmdebstrap exited {done.returncode}: {' '.join(argv)}\n{out}")
+            repository, tag = ref.split(":")
+            client.api.import_image_from_file(
+                str(tar),
+                repository=repository,
+                tag=tag,
+                # An imported image has no configuration: PATH as Debian's own images set it (a Dockerfile's
+                # `ENV PATH=...:${PATH}` needs it), and the key the image is found by.
+                changes=[f"ENV PATH={DEFAULT_PATH}", f"LABEL {KEY_LABEL}={key}", 'CMD ["bash"]'],
+            )
+        seconds = time.monotonic() - t0
+        if _find(client, ref, key) is None:
+            raise RootfsError(f"importing the root filesystem as {ref} did not produce that image")
+        if echo:
+            echo(f"{ref}: root filesystem built and imported in {seconds:.0f} s")
+        return Base(ref, key, built=True, seconds=seconds)

@@ -1,0 +1,378 @@
+"""Administration of the S3 stand-in (testbed/docker/standins/s3: SeaweedFS in MinIO's place), live, while it runs.
+
+What pulumi-minio does to MinIO, done to the stand-in: buckets through the S3 API with the root credentials (as
+the provider's MinIO client does); users - an access key, a secret key and a set of SeaweedFS actions such as
+`Read:lake`, `Write:lake`, `List:lake` (testbed/services/s3.py `seaweed_actions` translates the stack's IAM
+policies into them) - through `weed shell`'s `s3.configure ... -apply`, run inside the container with docker exec,
+the commands on stdin. SeaweedFS's S3 gateway picks such a change up within a second or so (verified with boto3:
+the user works, and gets AccessDenied outside its buckets).
+
+`admin(client, provider_inputs, echo)` binds these operations to the stand-in container that publishes a
+pulumi-minio provider's `minioServer` endpoint, after checking its root credentials (testbed/docker/minio.py's
+Admin). No secret is ever logged or put in an error message: weed shell echoes identities with their secret
+keys, so its output stays in memory and is redacted before any of it is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Echo = Callable[[str], None]
+SHELL = ["s3-standin-shell"]
+"""`weed shell` against the stand-in's own master (a script in the image)."""
+ROLE_LABEL = "lakehouse.standin.role"
+ROLE = "s3"
+API_PORT = "9000/tcp"
+SHELL_TIMEOUT = 120.0
+APPLY_WAIT = 30.0
+"""Seconds a change may take to reach the S3 gateway (it follows the filer's identity file; ~1 s here)."""
+
+ACTION_WORDS = ("Admin", "Read", "Write", "List", "Tagging")
+_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+_ACTION = re.compile(rf"^({'|'.join(ACTION_WORDS)})(:{_BUCKET}(/[^\s,]*)?)?$")
+_BUCKET_NAME = re.compile(rf"^{_BUCKET}$")
+_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=-]{2,127}$")
+_SECRET = re.compile(r"^[!#-&(-\[\]-~]{8,128}$")
+"""Printable ASCII without spaces, quotes or backslashes: weed shell splits its command line on spaces and
+quotes."""
+
+
+_SHELL_FAILURE = re.compile(r"^\s*(error:|unknown command|flag provided but not defined|Usage of )", re.M | re.I)
+
+
+class StandInError(RuntimeError):
+    """An operation on the S3 stand-in failed; the message names it and what the stand-in said (redacted)."""
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    # weed shell prints identities with their keys: never show a secretKey, whoever it belongs to.
+    return re.sub(r'("secretKey"\s*:\s*)"[^"]*"', r'\1"***"', text)
+
+
+def check_user(name: str) -> None:
+    if not _USER.match(name or ""):
+        raise ValueError(
+            f"S3 stand-in user {name!r} is not allowed: 3-128 characters, letters, digits and ._@+=- (the access key)"
+        )
+
+
+def check_secret(secret: str) -> None:
+    if not _SECRET.match(secret or ""):
+        raise ValueError(
+            "an S3 stand-in secret key must be 8-128 printable ASCII characters without spaces, quotes or "
+            "backslashes (weed shell splits its command line on spaces)"
+        )
+
+
+def check_actions(actions: Iterable[str]) -> list[str]:
+    """The actions sorted and deduplicated; a word or bucket SeaweedFS would not understand is an error."""
+    out = sorted(set(actions))
+    bad = [a for a in out if not _ACTION.match(a)]
+    if bad:
+        raise ValueError(
+            f"S3 stand-in actions {bad} are not allowed: one of {list(ACTION_WORDS)}, alone or as "
+            "`Word:bucket` / `Word:bucket/prefix`"
+        )
+    return out
+
+
+def check_bucket(name: str) -> None:
+    if not _BUCKET_NAME.match(name or "") or ".." in name:
+        raise ValueError(f"S3 bucket name {name!r} is not allowed: 3-63 lower-case letters, digits, '.' and '-'")
+
+
+# ----------------------------------------------------------------------------- weed shell in the container
+
+
+def _exec_stdin(container: Any, argv: list[str], data: bytes, timeout: float) -> tuple[int, str, str]:
+    """Run `argv` in the container with `data` on its stdin; (exit code, stdout, stderr)."""
+    from docker.utils.socket import frames_iter
+
+    api = container.client.api
+    ex = api.exec_create(container.id, argv, stdin=True, stdout=True, stderr=True)
+    sock = api.exec_start(ex["Id"], socket=True)
+    raw = getattr(sock, "_sock", sock)
+    out, err = bytearray(), bytearray()
+    try:
+        raw.settimeout(timeout)
+        raw.sendall(data)
+        raw.shutdown(socket.SHUT_WR)
+        for stream, chunk in frames_iter(sock, tty=False):
+            (out if stream == 1 else err).extend(chunk)
+    except OSError as exc:
+        raise StandInError(f"{' '.join(argv)} in {container.name}: no answer within {timeout:.0f} s ({exc})") from exc
+    finally:
+        sock.close()
+    deadline = time.monotonic() + 10
+    while True:
+        info = api.exec_inspect(ex["Id"])
+        if not info.get("Running") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    code = info.get("ExitCode")
+    return (code if isinstance(code, int) else -1), out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def weed_shell(
+    container: Any, commands: list[str], *, secrets: Iterable[str] = (), timeout: float = SHELL_TIMEOUT
+) -> str:
+    """Run `weed shell` commands in the stand-in (one session, commands on stdin); returns its stdout. The output
+    may hold secret keys: callers never show it unredacted."""
+    secrets = list(secrets)
+    code, out, err = _exec_stdin(container, SHELL, ("\n".join(commands) + "\n").encode(), timeout)
+    said = _redact(f"{out}\n{err}".strip(), secrets)
+    # weed shell exits 1 on an unknown command, but 0 after an "error: ..." line or a flag it does not know (it
+    # prints the command's usage then): all of them are failures.
+    if code != 0 or _SHELL_FAILURE.search(out + err):
+        shown = [_redact(c, secrets) for c in commands]
+        raise StandInError(f"weed shell in {container.name} failed (exit {code}) on {shown}:\n{said[-3000:]}")
+    return out
+
+
+def _json_of(output: str) -> dict[str, Any]:
+    start, end = output.find("{"), output.rfind("}")
+    if start < 0 or end < start:
+        raise StandInError(f"weed shell printed no configuration: {_redact(output, [])[-2000:]}")
+    try:
+        return json.loads(output[start : end + 1])
+    except ValueError as exc:
+        raise StandInError(f"weed shell printed an unreadable configuration: {exc}") from exc
+
+
+def identities(container: Any) -> dict[str, dict[str, Any]]:
+    """Every identity of the stand-in by name, as `s3.configure` prints it (credentials included: keep it in
+    memory)."""
+    config = _json_of(weed_shell(container, ["s3.configure"]))
+    return {i["name"]: i for i in config.get("identities") or []}
+
+
+def users(container: Any) -> dict[str, list[str]]:
+    """User name -> its actions (sorted); no keys."""
+    return {name: sorted(i.get("actions") or []) for name, i in identities(container).items()}
+
+
+def _access_keys(identity: Mapping[str, Any]) -> list[str]:
+    return sorted(c.get("accessKey", "") for c in identity.get("credentials") or [])
+
+
+def _refuse_static(identity: Mapping[str, Any] | None, name: str) -> None:
+    if identity and identity.get("isStatic"):
+        raise StandInError(
+            f"{name!r} is the stand-in's root identity (from MINIO_ROOT_USER): it is not changed through weed shell"
+        )
+
+
+def _wait_applied(container: Any, name: str, check: Callable[[dict[str, Any] | None], bool], what: str) -> None:
+    deadline = time.monotonic() + APPLY_WAIT
+    while True:
+        if check(identities(container).get(name)):
+            return
+        if time.monotonic() > deadline:
+            raise StandInError(f"S3 stand-in user {name!r}: {what} was not applied within {APPLY_WAIT:.0f} s")
+        time.sleep(0.5)
+
+
+def ensure_user(container: Any, name: str, secret: str) -> None:
+    """The user `name` exists with exactly one credential: access key `name`, secret `secret` (a new secret
+    replaces the old one; its actions stay as they are)."""
+    check_user(name)
+    check_secret(secret)
+    current = identities(container).get(name)
+    _refuse_static(current, name)
+    commands = [f"s3.configure -user={name} -access_key={name} -secret_key={secret} -apply"]
+    commands += [
+        f"s3.configure -user={name} -access_key={key} -delete -apply"
+        for key in _access_keys(current or {})
+        if key != name
+    ]
+    weed_shell(container, commands, secrets=[secret])
+
+    def done(i: dict[str, Any] | None) -> bool:
+        creds = (i or {}).get("credentials") or []
+        return len(creds) == 1 and creds[0].get("accessKey") == name and creds[0].get("secretKey") == secret
+
+    _wait_applied(container, name, done, "its credential")
+
+
+def set_user_actions(container: Any, name: str, actions: Iterable[str]) -> None:
+    """The user `name` (which must exist) may do exactly `actions` (SeaweedFS words: `Read:lake`, ...)."""
+    check_user(name)
+    wanted = check_actions(actions)
+    current = identities(container).get(name)
+    if current is None:
+        raise StandInError(f"S3 stand-in user {name!r} does not exist: create it first (ensure_user)")
+    _refuse_static(current, name)
+    have = set(current.get("actions") or [])
+    commands = []
+    if add := sorted(set(wanted) - have):
+        commands.append(f"s3.configure -user={name} -actions={','.join(add)} -apply")
+    if drop := sorted(have - set(wanted)):
+        commands.append(f"s3.configure -user={name} -actions={','.join(drop)} -delete -apply")
+    if commands:
+        weed_shell(container, commands)
+    _wait_applied(container, name, lambda i: sorted((i or {}).get("actions") or []) == wanted, "its actions")
+
+
+def put_user(container: Any, access_key: str, secret_key: str, actions: Iterable[str]) -> None:
+    """Create or update the user `access_key` (its name is its access key, as the stack's MinIO users are) with
+    that secret and exactly `actions`."""
+    ensure_user(container, access_key, secret_key)
+    set_user_actions(container, access_key, actions)
+
+
+def delete_user(container: Any, name: str) -> None:
+    """Remove the user `name`; nothing to do when it is not there."""
+    check_user(name)
+    current = identities(container).get(name)
+    if current is None:
+        return
+    _refuse_static(current, name)
+    weed_shell(container, [f"s3.configure -user={name} -delete -apply"])
+    _wait_applied(container, name, lambda i: i is None, "its removal")
+
+
+# ----------------------------------------------------------------------------- buckets (S3 API, root credentials)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the stand-in's S3 API answers and the root credentials (MINIO_ROOT_USER / MINIO_ROOT_PASSWORD)."""
+
+    url: str
+    access_key: str
+    secret_key: str
+    region: str = "us-east-1"
+
+    def s3(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+            config=Config(
+                s3={"addressing_style": "path"}, retries={"max_attempts": 3}, connect_timeout=5, read_timeout=60
+            ),
+        )
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__))
+
+
+def create_bucket(endpoint: Endpoint, name: str) -> None:
+    """Create the bucket `name` (nothing to do when the root user has it already)."""
+    from botocore.exceptions import ClientError
+
+    check_bucket(name)
+    s3 = endpoint.s3()
+    try:
+        s3.head_bucket(Bucket=name)
+        return
+    except ClientError as exc:
+        if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            raise StandInError(f"HeadBucket {name} on {endpoint.url}: {_code(exc)}") from exc
+    try:
+        s3.create_bucket(Bucket=name)
+    except ClientError as exc:
+        if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise StandInError(f"CreateBucket {name} on {endpoint.url}: {_code(exc)}") from exc
+
+
+def delete_bucket(endpoint: Endpoint, name: str, force: bool = False) -> None:
+    """Delete the bucket `name`; with `force` its objects (and unfinished uploads) first, as pulumi-minio's
+    force_destroy does. Without it a non-empty bucket is an error (BucketNotEmpty). A missing bucket is fine."""
+    from botocore.exceptions import ClientError
+
+    check_bucket(name)
+    s3 = endpoint.s3()
+    try:
+        if force:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents") or []]
+                if keys:
+                    s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+            for up in s3.list_multipart_uploads(Bucket=name).get("Uploads") or []:
+                s3.abort_multipart_upload(Bucket=name, Key=up["Key"], UploadId=up["UploadId"])
+        s3.delete_bucket(Bucket=name)
+    except ClientError as exc:
+        if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return
+        raise StandInError(f"deleting bucket {name} on {endpoint.url}: {_code(exc)}") from exc
+
+
+def buckets(endpoint: Endpoint) -> list[str]:
+    return sorted(b["Name"] for b in endpoint.s3().list_buckets().get("Buckets") or [])
+
+
+# ----------------------------------------------------------------------------- finding the stand-in
+
+
+def find_container(client: Any, host_port: int) -> Any:
+    """The running S3 stand-in container whose S3 API port is published on `host_port` of this machine."""
+    found = []
+    for c in client.containers.list(filters={"label": f"{ROLE_LABEL}={ROLE}"}):
+        for binding in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(API_PORT) or []:
+            if str(binding.get("HostPort")) == str(host_port):
+                found.append(c)
+    if len(found) != 1:
+        names = [c.name for c in found] or ["none"]
+        raise StandInError(
+            f"{len(found)} running S3 stand-in containers (label {ROLE_LABEL}={ROLE}) publish {API_PORT} on host "
+            f"port {host_port} ({', '.join(names)}): exactly one is needed"
+        )
+    return found[0]
+
+
+def connect(
+    client: Any, server: str, root_user: str, root_password: str, region: str = "us-east-1"
+) -> tuple[Any, Endpoint]:
+    """The stand-in behind `server` (`host:port`, as pulumi-minio's minioServer) and its endpoint; the root
+    credentials are checked with a ListBuckets call."""
+    host, _, port = server.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"S3 stand-in server {server!r} is not host:port")
+    container = find_container(client, int(port))
+    endpoint = Endpoint(f"http://{host}:{port}", root_user, root_password, region)
+    try:
+        endpoint.s3().list_buckets()
+    except Exception as exc:
+        raise StandInError(f"the root credentials do not work on the S3 stand-in at {server}: {_code(exc)}") from exc
+    return container, endpoint
+
+
+def admin(client: Any, provider: Mapping[str, Any], echo: Echo | None = None) -> Any:
+    """testbed/docker/minio.py's Admin for a pulumi-minio provider's inputs (minioServer, minioUser,
+    minioPassword, minioRegion, minioSsl), bound to the stand-in that publishes that endpoint."""
+    from testbed.docker.minio import Admin
+
+    if provider.get("minioSsl"):
+        raise StandInError("pulumi-minio provider with minioSsl=true: the S3 stand-in serves plain http only")
+    container, endpoint = connect(
+        client,
+        str(provider["minioServer"]),
+        str(provider["minioUser"]),
+        str(provider["minioPassword"]),
+        str(provider.get("minioRegion") or "us-east-1"),
+    )
+    if echo:
+        echo(f"S3 stand-in {container.name} at {endpoint.url}: root credentials accepted")
+    return Admin(
+        ensure_bucket=lambda name: create_bucket(endpoint, name),
+        delete_bucket=lambda name, force: delete_bucket(endpoint, name, force),
+        ensure_user=lambda name, secret: ensure_user(container, name, secret),
+        set_user_actions=lambda name, actions: set_user_actions(container, name, actions),
+        delete_user=lambda name: delete_user(container, name),
+    )
