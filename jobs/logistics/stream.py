@@ -390,13 +390,13 @@ def run(
             log.error("refusing to start: %s", exc)
             return EXIT_REFUSED
         except Exception as exc:
-            log.error("the job could not start: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            log.error("the job could not start: %s", _one_line(exc))
             return EXIT_FAILED
         lease.start()
         try:
             query, writer = build_query(spark, cfg, source, lease, tables_ready=True)
         except Exception as exc:
-            log.error("the job could not start: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            log.error("the job could not start: %s", _one_line(exc))
             return EXIT_FAILED
         try:
             return _supervise(spark, cfg, query, writer, on_started)
@@ -407,6 +407,13 @@ def run(
         lease.release()
         if own_session:
             spark.stop()
+
+
+def _one_line(exc: BaseException) -> str:
+    """`ModuleNotFoundError: No module named 'delta'`: the exception's type and its first line, the line Orion
+    and the stack's StreamingJob report when the job dies at start."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _supervise(

@@ -134,3 +134,38 @@ def test_streaming_job_that_fails_to_start_is_an_error_with_its_log(
     wait_until(
         lambda: not any(j["state"] == "running" for j in orion.http.get(f"{orion.url}/jobs").json()), 60, "no job"
     )
+
+
+def test_a_supervised_driver_that_dies_after_running_fails_create_fast_with_its_error_line(
+    testbed: dict[str, str], require_services, run: dict[str, object], tmp_path: Path
+) -> None:
+    """Issue 14's finding on a real Docker engine: the Spark image's Python lacked `delta`, the master listed the
+    application RUNNING, then the driver died and Orion restarted it in a loop while `pulumi up` called the job
+    created. Here the job's own code cannot import its Delta module (a copy of jobs/ with that one import
+    broken): create must fail as soon as the driver dies - not at its 900 s start timeout - naming the Orion job,
+    the Spark application and the driver's error line, and leave the job stopped, not restarting."""
+    import shutil
+
+    require_services("spark", "kafka", "s3")
+    jobs = tmp_path / "jobs"
+    shutil.copytree(REPO / "jobs", jobs, ignore=shutil.ignore_patterns("__pycache__"))
+    tables = jobs / "logistics" / "tables.py"
+    source = tables.read_text()
+    assert "from delta.tables import DeltaTable" in source
+    tables.write_text(source.replace("from delta.tables import", "from delta_not_in_this_image.tables import", 1))
+    orion = OrionProcess(testbed, tmp_path / "orion", {"ORION_JOBS_DIR": str(jobs)})
+    orion.start()
+    try:
+        provider = StreamingJobProvider()
+        props = {**_props(orion, testbed, list(run["args"])), "code_hash": postdeploy.stream_code_hash(jobs)}  # type: ignore[arg-type]
+        props = provider.check({}, props).inputs
+        with pytest.raises(OrionError) as err:
+            provider.create(props)
+        first_line = str(err.value).splitlines()[0]
+        assert "its driver exited while starting" in first_line
+        assert "ModuleNotFoundError: No module named 'delta_not_in_this_image'" in first_line
+        assert "Spark application app-" in first_line and "was stopped" in first_line
+        (job,) = orion.http.get(f"{orion.url}/jobs", timeout=10).json()
+        assert job["state"] == "stopped"  # not restarting behind the stack's back
+    finally:
+        orion.stop(timeout=200)
