@@ -188,6 +188,15 @@ def ensure_user(container: Any, name: str, secret: str) -> None:
     check_secret(secret)
     current = identities(container).get(name)
     _refuse_static(current, name)
+
+    def done(i: dict[str, Any] | None) -> bool:
+        creds = (i or {}).get("credentials") or []
+        return len(creds) == 1 and creds[0].get("accessKey") == name and creds[0].get("secretKey") == secret
+
+    if done(current):
+        # Nothing to change, so nothing is written: as pulumi-minio on an unchanged user, a second `up` must not
+        # touch a live identity (the gateway reloads its identities on every write, under the running job).
+        return
     commands = [f"s3.configure -user={name} -access_key={name} -secret_key={secret} -apply"]
     commands += [
         f"s3.configure -user={name} -access_key={key} -delete -apply"
@@ -195,11 +204,6 @@ def ensure_user(container: Any, name: str, secret: str) -> None:
         if key != name
     ]
     weed_shell(container, commands, secrets=[secret])
-
-    def done(i: dict[str, Any] | None) -> bool:
-        creds = (i or {}).get("credentials") or []
-        return len(creds) == 1 and creds[0].get("accessKey") == name and creds[0].get("secretKey") == secret
-
     _wait_applied(container, name, done, "its credential")
 
 
