@@ -257,19 +257,10 @@ class Endpoint:
     region: str = "us-east-1"
 
     def s3(self) -> Any:
-        import boto3
-        from botocore.config import Config
+        """A path-style S3 client with the root credentials (the one the stack's BucketContents provider uses)."""
+        from lakehouse.s3_buckets import S3Target
 
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name=self.region,
-            config=Config(
-                s3={"addressing_style": "path"}, retries={"max_attempts": 3}, connect_timeout=5, read_timeout=60
-            ),
-        )
+        return S3Target(self.url, self.region, self.access_key, self.secret_key).client()
 
 
 def _code(exc: Exception) -> str:

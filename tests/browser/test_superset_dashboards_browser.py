@@ -9,6 +9,7 @@ empty, and saves a screenshot to artifacts/superset-<dashboard>.png.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import uuid
@@ -70,23 +71,24 @@ def _layouts(props: dict) -> dict[str, int]:
     }
 
 
-@pytest.fixture
-def page(tmp_path: Path, testbed: dict[str, str]):  # type: ignore[no-untyped-def]
+@contextlib.contextmanager
+def offline_page(profile: Path, hosts: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """Headless Debian Chromium whose requests reach only `hosts` (what renders, renders offline); the page's
+    `blocked` lists what it tried to reach elsewhere."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: apt-get install -y chromium (Debian's package; never downloaded)")
     from playwright.sync_api import sync_playwright
 
-    local = urlparse(testbed["superset_url"]).hostname
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
             # Tall enough for a whole dashboard: no full-page resize (which re-lays out the charts) to screenshot.
             viewport={"width": 1600, "height": 1700},
         )  # fmt: skip
         blocked: list[str] = []
 
         def offline(route, request) -> None:  # type: ignore[no-untyped-def]
-            if urlparse(request.url).hostname == local:
+            if urlparse(request.url).hostname in hosts:
                 route.continue_()
             else:
                 blocked.append(request.url)
@@ -99,6 +101,25 @@ def page(tmp_path: Path, testbed: dict[str, str]):  # type: ignore[no-untyped-de
             yield p
         finally:
             context.close()
+
+
+@pytest.fixture
+def page(tmp_path: Path, testbed: dict[str, str]):  # type: ignore[no-untyped-def]
+    with offline_page(tmp_path / "profile", (urlparse(testbed["superset_url"]).hostname or "",)) as p:
+        yield p
+
+
+def charts_without_data(superset_url: str, user: str, password: str, chart_ids: dict[str, int]) -> list[str]:
+    """The uuids of the charts whose data (Superset's chart data API, cache bypassed) has no rows."""
+    from lakehouse.superset_api import SupersetClient
+
+    empty = []
+    with SupersetClient.login(superset_url, user, password) as sc:
+        for chart_uuid, chart_id in chart_ids.items():
+            data = sc.chart_data(int(chart_id), force=True)
+            if not any(r.get("rowcount") or r.get("data") for r in data["result"]):
+                empty.append(chart_uuid)
+    return empty
 
 
 def superset_login(page, url: str, user: str, password: str, attempts: int = 3) -> None:  # type: ignore[no-untyped-def]

@@ -25,16 +25,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
 from lakehouse import superset_bundle, superset_dashboards
-from lakehouse.superset_api import SupersetClient
 from lakehouse.trino_sql import query
 from testbed.docker.recording import CONTAINER
 from testbed.docker.stack import DEFAULT_STACK, Deployment
-from tests.browser.test_superset_dashboards_browser import CHROMIUM, CHROMIUM_ARGS, superset_login, wait_for_charts
+from tests.browser.test_superset_dashboards_browser import (
+    charts_without_data,
+    offline_page,
+    superset_login,
+    wait_for_charts,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser, pytest.mark.timeout(5400)]
 REPO = Path(__file__).resolve().parents[2]
@@ -72,28 +75,8 @@ def client() -> Any:
 
 @pytest.fixture
 def page(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Headless Chromium that reaches only 127.0.0.1 (what renders, renders offline)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (Debian's package; never downloaded)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 1700},
-        )  # fmt: skip
-
-        def offline(route, request) -> None:  # type: ignore[no-untyped-def]
-            if urlparse(request.url).hostname in ("localhost", "127.0.0.1"):
-                route.continue_()
-            else:
-                route.abort()
-
-        context.route("**/*", offline)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+    with offline_page(tmp_path / "profile", ("localhost", "127.0.0.1")) as p:
+        yield p
 
 
 @pytest.fixture(scope="module")
@@ -188,15 +171,9 @@ def test_the_stack_runs_on_docker_end_to_end(client: Any, page, record: dict[str
         _echo("events counted in Trino; chart data")
         # ----- every chart of both dashboards has data (Superset's chart data API)
         superset, user, password = out["superset_url"], out["superset_admin_user"], out["superset_admin_password"]
-        with SupersetClient.login(superset, user, password) as sc:
-            chart_ids = dash["object_ids"]["chart"]
-            assert len(chart_ids) >= 12
-            empty = []
-            for chart_uuid, chart_id in chart_ids.items():
-                data = sc.chart_data(int(chart_id), force=True)
-                if not any(r.get("rowcount") or r.get("data") for r in data["result"]):
-                    empty.append(chart_uuid)
-            assert empty == [], f"charts without data: {empty}"
+        chart_ids = dash["object_ids"]["chart"]
+        assert len(chart_ids) >= 12
+        assert charts_without_data(superset, user, password, chart_ids) == []
 
         _echo("charts have data; rendering both dashboards")
         # ----- both dashboards render in headless Chromium
