@@ -121,6 +121,22 @@ def _set_configs(admin: Any, name: str, configs: dict[str, str]) -> None:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, dict(configs))])
 
 
+def _settled_state(admin: Any, name: str, partitions: int, deadline: float) -> dict[str, Any]:
+    """The topic's state once the broker asked knows it whole: its id and at least `partitions` partitions.
+
+    A broker answers metadata from its own cache, which may lag a create or a delete-and-re-create that
+    another broker (the controller's answer) already confirmed; until it catches up it reports the topic
+    unknown (no id, no partitions)."""
+    while True:
+        (description,) = admin.describe_topics([name])
+        state = topic_state(description)
+        if (not description.get("error_code") and state["topic_id"] and state["partitions"] >= partitions) or (
+            time.monotonic() >= deadline
+        ):
+            return state
+        time.sleep(0.5)
+
+
 def create_topic(
     bootstrap: str,
     name: str,
@@ -189,9 +205,8 @@ def create_topic(
             if current["partitions"] < partitions:
                 admin.create_partitions({name: partitions})
             _set_configs(admin, name, configs)
-        (description,) = admin.describe_topics([name])
         return {
-            **topic_state(description),
+            **_settled_state(admin, name, partitions, time.monotonic() + 30),
             "configs": configs,
             "adopted": adopted,
             "created": created,
@@ -217,8 +232,7 @@ def update_topic(
         if topic_state(description)["partitions"] < partitions:
             admin.create_partitions({name: partitions})
         _set_configs(admin, name, dict(configs or {}))
-        (description,) = admin.describe_topics([name])
-        return {**topic_state(description), "configs": dict(configs or {})}
+        return {**_settled_state(admin, name, partitions, time.monotonic() + 30), "configs": dict(configs or {})}
 
     return _retry(f"update of topic {name!r}", bootstrap, timeout_seconds, action)
 
