@@ -147,7 +147,9 @@ def test_the_stack_runs_on_docker_end_to_end(client: Any, page, record: dict[str
         _echo("deployed; checking the job runs inside spark-orion")
         # ----- the job streams inside the Spark image: its driver runs in the spark-orion container
         orion = next(n.values["name"] for n in graph.of_type(CONTAINER) if n.values["hostname"] == "spark-orion")
-        top = client.api.top(orion, ps_args="-eo pid,args")
+        # -ww: full command lines (dockerd runs the host's ps, which cuts lines at COLUMNS when that is set:
+        # CI's 80 columns cut the driver's line before the job's file name).
+        top = client.api.top(orion, ps_args="-ww -eo pid,args")
         assert any("logistics_stream" in " ".join(p) for p in top["Processes"]), top["Processes"]
 
         _echo("producing events")
