@@ -24,10 +24,8 @@ BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
 @pytest.fixture(scope="module")
-def client() -> Any:
-    from testbed.docker import engine
-
-    return engine.client(echo=print)
+def client(docker_engine: Any) -> Any:
+    return docker_engine.client
 
 
 @pytest.fixture(scope="module")

@@ -64,13 +64,8 @@ def _wait(check: Any, timeout: float, what: str, every: float = 5) -> Any:
 
 
 @pytest.fixture(scope="module")
-def client() -> Any:
-    from testbed.docker import engine
-
-    try:
-        return engine.client(echo=_echo)
-    except Exception as exc:
-        pytest.fail(f"no Docker engine for the docker check: {exc}")
+def client(docker_engine: Any) -> Any:
+    return docker_engine.client
 
 
 @pytest.fixture
