@@ -185,13 +185,36 @@ def _last_lines(text: str, n: int) -> str:
     return "\n".join(text.splitlines()[-n:])
 
 
-def _failed_to_stream(client: OrionClient, job: dict[str, Any], what: str) -> OrionError:
-    """The error of a job that did not come up streaming: Orion's job, the Spark application, the driver's last
-    error line and the end of its log. A supervised job would otherwise restart in a loop behind `pulumi up`'s
-    back: it is stopped first (Orion keeps it and its log for reading)."""
+_APP_IN_LOG = re.compile(r"\b(app-\d{14}-\d{4,})\b")
+
+
+def app_in_log(log: str, run: int | None) -> str | None:
+    """The Spark application id the driver of `run` logged (Spark's "Connected to Spark cluster with app ID",
+    Orion's "Spark application" note), from the part of the log that run wrote; None when it logged none."""
+    lines = log.splitlines()
+    if run is not None:
+        starts = [i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run}:")]
+        ends = [i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run + 1}:")]
+        lines = lines[(starts[0] if starts else 0) : (ends[0] if ends else len(lines))]
+    for line in lines:
+        if m := _APP_IN_LOG.search(line):
+            return m.group(1)
+    return None
+
+
+def _failed_to_stream(
+    client: OrionClient, job: dict[str, Any], what: str, *, run: int | None = None, app_id: str | None = None
+) -> OrionError:
+    """The error of a job that did not come up streaming: Orion's job, the Spark application of the run that
+    failed (`run`, whose `app_id` the caller may have seen; else its log says it), the driver's last error line
+    and the end of its log. A supervised job would otherwise restart in a loop behind `pulumi up`'s back: it is
+    stopped first (Orion keeps it and its log for reading)."""
     job_id = int(job["id"])
     log = client.log_tail(job_id)
     error = driver_error_line(log) or "no error line in its log"
+    # A supervised job already relaunched carries the new run's application (or none yet), not the failed one's.
+    same_run = run is None or job.get("run") == run
+    app_id = app_id or app_in_log(log, run) or (job.get("app_id") if same_run else None)
     stopped = ""
     if job.get("state") in ACTIVE_STATES:
         try:
@@ -201,7 +224,7 @@ def _failed_to_stream(client: OrionClient, job: dict[str, Any], what: str) -> Or
             stopped = f" Stopping Orion job {job_id} failed too: {exc}"
     return OrionError(
         f"Spark Orion at {client.url}: job {job_id} ({job.get('name')}), Spark application "
-        f"{job.get('app_id') or '(none yet)'}, {what}: {error}.{stopped}"
+        f"{app_id or '(none yet)'}, {what}: {error}.{stopped}"
         f"\n--- end of its driver log ---\n{_last_lines(log, 40)}"
     )
 
@@ -220,6 +243,7 @@ def wait_streaming(
     shows up between two polls), and fail at `timeout` naming where it got stuck."""
     deadline = clock() + timeout
     watched_run: int | None = None
+    seen_app: str | None = None  # the watched run's application, once Orion reported it
     while True:
         job = client.job(job_id)
         if job is None:
@@ -227,23 +251,27 @@ def wait_streaming(
         if is_streaming(job):
             return job
         state, run = job.get("state"), job.get("run")
+        if watched_run is None or run == watched_run:
+            seen_app = job.get("app_id") or seen_app
+        failing = {"run": watched_run if watched_run is not None else run, "app_id": seen_app}
         if state in FINISHED_STATES:
             raise _failed_to_stream(
-                client, job, f"ended as {state} while starting ({job.get('detail') or 'no detail'})"
+                client, job, f"ended as {state} while starting ({job.get('detail') or 'no detail'})", **failing
             )
         if state == "restarting" and watched_run is not None:
-            raise _failed_to_stream(client, job, f"its driver exited while starting ({job.get('detail')})")
+            raise _failed_to_stream(client, job, f"its driver exited while starting ({job.get('detail')})", **failing)
         if state in ("submitted", "running"):
             if watched_run is None:
                 watched_run = run
             elif run != watched_run:
-                raise _failed_to_stream(client, job, f"its driver exited while starting (run {watched_run})")
+                raise _failed_to_stream(client, job, f"its driver exited while starting (run {watched_run})", **failing)
         if clock() >= deadline:
             raise _failed_to_stream(
                 client,
                 job,
                 f"is still {state} and not streaming after {timeout:.0f} s ({job.get('detail') or 'no detail'}; "
                 "are the Spark workers up and free?)",
+                **failing,
             )
         sleep(poll)
 

@@ -218,22 +218,26 @@ def test_wait_streaming_times_out_naming_the_state() -> None:
     assert stuck.calls == ["stop 1"]  # not left to start later behind the stack's back
 
 
-DIED_LOG = """\
+APP_1 = "app-20261207100005-0001"
+DIED_LOG = f"""\
 [orion] 2026-12-07T10:00:00.000Z job 1 (logistics_stream) accepted
+[orion] run 1: spark-submit --master spark://spark-master:7077 --name orion-1-logistics_stream ...
 26/12/07 10:00:05 INFO SparkContext: Running Spark version 4.2.0
+26/12/07 10:00:05 INFO StandaloneSchedulerBackend: Connected to Spark cluster with app ID {APP_1}
 Traceback (most recent call last):
   File "/opt/lakehouse/jobs/logistics/tables.py", line 37, in ensure_tables
     from delta.tables import DeltaTable
 ModuleNotFoundError: No module named 'delta'
 26/12/07 10:00:09 INFO SparkContext: Successfully stopped SparkContext
 [orion] 2026-12-07T10:00:10.000Z run 1 ended with exit code 1; now restarting: driver exited with code 1
+[orion] run 2: spark-submit --master spark://spark-master:7077 --name orion-1-logistics_stream ...
 """
 
 
 class DiesAfterRunning(ScriptedOrion):
     """The finding of a real Docker run: the master lists the app RUNNING, then the driver dies at start."""
 
-    def __init__(self, states: list[tuple[str, int]]) -> None:
+    def __init__(self, states: list[tuple[str, int, bool]]) -> None:
         super().__init__()
         self.states = states
 
@@ -243,8 +247,10 @@ class DiesAfterRunning(ScriptedOrion):
         return dict(self.by_id[1])
 
     def job(self, job_id: int) -> dict[str, Any] | None:
-        state, run = self.states.pop(0) if self.states else (self.by_id[1]["state"], self.by_id[1]["run"])
-        self.by_id[1].update(state=state, run=run, app_id=f"app-20261207-000{run}", detail="driver exited with code 1")
+        state, run, known = self.states.pop(0) if self.states else (self.by_id[1]["state"], self.by_id[1]["run"], True)
+        # Orion knows a run's application once its driver reported it; a relaunched run starts with none.
+        app_id = APP_1 if known and run == 1 else None
+        self.by_id[1].update(state=state, run=run, app_id=app_id, detail="driver exited with code 1")
         return dict(self.by_id[1])
 
     def log_tail(self, job_id: int) -> str:
@@ -254,18 +260,20 @@ class DiesAfterRunning(ScriptedOrion):
 @pytest.mark.parametrize(
     "states",
     [
-        [("submitted", 1), ("running", 1), ("restarting", 1)],  # seen going down
-        [("running", 1), ("running", 2)],  # already relaunched between two polls
-        [("running", 1), ("failed", 1)],  # not supervised, or out of restarts
+        [("submitted", 1, False), ("running", 1, True), ("restarting", 1, True)],  # seen going down
+        [("running", 1, True), ("running", 2, False)],  # already relaunched between two polls
+        # CI: relaunched before Orion's poll ever showed run 1's application: its log names it
+        [("submitted", 1, False), ("running", 2, False)],
+        [("running", 1, True), ("failed", 1, True)],  # not supervised, or out of restarts
     ],
 )
-def test_a_driver_that_dies_after_running_fails_fast_with_its_error_line(states: list[tuple[str, int]]) -> None:
+def test_a_driver_that_dies_after_running_fails_fast_with_its_error_line(states: list[tuple[str, int, bool]]) -> None:
     supervised = states[-1][0] != "failed"
     orion = DiesAfterRunning(list(states))
     with pytest.raises(OrionError) as err:
         orion_jobs.ensure_running(orion, SPEC, start_timeout=600)  # type: ignore[arg-type]
     message = str(err.value)
-    assert "job 1 (logistics_stream), Spark application app-20261207-000" in message
+    assert f"job 1 (logistics_stream), Spark application {APP_1}, " in message
     assert "ModuleNotFoundError: No module named 'delta'." in message.splitlines()[0]
     if supervised:  # a supervised job would restart in a loop: it is stopped, its log kept
         assert orion.calls == ["submit", "stop 1"]
