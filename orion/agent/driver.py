@@ -130,17 +130,9 @@ def main() -> None:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.path.insert(0, os.path.dirname(job))
     status = os.environ.get(STATUS_FILE_ENV)
-    reporter = Reporter(status, float(os.environ.get(INTERVAL_ENV, "2"))) if status else None
-    if reporter is not None:
-        reporter.start()
-    try:
-        runpy.run_path(job, run_name="__main__")
-    finally:
-        # One last report however the job ends: a job that dies within the first interval after its session
-        # started (an import that fails at its first batch) still tells Orion its application id, so the
-        # error that names it can (its session is gone, and nothing written, when the job stopped it itself).
-        if reporter is not None:
-            reporter.close()
+    if status:
+        Reporter(status, float(os.environ.get(INTERVAL_ENV, "2"))).start()
+    runpy.run_path(job, run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -81,23 +81,6 @@ def test_agent_refuses_to_run_without_a_job_file(monkeypatch: pytest.MonkeyPatch
     assert exc.value.code == 2
 
 
-def test_a_job_that_dies_right_after_its_session_started_still_reports_its_application(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """CI: the driver died (a failing import at its first batch) before the reporter's first interval, Orion
-    never learnt the application id, and the StreamingJob's error said "Spark application (none yet)"."""
-    status, job = tmp_path / "status.json", tmp_path / "job.py"
-    job.write_text("raise ModuleNotFoundError(\"No module named 'delta'\")\n")
-    monkeypatch.setattr(agent, "_session", lambda: _session([]))
-    monkeypatch.setenv(agent.STATUS_FILE_ENV, str(status))
-    monkeypatch.setenv(agent.INTERVAL_ENV, "3600")
-    monkeypatch.setattr(sys, "argv", ["driver.py", str(job)])
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    with pytest.raises(ModuleNotFoundError):
-        agent.main()
-    assert json.loads(status.read_text())["app_id"] == "app-1"
-
-
 def test_status_reader_tolerates_missing_and_broken_files(tmp_path: Path) -> None:
     assert read_status(tmp_path / "none.json") is None
     (tmp_path / "bad.json").write_text("{half")
