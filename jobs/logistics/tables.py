@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -117,28 +118,90 @@ class BatchResult:
         return (self.valid or self.rejected) > 0 and not any(self.committed)
 
 
-def _version(spark: SparkSession, uri: str) -> int:
-    """The table's latest version as this driver last saw it (no I/O: Delta's cached snapshot)."""
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    return int(
-        jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, uri).unsafeVolatileSnapshot().version()
-    )
+class IdempotentAppender:
+    """Blind appends that carry Delta's idempotent-write mark (a SetTransaction: app id, batch id), with the mark
+    checked only when this driver cannot know it.
+
+    Delta's own way (the writer options txnAppId/txnVersion) looks the mark up on every append, and in Delta
+    4.4 that lookup rebuilds the table's whole state in a Spark job (`Compute snapshot for version: N`, reading
+    the last checkpoint and every JSON commit since): two of those jobs per micro-batch were the biggest part of
+    a batch's fixed cost. Here the append is Delta's own transaction (`OptimisticTransaction.writeFiles` and
+    `commit` with the SetTransaction action added, what WriteIntoDelta does minus the lookup), and the mark is
+    looked up (`txnVersion`, the same state rebuild) only when the table's version is not the one this
+    appender's last commit or lookup saw: at the first append of a driver (so a replay after a restart is
+    checked against the table, exactly as before) and after anything else committed (maintenance, another
+    writer). Between two of its own commits nothing else wrote the table, so the latest mark of `app_id` is the
+    one it wrote."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], tuple[int, int]] = {}
+        """(table uri, app id) -> (table version, the app's latest batch id in the table at that version)."""
+        self._schemas: dict[str, str] = {}
+        self.lookups = 0
+        """How many times the mark was looked up in the table (a state rebuild each): for tests and logs."""
+
+    def append(self, frame: DataFrame, uri: str, app_id: str, batch_id: int, meta: str) -> bool:
+        """Append `frame` to the table at `uri` unless batch `batch_id` of `app_id` is in it; True if it
+        committed a new version."""
+        spark = frame.sparkSession
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        delta = jvm.org.apache.spark.sql.delta
+        txn = delta.DeltaLog.forTable(spark._jsparkSession, uri).startTransaction()
+        read_version = int(txn.readVersion())
+        seen = self._seen.get((uri, app_id))
+        if seen is not None and seen[0] == read_version:
+            latest = seen[1]
+        else:
+            latest = int(txn.txnVersion(app_id))
+            self.lookups += 1
+        if batch_id <= latest:
+            self._seen[(uri, app_id)] = (read_version, latest)
+            return False
+        self._check_schema(frame, uri, txn)
+        files = txn.writeFiles(frame._jdf)
+        scala = jvm.scala.jdk.javaapi.CollectionConverters
+        actions = jvm.java.util.ArrayList(scala.asJava(files))
+        mark = delta.actions.SetTransaction(app_id, batch_id, jvm.scala.Option.apply(int(time.time() * 1000)))
+        actions.add(mark)
+        none = jvm.scala.Option.empty()
+        operation = getattr(delta, "DeltaOperations$Write")(
+            jvm.org.apache.spark.sql.SaveMode.Append,
+            # partitionBy: an empty list, as WriteIntoDelta records an append that names no partition columns
+            jvm.scala.Option.apply(scala.asScala(jvm.java.util.ArrayList()).toSeq()),
+            none,
+            jvm.scala.Option.apply(meta),
+            none,
+            none,
+            none,
+            none,
+            none,
+        )
+        version = int(txn.commit(scala.asScala(actions).toSeq(), operation))
+        self._seen[(uri, app_id)] = (version, batch_id)
+        return True
+
+    def _check_schema(self, frame: DataFrame, uri: str, txn: Any) -> None:
+        """The frame must have the table's columns and types (WriteIntoDelta's check, which writeFiles skips)."""
+        table = self._schemas.get(uri)
+        if table is None:
+            table = self._schemas[uri] = json.dumps(json.loads(txn.metadata().schema().json())["fields"])
+        ours = json.dumps(json.loads(frame.schema.json())["fields"])
+        if _names_and_types(ours) != _names_and_types(table):
+            raise RuntimeError(f"the batch's columns do not match the Delta table at {uri}: {ours} vs {table}")
+
+
+def _names_and_types(fields_json: str) -> list[tuple[str, str]]:
+    return [(f["name"], json.dumps(f["type"])) for f in json.loads(fields_json)]
+
+
+APPENDER = IdempotentAppender()
+"""The driver's appender: it remembers the marks this driver wrote."""
 
 
 def _append(frame: DataFrame, uri: str, app_id: str, batch_id: int, meta: str) -> bool:
-    """Blind append with Delta's idempotent-write marks; True if it committed a new version."""
-    spark = frame.sparkSession
-    before = _version(spark, uri)
-    (
-        frame.write.format("delta")
-        .mode("append")
-        .option("txnAppId", app_id)
-        .option("txnVersion", batch_id)
-        .option("userMetadata", meta)
-        .save(uri)
-    )
-    return _version(spark, uri) > before
+    """Blind append with Delta's idempotent-write mark; True if it committed a new version."""
+    return APPENDER.append(frame, uri, app_id, batch_id, meta)
 
 
 def write_batch(

@@ -1,0 +1,371 @@
+"""Where a micro-batch's time goes, as Spark itself records it, at 1,000 and 20,000 records per batch.
+
+    python -m bench.breakdown [--sizes 1000,20000] [--batches 6] [--conf KEY=VALUE ...] [--job-arg ARG ...]
+
+For each size, a fresh topic holds `--batches` x size records (0.5 % malformed, 0.5 % re-sent); the streaming
+job drains it with the stack's flags, `--available-now` and maxOffsetsPerTrigger = size, with Spark's event log
+on (`spark.eventLog.*`: every job, stage and task, every StreamingQueryProgress). Per batch, from Spark's own
+numbers:
+- the trigger (StreamingQueryProgress.durationMs): latest offsets, the offset log write (walCommit), planning,
+  foreachBatch (addBatch), the commit log write (commitOffsets);
+- inside foreachBatch, the job's own steps (its log line: read, quarantine, events, maintenance) split by the
+  Spark jobs that ran in the batch's job group: the read job's stages (the Kafka scan with the parse and
+  screen and the shuffle write; the dedup state, which builds the persisted batch), each Delta append's file
+  writing job, Delta's state-rebuild jobs ("Compute snapshot for version"), its log checkpoint jobs, and what
+  is left on the driver (the commits: log listing, JSON, checksum, snapshot update);
+- the dedup state's own metrics (stateOperators): load, updates, removals, commit and the changelog upload.
+The first batch of a run is the driver's cold batch: reported apart, with the start-up phases (spark-submit to
+SparkContext, executor, query start, first batch). The steady figure per step is the median of the later full
+batches. `--conf` and `--job-arg` try a setting without editing anything (experiments). Nothing here asserts a
+number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import sparkrun
+from bench.batchlog import parse_batch_line
+from bench.machine import machine_notes
+
+SIZES = (1000, 20_000)
+STEPS = (
+    "latest offsets",
+    "offset log write",
+    "planning",
+    "Kafka fetch + parse + screen",
+    "dedup state + persisted batch",
+    "read: count, driver",
+    "Delta: write files",
+    "Delta: txn mark lookup (state rebuild)",
+    "Delta: log checkpoint",
+    "Delta: commit (log, checksum, snapshot)",
+    "maintenance",
+    "foreachBatch: other",
+    "commit log write",
+    "trigger: other",
+)
+"""The steps of one batch, in order; they add up to its duration."""
+
+
+def eventlog_conf(directory: Path) -> dict[str, str]:
+    """Spark confs that write the driver's event log (uncompressed JSON lines) into `directory`."""
+    return {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": directory.resolve().as_uri(),
+        "spark.eventLog.compress": "false",
+    }
+
+
+@dataclass
+class EventLog:
+    """What one application's event log says, indexed for the breakdown."""
+
+    app_start_ms: int | None = None
+    executor_added_ms: int | None = None
+    query_started_ms: int | None = None
+    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    stages: dict[int, dict[str, Any]] = field(default_factory=dict)
+    progress: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def event_files(directory: Path) -> list[Path]:
+    """The event log files under `directory` (Spark 4 writes `eventlog_v2_<app>/events_<n>_<app>`)."""
+    files = [
+        p for p in directory.rglob("*") if p.is_file() and (p.name.startswith("events_") or p.name.startswith("app-"))
+    ]
+    return sorted(
+        files, key=lambda p: (str(p.parent), int(p.name.split("_")[1]) if p.name.startswith("events_") else 0)
+    )
+
+
+def read_event_log(lines: Sequence[str] | Path) -> EventLog:
+    """Parse an event log (a directory, or its lines). Unknown events are skipped."""
+    if isinstance(lines, Path):
+        lines = [line for f in event_files(lines) for line in f.read_text(errors="replace").splitlines()]
+    log = EventLog()
+    for line in lines:
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a kill
+        kind = e.get("Event", "")
+        if kind == "SparkListenerApplicationStart":
+            log.app_start_ms = e.get("Timestamp")
+        elif kind == "SparkListenerExecutorAdded" and log.executor_added_ms is None:
+            log.executor_added_ms = e.get("Timestamp")
+        elif kind == "SparkListenerJobStart":
+            props = e.get("Properties") or {}
+            log.jobs[e["Job ID"]] = {
+                "start": e["Submission Time"],
+                "end": None,
+                "group": props.get("spark.jobGroup.id"),
+                "description": props.get("spark.job.description") or "",
+                "stages": list(e.get("Stage IDs") or []),
+            }
+        elif kind == "SparkListenerJobEnd" and e["Job ID"] in log.jobs:
+            log.jobs[e["Job ID"]]["end"] = e["Completion Time"]
+        elif kind == "SparkListenerStageCompleted":
+            info = e["Stage Info"]
+            log.stages[info["Stage ID"]] = info
+        elif kind.endswith("StreamingQueryListener$QueryStartedEvent"):
+            log.query_started_ms = _epoch_ms(e.get("timestamp"))
+        elif kind.endswith("StreamingQueryListener$QueryProgressEvent"):
+            p = e["progress"]
+            log.progress[int(p["batchId"])] = p
+    return log
+
+
+def _epoch_ms(stamp: str | None) -> int | None:
+    if not stamp:
+        return None
+    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _wall(item: Mapping[str, Any], start: str, end: str) -> float:
+    a, b = item.get(start), item.get(end)
+    return (b - a) / 1000 if a is not None and b is not None else 0.0
+
+
+def _kind(job: Mapping[str, Any]) -> str:
+    text = job["description"].lower()
+    if "compute snapshot" in text:
+        return "rebuild"
+    if "checkpoint" in text:
+        return "checkpoint"
+    if "optimize" in text or "vacuum" in text:
+        return "maintenance"
+    return "other"
+
+
+def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """One batch's time by step (seconds; see STEPS), from its progress event, the Spark jobs of its job group
+    and the job's own step times (`steps`: its log line)."""
+    p = log.progress[batch_id]
+    d = {k: v / 1000 for k, v in (p.get("durationMs") or {}).items()}
+    steps = dict(steps or {})
+    group = f"logistics_stream-batch-{batch_id}"
+    jobs = sorted((j for j in log.jobs.values() if j["group"] == group), key=lambda j: j["start"])
+    kinds: dict[str, float] = {"rebuild": 0.0, "checkpoint": 0.0, "maintenance": 0.0, "files": 0.0}
+    kafka = state = read_jobs = 0.0
+    stage_rows = []
+    tasks = 0
+    for i, job in enumerate(jobs):
+        for sid in job["stages"]:
+            st = log.stages.get(sid)
+            if st is not None:
+                tasks += int(st.get("Number of Tasks") or 0)
+        if i == 0 and _kind(job) == "other":  # the read: count of the persisted batch
+            read_jobs = _wall(job, "start", "end")
+            done = [log.stages[s] for s in job["stages"] if "Completion Time" in log.stages.get(s, {})]
+            ran = sorted(done, key=lambda s: s["Stage ID"])
+            for st in ran:
+                stage_rows.append({"stage": st["Stage ID"], "tasks": st.get("Number of Tasks"),
+                                   "seconds": round(_wall(st, "Submission Time", "Completion Time"), 3)})  # fmt: skip
+            if ran:
+                kafka = _wall(ran[0], "Submission Time", "Completion Time")
+            if len(ran) > 1:
+                state = _wall(ran[1], "Submission Time", "Completion Time")
+            continue
+        kind = _kind(job)
+        kinds["files" if kind == "other" else kind] += _wall(job, "start", "end")
+    read = steps.get("read", read_jobs)
+    writes = steps.get("quarantine", 0.0) + steps.get("events", 0.0)
+    maintenance = steps.get("maintenance", 0.0)
+    delta_jobs = kinds["files"] + kinds["rebuild"] + kinds["checkpoint"]
+    parts = ("latestOffset", "walCommit", "getBatch", "queryPlanning", "addBatch", "commitOffsets")
+    out = {
+        "latest offsets": d.get("latestOffset", 0.0),
+        "offset log write": d.get("walCommit", 0.0),
+        "planning": d.get("queryPlanning", 0.0) + d.get("getBatch", 0.0),
+        "Kafka fetch + parse + screen": kafka,
+        "dedup state + persisted batch": state,
+        "read: count, driver": max(0.0, read - kafka - state),
+        "Delta: write files": kinds["files"],
+        "Delta: txn mark lookup (state rebuild)": kinds["rebuild"],
+        "Delta: log checkpoint": kinds["checkpoint"],
+        "Delta: commit (log, checksum, snapshot)": max(0.0, writes - delta_jobs) if writes else 0.0,
+        "maintenance": maintenance,
+        "foreachBatch: other": max(0.0, d.get("addBatch", 0.0) - read - writes - maintenance),
+        "commit log write": d.get("commitOffsets", 0.0),
+        "trigger: other": max(0.0, d.get("triggerExecution", 0.0) - sum(d.get(k, 0.0) for k in parts)),
+    }
+    ops = p.get("stateOperators") or [{}]
+    so = ops[0]
+    custom = so.get("customMetrics") or {}
+    ms = lambda v: round((v or 0) / 1000, 3)  # noqa: E731
+    return {
+        "batch": batch_id,
+        "records": sum(int(s.get("numInputRows") or 0) for s in p.get("sources") or []),
+        "seconds": round(p.get("batchDuration", 0) / 1000, 3),
+        "steps": {k: round(v, 3) for k, v in out.items()},
+        "job_steps": steps,
+        "state": {
+            "load": ms(custom.get("rocksdbLoadLatencyMs")),
+            "updates": ms(so.get("allUpdatesTimeMs")),
+            "removals": ms(so.get("allRemovalsTimeMs")),
+            "commit": ms(so.get("commitTimeMs")),
+            "changelog upload": ms(custom.get("rocksdbChangeLogWriterCommitLatencyMs")),
+            "snapshot": ms(custom.get("rocksdbCommitCheckpointLatency")),
+            "rows": so.get("numRowsTotal"),
+            "partitions": so.get("numStateStoreInstances"),
+        },
+        "read_stages": stage_rows,
+        "spark_jobs": len(jobs),
+        "tasks": tasks,
+    }
+
+
+def summarise(batches: Sequence[Mapping[str, Any]], size: int) -> dict[str, Any]:
+    """The steady batch: per step the median over the full batches after the first (the cold one)."""
+    full = [b for b in batches if b["records"] >= size / 2]
+    steady = full[1:] if len(full) > 1 else full
+    if not steady:
+        return {}
+    med = lambda xs: round(statistics.median(xs), 3)  # noqa: E731
+    return {
+        "batches": len(steady),
+        "seconds": med([b["seconds"] for b in steady]),
+        "steps": {k: med([b["steps"][k] for b in steady]) for k in STEPS},
+        "state": {k: med([b["state"][k] or 0 for b in steady]) for k in steady[0]["state"]},
+        "spark_jobs": med([b["spark_jobs"] for b in steady]),
+        "tasks": med([b["tasks"] for b in steady]),
+    }
+
+
+def start_phases(log: EventLog, submitted_ms: int, job_lines: Sequence[str]) -> dict[str, float | None]:
+    """The cold start, cumulative seconds from spark-submit: SparkContext up, first executor, query started
+    (the tables exist), the first batch committed."""
+    first = log.progress.get(min(log.progress)) if log.progress else None
+    first_end = None
+    if first is not None:
+        first_end = (_epoch_ms(first.get("timestamp")) or 0) + int(first.get("batchDuration") or 0)
+    since = lambda ms: None if ms is None else round((ms - submitted_ms) / 1000, 2)  # noqa: E731
+    return {
+        "spark_context": since(log.app_start_ms),
+        "executor": since(log.executor_added_ms),
+        "query_started": since(log.query_started_ms),
+        "first_batch_committed": since(first_end),
+        "first_batch_seconds": round((first.get("batchDuration") or 0) / 1000, 2) if first else None,
+    }
+
+
+def analyse(evdir: Path, lines: Sequence[str], size: int, submitted_ms: int) -> dict[str, Any]:
+    log = read_event_log(evdir)
+    job_steps = {b["batch"]: b["steps"] for b in (parse_batch_line(x) for x in lines) if b is not None}
+    batches = [batch_breakdown(log, bid, job_steps.get(bid)) for bid in sorted(log.progress)]
+    batches = [b for b in batches if b["records"] > 0]
+    return {
+        "records_per_batch": size,
+        "batches": batches,
+        "steady": summarise(batches, size),
+        "cold_batch": batches[0] if batches else None,
+        "start": start_phases(log, submitted_ms, lines),
+    }
+
+
+def run_size(endpoints: Mapping[str, str], size: int, batches: int, *, conf: Mapping[str, str] | None = None,
+             job_args: Sequence[str] = (), timeout_s: float = 3600) -> dict[str, Any]:  # fmt: skip
+    """Drain `batches` x `size` records with the job (stack flags, --available-now, maxOffsetsPerTrigger=size)."""
+    from bench.drain import _conf, _produce
+    from bench.stream_session import EVENTS, REJECTED, stack_job_args
+
+    run_id = uuid.uuid4().hex[:8]
+    topic, prefix = f"bench-steps-{run_id}", f"bench/steps-{run_id}"
+    lake, ckpt = endpoints["lake_bucket"], endpoints["checkpoint_bucket"]
+    records = size * batches
+    result: dict[str, Any] = {"machine_before": machine_notes()}
+    sparkrun.create_topic(endpoints, topic)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-steps-") as tmp:
+            work = Path(tmp)
+            _produce(endpoints, topic, records, records // 200, records // 200, 31, 1, work)
+            args = stack_job_args(endpoints, topic=topic, table_uri=f"s3a://{lake}/{prefix}/{EVENTS}",
+                                  rejected_uri=f"s3a://{lake}/{prefix}/{REJECTED}",
+                                  checkpoint_uri=f"s3a://{ckpt}/{prefix}/{EVENTS}")  # fmt: skip
+            args += ["--available-now", "--max-offsets-per-trigger", str(size), *job_args]
+            evdir = work / "eventlog"
+            evdir.mkdir()
+            spark_conf = _conf(work, f"bench-steps-{run_id}") | eventlog_conf(evdir) | dict(conf or {})
+            argv = sparkrun.spark_submit_argv(endpoints, sparkrun.JOBS / "logistics_stream.py", args, conf=spark_conf)
+            submitted_ms = int(time.time() * 1000)
+            app = sparkrun.SparkApp(argv, sparkrun.spark_env(endpoints), work / "job.log")
+            try:
+                code = app.wait(timeout_s)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    app.kill()
+                raise
+            lines = app.lines()
+            if code != 0:
+                raise RuntimeError(f"the job exited {code}:\n" + "\n".join(lines[-40:]))
+            result |= analyse(evdir, lines, size, submitted_ms)
+            result["job_args"] = args
+            result["conf"] = dict(conf or {})
+    finally:
+        with contextlib.suppress(Exception):
+            sparkrun.delete_topic(endpoints, topic)
+        for bucket in (lake, ckpt):
+            with contextlib.suppress(Exception):
+                sparkrun.delete_prefix(endpoints, bucket, prefix + "/")
+    result["machine_after"] = machine_notes()
+    return result
+
+
+def figure(endpoints: Mapping[str, str] | None = None, *, sizes: Sequence[int] = SIZES, batches: int = 6,
+           conf: Mapping[str, str] | None = None, job_args: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
+    endpoints = endpoints or sparkrun.load_endpoints()
+    runs = [run_size(endpoints, size, batches, conf=conf, job_args=job_args) for size in sizes]
+    return {"runs": runs, "steps": list(STEPS)}
+
+
+def format_steps(fig: Mapping[str, Any]) -> str:
+    """The steady batch per size, one column each, and the cold batch and start of the first size."""
+    runs = [r for r in fig.get("runs", []) if r.get("steady")]
+    if not runs:
+        return "(no breakdown)"
+    head = ["Step (median s per batch)", *[f"{r['records_per_batch']:,} rec" for r in runs]]
+    rows = [[k, *[f"{r['steady']['steps'][k]:.2f}" for r in runs]] for k in STEPS]
+    rows.append(["= batch", *[f"{r['steady']['seconds']:.2f}" for r in runs]])
+    for key in ("load", "updates", "removals", "commit", "changelog upload"):
+        rows.append([f"  state: {key}", *[f"{r['steady']['state'].get(key, 0):.2f}" for r in runs]])
+    rows.append(
+        ["  Spark jobs / tasks", *[f"{r['steady']['spark_jobs']:.0f} / {r['steady']['tasks']:.0f}" for r in runs]]
+    )
+    rows.append(["cold: first batch", *[f"{r['start']['first_batch_seconds']}" for r in runs]])
+    rows.append(["cold: submit -> first commit", *[f"{r['start']['first_batch_committed']}" for r in runs]])
+    widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(len(head))]
+    fmt = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))  # noqa: E731
+    return "\n".join([fmt(head), *map(fmt, rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.breakdown", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default=",".join(map(str, SIZES)), help="records per batch, comma list")
+    p.add_argument("--batches", type=int, default=6)
+    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf (experiments)")
+    p.add_argument("--job-arg", action="append", default=[], help="extra job flag (experiments), e.g. --job-arg=--x")
+    p.add_argument("--json", type=Path, help="also write the result here")
+    a = p.parse_args(argv)
+    conf = dict(c.split("=", 1) for c in a.conf)
+    out = figure(sizes=[int(s) for s in a.sizes.split(",")], batches=a.batches, conf=conf, job_args=a.job_arg)
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=2, default=str))
+    print(format_steps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
