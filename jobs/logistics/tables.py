@@ -152,6 +152,8 @@ class IdempotentAppender:
         seen = self._seen.get((uri, app_id))
         if seen is not None and seen[0] == read_version:
             latest = seen[1]
+        elif read_version == 0:
+            latest = _mark_in_first_commit(spark, uri, app_id)  # a new table: its one commit, no Spark job
         else:
             latest = int(txn.txnVersion(app_id))
             self.lookups += 1
@@ -189,6 +191,22 @@ class IdempotentAppender:
         ours = json.dumps(json.loads(frame.schema.json())["fields"])
         if _names_and_types(ours) != _names_and_types(table):
             raise RuntimeError(f"the batch's columns do not match the Delta table at {uri}: {ours} vs {table}")
+
+
+def _mark_in_first_commit(spark: SparkSession, uri: str, app_id: str) -> int:
+    """`app_id`'s latest batch id in a table at version 0 (-1 if none), read from its one commit file: the
+    state rebuild `txnVersion` runs would read the same file in a Spark job, on the first batch of every new
+    table (a new stack's cold start)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(uri.rstrip("/") + "/_delta_log/" + "0" * 20 + ".json")
+    stream = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(path)
+    try:
+        text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+    marks = [json.loads(line).get("txn") for line in text.splitlines() if line.strip()]
+    return max((int(m["version"]) for m in marks if m and m.get("appId") == app_id), default=-1)
 
 
 def _names_and_types(fields_json: str) -> list[tuple[str, str]]:
