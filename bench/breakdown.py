@@ -28,6 +28,7 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -60,6 +61,35 @@ STEPS = (
 """The steps of one batch, in order; they add up to its duration."""
 
 
+class GroupCpu(threading.Thread):
+    """Samples the CPU seconds used by one process group (the driver: spark-submit's JVM and its Python) every
+    `every` seconds, with wall-clock times, so a batch's driver CPU can be read off between its start and end."""
+
+    def __init__(self, pgid: int, every: float = 0.5) -> None:
+        super().__init__(name="driver-cpu", daemon=True)
+        self.pgid, self.every = pgid, every
+        self.samples: list[tuple[int, float]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from bench.machine import CLK_TCK, all_procs, read_proc
+
+        pids: list[int] = []
+        refreshed = 0.0
+        while not self.stopping.is_set():
+            if time.monotonic() - refreshed > 5:
+                pids = [p.pid for p in all_procs().values() if p.pgid == self.pgid]
+                refreshed = time.monotonic()
+            ticks = sum(st.ticks for st in (read_proc(pid) for pid in pids) if st is not None)
+            self.samples.append((int(time.time() * 1000), ticks / CLK_TCK))
+            self.stopping.wait(self.every)
+
+    def between(self, start_ms: int, end_ms: int) -> float | None:
+        """CPU seconds between two times (the nearest samples inside); None without samples there."""
+        inside = [cpu for at, cpu in self.samples if start_ms <= at <= end_ms + int(self.every * 1000)]
+        return round(max(0.0, inside[-1] - inside[0]), 3) if len(inside) >= 2 else None
+
+
 def eventlog_conf(directory: Path) -> dict[str, str]:
     """Spark confs that write the driver's event log (uncompressed JSON lines) into `directory`."""
     return {
@@ -79,6 +109,8 @@ class EventLog:
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     stages: dict[int, dict[str, Any]] = field(default_factory=dict)
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
+    task_cpu: dict[int, float] = field(default_factory=dict)
+    """Stage id -> its tasks' executor CPU seconds (work, whatever else the machine runs)."""
 
 
 def event_files(directory: Path) -> list[Path]:
@@ -117,6 +149,9 @@ def read_event_log(lines: Sequence[str] | Path) -> EventLog:
             }
         elif kind == "SparkListenerJobEnd" and e["Job ID"] in log.jobs:
             log.jobs[e["Job ID"]]["end"] = e["Completion Time"]
+        elif kind == "SparkListenerTaskEnd":
+            cpu_ns = (e.get("Task Metrics") or {}).get("Executor CPU Time") or 0
+            log.task_cpu[e["Stage ID"]] = log.task_cpu.get(e["Stage ID"], 0.0) + cpu_ns / 1e9
         elif kind == "SparkListenerStageCompleted":
             info = e["Stage Info"]
             log.stages[info["Stage ID"]] = info
@@ -160,6 +195,7 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
     jobs = sorted((j for j in log.jobs.values() if j["group"] == group), key=lambda j: j["start"])
     kinds: dict[str, float] = {"rebuild": 0.0, "checkpoint": 0.0, "maintenance": 0.0, "files": 0.0}
     kafka = state = read_jobs = 0.0
+    cpu = {"Kafka stage": 0.0, "state stage": 0.0, "other tasks": 0.0}
     stage_rows = []
     tasks = 0
     for i, job in enumerate(jobs):
@@ -167,6 +203,7 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
             st = log.stages.get(sid)
             if st is not None:
                 tasks += int(st.get("Number of Tasks") or 0)
+            cpu["other tasks"] += log.task_cpu.get(sid, 0.0)
         if i == 0 and _kind(job) == "other":  # the read: count of the persisted batch
             read_jobs = _wall(job, "start", "end")
             done = [log.stages[s] for s in job["stages"] if "Completion Time" in log.stages.get(s, {})]
@@ -176,8 +213,10 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
                                    "seconds": round(_wall(st, "Submission Time", "Completion Time"), 3)})  # fmt: skip
             if ran:
                 kafka = _wall(ran[0], "Submission Time", "Completion Time")
+                cpu["Kafka stage"] = log.task_cpu.get(ran[0]["Stage ID"], 0.0)
             if len(ran) > 1:
                 state = _wall(ran[1], "Submission Time", "Completion Time")
+                cpu["state stage"] = log.task_cpu.get(ran[1]["Stage ID"], 0.0)
             continue
         kind = _kind(job)
         kinds["files" if kind == "other" else kind] += _wall(job, "start", "end")
@@ -223,6 +262,11 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
             "partitions": so.get("numStateStoreInstances"),
         },
         "read_stages": stage_rows,
+        "executor_cpu": {
+            "Kafka stage": round(cpu["Kafka stage"], 3),
+            "state stage": round(cpu["state stage"], 3),
+            "other tasks": round(cpu["other tasks"] - cpu["Kafka stage"] - cpu["state stage"], 3),
+        },
         "spark_jobs": len(jobs),
         "tasks": tasks,
     }
@@ -240,6 +284,8 @@ def summarise(batches: Sequence[Mapping[str, Any]], size: int) -> dict[str, Any]
         "seconds": med([b["seconds"] for b in steady]),
         "steps": {k: med([b["steps"][k] for b in steady]) for k in STEPS},
         "state": {k: med([b["state"][k] or 0 for b in steady]) for k in steady[0]["state"]},
+        "executor_cpu": {k: med([b["executor_cpu"][k] for b in steady]) for k in steady[0]["executor_cpu"]},
+        "driver_cpu": med([b["driver_cpu"] for b in steady if b.get("driver_cpu") is not None] or [0.0]),
         "spark_jobs": med([b["spark_jobs"] for b in steady]),
         "tasks": med([b["tasks"] for b in steady]),
     }
@@ -262,11 +308,21 @@ def start_phases(log: EventLog, submitted_ms: int, job_lines: Sequence[str]) -> 
     }
 
 
-def analyse(evdir: Path, lines: Sequence[str], size: int, submitted_ms: int) -> dict[str, Any]:
+def analyse(evdir: Path, lines: Sequence[str], size: int, submitted_ms: int, *, since_ms: int | None = None,
+            until_ms: int | None = None, driver_cpu: GroupCpu | None = None) -> dict[str, Any]:  # fmt: skip
+    """The breakdown of a run: every batch with data (those whose trigger started in [since_ms, until_ms) when
+    given), the steady median, the cold batch and the start phases."""
     log = read_event_log(evdir)
     job_steps = {b["batch"]: b["steps"] for b in (parse_batch_line(x) for x in lines) if b is not None}
     batches = [batch_breakdown(log, bid, job_steps.get(bid)) for bid in sorted(log.progress)]
     batches = [b for b in batches if b["records"] > 0]
+    if driver_cpu is not None:
+        for b in batches:
+            start = _epoch_ms(log.progress[b["batch"]].get("timestamp")) or 0
+            b["driver_cpu"] = driver_cpu.between(start, start + int(b["seconds"] * 1000))
+    if since_ms is not None or until_ms is not None:
+        lo, hi = since_ms or 0, until_ms or 2**62
+        batches = [b for b in batches if lo <= (_epoch_ms(log.progress[b["batch"]].get("timestamp")) or 0) < hi]
     return {
         "records_per_batch": size,
         "batches": batches,
@@ -302,16 +358,20 @@ def run_size(endpoints: Mapping[str, str], size: int, batches: int, *, conf: Map
             argv = sparkrun.spark_submit_argv(endpoints, sparkrun.JOBS / "logistics_stream.py", args, conf=spark_conf)
             submitted_ms = int(time.time() * 1000)
             app = sparkrun.SparkApp(argv, sparkrun.spark_env(endpoints), work / "job.log")
+            cpu = GroupCpu(app.proc.pid)
+            cpu.start()
             try:
                 code = app.wait(timeout_s)
             except BaseException:
                 with contextlib.suppress(Exception):
                     app.kill()
                 raise
+            finally:
+                cpu.stopping.set()
             lines = app.lines()
             if code != 0:
                 raise RuntimeError(f"the job exited {code}:\n" + "\n".join(lines[-40:]))
-            result |= analyse(evdir, lines, size, submitted_ms)
+            result |= analyse(evdir, lines, size, submitted_ms, driver_cpu=cpu)
             result["job_args"] = args
             result["conf"] = dict(conf or {})
     finally:
@@ -341,6 +401,9 @@ def format_steps(fig: Mapping[str, Any]) -> str:
     rows.append(["= batch", *[f"{r['steady']['seconds']:.2f}" for r in runs]])
     for key in ("load", "updates", "removals", "commit", "changelog upload"):
         rows.append([f"  state: {key}", *[f"{r['steady']['state'].get(key, 0):.2f}" for r in runs]])
+    rows.append(["  driver CPU (JVM + Python)", *[f"{r['steady'].get('driver_cpu', 0):.2f}" for r in runs]])
+    for key in ("Kafka stage", "state stage", "other tasks"):
+        rows.append([f"  executor CPU: {key}", *[f"{r['steady']['executor_cpu'][key]:.2f}" for r in runs]])
     rows.append(
         ["  Spark jobs / tasks", *[f"{r['steady']['spark_jobs']:.0f} / {r['steady']['tasks']:.0f}" for r in runs]]
     )

@@ -270,10 +270,17 @@ def figure(
     with ctx:
         result["job_args"] = session.args
         result["job_start_to_tables_registered_s"] = session.started_s
+        result["cold_start"] = dict(session.cold)
         result["first_event_visible_s"] = wait_live(session)
         result["runs"] = []
         for rate in rates:
+            began_ms = int(time.time() * 1000)
             run = measure_rate(session, rate=rate, seconds=seconds, warmup=warmup, marker_every=marker_every, poll=poll)
+            # Where the batches of this rate spent their time (after the warm-up, until the load ended).
+            steps = _safe(
+                lambda b=began_ms: session.breakdown(since_ms=b + int(warmup * 1000), until_ms=int(time.time() * 1000))
+            )
+            run["breakdown"] = {k: v for k, v in steps.items() if k != "batches"} if isinstance(steps, dict) else steps
             result["runs"].append(run)  # type: ignore[attr-defined]
         result["rows_in_table"] = _safe(session.count)
         result["job_log_tail"] = session.log_lines()[-15:]

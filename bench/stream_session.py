@@ -54,6 +54,24 @@ def stack_job_args(
     return stream_job_args(env)
 
 
+def send_marker(endpoints: Mapping[str, str], topic: str) -> str:
+    """One valid event with a fresh event_id (the producer's own generator), acknowledged by all replicas;
+    returns its event_id."""
+    from kafka import KafkaProducer
+
+    from producer.events import EventGenerator, encode
+
+    event = EventGenerator().next_event()
+    event["event_id"] = str(uuid.uuid4())
+    key, value = encode(event)
+    producer = KafkaProducer(bootstrap_servers=endpoints["kafka_bootstrap_servers"].split(","), acks="all")
+    try:
+        producer.send(topic, key=key, value=value).get(timeout=60)
+    finally:
+        producer.close(timeout=30)
+    return str(event["event_id"])
+
+
 def arg_value(args: list[str], flag: str) -> str | None:
     return args[args.index(flag) + 1] if flag in args[:-1] else None
 
@@ -63,12 +81,19 @@ class StreamSession:
     endpoints: Mapping[str, str]
     extra_args: list[str] = field(default_factory=list)
     """More flags after the stack's (a later flag wins in argparse), e.g. a trigger for a smoke run."""
+    conf: dict[str, str] = field(default_factory=dict)
+    """More Spark confs for the job's spark-submit (experiments)."""
+    event_log: bool = True
+    """Write the driver's Spark event log (bench/breakdown.py reads where each batch's time goes)."""
     start_timeout_s: float = 600
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     app: sparkrun.SparkApp | None = None
     args: list[str] = field(default_factory=list)
     started_s: float | None = None
     """Seconds from spark-submit to both tables registered in Trino."""
+    cold: dict[str, object] = field(default_factory=dict)
+    """The cold start: a marker event is in the topic before spark-submit; seconds from spark-submit to the
+    tables registered in Trino and to the marker visible through Trino (the first rows a user sees)."""
 
     def __post_init__(self) -> None:
         ep = self.endpoints
@@ -81,6 +106,9 @@ class StreamSession:
         self.trino_table = f"{CATALOG}.{self.schema}.{EVENTS}"
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-stream-")
         self.log_path = Path(self._tmp.name) / "stream.log"
+        self.event_log_dir = Path(self._tmp.name) / "eventlog"
+        self.submitted_ms: int | None = None
+        self.driver_cpu = None
         self._registered: list[str] = []
 
     # ----- lifecycle -----
@@ -110,11 +138,25 @@ class StreamSession:
         packages = job_packages_zip(Path(self._tmp.name) / "packages.zip")
         if packages is not None:
             conf["spark.submit.pyFiles"] = str(packages)
+        if self.event_log:
+            from bench.breakdown import eventlog_conf
+
+            self.event_log_dir.mkdir(exist_ok=True)
+            conf |= eventlog_conf(self.event_log_dir)
+        conf |= self.conf
         argv = sparkrun.spark_submit_argv(ep, sparkrun.JOBS / "logistics_stream.py", self.args, conf=conf)
+        marker = send_marker(ep, self.topic)
         began = time.monotonic()
+        self.submitted_ms = int(time.time() * 1000)
         self.app = sparkrun.SparkApp(argv, sparkrun.spark_env(ep), self.log_path)
+        from bench.breakdown import GroupCpu
+
+        self.driver_cpu = GroupCpu(self.app.proc.pid)
+        self.driver_cpu.start()
         self.register(deadline=began + self.start_timeout_s)
         self.started_s = round(time.monotonic() - began, 1)
+        self.cold = {"tables_registered_s": self.started_s}
+        self.cold["first_rows_visible_s"] = self.wait_visible(marker, began, deadline=began + self.start_timeout_s)
 
     def register(self, *, deadline: float) -> None:
         """Register both tables in Trino once the job has created them (it does before its query starts)."""
@@ -132,6 +174,27 @@ class StreamSession:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(2)
+
+    def wait_visible(self, event_id: str, began: float, *, deadline: float, poll_s: float = 0.25) -> float:
+        """Seconds from `began` until Trino returns the row of `event_id` (the session's table)."""
+        sql = f"SELECT count(*) FROM {self.trino_table} WHERE event_id = '{event_id}'"  # noqa: S608 - our own uuid
+        while time.monotonic() < deadline:
+            self._check_alive()
+            with contextlib.suppress(Exception):
+                if int(query(self.endpoints["trino_url"], sql, user=TRINO_USER, timeout=30)[0][0]) > 0:
+                    return round(time.monotonic() - began, 1)
+            time.sleep(poll_s)
+        raise TimeoutError(f"the marker {event_id} did not become visible through Trino in time")
+
+    def breakdown(self, since_ms: int | None = None, until_ms: int | None = None) -> dict[str, object] | None:
+        """Where the job's batches spent their time (bench/breakdown.py), those whose trigger started in the
+        window; None without an event log."""
+        if not self.event_log or not self.event_log_dir.exists() or self.submitted_ms is None:
+            return None
+        from bench.breakdown import analyse
+
+        return analyse(self.event_log_dir, self.log_lines(), 1, self.submitted_ms, since_ms=since_ms, until_ms=until_ms,
+                       driver_cpu=self.driver_cpu)  # fmt: skip
 
     def _check_alive(self) -> None:
         if self.app is not None and self.app.proc.poll() is not None:
@@ -153,6 +216,8 @@ class StreamSession:
     def close(self) -> None:
         ep = self.endpoints
         stop_code = None
+        if self.driver_cpu is not None:
+            self.driver_cpu.stopping.set()
         if self.app is not None:
             with contextlib.suppress(Exception):
                 stop_code = self.app.stop(timeout_s=180)
