@@ -112,7 +112,7 @@ class Settings:
     kafka_host_port_base: int = _key(
         "kafkaHostPortBase", 19092, "Host port of broker 1's host listener; broker N gets base + N - 1."
     )
-    kafka_heap: str = _key("kafkaHeap", "512m", "JVM heap of each broker (and of ZooKeeper), e.g. 512m.")
+    kafka_heap: str = _key("kafkaHeap", "256m", "JVM heap of each broker (and of ZooKeeper), e.g. 256m.")
     # Storage (S3)
     minio_api_port: int = _key("minioApiPort", 9000, "Host port of the S3 API.")
     minio_console_port: int = _key("minioConsolePort", 9001, "Host port of the MinIO console.")
@@ -128,7 +128,7 @@ class Settings:
     spark_worker_cores: int = _key("sparkWorkerCores", 1, "Cores each Spark worker offers.")
     spark_worker_memory: str = _key(
         "sparkWorkerMemory",
-        "1g",
+        "512m",
         "Memory each Spark worker offers to executors, at least 512m and at least sparkExecutorMemory, e.g. 1g.",
     )
     spark_executor_memory: str = _key(
@@ -142,7 +142,7 @@ class Settings:
         "Heap of each driver Orion starts, at least 512m (Spark refuses less than 450 MiB), e.g. 512m.",
     )
     spark_daemon_memory: str = _key(
-        "sparkDaemonMemory", "256m", "Heap of the Spark master and worker daemons, e.g. 256m."
+        "sparkDaemonMemory", "128m", "Heap of the Spark master and worker daemons, e.g. 128m."
     )
     spark_master_port: int = _key(
         "sparkMasterPort", 7077, "Host port of the Spark master's RPC (spark://), when publishSparkMasterRpc is true."
@@ -160,7 +160,9 @@ class Settings:
     orion_cores_max: int = _key("orionCoresMax", 1, "spark.cores.max of each application Orion submits.")
     # Trino
     trino_port: int = _key("trinoPort", 8085, "Host port of Trino.")
-    trino_heap: str = _key("trinoHeap", "1g", "JVM heap of Trino, at least 256m (queries may use half of it), e.g. 1g.")
+    trino_heap: str = _key(
+        "trinoHeap", "512m", "JVM heap of Trino, at least 256m (queries may use half of it), e.g. 512m."
+    )
     # Superset
     superset_port: int = _key("supersetPort", 8088, "Host port of Superset.")
     superset_admin_user: str = _key("supersetAdminUser", "admin", "User name of the Superset admin.")

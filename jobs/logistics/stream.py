@@ -132,6 +132,10 @@ def read_kafka(spark: SparkSession, cfg: StreamSettings) -> DataFrame:
     )
 
 
+CODEGEN_BOUNDARY = 1 << 16
+"""More partitions than a topic has: the coalesce in `deduplicated` keeps them all."""
+
+
 def deduplicated(screened: DataFrame, window: str, clock: Column | None = None) -> DataFrame:
     """Drop records whose key was seen within the window: (true, event_id) for events, (false,
     partition:offset) for the others (never equal: every record reaches the quarantine once).
@@ -143,8 +147,14 @@ def deduplicated(screened: DataFrame, window: str, clock: Column | None = None) 
     key = F.when(F.col("_ok"), F.col("event_id")).otherwise(
         F.concat_ws(":", F.col("kafka_partition").cast("string"), F.col("kafka_offset").cast("string"))
     )
+    # The batch's time is a literal in the generated code of the projection that uses it (Spark writes a timestamp
+    # literal into the Java source), so that code is new and compiled again every batch, on the driver and on the
+    # executor. A coalesce to more partitions than there are changes nothing but ends the whole-stage code there:
+    # the screen's large projections keep the same code from batch to batch (compiled once per JVM), and only this
+    # small projection is compiled per batch.
     return (
-        screened.select("*", key.alias("_dedup_key"), dedup_time.alias("_dedup_time"))
+        screened.coalesce(CODEGEN_BOUNDARY)
+        .select("*", key.alias("_dedup_key"), dedup_time.alias("_dedup_time"))
         .withWatermark("_dedup_time", window)
         .dropDuplicatesWithinWatermark(["_ok", "_dedup_key"])
     )
