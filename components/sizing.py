@@ -4,25 +4,36 @@ Pure arithmetic (no pulumi), so the numbers are unit-tested and explained in one
 heap the process is told to use plus headroom for what lives outside the heap (metaspace, threads,
 direct buffers, Python workers); a container that outgrows it is killed by Docker and restarted by its
 restart policy instead of starving the rest of the machine.
+
+The defaults are sized for a laptop: the whole default stack's limits add up to `stack_memory_limits_mib`
+(at most 8 GiB, a unit test checks it against the containers the stack declares). The headroom figures are the
+peak resident memory measured on the test bed (same generators, same heaps and JVM flags) during the end-to-end
+test, the fault suite and `make bench`, beyond the heap, rounded up with a margin: see README, Benchmarks.
 """
 
 from __future__ import annotations
 
-from lakehouse.settings import memory_mib
+from lakehouse.settings import Settings, memory_mib
 
-# Off-heap headroom of a JVM (metaspace, code cache, thread stacks, NIO buffers), in MiB.
-JVM_OVERHEAD_MIB = 384
+# Off-heap headroom of a JVM (metaspace, code cache, thread stacks, NIO buffers), in MiB: Kafka brokers, the Spark
+# master daemon, each driver's JVM.
+JVM_OVERHEAD_MIB = 256
 # Trino keeps large direct buffers and a big code cache beside its heap.
-TRINO_OVERHEAD_MIB = 768
-# An executor JVM's off-heap plus its Python worker processes.
-EXECUTOR_OVERHEAD_MIB = 768
+TRINO_OVERHEAD_MIB = 384
+# A Spark worker daemon (C1 only, a 32 MiB code cache: lakehouse/generators/spark.py) beside its heap.
+WORKER_DAEMON_OVERHEAD_MIB = 160
+# An executor JVM's off-heap: metaspace, code cache, Netty buffers and the dedup state's RocksDB (bounded at 64 MiB
+# by the streaming job).
+EXECUTOR_OVERHEAD_MIB = 320
 # Spark Orion's own process (FastAPI + SQLite) and each driver's Python side.
-ORION_BASE_MIB = 512
-DRIVER_OVERHEAD_MIB = 512
+ORION_BASE_MIB = 192
+DRIVER_OVERHEAD_MIB = 160
 # MinIO is a Go server; it stays far below this for a lakehouse of this size.
-MINIO_MIB = 1024
-# Superset: two gunicorn workers at ~300 MB each plus the bootstrap commands.
-SUPERSET_MIB = 1536
+MINIO_MIB = 512
+# Superset: one gunicorn worker (threads serve the dashboards' requests), ~300 MB, plus the bootstrap commands.
+SUPERSET_MIB = 640
+# The budget of the default stack, all containers together: a laptop's share.
+STACK_BUDGET_MIB = 8 * 1024
 
 
 def jvm_limit_mib(heap: str, overhead_mib: int = JVM_OVERHEAD_MIB) -> int:
@@ -32,7 +43,7 @@ def jvm_limit_mib(heap: str, overhead_mib: int = JVM_OVERHEAD_MIB) -> int:
 
 def spark_worker_limit_mib(*, daemon_memory: str, worker_memory: str) -> int:
     """A worker runs its daemon JVM plus executors using up to `worker_memory` in total."""
-    return memory_mib(daemon_memory) + JVM_OVERHEAD_MIB + memory_mib(worker_memory) + EXECUTOR_OVERHEAD_MIB
+    return memory_mib(daemon_memory) + WORKER_DAEMON_OVERHEAD_MIB + memory_mib(worker_memory) + EXECUTOR_OVERHEAD_MIB
 
 
 def orion_concurrent_apps(*, workers: int, worker_cores: int, cores_max: int) -> int:
@@ -44,3 +55,25 @@ def orion_limit_mib(*, driver_memory: str, workers: int, worker_cores: int, core
     """Orion itself plus one client-mode driver (JVM + Python) per application that can run at once."""
     apps = orion_concurrent_apps(workers=workers, worker_cores=worker_cores, cores_max=cores_max)
     return ORION_BASE_MIB + apps * (memory_mib(driver_memory) + JVM_OVERHEAD_MIB + DRIVER_OVERHEAD_MIB)
+
+
+def stack_memory_limits_mib(s: Settings) -> dict[str, int]:
+    """Every container's memory limit for settings `s`, by container role (what components/ declare)."""
+    limits = {f"kafka-{n}": jvm_limit_mib(s.kafka_heap) for n in range(1, s.kafka_brokers + 1)}
+    if s.kafka_mode == "zookeeper":
+        limits["zookeeper"] = jvm_limit_mib(s.kafka_heap, 256)
+    limits["spark-master"] = jvm_limit_mib(s.spark_daemon_memory)
+    for n in range(1, s.spark_workers + 1):
+        limits[f"spark-worker-{n}"] = spark_worker_limit_mib(
+            daemon_memory=s.spark_daemon_memory, worker_memory=s.spark_worker_memory
+        )
+    limits["spark-orion"] = orion_limit_mib(
+        driver_memory=s.spark_driver_memory,
+        workers=s.spark_workers,
+        worker_cores=s.spark_worker_cores,
+        cores_max=s.orion_cores_max,
+    )
+    limits["minio"] = MINIO_MIB
+    limits["superset"] = SUPERSET_MIB
+    limits["trino"] = jvm_limit_mib(s.trino_heap, TRINO_OVERHEAD_MIB)
+    return limits

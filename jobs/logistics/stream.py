@@ -20,6 +20,7 @@ says which: `stop-outcome=finished|abandoned [batch=<id>] seconds=<s>`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -31,14 +32,14 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+from pyspark.sql.streaming import StreamingQuery
 
 from .lease import LeaseHeld, WriterLease
 from .maintenance import Schedule, tune_session
 from .rules import explain, screen
 from .schema import FIELDS, KAFKA_NAMES
 from .settings import StreamSettings
-from .tables import BatchResult, ensure_tables, write_batch
+from .tables import BATCH_TIME, BatchResult, ensure_tables, write_batch
 
 log = logging.getLogger("logistics_stream")
 
@@ -70,7 +71,8 @@ SESSION_CONF = {
 
 
 BATCH_COLUMNS = (*KAFKA_NAMES, *(f.name for f in FIELDS), "_ok", "_why", "raw_value", "problems", "_event_id_text")
-"""What a micro-batch holds: the screened record, and for a quarantined one its explanation."""
+"""What a micro-batch holds: the screened record, and for a quarantined one its explanation (and the stream adds
+the batch's time, BATCH_TIME)."""
 
 
 class StopRequested(RuntimeError):
@@ -154,7 +156,7 @@ def deduplicated(screened: DataFrame, window: str, clock: Column | None = None) 
     # small projection is compiled per batch.
     return (
         screened.coalesce(CODEGEN_BOUNDARY)
-        .select("*", key.alias("_dedup_key"), dedup_time.alias("_dedup_time"))
+        .select("*", key.alias("_dedup_key"), dedup_time.alias("_dedup_time"), now.alias(BATCH_TIME))
         .withWatermark("_dedup_time", window)
         .dropDuplicatesWithinWatermark(["_ok", "_dedup_key"])
     )
@@ -179,7 +181,7 @@ class BatchWriter:
         self.results: dict[int, BatchResult] = {}
         self.schedule = Schedule(cfg.table_uri, cfg.rejected_table_uri, cfg.maintenance_interval_seconds)
         self.maintenance_seconds: dict[int, float] = {}
-        self.listener: StreamingQueryListener | None = None
+        self.listener: ProgressLog | None = None
 
     def bind(self, query_id: str) -> None:
         self.app_id = f"logistics_stream-{query_id}"
@@ -236,46 +238,74 @@ class BatchWriter:
                 self._lock.notify_all()
 
 
-class ProgressLog(StreamingQueryListener):
-    """One line per batch with data: consumed, valid, rejected, recognised duplicates, seconds, steps."""
+class ProgressLog:
+    """One line per batch with data: consumed, valid, rejected, recognised duplicates, seconds, steps.
+
+    Spark's PythonStreamingQueryListener called back through py4j, each progress read as ONE JSON string. PySpark's
+    own StreamingQueryListener turns every event into Python objects with some thirty calls into the JVM (and
+    registers a wildcard import that every later py4j name lookup then also tries), a per-batch driver cost the
+    job's profile showed; this class makes two calls per event."""
 
     def __init__(self, writer: BatchWriter) -> None:
         self._writer = writer
+        self.handle: Any = None
+        """The JVM-side wrapper, once registered (`add_to` / `remove_from`)."""
 
-    def onQueryStarted(self, event: Any) -> None:
+    def add_to(self, spark: SparkSession) -> None:
+        from pyspark.java_gateway import ensure_callback_server_started
+
+        ensure_callback_server_started(spark.sparkContext._gateway)
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        self.handle = jvm.org.apache.spark.sql.streaming.PythonStreamingQueryListenerWrapper(self)
+        spark._jsparkSession.streams().addListener(self.handle)
+
+    def remove_from(self, spark: SparkSession) -> None:
+        if self.handle is not None:
+            spark._jsparkSession.streams().removeListener(self.handle)
+            self.handle = None
+
+    def onQueryStarted(self, jevent: Any) -> None:
         pass
 
-    def onQueryIdle(self, event: Any) -> None:
+    def onQueryIdle(self, jevent: Any) -> None:
         pass
 
-    def onQueryTerminated(self, event: Any) -> None:
+    def onQueryTerminated(self, jevent: Any) -> None:
         pass
 
-    def onQueryProgress(self, event: Any) -> None:
+    def onQueryProgress(self, jevent: Any) -> None:
         try:
-            p = event.progress
-            if self._writer.app_id != f"logistics_stream-{p.id}":
-                return  # another query of this session
-            result = self._writer.results.get(p.batchId)
-            consumed = int(p.numInputRows)
-            if result is None or (consumed == 0 and not (result.valid or result.rejected)):
-                return
-            steps = dict(result.steps)
-            if p.batchId in self._writer.maintenance_seconds:
-                steps["maintenance"] = self._writer.maintenance_seconds[p.batchId]
-            log.info(
-                "batch %d: consumed %d, valid %d, rejected %d, duplicates %d, %.1f s (%s)%s",
-                p.batchId,
-                consumed,
-                result.valid,
-                result.rejected,
-                consumed - result.valid - result.rejected,
-                p.batchDuration / 1000.0,
-                ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()),
-                "; already committed before a restart" if result.replayed else "",
-            )
+            self.log(json.loads(jevent.progress().json()))
         except Exception as exc:  # a listener must never disturb the query
             log.warning("progress log failed: %s", exc)
+
+    def log(self, p: dict[str, Any]) -> None:
+        """The line of one progress (StreamingQueryProgress as JSON)."""
+        if self._writer.app_id != f"logistics_stream-{p['id']}":
+            return  # another query of this session
+        batch_id = int(p["batchId"])
+        result = self._writer.results.get(batch_id)
+        consumed = int(p.get("numInputRows") or 0)
+        if result is None or (consumed == 0 and not (result.valid or result.rejected)):
+            return
+        steps = dict(result.steps)
+        if batch_id in self._writer.maintenance_seconds:
+            steps["maintenance"] = self._writer.maintenance_seconds[batch_id]
+        log.info(
+            "batch %d: consumed %d, valid %d, rejected %d, duplicates %d, %.1f s (%s)%s",
+            batch_id,
+            consumed,
+            result.valid,
+            result.rejected,
+            consumed - result.valid - result.rejected,
+            int(p.get("batchDuration") or 0) / 1000.0,
+            ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()),
+            "; already committed before a restart" if result.replayed else "",
+        )
+
+    class Java:
+        implements = ["org.apache.spark.sql.streaming.PythonStreamingQueryListener"]
 
 
 def _checkpoint_is_old_design(spark: SparkSession, checkpoint_uri: str) -> bool:
@@ -314,12 +344,12 @@ def build_query(
     stream = deduplicated(screen(source if source is not None else read_kafka(spark, cfg)), cfg.dedup_window)
     # The reasons of the quarantined records, built once here (not per batch: building this plan costs about
     # a CPU second), computed only for them.
-    stream = explain(stream, only_where=~F.col("_ok")).select(*BATCH_COLUMNS)
+    stream = explain(stream, only_where=~F.col("_ok")).select(*BATCH_COLUMNS, BATCH_TIME)
     w = stream.writeStream.queryName("logistics_stream").foreachBatch(writer)
     w = w.option("checkpointLocation", cfg.checkpoint_uri)
     w = w.trigger(availableNow=True) if cfg.available_now else w.trigger(processingTime=cfg.trigger_interval)
     writer.listener = ProgressLog(writer)
-    spark.streams.addListener(writer.listener)
+    writer.listener.add_to(spark)
     query = w.start()
     writer.bind(str(query.id))
     return query, writer
@@ -430,7 +460,7 @@ def run(
             return _supervise(spark, cfg, query, writer, on_started)
         finally:
             if writer.listener is not None:
-                spark.streams.removeListener(writer.listener)
+                writer.listener.remove_from(spark)
     finally:
         lease.release()
         if own_session:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,9 @@ log = logging.getLogger("logistics_stream")
 MAX_STORED_RAW_BYTES = 1024 * 1024
 """A quarantined payload is kept up to this size (its reason gives the full size)."""
 MAX_STORED_TEXT_CHARS = 64 * 1024
+BATCH_TIME = "_batch_time"
+"""The column of a micro-batch that holds the batch's time (the stream adds it; a batch without it uses the
+clock)."""
 ROWS_PER_FILE = 500_000
 """Events per written file and batch: small batches make one file, not one per shuffle partition."""
 
@@ -60,23 +64,36 @@ def ensure_tables(spark: SparkSession, table_uri: str, rejected_table_uri: str) 
     ensure_table(spark, rejected_table_uri, REJECTED_SCHEMA, PARTITION_COLUMNS["rejected"])
 
 
+_COLUMNS: dict[tuple[int, str], list[Column]] = {}
+
+
+def _columns(frame: DataFrame, name: str, build: Callable[[], list[Column]]) -> list[Column]:
+    """The column expressions `build` makes, made once per Spark context and reused by every batch: each `F.*`
+    call is a py4j round trip that resolves Spark's `functions` class by name, through the JVM's imports and
+    every jar on the class path, several times per call; a batch's projections took some 60 of them."""
+    key = (id(frame.sparkSession.sparkContext._jsc), name)
+    if key not in _COLUMNS:
+        _COLUMNS[key] = build()
+    return _COLUMNS[key]
+
+
 def valid_events(screened: DataFrame, ingestion_time: Column | None = None) -> DataFrame:
     """The screened rows that are events, typed, in the table's column order (EVENTS_SCHEMA)."""
     now = ingestion_time if ingestion_time is not None else F.current_timestamp()
-    return screened.where(F.col("_ok")).select(
-        *[F.col(f.name) for f in FIELDS],
-        *[F.col(c.name).cast(c.dataType) for c in KAFKA_COLUMNS.fields],
-        now.alias("ingestion_time"),
-        F.to_date(F.col("event_time")).alias("event_date"),
+    ok, *fields, event_date = _columns(
+        screened,
+        "events",
+        lambda: [
+            F.col("_ok"),
+            *[F.col(f.name) for f in FIELDS],
+            *[F.col(c.name).cast(c.dataType) for c in KAFKA_COLUMNS.fields],
+            F.to_date(F.col("event_time")).alias("event_date"),
+        ],
     )
+    return screened.where(ok).select(*fields, now.alias("ingestion_time"), event_date)
 
 
-def rejected_records(screened: DataFrame, ingestion_time: Column | None = None) -> DataFrame:
-    """The screened rows that are not events, explained (here, unless the rows carry `problems` already):
-    raw payload, Kafka coordinates, the first problem's code and every problem's message (REJECTED_SCHEMA)."""
-    now = ingestion_time if ingestion_time is not None else F.current_timestamp()
-    explained = screened if "problems" in screened.columns else explain(screened, only_where=~F.col("_ok"))
-    explained = explained.where(~F.col("_ok"))
+def _rejected_columns() -> list[Column]:
     # Should the detailed rules find nothing, the screen's failed check is the reason: never lose a record.
     fallback = F.array(
         F.struct(
@@ -86,7 +103,8 @@ def rejected_records(screened: DataFrame, ingestion_time: Column | None = None) 
     )
     problems = F.when(F.size("problems") > 0, F.col("problems")).otherwise(fallback)
     raw = F.col("raw_value")
-    return explained.select(
+    return [
+        ~F.col("_ok"),
         *[F.col(c.name).cast(c.dataType) for c in KAFKA_COLUMNS.fields],
         F.when(F.octet_length(raw) > MAX_STORED_RAW_BYTES, F.substring(raw, 1, MAX_STORED_RAW_BYTES))
         .otherwise(raw)
@@ -95,8 +113,17 @@ def rejected_records(screened: DataFrame, ingestion_time: Column | None = None) 
         problems[0]["code"].alias("reason_code"),
         F.array_join(F.transform(problems, lambda p: p["message"]), "; ").alias("reason"),
         F.substring("_event_id_text", 1, 200).alias("event_id"),
-        now.alias("ingestion_time"),
-        F.to_date(now).alias("ingestion_date"),
+    ]
+
+
+def rejected_records(screened: DataFrame, ingestion_time: Column | None = None) -> DataFrame:
+    """The screened rows that are not events, explained (here, unless the rows carry `problems` already):
+    raw payload, Kafka coordinates, the first problem's code and every problem's message (REJECTED_SCHEMA)."""
+    now = ingestion_time if ingestion_time is not None else F.current_timestamp()
+    explained = screened if "problems" in screened.columns else explain(screened, only_where=~F.col("_ok"))
+    rejected, *columns = _columns(screened, "rejected", _rejected_columns)
+    return explained.where(rejected).select(
+        *columns, now.alias("ingestion_time"), F.to_date(now).alias("ingestion_date")
     )
 
 
@@ -137,6 +164,7 @@ class IdempotentAppender:
         self._seen: dict[tuple[str, str], tuple[int, int]] = {}
         """(table uri, app id) -> (table version, the app's latest batch id in the table at that version)."""
         self._schemas: dict[str, str] = {}
+        self._jvm: tuple[Any, dict[str, Any]] | None = None
         self.lookups = 0
         """How many times the mark was looked up in the table (a state rebuild each): for tests and logs."""
 
@@ -144,10 +172,8 @@ class IdempotentAppender:
         """Append `frame` to the table at `uri` unless batch `batch_id` of `app_id` is in it; True if it
         committed a new version."""
         spark = frame.sparkSession
-        jvm = spark.sparkContext._jvm
-        assert jvm is not None
-        delta = jvm.org.apache.spark.sql.delta
-        txn = delta.DeltaLog.forTable(spark._jsparkSession, uri).startTransaction()
+        j = self._classes(spark)
+        txn = j["DeltaLog"].forTable(spark._jsparkSession, uri).startTransaction()
         read_version = int(txn.readVersion())
         seen = self._seen.get((uri, app_id))
         if seen is not None and seen[0] == read_version:
@@ -162,17 +188,16 @@ class IdempotentAppender:
             return False
         self._check_schema(frame, uri, txn)
         files = txn.writeFiles(frame._jdf)
-        scala = jvm.scala.jdk.javaapi.CollectionConverters
-        actions = jvm.java.util.ArrayList(scala.asJava(files))
-        mark = delta.actions.SetTransaction(app_id, batch_id, jvm.scala.Option.apply(int(time.time() * 1000)))
-        actions.add(mark)
-        none = jvm.scala.Option.empty()
-        operation = getattr(delta, "DeltaOperations$Write")(
-            jvm.org.apache.spark.sql.SaveMode.Append,
+        scala, option = j["CollectionConverters"], j["Option"]
+        actions = j["ArrayList"](scala.asJava(files))
+        actions.add(j["SetTransaction"](app_id, batch_id, option.apply(int(time.time() * 1000))))
+        none = option.empty()
+        operation = j["Write"](
+            j["Append"],
             # partitionBy: an empty list, as WriteIntoDelta records an append that names no partition columns
-            jvm.scala.Option.apply(scala.asScala(jvm.java.util.ArrayList()).toSeq()),
+            option.apply(scala.asScala(j["ArrayList"]()).toSeq()),
             none,
-            jvm.scala.Option.apply(meta),
+            option.apply(meta),
             none,
             none,
             none,
@@ -182,6 +207,27 @@ class IdempotentAppender:
         version = int(txn.commit(scala.asScala(actions).toSeq(), operation))
         self._seen[(uri, app_id)] = (version, batch_id)
         return True
+
+    def _classes(self, spark: SparkSession) -> dict[str, Any]:
+        """The JVM classes it uses, looked up once per driver: py4j resolves a dotted name one segment at a
+        time, and each package segment is a failed class lookup through every jar on the class path."""
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        if self._jvm is None or self._jvm[0] is not jvm:
+            delta = jvm.org.apache.spark.sql.delta
+            self._jvm = (
+                jvm,
+                {
+                    "DeltaLog": delta.DeltaLog,
+                    "SetTransaction": delta.actions.SetTransaction,
+                    "Write": getattr(delta, "DeltaOperations$Write"),
+                    "Append": jvm.org.apache.spark.sql.SaveMode.Append,
+                    "CollectionConverters": jvm.scala.jdk.javaapi.CollectionConverters,
+                    "ArrayList": jvm.java.util.ArrayList,
+                    "Option": jvm.scala.Option,
+                },
+            )
+        return self._jvm[1]
 
     def _check_schema(self, frame: DataFrame, uri: str, txn: Any) -> None:
         """The frame must have the table's columns and types (WriteIntoDelta's check, which writeFiles skips)."""
@@ -234,14 +280,24 @@ def write_batch(
     The batch is persisted: it comes from a stateful plan that two writes would otherwise run twice."""
     started = time.monotonic()
     steps: dict[str, float] = {}
-    now = F.lit(datetime.now(UTC))  # one ingestion time for the whole batch, in both tables
+    # One ingestion time for the whole batch, in both tables: the batch's own time (stream.BATCH_TIME, recorded
+    # in the checkpoint, so a replay writes the same), a column rather than a literal, so the write's generated
+    # code is the same every batch and compiled once.
+    columns = batch.columns
+    now = F.col(BATCH_TIME) if BATCH_TIME in columns else F.lit(datetime.now(UTC))
     cached = batch.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         totals = cached.agg(
-            F.count(F.lit(1)).alias("n"),
-            F.count_if("_ok").alias("ok"),
-            F.min(F.when(F.col("_ok"), F.to_date("event_time"))).alias("lo"),
-            F.max(F.when(F.col("_ok"), F.to_date("event_time"))).alias("hi"),
+            *_columns(
+                cached,
+                "totals",
+                lambda: [
+                    F.count(F.lit(1)).alias("n"),
+                    F.count_if("_ok").alias("ok"),
+                    F.min(F.when(F.col("_ok"), F.to_date("event_time"))).alias("lo"),
+                    F.max(F.when(F.col("_ok"), F.to_date("event_time"))).alias("hi"),
+                ],
+            )
         ).first()
         assert totals is not None
         steps["read"] = time.monotonic() - started
