@@ -53,6 +53,7 @@ STEPS = (
     "Delta: txn mark lookup (state rebuild)",
     "Delta: log checkpoint",
     "Delta: commit (log, checksum, snapshot)",
+    "Delta: transaction, driver",
     "maintenance",
     "foreachBatch: other",
     "commit log write",
@@ -223,6 +224,7 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
     read = steps.get("read", read_jobs)
     writes = steps.get("quarantine", 0.0) + steps.get("events", 0.0)
     maintenance = steps.get("maintenance", 0.0)
+    commits = steps.get("commits", 0.0)
     delta_jobs = kinds["files"] + kinds["rebuild"] + kinds["checkpoint"]
     parts = ("latestOffset", "walCommit", "getBatch", "queryPlanning", "addBatch", "commitOffsets")
     out = {
@@ -235,7 +237,13 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
         "Delta: write files": kinds["files"],
         "Delta: txn mark lookup (state rebuild)": kinds["rebuild"],
         "Delta: log checkpoint": kinds["checkpoint"],
-        "Delta: commit (log, checksum, snapshot)": max(0.0, writes - delta_jobs) if writes else 0.0,
+        # The job reports its commits' time ("commits", checkpoint jobs inside); older jobs did not: all the rest.
+        "Delta: commit (log, checksum, snapshot)": max(0.0, commits - kinds["checkpoint"])
+        if "commits" in steps
+        else max(0.0, writes - delta_jobs),
+        "Delta: transaction, driver": max(0.0, writes - delta_jobs - commits + kinds["checkpoint"])
+        if "commits" in steps
+        else 0.0,
         "maintenance": maintenance,
         "foreachBatch: other": max(0.0, d.get("addBatch", 0.0) - read - writes - maintenance),
         "commit log write": d.get("commitOffsets", 0.0),

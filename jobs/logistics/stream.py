@@ -62,7 +62,7 @@ SESSION_CONF = {
     ),
     "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
     "spark.sql.streaming.stateStore.rocksdb.boundedMemoryUsage": "true",
-    "spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB": "128",
+    "spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB": "64",
     # No batch without data: after a data batch the watermark moves, and Spark would run a whole batch (state
     # load and commit, offset and commit files, a foreachBatch with nothing to write) only to expire state,
     # which the next data batch does anyway. An idle stream then costs only its trigger's offset check.

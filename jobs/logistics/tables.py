@@ -165,6 +165,9 @@ class IdempotentAppender:
         """(table uri, app id) -> (table version, the app's latest batch id in the table at that version)."""
         self._schemas: dict[str, str] = {}
         self._jvm: tuple[Any, dict[str, Any]] | None = None
+        self.commit_seconds = 0.0
+        """Time spent in Delta's commit (log listing aside: the JSON, the checksum, the new snapshot, a log
+        checkpoint when one is due), summed over this appender's commits: the batch log line reports it."""
         self.lookups = 0
         """How many times the mark was looked up in the table (a state rebuild each): for tests and logs."""
 
@@ -204,7 +207,9 @@ class IdempotentAppender:
             none,
             none,
         )
+        began = time.monotonic()
         version = int(txn.commit(scala.asScala(actions).toSeq(), operation))
+        self.commit_seconds += time.monotonic() - began
         self._seen[(uri, app_id)] = (version, batch_id)
         return True
 
@@ -285,6 +290,7 @@ def write_batch(
     # code is the same every batch and compiled once.
     columns = batch.columns
     now = F.col(BATCH_TIME) if BATCH_TIME in columns else F.lit(datetime.now(UTC))
+    commits_before = APPENDER.commit_seconds
     cached = batch.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         totals = cached.agg(
@@ -316,6 +322,7 @@ def write_batch(
             events = valid_events(cached, now)
             events_new = _append(events.coalesce(1 + valid // ROWS_PER_FILE), table_uri, app_id, batch_id, meta)
         steps["events"] = time.monotonic() - started - sum(steps.values())
+        steps["commits"] = APPENDER.commit_seconds - commits_before
     finally:
         cached.unpersist()
     dates = (str(totals["lo"]), str(totals["hi"])) if valid else None

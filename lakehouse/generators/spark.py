@@ -62,8 +62,11 @@ def spark_defaults(
         # Streaming progress for Orion: /metrics/json on the driver UI carries the query's rates.
         "spark.sql.streaming.metricsEnabled": "true",
         "spark.ui.showConsoleProgress": "false",
-        # Frequent micro-batches: checkpoint the Delta log often enough that readers stay fast.
-        "spark.databricks.delta.checkpointInterval": "20",
+        # The default log checkpoint interval of tables created on the cluster (Delta's own is 10 commits; the
+        # streaming job's tables set theirs, jobs/logistics/schema.py): a checkpoint rebuilds the table's state
+        # inside the commit that reaches the interval. (The key used before, spark.databricks.delta.
+        # checkpointInterval, is not a Delta setting and did nothing.)
+        "spark.databricks.delta.properties.defaults.checkpointInterval": "100",
     }
     if cores_max is not None:
         props["spark.cores.max"] = str(cores_max)
