@@ -28,7 +28,7 @@ from pathlib import Path
 from bench import machine, sparkrun
 from bench.stream_session import StreamSession
 
-TARGET_IDLE_CPU_PCT = 10.0
+TARGET_IDLE_CPU_PCT = 5.0
 TARGET_IDLE_MEMORY_GIB = 3.0
 
 
@@ -168,6 +168,14 @@ def claimed_by_name(snap: machine.Snapshot, roots: Mapping[str, list[int]]) -> d
     return out
 
 
+def docker_memory_limits_mib() -> dict[str, int]:
+    """The default Docker stack's container memory limits (components/sizing.py: what the stack declares)."""
+    from components.sizing import stack_memory_limits_mib
+    from lakehouse.settings import Settings
+
+    return stack_memory_limits_mib(Settings())
+
+
 def figure(
     endpoints: Mapping[str, str] | None = None,
     *,
@@ -190,9 +198,11 @@ def figure(
         with StreamSession(endpoints, extra_args=list(extra_job_args or [])) as own:
             result["job_start_to_tables_registered_s"] = own.started_s
             result["with_job"] = sample_with_job(own, seconds, samples, settle_s)
+    result["docker_memory_limits_mib"] = docker_memory_limits_mib()
     result["targets"] = {
         "idle_cpu_pct_of_one_core_whole_test_bed": TARGET_IDLE_CPU_PCT,
         "idle_memory_gib_with_job": TARGET_IDLE_MEMORY_GIB,
+        "docker_memory_limits_gib": 8.0,
     }
     result["machine_after"] = machine.machine_notes()
     return result

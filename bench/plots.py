@@ -166,10 +166,40 @@ def footprint(fig6: Mapping[str, Any], out: Path) -> Path | None:
     return _save(fig, out / "6-footprint.png")
 
 
+def breakdown(fig: Mapping[str, Any], out: Path) -> Path | None:
+    """One stacked bar per batch size: the steady batch's steps (bench/breakdown.py STEPS), and the cold batch."""
+    from bench.breakdown import STEPS
+
+    bars = []
+    for run in fig.get("runs") or []:
+        if run.get("steady"):
+            bars.append((f"{run['records_per_batch']:,} rec", run["steady"]["steps"]))
+        cold = run.get("cold_batch")
+        if cold:
+            bars.append((f"{run['records_per_batch']:,} rec, cold", cold["steps"]))
+    if not bars:
+        return None
+    plt = _plt()
+    fig_, ax = plt.subplots(figsize=(10, 0.6 * len(bars) + 2.6))
+    cmap = plt.get_cmap("tab20")
+    for y, (_label, steps) in enumerate(bars):
+        left = 0.0
+        for i, step in enumerate(STEPS):
+            width = float(steps.get(step) or 0.0)
+            ax.barh(y, width, left=left, color=cmap(i % 20), label=step if y == 0 else None)
+            left += width
+    ax.set_yticks(range(len(bars)), [label for label, _ in bars])
+    ax.set_xlabel("seconds (median batch after the first; the cold one apart)")
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    ax.set_title("Figure 3b: where a micro-batch's time goes")
+    return _save(fig_, out / "3b-breakdown.png")
+
+
 ALL = {
     "producer": producer,
     "drain": drain,
     "flatness": flatness,
+    "breakdown": breakdown,
     "freshness": freshness,
     "dashboards": dashboards,
     "footprint": footprint,

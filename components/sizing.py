@@ -27,7 +27,7 @@ WORKER_DAEMON_OVERHEAD_MIB = 160
 EXECUTOR_OVERHEAD_MIB = 320
 # Spark Orion's own process (FastAPI + SQLite) and each driver's Python side.
 ORION_BASE_MIB = 192
-DRIVER_OVERHEAD_MIB = 160
+DRIVER_OVERHEAD_MIB = 128
 # MinIO is a Go server; it stays far below this for a lakehouse of this size.
 MINIO_MIB = 512
 # Superset: one gunicorn worker (threads serve the dashboards' requests), ~300 MB, plus the bootstrap commands.

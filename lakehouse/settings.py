@@ -129,7 +129,7 @@ class Settings:
     spark_worker_memory: str = _key(
         "sparkWorkerMemory",
         "512m",
-        "Memory each Spark worker offers to executors, at least 512m and at least sparkExecutorMemory, e.g. 1g.",
+        "Memory each Spark worker offers to executors, at least 512m and at least sparkExecutorMemory, e.g. 512m.",
     )
     spark_executor_memory: str = _key(
         "sparkExecutorMemory",

@@ -96,6 +96,13 @@ def _common(me: BrokerAddress, *, log_dir: str, brokers: int, partitions: int) -
         # Unclean leader election would trade acknowledged writes for availability: never.
         "unclean.leader.election.enable": "false",
         "inter.broker.listener.name": "INTERNAL",
+        # EXPERIMENT issue 15 (laptop footprint): the log cleaner's dedupe buffer is a heap array of 128 MiB by
+        # default; fewer threads; fewer idle wake-ups.
+        "log.cleaner.dedupe.buffer.size": 8 * 1024 * 1024,
+        "num.io.threads": 2,
+        "num.network.threads": 2,
+        "background.threads": 4,
+        "metadata.max.idle.interval.ms": 5000,
     }
 
 
@@ -170,7 +177,7 @@ def zookeeper_properties(*, data_dir: str, client_port: int, bind_host: str = ""
 
 def heap_opts(heap: str) -> str:
     """KAFKA_HEAP_OPTS for a heap size in JVM notation ('512m')."""
-    return f"-Xms{heap} -Xmx{heap}"
+    return f"-Xms32m -Xmx{heap} -XX:G1PeriodicGCInterval=60000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30"
 
 
 @dataclass(frozen=True)

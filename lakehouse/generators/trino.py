@@ -58,8 +58,6 @@ def jvm_config(*, heap: str) -> str:
         "-XX:+UseG1GC",
         *(["-XX:G1HeapRegionSize=32M"] if memory_mib(heap) >= 8192 else []),
         "-XX:G1PeriodicGCInterval=60000",
-        "-XX:MinHeapFreeRatio=10",
-        "-XX:MaxHeapFreeRatio=30",
         "-XX:+ExplicitGCInvokesConcurrent",
         "-XX:+ExitOnOutOfMemoryError",
         "-XX:-OmitStackTraceInFastThrow",
