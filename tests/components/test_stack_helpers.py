@@ -60,9 +60,11 @@ def test_env_list_refuses_a_name_given_twice() -> None:
 def test_memory_limits() -> None:
     assert sizing.jvm_limit_mib("512m") == 512 + sizing.JVM_OVERHEAD_MIB
     assert sizing.jvm_limit_mib("1g", 768) == 1024 + 768
-    assert sizing.spark_worker_limit_mib(daemon_memory="256m", worker_memory="2g") == 256 + 384 + 2048 + 768
+    assert sizing.spark_worker_limit_mib(daemon_memory="256m", worker_memory="2g") == (
+        256 + sizing.WORKER_DAEMON_OVERHEAD_MIB + 2048 + sizing.EXECUTOR_OVERHEAD_MIB
+    )
     assert sizing.orion_concurrent_apps(workers=2, worker_cores=1, cores_max=1) == 2
     assert sizing.orion_concurrent_apps(workers=1, worker_cores=1, cores_max=4) == 1
     assert sizing.orion_limit_mib(driver_memory="512m", workers=2, worker_cores=1, cores_max=1) == (
-        512 + 2 * (512 + 384 + 512)
+        sizing.ORION_BASE_MIB + 2 * (512 + sizing.JVM_OVERHEAD_MIB + sizing.DRIVER_OVERHEAD_MIB)
     )

@@ -29,7 +29,9 @@ from stack_harness import (
     Recording,
 )
 
+from components import sizing
 from components.containers import go_duration
+from lakehouse.generators.kafka import heap_opts
 from lakehouse.generators.properties import parse_properties
 from lakehouse.settings import Settings
 
@@ -231,7 +233,7 @@ def test_kraft_brokers_format_and_start_on_the_uploaded_file(default_stack: Reco
         assert props["node.id"] == str(n)
         assert props["controller.quorum.voters"] == "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
         assert props["auto.create.topics.enable"] == "false"
-        assert default_stack.env(f"kafka-{n}")["KAFKA_HEAP_OPTS"] == "-Xms512m -Xmx512m"
+        assert default_stack.env(f"kafka-{n}")["KAFKA_HEAP_OPTS"] == heap_opts("256m")
 
 
 def test_kraft_nodes_beyond_the_controllers_are_broker_only_with_the_same_voters() -> None:
@@ -335,7 +337,7 @@ def test_zookeeper_mode_runs_zookeeper_and_brokers_of_the_zookeeper_line(variant
     assert zoo_cfg["clientPort"] == "2181"
     assert zoo_cfg["dataDir"] == "/data"
     assert zk["command"] == ["zkServer.sh", "start-foreground"]
-    assert variant_stack.env("zookeeper")["ZK_SERVER_HEAP"] == "512"
+    assert variant_stack.env("zookeeper")["ZK_SERVER_HEAP"] == "256"
     images = {r.name: r.inputs["name"] for r in variant_stack.of_type(REMOTE_IMAGE)}
     assert images["kafka-image"] == v.kafka_zookeeper_line_image
     assert images["kafka-zookeeper-image"] == v.zookeeper_image
@@ -407,13 +409,15 @@ def test_containers_declare_what_the_docker_provider_reads_back(stack: Recording
 
 def test_jvm_containers_get_room_beyond_their_heap(default_stack: Recording) -> None:
     c = default_stack.containers()
-    assert int(c["kafka-1"]["memory"]) == 512 + 384
-    assert int(c["trino"]["memory"]) == 1024 + 768
-    assert int(c["spark-master"]["memory"]) == 256 + 384
-    # daemon 256 + 384, executors 1024 + 768
-    assert int(c["spark-worker-1"]["memory"]) == 256 + 384 + 1024 + 768
-    assert default_stack.env("spark-worker-1")["SPARK_DAEMON_MEMORY"] == "256m"
-    assert default_stack.env("spark-master")["SPARK_DAEMON_MEMORY"] == "256m"
+    # The default heaps (256m brokers, 512m Trino, 128m daemons, 512m offered by each worker) plus headroom.
+    assert int(c["kafka-1"]["memory"]) == 256 + sizing.JVM_OVERHEAD_MIB
+    assert int(c["trino"]["memory"]) == 512 + sizing.TRINO_OVERHEAD_MIB
+    assert int(c["spark-master"]["memory"]) == 128 + sizing.JVM_OVERHEAD_MIB
+    assert int(c["spark-worker-1"]["memory"]) == (
+        128 + sizing.WORKER_DAEMON_OVERHEAD_MIB + 512 + sizing.EXECUTOR_OVERHEAD_MIB
+    )
+    assert default_stack.env("spark-worker-1")["SPARK_DAEMON_MEMORY"] == "128m"
+    assert default_stack.env("spark-master")["SPARK_DAEMON_MEMORY"] == "128m"
 
 
 def test_spark_master_rpc_is_published_only_when_asked(default_stack: Recording) -> None:
@@ -621,7 +625,7 @@ def test_workers_offer_the_configured_cores_and_memory(variant_stack: Recording)
     for n in (1, 2, 3):
         cmd = variant_stack.containers()[f"spark-worker-{n}"]["command"]
         assert cmd[cmd.index("--cores") + 1] == "1"
-        assert cmd[cmd.index("--memory") + 1] == "1g"
+        assert cmd[cmd.index("--memory") + 1] == "512m"
         assert cmd[-1] == "spark://spark-master:7077"
 
 
@@ -685,9 +689,9 @@ def test_trino_gets_the_generated_etc_files_and_a_query_healthcheck(default_stac
         "node-scheduler.include-coordinator": "true",
         "http-server.http.port": "8080",
         "discovery.uri": "http://localhost:8080",
-        # Half the 1g heap: Trino needs query memory + 30 % heap headroom <= heap.
-        "query.max-memory": "512MB",
-        "query.max-memory-per-node": "512MB",
+        # Half the 512m heap: Trino needs query memory + 30 % heap headroom <= heap.
+        "query.max-memory": "256MB",
+        "query.max-memory-per-node": "256MB",
     }
     assert parse_properties(uploads["/etc/trino/node.properties"]) == {
         "node.environment": "lakehouse",
@@ -707,9 +711,10 @@ def test_trino_gets_the_generated_etc_files_and_a_query_healthcheck(default_stac
         "s3.aws-secret-key": "${ENV:TRINO_S3_SECRET_KEY}",
     }
     jvm = uploads["/etc/trino/jvm.config"].splitlines()
-    assert jvm[:2] == ["-server", "-Xmx1G"]
+    assert jvm[:2] == ["-server", "-Xmx512M"]
     assert {"-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", "-XX:ReservedCodeCacheSize=150M"} <= set(jvm)
-    assert [line for line in jvm if line.startswith("-Xm")] == ["-Xmx1G"]
+    # A small initial heap under the cap: the heap grows with the queries and is given back when idle.
+    assert [line for line in jvm if line.startswith("-Xm")] == ["-Xmx512M", "-Xms128M"]
     tests = default_stack.containers()["trino"]["healthcheck"]["tests"]
     assert tests[:3] == ["CMD", "bash", "-c"]
     assert "host=127.0.0.1 port=8080 q='SELECT 1'" in tests[3] and "POST /v1/statement" in tests[3]

@@ -101,7 +101,10 @@ def test_cluster_id_is_stable_22_characters_per_name() -> None:
 
 
 def test_heap_opts_and_topic_spec() -> None:
-    assert heap_opts("512m") == "-Xms512m -Xmx512m"
+    # A capped heap that starts small and is given back when idle (G1's periodic collection).
+    opts = heap_opts("512m").split()
+    assert "-Xmx512m" in opts and "-Xms32m" in opts
+    assert "-XX:G1PeriodicGCInterval=60000" in opts and "-XX:MaxHeapFreeRatio=30" in opts
     spec = topic_spec(name="logistics-events", partitions=6, brokers=5)
     assert (spec.replication_factor, spec.configs) == (3, {"min.insync.replicas": "2"})
     spec = topic_spec(name="t", partitions=1, brokers=2)

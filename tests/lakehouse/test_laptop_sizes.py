@@ -75,3 +75,14 @@ def test_trino_starts_small_gives_memory_back_and_sizes_g1_regions_to_its_heap()
     assert "-Xms128M" in jvm_config(heap="16g").splitlines()
     assert "-XX:G1HeapRegionSize=32M" in jvm_config(heap="16g").splitlines()
     assert "-Xms64M" in jvm_config(heap="64m").splitlines()
+
+
+def test_brokers_keep_a_small_cleaner_buffer_few_threads_and_a_slow_idle_heartbeat() -> None:
+    from lakehouse.generators.kafka import BrokerAddress, kraft_node_properties
+
+    node = BrokerAddress(node_id=1, internal_host="kafka-1", internal_port=9092, controller_port=9093, host_port=19092)
+    props = kraft_node_properties(node, [node], brokers=1, log_dir="/d", partitions=3)
+    # A 256 MiB heap cannot hold the default 128 MiB dedupe buffer beside the broker's own needs.
+    assert int(props["log.cleaner.dedupe.buffer.size"]) <= 16 * 1024 * 1024
+    assert (props["num.io.threads"], props["num.network.threads"]) == (2, 2)
+    assert int(props["metadata.max.idle.interval.ms"]) >= 5000

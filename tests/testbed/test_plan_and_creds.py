@@ -68,7 +68,7 @@ def test_settings_carry_the_plan_so_public_endpoints_are_the_test_beds() -> None
 
 def test_settings_keep_the_stacks_defaults_apart_from_ports() -> None:
     s = bed_settings()
-    assert (s.kafka_brokers, s.spark_workers, s.lake_bucket, s.kafka_heap) == (3, 2, "lake", "512m")
+    assert (s.kafka_brokers, s.spark_workers, s.lake_bucket, s.kafka_heap) == (3, 2, "lake", "256m")
     assert s.bind_address == "127.0.0.1"
 
 

@@ -55,7 +55,7 @@ def test_broker_jvm_is_capped_and_logs_through_the_generated_config(ctx: Context
         main="kafka.Kafka",
         args=["/c/server-1.properties"],
     )
-    assert argv[0] == "/jdk17/bin/java" and "-Xmx512m" in argv and "-Xms512m" in argv
+    assert argv[0] == "/jdk17/bin/java" and "-Xmx512m" in argv and "-Xms32m" in argv
     assert "-Dlog4j2.configurationFile=/c/log4j2.properties" in argv
     assert argv[-4:] == ["-cp", "/lib/*", "kafka.Kafka", "/c/server-1.properties"]
 
@@ -117,7 +117,7 @@ def test_trino_runs_its_generated_etc_with_a_heap_cap_on_loopback(ctx: Context) 
     catalog = (etc / "catalog" / "delta.properties").read_text()
     assert "${ENV:TRINO_S3_ACCESS_KEY}" in catalog and ctx.creds.s3_trino_secret not in catalog
     argv = trino.argv("/jdk25/bin/java", Path("/trino"), etc)
-    assert "-Xmx1G" in argv and "-Dnode.bind-ip=127.0.0.1" in argv
+    assert "-Xmx512M" in argv and "-Dnode.bind-ip=127.0.0.1" in argv
     assert argv[-3:] == ["-cp", "/trino/lib/*", "io.trino.server.TrinoServer"]
     assert "-Dplugin.dir=/trino/plugin" in argv
 
