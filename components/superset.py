@@ -9,6 +9,7 @@ lakehouse/superset_admin.py) and then serves with gunicorn.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 import pulumi
@@ -22,6 +23,7 @@ from lakehouse.generators.superset import (
     ADMIN_USER_ENV,
     SECRET_KEY_ENV,
     admin_script,
+    gunicorn_args,
     superset_config,
 )
 
@@ -55,10 +57,7 @@ def bootstrap_command(
         "superset db upgrade",
         "superset init",
         f"python {admin_script_path}",
-        (
-            f"exec gunicorn --bind {host}:{port} --workers 2 --worker-class gthread --threads 4 --timeout 120 "
-            "'superset.app:create_app()'"
-        ),
+        "exec gunicorn " + " ".join(shlex.quote(a) for a in gunicorn_args(host=host, port=port)),
     ]
     return ["bash", "-c", "; ".join(steps)]
 

@@ -53,3 +53,24 @@ def admin_script() -> str:
     reading SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD from the environment. The container and the test bed
     both run this text with Superset's Python."""
     return _ADMIN_SCRIPT.read_text()
+
+
+def gunicorn_args(*, host: str, port: int) -> list[str]:
+    """gunicorn's arguments after the program name, the same in the stack's container and the test bed.
+
+    One worker process with eight threads: a lakehouse's Superset serves a few people's dashboards, whose chart
+    requests wait on Trino, not on Python; each more worker is another ~300 MB copy of the app (FACTS), which
+    the laptop-sized memory limit (components/sizing.SUPERSET_MIB) has no room for."""
+    return [
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "--timeout",
+        "120",
+        "superset.app:create_app()",
+    ]

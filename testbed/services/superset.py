@@ -22,6 +22,7 @@ from lakehouse.generators.superset import (
     ADMIN_USER_ENV,
     SECRET_KEY_ENV,
     admin_script,
+    gunicorn_args,
     superset_config,
 )
 from lakehouse.superset_api import SupersetClient
@@ -91,21 +92,7 @@ def bootstrap_admin(venv: Path, home: Path, env: Mapping[str, str], *, user: str
 
 
 def server_argv(venv: Path, port: int) -> list[str]:
-    # One worker with threads: the test bed's load is a few API calls at a time; saves ~300 MB.
-    return [
-        str(venv / "bin" / "gunicorn"),
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        "1",
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "8",
-        "--timeout",
-        "120",
-        "superset.app:create_app()",
-    ]
+    return [str(venv / "bin" / "gunicorn"), *gunicorn_args(host=HOST, port=port)]
 
 
 def start(ctx: Context, venv: Path) -> Proc:

@@ -86,4 +86,6 @@ def test_config_table_lists_every_key_with_its_default() -> None:
 def test_the_readme_shows_the_generated_config_table() -> None:
     # A changed default or description reaches the README only through `python -m components.config_table`.
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert markdown_table() in readme, "README's configuration table is stale: paste `python -m components.config_table`"
+    assert markdown_table() in readme, (
+        "README's configuration table is stale: paste `python -m components.config_table`"
+    )

@@ -28,9 +28,20 @@ def test_command_bootstraps_in_order_then_serves() -> None:
         "superset db upgrade",
         "superset init",
         f"python {component.ADMIN_SCRIPT_PATH}",
-        "exec gunicorn --bind 0.0.0.0:8088 --workers 2 --worker-class gthread --threads 4 --timeout 120 "
+        # One worker, threads for concurrency: two workers would not fit the container's memory limit.
+        "exec gunicorn --bind 0.0.0.0:8088 --workers 1 --worker-class gthread --threads 8 --timeout 120 "
         "'superset.app:create_app()'",
     ]
+
+
+def test_the_test_bed_serves_superset_with_the_stacks_gunicorn_arguments() -> None:
+    from pathlib import Path
+
+    from testbed.services.superset import server_argv
+
+    argv = server_argv(Path("/venv"), 20088)
+    assert argv[0] == "/venv/bin/gunicorn"
+    assert argv[1:] == gen.gunicorn_args(host="127.0.0.1", port=20088)
 
 
 def test_command_no_longer_uses_create_admin_and_holds_no_credential() -> None:

@@ -30,6 +30,7 @@ import pytest
 
 from lakehouse import superset_bundle, superset_dashboards
 from lakehouse.trino_sql import query
+from testbed.docker.containers import describe
 from testbed.docker.recording import CONTAINER
 from testbed.docker.stack import DEFAULT_STACK, Deployment
 from tests.browser.test_superset_dashboards_browser import (
@@ -219,6 +220,15 @@ def test_the_stack_runs_on_docker_end_to_end(client: Any, page, record: dict[str
             name: {k: round(v / 2**20) for k, v in m.items()} for name, m in dep.memory().items()
         }  # fmt: skip
         record["memory_mib_sum_of_peaks"] = sum(m["peak"] for m in record["memory_mib"].values())
+        # ----- at the laptop-sized memory limits, no container was killed or restarted, and each is healthy
+        troubled = {}
+        for row in dep.status_rows():
+            info = client.api.inspect_container(row["name"])
+            state = info.get("State") or {}
+            health = (state.get("Health") or {}).get("Status")
+            if info.get("RestartCount") or state.get("OOMKilled") or health not in (None, "healthy"):
+                troubled[row["name"]] = describe(info)
+        assert troubled == {}, f"containers in trouble after the run: {json.dumps(troubled, indent=1)}"
         failed = False
     except Exception:
         _log_tails(client, dep)
