@@ -692,6 +692,8 @@ def test_trino_gets_the_generated_etc_files_and_a_query_healthcheck(default_stac
         # Half the 512m heap: Trino needs query memory + 30 % heap headroom <= heap.
         "query.max-memory": "256MB",
         "query.max-memory-per-node": "256MB",
+        "query.min-expire-age": "1m",
+        "task.info.max-age": "1m",
     }
     assert parse_properties(uploads["/etc/trino/node.properties"]) == {
         "node.environment": "lakehouse",

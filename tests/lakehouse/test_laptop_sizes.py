@@ -70,6 +70,7 @@ def test_trino_starts_small_gives_memory_back_and_sizes_g1_regions_to_its_heap()
     small = jvm_config(heap="512m").splitlines()
     assert "-Xmx512M" in small and "-Xms128M" in small
     assert "-XX:G1PeriodicGCInterval=60000" in small
+    assert {"-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30"} <= set(small), "G1's 70 % keeps a grown heap"
     assert not any(line.startswith("-XX:G1HeapRegionSize") for line in small)
     assert not any(line.startswith("-XX:InitialRAMPercentage") for line in small), "a % of the host, not the heap"
     assert "-Xms128M" in jvm_config(heap="16g").splitlines()
@@ -86,3 +87,15 @@ def test_brokers_keep_a_small_cleaner_buffer_few_threads_and_a_slow_idle_heartbe
     assert int(props["log.cleaner.dedupe.buffer.size"]) <= 16 * 1024 * 1024
     assert (props["num.io.threads"], props["num.network.threads"]) == (2, 2)
     assert int(props["metadata.max.idle.interval.ms"]) >= 5000
+    # Followers ask their leaders every 5 s, not every 0.5 s, when there is nothing new; still well under the
+    # 30 s (default replica.lag.time.max.ms) after which a silent follower leaves the ISR.
+    assert 5000 <= int(props["replica.fetch.wait.max.ms"]) < 30_000
+    assert "replica.lag.time.max.ms" not in props
+
+
+def test_trino_forgets_finished_queries_and_tasks_after_a_minute() -> None:
+    from lakehouse.generators.trino import config_properties
+
+    config = config_properties(http_port=8080)
+    # The 15-minute default keeps every query a refreshing dashboard ran on a small heap, walked every second.
+    assert (config["query.min-expire-age"], config["task.info.max-age"]) == ("1m", "1m")
