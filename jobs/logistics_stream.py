@@ -28,16 +28,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return stream.main(cfg)
 
 
-def __getattr__(name: str) -> object:
-    """The schema's names, as this module offered them before it became a package (EVENTS_SCHEMA, ...)."""
-    from importlib import import_module
-
-    schema = import_module(f"{__package__}.logistics.schema" if __package__ else "logistics.schema")
-    try:
-        return getattr(schema, name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-
-
 if __name__ == "__main__":
     sys.exit(main())

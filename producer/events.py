@@ -216,9 +216,6 @@ class EventGenerator:
         self._reading_seconds: tuple[str, str, str] = ("", "", "")
         self._rush = 0.0
 
-    def _uuid(self) -> str:
-        return _uuid4(self._rng.getrandbits(128))
-
     def _new_shipment(self) -> Shipment:
         rng = self._rng
         origin, destination = rng.sample(HUBS, 2)

@@ -186,12 +186,6 @@ def group_listening(pgid: int) -> list[tuple[str, int]]:
     return sorted({table[i] for i in inodes if i in table})
 
 
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        return s.connect_ex((host, port)) == 0
-
-
 def wait_for(
     check: Callable[[], bool],
     *,

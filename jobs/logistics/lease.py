@@ -204,11 +204,3 @@ class WriterLease:
                     self._fs.delete(path)
             except Exception as exc:
                 log.warning("could not release the writer lease %s: %s", path, exc)
-
-
-def read_lease(spark: SparkSession, table_uri: str) -> tuple[dict[str, Any], float] | None:
-    """The lease on a table and its age in seconds, or None."""
-    found = _FS(spark).read(lease_path(table_uri))
-    if found is None:
-        return None
-    return found[0], age_of(*found)

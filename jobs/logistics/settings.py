@@ -93,10 +93,6 @@ def duration_seconds(text: str, what: str) -> float:
     return int(m.group(1)) * _UNIT_SECONDS[m.group(2).rstrip("s")]
 
 
-def is_duration(text: object) -> bool:
-    return isinstance(text, str) and _DURATION.match(text.strip()) is not None
-
-
 def derived_rejected_uri(table_uri: str) -> str:
     return table_uri.rstrip("/") + REJECTED_SUFFIX
 

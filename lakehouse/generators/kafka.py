@@ -138,13 +138,6 @@ def kraft_node_properties(
     }
 
 
-def kraft_broker_properties(
-    me: BrokerAddress, quorum: list[BrokerAddress], *, log_dir: str, partitions: int
-) -> dict[str, object]:
-    """server.properties of a node of a cluster in which every node is controller+broker (`quorum`)."""
-    return kraft_node_properties(me, quorum, brokers=len(quorum), log_dir=log_dir, partitions=partitions)
-
-
 def zookeeper_broker_properties(
     me: BrokerAddress, *, brokers: int, zookeeper_connect: str, log_dir: str, partitions: int
 ) -> dict[str, object]:

@@ -194,7 +194,7 @@ def write_lake(ep: dict[str, str], prefix: str, *, events: int = 360, rejected: 
     import deltalake
     import pyarrow as pa
 
-    from jobs.logistics_stream import EVENTS_SCHEMA, REJECTED_SCHEMA
+    from jobs.logistics.schema import EVENTS_SCHEMA, REJECTED_SCHEMA
 
     rng = random.Random(prefix)
     now = dt.datetime.now(dt.UTC)

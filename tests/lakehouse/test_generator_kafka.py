@@ -8,8 +8,8 @@ import pytest
 from lakehouse.generators.kafka import (
     BrokerAddress,
     heap_opts,
-    kraft_broker_properties,
     kraft_cluster_id,
+    kraft_node_properties,
     topic_spec,
     zookeeper_broker_properties,
     zookeeper_properties,
@@ -28,7 +28,9 @@ def quorum(n: int = 3) -> list[BrokerAddress]:
 
 def test_kraft_broker_listeners_and_quorum() -> None:
     brokers = quorum()
-    props = kraft_broker_properties(brokers[1], brokers, log_dir="/var/lib/kafka/data", partitions=6)
+    props = kraft_node_properties(
+        brokers[1], brokers, brokers=len(brokers), log_dir="/var/lib/kafka/data", partitions=6
+    )
     assert props["process.roles"] == "broker,controller"
     assert props["node.id"] == 2
     assert props["controller.quorum.voters"] == "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
@@ -40,17 +42,17 @@ def test_kraft_broker_listeners_and_quorum() -> None:
 
 
 def test_durability_settings_follow_the_broker_count() -> None:
-    three = kraft_broker_properties(quorum()[0], quorum(), log_dir="/d", partitions=6)
+    three = kraft_node_properties(quorum()[0], quorum(), brokers=len(quorum()), log_dir="/d", partitions=6)
     assert three["auto.create.topics.enable"] == "false"
     assert three["default.replication.factor"] == 3
     assert three["min.insync.replicas"] == 2
     assert three["offsets.topic.replication.factor"] == 3
     assert three["unclean.leader.election.enable"] == "false"
-    one = kraft_broker_properties(quorum(1)[0], quorum(1), log_dir="/d", partitions=6)
+    one = kraft_node_properties(quorum(1)[0], quorum(1), brokers=len(quorum(1)), log_dir="/d", partitions=6)
     assert one["default.replication.factor"] == 1
     assert one["min.insync.replicas"] == 1
     assert one["transaction.state.log.min.isr"] == 1
-    five = kraft_broker_properties(quorum(5)[0], quorum(5), log_dir="/d", partitions=6)
+    five = kraft_node_properties(quorum(5)[0], quorum(5), brokers=len(quorum(5)), log_dir="/d", partitions=6)
     assert five["default.replication.factor"] == 3
 
 
@@ -83,12 +85,12 @@ def test_bind_host_for_the_test_bed() -> None:
         host_port=20092,
         bind_host="127.0.0.1",
     )
-    props = kraft_broker_properties(me, [me], log_dir="/d", partitions=1)
+    props = kraft_node_properties(me, [me], brokers=1, log_dir="/d", partitions=1)
     assert props["listeners"] == "INTERNAL://127.0.0.1:20192,HOST://127.0.0.1:20092,CONTROLLER://127.0.0.1:20292"
 
 
 def test_rendered_broker_file_round_trips() -> None:
-    props = kraft_broker_properties(quorum()[0], quorum(), log_dir="/d", partitions=6)
+    props = kraft_node_properties(quorum()[0], quorum(), brokers=len(quorum()), log_dir="/d", partitions=6)
     parsed = parse_properties(render_properties(props, "header"))
     assert parsed == {k: str(v) for k, v in props.items()}
 

@@ -270,7 +270,7 @@ def test_every_column_and_metric_a_chart_uses_is_in_its_dataset(bundle: sb.Bundl
 
 
 def test_physical_datasets_are_the_streaming_jobs_tables_column_for_column(bundle: sb.Bundle) -> None:
-    from jobs.logistics_stream import EVENTS_SCHEMA, REJECTED_SCHEMA
+    from jobs.logistics.schema import EVENTS_SCHEMA, REJECTED_SCHEMA
 
     physical = {d["table_name"]: d for d in kind_files(bundle, "dataset").values() if not d.get("sql")}
     for table, schema in (("logistics_events", EVENTS_SCHEMA), ("logistics_events_rejected", REJECTED_SCHEMA)):
@@ -281,7 +281,7 @@ def test_physical_datasets_are_the_streaming_jobs_tables_column_for_column(bundl
 
 
 def test_virtual_datasets_read_only_the_jobs_columns(bundle: sb.Bundle) -> None:
-    from jobs.logistics_stream import EVENTS_SCHEMA, REJECTED_SCHEMA
+    from jobs.logistics.schema import EVENTS_SCHEMA, REJECTED_SCHEMA
 
     real = {f.name for f in EVENTS_SCHEMA.fields} | {f.name for f in REJECTED_SCHEMA.fields}
     history = {"timestamp", "version", "operation", "operation_metrics"}  # Trino 476's "<table>$history"

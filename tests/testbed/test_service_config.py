@@ -35,10 +35,10 @@ def ctx(tmp_path: Path) -> Context:
 
 
 def test_kraft_nodes_listen_and_advertise_on_loopback_only(ctx: Context) -> None:
-    from lakehouse.generators.kafka import kraft_broker_properties
+    from lakehouse.generators.kafka import kraft_node_properties
 
     quorum = kafka.kraft_quorum(ctx.plan)
-    props = kraft_broker_properties(quorum[1], quorum, log_dir="/d", partitions=6)
+    props = kraft_node_properties(quorum[1], quorum, brokers=len(quorum), log_dir="/d", partitions=6)
     assert props["listeners"] == "INTERNAL://127.0.0.1:20193,HOST://127.0.0.1:20093,CONTROLLER://127.0.0.1:20293"
     assert props["advertised.listeners"] == "INTERNAL://127.0.0.1:20193,HOST://127.0.0.1:20093"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:20292,2@127.0.0.1:20293,3@127.0.0.1:20294"
