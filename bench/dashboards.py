@@ -6,7 +6,7 @@ maintenance, and files per partition before and after.
 1. The lake: bench/spark_lake.py on the Spark cluster writes `--rows` events with the streaming job's schema
    (and 0.5 % as many quarantined records) straight into Delta, event times spread over the last 24 hours, in
    `--files-per-partition` files per event_date partition, as frequent micro-batches leave them; both tables are
-   registered in Trino (schema `bench_lake_<id>`) by lakehouse.delta_tables.
+   registered in Trino (schema `bench_lake_<id>`) by lakehouse.clients.delta_tables.
 2. The SQL: a copy of the dashboards of superset_assets/ (an `instance` of the bundle, on that schema) is imported
    into the test bed's Superset; each chart's query is taken from Superset's chart data API with `type=query`,
    i.e. the SQL Superset sends to Trino for that chart, virtual datasets inlined; the copy is deleted afterwards.
@@ -33,9 +33,9 @@ from bench import sparkrun
 from bench.freshness import percentile
 from bench.machine import machine_notes
 from bench.stream_session import EVENTS, REJECTED, TRINO_USER, job_packages_zip
-from lakehouse import delta_tables
+from lakehouse.clients import delta_tables
+from lakehouse.clients.trino_sql import query
 from lakehouse.generators.trino import CATALOG
-from lakehouse.trino_sql import query
 
 TARGET_P95_S = 1.0
 
@@ -58,8 +58,8 @@ def run_lake_job(endpoints: Mapping[str, str], args: Sequence[str], workdir: Pat
 
 def chart_queries(endpoints: Mapping[str, str], schema: str, instance: str) -> tuple[list[dict], dict]:
     """Import an instance of the dashboards on `schema`; return ([{chart, viz_type, sql}], outputs to delete)."""
-    from lakehouse import superset_dashboards as sd
-    from lakehouse.superset_api import SupersetClient
+    from lakehouse.clients import superset_dashboards as sd
+    from lakehouse.clients.superset_api import SupersetClient
     from testbed.plan import bed_settings
 
     trino_port = int(endpoints["trino_url"].rsplit(":", 1)[1].split("/")[0])
@@ -177,7 +177,7 @@ def figure(
             result["after_maintenance"] = time_queries(url, queries, schema, runs)
         finally:
             if cleanup is not None:
-                from lakehouse import superset_dashboards as sd
+                from lakehouse.clients import superset_dashboards as sd
 
                 with contextlib.suppress(Exception):
                     sd.remove(cleanup)

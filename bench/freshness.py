@@ -33,7 +33,7 @@ from pathlib import Path
 from bench import sparkrun
 from bench.machine import machine_notes
 from bench.stream_session import TRINO_USER, StreamSession
-from lakehouse.trino_sql import query
+from lakehouse.clients.trino_sql import query
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -140,8 +140,8 @@ def run_producer(endpoints: Mapping[str, str], topic: str, args: Sequence[str], 
 
 def create_topic(endpoints: Mapping[str, str], topic: str, partitions: int = 6) -> None:
     """A topic shaped like the events topic (the stack's spec), created by the stack's own admin code."""
+    from lakehouse.clients.kafka_topic import create_topic as create
     from lakehouse.generators.kafka import topic_spec
-    from lakehouse.kafka_topics import create_topic as create
 
     spec = topic_spec(name=topic, partitions=partitions, brokers=int(endpoints.get("testbed_kafka_brokers", "3")))
     create(
@@ -154,7 +154,7 @@ def create_topic(endpoints: Mapping[str, str], topic: str, partitions: int = 6) 
 
 
 def delete_topic(endpoints: Mapping[str, str], topic: str) -> None:
-    from lakehouse.kafka_topics import delete_topic as delete
+    from lakehouse.clients.kafka_topic import delete_topic as delete
 
     delete(endpoints["kafka_bootstrap_servers"], topic)
 

@@ -4,7 +4,7 @@
 jobs/logistics_stream.py with the flags the stack's StreamingJob gives it (`lakehouse.postdeploy.stream_job_args`
 of `stream_job_env(settings)`: the default trigger, maxOffsetsPerTrigger, dedup window...), only topic, tables
 and checkpoint replaced by this run's, and the jobs/ packages as --py-files (as Orion ships them). Once the
-job has created its tables, both are registered in Trino (schema `bench_<id>`) with lakehouse.delta_tables,
+job has created its tables, both are registered in Trino (schema `bench_<id>`) with lakehouse.clients.delta_tables,
 the code the stack's DeltaTables provider runs. On exit the job is stopped (SIGTERM, its bounded stop), the
 tables unregistered, the topic and every object under the run's prefixes deleted.
 """
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import sparkrun
-from lakehouse import delta_tables
+from lakehouse.clients import delta_tables
+from lakehouse.clients.trino_sql import query
 from lakehouse.generators import job as job_env
 from lakehouse.generators.trino import CATALOG
-from lakehouse.trino_sql import query
 
 EVENTS, REJECTED = "logistics_events", "logistics_events_rejected"
 TRINO_USER = "bench"

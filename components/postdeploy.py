@@ -19,7 +19,8 @@ import pulumi
 from components.providers.delta_tables import DeltaTables
 from components.providers.streaming_job import StreamingJob
 from components.providers.superset_dashboards import SupersetDashboards
-from lakehouse import postdeploy, superset_dashboards
+from lakehouse import postdeploy
+from lakehouse.clients import superset_dashboards
 from lakehouse.generators.trino import CATALOG
 from lakehouse.settings import Settings
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jobs.logistics.settings import FLAGS
 from lakehouse import endpoints
-from lakehouse.delta_tables import TRINO_SCHEMA
+from lakehouse.clients.delta_tables import TRINO_SCHEMA
 from lakehouse.generators.s3 import rejected_table_name, table_uri
 from lakehouse.generators.trino import CATALOG
 from lakehouse.settings import Settings

@@ -1,8 +1,9 @@
 """`make demo` (`python -m testbed demo`): the whole lakehouse, flowing and visible, without Docker.
 
 1. brings up the test bed, or reuses the one that runs;
-2. applies the stack's three post-deploy steps with the very code its providers run (lakehouse.orion_jobs,
-   lakehouse.delta_tables, lakehouse.superset_api), with the inputs lakehouse.postdeploy builds for the stack:
+2. applies the stack's three post-deploy steps with the very code its providers run (lakehouse.clients.streaming_job,
+   lakehouse.clients.delta_tables, lakehouse.clients.superset_api), with the
+   inputs lakehouse.postdeploy builds for the stack:
    the streaming job submitted through Orion (adopted if it already runs), the Delta tables registered in
    Trino, the dashboards imported into Superset;
 3. runs the producer for `--seconds` at `--rate` events per second (with a few malformed records and
@@ -19,11 +20,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lakehouse import delta_tables, orion_jobs, postdeploy, superset_dashboards
-from lakehouse.delta_tables import TableSpec
+from lakehouse import postdeploy
+from lakehouse.clients import delta_tables, streaming_job, superset_dashboards
+from lakehouse.clients.delta_tables import TableSpec
+from lakehouse.clients.streaming_job import JobSpec, OrionClient
 from lakehouse.generators.job import stream_job_env
 from lakehouse.generators.trino import CATALOG
-from lakehouse.orion_jobs import JobSpec, OrionClient
 from testbed import session
 from testbed.paths import REPO, endpoints_file
 from testbed.plan import HOST, bed_settings, default_plan
@@ -45,7 +47,7 @@ def apply_postdeploy(endpoints: dict[str, str], echo: Callable[[str], None]) -> 
     )
     began = time.monotonic()
     client = OrionClient(urls["orion_url"], endpoints["orion_token"])
-    job, adopted = orion_jobs.ensure_running(client, spec, start_timeout=600)
+    job, adopted = streaming_job.ensure_running(client, spec, start_timeout=600)
     echo(
         f"  streaming job: Orion job {job['id']} {'adopted' if adopted else 'submitted'}, {job['state']} as "
         f"{job['app_id']} ({time.monotonic() - began:.0f} s)"

@@ -1,6 +1,7 @@
 """The objects in the stack's buckets, as a Pulumi resource (a dynamic provider) whose delete empties them.
 
-Why: the MinIO plugin can die while force-destroying a bucket that holds objects (lakehouse/s3_buckets.py says
+Why: the MinIO plugin can die while force-destroying a bucket that holds objects (lakehouse/clients/bucket_contents.py
+says
 how), so `make down` failed one time in two. With this resource, `pulumi destroy` empties the buckets first,
 with plain S3 calls, and the plugin then deletes empty buckets. The stack declares it after the buckets and
 before everything that writes to them (the Spark containers, Orion, Trino), so on destroy it runs after the
@@ -30,15 +31,15 @@ from pulumi.dynamic import (
 )
 
 from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
-from lakehouse import s3_buckets
-from lakehouse.s3_buckets import S3Target
+from lakehouse.clients import bucket_contents
+from lakehouse.clients.bucket_contents import S3Target
 
 INPUT_PROPS = ("endpoint", "region", "access_key", "secret_key", "buckets", "timeout_seconds", "provider_hash")
 INT_PROPS = ("timeout_seconds",)
 
 
 def provider_hash() -> str:
-    return code_hash(Path(__file__), s3_buckets)
+    return code_hash(Path(__file__), bucket_contents)
 
 
 # ----- pure parts (unit-tested) -----
@@ -85,10 +86,10 @@ class BucketContentsProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)
-        counts = s3_buckets.object_counts(target_of(props), list(props["buckets"]))
+        counts = bucket_contents.object_counts(target_of(props), list(props["buckets"]))
         missing = [b for b, n in counts.items() if n is None]
         if missing:
-            raise s3_buckets.BucketError(f"S3 at {props['endpoint']}: bucket(s) {missing} do not exist")
+            raise bucket_contents.BucketError(f"S3 at {props['endpoint']}: bucket(s) {missing} do not exist")
         return CreateResult(f"{props['endpoint']}/{','.join(props['buckets'])}", {**props, "objects": counts})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -96,17 +97,18 @@ class BucketContentsProvider(ResourceProvider):
         # A bucket no longer listed was renamed in the config: its old bucket is deleted by the same `up`, once
         # the rest is done; empty it now (with the credentials that made it), as a destroy would.
         for gone in [b for b in olds.get("buckets") or [] if b not in news["buckets"]]:
-            s3_buckets.empty_bucket(target_of(olds), gone, timeout=news["timeout_seconds"])
-        return UpdateResult({**news, "objects": s3_buckets.object_counts(target_of(news), list(news["buckets"]))})
+            bucket_contents.empty_bucket(target_of(olds), gone, timeout=news["timeout_seconds"])
+        return UpdateResult({**news, "objects": bucket_contents.object_counts(target_of(news), list(news["buckets"]))})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = with_ints(props, INT_PROPS)
-        return ReadResult(id_, {**props, "objects": s3_buckets.object_counts(target_of(props), list(props["buckets"]))})
+        objects = bucket_contents.object_counts(target_of(props), list(props["buckets"]))
+        return ReadResult(id_, {**props, "objects": objects})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         props = with_ints(props, INT_PROPS)
         for bucket in props["buckets"]:
-            s3_buckets.empty_bucket(target_of(props), bucket, timeout=props["timeout_seconds"])
+            bucket_contents.empty_bucket(target_of(props), bucket, timeout=props["timeout_seconds"])
 
 
 class BucketContents(pulumi.dynamic.Resource, module="lakehouse", name="BucketContents"):

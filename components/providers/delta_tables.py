@@ -1,7 +1,7 @@
 """The streaming job's Delta tables registered in Trino, as a Pulumi resource (a dynamic provider).
 
 Runs where `pulumi up` runs and reaches Trino through its published port. What it does to Trino lives in
-`lakehouse.delta_tables` (shared with `make demo` and the tests):
+`lakehouse.clients.delta_tables` (shared with `make demo` and the tests):
 - create: waits (bounded) until each table's `_delta_log` exists, creates the schema if missing and
   registers each table; a table already registered at the same location is adopted;
 - update: a new location re-registers the table (the data stays where it is), a table no longer listed is
@@ -31,8 +31,8 @@ from pulumi.dynamic import (
 )
 
 from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
-from lakehouse import delta_tables, trino_sql
-from lakehouse.delta_tables import IDENT, LOCATION, TableSpec
+from lakehouse.clients import delta_tables, trino_sql
+from lakehouse.clients.delta_tables import IDENT, LOCATION, TableSpec
 
 INPUT_PROPS = ("trino_url", "trino_user", "catalog", "schema", "tables", "wait_seconds", "provider_hash")
 INT_PROPS = ("wait_seconds",)

@@ -16,11 +16,11 @@ The provider runs where `pulumi up` runs and reaches the brokers through their H
 - read (`pulumi refresh`): describes the live topic; it also becomes the inputs for the next diff, so drift
   made outside the stack shows up in the next preview (configs set back, partitions that cannot shrink refused).
 
-What it does to Kafka lives in `lakehouse.kafka_topics` (create_topic, describe_topic, update_topic,
+What it does to Kafka lives in `lakehouse.clients.kafka_topic` (create_topic, describe_topic, update_topic,
 delete_topic: each takes a bootstrap string), which the test bed also uses to create the events topic, so
 the real-service tests run the very code the provider runs. kafka-python is imported only inside those
 functions and nothing is captured at module level: the provider is pickled into the state. The inputs
-carry `provider_hash` (of this file, lakehouse/kafka_topics.py and components/providers/inputs.py), so an
+carry `provider_hash` (of this file, lakehouse/clients/kafka_topic.py and components/providers/inputs.py), so an
 edit of any of them shows up as an update. The engine hands every number over as a float: each entry point
 turns the integer properties back with `with_ints` (components/providers/inputs.py).
 """
@@ -44,8 +44,8 @@ from pulumi.dynamic import (
 
 from components.providers import inputs as provider_inputs
 from components.providers.inputs import code_hash, known_failures, with_ints
-from lakehouse import kafka_topics
-from lakehouse.kafka_topics import create_topic, delete_topic, describe_topic, update_topic
+from lakehouse.clients import kafka_topic
+from lakehouse.clients.kafka_topic import create_topic, delete_topic, describe_topic, update_topic
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 # Every numeric input: the engine sends them as floats (3 arrives as 3.0).
@@ -77,7 +77,7 @@ def provider_hash() -> str:
 
 def provider_sources() -> tuple[Path, ...]:
     """The files whose code the provider runs (besides the SDK and kafka-python)."""
-    return (Path(__file__), Path(kafka_topics.__file__), Path(provider_inputs.__file__))
+    return (Path(__file__), Path(kafka_topic.__file__), Path(provider_inputs.__file__))
 
 
 # ----- pure parts (unit-tested) -----

@@ -1,7 +1,7 @@
 """The streaming job running under Spark Orion, as a Pulumi resource (a dynamic provider).
 
 Runs where `pulumi up` runs and reaches Orion (and the Spark master's web UI) through their published
-ports. What it does lives in `lakehouse.orion_jobs` (shared with `make demo` and the tests):
+ports. What it does lives in `lakehouse.clients.streaming_job` (shared with `make demo` and the tests):
 - create: submits the job supervised, or adopts a job Orion already runs with the same code hash, arguments,
   conf and supervision; returns once the job really streams (its application RUNNING and a live query that
   made progress), and fails fast with the driver's own error line when its driver dies while starting;
@@ -34,8 +34,8 @@ from pulumi.dynamic import (
 )
 
 from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
-from lakehouse import orion_jobs
-from lakehouse.orion_jobs import FINISHED_STATES, JobSpec, OrionClient, OrionError
+from lakehouse.clients import streaming_job
+from lakehouse.clients.streaming_job import FINISHED_STATES, JobSpec, OrionClient, OrionError
 
 INPUT_PROPS = (
     "orion_url",
@@ -56,7 +56,7 @@ RESTART_PROPS = ("args", "conf", "supervise", "code_hash")
 
 
 def provider_hash() -> str:
-    return code_hash(Path(__file__), orion_jobs)
+    return code_hash(Path(__file__), streaming_job)
 
 
 # ----- pure parts (unit-tested) -----
@@ -164,7 +164,8 @@ class StreamingJobProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)
         client = OrionClient(props["orion_url"], props["orion_token"])
-        job, adopted = orion_jobs.ensure_running(client, spec_of(props), start_timeout=props["start_timeout_seconds"])
+        timeout = props["start_timeout_seconds"]
+        job, adopted = streaming_job.ensure_running(client, spec_of(props), start_timeout=timeout)
         return CreateResult(str(job["id"]), _outputs(props, job, adopted))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -175,10 +176,10 @@ class StreamingJobProvider(ResourceProvider):
         now = "gone" if job is None else str(job.get("state"))
         if not needs_restart(olds, news, now) and job is not None:
             return UpdateResult(_outputs(news, job, bool(olds.get("adopted"))))
-        orion_jobs.stop_and_forget(
+        streaming_job.stop_and_forget(
             client, current, master_ui=news["spark_master_ui"], stop_timeout=news["stop_timeout_seconds"]
         )
-        job, adopted = orion_jobs.ensure_running(client, spec_of(news), start_timeout=news["start_timeout_seconds"])
+        job, adopted = streaming_job.ensure_running(client, spec_of(news), start_timeout=news["start_timeout_seconds"])
         # The resource keeps its id (Pulumi ids are fixed by create); `job_id` is the job Orion runs now.
         return UpdateResult(_outputs(news, job, adopted))
 
@@ -193,7 +194,7 @@ class StreamingJobProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         props = with_ints(props, INT_PROPS)
         client = OrionClient(props["orion_url"], props["orion_token"])
-        orion_jobs.stop_and_forget(
+        streaming_job.stop_and_forget(
             client,
             int(props.get("job_id") or id_),
             master_ui=props["spark_master_ui"],

@@ -1,7 +1,8 @@
 """The dashboards of superset_assets/ in Superset, as a Pulumi resource (a dynamic provider).
 
 Runs where `pulumi up` runs and reaches Superset through its published port. What it does to Superset lives in
-`lakehouse.superset_dashboards` (the bundle in `lakehouse.superset_bundle`, the API in `lakehouse.superset_api`),
+`lakehouse.clients.superset_dashboards` (the bundle in `lakehouse.superset_bundle`, the API in
+`lakehouse.clients.superset_api`),
 which `make demo` and the tests run too:
 - create: builds the bundle (the Trino URI and the schema/table names filled in), logs in (CSRF token on the
   same session) and imports it through /api/v1/assets/import/, which creates the database connection, the
@@ -40,7 +41,8 @@ from pulumi.dynamic import (
 )
 
 from components.providers.inputs import changed_inputs, code_hash, is_unknown, known_failures, with_ints
-from lakehouse import superset_api, superset_bundle, superset_dashboards
+from lakehouse import superset_bundle
+from lakehouse.clients import superset_api, superset_dashboards
 
 INPUT_PROPS = (
     "superset_url",
@@ -187,7 +189,7 @@ def _resource_id(props: dict[str, Any]) -> str:
 class SupersetDashboards(pulumi.dynamic.Resource, module="lakehouse", name="SupersetDashboards"):
     """The dashboards of `assets_dir` (default superset_assets/) imported into the Superset at `superset_url`.
 
-    Build the inputs with `lakehouse.superset_dashboards.inputs(settings, superset_url=...)` and pass the admin
+    Build the inputs with `lakehouse.clients.superset_dashboards.inputs(settings, superset_url=...)` and pass the admin
     password (a secret) beside them: `SupersetDashboards(name, admin_password=..., **inputs)`."""
 
     dashboard_urls: pulumi.Output[dict[str, str]]

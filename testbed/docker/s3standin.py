@@ -258,7 +258,7 @@ class Endpoint:
 
     def s3(self) -> Any:
         """A path-style S3 client with the root credentials (the one the stack's BucketContents provider uses)."""
-        from lakehouse.s3_buckets import S3Target
+        from lakehouse.clients.bucket_contents import S3Target
 
         return S3Target(self.url, self.region, self.access_key, self.secret_key).client()
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.clients.kafka_topic import create_topic
 from lakehouse.generators.kafka import (
     BrokerAddress,
     heap_opts,
@@ -25,7 +26,6 @@ from lakehouse.generators.kafka import (
     zookeeper_properties,
 )
 from lakehouse.generators.properties import render_properties
-from lakehouse.kafka_topics import create_topic
 from testbed.context import Context
 from testbed.plan import HOST, PortPlan, ZooKeeperPlan
 from testbed.prereqs import Jdk

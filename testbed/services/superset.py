@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from lakehouse.clients.superset_api import SupersetClient
 from lakehouse.generators.superset import (
     ADMIN_PASSWORD_ENV,
     ADMIN_SCRIPT_NAME,
@@ -25,7 +26,6 @@ from lakehouse.generators.superset import (
     gunicorn_args,
     superset_config,
 )
-from lakehouse.superset_api import SupersetClient
 from testbed import artifacts
 from testbed.context import Context
 from testbed.creds import secret
@@ -135,7 +135,7 @@ def start_private(
 
 def login(base_url: str, user: str, password: str):
     """A requests.Session logged in through the API (bearer token + CSRF token), as the stack's provider does
-    (lakehouse.superset_api)."""
+    (lakehouse.clients.superset_api)."""
     return SupersetClient.login(base_url, user, password).http
 
 

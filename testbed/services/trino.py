@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lakehouse.clients.trino_sql import query
 from lakehouse.generators.properties import parse_properties
 from lakehouse.generators.trino import ACCESS_KEY_ENV, SECRET_KEY_ENV, etc_files
-from lakehouse.trino_sql import query
 from testbed.context import Context
 from testbed.plan import HOST
 from testbed.proc import Proc, wait_for

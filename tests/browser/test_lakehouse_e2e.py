@@ -31,11 +31,12 @@ from components.providers.delta_tables import DeltaTablesProvider
 from components.providers.streaming_job import StreamingJobProvider
 from components.providers.superset_dashboards import SupersetDashboardsProvider
 from components.providers.superset_dashboards import provider_hash as dashboards_hash
-from lakehouse import delta_tables, kafka_topics, postdeploy, superset_bundle, superset_dashboards
+from lakehouse import postdeploy, superset_bundle
+from lakehouse.clients import delta_tables, kafka_topic, superset_dashboards
+from lakehouse.clients.streaming_job import OrionClient, master_active_apps
+from lakehouse.clients.superset_api import SupersetClient
+from lakehouse.clients.trino_sql import query
 from lakehouse.generators.job import stream_job_env
-from lakehouse.orion_jobs import OrionClient, master_active_apps
-from lakehouse.superset_api import SupersetClient
-from lakehouse.trino_sql import query
 from testbed.plan import bed_settings
 from tests.browser.test_superset_dashboards_browser import (  # noqa: F401 (page: a fixture)
     ARTIFACTS,
@@ -81,7 +82,7 @@ def test_the_lakehouse_flows_end_to_end(testbed: dict[str, str], require_service
     s = bed_settings().replace(kafka_topic=f"e2e-{rid}", delta_table=f"e2e_events_{rid}")
     schema = f"e2e_{rid}"
     urls = postdeploy.service_urls(s, urlparse(ep["orion_url"]).hostname or "127.0.0.1")
-    kafka_topics.create_topic(ep["kafka_bootstrap_servers"], s.kafka_topic, partitions=3, replication_factor=3)
+    kafka_topic.create_topic(ep["kafka_bootstrap_servers"], s.kafka_topic, partitions=3, replication_factor=3)
 
     job_p, tables_p, dash_p = StreamingJobProvider(), DeltaTablesProvider(), SupersetDashboardsProvider()
     job_in = job_p.check({}, {
@@ -182,7 +183,7 @@ def test_the_lakehouse_flows_end_to_end(testbed: dict[str, str], require_service
             tables_p.delete(tables.id, tables.outs)
         if job is not None:
             job_p.delete(job.id, job.outs)
-        kafka_topics.delete_topic(ep["kafka_bootstrap_servers"], s.kafka_topic)
+        kafka_topic.delete_topic(ep["kafka_bootstrap_servers"], s.kafka_topic)
 
     with SupersetClient.login(ep["superset_url"], ep["superset_admin_user"], ep["superset_admin_password"]) as sc:
         for kind, by_uuid in dash.outs["object_ids"].items():

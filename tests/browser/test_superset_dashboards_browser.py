@@ -20,7 +20,8 @@ from urllib.parse import urlparse
 import pytest
 
 from components.providers.superset_dashboards import SupersetDashboardsProvider
-from lakehouse import superset_bundle, superset_dashboards
+from lakehouse import superset_bundle
+from lakehouse.clients import superset_dashboards
 from tests.integration.test_superset_lake import Lake, dashboard_props, synthetic_lake
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -111,7 +112,7 @@ def page(tmp_path: Path, testbed: dict[str, str]):  # type: ignore[no-untyped-de
 
 def charts_without_data(superset_url: str, user: str, password: str, chart_ids: dict[str, int]) -> list[str]:
     """The uuids of the charts whose data (Superset's chart data API, cache bypassed) has no rows."""
-    from lakehouse.superset_api import SupersetClient
+    from lakehouse.clients.superset_api import SupersetClient
 
     empty = []
     with SupersetClient.login(superset_url, user, password) as sc:

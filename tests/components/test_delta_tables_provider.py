@@ -1,5 +1,5 @@
 """The DeltaTables dynamic provider's pure parts: validation, diff, engine numbers; and the register loop of
-lakehouse.delta_tables against a scripted Trino (the real one is in tests/integration)."""
+lakehouse.clients.delta_tables against a scripted Trino (the real one is in tests/integration)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from components.providers import delta_tables as dt
-from lakehouse import delta_tables
-from lakehouse.delta_tables import DeltaTablesError, TableSpec
-from lakehouse.trino_sql import TrinoQueryError, TrinoUnavailable
+from lakehouse.clients import delta_tables
+from lakehouse.clients.delta_tables import DeltaTablesError, TableSpec
+from lakehouse.clients.trino_sql import TrinoQueryError, TrinoUnavailable
 
 GOOD: dict[str, Any] = {
     "trino_url": "http://127.0.0.1:8085",
@@ -74,7 +74,7 @@ def test_qualified_names_of_every_table() -> None:
 
 
 class ScriptedTrino:
-    """Answers `lakehouse.delta_tables`' statements like Trino would; counts register attempts."""
+    """Answers `lakehouse.clients.delta_tables`' statements like Trino would; counts register attempts."""
 
     def __init__(self, *, log_after: int = 0, registered: dict[str, str] | None = None, down_for: int = 0) -> None:
         self.log_after = log_after

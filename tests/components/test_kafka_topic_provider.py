@@ -24,7 +24,7 @@ from stack_harness import (
 
 from components.providers import kafka_topic as kt
 from components.providers.inputs import integral, with_ints
-from lakehouse import kafka_topics
+from lakehouse.clients import kafka_topic
 
 GOOD = {
     "bootstrap_servers": "127.0.0.1:19092,127.0.0.1:19093",
@@ -102,7 +102,7 @@ def test_topic_state_from_a_describe_answer() -> None:
         "topic_id": "34348ead-8da3-4d1e-a2e8-a61a167c108a",
         "partitions": [{"partition_index": i, "leader_id": 1, "replica_nodes": [1, 2, 3]} for i in range(6)],
     }
-    state = kafka_topics.topic_state
+    state = kafka_topic.topic_state
     assert state(description) == {
         "name": "logistics-events",
         "partitions": 6,
@@ -120,21 +120,21 @@ def test_topic_state_from_a_describe_answer() -> None:
 def test_retriable_errors_are_the_ones_a_starting_cluster_gives() -> None:
     from kafka import errors
 
-    assert kafka_topics.is_retriable(errors.KafkaConnectionError())
-    assert kafka_topics.is_retriable(errors.InvalidReplicationFactorError())
-    assert kafka_topics.is_retriable(errors.KafkaTimeoutError())
-    assert not kafka_topics.is_retriable(errors.TopicAuthorizationFailedError())
-    assert not kafka_topics.is_retriable(ValueError("bad request"))
+    assert kafka_topic.is_retriable(errors.KafkaConnectionError())
+    assert kafka_topic.is_retriable(errors.InvalidReplicationFactorError())
+    assert kafka_topic.is_retriable(errors.KafkaTimeoutError())
+    assert not kafka_topic.is_retriable(errors.TopicAuthorizationFailedError())
+    assert not kafka_topic.is_retriable(ValueError("bad request"))
     # A topic that exists is final, unless it is only waiting for its deletion to complete (ZooKeeper mode).
-    assert not kafka_topics.is_retriable(errors.TopicAlreadyExistsError())
-    assert kafka_topics.is_retriable(errors.TopicAlreadyExistsError("Topic 'x' is marked for deletion."))
+    assert not kafka_topic.is_retriable(errors.TopicAlreadyExistsError())
+    assert kafka_topic.is_retriable(errors.TopicAlreadyExistsError("Topic 'x' is marked for deletion."))
 
 
 def test_provider_hash_changes_when_any_file_of_the_provider_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sources = kt.provider_sources()
-    assert {p.name for p in sources} == {"kafka_topic.py", "kafka_topics.py", "inputs.py"}
+    assert {p.name for p in sources} == {"kafka_topic.py", "inputs.py"}
     copies = []
     for src in sources:
         dest = tmp_path / src.parent.name / src.name
@@ -154,7 +154,7 @@ def test_provider_hash_changes_when_any_file_of_the_provider_changes(
 
 def test_provider_module_imports_kafka_only_inside_functions() -> None:
     # The provider is pickled into the state: no client or kafka import may live at module level.
-    for module in (kt, kafka_topics):
+    for module in (kt, kafka_topic):
         tree = ast.parse(Path(module.__file__).read_text())
         for node in tree.body:
             if isinstance(node, ast.Import | ast.ImportFrom):
@@ -166,10 +166,10 @@ def test_service_functions_take_a_bootstrap_string() -> None:
     import inspect
 
     for fn in (
-        kafka_topics.create_topic,
-        kafka_topics.describe_topic,
-        kafka_topics.update_topic,
-        kafka_topics.delete_topic,
+        kafka_topic.create_topic,
+        kafka_topic.describe_topic,
+        kafka_topic.update_topic,
+        kafka_topic.delete_topic,
     ):
         params = list(inspect.signature(fn).parameters)
         assert params[:2] == ["bootstrap", "name"], fn.__name__
@@ -178,7 +178,7 @@ def test_service_functions_take_a_bootstrap_string() -> None:
 def test_unreachable_kafka_fails_with_a_message_naming_what_and_where() -> None:
     # Port 9 on loopback is closed; no retry budget, so this fails after one short bootstrap attempt.
     with pytest.raises(RuntimeError) as err:
-        kafka_topics.delete_topic("127.0.0.1:9", "logistics-events", timeout_seconds=0)
+        kafka_topic.delete_topic("127.0.0.1:9", "logistics-events", timeout_seconds=0)
     message = str(err.value)
     assert "Kafka delete of topic 'logistics-events' at 127.0.0.1:9 failed" in message
 
@@ -376,14 +376,14 @@ class FakeAdmin:
 @pytest.fixture
 def cluster(monkeypatch: pytest.MonkeyPatch) -> dict:
     state: dict = {"id": "own-cluster", "topics": {}, "script": []}
-    monkeypatch.setattr(kafka_topics, "_admin", lambda *_a: FakeAdmin(state, state["script"]))
-    monkeypatch.setattr(kafka_topics.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(kafka_topic, "_admin", lambda *_a: FakeAdmin(state, state["script"]))
+    monkeypatch.setattr(kafka_topic.time, "sleep", lambda _s: None)
     return state
 
 
 def _create(**kw: object) -> dict:
     args = {"partitions": 6, "replication_factor": 3, "timeout_seconds": 30, "adopt_existing": False, **kw}
-    return kafka_topics.create_topic("k:9092", "t", **args)
+    return kafka_topic.create_topic("k:9092", "t", **args)
 
 
 def test_create_refuses_a_topic_it_did_not_make_unless_told_or_on_its_own_cluster(cluster: dict) -> None:

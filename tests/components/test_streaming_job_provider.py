@@ -1,5 +1,5 @@
 """The StreamingJob dynamic provider's pure parts (validation, diff, restart rules, engine numbers) and the
-job logic of lakehouse.orion_jobs against a scripted Orion (the real one is in tests/integration)."""
+job logic of lakehouse.clients.streaming_job against a scripted Orion (the real one is in tests/integration)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from pulumi.output import Unknown
 
 from components.providers import streaming_job as sj
-from lakehouse import orion_jobs
-from lakehouse.orion_jobs import JobSpec, OrionError
+from lakehouse.clients import streaming_job
+from lakehouse.clients.streaming_job import JobSpec, OrionError
 
 HASH = "a" * 64
 GOOD: dict[str, Any] = {
@@ -180,7 +180,7 @@ def _running(job_id: int, **change: Any) -> dict[str, Any]:
 
 def test_ensure_running_adopts_the_job_orion_already_runs() -> None:
     orion = ScriptedOrion([_running(4)])
-    job, adopted = orion_jobs.ensure_running(orion, SPEC, start_timeout=10)  # type: ignore[arg-type]
+    job, adopted = streaming_job.ensure_running(orion, SPEC, start_timeout=10)  # type: ignore[arg-type]
     assert (job["id"], adopted) == (4, True)
     assert orion.calls == []
 
@@ -191,7 +191,7 @@ def test_ensure_running_adopts_the_job_orion_already_runs() -> None:
 )
 def test_ensure_running_submits_when_no_job_matches(change: dict) -> None:
     orion = ScriptedOrion([_running(4, **change)])
-    job, adopted = orion_jobs.ensure_running(orion, SPEC, start_timeout=10)  # type: ignore[arg-type]
+    job, adopted = streaming_job.ensure_running(orion, SPEC, start_timeout=10)  # type: ignore[arg-type]
     assert adopted is False
     assert job["id"] == 5
     assert job["state"] == "running"
@@ -201,7 +201,7 @@ def test_ensure_running_submits_when_no_job_matches(change: dict) -> None:
 def test_a_job_that_dies_while_starting_is_an_error_with_its_log() -> None:
     orion = ScriptedOrion(end_as="failed")
     with pytest.raises(OrionError, match=r"ended as failed while starting(.|\n)*Traceback: boom"):
-        orion_jobs.ensure_running(orion, SPEC, start_timeout=10)  # type: ignore[arg-type]
+        streaming_job.ensure_running(orion, SPEC, start_timeout=10)  # type: ignore[arg-type]
 
 
 def test_wait_streaming_times_out_naming_the_state() -> None:
@@ -212,7 +212,7 @@ def test_wait_streaming_times_out_naming_the_state() -> None:
 
     now, stuck = [0.0], Stuck([_running(1, state="submitted")])
     with pytest.raises(OrionError, match="still submitted and not streaming after 30 s \\(waiting for cores"):
-        orion_jobs.wait_streaming(
+        streaming_job.wait_streaming(
             stuck, 1, timeout=30, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
         )  # type: ignore[arg-type]
     assert stuck.calls == ["stop 1"]  # not left to start later behind the stack's back
@@ -271,7 +271,7 @@ def test_a_driver_that_dies_after_running_fails_fast_with_its_error_line(states:
     supervised = states[-1][0] != "failed"
     orion = DiesAfterRunning(list(states))
     with pytest.raises(OrionError) as err:
-        orion_jobs.ensure_running(orion, SPEC, start_timeout=600)  # type: ignore[arg-type]
+        streaming_job.ensure_running(orion, SPEC, start_timeout=600)  # type: ignore[arg-type]
     message = str(err.value)
     assert f"job 1 (logistics_stream), Spark application {APP_1}, " in message
     assert "ModuleNotFoundError: No module named 'delta'." in message.splitlines()[0]
@@ -294,7 +294,7 @@ def test_running_on_the_master_is_not_enough_the_job_must_stream() -> None:
             return job
 
     orion = SlowStart([_running(9, state="submitted")])
-    job = orion_jobs.wait_streaming(orion, 9, timeout=600, sleep=lambda s: None)  # type: ignore[arg-type]
+    job = streaming_job.wait_streaming(orion, 9, timeout=600, sleep=lambda s: None)  # type: ignore[arg-type]
     assert (orion.reads, job["streaming"]["queries"][0]["batch_id"]) == (3, 0)
 
 
@@ -311,26 +311,26 @@ def test_running_on_the_master_is_not_enough_the_job_must_stream() -> None:
     ],
 )  # fmt: skip
 def test_driver_error_line_is_the_drivers_own_last_error(log: str, line: str | None) -> None:
-    assert orion_jobs.driver_error_line(log) == line
+    assert streaming_job.driver_error_line(log) == line
 
 
 def test_stop_and_forget_waits_for_the_master_then_deletes(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = [{"app-4"}, {"app-4"}, set()]
-    monkeypatch.setattr(orion_jobs, "master_active_apps", lambda ui: seen.pop(0))
+    monkeypatch.setattr(streaming_job, "master_active_apps", lambda ui: seen.pop(0))
     orion = ScriptedOrion([_running(4)])
-    orion_jobs.stop_and_forget(orion, 4, master_ui="http://master", stop_timeout=60)  # type: ignore[arg-type]
+    streaming_job.stop_and_forget(orion, 4, master_ui="http://master", stop_timeout=60)  # type: ignore[arg-type]
     assert orion.calls == ["stop 4", "delete 4"]
     assert seen == []
     # A job that is already gone is not an error.
-    orion_jobs.stop_and_forget(orion, 4, master_ui="http://master", stop_timeout=60)  # type: ignore[arg-type]
+    streaming_job.stop_and_forget(orion, 4, master_ui="http://master", stop_timeout=60)  # type: ignore[arg-type]
 
 
 def test_stop_and_forget_fails_when_the_master_keeps_the_application(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(orion_jobs, "master_active_apps", lambda ui: {"app-4"})
-    monkeypatch.setattr(orion_jobs.time, "sleep", lambda s: None)
+    monkeypatch.setattr(streaming_job, "master_active_apps", lambda ui: {"app-4"})
+    monkeypatch.setattr(streaming_job.time, "sleep", lambda s: None)
     orion = ScriptedOrion([_running(4)])
     with pytest.raises(OrionError, match="still lists app-4 as active after 0 s"):
-        orion_jobs.stop_and_forget(orion, 4, master_ui="http://master", stop_timeout=0)  # type: ignore[arg-type]
+        streaming_job.stop_and_forget(orion, 4, master_ui="http://master", stop_timeout=0)  # type: ignore[arg-type]
     assert orion.calls == ["stop 4"]
 
 
@@ -340,7 +340,7 @@ def test_update_starts_again_a_job_that_died_since_the_last_up(monkeypatch: pyte
     submits it again."""
     orion = ScriptedOrion([_running(7, state="failed", run=3)])
     monkeypatch.setattr(sj, "OrionClient", lambda url, token, **kw: orion)
-    monkeypatch.setattr(orion_jobs, "master_active_apps", lambda ui: set())
+    monkeypatch.setattr(streaming_job, "master_active_apps", lambda ui: set())
     stored = {**GOOD, "job_id": 7.0, "state": "running", "app_id": "app-7", "adopted": False}
     out = sj.StreamingJobProvider().update("2", stored, GOOD).outs
     assert orion.calls == ["delete 7", "submit"]

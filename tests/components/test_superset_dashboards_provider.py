@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from components.providers import superset_dashboards as prov
-from lakehouse import superset_bundle, superset_dashboards
+from lakehouse import superset_bundle
+from lakehouse.clients import superset_dashboards
 from lakehouse.settings import Settings
 
 PASSWORD = "Adm1n-pw-for-unit-tests"  # pragma: allowlist secret - a unit test's fake

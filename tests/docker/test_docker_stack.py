@@ -28,8 +28,9 @@ from typing import Any
 
 import pytest
 
-from lakehouse import superset_bundle, superset_dashboards
-from lakehouse.trino_sql import query
+from lakehouse import superset_bundle
+from lakehouse.clients import superset_dashboards
+from lakehouse.clients.trino_sql import query
 from testbed.docker.containers import describe
 from testbed.docker.recording import CONTAINER
 from testbed.docker.stack import DEFAULT_STACK, Deployment

@@ -38,7 +38,7 @@ Writing a lifecycle test for a provider (see tests/engine/test_engine_kafka_topi
            assert stack.up(partitions=8).changes == {"update": 1, "same": 1}
            assert stack.preview(partitions=9).step("events-topic").changed_inputs == ["partitions"]
            assert stack.preview(replication=1).step("events-topic").keys == ["replication_factor"]
-           engine.edit("lakehouse/kafka_topics.py", append="\\n# an edit\\n")
+           engine.edit("lakehouse/clients/kafka_topic.py", append="\\n# an edit\\n")
            assert stack.preview().changed() == {"update": 1}
            assert stack.refresh().changed() == {...}           # after changing the service out of band
            stack.assert_no_plaintext(list(stack.secrets.values()))

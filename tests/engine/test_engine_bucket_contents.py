@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from lakehouse import s3_buckets
-from lakehouse.s3_buckets import S3Target
+from lakehouse.clients import bucket_contents
+from lakehouse.clients.bucket_contents import S3Target
 from tests.engine import harness
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
@@ -73,5 +73,5 @@ def test_bucket_contents_lifecycle_through_the_real_engine(
             assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
     finally:
         for bucket in buckets:
-            s3_buckets.empty_bucket(target, bucket)
+            bucket_contents.empty_bucket(target, bucket)
             s3.delete_bucket(Bucket=bucket)

@@ -15,8 +15,8 @@ import deltalake
 import pyarrow as pa
 import pytest
 
-from lakehouse import delta_tables
-from lakehouse.trino_sql import query
+from lakehouse.clients import delta_tables
+from lakehouse.clients.trino_sql import query
 from tests.engine import harness
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
@@ -107,7 +107,7 @@ def test_delta_tables_lifecycle_through_the_real_engine(
         assert stack.up().changed() == {"update": 1}
         assert _count(ep, f"delta.{other}.{table}_rejected") == 2
         # An edit of the code the provider runs is an update (provider_hash).
-        engine.edit("lakehouse/delta_tables.py", append="\n# an edit\n")
+        engine.edit("lakehouse/clients/delta_tables.py", append="\n# an edit\n")
         assert stack.preview().changed() == {"update": 1}
         stack.assert_no_plaintext(list(stack.secrets.values()))
         assert stack.destroy().changes == {"delete": 2}

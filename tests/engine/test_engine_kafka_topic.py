@@ -98,7 +98,7 @@ def _state_of_topic(stack: harness.EngineStack) -> dict[str, Any]:
 
 @pytest.fixture
 def topic_name(testbed: dict[str, str]) -> Any:
-    from lakehouse.kafka_topics import delete_topic
+    from lakehouse.clients.kafka_topic import delete_topic
 
     name = f"engine-topic-{uuid.uuid4().hex[:8]}"
     yield name
@@ -162,7 +162,7 @@ def test_topic_lifecycle_through_the_real_engine(
     stack.config["lakehouse:kafkaPartitions"] = "8"
 
     # An edit of the provider's code in the clone shows up as an update of the topic (and only that).
-    engine.edit("lakehouse/kafka_topics.py", append="\n# an edit in the user's clone\n")
+    engine.edit("lakehouse/clients/kafka_topic.py", append="\n# an edit in the user's clone\n")
     edited = stack.preview()
     assert edited.changed() == {"update": 1}
     assert edited.step(RESOURCE).changed_inputs == ["provider_hash"]
@@ -224,7 +224,7 @@ def test_an_existing_topic_is_adopted_only_when_the_user_says_so_and_outlives_de
     engine: harness.Engine, testbed: dict[str, str], require_services, topic_name: str
 ) -> None:
     require_services("kafka")
-    from lakehouse.kafka_topics import create_topic
+    from lakehouse.clients.kafka_topic import create_topic
 
     boot = testbed["kafka_bootstrap_servers"]
     create_topic(boot, topic_name, partitions=3, replication_factor=3)  # someone else's topic
@@ -258,7 +258,7 @@ def test_a_lost_state_takes_back_the_stacks_own_topic_by_the_cluster_id(
 ) -> None:
     """The stack formats its own KRaft cluster with its cluster id: on that cluster the topic is its own."""
     require_services("kafka")
-    from lakehouse.kafka_topics import cluster_id
+    from lakehouse.clients.kafka_topic import cluster_id
 
     boot = testbed["kafka_bootstrap_servers"]
     own_cluster = cluster_id(boot)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from lakehouse import kafka_topics
-from lakehouse.orion_jobs import master_active_apps
+from lakehouse.clients import kafka_topic
+from lakehouse.clients.streaming_job import master_active_apps
 from tests.engine import harness
 from tests.orion.orion_live import TOKEN, OrionProcess
 
@@ -63,7 +63,7 @@ def test_streaming_job_lifecycle_through_the_real_engine(
 ) -> None:
     rid = uuid.uuid4().hex[:8]
     topic, table = f"engine-sj-{rid}", f"engine_sj_{rid}"
-    kafka_topics.create_topic(testbed["kafka_bootstrap_servers"], topic, partitions=2, replication_factor=3)
+    kafka_topic.create_topic(testbed["kafka_bootstrap_servers"], topic, partitions=2, replication_factor=3)
     ui = testbed["spark_master_ui"]
     stack = engine.stack(
         program,
@@ -114,7 +114,7 @@ def test_streaming_job_lifecycle_through_the_real_engine(
         assert back["app_id"] in master_active_apps(ui)
 
         # An edit of the code the provider runs is an update.
-        engine.edit("lakehouse/orion_jobs.py", append="\n# an edit\n")
+        engine.edit("lakehouse/clients/streaming_job.py", append="\n# an edit\n")
         assert stack.preview().changed() == {"update": 1}
 
         # Orion's token never appears in plain text in the state (inputs, outputs, the pickled provider).
@@ -124,4 +124,4 @@ def test_streaming_job_lifecycle_through_the_real_engine(
         assert last_app not in master_active_apps(ui)
         assert not [j for j in orion.http.get(f"{orion.url}/jobs", timeout=10).json() if j["state"] == "running"]
     finally:
-        kafka_topics.delete_topic(testbed["kafka_bootstrap_servers"], topic)
+        kafka_topic.delete_topic(testbed["kafka_bootstrap_servers"], topic)

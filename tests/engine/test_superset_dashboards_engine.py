@@ -1,6 +1,6 @@
 """The SupersetDashboards provider through the real Pulumi engine, against the test bed's Superset and Trino.
 
-The program declares the resource as the stack does: the same class and `lakehouse.superset_dashboards.inputs`
+The program declares the resource as the stack does: the same class and `lakehouse.clients.superset_dashboards.inputs`
 with the settings from `lakehouse:*` config, the admin password a secret. Only the URLs, the schema (a
 synthetic lake of the job's two tables) and the instance (its own copy of the dashboards) are the test's.
 up -> a second up with no change -> a changed timeout is no update -> an edit of a chart's YAML in the
@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from lakehouse.superset_api import KINDS, SupersetClient
+from lakehouse.clients.superset_api import KINDS, SupersetClient
 from tests.engine import harness
 from tests.integration.test_superset_lake import synthetic_lake
 
@@ -30,7 +30,7 @@ SECRET_ENVELOPE = "4dabf18193072939515e22adb298388d"  # pragma: allowlist secret
 def program() -> dict[str, Any]:
     from components.config import load_stack_config
     from components.providers.superset_dashboards import SupersetDashboards
-    from lakehouse import superset_dashboards
+    from lakehouse.clients import superset_dashboards
     from tests.engine.later import Later
 
     s = load_stack_config().settings
@@ -116,7 +116,7 @@ def test_superset_dashboards_lifecycle_through_the_real_engine(
         assert client.find("chart", gone_uuid) is not None
 
         # An edit of the code the provider runs is an update (provider_hash).
-        engine.edit("lakehouse/superset_dashboards.py", append="\n# an edit\n")
+        engine.edit("lakehouse/clients/superset_dashboards.py", append="\n# an edit\n")
         assert stack.preview().changed() == {"update": 1}
 
         stack.assert_no_plaintext(list(stack.secrets.values()))

@@ -10,8 +10,8 @@ import uuid
 import pytest
 
 from components.providers.bucket_contents import BucketContentsProvider
-from lakehouse import s3_buckets
-from lakehouse.s3_buckets import S3Target
+from lakehouse.clients import bucket_contents
+from lakehouse.clients.bucket_contents import S3Target
 
 pytestmark = [pytest.mark.integration]
 
@@ -55,15 +55,15 @@ def test_delete_empties_the_buckets_so_they_can_be_deleted(target: S3Target) -> 
         assert (s3.list_multipart_uploads(Bucket=bucket).get("Uploads") or []) == []
         assert provider.read(created.id, created.outs).outs["objects"] == {bucket: 0}
     finally:
-        s3_buckets.empty_bucket(target, bucket)
+        bucket_contents.empty_bucket(target, bucket)
         s3.delete_bucket(Bucket=bucket)  # an empty bucket is deleted: what pulumi-minio then does
 
 
 def test_a_bucket_already_gone_is_nothing_to_empty_but_create_refuses_it(target: S3Target) -> None:
     gone = f"gone-{uuid.uuid4().hex[:10]}"
-    assert s3_buckets.empty_bucket(target, gone).missing is True
+    assert bucket_contents.empty_bucket(target, gone).missing is True
     provider = BucketContentsProvider()
     props = _props(target, gone)
-    with pytest.raises(s3_buckets.BucketError, match=rf"bucket\(s\) \['{gone}'\] do not exist"):
+    with pytest.raises(bucket_contents.BucketError, match=rf"bucket\(s\) \['{gone}'\] do not exist"):
         provider.create(props)
     provider.delete("id", props)  # a destroy after the bucket went by hand succeeds

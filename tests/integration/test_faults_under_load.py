@@ -13,7 +13,7 @@ pipeline flows again after the previous one:
   s3_pause       SIGSTOP of the S3 server for 20 s, then SIGCONT (a hung server: connections open, no answers)
   s3_crash       kill -9 of the S3 server; restarted 20 s later on its data dir (a crash: connections refused)
 
-The streaming job runs as the stack runs it: submitted supervised through Orion by lakehouse.orion_jobs
+The streaming job runs as the stack runs it: submitted supervised through Orion by lakehouse.clients.streaming_job
 (ensure_running) with lakehouse.postdeploy's inputs, on a topic, tables and checkpoint of its own. Every fault is
 asserted (the broker rejoined with every replica in sync, the worker is ALIVE again and the job has an executor,
 the driver came back as a new application, Orion answers and runs the job again, S3 answers) and timed from the
@@ -48,9 +48,10 @@ import deltalake
 import pytest
 
 from bench import sparkrun
-from lakehouse import orion_jobs, postdeploy
+from lakehouse import postdeploy
+from lakehouse.clients import streaming_job
+from lakehouse.clients.streaming_job import JobSpec, OrionClient
 from lakehouse.generators.job import stream_job_env
-from lakehouse.orion_jobs import JobSpec, OrionClient
 from testbed import faults, paths
 from testbed.plan import bed_settings, default_plan
 from tests.integration.faults_load import Load, Reconciliation, Watch, Wave, expected, reconcile
@@ -307,7 +308,7 @@ class Faults:
         rec["repaired_at"] = time.monotonic()
         rec["checks"]["job_running_again"] = True
         # The driver Orion lost track of was killed before the new one started: never two writers.
-        rec["checks"]["old_driver_gone"] = before["app_id"] not in orion_jobs.master_active_apps(
+        rec["checks"]["old_driver_gone"] = before["app_id"] not in streaming_job.master_active_apps(
             self.endpoints["spark_master_ui"]
         )
         rec["run_before_after"] = [before["run"], after["run"]]  # type: ignore[index]
@@ -434,7 +435,7 @@ def _drive(r: Run, env: dict[str, str], run_dir: Path, work: Path) -> None:
     began = time.monotonic()
     r.figures.update(size=chosen, load_before=_load_avg(), cpus=os.cpu_count(), wave_events=wave_events)
     try:
-        job, _ = orion_jobs.ensure_running(client, spec, start_timeout=900)
+        job, _ = streaming_job.ensure_running(client, spec, start_timeout=900)
         job_id = int(job["id"])
         r.job_checkpoint = job.get("checkpoint")
         assert r.job_checkpoint and f"faults_{r.topic.removeprefix('faults-')}" in r.job_checkpoint, job
@@ -465,7 +466,7 @@ def _drive(r: Run, env: dict[str, str], run_dir: Path, work: Path) -> None:
         time.sleep(5)  # a few more triggers: nothing may arrive late or twice
         # The job's bounded stop (its outcome on the record), then the stack's own stop-and-forget.
         r.final_job = client.stop(job_id, timeout=300) or {}
-        orion_jobs.stop_and_forget(client, job_id, master_ui=testbed["spark_master_ui"], stop_timeout=240)
+        streaming_job.stop_and_forget(client, job_id, master_ui=testbed["spark_master_ui"], stop_timeout=240)
         job_id = None
         topic_records, _ = watch.topic_end()
         watch.stop()
@@ -492,7 +493,8 @@ def _drive(r: Run, env: dict[str, str], run_dir: Path, work: Path) -> None:
         finally:
             if job_id is not None:
                 try:
-                    orion_jobs.stop_and_forget(client, job_id, master_ui=testbed["spark_master_ui"], stop_timeout=240)
+                    ui = testbed["spark_master_ui"]
+                    streaming_job.stop_and_forget(client, job_id, master_ui=ui, stop_timeout=240)
                 except Exception as exc:
                     print(f"could not stop Orion job {job_id}: {exc}")
             r.health_after = faults.health_problems(run_dir, testbed)

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from components.superset import bootstrap_command
+from lakehouse.clients.superset_api import SupersetClient, SupersetError
 from lakehouse.generators.superset import ADMIN_PASSWORD_ENV, ADMIN_SCRIPT_NAME, ADMIN_USER_ENV
-from lakehouse.superset_api import SupersetClient, SupersetError
 from lakehouse.versions import load
 from testbed import artifacts
 from testbed.proc import Proc, spawn, stop_group

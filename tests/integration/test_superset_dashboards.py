@@ -22,8 +22,9 @@ import pytest
 import yaml
 
 from components.providers.superset_dashboards import SupersetDashboardsProvider
-from lakehouse import superset_bundle, superset_dashboards
-from lakehouse.superset_api import KINDS, SupersetClient
+from lakehouse import superset_bundle
+from lakehouse.clients import superset_dashboards
+from lakehouse.clients.superset_api import KINDS, SupersetClient
 from tests.integration.test_superset_lake import Lake, dashboard_props, synthetic_lake
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from lakehouse import delta_tables
-from lakehouse.trino_sql import query
+from lakehouse.clients import delta_tables
+from lakehouse.clients.trino_sql import query
 
 pytestmark = pytest.mark.integration
 
@@ -242,11 +242,11 @@ def synthetic_lake(ep: dict[str, str], *, tag: str = "lake", **sizes: int) -> It
 
 def dashboard_props(ep: dict[str, str], lake: Lake, *, instance: str, assets_dir: str = "") -> dict:
     """The SupersetDashboards provider's inputs for the test bed's Superset and Trino and this lake, built as
-    the stack builds them (lakehouse.superset_dashboards.inputs), plus the admin password."""
+    the stack builds them (lakehouse.clients.superset_dashboards.inputs), plus the admin password."""
     from urllib.parse import urlparse
 
     from components.providers.superset_dashboards import provider_hash
-    from lakehouse import superset_dashboards
+    from lakehouse.clients import superset_dashboards
     from lakehouse.settings import Settings
 
     trino = urlparse(ep["trino_url"])

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 
 from components.providers.delta_tables import DeltaTablesProvider
-from lakehouse import delta_tables
-from lakehouse.trino_sql import query
+from lakehouse.clients import delta_tables
+from lakehouse.clients.trino_sql import query
 
 pytestmark = pytest.mark.integration
 

@@ -47,7 +47,7 @@ def test_internal_listener_serves_clients_too(testbed: dict[str, str], require_s
 def test_events_topic_exists_as_the_stack_creates_it(testbed: dict[str, str], require_services) -> None:
     """`up` creates the events topic with the stack's spec and the stack's provider code, before any job."""
     require_services("kafka")
-    from lakehouse.kafka_topics import describe_topic
+    from lakehouse.clients.kafka_topic import describe_topic
 
     topic = describe_topic(testbed["kafka_bootstrap_servers"], testbed["kafka_topic"])
     assert topic is not None, f"the test bed has no topic {testbed['kafka_topic']!r}"

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse.clients.trino_sql import query
 from lakehouse.generators.kafka import broker_probe_script
 from lakehouse.generators.properties import parse_properties, render_properties
 from lakehouse.generators.s3 import S3Endpoint
 from lakehouse.generators.trino import ACCESS_KEY_ENV, SECRET_KEY_ENV, etc_files, query_probe_script
 from lakehouse.settings import MIN_TRINO_HEAP_MIB
-from lakehouse.trino_sql import query
 from testbed.plan import SparePlan
 from testbed.proc import Proc, spawn, stop_group, wait_for
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from lakehouse.trino_sql import query
+from lakehouse.clients.trino_sql import query
 from testbed.services.s3 import client
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from components.providers.streaming_job import StreamingJobProvider
-from lakehouse import kafka_topics, postdeploy
+from lakehouse import postdeploy
+from lakehouse.clients import kafka_topic
+from lakehouse.clients.streaming_job import OrionClient, OrionError, master_active_apps
 from lakehouse.generators.job import stream_job_env
-from lakehouse.orion_jobs import OrionClient, OrionError, master_active_apps
 from testbed.plan import bed_settings
 from tests.orion.orion_live import TOKEN, OrionProcess, master_apps, wait_until
 
@@ -35,10 +36,10 @@ def orion(testbed: dict[str, str], require_services, tmp_path: Path) -> Iterator
 def run(testbed: dict[str, str]) -> Iterator[dict[str, object]]:
     rid = uuid.uuid4().hex[:8]
     s = bed_settings().replace(kafka_topic=f"sj-{rid}", delta_table=f"sj_{rid}")
-    kafka_topics.create_topic(testbed["kafka_bootstrap_servers"], s.kafka_topic, partitions=2, replication_factor=3)
+    kafka_topic.create_topic(testbed["kafka_bootstrap_servers"], s.kafka_topic, partitions=2, replication_factor=3)
     env = stream_job_env(s, bootstrap_servers=testbed["testbed_kafka_internal_bootstrap"])
     yield {"settings": s, "args": postdeploy.stream_job_args(env)}
-    kafka_topics.delete_topic(testbed["kafka_bootstrap_servers"], s.kafka_topic)
+    kafka_topic.delete_topic(testbed["kafka_bootstrap_servers"], s.kafka_topic)
 
 
 def _props(orion: OrionProcess, testbed: dict[str, str], args: list[str]) -> dict:

@@ -1,4 +1,5 @@
-"""The stack's Kafka topic admin functions (lakehouse/kafka_topics.py, run by components/providers/kafka_topic.py)
+"""The stack's Kafka topic admin functions (lakehouse/clients/kafka_topic.py, run
+by components/providers/kafka_topic.py)
 against the test bed's real KRaft cluster: create, adopt or refuse, grow, reconfigure, delete until gone."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _name() -> str:
 
 def test_topic_life_cycle_on_the_real_cluster(testbed: dict[str, str], require_services) -> None:
     require_services("kafka")
-    from lakehouse.kafka_topics import create_topic, delete_topic, describe_topic, update_topic
+    from lakehouse.clients.kafka_topic import create_topic, delete_topic, describe_topic, update_topic
 
     boot = testbed["kafka_bootstrap_servers"]
     spec = topic_spec(name=_name(), partitions=6, brokers=3)
@@ -76,7 +77,7 @@ def test_an_existing_topic_is_refused_unless_adopted_or_on_the_owners_cluster(
     testbed: dict[str, str], require_services
 ) -> None:
     require_services("kafka")
-    from lakehouse.kafka_topics import cluster_id, create_topic, delete_topic
+    from lakehouse.clients.kafka_topic import cluster_id, create_topic, delete_topic
 
     boot = testbed["kafka_bootstrap_servers"]
     name = _name()
@@ -98,7 +99,7 @@ def test_an_existing_topic_is_refused_unless_adopted_or_on_the_owners_cluster(
 
 def test_delete_with_a_topic_id_leaves_a_re_created_topic_alone(testbed: dict[str, str], require_services) -> None:
     require_services("kafka")
-    from lakehouse.kafka_topics import create_topic, delete_topic, describe_topic
+    from lakehouse.clients.kafka_topic import create_topic, delete_topic, describe_topic
 
     boot = testbed["kafka_bootstrap_servers"]
     name = _name()

@@ -1,4 +1,4 @@
-"""lakehouse.superset_api against a scripted HTTP server on 127.0.0.1 (the real Superset is in
+"""lakehouse.clients.superset_api against a scripted HTTP server on 127.0.0.1 (the real Superset is in
 tests/integration): the login/CSRF dance on one session, what an import sends, errors that name Superset, the
 URL, what was attempted and the answer, the delete order, bounded retries while Superset starts."""
 
@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lakehouse.superset_api import SupersetClient, SupersetError, SupersetUnavailable
+from lakehouse.clients.superset_api import SupersetClient, SupersetError, SupersetUnavailable
 
 PASSWORD = "pw-Unit-9f3c"  # pragma: allowlist secret - a unit test's fake
 TOKEN = "bearer-abc"

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse import superset_bundle
-from lakehouse.delta_tables import TRINO_SCHEMA
+from lakehouse.clients.delta_tables import TRINO_SCHEMA
+from lakehouse.clients.superset_api import KINDS, SupersetClient, SupersetError
 from lakehouse.generators.superset import trino_sqlalchemy_uri
 from lakehouse.generators.trino import CATALOG
 from lakehouse.settings import Settings
-from lakehouse.superset_api import KINDS, SupersetClient, SupersetError
 
 IN_NETWORK_TRINO = ("trino", 8080)
 """How Superset's container reaches Trino inside the Docker network."""

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from lakehouse.trino_sql import TrinoQueryError, TrinoUnavailable, query
+from lakehouse.clients.trino_sql import TrinoQueryError, TrinoUnavailable, query
 
 TRINO_SCHEMA = "lakehouse"
 """The Trino schema the stack registers its tables in (delta.lakehouse.<table>); the dashboards read them there."""
