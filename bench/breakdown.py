@@ -28,7 +28,6 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -37,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import sparkrun
+from bench import machine, sparkrun
 from bench.batchlog import parse_batch_line
 from bench.machine import machine_notes
 
@@ -60,35 +59,6 @@ STEPS = (
     "trigger: other",
 )
 """The steps of one batch, in order; they add up to its duration."""
-
-
-class GroupCpu(threading.Thread):
-    """Samples the CPU seconds used by one process group (the driver: spark-submit's JVM and its Python) every
-    `every` seconds, with wall-clock times, so a batch's driver CPU can be read off between its start and end."""
-
-    def __init__(self, pgid: int, every: float = 0.5) -> None:
-        super().__init__(name="driver-cpu", daemon=True)
-        self.pgid, self.every = pgid, every
-        self.samples: list[tuple[int, float]] = []
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        from bench.machine import CLK_TCK, all_procs, read_proc
-
-        pids: list[int] = []
-        refreshed = 0.0
-        while not self.stopping.is_set():
-            if time.monotonic() - refreshed > 5:
-                pids = [p.pid for p in all_procs().values() if p.pgid == self.pgid]
-                refreshed = time.monotonic()
-            ticks = sum(st.ticks for st in (read_proc(pid) for pid in pids) if st is not None)
-            self.samples.append((int(time.time() * 1000), ticks / CLK_TCK))
-            self.stopping.wait(self.every)
-
-    def between(self, start_ms: int, end_ms: int) -> float | None:
-        """CPU seconds between two times (the nearest samples inside); None without samples there."""
-        inside = [cpu for at, cpu in self.samples if start_ms <= at <= end_ms + int(self.every * 1000)]
-        return round(max(0.0, inside[-1] - inside[0]), 3) if len(inside) >= 2 else None
 
 
 def eventlog_conf(directory: Path) -> dict[str, str]:
@@ -317,7 +287,7 @@ def start_phases(log: EventLog, submitted_ms: int, job_lines: Sequence[str]) -> 
 
 
 def analyse(evdir: Path, lines: Sequence[str], size: int, submitted_ms: int, *, since_ms: int | None = None,
-            until_ms: int | None = None, driver_cpu: GroupCpu | None = None) -> dict[str, Any]:  # fmt: skip
+            until_ms: int | None = None, driver_cpu: machine.GroupCpu | None = None) -> dict[str, Any]:  # fmt: skip
     """The breakdown of a run: every batch with data (those whose trigger started in [since_ms, until_ms) when
     given), the steady median, the cold batch and the start phases."""
     log = read_event_log(evdir)
@@ -366,7 +336,7 @@ def run_size(endpoints: Mapping[str, str], size: int, batches: int, *, conf: Map
             argv = sparkrun.spark_submit_argv(endpoints, sparkrun.JOBS / "logistics_stream.py", args, conf=spark_conf)
             submitted_ms = int(time.time() * 1000)
             app = sparkrun.SparkApp(argv, sparkrun.spark_env(endpoints), work / "job.log")
-            cpu = GroupCpu(app.proc.pid)
+            cpu = machine.GroupCpu(app.proc.pid)
             cpu.start()
             try:
                 code = app.wait(timeout_s)

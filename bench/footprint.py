@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench import machine, sparkrun
 from bench.stream_session import StreamSession
+from testbed import proc
 
 TARGET_IDLE_CPU_PCT = 5.0
 TARGET_IDLE_MEMORY_GIB = 3.0
@@ -57,11 +58,11 @@ def executor_pids(groups: Mapping[str, list[int]], driver_ports: set[int] | None
     `driver_ports`, only those of the driver listening there (on a shared cluster the other applications'
     executors are not the job's footprint)."""
     spark = set(groups.get("spark", []))
-    out = []
-    for pid, st in machine.all_procs().items():
-        if st.pgid in spark and is_executor_of(machine.cmdline(pid), driver_ports):
-            out.append(pid)
-    return out
+    return [
+        pid
+        for pid, st in proc.processes().items()
+        if st.pgid in spark and is_executor_of(" ".join(proc.argv(pid)), driver_ports)
+    ]
 
 
 _DRIVER_URL = re.compile(r"--driver-url spark://CoarseGrainedScheduler@[^:\s]+:(\d+)")
@@ -78,13 +79,6 @@ def is_executor_of(cmdline: str, driver_ports: set[int] | None) -> bool:
     return m is not None and int(m.group(1)) in driver_ports
 
 
-def listening_ports(pgids: list[int]) -> set[int]:
-    """The TCP ports the process groups listen on (a driver's RPC port among them)."""
-    from testbed.proc import group_listening
-
-    return {port for pgid in pgids for _, port in group_listening(pgid)}
-
-
 def sample_at_rest(seconds: float = 30, samples: int = 2) -> dict[str, object]:
     return machine.sample(seconds, samples, groups=machine.testbed_groups())
 
@@ -92,79 +86,16 @@ def sample_at_rest(seconds: float = 30, samples: int = 2) -> dict[str, object]:
 def sample_with_job(
     session: StreamSession, seconds: float = 30, samples: int = 2, settle_s: float = 20
 ) -> dict[str, object]:
-    """Idle figures while `session`'s job runs with no traffic (after `settle_s` for its first batches)."""
+    """Idle figures while `session`'s job runs with no traffic (after `settle_s` for its first batches); the
+    driver and its executors count apart from the services whose process groups they share."""
     time.sleep(settle_s)
     groups = machine.testbed_groups()
     drivers = session.driver_pids()  # the spark-submit JVM leads its own process group
-    ports = listening_ports(drivers) or None
-    executors = executor_pids(groups, ports)
-    extra = {"streaming job (driver)": drivers, "streaming job (executor)": executors}
-    out = _sample_separating(seconds, samples, groups, extra)
+    ports = {port for pgid in drivers for _, port in proc.group_listening(pgid)} or None
+    extra = {"streaming job (driver)": drivers, "streaming job (executor)": executor_pids(groups, ports)}
+    out = machine.sample(seconds, samples, groups=groups, extra=extra)
     # Without the driver's ports every executor on the cluster counted as the job's: say so beside the figure.
     out["executors_of_driver_ports"] = sorted(ports) if ports else "unknown: every executor counted (an upper bound)"
-    return out
-
-
-def _sample_separating(
-    seconds: float, samples: int, groups: Mapping[str, list[int]], extra: Mapping[str, list[int]]
-) -> dict[str, object]:
-    """machine.sample, except that processes of the `extra` sets (and their children) count for those, not for
-    the service whose process group they share (an executor is in its worker's group)."""
-    windows = []
-    a = machine.snapshot()
-    for _ in range(samples):
-        time.sleep(seconds)
-        b = machine.snapshot()
-        claimed = _descendants(b, extra)
-        a_f = machine.Snapshot(a.at, {p: s for p, s in a.procs.items() if p not in claimed})
-        b_f = machine.Snapshot(b.at, {p: s for p, s in b.procs.items() if p not in claimed})
-        w = machine.cpu_between(a_f, b_f, groups)
-        for name, pids in claimed_by_name(b, extra).items():
-            ticks, rss = 0, 0
-            for pid in pids:
-                st_b = b.procs[pid]
-                st_a = a.procs.get(pid)
-                ticks += st_b.ticks - (st_a.ticks if st_a and st_a.ticks <= st_b.ticks else 0)
-                rss += st_b.rss
-            w["services"][name] = {  # type: ignore[index]
-                "cpu_pct_of_one_core": round(100.0 * ticks / machine.CLK_TCK / max(b.at - a.at, 1e-6), 2),
-                "rss_mib": round(rss / 2**20, 1),
-                "processes": len(pids),
-            }
-        svcs = w["services"]  # type: ignore[assignment]
-        w["total_cpu_pct_of_one_core"] = round(sum(s["cpu_pct_of_one_core"] for s in svcs.values()), 2)  # type: ignore[union-attr]
-        w["total_rss_mib"] = round(sum(s["rss_mib"] for s in svcs.values()), 1)  # type: ignore[union-attr]
-        windows.append(w)
-        a = b
-    names = list(windows[0]["services"])  # type: ignore[call-overload]
-    mean = {
-        n: round(sum(w["services"][n]["cpu_pct_of_one_core"] for w in windows) / len(windows), 2)  # type: ignore[index]
-        for n in names
-    }
-    return {
-        "windows": windows,
-        "mean_cpu_pct_of_one_core": mean,
-        "mean_total_cpu_pct_of_one_core": round(sum(mean.values()), 2),
-        "rss_mib": windows[-1]["services"],
-        "total_rss_mib": windows[-1]["total_rss_mib"],
-    }
-
-
-def _descendants(snap: machine.Snapshot, roots: Mapping[str, list[int]]) -> set[int]:
-    return {pid for pids in claimed_by_name(snap, roots).values() for pid in pids}
-
-
-def claimed_by_name(snap: machine.Snapshot, roots: Mapping[str, list[int]]) -> dict[str, list[int]]:
-    """name -> the live pids of its roots and all their descendants."""
-    owner = {pid: name for name, pids in roots.items() for pid in pids}
-    out: dict[str, list[int]] = {name: [] for name in roots}
-    for pid in snap.procs:
-        p, hops = pid, 0
-        while p in snap.procs and hops < 64:
-            if p in owner:
-                out[owner[p]].append(pid)
-                break
-            p, hops = snap.procs[p].ppid, hops + 1
     return out
 
 

@@ -1,34 +1,34 @@
 """What the machine is doing around a figure: cores, memory, load averages, and CPU and resident memory per
-test-bed service (process groups of .testbed/state.json) and per other process, all from /proc.
+test-bed service (process groups of .testbed/state.json) and per other process, read with testbed/proc.py.
 
     python -m bench.machine idle [--seconds 30] [--samples 2]
         the test bed's idle CPU (% of one core) and resident memory per service, `--samples` windows of
         `--seconds` each, plus the busiest other processes over the same windows ("what else ran").
 
-Nothing here starts or stops anything; every function reads /proc only.
+Nothing here starts or stops anything.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
+from testbed import proc
+from testbed.proc import CLK_TCK, ProcStat, read_stat
 
 
 def machine_notes() -> dict[str, object]:
     """Cores, memory, load averages and the time: noted before and after every figure."""
-    mem = _meminfo()
+    mem = proc.meminfo()
     return {
         "cores": os.cpu_count(),
         "memory_gib": round(mem.get("MemTotal", 0) / 2**20, 1),
@@ -38,57 +38,6 @@ def machine_notes() -> dict[str, object]:
         "kernel": platform.release(),
         "at": datetime.now().isoformat(timespec="seconds"),
     }
-
-
-def _meminfo() -> dict[str, int]:
-    out = {}
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        with contextlib.suppress(ValueError, IndexError):
-            out[key] = int(rest.split()[0])  # kB
-    return out
-
-
-@dataclass(frozen=True)
-class ProcStat:
-    pid: int
-    ppid: int
-    pgid: int
-    ticks: int
-    """utime + stime of the process itself (its dead children are not counted)."""
-    rss: int
-    """Bytes resident."""
-    name: str
-
-
-def read_proc(pid: int) -> ProcStat | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    name = raw[raw.index("(") + 1 : raw.rindex(")")]
-    f = raw[raw.rindex(")") + 2 :].split()
-    # f[0] = state (field 3); utime is field 14, stime 15, rss 24 (1-based): f[11], f[12], f[21].
-    if f[0] in ("Z", "X"):
-        return None
-    return ProcStat(pid, int(f[1]), int(f[2]), int(f[11]) + int(f[12]), int(f[21]) * PAGE, name)
-
-
-def all_procs() -> dict[int, ProcStat]:
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            st = read_proc(int(entry.name))
-            if st is not None:
-                out[st.pid] = st
-    return out
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
 
 
 def testbed_groups(run_dir: Path | None = None) -> dict[str, list[int]]:
@@ -107,11 +56,21 @@ class Snapshot:
 
 
 def snapshot() -> Snapshot:
-    return Snapshot(time.monotonic(), all_procs())
+    return Snapshot(time.monotonic(), proc.processes())
 
 
-def _group_of(groups: Mapping[str, Iterable[int]]) -> dict[int, str]:
-    return {pgid: name for name, pgids in groups.items() for pgid in pgids}
+def claimed_by_name(snap: Snapshot, roots: Mapping[str, Iterable[int]]) -> dict[str, list[int]]:
+    """name -> the live pids of its roots and all their descendants."""
+    owner = {pid: name for name, pids in roots.items() for pid in pids}
+    out: dict[str, list[int]] = {name: [] for name in roots}
+    for pid in snap.procs:
+        p, hops = pid, 0
+        while p in snap.procs and hops < 64:
+            if p in owner:
+                out[owner[p]].append(pid)
+                break
+            p, hops = snap.procs[p].ppid, hops + 1
+    return out
 
 
 def cpu_between(
@@ -119,39 +78,25 @@ def cpu_between(
 ) -> dict[str, object]:
     """CPU (% of one core) and resident memory (MiB, at `b`) per service between two snapshots.
 
-    A process counts for a service when its process group is one of the service's groups; `extra` adds
-    named sets of pids (the streaming job's driver, say) whose processes are counted by pid and by their
-    descendants. Processes that started between the snapshots count from zero; those that ended are lost
-    (their CPU cannot be read any more), which only under-counts short-lived helpers. The busiest other
-    processes are listed under `others` (top 8), so a figure says what else ran.
+    A process counts for a service when its process group is one of the service's groups; `extra` names sets
+    of root pids (the streaming job's driver, its executors) whose processes and descendants count for that
+    name instead, even inside a service's group (an executor is in its worker's group). Processes that started
+    between the snapshots count from zero; those that ended are lost, which only under-counts short-lived
+    helpers. The busiest other processes are listed under `others` (top 8), so a figure says what else ran.
     """
     seconds = max(b.at - a.at, 1e-6)
-    by_group = _group_of(groups)
-    owner: dict[int, str] = {}
-    extra_roots = {pid: name for name, pids in (extra or {}).items() for pid in pids}
-    for pid, st in b.procs.items():
-        if st.pgid in by_group:
-            owner[pid] = by_group[st.pgid]
-    for pid in b.procs:  # descendants of the extra roots (a driver JVM's Python, its executors are elsewhere)
-        p, hops = pid, 0
-        while p in b.procs and hops < 64:
-            if p in extra_roots:
-                owner.setdefault(pid, extra_roots[p])
-                break
-            p, hops = b.procs[p].ppid, hops + 1
-    services: dict[str, dict[str, float]] = {}
-    names = [*groups, *(extra or {})]
-    for name in names:
-        services[name] = {"cpu_pct_of_one_core": 0.0, "rss_mib": 0.0, "processes": 0}
+    by_group = {pgid: name for name, pgids in groups.items() for pgid in pgids}
+    owner = {pid: by_group[st.pgid] for pid, st in b.procs.items() if st.pgid in by_group}
+    owner |= {pid: name for name, pids in claimed_by_name(b, extra or {}).items() for pid in pids}
+    services = {n: {"cpu_pct_of_one_core": 0.0, "rss_mib": 0.0, "processes": 0} for n in [*groups, *(extra or {})]}
     others: dict[int, float] = {}
-    me = os.getpid()
     for pid, st in b.procs.items():
         before = a.procs.get(pid)
         ticks = st.ticks - (before.ticks if before and before.ticks <= st.ticks else 0)
         pct = 100.0 * ticks / CLK_TCK / seconds
         name = owner.get(pid)
         if name is None:
-            if pid != me and pct > 0:
+            if pid != os.getpid() and pct > 0:
                 others[pid] = pct
             continue
         svc = services[name]
@@ -161,16 +106,15 @@ def cpu_between(
     for svc in services.values():
         svc["cpu_pct_of_one_core"] = round(svc["cpu_pct_of_one_core"], 2)
         svc["rss_mib"] = round(svc["rss_mib"], 1)
-    total_cpu = round(sum(s["cpu_pct_of_one_core"] for s in services.values()), 2)
-    total_rss = round(sum(s["rss_mib"] for s in services.values()), 1)
     top = sorted(others.items(), key=lambda kv: -kv[1])[:8]
     return {
         "seconds": round(seconds, 1),
         "services": services,
-        "total_cpu_pct_of_one_core": total_cpu,
-        "total_rss_mib": total_rss,
+        "total_cpu_pct_of_one_core": round(sum(s["cpu_pct_of_one_core"] for s in services.values()), 2),
+        "total_rss_mib": round(sum(s["rss_mib"] for s in services.values()), 1),
         "others": [
-            {"pid": pid, "cpu_pct_of_one_core": round(pct, 2), "command": cmdline(pid)[:160]} for pid, pct in top
+            {"pid": pid, "cpu_pct_of_one_core": round(pct, 2), "command": " ".join(proc.argv(pid))[:160]}
+            for pid, pct in top
         ],
         "others_cpu_pct_of_one_core": round(sum(others.values()), 1),
     }
@@ -204,6 +148,32 @@ def sample(
         "rss_mib": windows[-1]["services"] if windows else {},
         "total_rss_mib": windows[-1]["total_rss_mib"] if windows else 0,
     }
+
+
+class GroupCpu(threading.Thread):
+    """Samples the CPU seconds of one process group (a driver: spark-submit's JVM and its Python) every `every`
+    seconds with wall-clock times, so a batch's driver CPU can be read off between its start and end."""
+
+    def __init__(self, pgid: int, every: float = 0.5) -> None:
+        super().__init__(name="driver-cpu", daemon=True)
+        self.pgid, self.every = pgid, every
+        self.samples: list[tuple[int, float]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        pids: list[int] = []
+        refreshed = 0.0
+        while not self.stopping.is_set():
+            if time.monotonic() - refreshed > 5:
+                pids, refreshed = proc.group_members(self.pgid), time.monotonic()
+            ticks = sum(st.ticks for st in map(read_stat, pids) if st is not None and st.state not in ("Z", "X"))
+            self.samples.append((int(time.time() * 1000), ticks / CLK_TCK))
+            self.stopping.wait(self.every)
+
+    def between(self, start_ms: int, end_ms: int) -> float | None:
+        """CPU seconds between two times (the nearest samples inside); None without samples there."""
+        inside = [cpu for at, cpu in self.samples if start_ms <= at <= end_ms + int(self.every * 1000)]
+        return round(max(0.0, inside[-1] - inside[0]), 3) if len(inside) >= 2 else None
 
 
 def main(argv: list[str] | None = None) -> int:

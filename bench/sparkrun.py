@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from testbed import proc
+
 REPO = Path(__file__).resolve().parent.parent
 JOBS = REPO / "jobs"
 
@@ -93,16 +95,10 @@ class SparkApp:
 
         Not just any child: the JVM also starts short-lived ones (Hadoop's shell commands), and with pids that
         wrap around (pid_max is 32768 here) such a child can come first in /proc."""
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) != self.proc.pid:
-                    continue
-                argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
-            except (OSError, ValueError):
-                continue
-            if "python" in Path(argv[0].decode(errors="replace")).name and any(a.endswith(b".py") for a in argv[1:]):
-                return int(stat.parent.name)
+        for pid, st in proc.processes().items():
+            argv = proc.argv(pid) if st.ppid == self.proc.pid else []
+            if argv and "python" in Path(argv[0]).name and any(a.endswith(".py") for a in argv[1:]):
+                return pid
         return None
 
     def stop(self, timeout_s: float = 120) -> int:

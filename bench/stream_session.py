@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import sparkrun
+from bench.machine import GroupCpu
 from lakehouse.clients import delta_tables
 from lakehouse.clients.trino_sql import query
 from lakehouse.generators import job as job_env
@@ -149,8 +150,6 @@ class StreamSession:
         began = time.monotonic()
         self.submitted_ms = int(time.time() * 1000)
         self.app = sparkrun.SparkApp(argv, sparkrun.spark_env(ep), self.log_path)
-        from bench.breakdown import GroupCpu
-
         self.driver_cpu = GroupCpu(self.app.proc.pid)
         self.driver_cpu.start()
         self.register(deadline=began + self.start_timeout_s)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from testbed.paths import endpoints_file, testbed_dir
-from testbed.proc import Proc, ServiceError, group_listening, group_members, listening_ports, spawn
+from testbed.proc import Proc, ServiceError, group_listening, group_members, listening_ports, read_stat, spawn
 from testbed.state import State, StateStore, load
 
 KILL_WAIT_SECONDS = 30.0
@@ -194,10 +194,8 @@ def resume(image: Image) -> None:
 
 def is_stopped(pgid: int) -> bool:
     """True when the group leader is in state T (stopped by a signal)."""
-    with contextlib.suppress(OSError):
-        raw = Path(f"/proc/{pgid}/stat").read_text()
-        return raw[raw.rindex(")") + 2 :].split()[0] == "T"
-    return False
+    st = read_stat(pgid)
+    return st is not None and st.state == "T"
 
 
 # ------------------------------------------------------------------------------------------ restart

@@ -1,5 +1,6 @@
-"""Processes of the test bed: start in their own process group with a log file, stop by group,
-measure resident memory and listening sockets from /proc, and wait for readiness with a clear error."""
+"""Processes of the test bed: start in their own process group with a log file, stop by group, wait for
+readiness with a clear error; and the one reader of /proc (process stats, command lines, memory, groups,
+listening sockets), shared with bench/machine.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class ServiceError(RuntimeError):
@@ -87,38 +89,73 @@ def run_logged(
         raise ServiceError(name, f"step {' '.join(argv[:3])}... exited with code {code}", log)
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, process group) of a pid, or None if it is gone."""
+@dataclass(frozen=True)
+class ProcStat:
+    """One process as /proc/<pid>/stat shows it."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    ticks: int
+    """utime + stime of the process itself (its dead children are not counted)."""
+    rss: int
+    """Bytes resident."""
+    name: str
+    state: str = "R"
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    """The process `pid` (zombies included: see `state`), or None if it is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return fields[0], int(fields[2])
+    f = raw[raw.rindex(")") + 2 :].split()
+    # f[0] is field 3 (state); ppid, pgrp are 4, 5; utime, stime 14, 15; rss 24 (in pages).
+    ticks, rss = int(f[11]) + int(f[12]), int(f[21]) * PAGE
+    return ProcStat(pid, int(f[1]), int(f[2]), ticks, rss, raw[raw.index("(") + 1 : raw.rindex(")")], f[0])
+
+
+def processes() -> dict[int, ProcStat]:
+    """Every live process (zombies left out) by pid."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (st := read_stat(int(entry.name))) is not None and st.state not in ("Z", "X"):
+            out[st.pid] = st
+    return out
+
+
+def argv(pid: int) -> list[str]:
+    """The command line of `pid` (empty if it is gone or a kernel thread)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def meminfo() -> dict[str, int]:
+    """/proc/meminfo in kB (MemTotal, MemAvailable...)."""
+    out = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        with contextlib.suppress(ValueError, IndexError):
+            out[key] = int(rest.split()[0])
+    return out
 
 
 def pid_alive(pid: int) -> bool:
-    st = _stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
+    st = read_stat(pid)
+    return st is not None and st.state not in ("Z", "X")
 
 
 def group_members(pgid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            st = _stat(int(entry.name))
-            if st and st[1] == pgid and st[0] not in ("Z", "X"):
-                out.append(int(entry.name))
-    return out
+    return [pid for pid, st in processes().items() if st.pgid == pgid]
 
 
 def rss_bytes(pgid: int) -> int:
     """Resident memory of every live process in the group (a worker's executors, gunicorn's workers...)."""
-    total = 0
-    for pid in group_members(pgid):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
-    return total
+    return sum(st.rss for st in processes().values() if st.pgid == pgid)
 
 
 def stop_group(pgid: int, *, timeout: float = 20, popen: subprocess.Popen | None = None) -> None:

@@ -13,14 +13,15 @@ import pytest
 from bench import footprint, freshness, machine, plots
 from bench import run as bench_run
 from bench.stream_session import arg_value, stack_job_args
+from testbed import proc
 
 
-def _proc(pid: int, pgid: int, ticks: int, rss_mib: int = 1, ppid: int = 1) -> machine.ProcStat:
-    return machine.ProcStat(pid, ppid, pgid, ticks, rss_mib * 2**20, f"p{pid}")
+def _proc(pid: int, pgid: int, ticks: int, rss_mib: int = 1, ppid: int = 1) -> proc.ProcStat:
+    return proc.ProcStat(pid, ppid, pgid, ticks, rss_mib * 2**20, f"p{pid}")
 
 
 def test_cpu_between_sums_ticks_per_service_group_and_lists_others() -> None:
-    hz = machine.CLK_TCK
+    hz = proc.CLK_TCK
     a = machine.Snapshot(0.0, {10: _proc(10, 10, 0), 11: _proc(11, 10, 0), 20: _proc(20, 20, 0), 99: _proc(99, 99, 0)})
     # over 10 s: group 10 used 1 s + 2 s of CPU, group 20 0.5 s, a new process of group 20 0.5 s, pid 99 3 s
     b = machine.Snapshot(
@@ -41,7 +42,7 @@ def test_cpu_between_sums_ticks_per_service_group_and_lists_others() -> None:
 
 
 def test_cpu_between_counts_extra_roots_and_their_children() -> None:
-    hz = machine.CLK_TCK
+    hz = proc.CLK_TCK
     a = machine.Snapshot(0.0, {})
     b = machine.Snapshot(
         2.0, {50: _proc(50, 50, hz, 400), 51: _proc(51, 50, hz, 60, ppid=50), 60: _proc(60, 60, 0, 1, ppid=1)}
@@ -50,18 +51,21 @@ def test_cpu_between_counts_extra_roots_and_their_children() -> None:
     assert out["services"]["driver"] == {"cpu_pct_of_one_core": 100.0, "rss_mib": 460.0, "processes": 2}
 
 
-def test_read_proc_reads_this_process() -> None:
+def test_read_stat_reads_this_process() -> None:
     import os
 
-    me = machine.read_proc(os.getpid())
+    me = proc.read_stat(os.getpid())
     assert me is not None and me.pid == os.getpid() and me.rss > 0 and me.ticks >= 0
-    assert machine.read_proc(2**22 + 12345) is None
+    assert proc.read_stat(2**22 + 12345) is None
+    assert me.pgid == os.getpgid(0) and os.getpid() in proc.processes() and proc.argv(os.getpid())
 
 
 def test_footprint_separates_an_executor_from_its_workers_group() -> None:
-    hz = machine.CLK_TCK
+    hz = proc.CLK_TCK
     snap = machine.Snapshot(1.0, {5: _proc(5, 5, hz), 6: _proc(6, 5, hz, ppid=5), 7: _proc(7, 7, hz, ppid=6)})
-    assert footprint.claimed_by_name(snap, {"executor": [6]}) == {"executor": [6, 7]}
+    assert machine.claimed_by_name(snap, {"executor": [6]}) == {"executor": [6, 7]}
+    out = machine.cpu_between(machine.Snapshot(0.0, {}), snap, {"spark": [5]}, {"executor": [6]})
+    assert out["services"]["spark"]["processes"] == 1 and out["services"]["executor"]["processes"] == 2
 
 
 def test_footprint_counts_only_the_jobs_own_executors() -> None:

@@ -65,9 +65,18 @@ def test_listening_sockets_are_read_from_proc() -> None:
     assert port not in proc.listening_ports()
 
 
-def test_decode_ip() -> None:
-    assert proc._decode_ip("0100007F", v6=False) == "127.0.0.1"
-    assert proc._decode_ip("0000000000000000FFFF00000100007F", v6=True) == "::ffff:127.0.0.1"
+def test_listening_ipv6_sockets_are_decoded() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    with socket.socket(socket.AF_INET6) as s:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        try:
+            s.bind(("::ffff:127.0.0.1", 0))
+        except OSError as exc:
+            pytest.skip(f"no IPv6 loopback: {exc}")
+        s.listen()
+        port = s.getsockname()[1]
+        assert ("::ffff:127.0.0.1", port) in proc.group_listening(__import__("os").getpgid(0))
 
 
 def test_log_tail_keeps_the_last_lines(tmp_path: Path) -> None:
