@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bench import sparkrun
-from bench.dataplane import machine_notes
+from bench.machine import machine_notes
 from producer.delivery import SinkOptions
 from producer.events import EventGenerator
 

@@ -70,19 +70,6 @@ class SparkApp:
     def lines(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines()
 
-    def wait_for_line(self, needle: str, timeout_s: float, poll_s: float = 0.2) -> str:
-        """The first log line containing `needle`; raises if the app exits or the time runs out first."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for line in self.lines():
-                if needle in line:
-                    return line
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"spark app exited ({self.proc.returncode}) before logging {needle!r}; "
-                                   f"see {self.log_path}:\n" + "\n".join(self.lines()[-40:]))  # fmt: skip
-            time.sleep(poll_s)
-        raise TimeoutError(f"no {needle!r} in {self.log_path} within {timeout_s:.0f} s")
-
     def kill(self) -> None:
         """SIGKILL to the whole group: the driver JVM and its Python process die at once, mid-whatever."""
         if self.proc.poll() is None:
@@ -166,17 +153,6 @@ def topic_record_count(endpoints: Mapping[str, str], topic: str) -> int:
         return sum(ends[p] - begins[p] for p in parts)
     finally:
         consumer.close()
-
-
-def delta_storage_options(endpoints: Mapping[str, str]) -> dict[str, str]:
-    """delta-rs options for the test bed's S3 server (FACTS.md), with the Spark identity's keys."""
-    return {
-        "AWS_ENDPOINT_URL": endpoints["s3_endpoint"],
-        "AWS_ALLOW_HTTP": "true",
-        "AWS_REGION": endpoints.get("testbed_s3_region", "us-east-1"),
-        "AWS_ACCESS_KEY_ID": endpoints["testbed_s3_spark_access_key"],
-        "AWS_SECRET_ACCESS_KEY": endpoints["testbed_s3_spark_secret_key"],
-    }
 
 
 def s3_uri(uri: str) -> str:

@@ -31,6 +31,7 @@ import pytest
 
 from bench import sparkrun
 from producer.malformed import KINDS
+from tests.integration.spark_apps import READBACK, delta_storage_options, wait_for_line
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
@@ -60,9 +61,7 @@ class Pipeline:
     topic_records: int = -1
 
     def table(self, uri: str) -> deltalake.DeltaTable:
-        return deltalake.DeltaTable(
-            sparkrun.s3_uri(uri), storage_options=sparkrun.delta_storage_options(self.endpoints)
-        )
+        return deltalake.DeltaTable(sparkrun.s3_uri(uri), storage_options=delta_storage_options(self.endpoints))
 
 
 def _manifest(path: Path) -> list[dict]:
@@ -152,13 +151,13 @@ def pipeline(testbed: dict[str, str]) -> Iterator[Pipeline]:
         # 2. start the job; kill it between the quarantine commit and the MERGE commit of batch KILL_BATCH
         job1 = sparkrun.SparkApp(job_argv, env, work / "job-run1.log")
         apps.append(job1)
-        job1.wait_for_line("tables ready", timeout_s=300)
+        wait_for_line(job1, "tables ready", timeout_s=300)
         t_ready = time.monotonic()
         p.at_kill["tables_exist_before_first_batch"] = (
             p.table(p.table_uri).version() == 0 and p.table(p.rejected_uri).version() == 0
             and not any("batch 0: consumed" in line for line in job1.lines())
         )  # fmt: skip
-        job1.wait_for_line(f"batch {KILL_BATCH}: quarantine written", timeout_s=900, poll_s=0.1)
+        wait_for_line(job1, f"batch {KILL_BATCH}: quarantine written", timeout_s=900, poll_s=0.1)
         job1.kill()
         p.figures["job_run1_seconds_to_kill"] = round(time.monotonic() - t_ready, 1)
         p.figures["job_run1_batches"] = _batch_lines(job1.lines())
@@ -176,7 +175,7 @@ def pipeline(testbed: dict[str, str]) -> Iterator[Pipeline]:
         # 4. restart from the checkpoint; wait until everything is in; stop it gracefully
         job2 = sparkrun.SparkApp(job_argv, env, work / "job-run2.log")
         apps.append(job2)
-        job2.wait_for_line("tables ready", timeout_s=300)
+        wait_for_line(job2, "tables ready", timeout_s=300)
         valid, bad, _ = expected(p)
         p.figures["job_run2_catch_up_seconds"] = round(_wait_for_counts(p, len(valid), len(bad), job2, 1200), 1)
         time.sleep(8)  # a few more triggers: nothing may arrive late or twice
@@ -187,7 +186,7 @@ def pipeline(testbed: dict[str, str]) -> Iterator[Pipeline]:
 
         # 5. read back with Spark; then maintenance
         read = sparkrun.SparkApp(
-            sparkrun.spark_submit_argv(testbed, sparkrun.REPO / "bench" / "spark_readback.py",
+            sparkrun.spark_submit_argv(testbed, READBACK,
                                        ["--table-uri", p.table_uri], master="local[1]"),
             env, work / "readback.log",
         )  # fmt: skip

@@ -55,6 +55,7 @@ from lakehouse.generators.job import stream_job_env
 from testbed import faults, paths
 from testbed.plan import bed_settings, default_plan
 from tests.integration.faults_load import Load, Reconciliation, Watch, Wave, expected, reconcile
+from tests.integration.spark_apps import delta_storage_options
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(5400)]
 
@@ -361,7 +362,7 @@ class Faults:
 
 
 def _table(endpoints: dict[str, str], uri: str) -> deltalake.DeltaTable:
-    return deltalake.DeltaTable(sparkrun.s3_uri(uri), storage_options=sparkrun.delta_storage_options(endpoints))
+    return deltalake.DeltaTable(sparkrun.s3_uri(uri), storage_options=delta_storage_options(endpoints))
 
 
 def _wave_figures(w: Wave) -> dict:

@@ -25,6 +25,7 @@ from kafka.errors import KafkaError
 
 from bench import sparkrun
 from jobs.logistics.schema import MAX_PAYLOAD_BYTES
+from tests.integration.spark_apps import delta_storage_options, wait_for_line
 from tests.jobs.hostile_inputs import CASES, TEN_MB
 from tests.jobs.jobs_testlib import BASE, payload
 
@@ -122,8 +123,8 @@ def run(testbed: dict[str, str]) -> Iterator[Run]:
             sparkrun.spark_env(testbed),
             work / "job.log",
         )  # fmt: skip
-        app.wait_for_line("tables ready", timeout_s=600)
-        opts = sparkrun.delta_storage_options(testbed)
+        wait_for_line(app, "tables ready", timeout_s=600)
+        opts = delta_storage_options(testbed)
         want_events = sum(1 for s in r.sent if s.code is None)
         want_rejected = len(r.sent) - want_events
         deadline = time.monotonic() + 900

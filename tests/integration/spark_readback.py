@@ -1,7 +1,7 @@
 """A Spark job that reads the events table and its quarantine back and prints one JSON line of facts.
 
 Used by the data-plane integration test (read-back with Spark, beside delta-rs): spark-submit
-bench/spark_readback.py --table-uri s3a://... [--rejected-table-uri s3a://...]. Imports only pyspark.
+tests/integration/spark_readback.py --table-uri s3a://... [--rejected-table-uri s3a://...]. Imports only pyspark.
 """
 
 from __future__ import annotations
