@@ -23,12 +23,10 @@ number.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -313,51 +311,31 @@ def analyse(evdir: Path, lines: Sequence[str], size: int, submitted_ms: int, *, 
 def run_size(endpoints: Mapping[str, str], size: int, batches: int, *, conf: Mapping[str, str] | None = None,
              job_args: Sequence[str] = (), timeout_s: float = 3600) -> dict[str, Any]:  # fmt: skip
     """Drain `batches` x `size` records with the job (stack flags, --available-now, maxOffsetsPerTrigger=size)."""
-    from bench.drain import _conf, _produce
-    from bench.stream_session import EVENTS, REJECTED, stack_job_args
+    from bench.stream_session import run_uris, stack_job_args
 
     run_id = uuid.uuid4().hex[:8]
     topic, prefix = f"bench-steps-{run_id}", f"bench/steps-{run_id}"
-    lake, ckpt = endpoints["lake_bucket"], endpoints["checkpoint_bucket"]
+    table_uri, rejected_uri, checkpoint_uri = run_uris(endpoints, prefix)
     records = size * batches
     result: dict[str, Any] = {"machine_before": machine_notes()}
     sparkrun.create_topic(endpoints, topic)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-steps-") as tmp:
             work = Path(tmp)
-            _produce(endpoints, topic, records, records // 200, records // 200, 31, 1, work)
-            args = stack_job_args(endpoints, topic=topic, table_uri=f"s3a://{lake}/{prefix}/{EVENTS}",
-                                  rejected_uri=f"s3a://{lake}/{prefix}/{REJECTED}",
-                                  checkpoint_uri=f"s3a://{ckpt}/{prefix}/{EVENTS}")  # fmt: skip
+            sparkrun.produce(endpoints, topic, records, work, seed=31, malformed=records // 200, resent=records // 200)
+            args = stack_job_args(endpoints, topic=topic, table_uri=table_uri, rejected_uri=rejected_uri,
+                                  checkpoint_uri=checkpoint_uri)  # fmt: skip
             args += ["--available-now", "--max-offsets-per-trigger", str(size), *job_args]
             evdir = work / "eventlog"
             evdir.mkdir()
-            spark_conf = _conf(work, f"bench-steps-{run_id}") | eventlog_conf(evdir) | dict(conf or {})
-            argv = sparkrun.spark_submit_argv(endpoints, sparkrun.JOBS / "logistics_stream.py", args, conf=spark_conf)
-            submitted_ms = int(time.time() * 1000)
-            app = sparkrun.SparkApp(argv, sparkrun.spark_env(endpoints), work / "job.log")
-            cpu = machine.GroupCpu(app.proc.pid)
-            cpu.start()
-            try:
-                code = app.wait(timeout_s)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    app.kill()
-                raise
-            finally:
-                cpu.stopping.set()
-            lines = app.lines()
-            if code != 0:
-                raise RuntimeError(f"the job exited {code}:\n" + "\n".join(lines[-40:]))
-            result |= analyse(evdir, lines, size, submitted_ms, driver_cpu=cpu)
+            app = sparkrun.submit(endpoints, sparkrun.JOBS / "logistics_stream.py", args, work,
+                                  f"bench-steps-{run_id}", timeout_s=timeout_s,
+                                  conf=eventlog_conf(evdir) | dict(conf or {}), driver_cpu=True)  # fmt: skip
+            result |= analyse(evdir, app.ok_lines(), size, app.submitted_ms, driver_cpu=app.driver_cpu)
             result["job_args"] = args
             result["conf"] = dict(conf or {})
     finally:
-        with contextlib.suppress(Exception):
-            sparkrun.delete_topic(endpoints, topic)
-        for bucket in (lake, ckpt):
-            with contextlib.suppress(Exception):
-                sparkrun.delete_prefix(endpoints, bucket, prefix + "/")
+        sparkrun.clean_up(endpoints, [topic], prefix)
     result["machine_after"] = machine_notes()
     return result
 

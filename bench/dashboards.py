@@ -32,7 +32,7 @@ from pathlib import Path
 from bench import sparkrun
 from bench.freshness import percentile
 from bench.machine import machine_notes
-from bench.stream_session import EVENTS, REJECTED, TRINO_USER, job_packages_zip
+from bench.stream_session import EVENTS, REJECTED, TRINO_USER, register, run_uris, unregister
 from lakehouse.clients import delta_tables
 from lakehouse.clients.trino_sql import query
 from lakehouse.generators.trino import CATALOG
@@ -42,18 +42,9 @@ TARGET_P95_S = 1.0
 
 def run_lake_job(endpoints: Mapping[str, str], args: Sequence[str], workdir: Path, timeout_s: float = 7200) -> dict:
     """spark-submit bench/spark_lake.py with the jobs/ packages; returns its BENCH line."""
-    conf = {"spark.app.name": f"bench-lake-{args[0]}"}
-    packages = job_packages_zip(workdir / "packages.zip")
-    if packages is not None:
-        conf["spark.submit.pyFiles"] = str(packages)
-    argv = sparkrun.spark_submit_argv(endpoints, Path(__file__).with_name("spark_lake.py"), list(args), conf=conf)
-    app = sparkrun.SparkApp(argv, sparkrun.spark_env(endpoints), workdir / f"lake-{args[0]}-{time.monotonic_ns()}.log")
-    code = app.wait(timeout_s)
-    lines = app.lines()
-    found = [line for line in lines if line.startswith("BENCH ")]
-    if code != 0 or not found:
-        raise RuntimeError(f"bench/spark_lake.py {args[0]} exited {code}:\n" + "\n".join(lines[-40:]))
-    return json.loads(found[-1][len("BENCH ") :])
+    script, name = Path(__file__).with_name("spark_lake.py"), f"bench-lake-{args[0]}"
+    app = sparkrun.submit(endpoints, script, args, workdir, name, timeout_s=timeout_s)
+    return app.bench_line(f"bench/spark_lake.py {args[0]}")
 
 
 def chart_queries(endpoints: Mapping[str, str], schema: str, instance: str) -> tuple[list[dict], dict]:
@@ -140,12 +131,8 @@ def figure(
 ) -> dict[str, object]:
     endpoints = endpoints or sparkrun.load_endpoints()
     run_id = uuid.uuid4().hex[:8]
-    prefix = f"bench/lake-{run_id}"
-    lake = endpoints["lake_bucket"]
-    table_uri = f"s3a://{lake}/{prefix}/{EVENTS}"
-    rejected_uri = f"s3a://{lake}/{prefix}/{REJECTED}"
-    schema = f"bench_lake_{run_id}"
-    url = endpoints["trino_url"]
+    prefix, schema, url = f"bench/lake-{run_id}", f"bench_lake_{run_id}", endpoints["trino_url"]
+    table_uri, rejected_uri, _ = run_uris(endpoints, prefix)
     result: dict[str, object] = {"machine_before": machine_notes(), "rows": rows, "hours_spanned": hours}
     registered: list[str] = []
     cleanup: dict | None = None
@@ -161,8 +148,7 @@ def figure(
             result["files_before"] = _partition_stats(fill["files_per_partition"])
             delta_tables.ensure_schema(url, CATALOG, schema, user=TRINO_USER)
             for name, uri in ((EVENTS, table_uri), (REJECTED, rejected_uri)):
-                spec = delta_tables.TableSpec(name, sparkrun.s3_uri(uri))
-                delta_tables.register(url, CATALOG, schema, spec, user=TRINO_USER, wait_seconds=120)
+                register(url, schema, name, uri, wait_seconds=120)
                 registered.append(name)
             count_sql = f"SELECT count(*) FROM {CATALOG}.{schema}.{EVENTS}"  # noqa: S608 - our own names
             result["rows_in_trino"] = int(query(url, count_sql, user=TRINO_USER)[0][0])
@@ -181,13 +167,8 @@ def figure(
 
                 with contextlib.suppress(Exception):
                     sd.remove(cleanup)
-            for name in registered:
-                with contextlib.suppress(Exception):
-                    delta_tables.unregister(url, CATALOG, schema, name, user=TRINO_USER)
-            with contextlib.suppress(Exception):
-                delta_tables.drop_schema_if_empty(url, CATALOG, schema, user=TRINO_USER)
-            with contextlib.suppress(Exception):
-                sparkrun.delete_prefix(endpoints, lake, prefix + "/")
+            unregister(url, schema, registered)
+            sparkrun.clean_up(endpoints, [], prefix)
     result["target_p95_s_after_maintenance"] = TARGET_P95_S
     result["machine_after"] = machine_notes()
     return result

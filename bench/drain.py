@@ -3,37 +3,21 @@
     python -m bench.drain drain [--events 1000000] [--processes 2]
     python -m bench.drain flatness [--sizes 0,1000000,5000000,10000000] [--batch-events 20000] [--batches 3]
 
-Figure 2, drain: a fresh 6-partition topic shaped like the events topic is pre-loaded with `--events` records by
-our producer (`python -m producer --rate 0`, acks=all), 0.5 % of them malformed and 0.5 % re-sent copies of
-earlier events. Then, in the same run on the test bed's cluster with its defaults:
-  - ours: `spark-submit jobs/logistics_stream.py --available-now` with the flags the stack gives the job (its
-    default maxOffsetsPerTrigger, dedup window...; bench/stream_session.py), own tables and checkpoint, the
-    jobs/ packages as --py-files; events/s = records consumed / the sum of the job's per-batch durations (its
-    own log line per batch); the wall time from spark-submit to exit is reported too;
-  - the anchor: bench/spark_drain.py `lean`: the same topic read as one Spark batch, parsed into the same
-    columns with no checks, appended to a fresh Delta table in one commit; events/s = rows / its read+write
-    time (also without the app's start).
-  The ratio is ours' seconds over the anchor's (= anchor events/s over ours): 1.0 means the job costs what a
-  naive append costs.
-Figure 3, flatness: bench/spark_drain.py `flatness` in ONE Spark driver grows the events table by bare appends
-to each size in turn, and at each size runs the job (logistics.stream.run, the stack's flags) with
---available-now on a topic of `--batches` x `--batch-events` records (0.5 % malformed), maxOffsetsPerTrigger =
-`--batch-events`, a checkpoint of its own. The per-size figure is the median duration of the full batches (at least half
-the batch size; the partitions split maxOffsetsPerTrigger, a run may end with a small rest) after each run's
-first one (the first batch of a query carries its start-up: state store, plans); the ratio is the largest
-per-size figure over the smallest. All batches are in the JSON.
-Topics, tables and checkpoints are removed afterwards. Nothing here asserts a number.
+Figure 2: a fresh topic pre-loaded with `--events` records (0.5 % malformed, 0.5 % re-sent) is drained by the
+job with the stack's flags and --available-now (events/s = records / the sum of its per-batch seconds), then by
+bench/spark_drain.py `lean`, the anchor: one bare Spark batch into a new Delta table. The ratio is ours' seconds
+over the anchor's. Figure 3: bench/spark_drain.py `flatness` grows the events table in one driver to each size
+and runs the job's code on `--batches` x `--batch-events` records at each; the per-size figure is the median of
+the full batches after the first, the ratio the largest over the smallest. Nothing here asserts a number.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,43 +25,13 @@ from pathlib import Path
 from bench import sparkrun
 from bench.batchlog import parse_batch_line
 from bench.machine import machine_notes
-from bench.stream_session import EVENTS, REJECTED, job_packages_zip, stack_job_args
+from bench.stream_session import run_uris, stack_job_args
 
 HERE = Path(__file__).resolve().parent
 SPARK_SIDE = HERE / "spark_drain.py"
 TARGET_RATIO = 1.5
 TARGET_EVENTS_PER_S = 30_000
 TARGET_FLATNESS = 1.2
-
-
-def _conf(workdir: Path, name: str) -> dict[str, str]:
-    conf = {"spark.app.name": name}
-    packages = job_packages_zip(workdir / "packages.zip")
-    if packages is not None:
-        conf["spark.submit.pyFiles"] = str(packages)
-    return conf
-
-
-def _submit(endpoints: Mapping[str, str], script: Path, args: Sequence[str], workdir: Path, name: str,
-            timeout_s: float) -> tuple[int, list[str], float]:  # fmt: skip
-    """spark-submit and wait; (exit code, log lines, wall seconds). Killed (whole group) on timeout."""
-    argv = sparkrun.spark_submit_argv(endpoints, script, list(args), conf=_conf(workdir, name))
-    began = time.monotonic()
-    app = sparkrun.SparkApp(argv, sparkrun.spark_env(endpoints), workdir / f"{name}.log")
-    try:
-        code = app.wait(timeout_s)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            app.kill()
-        raise
-    return code, app.lines(), round(time.monotonic() - began, 1)
-
-
-def _bench_line(lines: Sequence[str], what: str, code: int) -> dict:
-    found = [line for line in lines if line.startswith("BENCH ")]
-    if code != 0 or not found:
-        raise RuntimeError(f"bench/spark_drain.py {what} exited {code}:\n" + "\n".join(lines[-40:]))
-    return json.loads(found[-1][len("BENCH ") :])
 
 
 def batches_of(lines: Sequence[str]) -> list[dict]:
@@ -100,19 +54,6 @@ def job_rate(batches: Sequence[Mapping]) -> dict[str, object]:
     }
 
 
-def _produce(endpoints: Mapping[str, str], topic: str, count: int, malformed: int, resent: int, seed: int,
-             processes: int, workdir: Path) -> dict:  # fmt: skip
-    args = ["--count", str(count), "--rate", "0", "--seed", str(seed), "--processes", str(processes)]
-    if malformed:
-        args += ["--inject-malformed", str(malformed)]
-    if resent:
-        args += ["--duplicates", str(resent)]
-    code, summary = sparkrun.run_producer(endpoints, topic, args, workdir, timeout_s=max(600, count / 200))
-    if code != 0:
-        raise RuntimeError(f"the producer exited {code}: {summary}")
-    return summary
-
-
 def drain_figure(
     endpoints: Mapping[str, str] | None = None,
     *,
@@ -124,13 +65,8 @@ def drain_figure(
 ) -> dict[str, object]:
     endpoints = endpoints or sparkrun.load_endpoints()
     run_id = uuid.uuid4().hex[:8]
-    topic = f"bench-drain-{run_id}"
-    prefix = f"bench/drain-{run_id}"
-    lake, ckpt = endpoints["lake_bucket"], endpoints["checkpoint_bucket"]
-    table_uri = f"s3a://{lake}/{prefix}/{EVENTS}"
-    rejected_uri = f"s3a://{lake}/{prefix}/{REJECTED}"
-    checkpoint_uri = f"s3a://{ckpt}/{prefix}/{EVENTS}"
-    lean_uri = f"s3a://{lake}/{prefix}/lean_append"
+    topic, prefix = f"bench-drain-{run_id}", f"bench/drain-{run_id}"
+    table_uri, rejected_uri, checkpoint_uri = run_uris(endpoints, prefix)
     malformed, resent = round(events * malformed_fraction), round(events * resent_fraction)
     result: dict[str, object] = {"machine_before": machine_notes(), "records": events, "malformed": malformed,
                                  "resent": resent}  # fmt: skip
@@ -138,46 +74,35 @@ def drain_figure(
     try:
         with tempfile.TemporaryDirectory(prefix="bench-drain-") as tmp:
             work = Path(tmp)
-            summary = _produce(endpoints, topic, events, malformed, resent, 11, processes, work)
+            summary = sparkrun.produce(endpoints, topic, events, work, seed=11, malformed=malformed, resent=resent,
+                                       processes=processes)  # fmt: skip
             result["producer"] = {k: summary.get(k) for k in ("sent", "acked", "elapsed_s", "mean_rate")}
             result["records_in_topic"] = sparkrun.topic_record_count(endpoints, topic)
-            stack = stack_job_args(endpoints, topic=topic, table_uri=table_uri, rejected_uri=rejected_uri,
-                                   checkpoint_uri=checkpoint_uri)  # fmt: skip
-            args = [*stack, "--available-now"]
+            args = [*stack_job_args(endpoints, topic=topic, table_uri=table_uri, rejected_uri=rejected_uri,
+                                    checkpoint_uri=checkpoint_uri), "--available-now"]  # fmt: skip
             result["job_args"] = args
             result["load_before_ours"] = machine_notes()["load_average_1_5_15"]
-            code, lines, wall = _submit(endpoints, sparkrun.JOBS / "logistics_stream.py", args, work,
-                                        f"bench-drain-{run_id}", timeout_s)  # fmt: skip
-            if code != 0:
-                raise RuntimeError(f"the job exited {code}:\n" + "\n".join(lines[-40:]))
-            batches = batches_of(lines)
-            ours = job_rate(batches) | {"wall_seconds_incl_start": wall, "batch_log": batches}
-            ours["events_per_s_incl_start"] = round(ours["consumed"] / wall) if wall else None  # type: ignore[operator]
+            app = sparkrun.submit(endpoints, sparkrun.JOBS / "logistics_stream.py", args, work,
+                                  f"bench-drain-{run_id}", timeout_s=timeout_s)  # fmt: skip
+            batches = batches_of(app.ok_lines())
+            ours = job_rate(batches) | {"wall_seconds_incl_start": app.seconds, "batch_log": batches}
+            ours["events_per_s_incl_start"] = round(ours["consumed"] / app.seconds) if app.seconds else None  # type: ignore[operator]
             result["ours"] = ours
             result["load_before_lean"] = machine_notes()["load_average_1_5_15"]
-            code, lines, wall = _submit(endpoints, SPARK_SIDE, ["lean", "--bootstrap-servers",
-                                        endpoints["testbed_kafka_internal_bootstrap"], "--topic", topic,
-                                        "--table-uri", lean_uri], work, f"bench-drain-lean-{run_id}",
-                                        timeout_s)  # fmt: skip
-            lean = _bench_line(lines, "lean", code)
-            lean["wall_seconds_incl_start"] = wall
-            lean["events_per_s_incl_start"] = round(lean["rows"] / wall) if wall else None
+            lean_args = ["lean", "--bootstrap-servers", endpoints["testbed_kafka_internal_bootstrap"], "--topic",
+                         topic, "--table-uri", f"s3a://{endpoints['lake_bucket']}/{prefix}/lean_append"]  # fmt: skip
+            app = sparkrun.submit(endpoints, SPARK_SIDE, lean_args, work, f"bench-drain-lean-{run_id}",
+                                  timeout_s=timeout_s)  # fmt: skip
+            lean = app.bench_line("bench/spark_drain.py lean") | {"wall_seconds_incl_start": app.seconds}
+            lean["events_per_s_incl_start"] = round(lean["rows"] / app.seconds) if app.seconds else None
             result["lean"] = lean
     finally:
-        with contextlib.suppress(Exception):
-            sparkrun.delete_topic(endpoints, topic)
-        for bucket in (lake, ckpt):
-            with contextlib.suppress(Exception):
-                sparkrun.delete_prefix(endpoints, bucket, prefix + "/")
+        sparkrun.clean_up(endpoints, [topic], prefix)
     ours_rate, lean_rate = result["ours"]["events_per_s"], result["lean"]["events_per_s"]  # type: ignore[index]
     ratio = round(lean_rate / ours_rate, 2) if ours_rate and lean_rate else None
     result["ratio_ours_time_over_lean"] = ratio
-    result["headline"] = {
-        "ours": ours_rate,
-        "anchor": lean_rate,
-        "ratio": ratio,
-        "target": f"<= {TARGET_RATIO}x, >= {TARGET_EVENTS_PER_S:,} ev/s",
-    }
+    target = f"<= {TARGET_RATIO}x, >= {TARGET_EVENTS_PER_S:,} ev/s"
+    result["headline"] = {"ours": ours_rate, "anchor": lean_rate, "ratio": ratio, "target": target}
     result["machine_after"] = machine_notes()
     return result
 
@@ -234,13 +159,10 @@ def flatness_figure(
     endpoints = endpoints or sparkrun.load_endpoints()
     sizes = sorted(sizes)
     run_id = uuid.uuid4().hex[:8]
-    prefix = f"bench/flat-{run_id}"
-    lake, ckpt = endpoints["lake_bucket"], endpoints["checkpoint_bucket"]
-    table_uri = f"s3a://{lake}/{prefix}/{EVENTS}"
-    rejected_uri = f"s3a://{lake}/{prefix}/{REJECTED}"
+    prefix, ckpt = f"bench/flat-{run_id}", endpoints["checkpoint_bucket"]
+    table_uri, rejected_uri, _ = run_uris(endpoints, prefix)
     topics = [f"bench-flat-{run_id}-{i}" for i in range(len(sizes))]
     warmup_topic = f"bench-flat-{run_id}-warmup"
-    per_topic = batch_events * batches
     result: dict[str, object] = {"machine_before": machine_notes(), "sizes": list(sizes),
                                  "batch_events": batch_events, "batches_per_size": batches}  # fmt: skip
     try:
@@ -249,32 +171,26 @@ def flatness_figure(
             plan = []
             for i, (size, topic) in enumerate(zip(sizes, topics, strict=True)):
                 sparkrun.create_topic(endpoints, topic)
-                _produce(endpoints, topic, per_topic, per_topic // 200, 0, 21 + i, 1, work)
+                n = batch_events * batches
+                sparkrun.produce(endpoints, topic, n, work, seed=21 + i, malformed=n // 200)
                 plan.append({"rows": size, "topic": topic, "checkpoint": f"s3a://{ckpt}/{prefix}/ck-{i}"})
             # Two batches through the same driver first, into tables of their own (see spark_drain.py).
             sparkrun.create_topic(endpoints, warmup_topic)
-            _produce(endpoints, warmup_topic, 2 * batch_events, 0, 0, 20, 1, work)
-            warmup = {"topic": warmup_topic, "table_uri": f"s3a://{lake}/{prefix}/warmup/{EVENTS}",
-                      "rejected_uri": f"s3a://{lake}/{prefix}/warmup/{REJECTED}",
+            sparkrun.produce(endpoints, warmup_topic, 2 * batch_events, work, seed=20)
+            warm_table, warm_rejected, _ = run_uris(endpoints, f"{prefix}/warmup")
+            warmup = {"topic": warmup_topic, "table_uri": warm_table, "rejected_uri": warm_rejected,
                       "checkpoint": f"s3a://{ckpt}/{prefix}/ck-warmup"}  # fmt: skip
             job_args = stack_job_args(endpoints, topic=topics[0], table_uri=table_uri, rejected_uri=rejected_uri,
                                       checkpoint_uri=plan[0]["checkpoint"])  # fmt: skip
             result["job_args"] = job_args
-            code, lines, wall = _submit(endpoints, SPARK_SIDE, ["flatness", "--table-uri", table_uri,
-                                        "--rejected-table-uri", rejected_uri, "--plan", json.dumps(plan),
-                                        "--job-args", json.dumps(job_args), "--batch-events", str(batch_events),
-                                        "--fill-tasks", str(fill_tasks), "--warmup", json.dumps(warmup)],
-                                        work, f"bench-flatness-{run_id}",
-                                        timeout_s)  # fmt: skip
-            out = _bench_line(lines, "flatness", code)
-            result["wall_seconds"] = wall
+            args = ["flatness", "--table-uri", table_uri, "--rejected-table-uri", rejected_uri, "--plan",
+                    json.dumps(plan), "--job-args", json.dumps(job_args), "--batch-events", str(batch_events),
+                    "--fill-tasks", str(fill_tasks), "--warmup", json.dumps(warmup)]  # fmt: skip
+            app = sparkrun.submit(endpoints, SPARK_SIDE, args, work, f"bench-flatness-{run_id}", timeout_s=timeout_s)
+            out = app.bench_line("bench/spark_drain.py flatness")
+            result["wall_seconds"] = app.seconds
     finally:
-        for topic in [*topics, warmup_topic]:
-            with contextlib.suppress(Exception):
-                sparkrun.delete_topic(endpoints, topic)
-        for bucket in (lake, ckpt):
-            with contextlib.suppress(Exception):
-                sparkrun.delete_prefix(endpoints, bucket, prefix + "/")
+        sparkrun.clean_up(endpoints, [*topics, warmup_topic], prefix)
     points, ratio = flatness_points(out["points"], batch_events)
     result["points"] = points
     result["raw"] = out["points"]

@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bench import machine, sparkrun
 from bench.stream_session import StreamSession
@@ -116,13 +117,19 @@ def figure(
     start: dict[str, object] | None = None,
     session: StreamSession | None = None,
     extra_job_args: list[str] | None = None,
+    at_rest: Mapping[str, Any] | None = None,
 ) -> dict[str, object]:
     """Figure 6. `start`: the warm start this run measured (bench/run.py), else the test bed's record is used;
-    `session`: a running streaming job to measure with (else one is started for the measurement)."""
+    `session`: a running streaming job to measure with (else one is started for the measurement); `at_rest`:
+    bench/run.py's at-rest sample, taken before anything of ours ran."""
     endpoints = endpoints or sparkrun.load_endpoints()
     result: dict[str, object] = {"machine_before": machine.machine_notes()}
     result["warm_start"] = start or recorded_start()
-    result["at_rest"] = sample_at_rest(seconds, samples)
+    if at_rest is None:
+        result["at_rest"] = sample_at_rest(seconds, samples)
+    else:
+        result["at_rest"] = at_rest.get("result")
+        result["at_rest_load"] = [at_rest[k]["load_average_1_5_15"] for k in ("machine_before", "machine_after")]
     if session is not None:
         result["with_job"] = sample_with_job(session, seconds, samples, settle_s)
     else:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bench import sparkrun
 from bench.machine import machine_notes
-from bench.stream_session import TRINO_USER, StreamSession
+from bench.stream_session import TRINO_USER, StreamSession, send_marker
 from lakehouse.clients.trino_sql import query
 
 
@@ -138,20 +138,8 @@ def poll_once(trino_url: str, table: str, pending: list[Marker]) -> int:
 def wait_live(session: StreamSession, timeout_s: float = 900, poll: float = 1.0) -> float:
     """Send one marker and wait until Trino returns it: the job has run its first batches (JIT, state store,
     first commits) and is live end to end. Returns the seconds it took."""
-    from kafka import KafkaProducer
-
-    from producer.events import EventGenerator, encode
-
     ep = session.endpoints
-    event = EventGenerator().next_event()
-    event["event_id"] = str(uuid.uuid4())
-    key, value = encode(event)
-    producer = KafkaProducer(bootstrap_servers=ep["kafka_bootstrap_servers"].split(","), acks="all")
-    try:
-        producer.send(session.topic, key=key, value=value).get(timeout=60)
-    finally:
-        producer.close(timeout=30)
-    marker = Marker(str(event["event_id"]), time.time())
+    marker = Marker(send_marker(ep, session.topic), time.time())
     deadline = time.monotonic() + timeout_s
     while marker.seen_end is None:
         if time.monotonic() > deadline:
@@ -161,6 +149,31 @@ def wait_live(session: StreamSession, timeout_s: float = 900, poll: float = 1.0)
         with contextlib.suppress(Exception):
             poll_once(ep["trino_url"], session.trino_table, [marker])
     return round(marker.seen_end - marker.sent, 1)
+
+
+class _Poller:
+    """Polls Trino for the pending markers of a sender, counting the polls and keeping their errors."""
+
+    def __init__(self, session: StreamSession, sender: MarkerSender) -> None:
+        self.session, self.sender = session, sender
+        self.polls, self.errors = 0, []  # type: ignore[var-annotated]
+
+    def poll(self) -> None:
+        try:
+            poll_once(self.session.endpoints["trino_url"], self.session.trino_table, self.sender.pending())
+            self.polls += 1
+        except Exception as exc:  # Trino busy or a table version mid-commit: count and go on
+            self.errors.append(str(exc)[:300])
+
+
+def _load(session: StreamSession, rate: int, seconds: float, processes: int, summary: Path) -> subprocess.Popen:
+    """`python -m producer --rate R --duration S` into the session's topic, in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "producer", "--bootstrap-servers", session.endpoints["kafka_bootstrap_servers"],
+         "--topic", session.topic, "--rate", str(rate), "--duration", str(seconds), "--no-progress",
+         "--processes", str(processes), "--summary-json", str(summary)],
+        cwd=sparkrun.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
 def measure_rate(
@@ -176,28 +189,18 @@ def measure_rate(
 ) -> dict[str, object]:
     """One rate: the load for `seconds`, markers throughout, visibility polled until every marker is seen (or
     `drain_timeout` after the load ends)."""
-    ep = session.endpoints
     before = machine_notes()
     with tempfile.TemporaryDirectory(prefix="bench-fresh-") as tmp:
         summary_file = Path(tmp) / "producer.json"
-        load = subprocess.Popen(
-            [sys.executable, "-m", "producer", "--bootstrap-servers", ep["kafka_bootstrap_servers"],
-             "--topic", session.topic, "--rate", str(rate), "--duration", str(seconds), "--no-progress",
-             "--processes", str(processes), "--summary-json", str(summary_file)],
-            cwd=sparkrun.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        sender = MarkerSender(ep["kafka_bootstrap_servers"], session.topic, marker_every)
+        load = _load(session, rate, seconds, processes, summary_file)
+        sender = MarkerSender(session.endpoints["kafka_bootstrap_servers"], session.topic, marker_every)
+        poller = _Poller(session, sender)
         t0 = time.time()
         sender.start()
-        polls, poll_errors = 0, []
         try:
             while load.poll() is None:
                 time.sleep(poll)
-                try:
-                    poll_once(ep["trino_url"], session.trino_table, sender.pending())
-                    polls += 1
-                except Exception as exc:  # Trino busy or a table version mid-commit: count and go on
-                    poll_errors.append(str(exc)[:300])
+                poller.poll()
         finally:
             sender.stopping.set()
             sender.join(timeout=60)
@@ -208,18 +211,10 @@ def measure_rate(
         deadline = time.monotonic() + drain_timeout
         while sender.pending() and time.monotonic() < deadline:
             time.sleep(poll)
-            try:
-                poll_once(ep["trino_url"], session.trino_table, sender.pending())
-                polls += 1
-            except Exception as exc:
-                poll_errors.append(str(exc)[:300])
+            poller.poll()
         produced = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     markers = sender.markers
     steady = [m for m in markers if m.sent - t0 >= warmup]
-    fresh = [m.seen_end - m.sent for m in steady if m.seen_end is not None]
-    lower = [m.seen_start - m.sent for m in steady if m.seen_start is not None]
-    warm = [m.seen_end - m.sent for m in markers if m.sent - t0 < warmup and m.seen_end is not None]
-    ack = [m.acked - m.sent for m in markers if m.acked is not None]
     return {
         "rate_events_per_s": rate,
         "seconds": seconds,
@@ -231,13 +226,15 @@ def measure_rate(
         "marker_every_s": marker_every,
         "poll_every_s": poll,
         "warmup_s": warmup,
-        "freshness": summary(fresh),
-        "freshness_query_start": summary(lower),
-        "freshness_warmup": summary(warm),
-        "marker_ack_s": summary(ack),
-        "trino_polls": polls,
-        "trino_poll_errors": len(poll_errors),
-        "trino_poll_error_sample": poll_errors[:3],
+        "freshness": summary([m.seen_end - m.sent for m in steady if m.seen_end is not None]),
+        "freshness_query_start": summary([m.seen_start - m.sent for m in steady if m.seen_start is not None]),
+        "freshness_warmup": summary(
+            [m.seen_end - m.sent for m in markers if m.sent - t0 < warmup and m.seen_end is not None]
+        ),
+        "marker_ack_s": summary([m.acked - m.sent for m in markers if m.acked is not None]),
+        "trino_polls": poller.polls,
+        "trino_poll_errors": len(poller.errors),
+        "trino_poll_error_sample": poller.errors[:3],
         "marker_errors": sender.errors[:3],
         "series": [
             [round(m.sent - t0, 2), None if m.seen_end is None else round(m.seen_end - m.sent, 3)] for m in markers
@@ -266,8 +263,7 @@ def figure(
     own = session is None
     session = session or StreamSession(endpoints, extra_args=list(extra_job_args))
     result: dict[str, object] = {"machine_before": machine_notes()}
-    ctx = session if own else _Borrowed(session)
-    with ctx:
+    with session if own else contextlib.nullcontext(session):
         result["job_args"] = session.args
         result["job_start_to_tables_registered_s"] = session.started_s
         result["cold_start"] = dict(session.cold)
@@ -287,19 +283,6 @@ def figure(
     result["targets"] = {"p95_s_at_1000_events_per_s": 3.0}
     result["machine_after"] = machine_notes()
     return result
-
-
-class _Borrowed:
-    """A session someone else opened and will close."""
-
-    def __init__(self, session: StreamSession) -> None:
-        self.session = session
-
-    def __enter__(self) -> StreamSession:
-        return self.session
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
 
 
 def _safe(fn):  # type: ignore[no-untyped-def]

@@ -128,43 +128,6 @@ def run_figure(name: str, fn: Callable[[], dict], endpoints: Mapping[str, str]) 
     return out
 
 
-# ----------------------------------------------------------------------------------------- the figures
-
-
-def fig_producer(ep: Mapping[str, str], z: Sizes) -> dict:
-    from bench import producer
-
-    return producer.figure(dict(ep), events=z.producer_events, runs=z.producer_runs)
-
-
-def fig_drain(ep: Mapping[str, str], z: Sizes) -> dict:
-    from bench import drain
-
-    return drain.drain_figure(dict(ep), events=z.drain_events, processes=z.drain_processes)
-
-
-def fig_flatness(ep: Mapping[str, str], z: Sizes) -> dict:
-    from bench import drain
-
-    return drain.flatness_figure(
-        dict(ep), sizes=z.flatness_sizes, batch_events=z.flatness_batch_events, batches=z.flatness_batches
-    )
-
-
-def fig_breakdown(ep: Mapping[str, str], z: Sizes) -> dict:
-    from bench import breakdown
-
-    return breakdown.figure(ep, sizes=z.breakdown_sizes, batches=z.breakdown_batches)
-
-
-def fig_dashboards(ep: Mapping[str, str], z: Sizes) -> dict:
-    from bench import dashboards
-
-    return dashboards.figure(
-        ep, rows=z.lake_rows, files_per_partition=z.lake_files_per_partition, runs=z.dashboard_runs
-    )
-
-
 # ----------------------------------------------------------------------------------------- the table
 
 
@@ -184,91 +147,106 @@ def _load(fig: Mapping[str, Any]) -> str:
     return f"{b}->{a}"
 
 
+def _producer_rows(f: Mapping[str, Any]) -> list[list[str]]:
+    r = f["result"]
+    return [[
+        f"1 Producer, {key.replace('_', ' ')} (ev/s)", _fmt(fig["events_per_s"]["median"]),
+        _fmt(r["producer_performance"]["events_per_s"]["median"]) + " (Java)",
+        _fmt(r["ratio_to_producer_performance"][key], "x"), ">= 0.3x", _load(f),
+    ] for key, fig in r["ours"].items()]  # fmt: skip
+
+
+def _headline_rows(title: str) -> Callable[[Mapping[str, Any]], list[list[str]]]:
+    def rows(f: Mapping[str, Any]) -> list[list[str]]:
+        h = f["result"].get("headline") or {}
+        return [[title, _fmt(h.get("ours")), _fmt(h.get("anchor")), _fmt(h.get("ratio"), "x"), _fmt(h.get("target")),
+                 _load(f)]]  # fmt: skip
+
+    return rows
+
+
+def _breakdown_rows(f: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for run in f["result"]["runs"]:
+        st = run.get("steady") or {}
+        cpu = st.get("executor_cpu") or {}
+        rows.append([
+            f"3b One batch of {run['records_per_batch']:,} records (median)", _fmt(st.get("seconds"), " s"),
+            f"driver CPU {_fmt(st.get('driver_cpu'), ' s')}, executor CPU {_fmt(sum(cpu.values()), ' s')}; "
+            f"{_fmt(st.get('spark_jobs'))} jobs / {_fmt(st.get('tasks'))} tasks", "", "", _load(run),
+        ])  # fmt: skip
+    return rows
+
+
+def _freshness_rows(f: Mapping[str, Any]) -> list[list[str]]:
+    cold = f["result"].get("cold_start") or {}
+    rows = [[
+        "4 First rows visible, a new job (cold driver, empty tables)", _fmt(cold.get("first_rows_visible_s"), " s"),
+        f"tables registered in Trino after {_fmt(cold.get('tables_registered_s'), ' s')}", "", "<= 10 s", _load(f),
+    ]]  # fmt: skip
+    for run in f["result"]["runs"]:
+        fr = run["freshness"]
+        rows.append([
+            f"4 Freshness at {run['rate_events_per_s']:,} ev/s",
+            f"p50 {_fmt(fr['p50_s'], ' s')} p95 {_fmt(fr['p95_s'], ' s')} p99 {_fmt(fr['p99_s'], ' s')}",
+            f"{run['markers_sent']} markers, {run['markers_never_seen']} unseen", "",
+            {1000: "p95 <= 3 s", 5000: "p95 <= 6 s"}.get(run["rate_events_per_s"], ""), _load(run),
+        ])  # fmt: skip
+    return rows
+
+
+def _dashboards_rows(f: Mapping[str, Any]) -> list[list[str]]:
+    r = f["result"]
+    rows = []
+    for when in ("before", "after"):
+        q = r[f"{when}_maintenance"]
+        rows.append([
+            f"5 Dashboard SQL, {r['rows']:,} rows, {when} maintenance",
+            f"p50 {_fmt(q['p50_s'], ' s')} p95 {_fmt(q['p95_s'], ' s')}",
+            f"{q['queries']} queries x {q['runs_per_query']}, {len(q['errors'])} failed",
+            f"{r[f'files_{when}']['max_files_per_partition']} files/partition",
+            "p95 <= 1 s after" if when == "after" else "", _load(f),
+        ])  # fmt: skip
+    return rows
+
+
+def _footprint_rows(f: Mapping[str, Any]) -> list[list[str]]:
+    r = f["result"]
+    ws = r.get("warm_start") or {}
+    rows = [["6 Warm start to all usable", _fmt(ws.get("total_s"), " s"), ws.get("source", "")[:40], "", "", _load(f)]]
+    for key, label in (("at_rest", "at rest"), ("with_job", "with the streaming job")):
+        if st := r.get(key):
+            rows.append([
+                f"6 Test bed {label}", f"{st['total_rss_mib'] / 1024:.2f} GiB RSS",
+                f"{st['mean_total_cpu_pct_of_one_core']:.1f} % of a core idle", "",
+                "<= 3 GiB, <= 5 % CPU" if key == "with_job" else "", _load(f),
+            ])  # fmt: skip
+    if limits := r.get("docker_memory_limits_mib") or {}:
+        rows.append(["6 Docker stack, sum of container memory limits", f"{sum(limits.values()) / 1024:.2f} GiB",
+                     f"{len(limits)} containers, default settings", "", "<= 8 GiB", ""])  # fmt: skip
+    return rows
+
+
+ROWS = {
+    "producer": ("1 Producer (ev/s)", _producer_rows),
+    "drain": ("2 Drain", _headline_rows("2 Drain")),
+    "flatness": ("3 Flatness", _headline_rows("3 Flatness")),
+    "breakdown": ("3b Batch breakdown", _breakdown_rows),
+    "freshness": ("4 Freshness", _freshness_rows),
+    "dashboards": ("5 Dashboards", _dashboards_rows),
+    "footprint": ("6 Footprint", _footprint_rows),
+}
+
+
 def table_rows(results: Mapping[str, Any]) -> list[list[str]]:
     """[figure, ours, anchor, ratio or value, target, load 1-min before->after] per figure line."""
-    figs = results.get("figures", {})
     rows: list[list[str]] = []
-
-    def status_row(name: str, title: str) -> bool:
-        fig = figs.get(name)
-        if fig is None:
-            return True
-        if fig["status"] != "ok":
+    for name, (title, figure_rows) in ROWS.items():
+        fig = results.get("figures", {}).get(name)
+        if fig is not None and fig["status"] != "ok":
             rows.append([title, fig["status"], (fig.get("error") or fig.get("reason") or "")[:60], "", "", _load(fig)])
-            return True
-        return False
-
-    if not status_row("producer", "1 Producer (ev/s)"):
-        f = figs["producer"]
-        r = f["result"]
-        for key, fig in r["ours"].items():
-            rows.append([
-                f"1 Producer, {key.replace('_', ' ')} (ev/s)", _fmt(fig["events_per_s"]["median"]),
-                _fmt(r["producer_performance"]["events_per_s"]["median"]) + " (Java)",
-                _fmt(r["ratio_to_producer_performance"][key], "x"), ">= 0.3x", _load(f),
-            ])  # fmt: skip
-    for name, title in (("drain", "2 Drain"), ("flatness", "3 Flatness")):
-        if not status_row(name, title):
-            f = figs[name]
-            r = f["result"]
-            headline = r.get("headline") or {}
-            rows.append([title, _fmt(headline.get("ours")), _fmt(headline.get("anchor")),
-                         _fmt(headline.get("ratio"), "x"), _fmt(headline.get("target")), _load(f)])  # fmt: skip
-    if not status_row("breakdown", "3b Batch breakdown"):
-        f = figs["breakdown"]
-        for run in f["result"]["runs"]:
-            st = run.get("steady") or {}
-            cpu = st.get("executor_cpu") or {}
-            rows.append([
-                f"3b One batch of {run['records_per_batch']:,} records (median)", _fmt(st.get("seconds"), " s"),
-                f"driver CPU {_fmt(st.get('driver_cpu'), ' s')}, executor CPU {_fmt(sum(cpu.values()), ' s')}; "
-                f"{_fmt(st.get('spark_jobs'))} jobs / {_fmt(st.get('tasks'))} tasks", "", "", _load(run),
-            ])  # fmt: skip
-    if not status_row("freshness", "4 Freshness"):
-        f = figs["freshness"]
-        cold = f["result"].get("cold_start") or {}
-        rows.append([
-            "4 First rows visible, a new job (cold driver, empty tables)", _fmt(cold.get("first_rows_visible_s"), " s"),
-            f"tables registered in Trino after {_fmt(cold.get('tables_registered_s'), ' s')}", "", "<= 10 s", _load(f),
-        ])  # fmt: skip
-        for run in f["result"]["runs"]:
-            fr = run["freshness"]
-            target = {1000: "p95 <= 3 s", 5000: "p95 <= 6 s"}.get(run["rate_events_per_s"], "")
-            rows.append([
-                f"4 Freshness at {run['rate_events_per_s']:,} ev/s",
-                f"p50 {_fmt(fr['p50_s'], ' s')} p95 {_fmt(fr['p95_s'], ' s')} p99 {_fmt(fr['p99_s'], ' s')}",
-                f"{run['markers_sent']} markers, {run['markers_never_seen']} unseen", "", target, _load(run),
-            ])  # fmt: skip
-    if not status_row("dashboards", "5 Dashboards"):
-        f = figs["dashboards"]
-        r = f["result"]
-        for when in ("before", "after"):
-            q = r[f"{when}_maintenance"]
-            files = r[f"files_{when}"]["max_files_per_partition"]
-            rows.append([
-                f"5 Dashboard SQL, {r['rows']:,} rows, {when} maintenance",
-                f"p50 {_fmt(q['p50_s'], ' s')} p95 {_fmt(q['p95_s'], ' s')}",
-                f"{q['queries']} queries x {q['runs_per_query']}, {len(q['errors'])} failed",
-                f"{files} files/partition", "p95 <= 1 s after" if when == "after" else "", _load(f),
-            ])  # fmt: skip
-    if not status_row("footprint", "6 Footprint"):
-        f = figs["footprint"]
-        r = f["result"]
-        ws = r.get("warm_start") or {}
-        rows.append(["6 Warm start to all usable", _fmt(ws.get("total_s"), " s"), ws.get("source", "")[:40], "", "",
-                     _load(f)])  # fmt: skip
-        for key, label in (("at_rest", "at rest"), ("with_job", "with the streaming job")):
-            st = r.get(key)
-            if st:
-                rows.append([
-                    f"6 Test bed {label}", f"{st['total_rss_mib'] / 1024:.2f} GiB RSS",
-                    f"{st['mean_total_cpu_pct_of_one_core']:.1f} % of a core idle", "",
-                    "<= 3 GiB, <= 5 % CPU" if key == "with_job" else "", _load(f),
-                ])  # fmt: skip
-        limits = r.get("docker_memory_limits_mib") or {}
-        if limits:
-            rows.append(["6 Docker stack, sum of container memory limits", f"{sum(limits.values()) / 1024:.2f} GiB",
-                         f"{len(limits)} containers, default settings", "", "<= 8 GiB", ""])  # fmt: skip
+        elif fig is not None:
+            rows += figure_rows(fig)
     return rows
 
 
@@ -359,19 +337,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class _Figures(dict):
-    """The figures so far; calls `hook(self)` after each one is added (a partial JSON survives a cut-off run)."""
-
-    def __init__(self, hook: Callable[[dict], None] | None) -> None:
-        super().__init__()
-        self._hook = hook
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, value)
-        if self._hook is not None:
-            self._hook(self)
-
-
 def _save_partial(results: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str))
@@ -386,22 +351,28 @@ def run_all(
 ) -> dict[str, Any]:
     """The figures in order; footprint's at-rest sample comes first (nothing of ours running), then one
     streaming job serves footprint's with-job sample and the freshness runs. `on_figure(figures)` after each."""
-    from bench import footprint, freshness
+    from bench import breakdown, dashboards, drain, footprint, freshness, producer
     from bench.stream_session import StreamSession
 
-    figs: dict[str, Any] = _Figures(on_figure)
-    ep = endpoints
-    rest: dict[str, Any] | None = None
+    ep, figs = dict(endpoints), {}
+
+    def put(name: str, fig: dict) -> None:
+        figs[name] = fig
+        if on_figure is not None:
+            on_figure(figs)
+
+    def run(name: str, fn: Callable[[], dict]) -> None:
+        if name in wanted:
+            put(name, run_figure(name, fn, ep))
+
+    rest = None
     if "footprint" in wanted:
         rest = run_figure("footprint (at rest)", lambda: footprint.sample_at_rest(z.idle_seconds, z.idle_samples), ep)
-    for name, fn in (
-        ("producer", fig_producer),
-        ("drain", fig_drain),
-        ("flatness", fig_flatness),
-        ("breakdown", fig_breakdown),
-    ):
-        if name in wanted:
-            figs[name] = run_figure(name, lambda fn=fn: fn(ep, z), ep)
+    run("producer", lambda: producer.figure(ep, events=z.producer_events, runs=z.producer_runs))
+    run("drain", lambda: drain.drain_figure(ep, events=z.drain_events, processes=z.drain_processes))
+    run("flatness", lambda: drain.flatness_figure(ep, sizes=z.flatness_sizes, batch_events=z.flatness_batch_events,
+                                                  batches=z.flatness_batches))  # fmt: skip
+    run("breakdown", lambda: breakdown.figure(ep, sizes=z.breakdown_sizes, batches=z.breakdown_batches))
     if "freshness" in wanted or "footprint" in wanted:
         session = StreamSession(ep)
         try:
@@ -409,57 +380,22 @@ def run_all(
             if opened["status"] != "ok":
                 for name in ("freshness", "footprint"):
                     if name in wanted:
-                        figs[name] = opened | {"status": "error", "error": f"job start: {opened.get('error')}"}
+                        put(name, opened | {"status": "error", "error": f"job start: {opened.get('error')}"})
             else:
-                if "footprint" in wanted:
-                    figs["footprint"] = run_figure(
-                        "footprint",
-                        lambda: _footprint(session, start, rest, z),
-                        ep,
-                    )
-                if "freshness" in wanted:
-                    figs["freshness"] = run_figure(
-                        "freshness",
-                        lambda: freshness.figure(
-                            ep,
-                            rates=z.freshness_rates,
-                            seconds=z.freshness_seconds,
-                            warmup=z.freshness_warmup,
-                            session=session,
-                        ),
-                        ep,
-                    )
+                run("footprint", lambda: footprint.figure(ep, seconds=z.idle_seconds, samples=z.idle_samples,
+                    settle_s=z.idle_settle, start=start, session=session, at_rest=rest))  # fmt: skip
+                run("freshness", lambda: freshness.figure(ep, rates=z.freshness_rates, seconds=z.freshness_seconds,
+                    warmup=z.freshness_warmup, session=session))  # fmt: skip
         finally:
             session.close()
-    if "dashboards" in wanted:
-        figs["dashboards"] = run_figure("dashboards", lambda: fig_dashboards(ep, z), ep)
+    run("dashboards", lambda: dashboards.figure(ep, rows=z.lake_rows, files_per_partition=z.lake_files_per_partition,
+                                                runs=z.dashboard_runs))  # fmt: skip
     return figs
 
 
 def _open(session: Any) -> dict[str, object]:
     session.start()
     return {"job_args": session.args, "seconds_to_tables_registered": session.started_s}
-
-
-def _footprint(session: Any, start: dict | None, rest: dict | None, z: Sizes) -> dict[str, object]:
-    from bench import footprint
-
-    result: dict[str, object] = {"machine_before": machine.machine_notes()}
-    result["warm_start"] = start or footprint.recorded_start()
-    if rest is not None:
-        result["at_rest"] = rest.get("result")
-        result["at_rest_load"] = [
-            rest["machine_before"]["load_average_1_5_15"],
-            rest["machine_after"]["load_average_1_5_15"],
-        ]
-    result["with_job"] = footprint.sample_with_job(session, z.idle_seconds, z.idle_samples, z.idle_settle)
-    result["docker_memory_limits_mib"] = footprint.docker_memory_limits_mib()
-    result["targets"] = {
-        "idle_cpu_pct_of_one_core_whole_test_bed": footprint.TARGET_IDLE_CPU_PCT,
-        "idle_memory_gib_with_job": footprint.TARGET_IDLE_MEMORY_GIB,
-    }
-    result["machine_after"] = machine.machine_notes()
-    return result
 
 
 def _plots(results: Mapping[str, Any], out: Path) -> dict[str, str]:

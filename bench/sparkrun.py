@@ -1,12 +1,13 @@
-"""Running the data plane against a test bed: the producer CLI, spark-submit of the jobs, Kafka topics
-and Delta reads. Shared by the data-plane integration tests and the benchmark (bench/dataplane.py).
+"""Running the data plane against a test bed: the producer CLI, spark-submit of the jobs, Kafka topics, S3
+clean-up. Used by the bench and by the data-plane integration tests (tests/integration/spark_apps.py).
 
-Everything here takes the endpoints dict (`.testbed/endpoints.json`, the `testbed` fixture) and
-starts processes in their own process group, so a kill reaches the JVM and its Python side together.
+Everything here takes the endpoints dict (`.testbed/endpoints.json`, the `testbed` fixture) and starts
+processes in their own process group, so a kill reaches the JVM and its Python side together.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bench.machine import GroupCpu
 from testbed import proc
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,6 +65,8 @@ class SparkApp:
 
     def __init__(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> None:
         self.log_path = log_path
+        self.began, self.submitted_ms, self.seconds = time.monotonic(), int(time.time() * 1000), 0.0
+        self.driver_cpu: GroupCpu | None = None
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(argv, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT,
                                      cwd=log_path.parent, start_new_session=True)  # fmt: skip
@@ -106,7 +110,52 @@ class SparkApp:
         try:
             return self.proc.wait(timeout=timeout_s)
         finally:
+            self.seconds = round(time.monotonic() - self.began, 1)
             self._log.close()
+
+    def ok_lines(self, what: str = "the job") -> list[str]:
+        """Its log lines; raises with their tail if it exited with an error."""
+        lines = self.lines()
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"{what} exited {self.proc.returncode}:\n" + "\n".join(lines[-40:]))
+        return lines
+
+    def bench_line(self, what: str) -> dict:
+        """The `BENCH {json}` line a bench Spark script prints last; raises with the log's tail without one."""
+        lines = self.lines()
+        found = [line for line in lines if line.startswith("BENCH ")]
+        if self.proc.returncode != 0 or not found:
+            raise RuntimeError(f"{what} exited {self.proc.returncode}:\n" + "\n".join(lines[-40:]))
+        return json.loads(found[-1][len("BENCH ") :])
+
+
+def job_conf(workdir: Path, name: str) -> dict[str, str]:
+    """The app's name and jobs/'s packages as --py-files (orion.codehash: the zip Orion ships)."""
+    from orion.codehash import build_zip
+
+    packages = build_zip(JOBS, workdir / "packages.zip")
+    return {"spark.app.name": name} | ({"spark.submit.pyFiles": str(packages)} if packages is not None else {})
+
+
+def submit(endpoints: Mapping[str, str], script: Path, args: Sequence[str], workdir: Path, name: str, *,
+           timeout_s: float, conf: Mapping[str, str] | None = None, driver_cpu: bool = False) -> SparkApp:  # fmt: skip
+    """spark-submit `script` with jobs/'s packages and wait for its end; the whole group is killed if the wait
+    fails (time out, ^C). `driver_cpu` samples the driver's CPU meanwhile (`app.driver_cpu`)."""
+    argv = spark_submit_argv(endpoints, script, list(args), conf=job_conf(workdir, name) | dict(conf or {}))
+    app = SparkApp(argv, spark_env(endpoints), workdir / f"{name}.log")
+    if driver_cpu:
+        app.driver_cpu = GroupCpu(app.proc.pid)
+        app.driver_cpu.start()
+    try:
+        app.wait(timeout_s)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            app.kill()
+        raise
+    finally:
+        if app.driver_cpu is not None:
+            app.driver_cpu.stopping.set()
+    return app
 
 
 def run_producer(endpoints: Mapping[str, str], topic: str, args: Sequence[str], cwd: Path,
@@ -119,6 +168,18 @@ def run_producer(endpoints: Mapping[str, str], topic: str, args: Sequence[str], 
     if not summary.exists():
         raise RuntimeError(f"the producer wrote no summary (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return done.returncode, json.loads(summary.read_text())
+
+
+def produce(endpoints: Mapping[str, str], topic: str, count: int, workdir: Path, *, seed: int, malformed: int = 0,
+            resent: int = 0, processes: int = 1) -> dict:  # fmt: skip
+    """`count` records as fast as the producer goes (`malformed` of them malformed, `resent` re-sent copies)."""
+    args = ["--count", str(count), "--rate", "0", "--seed", str(seed), "--processes", str(processes)]
+    args += ["--inject-malformed", str(malformed)] if malformed else []
+    args += ["--duplicates", str(resent)] if resent else []
+    code, summary = run_producer(endpoints, topic, args, workdir, timeout_s=max(600, count / 200))
+    if code != 0:
+        raise RuntimeError(f"the producer exited {code}: {summary}")
+    return summary
 
 
 def create_topic(endpoints: Mapping[str, str], topic: str, partitions: int = 6) -> None:
@@ -178,3 +239,13 @@ def delete_prefix(endpoints: Mapping[str, str], bucket: str, prefix: str) -> int
             s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
             removed += len(keys)
     return removed
+
+
+def clean_up(endpoints: Mapping[str, str], topics: Sequence[str], prefix: str) -> None:
+    """Delete a run's topics and everything under its prefix in the lake and checkpoint buckets; never raises."""
+    for topic in topics:
+        with contextlib.suppress(Exception):
+            delete_topic(endpoints, topic)
+    for bucket in (endpoints["lake_bucket"], endpoints["checkpoint_bucket"]):
+        with contextlib.suppress(Exception):
+            delete_prefix(endpoints, bucket, prefix + "/")

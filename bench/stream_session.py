@@ -30,11 +30,10 @@ EVENTS, REJECTED = "logistics_events", "logistics_events_rejected"
 TRINO_USER = "bench"
 
 
-def job_packages_zip(target: Path) -> Path | None:
-    """jobs/'s packages as one zip (orion.codehash, the code Orion uses for --py-files); None if there are none."""
-    from orion.codehash import build_zip
-
-    return build_zip(sparkrun.JOBS, target)
+def run_uris(endpoints: Mapping[str, str], prefix: str) -> tuple[str, str, str]:
+    """A run's events table, quarantine and checkpoint under `prefix` (the stack's names)."""
+    lake, ckpt = endpoints["lake_bucket"], endpoints["checkpoint_bucket"]
+    return f"s3a://{lake}/{prefix}/{EVENTS}", f"s3a://{lake}/{prefix}/{REJECTED}", f"s3a://{ckpt}/{prefix}/{EVENTS}"
 
 
 def stack_job_args(
@@ -73,6 +72,21 @@ def send_marker(endpoints: Mapping[str, str], topic: str) -> str:
     return str(event["event_id"])
 
 
+def register(url: str, schema: str, name: str, uri: str, wait_seconds: float) -> None:
+    """Register a Delta table of the run in Trino (lakehouse.clients.delta_tables, the stack's provider code)."""
+    spec = delta_tables.TableSpec(name, sparkrun.s3_uri(uri))
+    delta_tables.register(url, CATALOG, schema, spec, user=TRINO_USER, wait_seconds=wait_seconds)
+
+
+def unregister(url: str, schema: str, names: list[str]) -> None:
+    """Unregister the run's tables and drop its schema; never raises."""
+    for name in names:
+        with contextlib.suppress(Exception):
+            delta_tables.unregister(url, CATALOG, schema, name, user=TRINO_USER)
+    with contextlib.suppress(Exception):
+        delta_tables.drop_schema_if_empty(url, CATALOG, schema, user=TRINO_USER)
+
+
 def arg_value(args: list[str], flag: str) -> str | None:
     return args[args.index(flag) + 1] if flag in args[:-1] else None
 
@@ -97,12 +111,9 @@ class StreamSession:
     tables registered in Trino and to the marker visible through Trino (the first rows a user sees)."""
 
     def __post_init__(self) -> None:
-        ep = self.endpoints
         self.topic = f"bench-stream-{self.run_id}"
         self.prefix = f"bench/{self.run_id}"
-        self.table_uri = f"s3a://{ep['lake_bucket']}/{self.prefix}/{EVENTS}"
-        self.rejected_uri = f"s3a://{ep['lake_bucket']}/{self.prefix}/{REJECTED}"
-        self.checkpoint_uri = f"s3a://{ep['checkpoint_bucket']}/{self.prefix}/{EVENTS}"
+        self.table_uri, self.rejected_uri, self.checkpoint_uri = run_uris(self.endpoints, self.prefix)
         self.schema = f"bench_{self.run_id}"
         self.trino_table = f"{CATALOG}.{self.schema}.{EVENTS}"
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-stream-")
@@ -128,28 +139,18 @@ class StreamSession:
     def start(self) -> None:
         ep = self.endpoints
         sparkrun.create_topic(ep, self.topic)
-        self.args = stack_job_args(
-            ep,
-            topic=self.topic,
-            table_uri=self.table_uri,
-            rejected_uri=self.rejected_uri,
-            checkpoint_uri=self.checkpoint_uri,
-        ) + list(self.extra_args)
-        conf: dict[str, str] = {"spark.app.name": f"bench-stream-{self.run_id}"}
-        packages = job_packages_zip(Path(self._tmp.name) / "packages.zip")
-        if packages is not None:
-            conf["spark.submit.pyFiles"] = str(packages)
+        self.args = stack_job_args(ep, topic=self.topic, table_uri=self.table_uri, rejected_uri=self.rejected_uri,
+                                   checkpoint_uri=self.checkpoint_uri) + list(self.extra_args)  # fmt: skip
+        conf = sparkrun.job_conf(Path(self._tmp.name), f"bench-stream-{self.run_id}")
         if self.event_log:
             from bench.breakdown import eventlog_conf
 
             self.event_log_dir.mkdir(exist_ok=True)
             conf |= eventlog_conf(self.event_log_dir)
-        conf |= self.conf
-        argv = sparkrun.spark_submit_argv(ep, sparkrun.JOBS / "logistics_stream.py", self.args, conf=conf)
+        argv = sparkrun.spark_submit_argv(ep, sparkrun.JOBS / "logistics_stream.py", self.args, conf=conf | self.conf)
         marker = send_marker(ep, self.topic)
-        began = time.monotonic()
-        self.submitted_ms = int(time.time() * 1000)
         self.app = sparkrun.SparkApp(argv, sparkrun.spark_env(ep), self.log_path)
+        began, self.submitted_ms = self.app.began, self.app.submitted_ms
         self.driver_cpu = GroupCpu(self.app.proc.pid)
         self.driver_cpu.start()
         self.register(deadline=began + self.start_timeout_s)
@@ -162,11 +163,10 @@ class StreamSession:
         url = self.endpoints["trino_url"]
         delta_tables.ensure_schema(url, CATALOG, self.schema, user=TRINO_USER)
         for name, uri in ((EVENTS, self.table_uri), (REJECTED, self.rejected_uri)):
-            spec = delta_tables.TableSpec(name, sparkrun.s3_uri(uri))
             while True:
                 self._check_alive()
                 try:
-                    delta_tables.register(url, CATALOG, self.schema, spec, user=TRINO_USER, wait_seconds=5)
+                    register(url, self.schema, name, uri, wait_seconds=5)
                     self._registered.append(name)
                     break
                 except delta_tables.DeltaTablesError:
@@ -213,23 +213,12 @@ class StreamSession:
         return self.app.lines() if self.app is not None else []
 
     def close(self) -> None:
-        ep = self.endpoints
-        stop_code = None
         if self.driver_cpu is not None:
             self.driver_cpu.stopping.set()
+        self.stop_exit_code = None
         if self.app is not None:
             with contextlib.suppress(Exception):
-                stop_code = self.app.stop(timeout_s=180)
-        self.stop_exit_code = stop_code
-        url = ep["trino_url"]
-        for name in self._registered:
-            with contextlib.suppress(Exception):
-                delta_tables.unregister(url, CATALOG, self.schema, name, user=TRINO_USER)
-        with contextlib.suppress(Exception):
-            delta_tables.drop_schema_if_empty(url, CATALOG, self.schema, user=TRINO_USER)
-        with contextlib.suppress(Exception):
-            sparkrun.delete_topic(ep, self.topic)
-        for bucket in (ep["lake_bucket"], ep["checkpoint_bucket"]):
-            with contextlib.suppress(Exception):
-                sparkrun.delete_prefix(ep, bucket, self.prefix + "/")
+                self.stop_exit_code = self.app.stop(timeout_s=180)
+        unregister(self.endpoints["trino_url"], self.schema, self._registered)
+        sparkrun.clean_up(self.endpoints, [self.topic], self.prefix)
         self._tmp.cleanup()
