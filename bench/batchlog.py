@@ -1,4 +1,4 @@
-"""The streaming job's per-batch log line, parsed (standard library only: the host side and bench/spark_drain.py
+"""The streaming job's per-batch log line, parsed (standard library only: the host side and bench/spark_lake.py
 on the Spark driver both import it; the job writes it in logistics/stream.py's ProgressLog):
 
     batch 3: consumed 20000, valid 19900, rejected 100, duplicates 0, 4.2 s (read 1.0 s, quarantine 0.4 s, ...)

@@ -154,46 +154,55 @@ def _kind(job: Mapping[str, Any]) -> str:
     return "other"
 
 
+def _stage_wall(stage: Mapping[str, Any]) -> float:
+    return _wall(stage, "Submission Time", "Completion Time")
+
+
+def _read_stages(log: EventLog, job: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The completed stages of a batch's read job, in order: the Kafka scan (with parse and screen), then the
+    dedup state (which builds the persisted batch)."""
+    done = [log.stages[s] for s in job["stages"] if "Completion Time" in log.stages.get(s, {})]
+    return sorted(done, key=lambda s: s["Stage ID"])
+
+
+def _state_metrics(p: Mapping[str, Any]) -> dict[str, Any]:
+    """The dedup state's own metrics (stateOperators) in seconds."""
+    so = (p.get("stateOperators") or [{}])[0]
+    custom = so.get("customMetrics") or {}
+    ms = lambda v: round((v or 0) / 1000, 3)  # noqa: E731
+    return {
+        "load": ms(custom.get("rocksdbLoadLatencyMs")),
+        "updates": ms(so.get("allUpdatesTimeMs")),
+        "removals": ms(so.get("allRemovalsTimeMs")),
+        "commit": ms(so.get("commitTimeMs")),
+        "changelog upload": ms(custom.get("rocksdbChangeLogWriterCommitLatencyMs")),
+        "snapshot": ms(custom.get("rocksdbCommitCheckpointLatency")),
+        "rows": so.get("numRowsTotal"),
+        "partitions": so.get("numStateStoreInstances"),
+    }
+
+
 def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | None = None) -> dict[str, Any]:
     """One batch's time by step (seconds; see STEPS), from its progress event, the Spark jobs of its job group
     and the job's own step times (`steps`: its log line)."""
     p = log.progress[batch_id]
     d = {k: v / 1000 for k, v in (p.get("durationMs") or {}).items()}
     steps = dict(steps or {})
-    group = f"logistics_stream-batch-{batch_id}"
-    jobs = sorted((j for j in log.jobs.values() if j["group"] == group), key=lambda j: j["start"])
-    kinds: dict[str, float] = {"rebuild": 0.0, "checkpoint": 0.0, "maintenance": 0.0, "files": 0.0}
-    kafka = state = read_jobs = 0.0
-    cpu = {"Kafka stage": 0.0, "state stage": 0.0, "other tasks": 0.0}
-    stage_rows = []
-    tasks = 0
-    for i, job in enumerate(jobs):
-        for sid in job["stages"]:
-            st = log.stages.get(sid)
-            if st is not None:
-                tasks += int(st.get("Number of Tasks") or 0)
-            cpu["other tasks"] += log.task_cpu.get(sid, 0.0)
-        if i == 0 and _kind(job) == "other":  # the read: count of the persisted batch
-            read_jobs = _wall(job, "start", "end")
-            done = [log.stages[s] for s in job["stages"] if "Completion Time" in log.stages.get(s, {})]
-            ran = sorted(done, key=lambda s: s["Stage ID"])
-            for st in ran:
-                stage_rows.append({"stage": st["Stage ID"], "tasks": st.get("Number of Tasks"),
-                                   "seconds": round(_wall(st, "Submission Time", "Completion Time"), 3)})  # fmt: skip
-            if ran:
-                kafka = _wall(ran[0], "Submission Time", "Completion Time")
-                cpu["Kafka stage"] = log.task_cpu.get(ran[0]["Stage ID"], 0.0)
-            if len(ran) > 1:
-                state = _wall(ran[1], "Submission Time", "Completion Time")
-                cpu["state stage"] = log.task_cpu.get(ran[1]["Stage ID"], 0.0)
-            continue
-        kind = _kind(job)
-        kinds["files" if kind == "other" else kind] += _wall(job, "start", "end")
-    read = steps.get("read", read_jobs)
+    jobs = sorted((j for j in log.jobs.values() if j["group"] == f"logistics_stream-batch-{batch_id}"),
+                  key=lambda j: j["start"])  # fmt: skip
+    kinds = dict.fromkeys(("rebuild", "checkpoint", "maintenance", "other"), 0.0)
+    all_cpu = sum(log.task_cpu.get(sid, 0.0) for job in jobs for sid in job["stages"])
+    tasks = sum(int(log.stages.get(sid, {}).get("Number of Tasks") or 0) for job in jobs for sid in job["stages"])
+    read_job = jobs[0] if jobs and _kind(jobs[0]) == "other" else None  # the read: count of the persisted batch
+    ran = _read_stages(log, read_job) if read_job else []
+    for job in jobs[1:] if read_job else jobs:
+        kinds[_kind(job)] += _wall(job, "start", "end")
+    kafka, state = (_stage_wall(ran[i]) if len(ran) > i else 0.0 for i in (0, 1))
+    cpu_kafka, cpu_state = (log.task_cpu.get(ran[i]["Stage ID"], 0.0) if len(ran) > i else 0.0 for i in (0, 1))
+    read = steps.get("read", _wall(read_job, "start", "end") if read_job else 0.0)
     writes = steps.get("quarantine", 0.0) + steps.get("events", 0.0)
-    maintenance = steps.get("maintenance", 0.0)
-    commits = steps.get("commits", 0.0)
-    delta_jobs = kinds["files"] + kinds["rebuild"] + kinds["checkpoint"]
+    maintenance, commits = steps.get("maintenance", 0.0), steps.get("commits", 0.0)
+    delta_jobs = kinds["other"] + kinds["rebuild"] + kinds["checkpoint"]
     parts = ("latestOffset", "walCommit", "getBatch", "queryPlanning", "addBatch", "commitOffsets")
     out = {
         "latest offsets": d.get("latestOffset", 0.0),
@@ -202,46 +211,32 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
         "Kafka fetch + parse + screen": kafka,
         "dedup state + persisted batch": state,
         "read: count, driver": max(0.0, read - kafka - state),
-        "Delta: write files": kinds["files"],
+        "Delta: write files": kinds["other"],
         "Delta: txn mark lookup (state rebuild)": kinds["rebuild"],
         "Delta: log checkpoint": kinds["checkpoint"],
-        # The job reports its commits' time ("commits", checkpoint jobs inside); older jobs did not: all the rest.
-        "Delta: commit (log, checksum, snapshot)": max(0.0, commits - kinds["checkpoint"])
-        if "commits" in steps
-        else max(0.0, writes - delta_jobs),
-        "Delta: transaction, driver": max(0.0, writes - delta_jobs - commits + kinds["checkpoint"])
-        if "commits" in steps
-        else 0.0,
+        # The job's "commits" step holds its Delta commits, log checkpoint jobs included.
+        "Delta: commit (log, checksum, snapshot)": max(0.0, commits - kinds["checkpoint"]),
+        "Delta: transaction, driver": max(0.0, writes - delta_jobs - commits + kinds["checkpoint"]),
         "maintenance": maintenance,
         "foreachBatch: other": max(0.0, d.get("addBatch", 0.0) - read - writes - maintenance),
         "commit log write": d.get("commitOffsets", 0.0),
         "trigger: other": max(0.0, d.get("triggerExecution", 0.0) - sum(d.get(k, 0.0) for k in parts)),
     }
-    ops = p.get("stateOperators") or [{}]
-    so = ops[0]
-    custom = so.get("customMetrics") or {}
-    ms = lambda v: round((v or 0) / 1000, 3)  # noqa: E731
     return {
         "batch": batch_id,
         "records": sum(int(s.get("numInputRows") or 0) for s in p.get("sources") or []),
         "seconds": round(p.get("batchDuration", 0) / 1000, 3),
         "steps": {k: round(v, 3) for k, v in out.items()},
         "job_steps": steps,
-        "state": {
-            "load": ms(custom.get("rocksdbLoadLatencyMs")),
-            "updates": ms(so.get("allUpdatesTimeMs")),
-            "removals": ms(so.get("allRemovalsTimeMs")),
-            "commit": ms(so.get("commitTimeMs")),
-            "changelog upload": ms(custom.get("rocksdbChangeLogWriterCommitLatencyMs")),
-            "snapshot": ms(custom.get("rocksdbCommitCheckpointLatency")),
-            "rows": so.get("numRowsTotal"),
-            "partitions": so.get("numStateStoreInstances"),
-        },
-        "read_stages": stage_rows,
+        "state": _state_metrics(p),
+        "read_stages": [
+            {"stage": st["Stage ID"], "tasks": st.get("Number of Tasks"), "seconds": round(_stage_wall(st), 3)}
+            for st in ran
+        ],
         "executor_cpu": {
-            "Kafka stage": round(cpu["Kafka stage"], 3),
-            "state stage": round(cpu["state stage"], 3),
-            "other tasks": round(cpu["other tasks"] - cpu["Kafka stage"] - cpu["state stage"], 3),
+            "Kafka stage": round(cpu_kafka, 3),
+            "state stage": round(cpu_state, 3),
+            "other tasks": round(all_cpu - cpu_kafka - cpu_state, 3),
         },
         "spark_jobs": len(jobs),
         "tasks": tasks,

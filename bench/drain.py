@@ -5,8 +5,8 @@
 
 Figure 2: a fresh topic pre-loaded with `--events` records (0.5 % malformed, 0.5 % re-sent) is drained by the
 job with the stack's flags and --available-now (events/s = records / the sum of its per-batch seconds), then by
-bench/spark_drain.py `lean`, the anchor: one bare Spark batch into a new Delta table. The ratio is ours' seconds
-over the anchor's. Figure 3: bench/spark_drain.py `flatness` grows the events table in one driver to each size
+bench/spark_lake.py `lean`, the anchor: one bare Spark batch into a new Delta table. The ratio is ours' seconds
+over the anchor's. Figure 3: bench/spark_lake.py `flatness` grows the events table in one driver to each size
 and runs the job's code on `--batches` x `--batch-events` records at each; the per-size figure is the median of
 the full batches after the first, the ratio the largest over the smallest. Nothing here asserts a number.
 """
@@ -28,7 +28,7 @@ from bench.machine import machine_notes
 from bench.stream_session import run_uris, stack_job_args
 
 HERE = Path(__file__).resolve().parent
-SPARK_SIDE = HERE / "spark_drain.py"
+SPARK_SIDE = HERE / "spark_lake.py"
 TARGET_RATIO = 1.5
 TARGET_EVENTS_PER_S = 30_000
 TARGET_FLATNESS = 1.2
@@ -93,7 +93,7 @@ def drain_figure(
                          topic, "--table-uri", f"s3a://{endpoints['lake_bucket']}/{prefix}/lean_append"]  # fmt: skip
             app = sparkrun.submit(endpoints, SPARK_SIDE, lean_args, work, f"bench-drain-lean-{run_id}",
                                   timeout_s=timeout_s)  # fmt: skip
-            lean = app.bench_line("bench/spark_drain.py lean") | {"wall_seconds_incl_start": app.seconds}
+            lean = app.bench_line("bench/spark_lake.py lean") | {"wall_seconds_incl_start": app.seconds}
             lean["events_per_s_incl_start"] = round(lean["rows"] / app.seconds) if app.seconds else None
             result["lean"] = lean
     finally:
@@ -174,7 +174,7 @@ def flatness_figure(
                 n = batch_events * batches
                 sparkrun.produce(endpoints, topic, n, work, seed=21 + i, malformed=n // 200)
                 plan.append({"rows": size, "topic": topic, "checkpoint": f"s3a://{ckpt}/{prefix}/ck-{i}"})
-            # Two batches through the same driver first, into tables of their own (see spark_drain.py).
+            # Two batches through the same driver first, into tables of their own (see spark_lake.py).
             sparkrun.create_topic(endpoints, warmup_topic)
             sparkrun.produce(endpoints, warmup_topic, 2 * batch_events, work, seed=20)
             warm_table, warm_rejected, _ = run_uris(endpoints, f"{prefix}/warmup")
@@ -187,7 +187,7 @@ def flatness_figure(
                     json.dumps(plan), "--job-args", json.dumps(job_args), "--batch-events", str(batch_events),
                     "--fill-tasks", str(fill_tasks), "--warmup", json.dumps(warmup)]  # fmt: skip
             app = sparkrun.submit(endpoints, SPARK_SIDE, args, work, f"bench-flatness-{run_id}", timeout_s=timeout_s)
-            out = app.bench_line("bench/spark_drain.py flatness")
+            out = app.bench_line("bench/spark_lake.py flatness")
             result["wall_seconds"] = app.seconds
     finally:
         sparkrun.clean_up(endpoints, [*topics, warmup_topic], prefix)

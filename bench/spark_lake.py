@@ -1,27 +1,30 @@
-"""A Spark job for the dashboard figure: builds the events table and its quarantine fast (Spark writing the
-streaming job's own schemas directly, not through Kafka), compacts them, and counts files per partition.
+"""The Spark side of figures 2, 3 and 5 (bench/drain.py and bench/dashboards.py submit it with the jobs/
+packages as --py-files); each command prints one line `BENCH {json}`.
 
-    spark-submit --py-files <jobs packages zip> bench/spark_lake.py fill --table-uri s3a://... \
-        --rejected-table-uri s3a://... --rows 10000000 --files-per-partition 500 --hours 24 --end-epoch <s>
-    spark-submit ... bench/spark_lake.py maintain --table-uri ... --rejected-table-uri ...
-    spark-submit ... bench/spark_lake.py files --table-uri ...
+    spark-submit ... bench/spark_lake.py fill|maintain|files --table-uri U [--rejected-table-uri R] [--rows N ...]
+    spark-submit ... bench/spark_lake.py lean --bootstrap-servers B --topic T --table-uri U
+    spark-submit ... bench/spark_lake.py flatness --table-uri U --rejected-table-uri R --plan JSON --job-args JSON
 
-`fill` creates both tables as the job does (logistics.tables.ensure_table: its schemas, partitioning and table
-properties) and appends `--rows` plausible events whose event times spread evenly over the `--hours` before
-`--end-epoch`, in one commit of `--files-per-partition` files per event_date partition (what many small
-micro-batches leave behind), plus 0.5 % as many quarantined records. `maintain` runs the job's own in-driver
-maintenance (logistics.maintenance.maintain_table: OPTIMIZE, VACUUM, log checkpoint) on both tables; without
-that package, Delta's OPTIMIZE. Each command prints one line `BENCH {json}`. Imports pyspark, delta and the
-jobs/ packages only.
+`fill` creates both tables as the job does (logistics.tables.ensure_table) and appends `--rows` events spread
+evenly over the `--hours` before `--end-epoch`, `--files-per-partition` files per partition (what many small
+micro-batches leave), plus 0.5 % as many quarantined records; `maintain` runs the job's own maintenance
+(logistics.maintenance.maintain_table) on both. `lean`, figure 2's anchor: the whole topic read as ONE batch,
+parsed with `from_json` (no checks, no dedup) and appended in one Delta commit, the least a Kafka -> Delta
+pipeline can do here. `flatness`, figure 3: in ONE driver, for each step of the plan, the events table grown to
+`rows` by bare appends, then the job's own code (logistics.stream.run, the stack's flags) drains the step's
+topic with --available-now; a warm-up drain into tables of their own comes first, so the first size does not
+carry the driver's cold start.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 
+from batchlog import parse_batch_line  # beside this file (sys.path[0] of the driver)
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -147,23 +150,15 @@ def cmd_fill(spark: SparkSession, a: argparse.Namespace) -> dict:
 
 
 def cmd_maintain(spark: SparkSession, a: argparse.Namespace) -> dict:
+    from logistics.maintenance import maintain_table, tune_session
+
     started = time.monotonic()
-    reports = []
-    try:
-        from logistics.maintenance import maintain_table, tune_session
-
-        tune_session(spark)
-        how = "logistics.maintenance.maintain_table (the job's in-driver maintenance)"
-        for uri, column in ((a.table_uri, "event_date"), (a.rejected_table_uri, "ingestion_date")):
-            reports.append(maintain_table(spark, uri, column, retain_hours=168))
-    except ImportError:
-        from delta.tables import DeltaTable
-
-        how = "Delta OPTIMIZE (no logistics.maintenance in jobs/)"
-        for uri in (a.table_uri, a.rejected_table_uri):
-            metrics = DeltaTable.forPath(spark, uri).optimize().executeCompaction().first()["metrics"]
-            reports.append({"table": uri, "files_removed": int(metrics["numFilesRemoved"]),
-                            "files_added": int(metrics["numFilesAdded"])})  # fmt: skip
+    tune_session(spark)
+    how = "logistics.maintenance.maintain_table (the job's in-driver maintenance)"
+    reports = [
+        maintain_table(spark, uri, column, retain_hours=168)
+        for uri, column in ((a.table_uri, "event_date"), (a.rejected_table_uri, "ingestion_date"))
+    ]
     return {
         "how": how,
         "reports": reports,
@@ -172,29 +167,171 @@ def cmd_maintain(spark: SparkSession, a: argparse.Namespace) -> dict:
     }
 
 
+def _kafka_batch(spark: SparkSession, bootstrap: str, topic: str):  # type: ignore[no-untyped-def]
+    return (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("endingOffsets", "latest")
+        .option("kafka.max.partition.fetch.bytes", str(8 * 1024 * 1024))
+        .option("kafka.fetch.max.bytes", str(64 * 1024 * 1024))
+        .option("kafka.receive.buffer.bytes", str(1024 * 1024))
+        .load()
+    )
+
+
+def cmd_lean(spark: SparkSession, a: argparse.Namespace) -> dict:
+    from delta.tables import DeltaTable
+    from logistics.schema import EVENTS_SCHEMA, FIELDS
+
+    payload = {f.name for f in FIELDS}
+    json_schema = ", ".join(
+        f"`{f.name}` {f.dataType.simpleString()}" for f in EVENTS_SCHEMA.fields if f.name in payload
+    )
+    started = time.monotonic()
+    raw = _kafka_batch(spark, a.bootstrap_servers, a.topic)
+    parsed = raw.select(
+        F.from_json(F.col("value").cast("string"), json_schema).alias("e"),
+        F.col("key").cast("string").alias("kafka_key"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+    )
+    cols = {f.name: F.col(f"e.{f.name}") for f in FIELDS}
+    cols |= {n: F.col(n) for n in ("kafka_key", "kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")}
+    cols["ingestion_time"] = F.current_timestamp()
+    cols["event_date"] = F.to_date(F.col("e.event_time"))
+    frame = parsed.select(*[cols[f.name].cast(f.dataType).alias(f.name) for f in EVENTS_SCHEMA.fields])
+    frame.write.format("delta").mode("append").partitionBy("event_date").save(a.table_uri)
+    seconds = time.monotonic() - started
+    last = DeltaTable.forPath(spark, a.table_uri).history(1).select("operationMetrics").first()
+    metrics = dict(last["operationMetrics"] or {}) if last else {}
+    rows = int(metrics.get("numOutputRows", 0))
+    return {
+        "rows": rows,
+        "files": int(metrics.get("numFiles", 0)),
+        "seconds": round(seconds, 2),
+        "events_per_s": round(rows / seconds) if seconds > 0 else None,
+    }
+
+
+class _Lines(logging.Handler):
+    """Keeps the job's log messages (its per-batch lines) while it runs in this driver."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # noqa: S110 - a log handler must never raise
+            pass
+
+
+def _rows(spark: SparkSession, uri: str) -> int:
+    return int(spark.read.format("delta").load(uri).count())
+
+
+def cmd_flatness(spark: SparkSession, a: argparse.Namespace) -> dict:
+    from logistics import settings, stream
+    from logistics.schema import EVENTS_SCHEMA, PARTITION_COLUMNS, REJECTED_SCHEMA
+    from logistics.tables import ensure_table
+
+    plan = json.loads(a.plan)
+    job_args = json.loads(a.job_args)
+    lines = _Lines()
+    logging.getLogger().addHandler(lines)
+    ensure_table(spark, a.table_uri, EVENTS_SCHEMA, PARTITION_COLUMNS["events"])
+    ensure_table(spark, a.rejected_table_uri, REJECTED_SCHEMA, PARTITION_COLUMNS["rejected"])
+
+    def drain(topic: str, table_uri: str, rejected_uri: str, checkpoint: str) -> tuple[int, float, list[dict]]:
+        """The job itself over `topic` with --available-now: (exit code, seconds, its batches)."""
+        cfg = settings.parse_stream_settings(
+            [*job_args, "--topic", topic, "--table-uri", table_uri, "--rejected-table-uri", rejected_uri,
+             "--checkpoint-uri", checkpoint, "--max-offsets-per-trigger", str(a.batch_events), "--available-now"]
+        )  # fmt: skip
+        mark = len(lines.messages)
+        t = time.monotonic()
+        code = stream.run(cfg, spark=spark)
+        batches = [b for b in (parse_batch_line(m) for m in lines.messages[mark:]) if b is not None]
+        if code != 0:
+            raise RuntimeError(f"the job exited {code} on {topic}: " + " | ".join(lines.messages[mark:][-10:]))
+        return code, time.monotonic() - t, batches
+
+    warmup = None
+    if a.warmup:
+        # The first query of a driver pays for its JVM's warm-up (JIT, first S3A and Kafka connections, the
+        # state store's first load): run it once on tables of its own so that size 0 is not also "cold".
+        w = json.loads(a.warmup)
+        _, run_s, batches = drain(w["topic"], w["table_uri"], w["rejected_uri"], w["checkpoint"])
+        warmup = {"job_run_seconds": round(run_s, 1), "batches": batches}
+        print(f"flatness warm-up: {len(batches)} batches {[b['seconds'] for b in batches]}", flush=True)
+    points = []
+    for step, item in enumerate(plan):
+        have = _rows(spark, a.table_uri)
+        fill_s = 0.0
+        if item["rows"] > have:
+            t = time.monotonic()
+            add = item["rows"] - have
+            frame = events_frame(spark, add, 24, time.time(), a.fill_tasks, seed=100 + step)
+            frame.write.format("delta").mode("append").save(a.table_uri)
+            fill_s = time.monotonic() - t
+        before = _rows(spark, a.table_uri)
+        _, run_s, batches = drain(item["topic"], a.table_uri, a.rejected_table_uri, item["checkpoint"])
+        points.append({
+            "table_rows": before,
+            "target_rows": item["rows"],
+            "fill_seconds": round(fill_s, 1),
+            "job_run_seconds": round(run_s, 1),
+            "batches": batches,
+        })  # fmt: skip
+        print(f"flatness step {step}: {before} rows, {len(batches)} batches {[b['seconds'] for b in batches]}",
+              flush=True)  # fmt: skip
+    return {"points": points, "warmup": warmup, "batch_events": a.batch_events, "fill_tasks": a.fill_tasks}
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("command", choices=["fill", "maintain", "files"])
+    p.add_argument("command", choices=["fill", "maintain", "files", "lean", "flatness"])
     p.add_argument("--table-uri", required=True)
     p.add_argument("--rejected-table-uri")
     p.add_argument("--rows", type=int, default=10_000_000)
     p.add_argument("--files-per-partition", type=int, default=500)
     p.add_argument("--hours", type=float, default=24)
     p.add_argument("--end-epoch", type=float, default=None)
+    p.add_argument("--bootstrap-servers")
+    p.add_argument("--topic")
+    p.add_argument("--plan", help="flatness: JSON list of {rows, topic, checkpoint}")
+    p.add_argument("--job-args", default="[]", help="flatness: the stack's job flags, JSON list")
+    p.add_argument("--batch-events", type=int, default=20_000)
+    p.add_argument("--fill-tasks", type=int, default=4)
+    p.add_argument("--warmup", help="flatness: JSON {topic, table_uri, rejected_uri, checkpoint} drained first")
     a = p.parse_args()
     a.end_epoch = a.end_epoch or time.time()
     a.rejected_table_uri = a.rejected_table_uri or a.table_uri + "_rejected"
-    spark = SparkSession.builder.appName(f"bench-lake-{a.command}").getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
-    spark.conf.set("spark.sql.session.timeZone", "UTC")
-    if a.command == "fill":
-        out = cmd_fill(spark, a)
-    elif a.command == "maintain":
-        out = cmd_maintain(spark, a)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    if a.command == "flatness":
+        from logistics import stream
+
+        spark = stream.create_session(f"bench-flatness-{a.topic or 'run'}")
     else:
-        out = {"files_per_partition": files_per_partition(spark, a.table_uri, "event_date")}
-    _emit({"command": a.command, **out})
-    spark.stop()
+        name = "bench-drain-lean" if a.command == "lean" else f"bench-lake-{a.command}"
+        spark = SparkSession.builder.appName(name).getOrCreate()
+        spark.sparkContext.setLogLevel("WARN")
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    commands = {"fill": cmd_fill, "maintain": cmd_maintain, "lean": cmd_lean, "flatness": cmd_flatness}
+    try:
+        if a.command == "files":
+            out = {"files_per_partition": files_per_partition(spark, a.table_uri, "event_date")}
+        else:
+            out = commands[a.command](spark, a)
+        _emit({"command": a.command, **out})
+    finally:
+        spark.stop()
     return 0
 
 
