@@ -2,22 +2,11 @@
 
     python -m bench.breakdown [--sizes 1000,20000] [--batches 6] [--conf KEY=VALUE ...] [--job-arg ARG ...]
 
-For each size, a fresh topic holds `--batches` x size records (0.5 % malformed, 0.5 % re-sent); the streaming
-job drains it with the stack's flags, `--available-now` and maxOffsetsPerTrigger = size, with Spark's event log
-on (`spark.eventLog.*`: every job, stage and task, every StreamingQueryProgress). Per batch, from Spark's own
-numbers:
-- the trigger (StreamingQueryProgress.durationMs): latest offsets, the offset log write (walCommit), planning,
-  foreachBatch (addBatch), the commit log write (commitOffsets);
-- inside foreachBatch, the job's own steps (its log line: read, quarantine, events, maintenance) split by the
-  Spark jobs that ran in the batch's job group: the read job's stages (the Kafka scan with the parse and
-  screen and the shuffle write; the dedup state, which builds the persisted batch), each Delta append's file
-  writing job, Delta's state-rebuild jobs ("Compute snapshot for version"), its log checkpoint jobs, and what
-  is left on the driver (the commits: log listing, JSON, checksum, snapshot update);
-- the dedup state's own metrics (stateOperators): load, updates, removals, commit and the changelog upload.
-The first batch of a run is the driver's cold batch: reported apart, with the start-up phases (spark-submit to
-SparkContext, executor, query start, first batch). The steady figure per step is the median of the later full
-batches. `--conf` and `--job-arg` try a setting without editing anything (experiments). Nothing here asserts a
-number.
+For each size the job drains `--batches` x size records (0.5 % malformed, 0.5 % re-sent) with the stack's flags,
+--available-now and maxOffsetsPerTrigger = size, Spark's event log on. Each batch is split into STEPS from its
+StreamingQueryProgress, the Spark jobs of its job group and the job's own per-batch line; the first (cold) batch
+is reported apart with the start-up phases, the steady figure is the median of the later full batches.
+`--conf` and `--job-arg` try a setting without editing anything.
 """
 
 from __future__ import annotations

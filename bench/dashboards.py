@@ -3,17 +3,10 @@ maintenance, and files per partition before and after.
 
     python -m bench.dashboards [--rows 10000000] [--files-per-partition 500] [--runs 5]
 
-1. The lake: bench/spark_lake.py on the Spark cluster writes `--rows` events with the streaming job's schema
-   (and 0.5 % as many quarantined records) straight into Delta, event times spread over the last 24 hours, in
-   `--files-per-partition` files per event_date partition, as frequent micro-batches leave them; both tables are
-   registered in Trino (schema `bench_lake_<id>`) by lakehouse.clients.delta_tables.
-2. The SQL: a copy of the dashboards of superset_assets/ (an `instance` of the bundle, on that schema) is imported
-   into the test bed's Superset; each chart's query is taken from Superset's chart data API with `type=query`,
-   i.e. the SQL Superset sends to Trino for that chart, virtual datasets inlined; the copy is deleted afterwards.
-3. Each query runs `--runs` times through Trino's REST API (after one unmeasured run), one query at a time.
-4. Maintenance: the streaming job's own in-driver maintenance (logistics.maintenance.maintain_table: OPTIMIZE,
-   VACUUM, log checkpoint) on both tables, then step 3 again.
-Nothing here asserts a number.
+bench/spark_lake.py `fill` writes the lake as many small micro-batches leave it; a copy of superset_assets/'s
+dashboards on that schema is imported into the test bed's Superset, and each chart's SQL taken from its chart
+data API (`type=query`: what Superset sends to Trino); each query runs `--runs` times after one unmeasured run,
+before and after the job's own maintenance (bench/spark_lake.py `maintain`).
 """
 
 from __future__ import annotations

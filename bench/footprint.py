@@ -3,16 +3,9 @@ total, at rest and with the streaming job running.
 
     python -m bench.footprint [--seconds 30] [--samples 2]
 
-- Warm start: when this process started the test bed (bench/run.py does if none runs), the time `up()` took and
-  each service's seconds to usable; otherwise the running test bed's own record (.testbed/state.json: each
-  service's seconds to usable; the total is endpoints.json's time, written when all were usable, minus the
-  start), labelled as such.
-- At rest: `--samples` windows of `--seconds` (bench/machine.py: utime+stime of every process in each service's
-  process groups from /proc, and RSS), with nothing submitted by the bench.
-- With the job: the streaming job started as the stack starts it (bench/stream_session.py), on a topic of its
-  own with no traffic, the same windows once it has run its first batches; the job's driver (the spark-submit
-  JVM and its Python) is a service of its own, its executor is counted apart from the Spark daemons.
-Nothing here asserts a number.
+The warm start is the one bench/run.py measured when it started the test bed, else the running test bed's own
+record (.testbed/state.json). The samples are bench/machine.py's windows, at rest and with the streaming job
+idle on a topic of its own (bench/stream_session.py); its driver and executor count apart from the services.
 """
 
 from __future__ import annotations
@@ -116,7 +109,6 @@ def figure(
     settle_s: float = 20,
     start: dict[str, object] | None = None,
     session: StreamSession | None = None,
-    extra_job_args: list[str] | None = None,
     at_rest: Mapping[str, Any] | None = None,
 ) -> dict[str, object]:
     """Figure 6. `start`: the warm start this run measured (bench/run.py), else the test bed's record is used;
@@ -133,7 +125,7 @@ def figure(
     if session is not None:
         result["with_job"] = sample_with_job(session, seconds, samples, settle_s)
     else:
-        with StreamSession(endpoints, extra_args=list(extra_job_args or [])) as own:
+        with StreamSession(endpoints) as own:
             result["job_start_to_tables_registered_s"] = own.started_s
             result["with_job"] = sample_with_job(own, seconds, samples, settle_s)
     result["docker_memory_limits_mib"] = docker_memory_limits_mib()

@@ -2,15 +2,11 @@
 
     python -m bench.freshness [--rates 1000 5000] [--seconds 180]
 
-The streaming job runs as the stack runs it (bench/stream_session.py: the stack's flags, hence the default
-trigger), its table registered in Trino. For each rate, `python -m producer --rate R --duration S` sends the
-load while this process sends a **marker** every `--marker-every` seconds: a valid event (the producer's own
-generator) with a fresh event_id, acks=all, its send time taken just before the send. A poller asks Trino
-every `--poll` seconds which pending markers it can see (`event_id IN (...)`, pruned to recent files by
-`ingestion_time`). A marker's freshness is the end of the first query that returned it minus its send time:
-what a dashboard user waits, Trino's query time included (the query's start is kept too: the lower bound).
-Markers sent in the first `--warmup` seconds are reported apart (the job catches up with the load first).
-Nothing here asserts a number.
+While `python -m producer --rate R --duration S` sends the load into the streaming job's topic
+(bench/stream_session.py), this process sends a marker every `--marker-every` seconds (a valid event with a
+fresh event_id) and asks Trino every `--poll` seconds which pending markers it sees. A marker's freshness is the
+end of the first query that returned it minus its send time: what a dashboard user waits. Markers of the first
+`--warmup` seconds are reported apart.
 """
 
 from __future__ import annotations
@@ -138,17 +134,9 @@ def poll_once(trino_url: str, table: str, pending: list[Marker]) -> int:
 def wait_live(session: StreamSession, timeout_s: float = 900, poll: float = 1.0) -> float:
     """Send one marker and wait until Trino returns it: the job has run its first batches (JIT, state store,
     first commits) and is live end to end. Returns the seconds it took."""
-    ep = session.endpoints
-    marker = Marker(send_marker(ep, session.topic), time.time())
-    deadline = time.monotonic() + timeout_s
-    while marker.seen_end is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the streaming job did not make an event visible in Trino within {timeout_s:.0f} s")
-        session._check_alive()
-        time.sleep(poll)
-        with contextlib.suppress(Exception):
-            poll_once(ep["trino_url"], session.trino_table, [marker])
-    return round(marker.seen_end - marker.sent, 1)
+    marker = send_marker(session.endpoints, session.topic)
+    began = time.monotonic()
+    return session.wait_visible(marker, began, deadline=began + timeout_s, poll_s=poll)
 
 
 class _Poller:
@@ -255,13 +243,12 @@ def figure(
     warmup: float = 20,
     marker_every: float = 0.5,
     poll: float = 0.5,
-    extra_job_args: Sequence[str] = (),
     session: StreamSession | None = None,
 ) -> dict[str, object]:
     """Figure 4: one streaming job (as the stack submits it), each rate in turn on its topic."""
     endpoints = endpoints or sparkrun.load_endpoints()
     own = session is None
-    session = session or StreamSession(endpoints, extra_args=list(extra_job_args))
+    session = session or StreamSession(endpoints)
     result: dict[str, object] = {"machine_before": machine_notes()}
     with session if own else contextlib.nullcontext(session):
         result["job_args"] = session.args

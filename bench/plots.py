@@ -45,7 +45,7 @@ def producer(fig1: Mapping[str, Any], out: Path) -> Path | None:
 
 
 def drain(fig2: Mapping[str, Any], out: Path) -> Path | None:
-    bars = {k: v for k, v in _find_rates(fig2).items() if v}
+    bars = {k: float(v["events_per_s"]) for k, v in fig2.items() if isinstance(v, Mapping) and v.get("events_per_s")}
     if not bars:
         return None
     plt = _plt()
@@ -56,32 +56,13 @@ def drain(fig2: Mapping[str, Any], out: Path) -> Path | None:
     return _save(fig, out / "2-drain.png")
 
 
-def _find_rates(d: Mapping[str, Any]) -> dict[str, float]:
-    """events/s figures anywhere one level down (the drain functions' dicts: ours, lean, ...)."""
-    found = {}
-    for key, value in d.items():
-        if isinstance(value, Mapping):
-            for k in ("events_per_s", "events_per_second"):
-                if isinstance(value.get(k), (int, float)):
-                    found[key] = float(value[k])
-    return found
-
-
 def flatness(fig3: Mapping[str, Any], out: Path) -> Path | None:
-    points = fig3.get("points") or fig3.get("sizes") or []
-    xy = []
-    for p in points if isinstance(points, list) else []:
-        if isinstance(p, Mapping):
-            x = p.get("table_rows", p.get("rows"))
-            y = p.get("batch_seconds", p.get("median_batch_seconds", p.get("seconds")))
-            if isinstance(x, (int, float)) and isinstance(y, (int, float)):
-                xy.append((x, y))
+    xy = sorted((p["table_rows"], p["batch_seconds"]) for p in fig3.get("points") or [] if p.get("batch_seconds"))
     if not xy:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    xs, ys = zip(*sorted(xy), strict=True)
-    ax.plot([x / 1e6 for x in xs], ys, marker="o")
+    ax.plot([x / 1e6 for x, _ in xy], [y for _, y in xy], marker="o")
     ax.set_xlabel("table size (million rows)")
     ax.set_ylabel("seconds per batch")
     ax.set_ylim(bottom=0)
@@ -195,23 +176,12 @@ def breakdown(fig: Mapping[str, Any], out: Path) -> Path | None:
     return _save(fig_, out / "3b-breakdown.png")
 
 
-ALL = {
-    "producer": producer,
-    "drain": drain,
-    "flatness": flatness,
-    "breakdown": breakdown,
-    "freshness": freshness,
-    "dashboards": dashboards,
-    "footprint": footprint,
-}
-
-
 def plot_all(results: Mapping[str, Any], out: Path) -> dict[str, str]:
     """Every figure that ran: name -> PNG path. A plot that fails is reported, never fatal."""
     made = {}
-    for name, fn in ALL.items():
-        fig = (results.get("figures") or {}).get(name) or {}
-        data = fig.get("result") if isinstance(fig, Mapping) else None
+    for name, fn in (("producer", producer), ("drain", drain), ("flatness", flatness), ("breakdown", breakdown),
+                     ("freshness", freshness), ("dashboards", dashboards), ("footprint", footprint)):  # fmt: skip
+        data = ((results.get("figures") or {}).get(name) or {}).get("result")
         if not isinstance(data, Mapping):
             continue
         try:

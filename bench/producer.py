@@ -3,16 +3,10 @@
 
     python -m bench.producer [--events 200000] [--runs 3] [--java-heap 256m]
 
-Every run gets a fresh topic shaped like the events topic (6 partitions, replication 3, min.insync.replicas 2,
-created by the stack's own admin code) and removes it afterwards. Ours is `python -m producer --rate 0` as a
-user runs it (acks=all, idempotent, default batching and compression), with 1 process and with
-`--processes 2`; its events/s are the acknowledged events over the time from the first send to the last
-acknowledgement. The anchor sends the same number of records with the same settings (acks=all,
-enable.idempotence=true, the same compression, batch.size and linger.ms): payloads drawn from a file of our
-own generated events (so the record size and how well it compresses are ours), keys from 64 values (as many
-as our shipments on the road), its JVM capped at `--java-heap`. Each figure is the median of `--runs` runs,
-with min and max; the ratios divide medians measured in the same invocation. Nothing here asserts a number:
-the functions return dicts of figures (`figure()` all of them), `main` prints them as JSON.
+Each run gets a fresh topic shaped like the events topic. Ours is `python -m producer --rate 0` as a user runs
+it, with 1 and 2 processes; the anchor sends as many records with our settings (acks, idempotence, compression,
+batch.size, linger.ms), payloads from a file of our own generated events, keys from 64 values (our shipments on
+the road). Each figure is the median of `--runs` runs, with min and max.
 """
 
 from __future__ import annotations
@@ -60,7 +54,6 @@ def ours(
     events: int = 200_000,
     runs: int = 3,
     processes: int = 1,
-    extra_args: Sequence[str] = (),
 ) -> dict[str, object]:
     """`python -m producer --rate 0 --count events [--processes N]`, `runs` times, each into a fresh topic."""
     rates, seconds, sizes = [], [], []
@@ -70,7 +63,7 @@ def ours(
             sparkrun.create_topic(endpoints, topic)
             try:
                 args = ["--count", str(events), "--rate", "0", "--seed", str(i), "--processes", str(processes)]
-                code, summary = sparkrun.run_producer(endpoints, topic, [*args, *extra_args], Path(tmp))
+                code, summary = sparkrun.run_producer(endpoints, topic, args, Path(tmp))
             finally:
                 sparkrun.delete_topic(endpoints, topic)
             if code != 0 or summary["acked"] != events:

@@ -3,14 +3,10 @@ where it has one; a table on stdout, `bench-results/<timestamp>.json` and PNG pl
 
     python -m bench [--smoke] [--only NAME ...] [--skip NAME ...] [--out DIR] [--keep-testbed]
 
-Figures (NAME): producer (1), drain (2), flatness (3), breakdown (3b: where a batch's time goes, Spark's own
-numbers, bench/breakdown.py), freshness (4, with the cold start: a new job's first rows), dashboards (5),
-footprint (6, with the Docker stack's memory limits). Uses the
-running test bed, or starts one (its warm start is then figure 6's start time) and stops it at the end unless
---keep-testbed. Each figure records the machine (cores, memory, load averages) before and after, its wall time,
-the CPU the test bed's services and the busiest other processes used meanwhile, and any error (a figure that
-fails is reported and the run goes on). `--smoke` runs every figure at tiny sizes in a few minutes (the test
-suite does, so the bench cannot rot). Nothing here judges a number: targets are printed beside the figures.
+Figures (NAME): producer (1), drain (2), flatness (3), breakdown (3b), freshness (4, with the cold start),
+dashboards (5), footprint (6). Uses the running test bed, or starts one (its warm start is then figure 6's) and
+stops it at the end unless --keep-testbed. Each figure records the machine before and after, its wall time, the
+CPU used meanwhile and any error (the run goes on). Targets are printed beside the figures, never judged.
 """
 
 from __future__ import annotations
@@ -302,13 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         "git_head": _git_head(),
         "figures": {},
     }
+    partial = a.out / f"{stamp}.partial.json"
     endpoints, start, started_here = acquire_testbed()
     results["testbed_started_by_this_run"] = started_here
     try:
-        partial = a.out / f"{stamp}.partial.json"
-        results["figures"] = run_all(
-            endpoints, wanted, z, start, on_figure=lambda f: _save_partial(results | {"figures": f}, partial)
-        )
+        results["figures"] = run_all(endpoints, wanted, z, start, lambda f: _save(results | {"figures": f}, partial))
     finally:
         if started_here and not a.keep_testbed:
             from testbed import bed
@@ -319,10 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     if not a.no_plots:
         results["plots"] = _plots(results, a.out / stamp)
-    results["figures"] = dict(results["figures"])
-    path = a.out / f"{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
-    (a.out / f"{stamp}.partial.json").unlink(missing_ok=True)
+    path = _save(results, a.out / f"{stamp}.json")
+    partial.unlink(missing_ok=True)
     print()
     print(format_table(table_rows(results)))
     steps = (results["figures"].get("breakdown") or {}).get("result")
@@ -337,9 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _save_partial(results: dict[str, Any], path: Path) -> None:
+def _save(results: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str))
+    return path
 
 
 def run_all(

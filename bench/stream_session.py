@@ -1,12 +1,8 @@
 """The streaming job running on the test bed as the stack runs it, on a topic, tables and checkpoint of its own.
 
-`StreamSession` (a context manager) creates a fresh topic shaped like the events topic, spark-submits
-jobs/logistics_stream.py with the flags the stack's StreamingJob gives it (`lakehouse.postdeploy.stream_job_args`
-of `stream_job_env(settings)`: the default trigger, maxOffsetsPerTrigger, dedup window...), only topic, tables
-and checkpoint replaced by this run's, and the jobs/ packages as --py-files (as Orion ships them). Once the
-job has created its tables, both are registered in Trino (schema `bench_<id>`) with lakehouse.clients.delta_tables,
-the code the stack's DeltaTables provider runs. On exit the job is stopped (SIGTERM, its bounded stop), the
-tables unregistered, the topic and every object under the run's prefixes deleted.
+`StreamSession` spark-submits jobs/logistics_stream.py with the flags the stack's StreamingJob gives it (only
+topic, tables and checkpoint are this run's) and the jobs/ packages, registers both tables in Trino once the job
+has created them, and on close stops the job and removes everything the run made.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import sparkrun
+from bench.breakdown import analyse, eventlog_conf
 from bench.machine import GroupCpu
 from lakehouse.clients import delta_tables
 from lakehouse.clients.trino_sql import query
@@ -87,19 +84,9 @@ def unregister(url: str, schema: str, names: list[str]) -> None:
         delta_tables.drop_schema_if_empty(url, CATALOG, schema, user=TRINO_USER)
 
 
-def arg_value(args: list[str], flag: str) -> str | None:
-    return args[args.index(flag) + 1] if flag in args[:-1] else None
-
-
 @dataclass
 class StreamSession:
     endpoints: Mapping[str, str]
-    extra_args: list[str] = field(default_factory=list)
-    """More flags after the stack's (a later flag wins in argparse), e.g. a trigger for a smoke run."""
-    conf: dict[str, str] = field(default_factory=dict)
-    """More Spark confs for the job's spark-submit (experiments)."""
-    event_log: bool = True
-    """Write the driver's Spark event log (bench/breakdown.py reads where each batch's time goes)."""
     start_timeout_s: float = 600
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     app: sparkrun.SparkApp | None = None
@@ -140,14 +127,13 @@ class StreamSession:
         ep = self.endpoints
         sparkrun.create_topic(ep, self.topic)
         self.args = stack_job_args(ep, topic=self.topic, table_uri=self.table_uri, rejected_uri=self.rejected_uri,
-                                   checkpoint_uri=self.checkpoint_uri) + list(self.extra_args)  # fmt: skip
-        conf = sparkrun.job_conf(Path(self._tmp.name), f"bench-stream-{self.run_id}")
-        if self.event_log:
-            from bench.breakdown import eventlog_conf
-
-            self.event_log_dir.mkdir(exist_ok=True)
-            conf |= eventlog_conf(self.event_log_dir)
-        argv = sparkrun.spark_submit_argv(ep, sparkrun.JOBS / "logistics_stream.py", self.args, conf=conf | self.conf)
+                                   checkpoint_uri=self.checkpoint_uri)  # fmt: skip
+        # The driver's Spark event log: bench/breakdown.py reads where each batch's time goes.
+        self.event_log_dir.mkdir(exist_ok=True)
+        conf = sparkrun.job_conf(Path(self._tmp.name), f"bench-stream-{self.run_id}") | eventlog_conf(
+            self.event_log_dir
+        )
+        argv = sparkrun.spark_submit_argv(ep, sparkrun.JOBS / "logistics_stream.py", self.args, conf=conf)
         marker = send_marker(ep, self.topic)
         self.app = sparkrun.SparkApp(argv, sparkrun.spark_env(ep), self.log_path)
         began, self.submitted_ms = self.app.began, self.app.submitted_ms
@@ -187,10 +173,9 @@ class StreamSession:
 
     def breakdown(self, since_ms: int | None = None, until_ms: int | None = None) -> dict[str, object] | None:
         """Where the job's batches spent their time (bench/breakdown.py), those whose trigger started in the
-        window; None without an event log."""
-        if not self.event_log or not self.event_log_dir.exists() or self.submitted_ms is None:
+        window; None before the start."""
+        if self.submitted_ms is None:
             return None
-        from bench.breakdown import analyse
 
         return analyse(self.event_log_dir, self.log_lines(), 1, self.submitted_ms, since_ms=since_ms, until_ms=until_ms,
                        driver_cpu=self.driver_cpu)  # fmt: skip

@@ -12,7 +12,7 @@ import pytest
 
 from bench import footprint, freshness, machine, plots
 from bench import run as bench_run
-from bench.stream_session import arg_value, stack_job_args
+from bench.stream_session import stack_job_args
 from testbed import proc
 
 
@@ -89,6 +89,10 @@ def test_percentile_is_nearest_rank() -> None:
     assert freshness.percentile([], 50) is None
     s = freshness.summary([1.0, 2.0, 3.0, 10.0])
     assert (s["count"], s["p50_s"], s["p95_s"], s["max_s"]) == (4, 2.0, 10.0, 10.0)
+
+
+def arg_value(args: list[str], flag: str) -> str | None:
+    return args[args.index(flag) + 1] if flag in args[:-1] else None
 
 
 def test_the_job_gets_the_stacks_flags_with_the_runs_topic_tables_and_checkpoint() -> None:
