@@ -64,7 +64,7 @@ class Marker:
 
 
 class MarkerSender(threading.Thread):
-    """Sends a valid event with a known event_id every `every` seconds until stopped."""
+    """Sends a valid event with a known event_id every `every` seconds until stopped; `poll` looks for them."""
 
     def __init__(self, bootstrap: str, topic: str, every: float) -> None:
         super().__init__(name="bench-markers", daemon=True)
@@ -78,6 +78,7 @@ class MarkerSender(threading.Thread):
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.errors: list[str] = []
+        self.polls, self.poll_errors = 0, []  # type: ignore[var-annotated]
         self._gen = EventGenerator()
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=0, enable_idempotence=True
@@ -110,6 +111,14 @@ class MarkerSender(threading.Thread):
         with self.lock:
             return [m for m in self.markers if m.seen_end is None]
 
+    def poll(self, trino_url: str, table: str) -> None:
+        """One Trino query for the pending markers, counted; its error is kept, not raised."""
+        try:
+            poll_once(trino_url, table, self.pending())
+            self.polls += 1
+        except Exception as exc:  # Trino busy or a table version mid-commit: count and go on
+            self.poll_errors.append(str(exc)[:300])
+
 
 def poll_once(trino_url: str, table: str, pending: list[Marker]) -> int:
     """One Trino query for the pending markers; marks those it returns as seen. Returns how many it saw."""
@@ -137,21 +146,6 @@ def wait_live(session: StreamSession, timeout_s: float = 900, poll: float = 1.0)
     marker = send_marker(session.endpoints, session.topic)
     began = time.monotonic()
     return session.wait_visible(marker, began, deadline=began + timeout_s, poll_s=poll)
-
-
-class _Poller:
-    """Polls Trino for the pending markers of a sender, counting the polls and keeping their errors."""
-
-    def __init__(self, session: StreamSession, sender: MarkerSender) -> None:
-        self.session, self.sender = session, sender
-        self.polls, self.errors = 0, []  # type: ignore[var-annotated]
-
-    def poll(self) -> None:
-        try:
-            poll_once(self.session.endpoints["trino_url"], self.session.trino_table, self.sender.pending())
-            self.polls += 1
-        except Exception as exc:  # Trino busy or a table version mid-commit: count and go on
-            self.errors.append(str(exc)[:300])
 
 
 def _load(session: StreamSession, rate: int, seconds: float, processes: int, summary: Path) -> subprocess.Popen:
@@ -182,13 +176,13 @@ def measure_rate(
         summary_file = Path(tmp) / "producer.json"
         load = _load(session, rate, seconds, processes, summary_file)
         sender = MarkerSender(session.endpoints["kafka_bootstrap_servers"], session.topic, marker_every)
-        poller = _Poller(session, sender)
+        poll_args = (session.endpoints["trino_url"], session.trino_table)
         t0 = time.time()
         sender.start()
         try:
             while load.poll() is None:
                 time.sleep(poll)
-                poller.poll()
+                sender.poll(*poll_args)
         finally:
             sender.stopping.set()
             sender.join(timeout=60)
@@ -199,7 +193,7 @@ def measure_rate(
         deadline = time.monotonic() + drain_timeout
         while sender.pending() and time.monotonic() < deadline:
             time.sleep(poll)
-            poller.poll()
+            sender.poll(*poll_args)
         produced = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     markers = sender.markers
     steady = [m for m in markers if m.sent - t0 >= warmup]
@@ -220,9 +214,9 @@ def measure_rate(
             [m.seen_end - m.sent for m in markers if m.sent - t0 < warmup and m.seen_end is not None]
         ),
         "marker_ack_s": summary([m.acked - m.sent for m in markers if m.acked is not None]),
-        "trino_polls": poller.polls,
-        "trino_poll_errors": len(poller.errors),
-        "trino_poll_error_sample": poller.errors[:3],
+        "trino_polls": sender.polls,
+        "trino_poll_errors": len(sender.poll_errors),
+        "trino_poll_error_sample": sender.poll_errors[:3],
         "marker_errors": sender.errors[:3],
         "series": [
             [round(m.sent - t0, 2), None if m.seen_end is None else round(m.seen_end - m.sent, 3)] for m in markers
