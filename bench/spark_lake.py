@@ -129,13 +129,18 @@ def files_per_partition(spark: SparkSession, uri: str, column: str) -> dict[str,
     return {r["p"]: int(r["n"]) for r in frame.groupBy("p").agg(F.count_distinct("f").alias("n")).collect()}
 
 
-def cmd_fill(spark: SparkSession, a: argparse.Namespace) -> dict:
+def _ensure_tables(spark: SparkSession, a: argparse.Namespace) -> None:
+    """Both tables as the job creates them (its schemas, partitioning and table properties)."""
     from logistics.schema import EVENTS_SCHEMA, PARTITION_COLUMNS, REJECTED_SCHEMA
     from logistics.tables import ensure_table
 
-    started = time.monotonic()
     ensure_table(spark, a.table_uri, EVENTS_SCHEMA, PARTITION_COLUMNS["events"])
     ensure_table(spark, a.rejected_table_uri, REJECTED_SCHEMA, PARTITION_COLUMNS["rejected"])
+
+
+def cmd_fill(spark: SparkSession, a: argparse.Namespace) -> dict:
+    started = time.monotonic()
+    _ensure_tables(spark, a)
     events = events_frame(spark, a.rows, a.hours, a.end_epoch, a.files_per_partition)
     events.write.format("delta").mode("append").save(a.table_uri)
     rejected_rows = max(1, a.rows // 200)
@@ -237,15 +242,12 @@ def _rows(spark: SparkSession, uri: str) -> int:
 
 def cmd_flatness(spark: SparkSession, a: argparse.Namespace) -> dict:
     from logistics import settings, stream
-    from logistics.schema import EVENTS_SCHEMA, PARTITION_COLUMNS, REJECTED_SCHEMA
-    from logistics.tables import ensure_table
 
     plan = json.loads(a.plan)
     job_args = json.loads(a.job_args)
     lines = _Lines()
     logging.getLogger().addHandler(lines)
-    ensure_table(spark, a.table_uri, EVENTS_SCHEMA, PARTITION_COLUMNS["events"])
-    ensure_table(spark, a.rejected_table_uri, REJECTED_SCHEMA, PARTITION_COLUMNS["rejected"])
+    _ensure_tables(spark, a)
 
     def drain(topic: str, table_uri: str, rejected_uri: str, checkpoint: str) -> tuple[int, float, list[dict]]:
         """The job itself over `topic` with --available-now: (exit code, seconds, its batches)."""
