@@ -1,11 +1,20 @@
 """What the machine is doing around a figure: cores, memory, load averages, and CPU and resident memory per
-test-bed service (process groups of .testbed/state.json) and per other process, all from /proc (read by
-testbed/proc.py). Nothing here starts or stops anything; `python -m bench.footprint` prints the samples."""
+test-bed service (process groups of .testbed/state.json) and per other process, all from /proc.
+
+    python -m bench.machine idle|notes [--seconds 30] [--samples 2]
+        the test bed's idle CPU and resident memory per service over `--samples` windows of `--seconds`, with
+        the busiest other processes ("what else ran"); or only the machine notes.
+
+Nothing here starts or stops anything; testbed/proc.py reads /proc.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -165,3 +174,22 @@ class GroupCpu(threading.Thread):
         """CPU seconds between two times (the nearest samples inside); None without samples there."""
         inside = [cpu for at, cpu in self.samples if start_ms <= at <= end_ms + int(self.every * 1000)]
         return round(max(0.0, inside[-1] - inside[0]), 3) if len(inside) >= 2 else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.machine", description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=["idle", "notes"])
+    p.add_argument("--seconds", type=float, default=30)
+    p.add_argument("--samples", type=int, default=2)
+    a = p.parse_args(argv)
+    if a.what == "notes":
+        print(json.dumps(machine_notes(), indent=2))
+        return 0
+    before = machine_notes()
+    result = sample(a.seconds, a.samples)
+    print(json.dumps({"machine_before": before, "idle": result, "machine_after": machine_notes()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
