@@ -160,13 +160,7 @@ def codec_available(compression: str) -> bool:
     """Whether kafka-python finds the Python package of `compression` (gzip and none always work)."""
     from kafka import codec
 
-    return {
-        "none": True,
-        "gzip": codec.has_gzip(),
-        "lz4": codec.has_lz4(),
-        "zstd": codec.has_zstd(),
-        "snappy": codec.has_snappy(),
-    }[compression]
+    return compression == "none" or getattr(codec, f"has_{compression}")()
 
 
 def key_cached_partitioner() -> object:
