@@ -5,9 +5,8 @@ Injected records take extra positions in the stream; they never consume the even
 valid events of a seed are the same with or without injection (running the same seed again re-sends
 the same events, which is how tests produce duplicates across runs).
 
-Positions are global: with `--processes N` process i sends the positions i, i+N, i+2N, ... of one stream
-(`records(offset=i, stride=N)`), paced against the same schedule (position p is due at start + p/rate), so
-N processes together send exactly what the injection schedule says, at a steady rate.
+Positions are global (producer/plan.py): process i of N sends positions i, i+N, ... (`records(offset=i,
+stride=N)`), each due at start + position/rate, so N processes send what one would, at a steady rate.
 """
 
 from __future__ import annotations
@@ -168,15 +167,8 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
-class NoProgress:
-    def update(self, n: int) -> None:
-        pass
-
-    def set_postfix_str(self, s: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+class NoProgress(Progress):
+    """Shows nothing (the protocol's methods do nothing)."""
 
 
 Observer = Callable[[int, int, int], None]
