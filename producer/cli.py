@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -24,39 +23,30 @@ from producer.delivery import (
     Sink,
     SinkOptions,
 )
-from producer.plan import Plan, share
+from producer.plan import Plan
 from producer.replay import ReplayStats, read_events
-from producer.runner import Manifest, Progress, RunResult, run
+from producer.runner import Progress, RunResult, stop_on_ctrl_c
 
 EXIT_OK, EXIT_UNACKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not allowed: a number greater than 0")
-    return value
+def _bounded(name: str, convert: Callable[[str], float], ok: Callable[[float], bool], rule: str) -> Callable:
+    """An argparse type: `convert`, then refuse values that are not `ok` (argparse names it in its own errors)."""
+
+    def parse(text: str) -> float:
+        value = convert(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text} is not allowed: {rule}")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is not allowed: an integer of 0 or more")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not allowed: an integer of 1 or more")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is not allowed: events per second, 0 for as fast as possible")
-    return value
+_positive_float = _bounded("_positive_float", float, lambda v: v > 0, "a number greater than 0")
+_non_negative_int = _bounded("_non_negative_int", int, lambda v: v >= 0, "an integer of 0 or more")
+_positive_int = _bounded("_positive_int", int, lambda v: v >= 1, "an integer of 1 or more")
+_rate = _bounded("_rate", float, lambda v: v >= 0, "events per second, 0 for as fast as possible")
 
 
 def _start_time(text: str) -> datetime:
@@ -90,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--topic",
         help=f"Topic (default: ${endpoints.ENV_TOPIC}, the test bed's/stack's, or {endpoints.DEFAULT_TOPIC}).",
     )
+    _add_what_to_send(p)
+    _add_output_and_delivery(p)
+    return p
+
+
+def _add_what_to_send(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rate", type=_rate, default=100.0, help="Events per second; 0 = as fast as possible (default 100)."
     )
@@ -126,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="Re-send N earlier events unchanged (same event_id), as a retrying producer would (needs --count).",
     )
+
+
+def _add_output_and_delivery(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--manifest", type=Path, help="Write one JSON line per record: kind, event_id, partition/offset or error."
     )
@@ -164,7 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-progress", action="store_true", help="No progress bar (it is off anyway when stderr is not a terminal)."
     )
-    return p
 
 
 def _progress(args: argparse.Namespace) -> Progress | None:
@@ -173,19 +171,6 @@ def _progress(args: argparse.Namespace) -> Progress | None:
     from tqdm import tqdm
 
     return tqdm(total=args.count, unit="ev", dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
-
-
-def _install_sigint(stop: threading.Event) -> None:
-    """First Ctrl-C: stop sending, flush, summarise. A second one aborts at once."""
-
-    def handler(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        print("\nstopping: flushing what was sent (Ctrl-C again to abort)", file=sys.stderr)
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, handler)
 
 
 def report(result: RunResult, args: argparse.Namespace, target: endpoints.Target, processes: int = 1) -> int:
@@ -213,32 +198,20 @@ def report(result: RunResult, args: argparse.Namespace, target: endpoints.Target
     if result.interrupted:
         lines.append("interrupted by Ctrl-C")
     print("\n".join(lines), file=sys.stderr)
-    code = EXIT_OK if result.ok else EXIT_UNACKED
-    if code == EXIT_OK and result.interrupted:
-        code = EXIT_INTERRUPTED
+    code = EXIT_UNACKED if not result.ok else EXIT_INTERRUPTED if result.interrupted else EXIT_OK
     if args.summary_json:
-        args.summary_json.write_text(
-            json.dumps(
-                {
-                    "sent": s.sent,
-                    "acked": s.acked,
-                    "failed": s.failed,
-                    "unacknowledged": s.unacknowledged,
-                    "elapsed_s": s.elapsed_s,
-                    "mean_rate": s.mean_rate,
-                    "value_bytes": s.value_bytes,
-                    "mean_value_bytes": s.value_bytes / s.sent if s.sent else 0.0,
-                    "kinds": result.kinds,
-                    "errors": s.errors,
-                    "interrupted": result.interrupted,
-                    "processes": processes,
-                    "lost_processes": list(result.lost_processes),
-                    "compression": args.compression,
-                    "exit_code": code,
-                },
-                indent=2,
-            )
-        )
+        counts = ("sent", "acked", "failed", "unacknowledged", "elapsed_s", "mean_rate", "value_bytes")
+        summary = {k: getattr(s, k) for k in counts} | {
+            "mean_value_bytes": s.value_bytes / s.sent if s.sent else 0.0,
+            "kinds": result.kinds,
+            "errors": s.errors,
+            "interrupted": result.interrupted,
+            "processes": processes,
+            "lost_processes": list(result.lost_processes),
+            "compression": args.compression,
+            "exit_code": code,
+        }
+        args.summary_json.write_text(json.dumps(summary, indent=2))
     return code
 
 
@@ -256,53 +229,26 @@ def main(
         parser.error(f"--replay {args.replay}: no such file")
     replay_stats = ReplayStats()
     try:
-        target = endpoints.resolve(args.bootstrap_servers, args.topic)
-        options = SinkOptions(compression=args.compression, batch_size=args.batch_size, linger_ms=args.linger_ms)
-        plan = Plan(
-            bootstrap_servers=target.bootstrap_servers or "",
-            topic=target.topic or endpoints.DEFAULT_TOPIC,
-            options=options,
-            processes=args.processes,
-            count=args.count,
-            duration_s=args.duration,
-            rate=args.rate,
-            seed=args.seed,
-            start_time=args.start_time,
-            replay=args.replay,
-            inject_malformed=args.inject_malformed,
-            duplicates=args.duplicates,
-            kinds=args.malformed_kinds,
-            flush_timeout_s=args.flush_timeout,
-        )
-        plan.schedule()  # do the injected records fit?
-        if args.replay is not None:
-            _check_replay_file(args.replay)
-        plan = plan.resolved(replay_stats)  # several processes: reads the whole replay file once
-        plan.schedule()
+        target, plan = _plan(args, replay_stats)
     except ValueError as exc:
         parser.error(str(exc))
-
     if plan.processes > 1 and sink is not None:
         parser.error("a sink object serves one process: pass sink_factory with --processes")
+    factory = sink_factory or parallel.kafka_sink
     if plan.processes == 1 and sink is None:
         try:
-            sink = (sink_factory or parallel.kafka_sink)(plan, 0)
+            sink = factory(plan, 0)
         except (ConnectionError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-
     stop = threading.Event()
-    _install_sigint(stop)
+    stop_on_ctrl_c(stop, "\nstopping: flushing what was sent (Ctrl-C again to abort)")
     if sink is not None:
-        result = _run_one(plan, args, stop, sink, replay_stats)
+        result = parallel.send_part(plan, 0, sink, stop, args.manifest, replay_stats, progress=_progress(args))
     else:
         try:
             result = parallel.run_parallel(
-                plan,
-                stop=stop,
-                progress=_progress(args),
-                manifest=args.manifest,
-                sink_factory=sink_factory or parallel.kafka_sink,
+                plan, stop=stop, progress=_progress(args), manifest=args.manifest, sink_factory=factory
             )
         except parallel.WorkerStartError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -316,6 +262,34 @@ def main(
     return report(result, args, target, plan.processes)
 
 
+def _plan(args: argparse.Namespace, replay_stats: ReplayStats) -> tuple[endpoints.Target, Plan]:
+    """Where to send and what; raises ValueError for what the flags cannot do (the injected records do not fit,
+    a replay file without rows, ...)."""
+    target = endpoints.resolve(args.bootstrap_servers, args.topic)
+    plan = Plan(
+        bootstrap_servers=target.bootstrap_servers or "",
+        topic=target.topic or endpoints.DEFAULT_TOPIC,
+        options=SinkOptions(compression=args.compression, batch_size=args.batch_size, linger_ms=args.linger_ms),
+        processes=args.processes,
+        count=args.count,
+        duration_s=args.duration,
+        rate=args.rate,
+        seed=args.seed,
+        start_time=args.start_time,
+        replay=args.replay,
+        inject_malformed=args.inject_malformed,
+        duplicates=args.duplicates,
+        kinds=args.malformed_kinds,
+        flush_timeout_s=args.flush_timeout,
+    )
+    plan.schedule()  # do the injected records fit?
+    if args.replay is not None:
+        _check_replay_file(args.replay)
+    plan = plan.resolved(replay_stats)  # several processes: reads the whole replay file once
+    plan.schedule()
+    return target, plan
+
+
 def _check_replay_file(path: Path) -> None:
     """Read the header and the first row now, so a wrong file fails before Kafka is touched."""
     events = read_events(path)
@@ -325,24 +299,3 @@ def _check_replay_file(path: Path) -> None:
         raise ValueError(f"--replay {path}: the file has a header but no rows") from None
     finally:
         events.close()
-
-
-def _run_one(
-    plan: Plan, args: argparse.Namespace, stop: threading.Event, sink: Sink, replay_stats: ReplayStats
-) -> RunResult:
-    manifest_fh = args.manifest.open("w") if args.manifest else None
-    try:
-        return run(
-            sink,
-            plan.part(0, replay_stats),
-            count=share(plan.total, 0, 1),
-            duration_s=plan.duration_s,
-            rate=plan.rate,
-            stop=stop,
-            progress=_progress(args),
-            manifest=Manifest(manifest_fh) if manifest_fh else None,
-            flush_timeout_s=plan.flush_timeout_s,
-        )
-    finally:
-        if manifest_fh:
-            manifest_fh.close()

@@ -62,29 +62,20 @@ class Summary:
 
 
 class DeliveryTracker:
-    """Thread-safe counters of one run. `sent` counts records handed to `Sink.send` (raising or not); the
-    send loop may count them itself and pass the number to `summary` instead (one lock less per record)."""
+    """Thread-safe counters of one run; the send loop counts what it sent itself (one lock less per record)."""
 
     MAX_KEPT_ERRORS = 5
 
-    def __init__(self, on_ack: OnAck | None = None) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sent = 0
         self._acked = 0
         self._failed = 0
         self._errors: Counter[str] = Counter()
         self._first: list[str] = []
-        self._on_ack = on_ack
-
-    def sending(self) -> None:
-        with self._lock:
-            self._sent += 1
 
     def acknowledged(self, partition: int, offset: int) -> None:
         with self._lock:
             self._acked += 1
-        if self._on_ack is not None:
-            self._on_ack(partition, offset)
 
     def failed(self, exc: BaseException) -> None:
         with self._lock:
@@ -108,10 +99,10 @@ class DeliveryTracker:
         """Acknowledged + failed, read without the lock (a moment old at worst): the send loop's back-pressure."""
         return self._acked + self._failed
 
-    def summary(self, elapsed_s: float, sent: int | None = None, value_bytes: int = 0) -> Summary:
+    def summary(self, elapsed_s: float, sent: int = 0, value_bytes: int = 0) -> Summary:
         with self._lock:
             return Summary(
-                sent=self._sent if sent is None else sent,
+                sent=sent,
                 acked=self._acked,
                 failed=self._failed,
                 elapsed_s=elapsed_s,
@@ -169,13 +160,7 @@ def codec_available(compression: str) -> bool:
     """Whether kafka-python finds the Python package of `compression` (gzip and none always work)."""
     from kafka import codec
 
-    return {
-        "none": True,
-        "gzip": codec.has_gzip(),
-        "lz4": codec.has_lz4(),
-        "zstd": codec.has_zstd(),
-        "snappy": codec.has_snappy(),
-    }[compression]
+    return compression == "none" or getattr(codec, f"has_{compression}")()
 
 
 def key_cached_partitioner() -> object:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import queue
-import signal
+import shutil
 import threading
 import time
 from collections import Counter
@@ -29,7 +29,7 @@ from typing import Any
 from producer.delivery import DeliveryTracker, KafkaSink, Sink, Summary
 from producer.plan import Plan, share
 from producer.replay import ReplayStats
-from producer.runner import Manifest, Progress, RunResult, run
+from producer.runner import Manifest, Progress, RunResult, run, show, stop_on_ctrl_c
 
 SinkFactory = Callable[[Plan, int], Sink]
 """(plan, process index) -> the sink of that process; must be picklable (a module-level callable)."""
@@ -75,16 +75,32 @@ def _wait_flag(flag: Any, timeout_s: float | None, poll_s: float) -> bool:
     return True
 
 
+def send_part(
+    plan: Plan, index: int, sink: Sink, stop: threading.Event, manifest: Path | None, stats: ReplayStats, **loop: Any
+) -> RunResult:
+    """Process `index`'s part of the run through `sink`, with its manifest written to `manifest` (if any);
+    `loop`: the send loop's progress, start and observer."""
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(manifest.open("w")) if manifest is not None else None
+        return run(
+            sink,
+            plan.part(index, stats),
+            count=share(plan.total, index, plan.processes),
+            duration_s=plan.duration_s,
+            rate=plan.rate,
+            stop=stop,
+            manifest=Manifest(fh) if fh is not None else None,
+            flush_timeout_s=plan.flush_timeout_s,
+            offset=index,
+            stride=plan.processes,
+            **loop,
+        )
+
+
 def worker_main(plan: Plan, index: int, shared: _Shared, sink_factory: SinkFactory, manifest: Path | None) -> None:
     """One process's part of the run; reports ('ready' | 'error' | 'result', index, payload) on `messages`."""
     local_stop = threading.Event()
-
-    def on_sigint(signum: int, frame: object) -> None:
-        if local_stop.is_set():
-            raise KeyboardInterrupt
-        local_stop.set()
-
-    signal.signal(signal.SIGINT, on_sigint)
+    stop_on_ctrl_c(local_stop)
     try:
         sink = sink_factory(plan, index)
     except (ConnectionError, ValueError) as exc:
@@ -107,45 +123,14 @@ def worker_main(plan: Plan, index: int, shared: _Shared, sink_factory: SinkFacto
         base = 3 * index
         shared.counters[base], shared.counters[base + 1], shared.counters[base + 2] = sent, acked, failed
 
-    stats = ReplayStats()
-    with contextlib.ExitStack() as stack:
-        fh = stack.enter_context(manifest_part(manifest, index).open("w")) if manifest is not None else None
-        result = run(
-            sink,
-            plan.part(index, stats),
-            count=share(plan.total, index, plan.processes),
-            duration_s=plan.duration_s,
-            rate=plan.rate,
-            stop=local_stop,
-            manifest=Manifest(fh) if fh is not None else None,
-            flush_timeout_s=plan.flush_timeout_s,
-            start=shared.start_at.value,
-            offset=index,
-            stride=plan.processes,
-            observer=observe,
-        )
-    s = result.summary
-    shared.messages.put(
-        (
-            "result",
-            index,
-            {
-                "sent": s.sent,
-                "acked": s.acked,
-                "failed": s.failed,
-                "elapsed_s": s.elapsed_s,
-                "value_bytes": s.value_bytes,
-                "errors": s.errors,
-                "first_errors": list(s.first_errors),
-                "kinds": result.kinds,
-                "interrupted": result.interrupted,
-                "flushed": result.flushed,
-            },
-        )
+    part = manifest_part(manifest, index) if manifest is not None else None
+    result = send_part(
+        plan, index, sink, local_stop, part, ReplayStats(), start=shared.start_at.value, observer=observe
     )
+    shared.messages.put(("result", index, result))
 
 
-def merge(reports: dict[int, dict[str, Any]], counters: list[int], processes: int, elapsed_s: float) -> RunResult:
+def merge(reports: dict[int, RunResult], counters: list[int], processes: int, elapsed_s: float) -> RunResult:
     """One RunResult from the workers' reports; a worker without one adds its last published counts and is lost."""
     sent = acked = failed = value_bytes = 0
     errors: Counter[str] = Counter()
@@ -157,22 +142,21 @@ def merge(reports: dict[int, dict[str, Any]], counters: list[int], processes: in
         if report is None:
             lost.append(index)
             s, a, f = counters[3 * index : 3 * index + 3]
-            sent, acked, failed = sent + s, acked + a, failed + f
             first.append(f"process {index} ended without a report after {s} records ({a} acknowledged)")
-            continue
-        sent, acked, failed = sent + report["sent"], acked + report["acked"], failed + report["failed"]
-        value_bytes += report["value_bytes"]
-        errors.update(report["errors"])
-        first.extend(report["first_errors"])
-        kinds.update(report["kinds"])
+        else:
+            s, a, f = report.summary.sent, report.summary.acked, report.summary.failed
+            value_bytes += report.summary.value_bytes
+            errors.update(report.summary.errors)
+            first.extend(report.summary.first_errors)
+            kinds.update(report.kinds)
+        sent, acked, failed = sent + s, acked + a, failed + f
     if lost:
         errors["ProcessLost"] += len(lost)
-    elapsed = max([r["elapsed_s"] for r in reports.values()] or [elapsed_s])
     summary = Summary(
         sent=sent,
         acked=acked,
         failed=failed,
-        elapsed_s=elapsed,
+        elapsed_s=max([r.summary.elapsed_s for r in reports.values()] or [elapsed_s]),
         errors=dict(errors),
         first_errors=tuple(first[: DeliveryTracker.MAX_KEPT_ERRORS + len(lost)]),
         value_bytes=value_bytes,
@@ -180,8 +164,8 @@ def merge(reports: dict[int, dict[str, Any]], counters: list[int], processes: in
     return RunResult(
         summary,
         dict(kinds),
-        interrupted=any(r["interrupted"] for r in reports.values()),
-        flushed=all(r["flushed"] for r in reports.values()),
+        interrupted=any(r.interrupted for r in reports.values()),
+        flushed=all(r.flushed for r in reports.values()),
         lost_processes=tuple(lost),
     )
 
@@ -211,54 +195,59 @@ def run_parallel(
     ]
     for w in workers:
         w.start()
-    reports: dict[int, dict[str, Any]] = {}
     try:
         _wait_ready(workers, shared, stop)
-        if stop.is_set():
-            shared.stop.value = 1
-        shared.start_at.value = start = time.monotonic() + 0.05
-        shared.go.value = 1
-        shown = 0
-        exited_at: dict[int, float] = {}
-        while True:
-            if stop.is_set():
-                shared.stop.value = 1
-            with contextlib.suppress(queue.Empty):
-                kind, index, payload = shared.messages.get(timeout=poll_s)
-                if kind == "result":
-                    reports[index] = payload
-            now = time.monotonic()
-            for i, w in enumerate(workers):
-                if w.exitcode is not None and i not in reports:
-                    exited_at.setdefault(i, now)
-            if progress is not None:
-                counts = list(shared.counters)
-                total_sent = sum(counts[0::3])
-                progress.update(total_sent - shown)
-                shown = total_sent
-                progress.set_postfix_str(f"acked={sum(counts[1::3])} failed={sum(counts[2::3])}")
-            pending = [i for i in range(n) if i not in reports]
-            if not pending or all(i in exited_at and now - exited_at[i] > REPORT_GRACE_S for i in pending):
-                break
-        elapsed = time.monotonic() - start
+        reports, elapsed = _collect(workers, shared, stop, progress, poll_s)
     except BaseException:
         shared.stop.value = 1
         shared.go.value = 1
-        for w in workers:
-            w.join(timeout=5)
-            if w.exitcode is None:
-                w.terminate()
+        _end(workers, 5)
         raise
-    for w in workers:
-        w.join(timeout=30)
-        if w.exitcode is None:
-            w.terminate()
-            w.join(timeout=5)
+    _end(workers, 30)
     if progress is not None:
         progress.close()
     if manifest is not None:
         _concatenate(manifest, n)
     return merge(reports, list(shared.counters), n, elapsed)
+
+
+def _collect(
+    workers: list[Any], shared: _Shared, stop: threading.Event, progress: Progress | None, poll_s: float
+) -> tuple[dict[int, RunResult], float]:
+    """Start the workers together, pass a stop on, show their progress, collect their reports; returns them
+    with the seconds the run took."""
+    if stop.is_set():
+        shared.stop.value = 1
+    shared.start_at.value = start = time.monotonic() + 0.05
+    shared.go.value = 1
+    reports: dict[int, RunResult] = {}
+    shown = 0
+    exited_at: dict[int, float] = {}
+    while True:
+        if stop.is_set():
+            shared.stop.value = 1
+        with contextlib.suppress(queue.Empty):
+            kind, index, payload = shared.messages.get(timeout=poll_s)
+            if kind == "result":
+                reports[index] = payload
+        now = time.monotonic()
+        for i, w in enumerate(workers):
+            if w.exitcode is not None and i not in reports:
+                exited_at.setdefault(i, now)
+        if progress is not None:
+            counts = list(shared.counters)
+            shown = show(progress, sum(counts[0::3]), sum(counts[1::3]), sum(counts[2::3]), shown)
+        pending = [i for i in range(len(workers)) if i not in reports]
+        if not pending or all(i in exited_at and now - exited_at[i] > REPORT_GRACE_S for i in pending):
+            return reports, time.monotonic() - start
+
+
+def _end(workers: list[Any], timeout_s: float) -> None:
+    for w in workers:
+        w.join(timeout=timeout_s)
+        if w.exitcode is None:
+            w.terminate()
+            w.join(timeout=5)
 
 
 def _wait_ready(workers: list[Any], shared: _Shared, stop: threading.Event) -> None:
@@ -283,10 +272,8 @@ def _wait_ready(workers: list[Any], shared: _Shared, stop: threading.Event) -> N
 
 def _concatenate(manifest: Path, processes: int) -> None:
     with manifest.open("w") as out:
-        for i in range(processes):
-            part = manifest_part(manifest, i)
+        for part in (manifest_part(manifest, i) for i in range(processes)):
             if part.exists():
                 with part.open() as fh:
-                    for line in fh:
-                        out.write(line)
+                    shutil.copyfileobj(fh, out)
                 part.unlink()

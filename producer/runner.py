@@ -5,9 +5,8 @@ Injected records take extra positions in the stream; they never consume the even
 valid events of a seed are the same with or without injection (running the same seed again re-sends
 the same events, which is how tests produce duplicates across runs).
 
-Positions are global: with `--processes N` process i sends the positions i, i+N, i+2N, ... of one stream
-(`records(offset=i, stride=N)`), paced against the same schedule (position p is due at start + p/rate), so
-N processes together send exactly what the injection schedule says, at a steady rate.
+Positions are global (producer/plan.py): process i of N sends positions i, i+N, ... (`records(offset=i,
+stride=N)`), each due at start + position/rate, so N processes send what one would, at a steady rate.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ from __future__ import annotations
 import bisect
 import json
 import random
+import signal
+import sys
 import threading
 import time
 import uuid
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import IO, NamedTuple, Protocol
 
 from producer import malformed
-from producer.delivery import DeliveryTracker, Sink, Summary
+from producer.delivery import DeliveryTracker, OnAck, OnError, Sink, Summary
 from producer.events import Encoded, encode
 
 VALID = "valid"
@@ -145,21 +146,29 @@ def records(
         position += stride
 
 
+def stop_on_ctrl_c(stop: threading.Event, notice: str | None = None) -> None:
+    """First Ctrl-C: set `stop` (the loop stops sending, flushes, summarises); a second one aborts at once.
+    Python handles signals in the main thread only: elsewhere this does nothing."""
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        if notice:
+            print(notice, file=sys.stderr)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+
+
 class Progress(Protocol):
     def update(self, n: int) -> None: ...
     def set_postfix_str(self, s: str) -> None: ...
     def close(self) -> None: ...
 
 
-class NoProgress:
-    def update(self, n: int) -> None:
-        pass
-
-    def set_postfix_str(self, s: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+class NoProgress(Progress):
+    """Shows nothing (the protocol's methods do nothing)."""
 
 
 Observer = Callable[[int, int, int], None]
@@ -194,6 +203,26 @@ class RunResult:
         return self.summary.ok and not self.lost_processes
 
 
+class _Waits(NamedTuple):
+    """The send loop's waits; each returns False when `stop` ended it."""
+
+    stop: threading.Event
+    monotonic: Callable[[], float]
+    sleep: Callable[[float], None]
+
+    def until(self, due: float) -> bool:
+        """Pace against the schedule (start + position/rate), so short sleeps do not accumulate drift."""
+        while not self.stop.is_set() and (wait := due - self.monotonic()) > 0.001:
+            self.sleep(min(wait, 0.25))
+        return not self.stop.is_set()
+
+    def for_answers(self, tracker: DeliveryTracker, sent: int, max_pending: int) -> bool:
+        """While `max_pending` records are unanswered."""
+        while not self.stop.is_set() and sent - tracker.answered >= max_pending:
+            self.sleep(0.005)
+        return not self.stop.is_set()
+
+
 def run(
     sink: Sink,
     source: Iterable[Record],
@@ -225,10 +254,9 @@ def run(
     tracker = DeliveryTracker()
     kinds: dict[str, int] = {}
     start = monotonic() if start is None else start
+    waits = _Waits(stop, monotonic, sleep)
     last_postfix = monotonic()
-    n = 0
-    value_bytes = 0
-    shown = 0
+    n = value_bytes = shown = 0
     # Without a manifest every record shares the tracker's own callbacks: no closures per record.
     on_ack_all, on_error_all = tracker.acknowledged, tracker.failed
     for record in source:
@@ -237,31 +265,15 @@ def run(
         now = monotonic()
         if duration_s is not None and now - start >= duration_s:
             break
-        if rate > 0:
-            # Pace against the schedule start + position/rate, so short sleeps do not accumulate drift.
-            due = start + (offset + n * stride) / rate
-            while not stop.is_set() and (wait := due - monotonic()) > 0.001:
-                sleep(min(wait, 0.25))
-            if stop.is_set():
-                break
-        if n - tracker.answered >= max_pending:
-            while not stop.is_set() and n - tracker.answered >= max_pending:
-                sleep(0.005)
-            if stop.is_set():
-                break
+        if rate > 0 and not waits.until(start + (offset + n * stride) / rate):
+            break
+        if n - tracker.answered >= max_pending and not waits.for_answers(tracker, n, max_pending):
+            break
         kinds[record.kind] = kinds.get(record.kind, 0) + 1
         if manifest is None:
             on_ack, on_error = on_ack_all, on_error_all
         else:
-
-            def on_ack(partition: int, offset: int, record: Record = record) -> None:
-                tracker.acknowledged(partition, offset)
-                manifest.write(record, partition=partition, offset=offset)
-
-            def on_error(exc: BaseException, record: Record = record) -> None:
-                tracker.failed(exc)
-                manifest.write(record, error=f"{type(exc).__name__}: {exc}")
-
+            on_ack, on_error = _manifest_callbacks(tracker, manifest, record)
         n += 1
         value_bytes += len(record.value)
         try:
@@ -270,10 +282,8 @@ def run(
             on_error(exc)
         if now - last_postfix >= POSTFIX_EVERY_S:
             last_postfix = now
-            progress.update(n - shown)
-            shown = n
             acked, failed = tracker.acked, tracker.failed_count
-            progress.set_postfix_str(f"acked={acked} failed={failed}")
+            shown = show(progress, n, acked, failed, shown)
             if observer is not None:
                 observer(n, acked, failed)
     progress.update(n - shown)
@@ -290,3 +300,22 @@ def run(
     if observer is not None:
         observer(summary.sent, summary.acked, summary.failed)
     return RunResult(summary, kinds, interrupted, flushed)
+
+
+def _manifest_callbacks(tracker: DeliveryTracker, manifest: Manifest, record: Record) -> tuple[OnAck, OnError]:
+    def on_ack(partition: int, offset: int) -> None:
+        tracker.acknowledged(partition, offset)
+        manifest.write(record, partition=partition, offset=offset)
+
+    def on_error(exc: BaseException) -> None:
+        tracker.failed(exc)
+        manifest.write(record, error=f"{type(exc).__name__}: {exc}")
+
+    return on_ack, on_error
+
+
+def show(progress: Progress, sent: int, acked: int, failed: int, shown: int) -> int:
+    """Move the progress bar on from `shown` to `sent` records, with the answers so far; returns `sent`."""
+    progress.update(sent - shown)
+    progress.set_postfix_str(f"acked={acked} failed={failed}")
+    return sent

@@ -7,6 +7,9 @@ jobs/<package>/ and pass it with --py-files; run from the repository, jobs/ is o
     tables       table creation and the batch's two idempotent appends
     lease        one writer per table
     maintenance  compaction, vacuum, log checkpoint (in the stream on a schedule, or standalone)
-    stream       the streaming query, its batch writer and its bounded stop
+    session      the Spark session both jobs run in
+    writer       the stream's foreachBatch: one micro-batch into both tables, then maintenance when due
+    stop         the stream's bounded stop, on a signal or a request
+    stream       the streaming query
 The entry points are the files beside this package: jobs/logistics_stream.py, jobs/delta_maintenance.py.
 """

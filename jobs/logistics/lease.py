@@ -46,12 +46,9 @@ class LeaseHeld(RuntimeError):
         )
 
 
-def lease_path(table_uri: str) -> str:
-    return f"{table_uri.rstrip('/')}/{LEASE_FILE}"
-
-
-class _FS:
-    """The few Hadoop FileSystem calls the lease needs, through the driver's JVM."""
+class HadoopFiles:
+    """The few Hadoop FileSystem calls the jobs make themselves, through the driver's JVM (s3a:// and local
+    paths alike)."""
 
     def __init__(self, spark: SparkSession) -> None:
         self._jvm = spark.sparkContext._jvm
@@ -70,16 +67,19 @@ class _FS:
             if "FileNotFoundException" in str(exc) or "No such file" in str(exc):
                 return None
             raise
-        stream = fs.open(path)
         try:
-            text = self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-        finally:
-            stream.close()
-        try:
-            content = json.loads(text)
+            content = json.loads(self.text(uri))
         except ValueError:
             content = {"holder": "unreadable lease file", "renewed_at": status.getModificationTime() / 1000}
         return content, status.getModificationTime() / 1000
+
+    def text(self, uri: str) -> str:
+        path, fs = self._path(uri)
+        stream = fs.open(path)
+        try:
+            return self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
 
     def write(self, uri: str, content: dict[str, Any]) -> None:
         path, fs = self._path(uri)
@@ -102,10 +102,6 @@ def age_of(lease: dict[str, Any], modified_s: float, now: float | None = None) -
     return max(0.0, now - max(renewed, modified_s))
 
 
-def is_fresh(lease: dict[str, Any], modified_s: float, now: float | None = None) -> bool:
-    return age_of(lease, modified_s, now) < float(lease.get("ttl_s") or DEFAULT_TTL_S)
-
-
 class WriterLease:
     """The lease of one holder on some tables. `acquire()`, then `start()` the heartbeat, `release()` at the end."""
 
@@ -120,8 +116,8 @@ class WriterLease:
         settle_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._fs = _FS(spark)
-        self.paths = [lease_path(u) for u in table_uris]
+        self._fs = HadoopFiles(spark)
+        self.paths = [f"{u.rstrip('/')}/{LEASE_FILE}" for u in table_uris]
         self.tables = list(table_uris)
         self.holder = holder
         self.ttl_s, self.renew_s, self.settle_s = ttl_s, renew_s, settle_s
@@ -145,18 +141,12 @@ class WriterLease:
     def _check_free(self) -> None:
         for table, path in zip(self.tables, self.paths, strict=True):
             found = self._fs.read(path)
-            if found is None:
+            if found is None or found[0].get("holder") == self.holder:
                 continue
-            lease, modified = found
-            if lease.get("holder") != self.holder and is_fresh(lease, modified):
-                raise LeaseHeld(table, lease, age_of(lease, modified))
-            if lease.get("holder") != self.holder:
-                log.warning(
-                    "taking over the stale lease of %s on %s (renewed %.0f s ago)",
-                    lease.get("holder"),
-                    table,
-                    age_of(lease, modified),
-                )
+            lease, age = found[0], age_of(*found)
+            if age < float(lease.get("ttl_s") or DEFAULT_TTL_S):
+                raise LeaseHeld(table, lease, age)
+            log.warning("taking over the stale lease of %s on %s (renewed %.0f s ago)", lease.get("holder"), table, age)
 
     def acquire(self) -> None:
         """Take the lease on every table, or raise LeaseHeld naming the holder."""

@@ -7,7 +7,7 @@
   the tables' lease (jobs/logistics/lease.py).
 Each round:
   1. OPTIMIZE (bin-packing) the small files frequent micro-batches leave into larger ones; files already at
-     COMPACT_MIN_FILE_BYTES stay, so a partition's data is rewritten a bounded number of times;
+     session.COMPACT_MIN_FILE_BYTES stay, so a partition's data is rewritten a bounded number of times;
   2. VACUUM with a retention of at least 168 hours (Delta's safe default: a shorter one can delete files a
      reader, time travel or a lagging stream still needs). The stream's rounds use LITE mode (from the log, no
      listing of the whole table; FULL when LITE cannot, after the log was cleaned); the standalone job runs a
@@ -31,26 +31,10 @@ from datetime import UTC, date, datetime
 from pyspark.sql import SparkSession
 
 from .schema import PARTITION_COLUMNS
+from .session import delta_session, tune_session
 from .settings import MaintenanceSettings
 
 log = logging.getLogger("logistics.maintenance")
-
-COMPACT_MIN_FILE_BYTES = 64 * 1024 * 1024
-COMPACT_MAX_FILE_BYTES = 128 * 1024 * 1024
-
-
-def tune_session(spark: SparkSession) -> None:
-    """Compaction sizes, and task counts sized to the cluster: VACUUM lists files with 10,000 tasks and Delta
-    rebuilds table state with 50 by default, which costs minutes on a 2-core cluster for no gain."""
-    spark.conf.set("spark.databricks.delta.optimize.minFileSize", str(COMPACT_MIN_FILE_BYTES))
-    spark.conf.set("spark.databricks.delta.optimize.maxFileSize", str(COMPACT_MAX_FILE_BYTES))
-    tasks = str(max(2, spark.sparkContext.defaultParallelism * 2))
-    for key in (
-        "spark.sql.sources.parallelPartitionDiscovery.parallelism",
-        "spark.databricks.delta.snapshotPartitions",
-    ):
-        if spark.conf.get(key, None) in (None, "10000", "50"):
-            spark.conf.set(key, tasks)
 
 
 def _quote(uri: str) -> str:
@@ -82,17 +66,16 @@ def _retention_hours(spark: SparkSession, uri: str, retain_hours: int) -> None:
 
 def _vacuum(spark: SparkSession, uri: str, retain_hours: int, full: bool) -> str:
     _retention_hours(spark, uri, retain_hours)
-    if full:
-        spark.sql(f"VACUUM {_quote(uri)} RETAIN {int(retain_hours)} HOURS").collect()
-        return "full"
-    try:
-        spark.sql(f"VACUUM {_quote(uri)} RETAIN {int(retain_hours)} HOURS LITE").collect()
-        return "lite"
-    except Exception as exc:
-        # LITE needs the log back to the last VACUUM; the first time (or after log cleanup) it is FULL.
-        log.info("VACUUM LITE of %s not possible (%s): a full VACUUM", uri, str(exc).splitlines()[0][:200])
-        spark.sql(f"VACUUM {_quote(uri)} RETAIN {int(retain_hours)} HOURS").collect()
-        return "full"
+    vacuum = f"VACUUM {_quote(uri)} RETAIN {int(retain_hours)} HOURS"
+    if not full:
+        try:
+            spark.sql(vacuum + " LITE").collect()
+            return "lite"
+        except Exception as exc:
+            # LITE needs the log back to the last VACUUM; the first time (or after log cleanup) it is FULL.
+            log.info("VACUUM LITE of %s not possible (%s): a full VACUUM", uri, str(exc).splitlines()[0][:200])
+    spark.sql(vacuum).collect()
+    return "full"
 
 
 def maintain_table(
@@ -145,7 +128,7 @@ class Schedule:
     table_uri: str
     rejected_table_uri: str
     interval_s: float | None
-    retain_hours: int = 168
+    retain_hours: int = DEFAULT_RETAIN_HOURS
     clock: object = time.monotonic
     _last: float = field(default=-1.0)
     _events: tuple[date, date] | None = None
@@ -177,8 +160,8 @@ class Schedule:
             return []
         reports = []
         for uri, column, span in (
-            (self.table_uri, "event_date", self._events),
-            (self.rejected_table_uri, "ingestion_date", self._rejected),
+            (self.table_uri, PARTITION_COLUMNS["events"], self._events),
+            (self.rejected_table_uri, PARTITION_COLUMNS["rejected"], self._rejected),
         ):
             if span is None:
                 continue
@@ -202,13 +185,7 @@ def run_standalone(cfg: MaintenanceSettings, spark: SparkSession | None = None) 
 
     own = spark is None
     if spark is None:
-        spark = (
-            SparkSession.builder.appName("delta_maintenance")
-            .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-            .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-            .getOrCreate()
-        )
-        spark.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "WARN"))
+        spark = delta_session("delta_maintenance")
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     tune_session(spark)
     lease = WriterLease(

@@ -7,7 +7,8 @@
   type information for every field, and lists every problem with a reason code and a readable message.
   Where it finds nothing (it should not), the screen's own failed check is the reason: a record is never
   lost between the two.
-A test runs every kind of hostile input through both and checks they agree.
+Both take a field's value rules from `_value_checks`; a test runs every kind of hostile input through both
+and checks they agree.
 
 The rules (the README's table of reason codes says the same):
   oversize        payload over MAX_PAYLOAD_BYTES, Kafka key over MAX_KEY_BYTES, a string over its field's limit
@@ -20,6 +21,10 @@ The rules (the README's table of reason codes says the same):
                   not in RISK_CLASSES, times outside TIMESTAMP_RANGE
 Accepted: unknown extra fields (ignored), a leading UTF-8 byte-order mark (RFC 8259 lets parsers ignore it),
 times without a zone (UTC), a null Kafka key, Kafka headers (not read).
+
+Each step is one projection over named columns (`_text_<field>` a field's string, `_value_<field>` its typed
+value, `_json_type_<field>` its JSON type, `_pass_<check>` a check's outcome): separate projections keep Spark
+from copying the parse into every expression that reads it.
 """
 
 from __future__ import annotations
@@ -59,9 +64,11 @@ _INNER = T.StructType(
     [T.StructField(f.name, T.DoubleType() if f.kind == "double" else T.VariantType()) for f in FIELDS]
 )
 _WRAPPED = T.StructType([T.StructField("w", _INNER), T.StructField("_corrupt", T.StringType())])
+_NUMERIC_TYPES = ("BIGINT", "DOUBLE", "INT", "SMALLINT", "TINYINT", "FLOAT")
+ENVELOPE_CHECKS = ("key size", "payload size")
 
 
-def _kafka_columns(kafka_rows: DataFrame) -> list[Column]:
+def _kafka_columns() -> list[Column]:
     return [
         # Keys are text to the tables; bytes that are not UTF-8 become U+FFFD instead of breaking readers.
         F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key"),
@@ -72,16 +79,24 @@ def _kafka_columns(kafka_rows: DataFrame) -> list[Column]:
     ]
 
 
-def _body(name: str) -> Column:
+def _without_bom(name: str) -> Column:
     """Column `name` (a payload) without a leading UTF-8 byte-order mark."""
     value = F.col(name)
     return F.when(F.substring(value, 1, 3) == F.lit(BOM), F.expr(f"substring({name}, 4)")).otherwise(value)
+
+
+def _wrapped(text: Column) -> Column:
+    return F.concat(F.lit('{"w":'), text, F.lit("}"))
 
 
 def _colons(text: Column) -> Column:
     """How many ':' `text` holds (lengths in bytes: O(1); `replace` is a plain byte search, unlike `translate`
     or `instr`, several times slower here)."""
     return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(":"), F.lit("")))
+
+
+def _is_number(json_type: Column) -> Column:
+    return json_type.isin(*_NUMERIC_TYPES) | json_type.startswith("DECIMAL")
 
 
 def _value_checks(f: Field, value: Column) -> list[tuple[str, Column]]:
@@ -102,104 +117,153 @@ def _timestamp_checks(ts: Column) -> list[tuple[str, Column]]:
     return [("valid", ts.isNotNull()), ("range", (ts >= low) & (ts < high))]
 
 
-# ----- the screen: every record -----
-def screen(kafka_rows: DataFrame) -> DataFrame:
-    """Kafka source rows -> Kafka columns, the typed event fields, `_ok`, and for records that are not
-    events their raw payload (`raw_value`) and the first check they failed (`_why`).
+def _first(cases: list[tuple[Column, Column]]) -> Column:
+    """The value of the first case whose condition holds (null if none)."""
+    (condition, value), *rest = cases
+    first = F.when(condition, value)
+    for condition, value in rest:
+        first = first.when(condition, value)
+    return first
 
-    Built as separate projections over named columns: Spark then parses each payload once (with
-    spark.sql.optimizer.enableJsonExpressionOptimization off: create_session sets it; on, Spark splits the
-    parse into one per field it reads)."""
-    value = F.col("value")
-    s1 = kafka_rows.select(
-        *_kafka_columns(kafka_rows),
-        value.alias("_value"),
-        _body("value").alias("_body"),
-    )
-    size, body = F.coalesce(F.octet_length("_value"), F.lit(0)), F.col("_body")
-    text = body.cast("string")
-    envelope = [
-        ("key size", F.coalesce(F.octet_length("kafka_key"), F.lit(0)) <= MAX_KEY_BYTES),
-        ("payload size", (size > 0) & (size <= MAX_PAYLOAD_BYTES)),
-    ]
-    parseable = envelope[0][1] & envelope[1][1]
-    s2 = s1.select(
+
+def _all(conditions: list[Column]) -> Column:
+    every = F.lit(True)
+    for condition in conditions:
+        every = every & condition
+    return every
+
+
+def _first_failed(checks: list[tuple[str, Column]]) -> Column:
+    """The name of the first check that does not hold (null if all do)."""
+    return _first([(~passed, F.lit(name)) for name, passed in checks])
+
+
+def _pass(check: str) -> str:
+    return "_pass_" + check.replace(" ", "_")
+
+
+# ----- the screen: every record -----
+def _payload(kafka_rows: DataFrame) -> DataFrame:
+    return kafka_rows.select(*_kafka_columns(), F.col("value").alias("_payload"), _without_bom("value").alias("_body"))
+
+
+def _envelope_checked(rows: DataFrame) -> DataFrame:
+    """The key's and the payload's sizes checked; `_text`: the payload as text where they pass and it is UTF-8."""
+    size = F.coalesce(F.octet_length("_payload"), F.lit(0))
+    key_ok = F.coalesce(F.octet_length("kafka_key"), F.lit(0)) <= MAX_KEY_BYTES
+    size_ok = (size > 0) & (size <= MAX_PAYLOAD_BYTES)
+    text = F.col("_body").cast("string")
+    return rows.select(
         *KAFKA_NAMES,
-        "_value",
-        *[c.alias(f"_e{i}") for i, (_, c) in enumerate(envelope)],
-        F.when(parseable & F.is_valid_utf8(text), text).alias("_text"),
+        "_payload",
+        *[c.alias(_pass(n)) for n, c in zip(ENVELOPE_CHECKS, (key_ok, size_ok), strict=True)],
+        F.when(key_ok & size_ok & F.is_valid_utf8(text), text).alias("_text"),
     )
-    text = F.col("_text")
-    s3 = s2.select(
-        "*",
-        F.from_json(F.concat(F.lit('{"w":'), text, F.lit("}")), _WRAPPED, STRICT_JSON).alias("_j"),
-    )
-    parsed = F.col("_j._corrupt").isNull() & F.col("_j.w").isNotNull()
-    s4 = s3.select(
+
+
+def _parsed_once(rows: DataFrame) -> DataFrame:
+    return rows.select("*", F.from_json(_wrapped(F.col("_text")), _WRAPPED, STRICT_JSON).alias("_json"))
+
+
+def _field_values(rows: DataFrame) -> DataFrame:
+    """Whether the payload parsed; the numbers as doubles, the text fields as strings and whether they are
+    JSON strings."""
+    parsed = F.col("_json._corrupt").isNull() & F.col("_json.w").isNotNull()
+    return rows.select(
         *KAFKA_NAMES,
-        "_value",
+        "_payload",
         "_text",
-        *[f"_e{i}" for i in range(len(envelope))],
-        (text.isNotNull() & parsed).alias("_parsed"),
-        *[F.col(f"_j.w.{f.name}").alias(f.name) for f in DOUBLE_FIELDS],
-        *[F.variant_get(f"_j.w.{f.name}", "$", "string").alias(f"_s_{f.name}") for f in TEXT_FIELDS],
-        *[(F.schema_of_variant(f"_j.w.{f.name}") == "STRING").alias(f"_isstr_{f.name}") for f in TEXT_FIELDS],
+        *[_pass(n) for n in ENVELOPE_CHECKS],
+        (F.col("_text").isNotNull() & parsed).alias(_pass("json")),
+        *[F.col(f"_json.w.{f.name}").alias(f.name) for f in DOUBLE_FIELDS],
+        *[F.variant_get(f"_json.w.{f.name}", "$", "string").alias(f"_text_{f.name}") for f in TEXT_FIELDS],
+        *[(F.schema_of_variant(f"_json.w.{f.name}") == "STRING").alias(_pass(f"{f.name} type")) for f in TEXT_FIELDS],
     )
-    checks: list[tuple[str, Column]] = [(n, F.col(f"_e{i}")) for i, (n, _) in enumerate(envelope)]
-    checks.append(("json", F.col("_parsed")))
-    for f in DOUBLE_FIELDS:
-        checks += [(f"{f.name} {n}", c) for n, c in _value_checks(f, F.col(f.name))]
-    for f in TEXT_FIELDS:
-        checks.append((f"{f.name} type", F.col(f"_isstr_{f.name}")))
-        checks += [(f"{f.name} {n}", c) for n, c in _value_checks(f, F.col(f"_s_{f.name}"))]
-    # Duplicate top-level keys, proved absent without a second parse. In valid JSON every key is followed by
-    # one ':' outside strings. In a text without escapes (no backslash) the ':' inside strings are those of
-    # the parsed values, so with K keys the text holds K + (':' of the known text fields' values) + (':' of
-    # anything else) colons: exactly 20 + the known values' ones only if K = 20 and nothing else is there,
-    # i.e. the 20 known fields (all present) once each. Any other record is checked key by key.
-    known_colons = sum((_colons(F.col(f"_s_{f.name}")) for f in TEXT_FIELDS), F.lit(len(FIELDS)))
+
+
+def _unique_keys() -> Column:
+    """No duplicate top-level key, proved without a second parse where possible. In valid JSON every key is
+    followed by one ':' outside strings. In a text without escapes (no backslash) the ':' inside strings are
+    those of the parsed values, so with K keys the text holds K + (':' of the known text fields' values) + (':'
+    of anything else) colons: exactly 20 + the known values' ones only if K = 20 and nothing else is there,
+    i.e. the 20 known fields (all present) once each. Any other record is checked key by key."""
+    text = F.col("_text")
+    known_colons = sum((_colons(F.col(f"_text_{f.name}")) for f in TEXT_FIELDS), F.lit(len(FIELDS)))
     quick = ~text.contains("\\") & (_colons(text) == known_colons)
     unique = F.aggregate(
         F.array(F.json_object_keys(text)), F.lit(True), lambda _, keys: F.size(keys) == F.size(F.array_distinct(keys))
     )
-    checks.append(("unique keys", F.when(quick, F.lit(True)).otherwise(unique)))
-    s5 = s4.select(
+    return F.when(quick, F.lit(True)).otherwise(unique)
+
+
+def _field_checks() -> list[tuple[str, Column]]:
+    """Every check before the times are parsed, in order: the first one a record fails is its `_why`."""
+    checks = [(n, F.col(_pass(n))) for n in (*ENVELOPE_CHECKS, "json")]
+    for f in DOUBLE_FIELDS:
+        checks += [(f"{f.name} {n}", c) for n, c in _value_checks(f, F.col(f.name))]
+    for f in TEXT_FIELDS:
+        checks.append((f"{f.name} type", F.col(_pass(f"{f.name} type"))))
+        checks += [(f"{f.name} {n}", c) for n, c in _value_checks(f, F.col(f"_text_{f.name}"))]
+    return [*checks, ("unique keys", _unique_keys())]
+
+
+def _fields_checked(rows: DataFrame, checks: list[tuple[str, Column]]) -> DataFrame:
+    return rows.select(
         *KAFKA_NAMES,
-        "_value",
+        "_payload",
         *[F.col(f.name) for f in DOUBLE_FIELDS],
-        *[F.col(f"_s_{f.name}").alias(f.name) for f in TEXT_FIELDS],
-        *[F.coalesce(c, F.lit(False)).alias(f"_c{i}") for i, (_, c) in enumerate(checks)],
+        *[F.col(f"_text_{f.name}").alias(f.name) for f in TEXT_FIELDS],
+        *[F.coalesce(c, F.lit(False)).alias(_pass(n)) for n, c in checks],
     )
-    ok = F.lit(True)
-    for i in range(len(checks)):
-        ok = ok & F.col(f"_c{i}")
-    why = F.lit(None).cast("string")
-    for i, (name, _) in reversed(list(enumerate(checks))):
-        why = F.when(~F.col(f"_c{i}"), F.lit(name)).otherwise(why)
-    s6 = s5.select("*", ok.alias("_ok0"))
-    timestamps = {f.name: F.try_to_timestamp(F.col(f.name)) for f in FIELDS if f.kind == "timestamp"}
-    s7 = s6.select(
+
+
+def _times_parsed(rows: DataFrame, checks: list[tuple[str, Column]]) -> DataFrame:
+    """The fields in the schema's order, the times parsed; `_fields_ok` and its first failed check."""
+    passed = [(n, F.col(_pass(n))) for n, _ in checks]
+    rows = rows.select("*", _all([c for _, c in passed]).alias("_fields_ok"))
+    fields_ok = F.col("_fields_ok")
+    return rows.select(
         *KAFKA_NAMES,
-        *[timestamps.get(f.name, F.col(f.name)).alias(f.name) for f in FIELDS],
-        "_ok0",
-        F.when(~F.col("_ok0"), why).alias("_why0"),
-        "_value",
+        *[
+            (F.try_to_timestamp(F.col(f.name)) if f.kind == "timestamp" else F.col(f.name)).alias(f.name)
+            for f in FIELDS
+        ],
+        "_fields_ok",
+        F.when(~fields_ok, _first_failed(passed)).alias("_fields_why"),
+        "_payload",
     )
-    ts_ok = F.lit(True)
-    ts_why = F.lit(None).cast("string")
-    for name in reversed(list(timestamps)):
-        for check, cond in reversed(_timestamp_checks(F.col(name))):
-            ts_ok = ts_ok & F.coalesce(cond, F.lit(False))
-            ts_why = F.when(~F.coalesce(cond, F.lit(False)), F.lit(f"{name} {check}")).otherwise(ts_why)
-    s8 = s7.select("*", (F.col("_ok0") & ts_ok).alias("_ok"))
-    return s8.select(
+
+
+def _decided(rows: DataFrame) -> DataFrame:
+    """`_ok` (every check held, the times' too), `_why` (the first that did not) and, for records that are not
+    events, their payload."""
+    time_checks = [
+        (f"{f.name} {n}", F.coalesce(c, F.lit(False)))
+        for f in FIELDS
+        if f.kind == "timestamp"
+        for n, c in _timestamp_checks(F.col(f.name))
+    ]
+    rows = rows.select("*", (F.col("_fields_ok") & _all([c for _, c in time_checks])).alias("_ok"))
+    ok = F.col("_ok")
+    return rows.select(
         *KAFKA_NAMES,
         *[f.name for f in FIELDS],
         "_ok",
-        F.when(~F.col("_ok"), F.coalesce("_why0", ts_why)).alias("_why"),
+        F.when(~ok, F.coalesce("_fields_why", _first_failed(time_checks))).alias("_why"),
         # Only quarantined records carry their payload on (the shuffle of the dedup stays small).
-        F.when(~F.col("_ok"), F.col("_value")).alias("raw_value"),
+        F.when(~ok, F.col("_payload")).alias("raw_value"),
     )
+
+
+def screen(kafka_rows: DataFrame) -> DataFrame:
+    """Kafka source rows -> Kafka columns, the typed event fields, `_ok`, and for records that are not
+    events their raw payload (`raw_value`) and the first check they failed (`_why`).
+
+    Spark parses each payload once (with spark.sql.optimizer.enableJsonExpressionOptimization off:
+    create_session sets it; on, Spark splits the parse into one per field it reads)."""
+    rows = _field_values(_parsed_once(_envelope_checked(_payload(kafka_rows))))
+    checks = _field_checks()
+    return _decided(_times_parsed(_fields_checked(rows, checks), checks))
 
 
 # ----- the explanation: quarantined records -----
@@ -207,208 +271,171 @@ def _problem(code: str, message: Column) -> Column:
     return F.struct(F.lit(code).alias("code"), message.alias("message"))
 
 
-_NUMERIC_TYPES = ("BIGINT", "DOUBLE", "INT", "SMALLINT", "TINYINT", "FLOAT")
+def _number_problems(f: Field, value: Column) -> list[tuple[Column, Column]]:
+    in_range = dict(_value_checks(f, value))["range"]
+    low, high = F.lit(str(f.low)), F.lit(str(f.high))
+    message = F.format_string("%s = %s is out of range [%s, %s]", F.lit(f.name), value.cast("string"), low, high)
+    return [(~F.coalesce(in_range, F.lit(False)), _problem("out_of_range", message))]
+
+
+def _timestamp_problems(f: Field, text: Column) -> list[tuple[Column, Column]]:
+    checks, ts_checks = dict(_value_checks(f, text)), dict(_timestamp_checks(F.col(f"_value_{f.name}")))
+    name, short = F.lit(f.name), F.substring(text, 1, 40)
+    shape = "%s = '%s' is not an ISO-8601 date and time (yyyy-MM-ddTHH:mm[:ss[.f]][zone])"
+    outside = F.format_string("%s = %s is outside [%s, %s)", name, short, *(F.lit(t) for t in TIMESTAMP_RANGE))
+    return [
+        (~checks["shape"] | ~ts_checks["valid"], _problem("wrong_type", F.format_string(shape, name, short))),
+        (~ts_checks["range"], _problem("out_of_range", outside)),
+    ]
+
+
+def _string_problems(f: Field, text: Column) -> list[tuple[Column, Column]]:
+    checks, name = dict(_value_checks(f, text)), F.lit(f.name)
+    over = F.format_string("%s is %d characters, over the limit of %d", name, F.length(text), F.lit(f.max_length or 0))
+    problems = [(~checks["length"], _problem("oversize", over))]
+    if f.allowed:
+        allowed = F.lit(", ".join(f"'{a}'" for a in f.allowed))
+        message = F.format_string("%s = '%s' is not one of %s", name, F.substring(text, 1, 40), allowed)
+        problems.append((~checks["allowed"], _problem("out_of_range", message)))
+    return problems
 
 
 def _field_problem(f: Field) -> Column:
-    """The first problem of field `f` (or null) from its columns: JSON type `_t_<f>`, text `_s_<f>`,
-    typed value `_x_<f>`."""
-    json_type, name = F.col(f"_t_{f.name}"), F.lit(f.name)
+    """The first problem of field `f` (or null): missing, of the wrong JSON type, or a value rule broken."""
+    json_type, name = F.col(f"_json_type_{f.name}"), F.lit(f.name)
     missing = json_type.isNull() | (json_type == "VOID")
     if f.kind == "double":
-        value = F.col(f"_x_{f.name}")
-        type_ok = json_type.isin(*_NUMERIC_TYPES) | json_type.startswith("DECIMAL")
-        expected = "a number"
+        value, type_ok, expected = F.col(f"_value_{f.name}"), _is_number(json_type), "a number"
+        value_problems = _number_problems(f, value)
     else:
-        value = F.col(f"_s_{f.name}")
-        type_ok = json_type == "STRING"
+        value, type_ok = F.col(f"_text_{f.name}"), json_type == "STRING"
         expected = "a string" if f.kind == "string" else "an ISO-8601 timestamp string"
         missing = missing | (type_ok & (F.length(value) == 0))
-    checks = dict(_value_checks(f, value))
-    problem = F.when(missing, _problem("missing_field", F.format_string("missing required field %s", name))).when(
-        ~type_ok,
-        _problem(
-            "wrong_type",
-            F.format_string("%s has the wrong type: JSON %s, expected %s", name, json_type, F.lit(expected)),
-        ),
+        value_problems = (_timestamp_problems if f.kind == "timestamp" else _string_problems)(f, value)
+    wrong = F.format_string("%s has the wrong type: JSON %s, expected %s", name, json_type, F.lit(expected))
+    return _first(
+        [
+            (missing, _problem("missing_field", F.format_string("missing required field %s", name))),
+            (~type_ok, _problem("wrong_type", wrong)),
+            *value_problems,
+        ]
     )
-    if f.kind == "double":
-        return problem.when(
-            ~F.coalesce(checks["range"], F.lit(False)),
-            _problem(
-                "out_of_range",
-                F.format_string(
-                    "%s = %s is out of range [%s, %s]",
-                    name,
-                    value.cast("string"),
-                    F.lit(str(f.low)),
-                    F.lit(str(f.high)),
-                ),
-            ),
-        )
-    if f.kind == "timestamp":
-        ts = F.col(f"_x_{f.name}")
-        ts_checks = dict(_timestamp_checks(ts))
-        short = F.substring(value, 1, 40)
-        return problem.when(
-            ~checks["shape"] | ~ts_checks["valid"],
-            _problem(
-                "wrong_type",
-                F.format_string(
-                    "%s = '%s' is not an ISO-8601 date and time (yyyy-MM-ddTHH:mm[:ss[.f]][zone])", name, short
-                ),
-            ),
-        ).when(
-            ~ts_checks["range"],
-            _problem(
-                "out_of_range",
-                F.format_string("%s = %s is outside [%s, %s)", name, short, *(F.lit(t) for t in TIMESTAMP_RANGE)),
-            ),
-        )
-    problem = problem.when(
-        ~checks["length"],
-        _problem(
-            "oversize",
-            F.format_string(
-                "%s is %d characters, over the limit of %d", name, F.length(value), F.lit(f.max_length or 0)
-            ),
-        ),
+
+
+def _envelope_problem(size: Column, key_size: Column) -> Column:
+    """The first problem of the record as a whole (or null): its sizes, its encoding, its JSON."""
+    top, keys, parsed = F.col("_top"), F.col("_keys"), F.col("_parsed")
+    kind = (
+        F.when(_is_number(top), F.lit("number"))
+        .when(top == "VOID", F.lit("null"))
+        .otherwise(F.lower(F.regexp_extract(top, "^([A-Z]+)", 1)))
     )
-    if f.allowed:
-        allowed = ", ".join(f"'{a}'" for a in f.allowed)
-        problem = problem.when(
-            ~checks["allowed"],
-            _problem(
-                "out_of_range",
-                F.format_string("%s = '%s' is not one of %s", name, F.substring(value, 1, 40), F.lit(allowed)),
-            ),
-        )
-    return problem
-
-
-def _typed_text(f: Field) -> Column:
-    text = F.col(f"_s_{f.name}")
-    return F.try_to_timestamp(text) if f.kind == "timestamp" else text
-
-
-def explain(rows: DataFrame, only_where: Column | None = None) -> DataFrame:
-    """Rows with `kafka_key` and `raw_value` (and any other columns, kept) -> the same plus `problems`, an array
-    of (code, message), empty when the record passes every rule, `_event_id_text` (the event_id, if any) and
-    the typed fields as `_x_<field>`.
-
-    It parses each payload several times for the sake of precise messages: meant for few rows. With
-    `only_where`, rows where it is false get null columns at almost no cost (the stream passes `~_ok`)."""
-    todo = F.lit(True) if only_where is None else only_where
-
-    def guarded(c: Column) -> Column:
-        return c if only_where is None else F.when(todo, c)
-
-    value = F.col("raw_value")
-    size = F.coalesce(F.octet_length(value), F.lit(0))
-    key_size = F.coalesce(F.octet_length("kafka_key"), F.lit(0))
-    s1 = rows.select(
-        "*", todo.alias("_todo"), size.alias("_size"), key_size.alias("_key_size"), _body("raw_value").alias("_body")
+    duplicated = F.filter(keys, lambda k: F.size(F.filter(keys, lambda x: x == k)) > 1)
+    key_over = F.format_string("Kafka key of %d bytes is over the %d-byte limit", key_size, F.lit(MAX_KEY_BYTES))
+    size_over = F.format_string("payload of %d bytes is over the %d-byte limit", size, F.lit(MAX_PAYLOAD_BYTES))
+    not_json = "not valid JSON (a syntax error, NaN/Infinity, or nesting deeper than the parser's limit)"
+    duplicate = F.format_string("duplicate key '%s'", F.substring(F.element_at(duplicated, 1), 1, 64))
+    return _first(
+        [
+            (~F.col("_todo"), F.lit(None)),
+            (key_size > MAX_KEY_BYTES, _problem("oversize", key_over)),
+            (size == 0, _problem("malformed_json", F.lit("empty payload"))),
+            (size > MAX_PAYLOAD_BYTES, _problem("oversize", size_over)),
+            (~F.col("_utf8"), _problem("malformed_json", F.lit("payload is not valid UTF-8"))),
+            (parsed.isNull(), _problem("malformed_json", F.lit(not_json))),
+            (~top.startswith("OBJECT"), _problem("malformed_json", F.format_string("a JSON %s, not an object", kind))),
+            (~F.col("_one_value"), _problem("malformed_json", F.lit("text after the JSON object"))),
+            (F.size(duplicated) > 0, _problem("malformed_json", duplicate)),
+        ]
     )
-    todo = F.col("_todo")
-    text = F.col("_body").cast("string")
-    parseable = todo & (F.col("_size") > 0) & (F.col("_size") <= MAX_PAYLOAD_BYTES)
-    parseable = parseable & (F.col("_key_size") <= MAX_KEY_BYTES)
-    s2 = s1.select(
+
+
+def _explained_text(rows: DataFrame, todo: Column, guarded: bool) -> DataFrame:
+    """`_todo`, the sizes, `_utf8`, and `_text`: the payload as text where its sizes allow a parse."""
+    rows = rows.select(
         "*",
-        guarded(F.coalesce(F.is_valid_utf8(text), F.lit(True))).alias("_utf8"),
-        F.when(parseable, text).alias("_text"),
+        todo.alias("_todo"),
+        F.coalesce(F.octet_length("raw_value"), F.lit(0)).alias("_size"),
+        F.coalesce(F.octet_length("kafka_key"), F.lit(0)).alias("_key_size"),
+        _without_bom("raw_value").alias("_body"),
     )
-    text = F.col("_text")
-    s3 = s2.select(
+    todo, size, text = F.col("_todo"), F.col("_size"), F.col("_body").cast("string")
+    utf8 = F.coalesce(F.is_valid_utf8(text), F.lit(True))
+    parseable = todo & (size > 0) & (size <= MAX_PAYLOAD_BYTES) & (F.col("_key_size") <= MAX_KEY_BYTES)
+    return rows.select(
+        "*", (F.when(todo, utf8) if guarded else utf8).alias("_utf8"), F.when(parseable, text).alias("_text")
+    )
+
+
+def _parsed_with_types(rows: DataFrame) -> DataFrame:
+    """The payload parsed as a variant, its top-level keys, whether it is one JSON value; then each field's
+    JSON type, text and typed value."""
+    text, utf8 = F.col("_text"), F.col("_utf8")
+    rows = rows.select(
         "*",
-        F.when(F.col("_utf8"), F.try_parse_json(text)).alias("_parsed"),
-        F.when(F.col("_utf8"), F.json_object_keys(text)).alias("_keys"),
-        F.from_json(F.concat(F.lit('{"w":'), text, F.lit("}")), "w string, _corrupt string", STRICT_JSON)
+        F.when(utf8, F.try_parse_json(text)).alias("_parsed"),
+        F.when(utf8, F.json_object_keys(text)).alias("_keys"),
+        F.from_json(_wrapped(text), "w string, _corrupt string", STRICT_JSON)
         .getField("_corrupt")
         .isNull()
         .alias("_one_value"),
     )
     parsed = F.col("_parsed")
-    s4 = s3.select(
+    rows = rows.select(
         "*",
         F.schema_of_variant(parsed).alias("_top"),
-        *[F.schema_of_variant(F.variant_get(parsed, f"$.{f.name}", "variant")).alias(f"_t_{f.name}") for f in FIELDS],
-        *[F.try_variant_get(parsed, f"$.{f.name}", "string").alias(f"_s_{f.name}") for f in TEXT_FIELDS],
-        *[F.try_variant_get(parsed, f"$.{f.name}", "double").alias(f"_x_{f.name}") for f in DOUBLE_FIELDS],
+        *[
+            F.schema_of_variant(F.variant_get(parsed, f"$.{f.name}", "variant")).alias(f"_json_type_{f.name}")
+            for f in FIELDS
+        ],
+        *[F.try_variant_get(parsed, f"$.{f.name}", "string").alias(f"_text_{f.name}") for f in TEXT_FIELDS],
+        *[F.try_variant_get(parsed, f"$.{f.name}", "double").alias(f"_value_{f.name}") for f in DOUBLE_FIELDS],
     )
-    s5 = s4.select(
+    return rows.select(
         "*",
-        *[_typed_text(f).alias(f"_x_{f.name}") for f in TEXT_FIELDS],
+        *[
+            (F.try_to_timestamp(F.col(f"_text_{f.name}")) if f.kind == "timestamp" else F.col(f"_text_{f.name}")).alias(
+                f"_value_{f.name}"
+            )
+            for f in TEXT_FIELDS
+        ],
     )
-    size, top, keys = F.col("_size"), F.col("_top"), F.col("_keys")
-    kind = (
-        F.when(top.isin(*_NUMERIC_TYPES) | top.startswith("DECIMAL"), F.lit("number"))
-        .when(top == "VOID", F.lit("null"))
-        .otherwise(F.lower(F.regexp_extract(top, "^([A-Z]+)", 1)))
-    )
-    duplicated = F.filter(keys, lambda k: F.size(F.filter(keys, lambda x: x == k)) > 1)
-    envelope = (
-        F.when(~todo, F.lit(None))
-        .when(
-            F.col("_key_size") > MAX_KEY_BYTES,
-            _problem(
-                "oversize",
-                F.format_string(
-                    "Kafka key of %d bytes is over the %d-byte limit", F.col("_key_size"), F.lit(MAX_KEY_BYTES)
-                ),
-            ),
-        )
-        .when(size == 0, _problem("malformed_json", F.lit("empty payload")))
-        .when(
-            size > MAX_PAYLOAD_BYTES,
-            _problem(
-                "oversize",
-                F.format_string("payload of %d bytes is over the %d-byte limit", size, F.lit(MAX_PAYLOAD_BYTES)),
-            ),
-        )
-        .when(~F.col("_utf8"), _problem("malformed_json", F.lit("payload is not valid UTF-8")))
-        .when(
-            parsed.isNull(),
-            _problem(
-                "malformed_json",
-                F.lit("not valid JSON (a syntax error, NaN/Infinity, or nesting deeper than the parser's limit)"),
-            ),
-        )
-        .when(~top.startswith("OBJECT"), _problem("malformed_json", F.format_string("a JSON %s, not an object", kind)))
-        .when(~F.col("_one_value"), _problem("malformed_json", F.lit("text after the JSON object")))
-        .when(
-            F.size(duplicated) > 0,
-            _problem(
-                "malformed_json",
-                F.format_string("duplicate key '%s'", F.substring(F.element_at(duplicated, 1), 1, 64)),
-            ),
-        )
-    )
-    s6 = s5.select(
+
+
+def explain(rows: DataFrame, only_where: Column | None = None) -> DataFrame:
+    """Rows with `kafka_key` and `raw_value` (and any other columns, kept) -> the same plus `problems`, an array
+    of (code, message), empty when the record passes every rule, `_event_id_text` (the event_id, if any) and
+    the typed fields as `_value_<field>`.
+
+    It parses each payload several times for the sake of precise messages: meant for few rows. With
+    `only_where`, rows where it is false get null columns at almost no cost (the stream passes `~_ok`)."""
+    todo = F.lit(True) if only_where is None else only_where
+    out = _parsed_with_types(_explained_text(rows, todo, guarded=only_where is not None))
+    todo = F.col("_todo")
+    out = out.select(
         "*",
-        envelope.alias("_envelope"),
-        *[F.when(todo, _field_problem(f)).alias(f"_p_{f.name}") for f in FIELDS],
+        _envelope_problem(F.col("_size"), F.col("_key_size")).alias("_envelope"),
+        *[F.when(todo, _field_problem(f)).alias(f"_problem_{f.name}") for f in FIELDS],
     )
-    field_problems = F.filter(F.array(*[F.col(f"_p_{f.name}") for f in FIELDS]), lambda p: p.isNotNull())
+    field_problems = F.filter(F.array(*[F.col(f"_problem_{f.name}") for f in FIELDS]), lambda p: p.isNotNull())
     problems = F.when(F.col("_envelope").isNotNull(), F.array(F.col("_envelope"))).otherwise(field_problems)
-    return s6.select(
+    return out.select(
         *rows.columns,
         F.when(todo, problems).alias("problems"),
-        F.col("_s_event_id").alias("_event_id_text"),
-        *[F.col(f"_x_{f.name}") for f in FIELDS],
+        F.col("_text_event_id").alias("_event_id_text"),
+        *[F.col(f"_value_{f.name}") for f in FIELDS],
     )
 
 
 def classify(kafka_rows: DataFrame) -> DataFrame:
     """Kafka source rows -> one row per record: Kafka columns, raw payload, `problems` (empty: an event) and
     the typed fields, by the detailed rules alone (tests, and the reference the screen is checked against)."""
-    base = kafka_rows.select(*_kafka_columns(kafka_rows), F.col("value").alias("raw_value"))
-    out = explain(base)
+    out = explain(kafka_rows.select(*_kafka_columns(), F.col("value").alias("raw_value")))
     return out.select(
         *KAFKA_NAMES,
         "raw_value",
         F.make_valid_utf8(F.col("raw_value").cast("string")).alias("raw_text"),
         "problems",
-        *[F.col(f"_x_{f.name}").alias(f.name) for f in FIELDS],
+        *[F.col(f"_value_{f.name}").alias(f.name) for f in FIELDS],
         "_event_id_text",
     )

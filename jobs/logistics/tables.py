@@ -22,6 +22,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from .lease import HadoopFiles
 from .rules import explain
 from .schema import EVENTS_SCHEMA, FIELDS, KAFKA_COLUMNS, PARTITION_COLUMNS, REJECTED_SCHEMA, TABLE_PROPERTIES
 
@@ -248,14 +249,7 @@ def _mark_in_first_commit(spark: SparkSession, uri: str, app_id: str) -> int:
     """`app_id`'s latest batch id in a table at version 0 (-1 if none), read from its one commit file: the
     state rebuild `txnVersion` runs would read the same file in a Spark job, on the first batch of every new
     table (a new stack's cold start)."""
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    path = jvm.org.apache.hadoop.fs.Path(uri.rstrip("/") + "/_delta_log/" + "0" * 20 + ".json")
-    stream = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(path)
-    try:
-        text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-    finally:
-        stream.close()
+    text = HadoopFiles(spark).text(uri.rstrip("/") + "/_delta_log/" + "0" * 20 + ".json")
     marks = [json.loads(line).get("txn") for line in text.splitlines() if line.strip()]
     return max((int(m["version"]) for m in marks if m and m.get("appId") == app_id), default=-1)
 
@@ -266,11 +260,6 @@ def _names_and_types(fields_json: str) -> list[tuple[str, str]]:
 
 APPENDER = IdempotentAppender()
 """The driver's appender: it remembers the marks this driver wrote."""
-
-
-def _append(frame: DataFrame, uri: str, app_id: str, batch_id: int, meta: str) -> bool:
-    """Blind append with Delta's idempotent-write mark; True if it committed a new version."""
-    return APPENDER.append(frame, uri, app_id, batch_id, meta)
 
 
 def write_batch(
@@ -313,14 +302,14 @@ def write_batch(
         quarantine_new = events_new = False
         if rejected:
             # A handful of rows per batch: one file.
-            quarantine_new = _append(
+            quarantine_new = APPENDER.append(
                 rejected_records(cached, now).coalesce(1), rejected_table_uri, app_id, batch_id, meta
             )
         log.info("batch %d: quarantine written (%d records)", batch_id, rejected)
         steps["quarantine"] = time.monotonic() - started - sum(steps.values())
         if valid:
             events = valid_events(cached, now)
-            events_new = _append(events.coalesce(1 + valid // ROWS_PER_FILE), table_uri, app_id, batch_id, meta)
+            events_new = APPENDER.append(events.coalesce(1 + valid // ROWS_PER_FILE), table_uri, app_id, batch_id, meta)
         steps["events"] = time.monotonic() - started - sum(steps.values())
         steps["commits"] = APPENDER.commit_seconds - commits_before
     finally:

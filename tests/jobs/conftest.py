@@ -48,7 +48,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
-    from jobs.logistics.stream import configure_session
+    from jobs.logistics.session import configure_session
 
     configure_session(session)  # what the job sets on its own session (JSON parsing, state store, compaction)
     yield session

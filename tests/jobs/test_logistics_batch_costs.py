@@ -13,7 +13,7 @@ from jobs_testlib import KAFKA_SOURCE_SCHEMA, kafka_rows, payload
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.logistics import rules, settings, stream, tables
+from jobs.logistics import rules, session, settings, stream, tables
 
 
 def _events(n: int, first: int = 0) -> list[tuple[bytes, bytes]]:
@@ -81,10 +81,10 @@ def test_state_partitions_follow_the_cores_the_application_may_use() -> None:
         conf = SimpleNamespace(get=lambda key, default=None: cores_max if key == "spark.cores.max" else default)
         return SimpleNamespace(sparkContext=SimpleNamespace(getConf=lambda: conf, defaultParallelism=parallelism))
 
-    assert stream.state_partitions(fake("1", 4)) == 1  # the stack's job: one core, one RocksDB instance
-    assert stream.state_partitions(fake("3", 4)) == 3
-    assert stream.state_partitions(fake(None, 2)) == 2
-    assert stream.state_partitions(fake(None, 0)) == 1
+    assert session.state_partitions(fake("1", 4)) == 1  # the stack's job: one core, one RocksDB instance
+    assert session.state_partitions(fake("3", 4)) == 3
+    assert session.state_partitions(fake(None, 2)) == 2
+    assert session.state_partitions(fake(None, 0)) == 1
 
 
 def test_the_job_session_runs_no_batch_without_data(spark: SparkSession, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from jobs_testlib import KAFKA_SOURCE_SCHEMA, kafka_rows, payload
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.logistics import settings, stream, tables
+from jobs.logistics import settings, stop, stream, tables, writer
 
 OUTCOME = re.compile(r"stop-outcome=(finished|abandoned)( batch=(\d+))? seconds=([\d.]+)")
 
@@ -44,7 +44,7 @@ def _slow_batches(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
         batch.sparkSession.range(1).select(nap("id")).collect()
         return real(batch, *args)
 
-    monkeypatch.setattr(stream, "write_batch", slow)
+    monkeypatch.setattr(writer, "write_batch", slow)
 
 
 def _run_and_stop_during_batch(
@@ -153,13 +153,10 @@ def test_a_stop_signal_runs_the_stop_without_waiting_for_the_main_thread(signum:
     """The driver's main thread may be inside a JVM call when SIGTERM comes: the stop must not wait for it."""
     fake = _FakeStopper()
     before = signal.getsignal(signum)  # whatever was there (PySpark installs its own SIGINT handler)
-    uninstall = stream._install_signals(fake)  # type: ignore[arg-type]
-    assert uninstall is not None, "pytest runs tests in the main thread: the handlers must install"
-    try:
+    with stop.stop_on_signals(fake):  # type: ignore[arg-type]
+        assert signal.getsignal(signum) is not before, "pytest runs tests in the main thread: the handlers install"
         os.kill(os.getpid(), signum)
         assert fake.stopped.wait(30), "the signal did not start the stop"
-    finally:
-        uninstall()
 
     assert fake.requested.is_set()
     assert fake.stopped_in == "signal-watcher"

@@ -200,18 +200,18 @@ def test_a_stream_killed_between_its_commits_resumes_exactly(
 
     # Second file: 3 re-sent events, 5 new ones, 1 bad. The batch dies after its quarantine commit.
     _write_source_file(spark, source_dir, [event(n) for n in (7, 8, 9, 10, 11, 12, 13, 14)] + BAD[:1], first=12)
-    real_append: Callable = tables._append
+    real_append: Callable = tables.APPENDER.append
 
     def die_before_events(frame: DataFrame, uri: str, *args: object) -> bool:
         if uri == cfg.table_uri:
             raise RuntimeError("driver killed")
         return real_append(frame, uri, *args)
 
-    monkeypatch.setattr(tables, "_append", die_before_events)
+    monkeypatch.setattr(tables.APPENDER, "append", die_before_events)
     assert stream.run(cfg, spark=spark, source=_source(spark, source_dir)) == stream.EXIT_FAILED
     assert (count(spark, cfg.table_uri), count(spark, cfg.rejected_table_uri)) == (10, 3)
 
-    monkeypatch.setattr(tables, "_append", real_append)
+    monkeypatch.undo()
     assert stream.run(cfg, spark=spark, source=_source(spark, source_dir)) == 0
 
     assert ids(spark, cfg.table_uri) == [f"ev-{n:05d}" for n in range(15)]

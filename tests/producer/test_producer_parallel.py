@@ -14,7 +14,9 @@ import pytest
 from producer_fakes import FakeSinkFactory
 
 from producer import cli, malformed, parallel
+from producer.delivery import Summary
 from producer.plan import Plan
+from producer.runner import RunResult
 
 SERVERS = ["--bootstrap-servers", "127.0.0.1:1", "--rate", "0", "--no-progress"]
 
@@ -141,8 +143,8 @@ def test_the_progress_bar_adds_up_all_processes() -> None:
 
 
 def test_merge_counts_a_lost_process_from_its_last_published_counters() -> None:
-    report = {"sent": 10, "acked": 10, "failed": 0, "elapsed_s": 2.0, "value_bytes": 6500, "errors": {},
-              "first_errors": [], "kinds": {"valid": 10}, "interrupted": False, "flushed": True}  # fmt: skip
+    summary = Summary(sent=10, acked=10, failed=0, elapsed_s=2.0, errors={}, first_errors=(), value_bytes=6500)
+    report = RunResult(summary, {"valid": 10}, interrupted=False, flushed=True)
 
     result = parallel.merge({0: report}, [10, 10, 0, 7, 5, 0], processes=2, elapsed_s=3.0)
 
