@@ -17,21 +17,18 @@ at start-up resubmits supervised jobs that were active when Orion went away.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orion import checkpoint, codehash
 from orion.joblog import BoundedLog
 from orion.launcher import STATUS_FILE, Launcher, Run, job_dir
 from orion.master import Master, MasterUnreachable, MasterView
-from orion.models import ACTIVE_STATES, FINISHED_STATES, JobOut, JobRecord, JobState
-from orion.progress import read_status, streaming_progress
+from orion.models import ACTIVE_STATES, FINISHED_STATES, JobRecord, JobState
+from orion.progress import read_status
 from orion.registry import Registry
 from orion.scrub import Scrubber
 from orion.settings import OrionSettings
@@ -72,10 +69,8 @@ class JobManager:
         master: Master,
         scrub: Scrubber,
         clock: Callable[[], float] = time.time,
-        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
-        self.environ = dict(os.environ if environ is None else environ)
         self.registry = registry
         self.launcher = launcher
         self.master = master
@@ -130,53 +125,6 @@ class JobManager:
 
     def list(self) -> list[JobRecord]:
         return self.registry.list()
-
-    def status_file(self, job_id: int) -> Path:
-        return job_dir(self.settings.data_dir, job_id) / STATUS_FILE
-
-    def to_out(self, job: JobRecord, detail: bool = False) -> JobOut:
-        out = JobOut(
-            id=job.id,
-            name=job.name,
-            source=job.source,
-            state=job.state,
-            supervise=job.supervise,
-            args=[self.scrub.text(a) for a in job.args],
-            conf=self.scrub.conf(job.conf),
-            app_id=job.app_id,
-            pid=job.pid,
-            run=job.run,
-            restart_count=job.restart_count,
-            created_at=job.created_at,
-            started_at=job.started_at,
-            running_at=job.running_at,
-            ended_at=job.ended_at,
-            exit_code=job.exit_code,
-            detail=self.scrub.text(job.detail),
-            command=self.scrub.command(job.command),
-            code_hash=job.code_hash,
-            checkpoint=self.scrub.text(job.checkpoint) if job.checkpoint else None,
-            stop_outcome=job.stop_outcome,
-            stop_batch_id=job.stop_batch_id,
-        )
-        if detail:
-            out.streaming = streaming_progress(read_status(self.status_file(job.id)), self.scrub)
-        return out
-
-    # ---------------------------------------------------------------- what a submission ships and writes
-    def code_hash_of(self, entry: Path) -> str:
-        return codehash.job_code_hash(self.settings.jobs_dir, entry)
-
-    def find_checkpoint(self, entry: Path, args: list[str], conf: Mapping[str, str]) -> checkpoint.Described:
-        """Ask the job (`--describe`, with the environment its driver would get) or fall back (orion/checkpoint.py)."""
-        env = self.environ
-        python = env.get("PYSPARK_DRIVER_PYTHON") or env.get("PYSPARK_PYTHON") or sys.executable
-        scratch = self.settings.data_dir / "describe"
-        scratch.mkdir(parents=True, exist_ok=True)
-        return checkpoint.find_checkpoint(
-            entry, args, conf, jobs_dir=self.settings.jobs_dir, environ=env, python=python, cwd=scratch,
-            timeout=self.settings.describe_timeout_seconds, max_bytes=self.settings.describe_max_bytes,
-        )  # fmt: skip
 
     # ---------------------------------------------------------------- operations
     def submit(
@@ -321,7 +269,7 @@ class JobManager:
         changed = self._take_stop_outcome(job, run)
         app_id = job.app_id or run.detected_app_id
         if app_id is None:
-            status = read_status(self.status_file(job.id))
+            status = read_status(job_dir(self.settings.data_dir, job.id) / STATUS_FILE)
             app_id = status.get("app_id") if status else None
         if app_id and app_id != job.app_id:
             job.app_id, changed = app_id, True
