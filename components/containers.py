@@ -169,3 +169,34 @@ def labels(role: str) -> list[docker.ContainerLabelArgs]:
 def upload(path: str, content: str, *, executable: bool = False) -> docker.ContainerUploadArgs:
     """A generated file written into the container before it starts (never a secret: see generators)."""
     return docker.ContainerUploadArgs(file=path, content=content, executable=executable)
+
+
+def container(
+    resource_name: str,
+    *,
+    prefix: str,
+    hostname: str,
+    network_name: pulumi.Input[str],
+    role: str,
+    memory_mib: int,
+    opts: pulumi.ResourceOptions,
+    destroy_grace_seconds: int = DESTROY_GRACE_SECONDS,
+    wait_timeout: int = DEFAULT_WAIT_TIMEOUT,
+    **inputs: object,
+) -> docker.Container:
+    """A service container as every one of the stack is: named in the stack, reachable by `hostname` on its
+    network, restarted, memory-capped, labelled, and waited for until healthy; `inputs` add the rest."""
+    return docker.Container(
+        resource_name,
+        name=docker_name(prefix, hostname),
+        hostname=hostname,
+        networks_advanced=on_network(network_name, hostname),
+        restart=RESTART_POLICY,
+        destroy_grace_seconds=destroy_grace_seconds,
+        **memory_limit(memory_mib),
+        labels=labels(role),
+        wait=True,
+        wait_timeout=wait_timeout,
+        opts=opts,
+        **inputs,  # type: ignore[arg-type]
+    )

@@ -180,7 +180,6 @@ class KafkaCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: KafkaClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:KafkaCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        limit = jvm_limit_mib(args.heap)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
 
         wait_for: list[pulumi.Resource] = []
@@ -197,25 +196,22 @@ class KafkaCluster(pulumi.ComponentResource):
                 opts=child,
             )
             self.containers.append(
-                docker.Container(
+                c.container(
                     f"{name}-{me.node_id}",
-                    name=c.docker_name(args.name_prefix, host),
+                    prefix=args.name_prefix,
                     hostname=host,
+                    network_name=args.network_name,
+                    role="kafka-broker",
+                    memory_mib=jvm_limit_mib(args.heap),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=wait_for),
+                    destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
                     image=image.image_id,
                     command=broker_command(args.mode, args.cluster_id),
                     envs=c.env_list({"KAFKA_HEAP_OPTS": heap_opts(args.heap)}),
                     uploads=[c.upload(SERVER_PROPERTIES, rendered[host])],
                     volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=LOG_DIR)],
-                    networks_advanced=c.on_network(args.network_name, host),
                     ports=[c.publish(me.host_port, me.host_port, args.bind_address)],
                     healthcheck=broker_healthcheck(args.internal_port),
-                    restart=c.RESTART_POLICY,
-                    destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
-                    **c.memory_limit(limit),
-                    labels=c.labels("kafka-broker"),
-                    wait=True,
-                    wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=wait_for),
                 )
             )
 
@@ -263,26 +259,23 @@ class KafkaCluster(pulumi.ComponentResource):
         zoo_cfg = render_properties(
             zookeeper_properties(data_dir=ZOOKEEPER_DATA, client_port=args.zookeeper_port), HEADER
         )
-        self.zookeeper = docker.Container(
+        self.zookeeper = c.container(
             f"{name}-zookeeper",
-            name=c.docker_name(args.name_prefix, "zookeeper"),
+            prefix=args.name_prefix,
             hostname="zookeeper",
+            network_name=args.network_name,
+            role="zookeeper",
+            memory_mib=jvm_limit_mib(args.heap, 256),
+            opts=child,
+            destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
             image=image.image_id,
             command=["zkServer.sh", "start-foreground"],
             # zkEnv.sh turns ZK_SERVER_HEAP (MiB) into the server's -Xmx.
             envs=c.env_list({"ZK_SERVER_HEAP": str(memory_mib(args.heap))}),
             uploads=[c.upload(ZOOKEEPER_CONFIG, zoo_cfg)],
             volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=ZOOKEEPER_DATA)],
-            networks_advanced=c.on_network(args.network_name, "zookeeper"),
             healthcheck=c.healthcheck(
                 ["CMD", "bash", "-c", zookeeper_probe_script(args.zookeeper_port)], interval=15, start_period=30
             ),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
-            **c.memory_limit(jvm_limit_mib(args.heap, 256)),
-            labels=c.labels("zookeeper"),
-            wait=True,
-            wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-            opts=child,
         )
         return self.zookeeper

@@ -96,10 +96,21 @@ class Orion(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Orion", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         data = docker.Volume(f"{name}-data", name=c.docker_name(args.name_prefix, "orion-data"), opts=child)
-        self.server = docker.Container(
+        memory = orion_limit_mib(
+            driver_memory=args.driver_memory,
+            workers=args.workers,
+            worker_cores=args.worker_cores,
+            cores_max=args.cores_max,
+        )
+        self.server = c.container(
             f"{name}-server",
-            name=c.docker_name(args.name_prefix, HOSTNAME),
+            prefix=args.name_prefix,
             hostname=HOSTNAME,
+            network_name=args.network_name,
+            role="orion",
+            memory_mib=memory,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            destroy_grace_seconds=STOP_TIMEOUT_SECONDS,
             image=args.image_ref,
             command=[PYTHON, "-m", "orion"],
             # Orion is PID 1 otherwise, and spark-submit's orphaned grandchildren would never be reaped.
@@ -114,23 +125,8 @@ class Orion(pulumi.ComponentResource):
             ),
             uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
             volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR)],
-            networks_advanced=c.on_network(args.network_name, HOSTNAME),
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{PORT}/health", python=PYTHON)),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=STOP_TIMEOUT_SECONDS,
-            **c.memory_limit(
-                orion_limit_mib(
-                    driver_memory=args.driver_memory,
-                    workers=args.workers,
-                    worker_cores=args.worker_cores,
-                    cores_max=args.cores_max,
-                )
-            ),
-            labels=c.labels("orion"),
-            wait=True,
-            wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
         )
         self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
         self.register_outputs({"url": self.url})

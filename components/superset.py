@@ -114,10 +114,15 @@ class Superset(pulumi.ComponentResource):
             opts=child,
         )
         home = docker.Volume(f"{name}-home", name=c.docker_name(args.name_prefix, "superset-home"), opts=child)
-        self.server = docker.Container(
+        self.server = c.container(
             f"{name}-server",
-            name=c.docker_name(args.name_prefix, HOSTNAME),
+            prefix=args.name_prefix,
             hostname=HOSTNAME,
+            network_name=args.network_name,
+            role="superset",
+            memory_mib=SUPERSET_MIB,
+            opts=child,
+            wait_timeout=420,
             image=self.image.repo_digest,
             command=bootstrap_command(),
             envs=c.env_list(
@@ -130,19 +135,11 @@ class Superset(pulumi.ComponentResource):
             ),
             uploads=[c.upload(CONFIG_PATH, args.config_file()), c.upload(ADMIN_SCRIPT_PATH, admin_script())],
             volumes=[docker.ContainerVolumeArgs(volume_name=home.name, container_path=HOME)],
-            networks_advanced=c.on_network(args.network_name, HOSTNAME),
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             # The image's virtualenv python is first on PATH.
             healthcheck=c.healthcheck(
                 c.http_probe(f"http://localhost:{PORT}/health", python="python"), start_period=120
             ),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
-            **c.memory_limit(SUPERSET_MIB),
-            labels=c.labels("superset"),
-            wait=True,
-            wait_timeout=420,
-            opts=child,
         )
         self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
         self.register_outputs({"url": self.url})

@@ -78,23 +78,20 @@ class Trino(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Trino", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        self.server = docker.Container(
+        self.server = c.container(
             f"{name}-server",
-            name=c.docker_name(args.name_prefix, HOSTNAME),
+            prefix=args.name_prefix,
             hostname=HOSTNAME,
+            network_name=args.network_name,
+            role="trino",
+            memory_mib=jvm_limit_mib(args.heap, TRINO_OVERHEAD_MIB),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            wait_timeout=300,
             image=image.image_id,
             envs=c.env_list({}, {ACCESS_KEY_ENV: args.s3_access_key, SECRET_KEY_ENV: args.s3_secret_key}),
             uploads=[c.upload(path, text) for path, text in args.files().items()],
-            networks_advanced=c.on_network(args.network_name, HOSTNAME),
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(health_probe(), interval=30, timeout=30, start_period=120),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
-            **c.memory_limit(jvm_limit_mib(args.heap, TRINO_OVERHEAD_MIB)),
-            labels=c.labels("trino"),
-            wait=True,
-            wait_timeout=300,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
         )
         self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
         self.register_outputs({"url": self.url})
