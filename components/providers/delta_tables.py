@@ -20,17 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
 from lakehouse.clients import delta_tables, trino_sql
 from lakehouse.clients.delta_tables import IDENT, LOCATION, TableSpec
 
@@ -84,18 +76,16 @@ def qualified_names(props: dict[str, Any]) -> dict[str, str]:
 # ----- the provider -----
 
 
-class DeltaTablesProvider(ResourceProvider):
+class DeltaTablesProvider(Provider):
     """The resource id is `<catalog>.<schema>`."""
 
-    serialize_as_secret_always = False  # it captures nothing; no credential is involved
+    INT_PROPS = INT_PROPS
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = with_ints(news, INT_PROPS)
-        return CheckResult(news, [CheckFailure(p, r) for p, r in known_failures(news, validate(news))])
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
+        return validate(news)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = diff(with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS))
-        return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=bool(replaces))
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
+        return diff(olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)

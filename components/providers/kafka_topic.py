@@ -32,18 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from components.providers import inputs as provider_inputs
-from components.providers.inputs import code_hash, known_failures, with_ints
+from components.providers.inputs import Provider, code_hash, with_ints
 from lakehouse.clients import kafka_topic
 from lakehouse.clients.kafka_topic import create_topic, delete_topic, describe_topic, update_topic
 
@@ -154,20 +146,16 @@ def stack_created(state: dict[str, Any]) -> bool:
 # ----- the provider -----
 
 
-class KafkaTopicProvider(ResourceProvider):
+class KafkaTopicProvider(Provider):
     """CRUD of one topic; the resource id is the topic name."""
 
-    # It captures no secret, so its pickled form need not be a secret in the state.
-    serialize_as_secret_always = False
+    INT_PROPS = INT_PROPS
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = with_ints(news, INT_PROPS)
-        failures = known_failures(news, validate(news, with_ints(olds, INT_PROPS) or None))
-        return CheckResult(news, [CheckFailure(prop, reason) for prop, reason in failures])
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
+        return validate(news, olds)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = diff(olds, news)
-        return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=bool(replaces))
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
+        return diff(olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)

@@ -23,17 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
 from lakehouse.clients import streaming_job
 from lakehouse.clients.streaming_job import FINISHED_STATES, JobSpec, OrionClient, OrionError
 
@@ -147,19 +139,16 @@ def _outputs(props: dict[str, Any], job: dict[str, Any], adopted: bool) -> dict[
 # ----- the provider -----
 
 
-class StreamingJobProvider(ResourceProvider):
+class StreamingJobProvider(Provider):
     """The resource id is Orion's job id."""
 
-    serialize_as_secret_always = False  # the token is an input, never captured
+    INT_PROPS = INT_PROPS
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = with_ints(news, INT_PROPS)
-        return CheckResult(news, [CheckFailure(p, r) for p, r in known_failures(news, validate(news))])
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
+        return validate(news)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        olds = with_ints(olds, INT_PROPS)
-        changed, replaces = diff(olds, with_ints(news, INT_PROPS), live_state(olds))
-        return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=True)
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
+        return diff(olds, news, live_state(olds))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)

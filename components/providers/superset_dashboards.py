@@ -30,17 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import changed_inputs, code_hash, is_unknown, known_failures, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash, is_unknown, known_failures, with_ints
 from lakehouse import superset_bundle
 from lakehouse.clients import superset_api, superset_dashboards
 
@@ -138,29 +130,27 @@ def diff(
 # ----- the provider -----
 
 
-class SupersetDashboardsProvider(ResourceProvider):
+class SupersetDashboardsProvider(Provider):
     """The resource id is the Superset URL plus the instance (one set of dashboards per Superset and instance)."""
 
-    serialize_as_secret_always = False  # it captures nothing: the password is an input
+    INT_PROPS = INT_PROPS
+    DELETE_BEFORE_REPLACE = False  # another Superset: create there, then delete here
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = with_ints(news, INT_PROPS)
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
         failures = validate(news)
         if not failures and not any(is_unknown(news.get(p)) for p in BUNDLE_PROPS):
             try:  # the assets themselves: a broken file is refused at preview, before anything is imported
                 superset_dashboards.bundle_of(news)
             except superset_bundle.BundleError as exc:
                 failures.append(("assets_hash", str(exc)))
-        return CheckResult(news, [CheckFailure(p, r) for p, r in failures])
+        return failures
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        news = with_ints(news, INT_PROPS)
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
         try:
             wanted = superset_dashboards.bundle_of(news).uuids()
         except (superset_bundle.BundleError, KeyError, TypeError):
             wanted = None  # unknown inputs during a preview, or check() reports the problem
-        changed, replaces = diff(with_ints(olds, INT_PROPS), news, wanted)
-        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=False)
+        return diff(olds, news, wanted)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)
