@@ -108,15 +108,20 @@ def _located(client: SupersetClient, bundle: superset_bundle.Bundle, props: Mapp
             f"Superset at {client.base_url}: after importing {_assets_dir(props)} these objects are not there: "
             f"{missing} (the import answered OK; is another bundle using the same uuids?)"
         )
-    dashboards = []
-    for d in bundle.dashboards():
-        entry = {**d, "id": ids["dashboard"][d["uuid"]]}
-        entry["url"] = dashboard_url(props, entry)
-        dashboards.append(entry)
+    return _outputs(props, ids, bundle.dashboards())
+
+
+def _outputs(props: Mapping[str, Any], ids: dict[str, dict[str, int]], dashboards: Any) -> dict[str, Any]:
+    """The outputs naming the objects Superset holds (`ids`: kind -> uuid -> id), with each dashboard's URL."""
+    found = []
+    for d in dashboards:
+        if d["uuid"] in ids["dashboard"]:
+            entry = {**d, "id": ids["dashboard"][d["uuid"]]}
+            found.append({**entry, "url": dashboard_url(props, entry)})
     return {
         "object_ids": {kind: dict(sorted(ids[kind].items())) for kind in KINDS},
-        "dashboards": dashboards,
-        "dashboard_urls": {d["title"]: d["url"] for d in dashboards},
+        "dashboards": found,
+        "dashboard_urls": {d["title"]: d["url"] for d in found},
     }
 
 
@@ -161,15 +166,4 @@ def inspect(props: Mapping[str, Any]) -> dict[str, Any] | None:
         ids = {kind: client.ids_by_uuid(kind, (props.get("object_ids") or {}).get(kind) or {}) for kind in KINDS}
     if not ids["dashboard"]:
         return None
-    dashboards = []
-    for d in props.get("dashboards") or []:
-        if d["uuid"] in ids["dashboard"]:
-            entry = {**d, "id": ids["dashboard"][d["uuid"]]}
-            entry["url"] = dashboard_url(props, entry)
-            dashboards.append(entry)
-    return {
-        **props,
-        "object_ids": {kind: dict(sorted(ids[kind].items())) for kind in KINDS},
-        "dashboards": dashboards,
-        "dashboard_urls": {d["title"]: d["url"] for d in dashboards},
-    }
+    return {**props, **_outputs(props, ids, props.get("dashboards") or [])}
