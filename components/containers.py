@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -200,3 +201,17 @@ def container(
         opts=opts,
         **inputs,  # type: ignore[arg-type]
     )
+
+
+def volume(resource_name: str, prefix: str, name: str, path: str, opts: pulumi.ResourceOptions) -> list[Any]:
+    """A named volume (its data outlives the container) and its mount at `path`, for `volumes=`."""
+    data = docker.Volume(resource_name, name=docker_name(prefix, name), opts=opts)
+    return [docker.ContainerVolumeArgs(volume_name=data.name, container_path=path)]
+
+
+def built_image(
+    resource_name: str, image_name: str, *, context: str, dockerfile: str, args: Mapping[str, str], opts: Any
+) -> docker.Image:
+    """An image built from the repository, kept local (never pushed)."""
+    build = docker.DockerBuildArgs(context=context, dockerfile=dockerfile, args=dict(args))
+    return docker.Image(resource_name, image_name=image_name, build=build, skip_push=True, opts=opts)

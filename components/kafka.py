@@ -190,11 +190,8 @@ class KafkaCluster(pulumi.ComponentResource):
         rendered = args.server_properties()
         for me in args.addresses():
             host = me.internal_host
-            data = docker.Volume(
-                f"{name}-{args.layout}-{me.node_id}-data",
-                name=c.docker_name(args.name_prefix, f"{host}-{args.layout}-data"),
-                opts=child,
-            )
+            volume = f"{host}-{args.layout}-data"
+            data = c.volume(f"{name}-{args.layout}-{me.node_id}-data", args.name_prefix, volume, LOG_DIR, child)
             self.containers.append(
                 c.container(
                     f"{name}-{me.node_id}",
@@ -209,7 +206,7 @@ class KafkaCluster(pulumi.ComponentResource):
                     command=broker_command(args.mode, args.cluster_id),
                     envs=c.env_list({"KAFKA_HEAP_OPTS": heap_opts(args.heap)}),
                     uploads=[c.upload(SERVER_PROPERTIES, rendered[host])],
-                    volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=LOG_DIR)],
+                    volumes=data,
                     ports=[c.publish(me.host_port, me.host_port, args.bind_address)],
                     healthcheck=broker_healthcheck(args.internal_port),
                 )
@@ -253,9 +250,7 @@ class KafkaCluster(pulumi.ComponentResource):
     def _zookeeper(self, name: str, args: KafkaClusterArgs) -> docker.Container:
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-zookeeper-image", name=args.zookeeper_image, keep_locally=True, opts=child)
-        data = docker.Volume(
-            f"{name}-zookeeper-data", name=c.docker_name(args.name_prefix, "zookeeper-data"), opts=child
-        )
+        data = c.volume(f"{name}-zookeeper-data", args.name_prefix, "zookeeper-data", ZOOKEEPER_DATA, child)
         zoo_cfg = render_properties(
             zookeeper_properties(data_dir=ZOOKEEPER_DATA, client_port=args.zookeeper_port), HEADER
         )
@@ -273,7 +268,7 @@ class KafkaCluster(pulumi.ComponentResource):
             # zkEnv.sh turns ZK_SERVER_HEAP (MiB) into the server's -Xmx.
             envs=c.env_list({"ZK_SERVER_HEAP": str(memory_mib(args.heap))}),
             uploads=[c.upload(ZOOKEEPER_CONFIG, zoo_cfg)],
-            volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=ZOOKEEPER_DATA)],
+            volumes=data,
             healthcheck=c.healthcheck(
                 ["CMD", "bash", "-c", zookeeper_probe_script(args.zookeeper_port)], interval=15, start_period=30
             ),

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_docker as docker
 
 from components import containers as c
 from components.sizing import orion_limit_mib
@@ -95,7 +94,7 @@ class Orion(pulumi.ComponentResource):
     def __init__(self, name: str, args: OrionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Orion", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        data = docker.Volume(f"{name}-data", name=c.docker_name(args.name_prefix, "orion-data"), opts=child)
+        data = c.volume(f"{name}-data", args.name_prefix, "orion-data", DATA_DIR, child)
         memory = orion_limit_mib(
             driver_memory=args.driver_memory,
             workers=args.workers,
@@ -124,7 +123,7 @@ class Orion(pulumi.ComponentResource):
                 {"ORION_TOKEN": args.token, **aws_env(args.s3_access_key, args.s3_secret_key)},
             ),
             uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
-            volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR)],
+            volumes=data,
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{PORT}/health", python=PYTHON)),
         )

@@ -128,13 +128,10 @@ class Spark(pulumi.ComponentResource):
     def __init__(self, name: str, args: SparkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Spark", name, None, opts)
         tag = args.image_tag or args.build_args.get("SPARK_VERSION", "local")
-        self.image = docker.Image(
-            f"{name}-image",
-            image_name=f"{IMAGE_NAME}:{tag}",
-            build=docker.DockerBuildArgs(context=args.context, dockerfile=args.dockerfile, args=args.build_args),
-            skip_push=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.image = c.built_image(
+            f"{name}-image", f"{IMAGE_NAME}:{tag}", context=args.context, dockerfile=args.dockerfile,
+            args=args.build_args, opts=pulumi.ResourceOptions(parent=self),
+        )  # fmt: skip
         # The image id (sha256:...) changes with every rebuild, so containers are replaced only then.
         self.image_ref = self.image.repo_digest
         self.master = self._master(name, args)

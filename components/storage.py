@@ -153,7 +153,7 @@ class Storage(pulumi.ComponentResource):
 
     def _server(self, name: str, args: StorageArgs) -> docker.Container:
         child = pulumi.ResourceOptions(parent=self)
-        volume = docker.Volume(f"{name}-data", name=c.docker_name(args.name_prefix, "minio-data"), opts=child)
+        data = c.volume(f"{name}-data", args.name_prefix, "minio-data", DATA_DIR, child)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         return c.container(
             f"{name}-server",
@@ -170,7 +170,7 @@ class Storage(pulumi.ComponentResource):
                 {"MINIO_ROOT_USER": args.root_user, "MINIO_SITE_REGION": args.region},
                 {"MINIO_ROOT_PASSWORD": args.root_password},
             ),
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
+            volumes=data,
             ports=[
                 c.publish(API_PORT, args.api_port, args.bind_address),
                 c.publish(CONSOLE_PORT, args.console_port, args.bind_address),

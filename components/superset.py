@@ -13,7 +13,6 @@ import shlex
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_docker as docker
 
 from components import containers as c
 from components.sizing import SUPERSET_MIB
@@ -106,14 +105,11 @@ class Superset(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Superset", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tag = args.build_args.get("SUPERSET_IMAGE", "").rpartition(":")[2]
-        self.image = docker.Image(
-            f"{name}-image",
-            image_name=f"{IMAGE_NAME}:{tag}",
-            build=docker.DockerBuildArgs(context=args.context, dockerfile=args.dockerfile, args=args.build_args),
-            skip_push=True,
-            opts=child,
-        )
-        home = docker.Volume(f"{name}-home", name=c.docker_name(args.name_prefix, "superset-home"), opts=child)
+        self.image = c.built_image(
+            f"{name}-image", f"{IMAGE_NAME}:{tag}", context=args.context, dockerfile=args.dockerfile,
+            args=args.build_args, opts=child,
+        )  # fmt: skip
+        home = c.volume(f"{name}-home", args.name_prefix, "superset-home", HOME, child)
         self.server = c.container(
             f"{name}-server",
             prefix=args.name_prefix,
@@ -134,7 +130,7 @@ class Superset(pulumi.ComponentResource):
                 {SECRET_KEY_ENV: args.secret_key, ADMIN_PASSWORD_ENV: args.admin_password},
             ),
             uploads=[c.upload(CONFIG_PATH, args.config_file()), c.upload(ADMIN_SCRIPT_PATH, admin_script())],
-            volumes=[docker.ContainerVolumeArgs(volume_name=home.name, container_path=HOME)],
+            volumes=home,
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             # The image's virtualenv python is first on PATH.
             healthcheck=c.healthcheck(
