@@ -34,9 +34,6 @@ def provider_hash() -> str:
     return code_hash(Path(__file__), bucket_contents)
 
 
-# ----- pure parts (unit-tested) -----
-
-
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
     failures: list[tuple[str, str]] = []
     endpoint = props.get("endpoint")
@@ -58,9 +55,6 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
 
 def target_of(props: dict[str, Any]) -> S3Target:
     return S3Target(props["endpoint"], props["region"], props["access_key"], props["secret_key"])
-
-
-# ----- the provider -----
 
 
 class BucketContentsProvider(Provider):

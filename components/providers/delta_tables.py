@@ -35,9 +35,6 @@ def provider_hash() -> str:
     return code_hash(Path(__file__), delta_tables, trino_sql)
 
 
-# ----- pure parts (unit-tested) -----
-
-
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
     """(property, reason) for each input that is not allowed."""
     failures: list[tuple[str, str]] = []
@@ -71,9 +68,6 @@ def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
 
 def qualified_names(props: dict[str, Any]) -> dict[str, str]:
     return {name: delta_tables.qualified(props["catalog"], props["schema"], name) for name in props["tables"]}
-
-
-# ----- the provider -----
 
 
 class DeltaTablesProvider(Provider):

@@ -16,13 +16,9 @@ The provider runs where `pulumi up` runs and reaches the brokers through their H
 - read (`pulumi refresh`): describes the live topic; it also becomes the inputs for the next diff, so drift
   made outside the stack shows up in the next preview (configs set back, partitions that cannot shrink refused).
 
-What it does to Kafka lives in `lakehouse.clients.kafka_topic` (create_topic, describe_topic, update_topic,
-delete_topic: each takes a bootstrap string), which the test bed also uses to create the events topic, so
-the real-service tests run the very code the provider runs. kafka-python is imported only inside those
-functions and nothing is captured at module level: the provider is pickled into the state. The inputs
-carry `provider_hash` (of this file, lakehouse/clients/kafka_topic.py and components/providers/inputs.py), so an
-edit of any of them shows up as an update. The engine hands every number over as a float: each entry point
-turns the integer properties back with `with_ints` (components/providers/inputs.py).
+What it does to Kafka lives in `lakehouse.clients.kafka_topic`, which the test bed also uses to create the
+events topic, so the real-service tests run the very code the provider runs; kafka-python is imported only
+inside those functions (the provider is pickled into the state).
 """
 
 from __future__ import annotations
@@ -62,17 +58,12 @@ OUTPUT_PROPS = ("adopted", "created", "topic_id")
 
 
 def provider_hash() -> str:
-    """SHA-256 of the provider's code (this file, the admin functions it calls and the input coercion): part of
-    the inputs, so editing any of them triggers an update."""
     return code_hash(*provider_sources())
 
 
 def provider_sources() -> tuple[Path, ...]:
     """The files whose code the provider runs (besides the SDK and kafka-python)."""
     return (Path(__file__), Path(kafka_topic.__file__), Path(provider_inputs.__file__))
-
-
-# ----- pure parts (unit-tested) -----
 
 
 def validate(props: dict[str, Any], olds: dict[str, Any] | None = None) -> list[tuple[str, str]]:
@@ -141,9 +132,6 @@ def stack_created(state: dict[str, Any]) -> bool:
     if created is None:
         return not state.get("adopted")
     return bool(created)
-
-
-# ----- the provider -----
 
 
 class KafkaTopicProvider(Provider):

@@ -51,9 +51,6 @@ def provider_hash() -> str:
     return code_hash(Path(__file__), streaming_job)
 
 
-# ----- pure parts (unit-tested) -----
-
-
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
     failures: list[tuple[str, str]] = []
     for prop in ("orion_url", "spark_master_ui"):
@@ -134,9 +131,6 @@ def _outputs(props: dict[str, Any], job: dict[str, Any], adopted: bool) -> dict[
         "app_id": job.get("app_id"),
         "adopted": adopted,
     }
-
-
-# ----- the provider -----
 
 
 class StreamingJobProvider(Provider):

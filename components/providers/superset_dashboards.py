@@ -66,9 +66,6 @@ def provider_hash() -> str:
     return code_hash(Path(__file__), superset_dashboards, superset_api, superset_bundle)
 
 
-# ----- pure parts (unit-tested) -----
-
-
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
     """(property, reason) for each input that is not allowed."""
     failures: list[tuple[str, str]] = []
@@ -125,9 +122,6 @@ def diff(
         if {k: sorted(stored.get(k) or {}) for k in wanted} != {k: sorted(v) for k, v in wanted.items()}:
             changed.append("object_ids")
     return changed, [k for k in REPLACE_PROPS if k in changed]
-
-
-# ----- the provider -----
 
 
 class SupersetDashboardsProvider(Provider):
