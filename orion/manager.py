@@ -177,11 +177,8 @@ class JobManager:
                 raise JobConflict(f"job {job_id} is already {job.state}; nothing to stop")
             run = self._runs.get(job_id)
             if run is None:  # queued or waiting to restart: nothing runs yet
-                job.state, job.next_restart_at = JobState.STOPPED, None
-                job.ended_at = job.ended_at or self._now()
-                job.detail = "stopped on request"
-                self._save(job)
-                self._note(job, "stopped on request")
+                ended_at = job.ended_at or self._now()
+                self._settle(job, JobState.STOPPED, "stopped on request", next_restart_at=None, ended_at=ended_at)
                 return job
             job.stop_requested = True
             self._save(job)
@@ -198,10 +195,8 @@ class JobManager:
             self._check_checkpoint_free(job.checkpoint, job.id)
             run = self._runs.get(job_id)
             if run is None:
-                job.state, job.next_restart_at, job.consecutive_failures = JobState.RESTARTING, self.clock(), 0
-                job.detail = "restart requested"
-                self._save(job)
-                self._note(job, "restart requested")
+                now = self.clock()
+                self._settle(job, JobState.RESTARTING, "restart requested", next_restart_at=now, consecutive_failures=0)
                 self._launch_due()
                 return self.get(job_id)
             job.restart_requested = True
@@ -354,10 +349,7 @@ class JobManager:
         try:
             run = self.launcher.launch(job, self.log(job.id))
         except OSError as exc:
-            job.state, job.ended_at = JobState.FAILED, self._now()
-            job.detail = f"spark-submit could not be started: {exc}"
-            self._save(job)
-            self._note(job, job.detail)
+            self._settle(job, JobState.FAILED, f"spark-submit could not be started: {exc}", ended_at=self._now())
             return
         self._runs[job.id] = run
         self._started[job.id] = self.clock()
@@ -368,6 +360,13 @@ class JobManager:
                 self._note(job, f"run {job.run} ships different code: code hash {new_hash[:12]}")
             job.code_hash = new_hash
         self._save(job)
+
+    def _settle(self, job: JobRecord, state: JobState, detail: str, **fields: object) -> None:
+        """Move `job` to `state` with `detail` (and `fields`), store it and note why in its log."""
+        for name, value in {"state": state, "detail": detail, **fields}.items():
+            setattr(job, name, value)
+        self._save(job)
+        self._note(job, detail)
 
     def _save(self, job: JobRecord) -> None:
         job.updated_at = self._now()
