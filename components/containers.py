@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -25,6 +26,18 @@ DEFAULT_WAIT_TIMEOUT = 180
 DESTROY_GRACE_SECONDS = 30
 LABEL_PROJECT = "lakehouse.project"
 LABEL_ROLE = "lakehouse.role"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceArgs:
+    """The fields every service's Args shares (keyword-only, so each Args orders its own fields freely)."""
+
+    network_name: pulumi.Input[str]
+    """Docker network its containers join, each under its hostname."""
+    bind_address: str
+    """Host address its ports are published on."""
+    name_prefix: str = ""
+    """Prefix of the Docker names of its containers and volumes (the stack's; see docker_name)."""
 
 
 def go_duration(seconds: int) -> str:

@@ -49,9 +49,7 @@ KAFKA_DESTROY_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
-class KafkaClusterArgs:
-    network_name: pulumi.Input[str]
-    """Docker network the brokers join."""
+class KafkaClusterArgs(c.ServiceArgs):
     mode: str
     """'kraft' (combined controller+broker quorum) or 'zookeeper' (a ZooKeeper node plus brokers)."""
     brokers: int
@@ -62,8 +60,6 @@ class KafkaClusterArgs:
     """KRaft cluster id (22 characters, stable per stack so kept volumes stay valid)."""
     host_port_base: int
     """Host port of broker 1's HOST listener; broker N gets base + N - 1 (published on the same port)."""
-    bind_address: str
-    """Host address the HOST listeners are published on."""
     heap: str
     """Heap of each broker (and of ZooKeeper), JVM notation."""
     topic: str
@@ -74,8 +70,6 @@ class KafkaClusterArgs:
     """ZooKeeper image (zookeeper mode only)."""
     controllers: int = 3
     """KRaft: how many of the brokers (kafka-1 upwards) are also controllers: the fixed voter set."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of containers and volumes (the stack's; see containers.docker_name)."""
     topic_adopt_existing: bool = False
     """Adopt the topic if it exists already on the cluster and the stack did not create it (kept on destroy)."""
     internal_port: int = 9092

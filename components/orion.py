@@ -23,9 +23,7 @@ STOP_TIMEOUT_SECONDS = 150
 
 
 @dataclass(frozen=True)
-class OrionArgs:
-    network_name: pulumi.Input[str]
-    """Docker network the service joins."""
+class OrionArgs(c.ServiceArgs):
     image_ref: pulumi.Input[str]
     """The Spark image (Spark component's image_ref)."""
     spark_defaults: str
@@ -38,8 +36,6 @@ class OrionArgs:
     """Access key of the Spark S3 identity."""
     s3_secret_key: pulumi.Input[str]
     """Secret key of the Spark S3 identity (secret)."""
-    bind_address: str
-    """Host address the API port is published on."""
     host_port: int
     """Host port of the API and web UI."""
     cores_max: int
@@ -55,8 +51,6 @@ class OrionArgs:
     wait_for: tuple[pulumi.Resource, ...] = ()
     """What must be ready before Orion starts (the Spark master), and outlive it on destroy (the buckets'
     contents, which are emptied once nothing writes to them)."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         for key in self.job_env:

@@ -42,9 +42,7 @@ def master_ui_url() -> str:
 
 
 @dataclass(frozen=True)
-class SparkArgs:
-    network_name: pulumi.Input[str]
-    """Docker network the master and workers join."""
+class SparkArgs(c.ServiceArgs):
     build_args: dict[str, str]
     """Build args of images/spark/Dockerfile (Versions.spark_build_args()); SPARK_IMAGE is the base."""
     spark_defaults: str
@@ -57,8 +55,6 @@ class SparkArgs:
     """Memory each worker offers to executors, e.g. 1g."""
     daemon_memory: str
     """Heap of the master and worker daemons, e.g. 256m."""
-    bind_address: str
-    """Host address the master's ports are published on."""
     master_port: int
     """Host port of spark://."""
     master_ui_port: int
@@ -77,8 +73,6 @@ class SparkArgs:
     """Tag of the built image (defaults to the Spark version)."""
     publish_master_rpc: bool = False
     """Publish spark:// on the host too (a driver on the host cannot use it: executors connect back to it)."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
     wait_for: tuple[pulumi.Resource, ...] = ()
     """What the master and workers need first, and must outlive on destroy (the buckets' contents)."""
 

@@ -30,13 +30,9 @@ HEALTH_PROBE = (
 
 
 @dataclass(frozen=True)
-class StorageArgs:
-    network_name: pulumi.Input[str]
-    """Docker network the server joins (as `minio`)."""
+class StorageArgs(c.ServiceArgs):
     image: str
     """The MinIO-compatible server image (versions.toml [minio])."""
-    bind_address: str
-    """Host address the S3 API and console ports are published on."""
     api_port: int
     """Host port of the S3 API."""
     console_port: int
@@ -61,8 +57,6 @@ class StorageArgs:
     """Access key (user name) of the Spark identity."""
     trino_access_key: str = "lakehouse-trino"
     """Access key (user name) of the Trino identity."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         names = [self.lake_bucket, self.checkpoint_bucket, self.metastore_bucket]

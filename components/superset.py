@@ -62,9 +62,7 @@ def bootstrap_command(
 
 
 @dataclass(frozen=True)
-class SupersetArgs:
-    network_name: pulumi.Input[str]
-    """Docker network Superset joins."""
+class SupersetArgs(c.ServiceArgs):
     build_args: dict[str, str]
     """Build args of images/superset/Dockerfile (Versions.superset_build_args())."""
     secret_key: pulumi.Input[str]
@@ -73,16 +71,12 @@ class SupersetArgs:
     """User name of the admin."""
     admin_password: pulumi.Input[str]
     """Password of the admin (secret)."""
-    bind_address: str
-    """Host address the web port is published on."""
     host_port: int
     """Host port of the web UI and API."""
     context: str = CONTEXT
     """Build context (the Dockerfile needs nothing else)."""
     dockerfile: str = DOCKERFILE
     """Dockerfile path, relative to the project directory."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its container and volume (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         base = self.build_args.get("SUPERSET_IMAGE", "")

@@ -30,9 +30,7 @@ def health_probe(port: int = PORT) -> list[str]:
 
 
 @dataclass(frozen=True)
-class TrinoArgs:
-    network_name: pulumi.Input[str]
-    """Docker network Trino joins."""
+class TrinoArgs(c.ServiceArgs):
     image: str
     """trinodb/trino image, the version the test bed runs (versions.toml [trino])."""
     s3: S3Endpoint
@@ -45,15 +43,11 @@ class TrinoArgs:
     """Secret key of the Trino S3 identity (secret)."""
     heap: str
     """JVM heap, e.g. 1g."""
-    bind_address: str
-    """Host address the HTTP port is published on."""
     host_port: int
     """Host port of Trino's HTTP server."""
     wait_for: tuple[pulumi.Resource, ...] = ()
     """Resources that must exist first (the storage server and Trino's S3 identity) and outlive Trino on destroy
     (the buckets' contents, emptied once nothing writes to them)."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def files(self) -> dict[str, str]:
         """etc/ files by path inside the container."""
