@@ -157,15 +157,9 @@ def broker_healthcheck(internal_port: int) -> docker.ContainerHealthcheckArgs:
 
 
 class KafkaCluster(pulumi.ComponentResource):
-    """Children:
-    - `<name>-image` (docker.RemoteImage) of the broker image; in zookeeper mode also `<name>-zookeeper-image`,
-      `<name>-zookeeper-data` (volume) and `<name>-zookeeper` (container, healthy before any broker starts);
-    - per broker N: `<name>-<layout>-<N>-data` (named volume for the log dir, one set per layout) and
-      `<name>-<N>` (container `<prefix>-kafka-N`, hostname `kafka-N`, INTERNAL listener on 9092 for the
-      network, HOST listener published on base+N-1 and advertised as `localhost:<that port>`, CONTROLLER on
-      9093 on the KRaft controllers);
-    - `<name>-topic` (dynamic KafkaTopic): the events topic, created from the host once every broker is healthy.
-    """
+    """Children: `<name>-image`; in zookeeper mode `<name>-zookeeper(-image|-data)`, healthy before any broker
+    starts; per broker N `<name>-<layout>-<N>-data` and `<name>-<N>` (hostname `kafka-N`); `<name>-topic`, the
+    events topic, created from the host once every broker is healthy."""
 
     bootstrap_servers: pulumi.Output[str]
     internal_bootstrap_servers: pulumi.Output[str]

@@ -107,13 +107,7 @@ def aws_env(access_key: pulumi.Input[str], secret_key: pulumi.Input[str]) -> dic
 
 
 class Spark(pulumi.ComponentResource):
-    """Children:
-    - `<name>-image` (docker.Image built locally, never pushed) - also used by the Orion component;
-    - `<name>-master` (container `<prefix>-spark-master`, hostname `spark-master`: web UI published on the bind
-      address, spark:// only with `publish_master_rpc`, healthy when /json/ says ALIVE);
-    - `<name>-worker-<N>` (container `spark-worker-N`), created once the master is healthy, each offering
-      `worker_cores` cores and `worker_memory` to executors, with the Spark identity's S3 keys in its env.
-    """
+    """Children: `<name>-image` (also Orion's), `<name>-master`, `<name>-worker-<N>`."""
 
     image_ref: pulumi.Output[str]
     master_url: pulumi.Output[str]

@@ -73,16 +73,10 @@ class StorageArgs(c.ServiceArgs):
 
 
 class Storage(pulumi.ComponentResource):
-    """Children:
-    - `<name>-data` (named volume: the objects survive re-creating the container), `<name>-image`, and
-      `<name>-server` (container `minio`, S3 API and console published on the bind address);
-    - `<name>-provider` (pulumi-minio, root credentials as secrets), created only once the server is healthy;
-    - `<name>-bucket-<lake|checkpoints|metastore>`;
-    - `<name>-spark-*` and `<name>-trino-*`: a user, a policy and its attachment per service identity;
-    - `<name>-bucket-contents` (dynamic BucketContents): on destroy it empties the buckets before they are
-      deleted; whatever writes to the buckets must depend on it (`contents`), so it runs once they are gone.
-    Everything the provider creates waits for the healthy server, so its first API call cannot race the start.
-    """
+    """Children: `<name>-data`, `<name>-image`, `<name>-server`; `<name>-provider` (pulumi-minio, root
+    credentials), `<name>-bucket-<lake|checkpoints|metastore>`, a user, policy and attachment per identity
+    (`<name>-spark-*`, `<name>-trino-*`), all created once the server is healthy (no first call races its start);
+    `<name>-bucket-contents`, which whatever writes to the buckets depends on (see `contents`)."""
 
     s3_endpoint_url: pulumi.Output[str]
     spark_access_key: pulumi.Output[str]

@@ -36,7 +36,6 @@ def provider_hash() -> str:
 
 
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
-    """(property, reason) for each input that is not allowed."""
     failures: list[tuple[str, str]] = []
     url = props.get("trino_url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -61,7 +60,6 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
-    """(changed, properties forcing a replacement)."""
     changed = changed_inputs(olds, news, INPUT_PROPS)
     return bool(changed), [k for k in REPLACE_PROPS if k in changed]
 
@@ -165,8 +163,6 @@ class DeltaTables(pulumi.dynamic.Resource, module="lakehouse", name="DeltaTables
             "tables": dict(tables),
             "wait_seconds": wait_seconds,
             "provider_hash": provider_hash(),
-            "schema_created": None,
-            "registrations": None,
-            "table_names": None,
+            **dict.fromkeys(("schema_created", "registrations", "table_names")),
         }
         super().__init__(DeltaTablesProvider(), resource_name, props, opts)

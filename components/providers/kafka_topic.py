@@ -67,7 +67,7 @@ def provider_sources() -> tuple[Path, ...]:
 
 
 def validate(props: dict[str, Any], olds: dict[str, Any] | None = None) -> list[tuple[str, str]]:
-    """(property, reason) for each input that is not allowed; an empty list when all are fine."""
+    """(property, reason) for each input that is not allowed (`olds`: a decrease of partitions is not)."""
     failures: list[tuple[str, str]] = []
     name = props.get("name")
     if not isinstance(name, str) or not TOPIC_NAME.match(name):

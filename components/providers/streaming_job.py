@@ -220,9 +220,6 @@ class StreamingJob(pulumi.dynamic.Resource, module="lakehouse", name="StreamingJ
             "start_timeout_seconds": start_timeout_seconds,
             "stop_timeout_seconds": stop_timeout_seconds,
             "provider_hash": provider_hash(),
-            "job_id": None,
-            "state": None,
-            "app_id": None,
-            "adopted": None,
+            **dict.fromkeys(("job_id", "state", "app_id", "adopted")),
         }
         super().__init__(StreamingJobProvider(), resource_name, props, opts)

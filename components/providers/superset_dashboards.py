@@ -62,12 +62,10 @@ _USER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
 def provider_hash() -> str:
-    """SHA-256 of the code that applies the dashboards (this file and the lakehouse modules it calls)."""
     return code_hash(Path(__file__), superset_dashboards, superset_api, superset_bundle)
 
 
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
-    """(property, reason) for each input that is not allowed."""
     failures: list[tuple[str, str]] = []
     url = props.get("superset_url")
     if not isinstance(url, str) or not _URL.match(url.rstrip("/")):
@@ -214,11 +212,7 @@ class SupersetDashboards(pulumi.dynamic.Resource, module="lakehouse", name="Supe
             "timeout_seconds": timeout_seconds,
             "assets_hash": assets_hash,
             "provider_hash": provider_hash(),
-            "dashboard_urls": None,
-            "dashboards": None,
-            "object_ids": None,
-            "adopted": None,
-            "import_seconds": None,
+            **dict.fromkeys(("dashboard_urls", "dashboards", "object_ids", "adopted", "import_seconds")),
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["admin_password"]))
         super().__init__(SupersetDashboardsProvider(), resource_name, props, opts)
