@@ -382,18 +382,15 @@ class JobManager:
                     self._note(job, f"killed {killed} leftover process(es) of run {job.run}")
                 if job.state not in ACTIVE_STATES:
                     continue
-                job.pid = None
+                cleared = {"pid": None, "stop_requested": False, "restart_requested": False}
                 if job.stop_requested:
-                    job.state, job.ended_at, job.detail = JobState.STOPPED, self._now(), "stopped on request"
+                    self._settle(job, JobState.STOPPED, "stopped on request", ended_at=self._now(), **cleared)
                 elif job.supervise or job.restart_requested:
-                    job.state, job.next_restart_at = JobState.RESTARTING, self.clock()
-                    job.detail = "resubmitted after an Orion restart"
+                    resubmit = "resubmitted after an Orion restart"
+                    self._settle(job, JobState.RESTARTING, resubmit, next_restart_at=self.clock(), **cleared)
                 else:
-                    job.state, job.ended_at = JobState.FAILED, self._now()
-                    job.detail = "Orion restarted while the job ran; it is not supervised, so it was not resubmitted"
-                job.stop_requested = job.restart_requested = False
-                self._save(job)
-                self._note(job, job.detail)
+                    why = "Orion restarted while the job ran; it is not supervised, so it was not resubmitted"
+                    self._settle(job, JobState.FAILED, why, ended_at=self._now(), **cleared)
             self._launch_due()
 
     def _stop_all_for_shutdown(self) -> None:
@@ -418,13 +415,11 @@ class JobManager:
                 self._started.pop(job_id, None)
                 job.pid, job.exit_code, job.ended_at = None, run.poll(), self._now()
                 if job.supervise and not job.stop_requested:
-                    job.state, job.next_restart_at = JobState.RESTARTING, None
-                    job.detail = "Orion shut down; it is resubmitted when Orion starts again"
+                    state, detail = JobState.RESTARTING, "Orion shut down; it is resubmitted when Orion starts again"
+                    job.next_restart_at = None
                 else:
-                    job.state, job.detail = JobState.STOPPED, "stopped because Orion shut down"
-                job.stop_requested = job.restart_requested = False
-                self._save(job)
-                self._note(job, job.detail)
+                    state, detail = JobState.STOPPED, "stopped because Orion shut down"
+                self._settle(job, state, detail, stop_requested=False, restart_requested=False)
 
 
 def _outcome_text(job: JobRecord) -> str:
