@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
@@ -117,10 +118,7 @@ def job_logs(
     limit: Annotated[int, Query(ge=1, le=1024 * 1024, description="At most this many bytes.")] = 65536,
 ) -> LogOut:
     manager.get(job_id)
-    chunk = manager.log(job_id).read(offset, limit)
-    return LogOut(
-        offset=chunk.offset, next_offset=chunk.next_offset, size=chunk.size, truncated=chunk.truncated, text=chunk.text
-    )
+    return LogOut(**dataclasses.asdict(manager.log(job_id).read(offset, limit)))
 
 
 @router.post("/{job_id}/stop", response_model=JobOut, responses=_ERRORS)
