@@ -1,7 +1,6 @@
 """The streaming job's Delta tables registered in Trino, as a Pulumi resource (a dynamic provider).
 
-Runs where `pulumi up` runs and reaches Trino through its published port. What it does to Trino lives in
-`lakehouse.clients.delta_tables` (shared with `make demo` and the tests):
+Runs where `pulumi up` runs and reaches Trino through its published port, with `lakehouse.clients.delta_tables`:
 - create: waits (bounded) until each table's `_delta_log` exists, creates the schema if missing and
   registers each table; a table already registered at the same location is adopted;
 - update: a new location re-registers the table (the data stays where it is), a table no longer listed is
@@ -10,8 +9,7 @@ Runs where `pulumi up` runs and reaches Trino through its published port. What i
 - delete: unregisters every table (the data stays) and drops the schema if this resource created it and
   nothing else is registered in it;
 - read (`pulumi refresh`): the registrations Trino's metastore holds now.
-Trino runs without authentication inside the lakehouse, so no credential is involved. The inputs carry
-`provider_hash` (this file and the modules it calls), so an edit of the code shows up as an update.
+Trino runs without authentication inside the lakehouse, so no credential is involved.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The streaming job running under Spark Orion, as a Pulumi resource (a dynamic provider).
 
 Runs where `pulumi up` runs and reaches Orion (and the Spark master's web UI) through their published
-ports. What it does lives in `lakehouse.clients.streaming_job` (shared with `make demo` and the tests):
+ports, with `lakehouse.clients.streaming_job`:
 - create: submits the job supervised, or adopts a job Orion already runs with the same code hash, arguments,
   conf and supervision; returns once the job really streams (its application RUNNING and a live query that
   made progress), and fails fast with the driver's own error line when its driver dies while starting;
@@ -14,7 +14,7 @@ ports. What it does lives in `lakehouse.clients.streaming_job` (shared with `mak
 - delete: stops it, returns once the master no longer lists the application, and deletes the Orion job;
 - read (`pulumi refresh`): the job's state and application as Orion reports them.
 Orion's token arrives as a secret input and is never kept by the provider object; the engine keeps the
-output of the same name secret too. The inputs carry `provider_hash`, so an edit of the code is an update.
+output of the same name secret too.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The dashboards of superset_assets/ in Superset, as a Pulumi resource (a dynamic provider).
 
-Runs where `pulumi up` runs and reaches Superset through its published port. What it does to Superset lives in
-`lakehouse.clients.superset_dashboards` (the bundle in `lakehouse.superset_bundle`, the API in
-`lakehouse.clients.superset_api`),
-which `make demo` and the tests run too:
+Runs where `pulumi up` runs and reaches Superset through its published port, with
+`lakehouse.clients.superset_dashboards` (the bundle from `lakehouse.superset_bundle`):
 - create: builds the bundle (the Trino URI and the schema/table names filled in), logs in (CSRF token on the
   same session) and imports it through /api/v1/assets/import/, which creates the database connection, the
   datasets, the charts and the dashboards, or adopts and overwrites them when they exist (matched by uuid):

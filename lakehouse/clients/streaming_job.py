@@ -1,8 +1,7 @@
 """Running the streaming job through Spark Orion's API: submit or adopt, wait until it streams, stop, forget.
 
-Shared by the stack's StreamingJob dynamic provider (components/providers/streaming_job.py), `make demo`
-and the tests. Orion is reached with its bearer token from wherever the caller runs (the host, through the
-published port); "streaming" is what the job's driver reports through Orion (a live query that made progress),
+Orion is reached with its bearer token from wherever the caller runs (the host, through the published
+port); "streaming" is what the job's driver reports through Orion (a live query that made progress),
 "no longer running" is taken from the Spark master's own /json/, not from Orion alone. Errors name Orion, the
 URL, the step and Orion's answer; a job that died while starting is named with its Spark application, the
 driver's own last error line and the end of its log.

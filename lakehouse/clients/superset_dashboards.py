@@ -1,13 +1,8 @@
 """What the SupersetDashboards provider does to Superset: import the bundle of superset_assets/ (creating or
 adopting and updating every object), find the imported objects by uuid, delete them in dependency order.
 
-Shared by the stack's dynamic provider (components/providers/superset_dashboards.py), `make demo` and the
-tests, which all call these functions with the provider's property dict:
-  superset_url, admin_user, admin_password (a secret), trino_uri, catalog, schema, events_table,
-  rejected_table, instance, assets_dir ('' = this clone's superset_assets/), timeout_seconds,
-  assets_hash, provider_hash.
-`inputs(settings, ...)` builds that dict (without the password) from the lakehouse's settings, so the stack
-and the tests declare the resource the same way.
+Every function takes the provider's property dict, which `inputs(settings, ...)` builds (without the
+password) from the lakehouse's settings, so the stack and the tests declare the resource the same way.
 """
 
 from __future__ import annotations
