@@ -221,4 +221,3 @@ class SupersetClient:
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"Superset object kind {kind!r} is not one of {KINDS}")
-
