@@ -205,9 +205,21 @@ class KafkaCluster(pulumi.ComponentResource):
         self.internal_bootstrap_servers = pulumi.Output.from_input(
             ",".join(a.internal_address for a in args.addresses())
         )
+        self.topic_resource = self._topic(name, args)
+        self.topic = self.topic_resource.name
+        self.register_outputs(
+            {
+                "bootstrap_servers": self.bootstrap_servers,
+                "internal_bootstrap_servers": self.internal_bootstrap_servers,
+                "topic": self.topic,
+            }
+        )
+
+    def _topic(self, name: str, args: KafkaClusterArgs) -> KafkaTopic:
+        """The events topic, created from the host once every broker is healthy."""
         spec = topic_spec(name=args.topic, partitions=args.partitions, brokers=args.brokers)
         connect = c.connect_address(args.bind_address)
-        self.topic_resource = KafkaTopic(
+        return KafkaTopic(
             f"{name}-topic",
             bootstrap_servers=",".join(f"{connect}:{a.host_port}" for a in args.addresses()),
             topic=spec.name,
@@ -225,14 +237,6 @@ class KafkaCluster(pulumi.ComponentResource):
                 replacement_trigger=args.layout,
                 delete_before_replace=True,
             ),
-        )
-        self.topic = self.topic_resource.name
-        self.register_outputs(
-            {
-                "bootstrap_servers": self.bootstrap_servers,
-                "internal_bootstrap_servers": self.internal_bootstrap_servers,
-                "topic": self.topic,
-            }
         )
 
     def _zookeeper(self, name: str, args: KafkaClusterArgs) -> docker.Container:
