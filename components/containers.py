@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -24,6 +26,18 @@ DEFAULT_WAIT_TIMEOUT = 180
 DESTROY_GRACE_SECONDS = 30
 LABEL_PROJECT = "lakehouse.project"
 LABEL_ROLE = "lakehouse.role"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceArgs:
+    """The fields every service's Args shares (keyword-only, so each Args orders its own fields freely)."""
+
+    network_name: pulumi.Input[str]
+    """Docker network its containers join, each under its hostname."""
+    bind_address: str
+    """Host address its ports are published on."""
+    name_prefix: str = ""
+    """Prefix of the Docker names of its containers and volumes (the stack's; see docker_name)."""
 
 
 def go_duration(seconds: int) -> str:
@@ -169,3 +183,48 @@ def labels(role: str) -> list[docker.ContainerLabelArgs]:
 def upload(path: str, content: str, *, executable: bool = False) -> docker.ContainerUploadArgs:
     """A generated file written into the container before it starts (never a secret: see generators)."""
     return docker.ContainerUploadArgs(file=path, content=content, executable=executable)
+
+
+def container(
+    resource_name: str,
+    *,
+    prefix: str,
+    hostname: str,
+    network_name: pulumi.Input[str],
+    role: str,
+    memory_mib: int,
+    opts: pulumi.ResourceOptions,
+    destroy_grace_seconds: int = DESTROY_GRACE_SECONDS,
+    wait_timeout: int = DEFAULT_WAIT_TIMEOUT,
+    **inputs: object,
+) -> docker.Container:
+    """A service container as every one of the stack is: named in the stack, reachable by `hostname` on its
+    network, restarted, memory-capped, labelled, and waited for until healthy; `inputs` add the rest."""
+    return docker.Container(
+        resource_name,
+        name=docker_name(prefix, hostname),
+        hostname=hostname,
+        networks_advanced=on_network(network_name, hostname),
+        restart=RESTART_POLICY,
+        destroy_grace_seconds=destroy_grace_seconds,
+        **memory_limit(memory_mib),
+        labels=labels(role),
+        wait=True,
+        wait_timeout=wait_timeout,
+        opts=opts,
+        **inputs,  # type: ignore[arg-type]
+    )
+
+
+def volume(resource_name: str, prefix: str, name: str, path: str, opts: pulumi.ResourceOptions) -> list[Any]:
+    """A named volume (its data outlives the container) and its mount at `path`, for `volumes=`."""
+    data = docker.Volume(resource_name, name=docker_name(prefix, name), opts=opts)
+    return [docker.ContainerVolumeArgs(volume_name=data.name, container_path=path)]
+
+
+def built_image(
+    resource_name: str, image_name: str, *, context: str, dockerfile: str, args: Mapping[str, str], opts: Any
+) -> docker.Image:
+    """An image built from the repository, kept local (never pushed)."""
+    build = docker.DockerBuildArgs(context=context, dockerfile=dockerfile, args=dict(args))
+    return docker.Image(resource_name, image_name=image_name, build=build, skip_push=True, opts=opts)

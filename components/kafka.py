@@ -49,9 +49,7 @@ KAFKA_DESTROY_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
-class KafkaClusterArgs:
-    network_name: pulumi.Input[str]
-    """Docker network the brokers join."""
+class KafkaClusterArgs(c.ServiceArgs):
     mode: str
     """'kraft' (combined controller+broker quorum) or 'zookeeper' (a ZooKeeper node plus brokers)."""
     brokers: int
@@ -62,8 +60,6 @@ class KafkaClusterArgs:
     """KRaft cluster id (22 characters, stable per stack so kept volumes stay valid)."""
     host_port_base: int
     """Host port of broker 1's HOST listener; broker N gets base + N - 1 (published on the same port)."""
-    bind_address: str
-    """Host address the HOST listeners are published on."""
     heap: str
     """Heap of each broker (and of ZooKeeper), JVM notation."""
     topic: str
@@ -74,8 +70,6 @@ class KafkaClusterArgs:
     """ZooKeeper image (zookeeper mode only)."""
     controllers: int = 3
     """KRaft: how many of the brokers (kafka-1 upwards) are also controllers: the fixed voter set."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of containers and volumes (the stack's; see containers.docker_name)."""
     topic_adopt_existing: bool = False
     """Adopt the topic if it exists already on the cluster and the stack did not create it (kept on destroy)."""
     internal_port: int = 9092
@@ -163,15 +157,9 @@ def broker_healthcheck(internal_port: int) -> docker.ContainerHealthcheckArgs:
 
 
 class KafkaCluster(pulumi.ComponentResource):
-    """Children:
-    - `<name>-image` (docker.RemoteImage) of the broker image; in zookeeper mode also `<name>-zookeeper-image`,
-      `<name>-zookeeper-data` (volume) and `<name>-zookeeper` (container, healthy before any broker starts);
-    - per broker N: `<name>-<layout>-<N>-data` (named volume for the log dir, one set per layout) and
-      `<name>-<N>` (container `<prefix>-kafka-N`, hostname `kafka-N`, INTERNAL listener on 9092 for the
-      network, HOST listener published on base+N-1 and advertised as `localhost:<that port>`, CONTROLLER on
-      9093 on the KRaft controllers);
-    - `<name>-topic` (dynamic KafkaTopic): the events topic, created from the host once every broker is healthy.
-    """
+    """Children: `<name>-image`; in zookeeper mode `<name>-zookeeper(-image|-data)`, healthy before any broker
+    starts; per broker N `<name>-<layout>-<N>-data` and `<name>-<N>` (hostname `kafka-N`); `<name>-topic`, the
+    events topic, created from the host once every broker is healthy."""
 
     bootstrap_servers: pulumi.Output[str]
     internal_bootstrap_servers: pulumi.Output[str]
@@ -180,7 +168,6 @@ class KafkaCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: KafkaClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:KafkaCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        limit = jvm_limit_mib(args.heap)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
 
         wait_for: list[pulumi.Resource] = []
@@ -191,31 +178,25 @@ class KafkaCluster(pulumi.ComponentResource):
         rendered = args.server_properties()
         for me in args.addresses():
             host = me.internal_host
-            data = docker.Volume(
-                f"{name}-{args.layout}-{me.node_id}-data",
-                name=c.docker_name(args.name_prefix, f"{host}-{args.layout}-data"),
-                opts=child,
-            )
+            volume = f"{host}-{args.layout}-data"
+            data = c.volume(f"{name}-{args.layout}-{me.node_id}-data", args.name_prefix, volume, LOG_DIR, child)
             self.containers.append(
-                docker.Container(
+                c.container(
                     f"{name}-{me.node_id}",
-                    name=c.docker_name(args.name_prefix, host),
+                    prefix=args.name_prefix,
                     hostname=host,
+                    network_name=args.network_name,
+                    role="kafka-broker",
+                    memory_mib=jvm_limit_mib(args.heap),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=wait_for),
+                    destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
                     image=image.image_id,
                     command=broker_command(args.mode, args.cluster_id),
                     envs=c.env_list({"KAFKA_HEAP_OPTS": heap_opts(args.heap)}),
                     uploads=[c.upload(SERVER_PROPERTIES, rendered[host])],
-                    volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=LOG_DIR)],
-                    networks_advanced=c.on_network(args.network_name, host),
+                    volumes=data,
                     ports=[c.publish(me.host_port, me.host_port, args.bind_address)],
                     healthcheck=broker_healthcheck(args.internal_port),
-                    restart=c.RESTART_POLICY,
-                    destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
-                    **c.memory_limit(limit),
-                    labels=c.labels("kafka-broker"),
-                    wait=True,
-                    wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=wait_for),
                 )
             )
 
@@ -224,9 +205,21 @@ class KafkaCluster(pulumi.ComponentResource):
         self.internal_bootstrap_servers = pulumi.Output.from_input(
             ",".join(a.internal_address for a in args.addresses())
         )
+        self.topic_resource = self._topic(name, args)
+        self.topic = self.topic_resource.name
+        self.register_outputs(
+            {
+                "bootstrap_servers": self.bootstrap_servers,
+                "internal_bootstrap_servers": self.internal_bootstrap_servers,
+                "topic": self.topic,
+            }
+        )
+
+    def _topic(self, name: str, args: KafkaClusterArgs) -> KafkaTopic:
+        """The events topic, created from the host once every broker is healthy."""
         spec = topic_spec(name=args.topic, partitions=args.partitions, brokers=args.brokers)
         connect = c.connect_address(args.bind_address)
-        self.topic_resource = KafkaTopic(
+        return KafkaTopic(
             f"{name}-topic",
             bootstrap_servers=",".join(f"{connect}:{a.host_port}" for a in args.addresses()),
             topic=spec.name,
@@ -245,44 +238,31 @@ class KafkaCluster(pulumi.ComponentResource):
                 delete_before_replace=True,
             ),
         )
-        self.topic = self.topic_resource.name
-        self.register_outputs(
-            {
-                "bootstrap_servers": self.bootstrap_servers,
-                "internal_bootstrap_servers": self.internal_bootstrap_servers,
-                "topic": self.topic,
-            }
-        )
 
     def _zookeeper(self, name: str, args: KafkaClusterArgs) -> docker.Container:
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-zookeeper-image", name=args.zookeeper_image, keep_locally=True, opts=child)
-        data = docker.Volume(
-            f"{name}-zookeeper-data", name=c.docker_name(args.name_prefix, "zookeeper-data"), opts=child
-        )
+        data = c.volume(f"{name}-zookeeper-data", args.name_prefix, "zookeeper-data", ZOOKEEPER_DATA, child)
         zoo_cfg = render_properties(
             zookeeper_properties(data_dir=ZOOKEEPER_DATA, client_port=args.zookeeper_port), HEADER
         )
-        self.zookeeper = docker.Container(
+        self.zookeeper = c.container(
             f"{name}-zookeeper",
-            name=c.docker_name(args.name_prefix, "zookeeper"),
+            prefix=args.name_prefix,
             hostname="zookeeper",
+            network_name=args.network_name,
+            role="zookeeper",
+            memory_mib=jvm_limit_mib(args.heap, 256),
+            opts=child,
+            destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
             image=image.image_id,
             command=["zkServer.sh", "start-foreground"],
             # zkEnv.sh turns ZK_SERVER_HEAP (MiB) into the server's -Xmx.
             envs=c.env_list({"ZK_SERVER_HEAP": str(memory_mib(args.heap))}),
             uploads=[c.upload(ZOOKEEPER_CONFIG, zoo_cfg)],
-            volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=ZOOKEEPER_DATA)],
-            networks_advanced=c.on_network(args.network_name, "zookeeper"),
+            volumes=data,
             healthcheck=c.healthcheck(
                 ["CMD", "bash", "-c", zookeeper_probe_script(args.zookeeper_port)], interval=15, start_period=30
             ),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
-            **c.memory_limit(jvm_limit_mib(args.heap, 256)),
-            labels=c.labels("zookeeper"),
-            wait=True,
-            wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-            opts=child,
         )
         return self.zookeeper

@@ -52,30 +52,29 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
     prefix = c.stack_prefix(pulumi.get_project(), pulumi.get_stack())
 
     network = Network("network", NetworkArgs(name=c.docker_name(prefix, s.network_name)))
+    # What every service's Args holds (components.containers.ServiceArgs).
+    service = {"network_name": network.name, "bind_address": s.bind_address, "name_prefix": prefix}
     secrets = Secrets("secrets", SecretsArgs(provided=config.secrets))
 
     kafka_args = KafkaClusterArgs(
-        network_name=network.name,
+        **service,
         mode=s.kafka_mode,
         brokers=s.kafka_brokers,
         image=v.kafka_image if s.kafka_mode == "kraft" else v.kafka_zookeeper_line_image,
         zookeeper_image=v.zookeeper_image if s.kafka_mode == "zookeeper" else None,
         cluster_id=kraft_cluster_id(stack_id),
         host_port_base=s.kafka_host_port_base,
-        bind_address=s.bind_address,
         heap=s.kafka_heap,
         topic=s.kafka_topic,
         partitions=s.kafka_partitions,
         topic_adopt_existing=s.kafka_topic_adopt_existing,
         controllers=s.kafka_controllers,
-        name_prefix=prefix,
     )
     kafka = KafkaCluster("kafka", kafka_args)
 
     storage_args = StorageArgs(
-        network_name=network.name,
+        **service,
         image=v.minio_image,
-        bind_address=s.bind_address,
         api_port=s.minio_api_port,
         console_port=s.minio_console_port,
         region=s.s3_region,
@@ -85,7 +84,6 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         root_password=secrets.minio_root_password,
         spark_secret_key=secrets.spark_s3_secret_key,
         trino_secret_key=secrets.trino_s3_secret_key,
-        name_prefix=prefix,
     )
     storage = Storage("storage", storage_args)
     defaults = spark_defaults_file(s, storage_args)
@@ -93,18 +91,16 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
     spark = Spark(
         "spark",
         SparkArgs(
-            network_name=network.name,
+            **service,
             build_args=v.spark_build_args(),
             spark_defaults=defaults,
             workers=s.spark_workers,
             worker_cores=s.spark_worker_cores,
             worker_memory=s.spark_worker_memory,
             daemon_memory=s.spark_daemon_memory,
-            bind_address=s.bind_address,
             master_port=s.spark_master_port,
             master_ui_port=s.spark_master_ui_port,
             publish_master_rpc=s.publish_spark_master_rpc,
-            name_prefix=prefix,
             s3_access_key=storage.spark_access_key,
             s3_secret_key=storage.spark_secret_key,
             s3_region=s.s3_region,
@@ -116,14 +112,13 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
     orion = Orion(
         "orion",
         OrionArgs(
-            network_name=network.name,
+            **service,
             image_ref=spark.image_ref,
             spark_defaults=defaults,
             job_env=job_env,
             token=secrets.orion_token,
             s3_access_key=storage.spark_access_key,
             s3_secret_key=storage.spark_secret_key,
-            bind_address=s.bind_address,
             host_port=s.orion_port,
             cores_max=s.orion_cores_max,
             driver_memory=s.spark_driver_memory,
@@ -131,38 +126,33 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
             worker_cores=s.spark_worker_cores,
             s3_region=s.s3_region,
             wait_for=(spark.master, storage.contents),
-            name_prefix=prefix,
         ),
     )
 
     trino = Trino(
         "trino",
         TrinoArgs(
-            network_name=network.name,
+            **service,
             image=v.trino_image,
             s3=storage_args.s3_endpoint,
             metastore_bucket=s.metastore_bucket,
             s3_access_key=storage.trino_access_key,
             s3_secret_key=storage.trino_secret_key,
             heap=s.trino_heap,
-            bind_address=s.bind_address,
             host_port=s.trino_port,
             wait_for=(storage.server, storage.trino_user, *storage.attachments, storage.contents),
-            name_prefix=prefix,
         ),
     )
 
     superset = Superset(
         "superset",
         SupersetArgs(
-            network_name=network.name,
+            **service,
             build_args=v.superset_build_args(),
             secret_key=secrets.superset_secret_key,
             admin_user=s.superset_admin_user,
             admin_password=secrets.superset_admin_password,
-            bind_address=s.bind_address,
             host_port=s.superset_port,
-            name_prefix=prefix,
         ),
     )
 

@@ -30,11 +30,8 @@ class NetworkArgs:
 
 
 class Network(pulumi.ComponentResource):
-    """Children: `<name>-bridge`, one docker.Network with the bridge driver.
-
-    Its `name` output (not the plain setting) is what containers use, so each container depends on the
-    network and is created after it and removed before it.
-    """
+    """Children: `<name>-bridge`. Containers take its `name` output (not the plain setting), so each one is
+    created after the network and removed before it."""
 
     name: pulumi.Output[str]
 

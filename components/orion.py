@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_docker as docker
 
 from components import containers as c
 from components.sizing import orion_limit_mib
@@ -24,9 +23,7 @@ STOP_TIMEOUT_SECONDS = 150
 
 
 @dataclass(frozen=True)
-class OrionArgs:
-    network_name: pulumi.Input[str]
-    """Docker network the service joins."""
+class OrionArgs(c.ServiceArgs):
     image_ref: pulumi.Input[str]
     """The Spark image (Spark component's image_ref)."""
     spark_defaults: str
@@ -39,8 +36,6 @@ class OrionArgs:
     """Access key of the Spark S3 identity."""
     s3_secret_key: pulumi.Input[str]
     """Secret key of the Spark S3 identity (secret)."""
-    bind_address: str
-    """Host address the API port is published on."""
     host_port: int
     """Host port of the API and web UI."""
     cores_max: int
@@ -56,8 +51,6 @@ class OrionArgs:
     wait_for: tuple[pulumi.Resource, ...] = ()
     """What must be ready before Orion starts (the Spark master), and outlive it on destroy (the buckets'
     contents, which are emptied once nothing writes to them)."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         for key in self.job_env:
@@ -95,11 +88,22 @@ class Orion(pulumi.ComponentResource):
     def __init__(self, name: str, args: OrionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Orion", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        data = docker.Volume(f"{name}-data", name=c.docker_name(args.name_prefix, "orion-data"), opts=child)
-        self.server = docker.Container(
+        data = c.volume(f"{name}-data", args.name_prefix, "orion-data", DATA_DIR, child)
+        memory = orion_limit_mib(
+            driver_memory=args.driver_memory,
+            workers=args.workers,
+            worker_cores=args.worker_cores,
+            cores_max=args.cores_max,
+        )
+        self.server = c.container(
             f"{name}-server",
-            name=c.docker_name(args.name_prefix, HOSTNAME),
+            prefix=args.name_prefix,
             hostname=HOSTNAME,
+            network_name=args.network_name,
+            role="orion",
+            memory_mib=memory,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            destroy_grace_seconds=STOP_TIMEOUT_SECONDS,
             image=args.image_ref,
             command=[PYTHON, "-m", "orion"],
             # Orion is PID 1 otherwise, and spark-submit's orphaned grandchildren would never be reaped.
@@ -113,24 +117,9 @@ class Orion(pulumi.ComponentResource):
                 {"ORION_TOKEN": args.token, **aws_env(args.s3_access_key, args.s3_secret_key)},
             ),
             uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
-            volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path=DATA_DIR)],
-            networks_advanced=c.on_network(args.network_name, HOSTNAME),
+            volumes=data,
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{PORT}/health", python=PYTHON)),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=STOP_TIMEOUT_SECONDS,
-            **c.memory_limit(
-                orion_limit_mib(
-                    driver_memory=args.driver_memory,
-                    workers=args.workers,
-                    worker_cores=args.worker_cores,
-                    cores_max=args.cores_max,
-                )
-            ),
-            labels=c.labels("orion"),
-            wait=True,
-            wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
         )
         self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
         self.register_outputs({"url": self.url})

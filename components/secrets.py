@@ -53,11 +53,7 @@ class SecretsArgs:
 
 
 class Secrets(pulumi.ComponentResource):
-    """Children: `<name>-<key>` random.RandomPassword for each secret key the user did not set.
-
-    Attributes (all secret Outputs): minio_root_password, spark_s3_secret_key, trino_s3_secret_key,
-    superset_secret_key, superset_admin_password, orion_token. `generated` lists the keys it generated.
-    """
+    """Children: `<name>-<key>` random.RandomPassword for each secret key the user did not set (`generated`)."""
 
     minio_root_password: pulumi.Output[str]
     spark_s3_secret_key: pulumi.Output[str]

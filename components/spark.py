@@ -42,9 +42,7 @@ def master_ui_url() -> str:
 
 
 @dataclass(frozen=True)
-class SparkArgs:
-    network_name: pulumi.Input[str]
-    """Docker network the master and workers join."""
+class SparkArgs(c.ServiceArgs):
     build_args: dict[str, str]
     """Build args of images/spark/Dockerfile (Versions.spark_build_args()); SPARK_IMAGE is the base."""
     spark_defaults: str
@@ -57,8 +55,6 @@ class SparkArgs:
     """Memory each worker offers to executors, e.g. 1g."""
     daemon_memory: str
     """Heap of the master and worker daemons, e.g. 256m."""
-    bind_address: str
-    """Host address the master's ports are published on."""
     master_port: int
     """Host port of spark://."""
     master_ui_port: int
@@ -77,8 +73,6 @@ class SparkArgs:
     """Tag of the built image (defaults to the Spark version)."""
     publish_master_rpc: bool = False
     """Publish spark:// on the host too (a driver on the host cannot use it: executors connect back to it)."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
     wait_for: tuple[pulumi.Resource, ...] = ()
     """What the master and workers need first, and must outlive on destroy (the buckets' contents)."""
 
@@ -101,19 +95,19 @@ def spark_env(*, daemon_memory: str, hostname: str) -> dict[str, str]:
     }
 
 
+def spark_class(main_class: str, **flags: object) -> list[str]:
+    """`spark-class <main_class> --flag value ...` (`webui_port=8080` -> `--webui-port 8080`)."""
+    options = [part for key, value in flags.items() for part in (f"--{key.replace('_', '-')}", str(value))]
+    return [f"{SPARK_HOME}/bin/spark-class", main_class, *options]
+
+
 def aws_env(access_key: pulumi.Input[str], secret_key: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
     """S3A reads these (EnvironmentVariableCredentialsProvider); both are kept secret in the stack."""
     return {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
 
 
 class Spark(pulumi.ComponentResource):
-    """Children:
-    - `<name>-image` (docker.Image built locally, never pushed) - also used by the Orion component;
-    - `<name>-master` (container `<prefix>-spark-master`, hostname `spark-master`: web UI published on the bind
-      address, spark:// only with `publish_master_rpc`, healthy when /json/ says ALIVE);
-    - `<name>-worker-<N>` (container `spark-worker-N`), created once the master is healthy, each offering
-      `worker_cores` cores and `worker_memory` to executors, with the Spark identity's S3 keys in its env.
-    """
+    """Children: `<name>-image` (also Orion's), `<name>-master`, `<name>-worker-<N>`."""
 
     image_ref: pulumi.Output[str]
     master_url: pulumi.Output[str]
@@ -121,102 +115,69 @@ class Spark(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SparkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Spark", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tag = args.image_tag or args.build_args.get("SPARK_VERSION", "local")
-        self.image = docker.Image(
-            f"{name}-image",
-            image_name=f"{IMAGE_NAME}:{tag}",
-            build=docker.DockerBuildArgs(context=args.context, dockerfile=args.dockerfile, args=args.build_args),
-            skip_push=True,
-            opts=child,
-        )
+        self.image = c.built_image(
+            f"{name}-image", f"{IMAGE_NAME}:{tag}", context=args.context, dockerfile=args.dockerfile,
+            args=args.build_args, opts=pulumi.ResourceOptions(parent=self),
+        )  # fmt: skip
         # The image id (sha256:...) changes with every rebuild, so containers are replaced only then.
         self.image_ref = self.image.repo_digest
-        conf = c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)
-
-        self.master = docker.Container(
-            f"{name}-master",
-            name=c.docker_name(args.name_prefix, MASTER_HOST),
-            hostname=MASTER_HOST,
-            image=self.image_ref,
-            command=[
-                f"{SPARK_HOME}/bin/spark-class",
-                "org.apache.spark.deploy.master.Master",
-                "--host",
-                MASTER_HOST,
-                "--port",
-                str(MASTER_PORT),
-                "--webui-port",
-                str(MASTER_UI_PORT),
-            ],
-            envs=c.env_list(spark_env(daemon_memory=args.daemon_memory, hostname=MASTER_HOST)),
-            uploads=[conf],
-            networks_advanced=c.on_network(args.network_name, MASTER_HOST),
-            ports=[
-                c.publish(MASTER_UI_PORT, args.master_ui_port, args.bind_address),
-                *([c.publish(MASTER_PORT, args.master_port, args.bind_address)] if args.publish_master_rpc else []),
-            ],
-            healthcheck=c.healthcheck(
-                c.http_probe(f"http://localhost:{MASTER_UI_PORT}/json/", python=PYTHON, json_field=("status", "ALIVE"))
-            ),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
-            **c.memory_limit(jvm_limit_mib(args.daemon_memory)),
-            labels=c.labels("spark-master"),
-            wait=True,
-            wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
-        )
-
-        self.workers: list[docker.Container] = []
-        for n in range(1, args.workers + 1):
-            host = f"spark-worker-{n}"
-            self.workers.append(
-                docker.Container(
-                    f"{name}-worker-{n}",
-                    name=c.docker_name(args.name_prefix, host),
-                    hostname=host,
-                    image=self.image_ref,
-                    command=[
-                        f"{SPARK_HOME}/bin/spark-class",
-                        "org.apache.spark.deploy.worker.Worker",
-                        "--host",
-                        host,
-                        "--cores",
-                        str(args.worker_cores),
-                        "--memory",
-                        args.worker_memory,
-                        "--webui-port",
-                        str(WORKER_UI_PORT),
-                        "--work-dir",
-                        WORK_DIR,
-                        master_url(),
-                    ],
-                    envs=c.env_list(
-                        {**spark_env(daemon_memory=args.daemon_memory, hostname=host), "AWS_REGION": args.s3_region},
-                        aws_env(args.s3_access_key, args.s3_secret_key),
-                    ),
-                    uploads=[conf],
-                    networks_advanced=c.on_network(args.network_name, host),
-                    healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{WORKER_UI_PORT}/json/", python=PYTHON)),
-                    restart=c.RESTART_POLICY,
-                    destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
-                    **c.memory_limit(
-                        spark_worker_limit_mib(daemon_memory=args.daemon_memory, worker_memory=args.worker_memory)
-                    ),
-                    labels=c.labels("spark-worker"),
-                    wait=True,
-                    wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.master, *args.wait_for]),
-                )
-            )
-
+        self.master = self._master(name, args)
+        self.workers = [self._worker(name, args, n) for n in range(1, args.workers + 1)]
         self.master_url = pulumi.Output.from_input(master_url())
         self.master_ui_url = pulumi.Output.from_input(master_ui_url())
         self.register_outputs(
-            {
-                "image_ref": self.image_ref,
-                "master_url": self.master_url,
-                "master_ui_url": self.master_ui_url,
-            }
+            {"image_ref": self.image_ref, "master_url": self.master_url, "master_ui_url": self.master_ui_url}
+        )
+
+    def _master(self, name: str, args: SparkArgs) -> docker.Container:
+        rpc = [c.publish(MASTER_PORT, args.master_port, args.bind_address)] if args.publish_master_rpc else []
+        probe = c.http_probe(f"http://localhost:{MASTER_UI_PORT}/json/", python=PYTHON, json_field=("status", "ALIVE"))
+        return c.container(
+            f"{name}-master",
+            prefix=args.name_prefix,
+            hostname=MASTER_HOST,
+            network_name=args.network_name,
+            role="spark-master",
+            memory_mib=jvm_limit_mib(args.daemon_memory),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            image=self.image_ref,
+            command=spark_class(
+                "org.apache.spark.deploy.master.Master", host=MASTER_HOST, port=MASTER_PORT, webui_port=MASTER_UI_PORT
+            ),
+            envs=c.env_list(spark_env(daemon_memory=args.daemon_memory, hostname=MASTER_HOST)),
+            uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
+            ports=[c.publish(MASTER_UI_PORT, args.master_ui_port, args.bind_address), *rpc],
+            healthcheck=c.healthcheck(probe),
+        )
+
+    def _worker(self, name: str, args: SparkArgs, n: int) -> docker.Container:
+        """Worker N, created once the master is healthy, with the Spark identity's S3 keys in its env."""
+        host = f"spark-worker-{n}"
+        return c.container(
+            f"{name}-worker-{n}",
+            prefix=args.name_prefix,
+            hostname=host,
+            network_name=args.network_name,
+            role="spark-worker",
+            memory_mib=spark_worker_limit_mib(daemon_memory=args.daemon_memory, worker_memory=args.worker_memory),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.master, *args.wait_for]),
+            image=self.image_ref,
+            command=[
+                *spark_class(
+                    "org.apache.spark.deploy.worker.Worker",
+                    host=host,
+                    cores=args.worker_cores,
+                    memory=args.worker_memory,
+                    webui_port=WORKER_UI_PORT,
+                    work_dir=WORK_DIR,
+                ),
+                master_url(),
+            ],
+            envs=c.env_list(
+                {**spark_env(daemon_memory=args.daemon_memory, hostname=host), "AWS_REGION": args.s3_region},
+                aws_env(args.s3_access_key, args.s3_secret_key),
+            ),
+            uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
+            healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{WORKER_UI_PORT}/json/", python=PYTHON)),
         )

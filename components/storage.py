@@ -30,13 +30,9 @@ HEALTH_PROBE = (
 
 
 @dataclass(frozen=True)
-class StorageArgs:
-    network_name: pulumi.Input[str]
-    """Docker network the server joins (as `minio`)."""
+class StorageArgs(c.ServiceArgs):
     image: str
     """The MinIO-compatible server image (versions.toml [minio])."""
-    bind_address: str
-    """Host address the S3 API and console ports are published on."""
     api_port: int
     """Host port of the S3 API."""
     console_port: int
@@ -61,8 +57,6 @@ class StorageArgs:
     """Access key (user name) of the Spark identity."""
     trino_access_key: str = "lakehouse-trino"
     """Access key (user name) of the Trino identity."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         names = [self.lake_bucket, self.checkpoint_bucket, self.metastore_bucket]
@@ -79,16 +73,10 @@ class StorageArgs:
 
 
 class Storage(pulumi.ComponentResource):
-    """Children:
-    - `<name>-data` (named volume: the objects survive re-creating the container), `<name>-image`, and
-      `<name>-server` (container `minio`, S3 API and console published on the bind address);
-    - `<name>-provider` (pulumi-minio, root credentials as secrets), created only once the server is healthy;
-    - `<name>-bucket-<lake|checkpoints|metastore>`;
-    - `<name>-spark-*` and `<name>-trino-*`: a user, a policy and its attachment per service identity;
-    - `<name>-bucket-contents` (dynamic BucketContents): on destroy it empties the buckets before they are
-      deleted; whatever writes to the buckets must depend on it (`contents`), so it runs once they are gone.
-    Everything the provider creates waits for the healthy server, so its first API call cannot race the start.
-    """
+    """Children: `<name>-data`, `<name>-image`, `<name>-server`; `<name>-provider` (pulumi-minio, root
+    credentials), `<name>-bucket-<lake|checkpoints|metastore>`, a user, policy and attachment per identity
+    (`<name>-spark-*`, `<name>-trino-*`), all created once the server is healthy (no first call races its start);
+    `<name>-bucket-contents`, which whatever writes to the buckets depends on (see `contents`)."""
 
     s3_endpoint_url: pulumi.Output[str]
     spark_access_key: pulumi.Output[str]
@@ -98,36 +86,7 @@ class Storage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Storage", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        volume = docker.Volume(f"{name}-data", name=c.docker_name(args.name_prefix, "minio-data"), opts=child)
-        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        self.server = docker.Container(
-            f"{name}-server",
-            name=c.docker_name(args.name_prefix, HOSTNAME),
-            hostname=HOSTNAME,
-            image=image.image_id,
-            # The image's entrypoint puts its server binary (`silo`, formerly `minio`) in front of these arguments.
-            command=["server", DATA_DIR, "--address", f":{API_PORT}", "--console-address", f":{CONSOLE_PORT}"],
-            envs=c.env_list(
-                {"MINIO_ROOT_USER": args.root_user, "MINIO_SITE_REGION": args.region},
-                {"MINIO_ROOT_PASSWORD": args.root_password},
-            ),
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
-            networks_advanced=c.on_network(args.network_name, HOSTNAME),
-            ports=[
-                c.publish(API_PORT, args.api_port, args.bind_address),
-                c.publish(CONSOLE_PORT, args.console_port, args.bind_address),
-            ],
-            healthcheck=c.healthcheck(["CMD-SHELL", HEALTH_PROBE], interval=10, start_period=20),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
-            **c.memory_limit(MINIO_MIB),
-            labels=c.labels("s3"),
-            wait=True,
-            wait_timeout=c.DEFAULT_WAIT_TIMEOUT,
-            opts=child,
-        )
-        ready = pulumi.ResourceOptions(parent=self, depends_on=[self.server])
+        self.server = self._server(name, args)
         provider = minio.Provider(
             f"{name}-provider",
             minio_server=f"{c.connect_address(args.bind_address)}:{args.api_port}",
@@ -135,18 +94,15 @@ class Storage(pulumi.ComponentResource):
             minio_password=pulumi.Output.secret(args.root_password),
             minio_region=args.region,
             minio_ssl=False,
-            opts=ready,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server]),
         )
         with_provider = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.server])
+        roles = {"lake": args.lake_bucket, "checkpoints": args.checkpoint_bucket, "metastore": args.metastore_bucket}
         self.buckets = {
             role: minio.S3Bucket(
                 f"{name}-bucket-{role}", bucket=bucket, acl="private", force_destroy=True, opts=with_provider
             )
-            for role, bucket in (
-                ("lake", args.lake_bucket),
-                ("checkpoints", args.checkpoint_bucket),
-                ("metastore", args.metastore_bucket),
-            )
+            for role, bucket in roles.items()
         }
         bucket_deps = list(self.buckets.values())
         # What `pulumi destroy` empties before the buckets go (the MinIO plugin's own force_destroy can die on a
@@ -161,25 +117,12 @@ class Storage(pulumi.ComponentResource):
             buckets=[b.bucket for b in bucket_deps],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server, *bucket_deps]),
         )
+        identity = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.server, *bucket_deps])
         self.attachments: list[minio.IamUserPolicyAttachment] = []
-        self.spark_user = self._identity(
-            name,
-            "spark",
-            args.spark_access_key,
-            args.spark_secret_key,
-            render_policy(spark_policy(lake_bucket=args.lake_bucket, checkpoint_bucket=args.checkpoint_bucket)),
-            provider,
-            bucket_deps,
-        )
-        self.trino_user = self._identity(
-            name,
-            "trino",
-            args.trino_access_key,
-            args.trino_secret_key,
-            render_policy(trino_policy(lake_bucket=args.lake_bucket, metastore_bucket=args.metastore_bucket)),
-            provider,
-            bucket_deps,
-        )
+        spark = spark_policy(lake_bucket=args.lake_bucket, checkpoint_bucket=args.checkpoint_bucket)
+        self.spark_user = self._identity(name, "spark", args.spark_access_key, args.spark_secret_key, spark, identity)
+        trino = trino_policy(lake_bucket=args.lake_bucket, metastore_bucket=args.metastore_bucket)
+        self.trino_user = self._identity(name, "trino", args.trino_access_key, args.trino_secret_key, trino, identity)
         self.s3_endpoint = args.s3_endpoint
         self.s3_endpoint_url = pulumi.Output.from_input(args.s3_endpoint.url)
         self.spark_access_key = self.spark_user.name
@@ -196,18 +139,43 @@ class Storage(pulumi.ComponentResource):
             }
         )
 
+    def _server(self, name: str, args: StorageArgs) -> docker.Container:
+        child = pulumi.ResourceOptions(parent=self)
+        data = c.volume(f"{name}-data", args.name_prefix, "minio-data", DATA_DIR, child)
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        return c.container(
+            f"{name}-server",
+            prefix=args.name_prefix,
+            hostname=HOSTNAME,
+            network_name=args.network_name,
+            role="s3",
+            memory_mib=MINIO_MIB,
+            opts=child,
+            image=image.image_id,
+            # The image's entrypoint puts its server binary (`silo`, formerly `minio`) in front of these arguments.
+            command=["server", DATA_DIR, "--address", f":{API_PORT}", "--console-address", f":{CONSOLE_PORT}"],
+            envs=c.env_list(
+                {"MINIO_ROOT_USER": args.root_user, "MINIO_SITE_REGION": args.region},
+                {"MINIO_ROOT_PASSWORD": args.root_password},
+            ),
+            volumes=data,
+            ports=[
+                c.publish(API_PORT, args.api_port, args.bind_address),
+                c.publish(CONSOLE_PORT, args.console_port, args.bind_address),
+            ],
+            healthcheck=c.healthcheck(["CMD-SHELL", HEALTH_PROBE], interval=10, start_period=20),
+        )
+
     def _identity(
         self,
         name: str,
         role: str,
         access_key: str,
         secret_key: pulumi.Input[str],
-        policy_json: str,
-        provider: minio.Provider,
-        depends_on: list[pulumi.Resource],
+        policy: dict[str, object],
+        opts: pulumi.ResourceOptions,
     ) -> minio.IamUser:
         """A user whose name is its access key, its own policy, and the attachment between them."""
-        opts = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.server, *depends_on])
         user = minio.IamUser(
             f"{name}-{role}-user",
             name=access_key,
@@ -215,10 +183,11 @@ class Storage(pulumi.ComponentResource):
             force_destroy=True,
             opts=opts,
         )
-        policy = minio.IamPolicy(f"{name}-{role}-policy", name=f"lakehouse-{role}", policy=policy_json, opts=opts)
+        policy_json = render_policy(policy)
+        policy_res = minio.IamPolicy(f"{name}-{role}-policy", name=f"lakehouse-{role}", policy=policy_json, opts=opts)
         self.attachments.append(
             minio.IamUserPolicyAttachment(
-                f"{name}-{role}-policy-attachment", user_name=user.name, policy_name=policy.name, opts=opts
+                f"{name}-{role}-policy-attachment", user_name=user.name, policy_name=policy_res.name, opts=opts
             )
         )
         return user

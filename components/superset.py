@@ -13,7 +13,6 @@ import shlex
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_docker as docker
 
 from components import containers as c
 from components.sizing import SUPERSET_MIB
@@ -63,9 +62,7 @@ def bootstrap_command(
 
 
 @dataclass(frozen=True)
-class SupersetArgs:
-    network_name: pulumi.Input[str]
-    """Docker network Superset joins."""
+class SupersetArgs(c.ServiceArgs):
     build_args: dict[str, str]
     """Build args of images/superset/Dockerfile (Versions.superset_build_args())."""
     secret_key: pulumi.Input[str]
@@ -74,16 +71,12 @@ class SupersetArgs:
     """User name of the admin."""
     admin_password: pulumi.Input[str]
     """Password of the admin (secret)."""
-    bind_address: str
-    """Host address the web port is published on."""
     host_port: int
     """Host port of the web UI and API."""
     context: str = CONTEXT
     """Build context (the Dockerfile needs nothing else)."""
     dockerfile: str = DOCKERFILE
     """Dockerfile path, relative to the project directory."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its container and volume (the stack's; see containers.docker_name)."""
 
     def __post_init__(self) -> None:
         base = self.build_args.get("SUPERSET_IMAGE", "")
@@ -106,18 +99,20 @@ class Superset(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Superset", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tag = args.build_args.get("SUPERSET_IMAGE", "").rpartition(":")[2]
-        self.image = docker.Image(
-            f"{name}-image",
-            image_name=f"{IMAGE_NAME}:{tag}",
-            build=docker.DockerBuildArgs(context=args.context, dockerfile=args.dockerfile, args=args.build_args),
-            skip_push=True,
-            opts=child,
-        )
-        home = docker.Volume(f"{name}-home", name=c.docker_name(args.name_prefix, "superset-home"), opts=child)
-        self.server = docker.Container(
+        self.image = c.built_image(
+            f"{name}-image", f"{IMAGE_NAME}:{tag}", context=args.context, dockerfile=args.dockerfile,
+            args=args.build_args, opts=child,
+        )  # fmt: skip
+        home = c.volume(f"{name}-home", args.name_prefix, "superset-home", HOME, child)
+        self.server = c.container(
             f"{name}-server",
-            name=c.docker_name(args.name_prefix, HOSTNAME),
+            prefix=args.name_prefix,
             hostname=HOSTNAME,
+            network_name=args.network_name,
+            role="superset",
+            memory_mib=SUPERSET_MIB,
+            opts=child,
+            wait_timeout=420,
             image=self.image.repo_digest,
             command=bootstrap_command(),
             envs=c.env_list(
@@ -129,20 +124,12 @@ class Superset(pulumi.ComponentResource):
                 {SECRET_KEY_ENV: args.secret_key, ADMIN_PASSWORD_ENV: args.admin_password},
             ),
             uploads=[c.upload(CONFIG_PATH, args.config_file()), c.upload(ADMIN_SCRIPT_PATH, admin_script())],
-            volumes=[docker.ContainerVolumeArgs(volume_name=home.name, container_path=HOME)],
-            networks_advanced=c.on_network(args.network_name, HOSTNAME),
+            volumes=home,
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             # The image's virtualenv python is first on PATH.
             healthcheck=c.healthcheck(
                 c.http_probe(f"http://localhost:{PORT}/health", python="python"), start_period=120
             ),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
-            **c.memory_limit(SUPERSET_MIB),
-            labels=c.labels("superset"),
-            wait=True,
-            wait_timeout=420,
-            opts=child,
         )
         self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
         self.register_outputs({"url": self.url})

@@ -30,9 +30,7 @@ def health_probe(port: int = PORT) -> list[str]:
 
 
 @dataclass(frozen=True)
-class TrinoArgs:
-    network_name: pulumi.Input[str]
-    """Docker network Trino joins."""
+class TrinoArgs(c.ServiceArgs):
     image: str
     """trinodb/trino image, the version the test bed runs (versions.toml [trino])."""
     s3: S3Endpoint
@@ -45,15 +43,11 @@ class TrinoArgs:
     """Secret key of the Trino S3 identity (secret)."""
     heap: str
     """JVM heap, e.g. 1g."""
-    bind_address: str
-    """Host address the HTTP port is published on."""
     host_port: int
     """Host port of Trino's HTTP server."""
     wait_for: tuple[pulumi.Resource, ...] = ()
     """Resources that must exist first (the storage server and Trino's S3 identity) and outlive Trino on destroy
     (the buckets' contents, emptied once nothing writes to them)."""
-    name_prefix: str = ""
-    """Prefix of the Docker names of its containers and volumes (the stack's; see containers.docker_name)."""
 
     def files(self) -> dict[str, str]:
         """etc/ files by path inside the container."""
@@ -78,23 +72,20 @@ class Trino(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Trino", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        self.server = docker.Container(
+        self.server = c.container(
             f"{name}-server",
-            name=c.docker_name(args.name_prefix, HOSTNAME),
+            prefix=args.name_prefix,
             hostname=HOSTNAME,
+            network_name=args.network_name,
+            role="trino",
+            memory_mib=jvm_limit_mib(args.heap, TRINO_OVERHEAD_MIB),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            wait_timeout=300,
             image=image.image_id,
             envs=c.env_list({}, {ACCESS_KEY_ENV: args.s3_access_key, SECRET_KEY_ENV: args.s3_secret_key}),
             uploads=[c.upload(path, text) for path, text in args.files().items()],
-            networks_advanced=c.on_network(args.network_name, HOSTNAME),
             ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(health_probe(), interval=30, timeout=30, start_period=120),
-            restart=c.RESTART_POLICY,
-            destroy_grace_seconds=c.DESTROY_GRACE_SECONDS,
-            **c.memory_limit(jvm_limit_mib(args.heap, TRINO_OVERHEAD_MIB)),
-            labels=c.labels("trino"),
-            wait=True,
-            wait_timeout=300,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
         )
         self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
         self.register_outputs({"url": self.url})

@@ -21,14 +21,19 @@ import posixpath
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orion.codehash import package_dirs
 from orion.scrub import is_secret_name
+
+if TYPE_CHECKING:
+    from orion.settings import OrionSettings
 
 DESCRIBE_FLAG = "--describe"
 CHECKPOINT_FLAG = "--checkpoint-uri"
@@ -188,6 +193,19 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def for_submission(
+    settings: OrionSettings, entry: Path, args: list[str], conf: Mapping[str, str], environ: Mapping[str, str]
+) -> Described:
+    """`find_checkpoint` with Orion's settings and the environment its driver would get."""
+    python = environ.get("PYSPARK_DRIVER_PYTHON") or environ.get("PYSPARK_PYTHON") or sys.executable
+    scratch = settings.data_dir / "describe"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return find_checkpoint(
+        entry, args, conf, jobs_dir=settings.jobs_dir, environ=environ, python=python, cwd=scratch,
+        timeout=settings.describe_timeout_seconds, max_bytes=settings.describe_max_bytes,
+    )  # fmt: skip
 
 
 def find_checkpoint(

@@ -69,7 +69,8 @@ def snapshot(jobs_dir: Path | None) -> list[tuple[str, bytes]]:
     return [(arcname, path.read_bytes()) for arcname, path in package_files(jobs_dir)]
 
 
-def _digest(entry: bytes, packages: Iterable[tuple[str, bytes]]) -> str:
+def code_hash(entry: bytes, packages: Iterable[tuple[str, bytes]]) -> str:
+    """sha256 hex of an entry file's bytes and a snapshot of the packages (see `snapshot`)."""
     h = hashlib.sha256(b"orion-code-hash-v1\0")
     # Lengths before contents: no two different file sets can produce the same byte stream.
     h.update(b"entry\0%d\0" % len(entry))
@@ -82,17 +83,12 @@ def _digest(entry: bytes, packages: Iterable[tuple[str, bytes]]) -> str:
     return h.hexdigest()
 
 
-def code_hash(entry: bytes, packages: Iterable[tuple[str, bytes]]) -> str:
-    """sha256 hex of an entry file's bytes and a snapshot of the packages (see `snapshot`)."""
-    return _digest(entry, packages)
-
-
 def job_code_hash(jobs_dir: Path | None, entry_file: Path) -> str:
     """The code hash of the job whose entry is `entry_file`, with the packages of `jobs_dir`.
 
     The entry's contents count, not its name or place (an uploaded copy of a shipped job has its hash).
     """
-    return _digest(Path(entry_file).read_bytes(), snapshot(jobs_dir))
+    return code_hash(Path(entry_file).read_bytes(), snapshot(jobs_dir))
 
 
 def write_zip(packages: Iterable[tuple[str, bytes]], target: Path) -> Path:

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Protocol
@@ -200,19 +200,24 @@ class SparkRun:
         _signal_group(self.pid, signal.SIGKILL)
 
 
+def _processes(name: str) -> Iterator[tuple[int, bytes]]:
+    """(pid, /proc/<pid>/<name>) of every process this user can read."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                yield int(entry.name), (entry / name).read_bytes()
+            except OSError:
+                continue
+
+
 def _group_members(pgid: int) -> list[int]:
     members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
+    for pid, raw in _processes("stat"):
+        stat = raw.decode("utf-8", errors="replace")
         # Fields after the command name (which may hold spaces): state ppid pgrp ...
         fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
+            members.append(pid)
     return members
 
 
@@ -290,14 +295,4 @@ class SparkSubmitLauncher:
 
 
 def _pids_with_env(marker: bytes) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            env = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker in env.split(b"\0"):
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, env in _processes("environ") if pid != os.getpid() and marker in env.split(b"\0")]

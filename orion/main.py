@@ -58,6 +58,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    for exc_class, handler in jobs.error_handlers().items():
+        app.add_exception_handler(exc_class, handler)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -17,21 +17,18 @@ at start-up resubmits supervised jobs that were active when Orion went away.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orion import checkpoint, codehash
 from orion.joblog import BoundedLog
 from orion.launcher import STATUS_FILE, Launcher, Run, job_dir
 from orion.master import Master, MasterUnreachable, MasterView
-from orion.models import ACTIVE_STATES, FINISHED_STATES, JobOut, JobRecord, JobState
-from orion.progress import read_status, streaming_progress
+from orion.models import ACTIVE_STATES, FINISHED_STATES, JobRecord, JobState
+from orion.progress import read_status
 from orion.registry import Registry
 from orion.scrub import Scrubber
 from orion.settings import OrionSettings
@@ -72,10 +69,8 @@ class JobManager:
         master: Master,
         scrub: Scrubber,
         clock: Callable[[], float] = time.time,
-        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
-        self.environ = dict(os.environ if environ is None else environ)
         self.registry = registry
         self.launcher = launcher
         self.master = master
@@ -131,53 +126,6 @@ class JobManager:
     def list(self) -> list[JobRecord]:
         return self.registry.list()
 
-    def status_file(self, job_id: int) -> Path:
-        return job_dir(self.settings.data_dir, job_id) / STATUS_FILE
-
-    def to_out(self, job: JobRecord, detail: bool = False) -> JobOut:
-        out = JobOut(
-            id=job.id,
-            name=job.name,
-            source=job.source,
-            state=job.state,
-            supervise=job.supervise,
-            args=[self.scrub.text(a) for a in job.args],
-            conf=self.scrub.conf(job.conf),
-            app_id=job.app_id,
-            pid=job.pid,
-            run=job.run,
-            restart_count=job.restart_count,
-            created_at=job.created_at,
-            started_at=job.started_at,
-            running_at=job.running_at,
-            ended_at=job.ended_at,
-            exit_code=job.exit_code,
-            detail=self.scrub.text(job.detail),
-            command=self.scrub.command(job.command),
-            code_hash=job.code_hash,
-            checkpoint=self.scrub.text(job.checkpoint) if job.checkpoint else None,
-            stop_outcome=job.stop_outcome,
-            stop_batch_id=job.stop_batch_id,
-        )
-        if detail:
-            out.streaming = streaming_progress(read_status(self.status_file(job.id)), self.scrub)
-        return out
-
-    # ---------------------------------------------------------------- what a submission ships and writes
-    def code_hash_of(self, entry: Path) -> str:
-        return codehash.job_code_hash(self.settings.jobs_dir, entry)
-
-    def find_checkpoint(self, entry: Path, args: list[str], conf: Mapping[str, str]) -> checkpoint.Described:
-        """Ask the job (`--describe`, with the environment its driver would get) or fall back (orion/checkpoint.py)."""
-        env = self.environ
-        python = env.get("PYSPARK_DRIVER_PYTHON") or env.get("PYSPARK_PYTHON") or sys.executable
-        scratch = self.settings.data_dir / "describe"
-        scratch.mkdir(parents=True, exist_ok=True)
-        return checkpoint.find_checkpoint(
-            entry, args, conf, jobs_dir=self.settings.jobs_dir, environ=env, python=python, cwd=scratch,
-            timeout=self.settings.describe_timeout_seconds, max_bytes=self.settings.describe_max_bytes,
-        )  # fmt: skip
-
     # ---------------------------------------------------------------- operations
     def submit(
         self,
@@ -229,11 +177,8 @@ class JobManager:
                 raise JobConflict(f"job {job_id} is already {job.state}; nothing to stop")
             run = self._runs.get(job_id)
             if run is None:  # queued or waiting to restart: nothing runs yet
-                job.state, job.next_restart_at = JobState.STOPPED, None
-                job.ended_at = job.ended_at or self._now()
-                job.detail = "stopped on request"
-                self._save(job)
-                self._note(job, "stopped on request")
+                ended_at = job.ended_at or self._now()
+                self._settle(job, JobState.STOPPED, "stopped on request", next_restart_at=None, ended_at=ended_at)
                 return job
             job.stop_requested = True
             self._save(job)
@@ -250,10 +195,8 @@ class JobManager:
             self._check_checkpoint_free(job.checkpoint, job.id)
             run = self._runs.get(job_id)
             if run is None:
-                job.state, job.next_restart_at, job.consecutive_failures = JobState.RESTARTING, self.clock(), 0
-                job.detail = "restart requested"
-                self._save(job)
-                self._note(job, "restart requested")
+                now = self.clock()
+                self._settle(job, JobState.RESTARTING, "restart requested", next_restart_at=now, consecutive_failures=0)
                 self._launch_due()
                 return self.get(job_id)
             job.restart_requested = True
@@ -321,7 +264,7 @@ class JobManager:
         changed = self._take_stop_outcome(job, run)
         app_id = job.app_id or run.detected_app_id
         if app_id is None:
-            status = read_status(self.status_file(job.id))
+            status = read_status(job_dir(self.settings.data_dir, job.id) / STATUS_FILE)
             app_id = status.get("app_id") if status else None
         if app_id and app_id != job.app_id:
             job.app_id, changed = app_id, True
@@ -406,10 +349,7 @@ class JobManager:
         try:
             run = self.launcher.launch(job, self.log(job.id))
         except OSError as exc:
-            job.state, job.ended_at = JobState.FAILED, self._now()
-            job.detail = f"spark-submit could not be started: {exc}"
-            self._save(job)
-            self._note(job, job.detail)
+            self._settle(job, JobState.FAILED, f"spark-submit could not be started: {exc}", ended_at=self._now())
             return
         self._runs[job.id] = run
         self._started[job.id] = self.clock()
@@ -420,6 +360,13 @@ class JobManager:
                 self._note(job, f"run {job.run} ships different code: code hash {new_hash[:12]}")
             job.code_hash = new_hash
         self._save(job)
+
+    def _settle(self, job: JobRecord, state: JobState, detail: str, **fields: object) -> None:
+        """Move `job` to `state` with `detail` (and `fields`), store it and note why in its log."""
+        for name, value in {"state": state, "detail": detail, **fields}.items():
+            setattr(job, name, value)
+        self._save(job)
+        self._note(job, detail)
 
     def _save(self, job: JobRecord) -> None:
         job.updated_at = self._now()
@@ -435,18 +382,15 @@ class JobManager:
                     self._note(job, f"killed {killed} leftover process(es) of run {job.run}")
                 if job.state not in ACTIVE_STATES:
                     continue
-                job.pid = None
+                cleared = {"pid": None, "stop_requested": False, "restart_requested": False}
                 if job.stop_requested:
-                    job.state, job.ended_at, job.detail = JobState.STOPPED, self._now(), "stopped on request"
+                    self._settle(job, JobState.STOPPED, "stopped on request", ended_at=self._now(), **cleared)
                 elif job.supervise or job.restart_requested:
-                    job.state, job.next_restart_at = JobState.RESTARTING, self.clock()
-                    job.detail = "resubmitted after an Orion restart"
+                    resubmit = "resubmitted after an Orion restart"
+                    self._settle(job, JobState.RESTARTING, resubmit, next_restart_at=self.clock(), **cleared)
                 else:
-                    job.state, job.ended_at = JobState.FAILED, self._now()
-                    job.detail = "Orion restarted while the job ran; it is not supervised, so it was not resubmitted"
-                job.stop_requested = job.restart_requested = False
-                self._save(job)
-                self._note(job, job.detail)
+                    why = "Orion restarted while the job ran; it is not supervised, so it was not resubmitted"
+                    self._settle(job, JobState.FAILED, why, ended_at=self._now(), **cleared)
             self._launch_due()
 
     def _stop_all_for_shutdown(self) -> None:
@@ -471,13 +415,11 @@ class JobManager:
                 self._started.pop(job_id, None)
                 job.pid, job.exit_code, job.ended_at = None, run.poll(), self._now()
                 if job.supervise and not job.stop_requested:
-                    job.state, job.next_restart_at = JobState.RESTARTING, None
-                    job.detail = "Orion shut down; it is resubmitted when Orion starts again"
+                    state, detail = JobState.RESTARTING, "Orion shut down; it is resubmitted when Orion starts again"
+                    job.next_restart_at = None
                 else:
-                    job.state, job.detail = JobState.STOPPED, "stopped because Orion shut down"
-                job.stop_requested = job.restart_requested = False
-                self._save(job)
-                self._note(job, job.detail)
+                    state, detail = JobState.STOPPED, "stopped because Orion shut down"
+                self._settle(job, state, detail, stop_requested=False, restart_requested=False)
 
 
 def _outcome_text(job: JobRecord) -> str:

@@ -1,4 +1,5 @@
-"""Reads what a job's driver agent reported (app id, UI, streaming progress) and shapes it for the API."""
+"""The API's view of a job: its record with secrets masked, plus what its driver agent reported (app id,
+streaming progress)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orion.models import QueryProgress, SourceProgress, StreamingProgress
+from orion.models import JobOut, JobRecord, QueryProgress, SourceProgress, StreamingProgress
 from orion.scrub import Scrubber
 
 
@@ -75,3 +76,21 @@ def streaming_progress(status: dict[str, Any] | None, scrub: Scrubber) -> Stream
         updated_at=datetime.fromtimestamp(updated, UTC).isoformat() if updated else None,
         queries=[query_progress(q, scrub) for q in status["queries"] if isinstance(q, dict)],
     )
+
+
+def job_out(job: JobRecord, scrub: Scrubber, status_file: Path | None = None) -> JobOut:
+    """The job as the API shows it; with `status_file` (GET /jobs/{id}) also its streaming progress."""
+    values = {name: getattr(job, name) for name in JobOut.model_fields if hasattr(job, name)}
+    out = JobOut(
+        **values
+        | {
+            "args": [scrub.text(a) for a in job.args],
+            "conf": scrub.conf(job.conf),
+            "detail": scrub.text(job.detail),
+            "command": scrub.command(job.command),
+            "checkpoint": scrub.text(job.checkpoint) if job.checkpoint else None,
+        }
+    )
+    if status_file is not None:
+        out.streaming = streaming_progress(read_status(status_file), scrub)
+    return out

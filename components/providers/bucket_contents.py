@@ -20,17 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
 from lakehouse.clients import bucket_contents
 from lakehouse.clients.bucket_contents import S3Target
 
@@ -40,9 +32,6 @@ INT_PROPS = ("timeout_seconds",)
 
 def provider_hash() -> str:
     return code_hash(Path(__file__), bucket_contents)
-
-
-# ----- pure parts (unit-tested) -----
 
 
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
@@ -68,21 +57,16 @@ def target_of(props: dict[str, Any]) -> S3Target:
     return S3Target(props["endpoint"], props["region"], props["access_key"], props["secret_key"])
 
 
-# ----- the provider -----
-
-
-class BucketContentsProvider(ResourceProvider):
+class BucketContentsProvider(Provider):
     """The resource id is the endpoint and the buckets."""
 
-    serialize_as_secret_always = False  # the secret key is an input, never captured
+    INT_PROPS = INT_PROPS
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = with_ints(news, INT_PROPS)
-        return CheckResult(news, [CheckFailure(p, r) for p, r in known_failures(news, validate(news))])
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
+        return validate(news)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = changed_inputs(with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS), INPUT_PROPS)
-        return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
+        return changed_inputs(olds, news, INPUT_PROPS), []
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)

@@ -1,7 +1,6 @@
 """The streaming job's Delta tables registered in Trino, as a Pulumi resource (a dynamic provider).
 
-Runs where `pulumi up` runs and reaches Trino through its published port. What it does to Trino lives in
-`lakehouse.clients.delta_tables` (shared with `make demo` and the tests):
+Runs where `pulumi up` runs and reaches Trino through its published port, with `lakehouse.clients.delta_tables`:
 - create: waits (bounded) until each table's `_delta_log` exists, creates the schema if missing and
   registers each table; a table already registered at the same location is adopted;
 - update: a new location re-registers the table (the data stays where it is), a table no longer listed is
@@ -10,8 +9,7 @@ Runs where `pulumi up` runs and reaches Trino through its published port. What i
 - delete: unregisters every table (the data stays) and drops the schema if this resource created it and
   nothing else is registered in it;
 - read (`pulumi refresh`): the registrations Trino's metastore holds now.
-Trino runs without authentication inside the lakehouse, so no credential is involved. The inputs carry
-`provider_hash` (this file and the modules it calls), so an edit of the code shows up as an update.
+Trino runs without authentication inside the lakehouse, so no credential is involved.
 """
 
 from __future__ import annotations
@@ -20,17 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
 from lakehouse.clients import delta_tables, trino_sql
 from lakehouse.clients.delta_tables import IDENT, LOCATION, TableSpec
 
@@ -43,11 +33,7 @@ def provider_hash() -> str:
     return code_hash(Path(__file__), delta_tables, trino_sql)
 
 
-# ----- pure parts (unit-tested) -----
-
-
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
-    """(property, reason) for each input that is not allowed."""
     failures: list[tuple[str, str]] = []
     url = props.get("trino_url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -72,7 +58,6 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
-    """(changed, properties forcing a replacement)."""
     changed = changed_inputs(olds, news, INPUT_PROPS)
     return bool(changed), [k for k in REPLACE_PROPS if k in changed]
 
@@ -81,21 +66,16 @@ def qualified_names(props: dict[str, Any]) -> dict[str, str]:
     return {name: delta_tables.qualified(props["catalog"], props["schema"], name) for name in props["tables"]}
 
 
-# ----- the provider -----
-
-
-class DeltaTablesProvider(ResourceProvider):
+class DeltaTablesProvider(Provider):
     """The resource id is `<catalog>.<schema>`."""
 
-    serialize_as_secret_always = False  # it captures nothing; no credential is involved
+    INT_PROPS = INT_PROPS
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = with_ints(news, INT_PROPS)
-        return CheckResult(news, [CheckFailure(p, r) for p, r in known_failures(news, validate(news))])
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
+        return validate(news)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = diff(with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS))
-        return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=bool(replaces))
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
+        return diff(olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)
@@ -181,8 +161,6 @@ class DeltaTables(pulumi.dynamic.Resource, module="lakehouse", name="DeltaTables
             "tables": dict(tables),
             "wait_seconds": wait_seconds,
             "provider_hash": provider_hash(),
-            "schema_created": None,
-            "registrations": None,
-            "table_names": None,
+            **dict.fromkeys(("schema_created", "registrations", "table_names")),
         }
         super().__init__(DeltaTablesProvider(), resource_name, props, opts)

@@ -15,6 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ResourceProvider
+
 
 def is_unknown(value: Any) -> bool:
     """Whether `value` is, or holds, Pulumi's "not known yet" placeholder.
@@ -73,3 +75,33 @@ def code_hash(*sources: ModuleType | Path) -> str:
 def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any], props: Iterable[str]) -> list[str]:
     """The properties of `props` whose stored value differs from the program's (outputs are not compared)."""
     return [k for k in props if olds.get(k) != news.get(k)]
+
+
+class Provider(ResourceProvider):
+    """What every dynamic provider of the stack does the same way: integers back from the engine's floats on
+    entry (`INT_PROPS`), `check` through `failures` (values not known yet pass), `diff` through `changes`."""
+
+    # It captures nothing (credentials arrive as secret inputs), so its pickled form need not be a secret.
+    serialize_as_secret_always = False
+    INT_PROPS: tuple[str, ...] = ()
+    DELETE_BEFORE_REPLACE = True
+
+    def ints(self, props: Mapping[str, Any] | None) -> dict[str, Any]:
+        return with_ints(props, self.INT_PROPS)
+
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[Any, list[str]]:
+        """(what changed, truthy when anything did; the properties forcing a replacement)."""
+        raise NotImplementedError
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        news = self.ints(news)
+        failures = known_failures(news, self.failures(news, self.ints(olds)))
+        return CheckResult(news, [CheckFailure(prop, reason) for prop, reason in failures])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed, replaces = self.changes(self.ints(olds), self.ints(news))
+        dbr = self.DELETE_BEFORE_REPLACE and bool(replaces)
+        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=dbr)

@@ -16,13 +16,9 @@ The provider runs where `pulumi up` runs and reaches the brokers through their H
 - read (`pulumi refresh`): describes the live topic; it also becomes the inputs for the next diff, so drift
   made outside the stack shows up in the next preview (configs set back, partitions that cannot shrink refused).
 
-What it does to Kafka lives in `lakehouse.clients.kafka_topic` (create_topic, describe_topic, update_topic,
-delete_topic: each takes a bootstrap string), which the test bed also uses to create the events topic, so
-the real-service tests run the very code the provider runs. kafka-python is imported only inside those
-functions and nothing is captured at module level: the provider is pickled into the state. The inputs
-carry `provider_hash` (of this file, lakehouse/clients/kafka_topic.py and components/providers/inputs.py), so an
-edit of any of them shows up as an update. The engine hands every number over as a float: each entry point
-turns the integer properties back with `with_ints` (components/providers/inputs.py).
+What it does to Kafka lives in `lakehouse.clients.kafka_topic`, which the test bed also uses to create the
+events topic, so the real-service tests run the very code the provider runs; kafka-python is imported only
+inside those functions (the provider is pickled into the state).
 """
 
 from __future__ import annotations
@@ -32,18 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from components.providers import inputs as provider_inputs
-from components.providers.inputs import code_hash, known_failures, with_ints
+from components.providers.inputs import Provider, code_hash, with_ints
 from lakehouse.clients import kafka_topic
 from lakehouse.clients.kafka_topic import create_topic, delete_topic, describe_topic, update_topic
 
@@ -70,8 +58,6 @@ OUTPUT_PROPS = ("adopted", "created", "topic_id")
 
 
 def provider_hash() -> str:
-    """SHA-256 of the provider's code (this file, the admin functions it calls and the input coercion): part of
-    the inputs, so editing any of them triggers an update."""
     return code_hash(*provider_sources())
 
 
@@ -80,11 +66,8 @@ def provider_sources() -> tuple[Path, ...]:
     return (Path(__file__), Path(kafka_topic.__file__), Path(provider_inputs.__file__))
 
 
-# ----- pure parts (unit-tested) -----
-
-
 def validate(props: dict[str, Any], olds: dict[str, Any] | None = None) -> list[tuple[str, str]]:
-    """(property, reason) for each input that is not allowed; an empty list when all are fine."""
+    """(property, reason) for each input that is not allowed (`olds`: a decrease of partitions is not)."""
     failures: list[tuple[str, str]] = []
     name = props.get("name")
     if not isinstance(name, str) or not TOPIC_NAME.match(name):
@@ -151,23 +134,16 @@ def stack_created(state: dict[str, Any]) -> bool:
     return bool(created)
 
 
-# ----- the provider -----
-
-
-class KafkaTopicProvider(ResourceProvider):
+class KafkaTopicProvider(Provider):
     """CRUD of one topic; the resource id is the topic name."""
 
-    # It captures no secret, so its pickled form need not be a secret in the state.
-    serialize_as_secret_always = False
+    INT_PROPS = INT_PROPS
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = with_ints(news, INT_PROPS)
-        failures = known_failures(news, validate(news, with_ints(olds, INT_PROPS) or None))
-        return CheckResult(news, [CheckFailure(prop, reason) for prop, reason in failures])
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
+        return validate(news, olds)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = diff(olds, news)
-        return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=bool(replaces))
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
+        return diff(olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)

@@ -1,7 +1,7 @@
 """The streaming job running under Spark Orion, as a Pulumi resource (a dynamic provider).
 
 Runs where `pulumi up` runs and reaches Orion (and the Spark master's web UI) through their published
-ports. What it does lives in `lakehouse.clients.streaming_job` (shared with `make demo` and the tests):
+ports, with `lakehouse.clients.streaming_job`:
 - create: submits the job supervised, or adopts a job Orion already runs with the same code hash, arguments,
   conf and supervision; returns once the job really streams (its application RUNNING and a live query that
   made progress), and fails fast with the driver's own error line when its driver dies while starting;
@@ -14,7 +14,7 @@ ports. What it does lives in `lakehouse.clients.streaming_job` (shared with `mak
 - delete: stops it, returns once the master no longer lists the application, and deletes the Orion job;
 - read (`pulumi refresh`): the job's state and application as Orion reports them.
 Orion's token arrives as a secret input and is never kept by the provider object; the engine keeps the
-output of the same name secret too. The inputs carry `provider_hash`, so an edit of the code is an update.
+output of the same name secret too.
 """
 
 from __future__ import annotations
@@ -23,17 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import changed_inputs, code_hash, known_failures, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
 from lakehouse.clients import streaming_job
 from lakehouse.clients.streaming_job import FINISHED_STATES, JobSpec, OrionClient, OrionError
 
@@ -57,9 +49,6 @@ RESTART_PROPS = ("args", "conf", "supervise", "code_hash")
 
 def provider_hash() -> str:
     return code_hash(Path(__file__), streaming_job)
-
-
-# ----- pure parts (unit-tested) -----
 
 
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
@@ -144,22 +133,16 @@ def _outputs(props: dict[str, Any], job: dict[str, Any], adopted: bool) -> dict[
     }
 
 
-# ----- the provider -----
-
-
-class StreamingJobProvider(ResourceProvider):
+class StreamingJobProvider(Provider):
     """The resource id is Orion's job id."""
 
-    serialize_as_secret_always = False  # the token is an input, never captured
+    INT_PROPS = INT_PROPS
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = with_ints(news, INT_PROPS)
-        return CheckResult(news, [CheckFailure(p, r) for p, r in known_failures(news, validate(news))])
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
+        return validate(news)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        olds = with_ints(olds, INT_PROPS)
-        changed, replaces = diff(olds, with_ints(news, INT_PROPS), live_state(olds))
-        return DiffResult(changes=changed, replaces=replaces, stables=[], delete_before_replace=True)
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
+        return diff(olds, news, live_state(olds))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)
@@ -237,9 +220,6 @@ class StreamingJob(pulumi.dynamic.Resource, module="lakehouse", name="StreamingJ
             "start_timeout_seconds": start_timeout_seconds,
             "stop_timeout_seconds": stop_timeout_seconds,
             "provider_hash": provider_hash(),
-            "job_id": None,
-            "state": None,
-            "app_id": None,
-            "adopted": None,
+            **dict.fromkeys(("job_id", "state", "app_id", "adopted")),
         }
         super().__init__(StreamingJobProvider(), resource_name, props, opts)

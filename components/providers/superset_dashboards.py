@@ -1,9 +1,7 @@
 """The dashboards of superset_assets/ in Superset, as a Pulumi resource (a dynamic provider).
 
-Runs where `pulumi up` runs and reaches Superset through its published port. What it does to Superset lives in
-`lakehouse.clients.superset_dashboards` (the bundle in `lakehouse.superset_bundle`, the API in
-`lakehouse.clients.superset_api`),
-which `make demo` and the tests run too:
+Runs where `pulumi up` runs and reaches Superset through its published port, with
+`lakehouse.clients.superset_dashboards` (the bundle from `lakehouse.superset_bundle`):
 - create: builds the bundle (the Trino URI and the schema/table names filled in), logs in (CSRF token on the
   same session) and imports it through /api/v1/assets/import/, which creates the database connection, the
   datasets, the charts and the dashboards, or adopts and overwrites them when they exist (matched by uuid):
@@ -30,17 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import changed_inputs, code_hash, is_unknown, known_failures, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash, is_unknown, known_failures, with_ints
 from lakehouse import superset_bundle
 from lakehouse.clients import superset_api, superset_dashboards
 
@@ -70,15 +60,10 @@ _USER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
 def provider_hash() -> str:
-    """SHA-256 of the code that applies the dashboards (this file and the lakehouse modules it calls)."""
     return code_hash(Path(__file__), superset_dashboards, superset_api, superset_bundle)
 
 
-# ----- pure parts (unit-tested) -----
-
-
 def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
-    """(property, reason) for each input that is not allowed."""
     failures: list[tuple[str, str]] = []
     url = props.get("superset_url")
     if not isinstance(url, str) or not _URL.match(url.rstrip("/")):
@@ -135,32 +120,27 @@ def diff(
     return changed, [k for k in REPLACE_PROPS if k in changed]
 
 
-# ----- the provider -----
-
-
-class SupersetDashboardsProvider(ResourceProvider):
+class SupersetDashboardsProvider(Provider):
     """The resource id is the Superset URL plus the instance (one set of dashboards per Superset and instance)."""
 
-    serialize_as_secret_always = False  # it captures nothing: the password is an input
+    INT_PROPS = INT_PROPS
+    DELETE_BEFORE_REPLACE = False  # another Superset: create there, then delete here
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = with_ints(news, INT_PROPS)
+    def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
         failures = validate(news)
         if not failures and not any(is_unknown(news.get(p)) for p in BUNDLE_PROPS):
             try:  # the assets themselves: a broken file is refused at preview, before anything is imported
                 superset_dashboards.bundle_of(news)
             except superset_bundle.BundleError as exc:
                 failures.append(("assets_hash", str(exc)))
-        return CheckResult(news, [CheckFailure(p, r) for p, r in failures])
+        return failures
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        news = with_ints(news, INT_PROPS)
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
         try:
             wanted = superset_dashboards.bundle_of(news).uuids()
         except (superset_bundle.BundleError, KeyError, TypeError):
             wanted = None  # unknown inputs during a preview, or check() reports the problem
-        changed, replaces = diff(with_ints(olds, INT_PROPS), news, wanted)
-        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=False)
+        return diff(olds, news, wanted)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)
@@ -230,11 +210,7 @@ class SupersetDashboards(pulumi.dynamic.Resource, module="lakehouse", name="Supe
             "timeout_seconds": timeout_seconds,
             "assets_hash": assets_hash,
             "provider_hash": provider_hash(),
-            "dashboard_urls": None,
-            "dashboards": None,
-            "object_ids": None,
-            "adopted": None,
-            "import_seconds": None,
+            **dict.fromkeys(("dashboard_urls", "dashboards", "object_ids", "adopted", "import_seconds")),
         }
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["admin_password"]))
         super().__init__(SupersetDashboardsProvider(), resource_name, props, opts)

@@ -1,9 +1,8 @@
 """Registering the streaming job's Delta tables in Trino: wait for the log, register (or adopt), unregister.
 
 Spark writes the tables; Trino's file metastore only learns of them through
-`CALL <catalog>.system.register_table(...)`, which fails until the table's `_delta_log` exists. Shared by
-the stack's DeltaTables dynamic provider (components/providers/delta_tables.py), `make demo` and the tests,
-so they all run this code. A registration is metadata only: unregistering leaves the data where it is.
+`CALL <catalog>.system.register_table(...)`, which fails until the table's `_delta_log` exists. A
+registration is metadata only: unregistering leaves the data where it is.
 """
 
 from __future__ import annotations

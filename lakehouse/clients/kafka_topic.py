@@ -137,6 +137,29 @@ def _settled_state(admin: Any, name: str, partitions: int, deadline: float) -> d
         time.sleep(0.5)
 
 
+def _take_existing(
+    admin: Any, where: str, name: str, *, own: bool, adopt_existing: bool, partitions: int, replication_factor: int
+) -> None:
+    """A topic of that name exists: refuse it unless it is the caller's (`own`) or may be adopted; check its
+    replication factor, raise its partitions."""
+    if not own and not adopt_existing:
+        raise TopicExistsError(
+            f"topic {name!r} already exists on the cluster at {where} and this stack did not create it: set "
+            "`lakehouse:kafkaTopicAdoptExisting true` to adopt it (the stack then manages its partitions and "
+            "configs and leaves it on Kafka at `destroy`), or delete the topic, or choose another "
+            "`lakehouse:kafkaTopic`"
+        )
+    (description,) = admin.describe_topics([name])
+    current = topic_state(description)
+    if current["replication_factor"] != replication_factor:
+        raise ValueError(
+            f"topic {name!r} exists with replication factor {current['replication_factor']}, "
+            f"not {replication_factor}; delete it or set the replication the cluster has"
+        )
+    if current["partitions"] < partitions:
+        admin.create_partitions({name: partitions})
+
+
 def create_topic(
     bootstrap: str,
     name: str,
@@ -184,26 +207,14 @@ def create_topic(
             if _pending_deletion(exc):
                 raise  # retriable: the name is free once the deletion completes
             live_cluster = admin.describe_cluster()["cluster_id"]
-            own = (
-                this_call["made"] or sent_before or (owner_cluster_id is not None and live_cluster == owner_cluster_id)
-            )
-            if not own and not adopt_existing:
-                raise TopicExistsError(
-                    f"topic {name!r} already exists on the cluster at {bootstrap} (cluster id {live_cluster}) and "
-                    "this stack did not create it: set `lakehouse:kafkaTopicAdoptExisting true` to adopt it "
-                    "(the stack then manages its partitions and configs and leaves it on Kafka at `destroy`), "
-                    "or delete the topic, or choose another `lakehouse:kafkaTopic`"
-                ) from None
+            owner = owner_cluster_id is not None and live_cluster == owner_cluster_id
+            own = this_call["made"] or sent_before or owner
+            where = f"{bootstrap} (cluster id {live_cluster})"
+            _take_existing(
+                admin, where, name, own=own, adopt_existing=adopt_existing, partitions=partitions,
+                replication_factor=replication_factor,
+            )  # fmt: skip
             adopted, created = not own, own
-            (description,) = admin.describe_topics([name])
-            current = topic_state(description)
-            if current["replication_factor"] != replication_factor:
-                raise ValueError(
-                    f"topic {name!r} exists with replication factor {current['replication_factor']}, "
-                    f"not {replication_factor}; delete it or set the replication the cluster has"
-                ) from None
-            if current["partitions"] < partitions:
-                admin.create_partitions({name: partitions})
             _set_configs(admin, name, configs)
         return {
             **_settled_state(admin, name, partitions, time.monotonic() + 30),

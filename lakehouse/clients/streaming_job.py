@@ -1,8 +1,7 @@
 """Running the streaming job through Spark Orion's API: submit or adopt, wait until it streams, stop, forget.
 
-Shared by the stack's StreamingJob dynamic provider (components/providers/streaming_job.py), `make demo`
-and the tests. Orion is reached with its bearer token from wherever the caller runs (the host, through the
-published port); "streaming" is what the job's driver reports through Orion (a live query that made progress),
+Orion is reached with its bearer token from wherever the caller runs (the host, through the published
+port); "streaming" is what the job's driver reports through Orion (a live query that made progress),
 "no longer running" is taken from the Spark master's own /json/, not from Orion alone. Errors name Orion, the
 URL, the step and Orion's answer; a job that died while starting is named with its Spark application, the
 driver's own last error line and the end of its log.
@@ -101,24 +100,8 @@ class OrionClient:
         return self._call("POST", f"/jobs/{int(job_id)}/stop", what=f"stop job {job_id}", timeout=timeout)
 
     def delete(self, job_id: int) -> bool:
-        import requests
-
-        try:
-            resp = requests.delete(
-                f"{self.url}/jobs/{int(job_id)}",
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise OrionError(f"Spark Orion at {self.url} did not answer DELETE /jobs/{job_id}: {exc}") from exc
-        if resp.status_code == 404:
-            return False
-        if resp.status_code >= 400:
-            raise OrionError(
-                f"Spark Orion at {self.url} refused DELETE /jobs/{job_id}: HTTP {resp.status_code}: {resp.text[:500]}",
-                resp.status_code,
-            )
-        return True
+        """False when Orion had no such job."""
+        return self._call("DELETE", f"/jobs/{int(job_id)}", what=f"delete job {job_id}") is not None
 
     def log_tail(self, job_id: int) -> str:
         try:

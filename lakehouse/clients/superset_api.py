@@ -221,8 +221,3 @@ class SupersetClient:
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"Superset object kind {kind!r} is not one of {KINDS}")
-
-
-def login(base_url: str, user: str, password: str, *, timeout: float = 60) -> Any:
-    """A `requests.Session` logged in (bearer + CSRF token): for callers that want the raw session."""
-    return SupersetClient.login(base_url, user, password, timeout=timeout).http

@@ -1,13 +1,8 @@
 """What the SupersetDashboards provider does to Superset: import the bundle of superset_assets/ (creating or
 adopting and updating every object), find the imported objects by uuid, delete them in dependency order.
 
-Shared by the stack's dynamic provider (components/providers/superset_dashboards.py), `make demo` and the
-tests, which all call these functions with the provider's property dict:
-  superset_url, admin_user, admin_password (a secret), trino_uri, catalog, schema, events_table,
-  rejected_table, instance, assets_dir ('' = this clone's superset_assets/), timeout_seconds,
-  assets_hash, provider_hash.
-`inputs(settings, ...)` builds that dict (without the password) from the lakehouse's settings, so the stack
-and the tests declare the resource the same way.
+Every function takes the provider's property dict, which `inputs(settings, ...)` builds (without the
+password) from the lakehouse's settings, so the stack and the tests declare the resource the same way.
 """
 
 from __future__ import annotations
@@ -108,15 +103,20 @@ def _located(client: SupersetClient, bundle: superset_bundle.Bundle, props: Mapp
             f"Superset at {client.base_url}: after importing {_assets_dir(props)} these objects are not there: "
             f"{missing} (the import answered OK; is another bundle using the same uuids?)"
         )
-    dashboards = []
-    for d in bundle.dashboards():
-        entry = {**d, "id": ids["dashboard"][d["uuid"]]}
-        entry["url"] = dashboard_url(props, entry)
-        dashboards.append(entry)
+    return _outputs(props, ids, bundle.dashboards())
+
+
+def _outputs(props: Mapping[str, Any], ids: dict[str, dict[str, int]], dashboards: Any) -> dict[str, Any]:
+    """The outputs naming the objects Superset holds (`ids`: kind -> uuid -> id), with each dashboard's URL."""
+    found = []
+    for d in dashboards:
+        if d["uuid"] in ids["dashboard"]:
+            entry = {**d, "id": ids["dashboard"][d["uuid"]]}
+            found.append({**entry, "url": dashboard_url(props, entry)})
     return {
         "object_ids": {kind: dict(sorted(ids[kind].items())) for kind in KINDS},
-        "dashboards": dashboards,
-        "dashboard_urls": {d["title"]: d["url"] for d in dashboards},
+        "dashboards": found,
+        "dashboard_urls": {d["title"]: d["url"] for d in found},
     }
 
 
@@ -161,15 +161,4 @@ def inspect(props: Mapping[str, Any]) -> dict[str, Any] | None:
         ids = {kind: client.ids_by_uuid(kind, (props.get("object_ids") or {}).get(kind) or {}) for kind in KINDS}
     if not ids["dashboard"]:
         return None
-    dashboards = []
-    for d in props.get("dashboards") or []:
-        if d["uuid"] in ids["dashboard"]:
-            entry = {**d, "id": ids["dashboard"][d["uuid"]]}
-            entry["url"] = dashboard_url(props, entry)
-            dashboards.append(entry)
-    return {
-        **props,
-        "object_ids": {kind: dict(sorted(ids[kind].items())) for kind in KINDS},
-        "dashboards": dashboards,
-        "dashboard_urls": {d["title"]: d["url"] for d in dashboards},
-    }
+    return {**props, **_outputs(props, ids, props.get("dashboards") or [])}

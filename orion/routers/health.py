@@ -6,6 +6,7 @@ request rate: concurrent calls share the reading (one at a time, the others use 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -27,17 +28,8 @@ def health(master: MasterDep, request: Request, response: Response) -> Health:
     except MasterUnreachable as exc:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="degraded", spark_master=MasterHealth(url=master.url, reachable=False, error=str(exc)))
-    return Health(
-        status="ok",
-        spark_master=MasterHealth(
-            url=master.url,
-            reachable=True,
-            status=view.status,
-            alive_workers=view.alive_workers,
-            cores=view.cores,
-            cores_used=view.cores_used,
-        ),
-    )
+    cluster = {k: v for k, v in dataclasses.asdict(view).items() if k != "apps"}
+    return Health(status="ok", spark_master=MasterHealth(url=master.url, reachable=True, **cluster))
 
 
 def _reading(master: Master, request: Request) -> MasterView:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
+from fastapi.responses import JSONResponse
 
+from orion import checkpoint, codehash
 from orion.deps import ManagerDep, SettingsDep, require_token
+from orion.launcher import STATUS_FILE, job_dir
 from orion.manager import JobConflict, JobNotFound
 from orion.models import JobCreated, JobOut, LogOut
+from orion.progress import job_out
 from orion.validation import (
     ConfLimits,
     InvalidRequest,
@@ -31,12 +38,16 @@ _SUBMIT_ERRORS = {
 }
 
 
-def _http(exc: Exception) -> HTTPException:
-    if isinstance(exc, InvalidRequest):
-        return HTTPException(exc.status_code, exc.detail)
-    if isinstance(exc, JobNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+def error_handlers() -> dict[type[Exception], Callable[[Request, Exception], Response]]:
+    """The app's answers to the manager's and the validation's refusals: 404, 409, or the status they name."""
+
+    def answer(_request: Request, exc: Exception) -> Response:
+        if isinstance(exc, InvalidRequest):
+            return JSONResponse({"detail": exc.detail}, exc.status_code)
+        code = status.HTTP_404_NOT_FOUND if isinstance(exc, JobNotFound) else status.HTTP_409_CONFLICT
+        return JSONResponse({"detail": str(exc)}, code)
+
+    return dict.fromkeys((InvalidRequest, JobNotFound, JobConflict), answer)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobCreated, responses=_SUBMIT_ERRORS)
@@ -51,35 +62,30 @@ def submit_job(
     ] = None,
     supervise: Annotated[bool, Form(description="Restart the driver when it fails (streaming jobs).")] = False,
 ) -> JobCreated:
+    if (job is None or job == "") == (file is None):
+        raise InvalidRequest("send exactly one of 'job' (a shipped job's name) or 'file' (a .py upload)")
+    parsed_args = parse_args(args)
+    parsed_conf = parse_conf(conf, ConfLimits.from_settings(settings))
+    if file is None:
+        assert job is not None
+        path, name, source = shipped_job_path(settings.jobs_dir, job), job, "shipped"
+    else:
+        filename = upload_name(file.filename)
+        data = file.file.read(settings.upload_max_bytes + 1)
+        check_upload(filename, data, settings.upload_max_bytes)
+        path, name, source = _store_upload(settings.data_dir, filename, data), filename[:-3], "upload"
     try:
-        if (job is None or job == "") == (file is None):
-            raise InvalidRequest("send exactly one of 'job' (a shipped job's name) or 'file' (a .py upload)")
-        parsed_args = parse_args(args)
-        parsed_conf = parse_conf(conf, ConfLimits.from_settings(settings))
-        if file is None:
-            assert job is not None
-            path, name, source = shipped_job_path(settings.jobs_dir, job), job, "shipped"
-        else:
-            filename = upload_name(file.filename)
-            data = file.file.read(settings.upload_max_bytes + 1)
-            check_upload(filename, data, settings.upload_max_bytes)
-            path, name, source = _store_upload(settings.data_dir, filename, data), filename[:-3], "upload"
-    except InvalidRequest as exc:
-        raise _http(exc) from None
-    try:
-        code_hash = manager.code_hash_of(path)
-        found = manager.find_checkpoint(path, parsed_args, parsed_conf)
+        code_hash = codehash.job_code_hash(settings.jobs_dir, path)
+        found = checkpoint.for_submission(settings, path, parsed_args, parsed_conf, os.environ)
         record = manager.submit(
             name=name, source=source, file_path=str(path), args=parsed_args, conf=parsed_conf, supervise=supervise,
             code_hash=code_hash, checkpoint=found.checkpoint, checkpoint_note=found.how,
         )  # fmt: skip
-    except BaseException as exc:
+    except BaseException:
         if source == "upload":
             shutil.rmtree(path.parent, ignore_errors=True)  # nothing refers to it
-        if isinstance(exc, JobConflict):
-            raise _http(exc) from None
         raise
-    return JobCreated(id=record.id, state=record.state, job=manager.to_out(record))
+    return JobCreated(id=record.id, state=record.state, job=job_out(record, manager.scrub))
 
 
 def _store_upload(data_dir: Path, filename: str, data: bytes) -> Path:
@@ -96,15 +102,12 @@ def _store_upload(data_dir: Path, filename: str, data: bytes) -> Path:
 
 @router.get("", response_model=list[JobOut])
 def list_jobs(manager: ManagerDep) -> list[JobOut]:
-    return [manager.to_out(j) for j in manager.list()]
+    return [job_out(j, manager.scrub) for j in manager.list()]
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=_ERRORS)
 def get_job(job_id: int, manager: ManagerDep) -> JobOut:
-    try:
-        return manager.to_out(manager.get(job_id), detail=True)
-    except JobNotFound as exc:
-        raise _http(exc) from None
+    return job_out(manager.get(job_id), manager.scrub, job_dir(manager.settings.data_dir, job_id) / STATUS_FILE)
 
 
 @router.get("/{job_id}/logs", response_model=LogOut, responses=_ERRORS)
@@ -114,36 +117,21 @@ def job_logs(
     offset: Annotated[int, Query(ge=0, description="Byte offset to read from (next_offset of the last call).")] = 0,
     limit: Annotated[int, Query(ge=1, le=1024 * 1024, description="At most this many bytes.")] = 65536,
 ) -> LogOut:
-    try:
-        manager.get(job_id)
-    except JobNotFound as exc:
-        raise _http(exc) from None
-    chunk = manager.log(job_id).read(offset, limit)
-    return LogOut(
-        offset=chunk.offset, next_offset=chunk.next_offset, size=chunk.size, truncated=chunk.truncated, text=chunk.text
-    )
+    manager.get(job_id)
+    return LogOut(**dataclasses.asdict(manager.log(job_id).read(offset, limit)))
 
 
 @router.post("/{job_id}/stop", response_model=JobOut, responses=_ERRORS)
 def stop_job(job_id: int, manager: ManagerDep) -> JobOut:
-    try:
-        return manager.to_out(manager.stop(job_id))
-    except (JobNotFound, JobConflict) as exc:
-        raise _http(exc) from None
+    return job_out(manager.stop(job_id), manager.scrub)
 
 
 @router.post("/{job_id}/restart", response_model=JobOut, responses=_ERRORS)
 def restart_job(job_id: int, manager: ManagerDep) -> JobOut:
-    try:
-        return manager.to_out(manager.restart(job_id))
-    except (JobNotFound, JobConflict) as exc:
-        raise _http(exc) from None
+    return job_out(manager.restart(job_id), manager.scrub)
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
 def delete_job(job_id: int, manager: ManagerDep) -> Response:
-    try:
-        manager.delete(job_id)
-    except (JobNotFound, JobConflict) as exc:
-        raise _http(exc) from None
+    manager.delete(job_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

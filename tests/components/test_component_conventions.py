@@ -14,6 +14,7 @@ import importlib
 from pathlib import Path
 
 import pytest
+from stack_harness import Recording
 
 from components.kafka import KafkaClusterArgs
 
@@ -33,19 +34,11 @@ def component_classes(path: Path) -> list[ast.ClassDef]:
     ]
 
 
-def test_the_expected_components_exist() -> None:
-    names = {cls.name for path in COMPONENT_FILES for cls in component_classes(path)}
-    assert names == {
-        "Network",
-        "Secrets",
-        "KafkaCluster",
-        "Storage",
-        "Spark",
-        "Orion",
-        "Trino",
-        "Superset",
-        "PostDeploy",
-    }
+def test_the_stack_declares_every_component(default_stack: Recording) -> None:
+    declared = {r.typ for r in default_stack.resources}
+    names = [cls.name for path in COMPONENT_FILES for cls in component_classes(path)]
+    assert names, "no component found under components/"
+    assert {f"lakehouse:index:{name}" for name in names} <= declared
 
 
 @pytest.mark.parametrize("path", COMPONENT_FILES, ids=lambda p: p.name)
