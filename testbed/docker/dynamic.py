@@ -33,10 +33,6 @@ class DynamicState:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "inputs": self.inputs, "outs": self.outs}
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DynamicState:
-        return cls(str(data["id"]), dict(data["inputs"]), dict(data["outs"]))
-
 
 def _check(node: Node, olds: dict[str, Any]) -> dict[str, Any]:
     news = as_engine_sends(dict(node.inputs))

@@ -11,6 +11,7 @@ exists: `Graph.from_recording` refuses such a graph rather than replay a guess.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import string
 import threading
@@ -33,6 +34,7 @@ from testbed.docker.recording import (
     Recording,
     RecordingMocks,
     plain,
+    run_stack,
 )
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -199,12 +201,16 @@ class Graph:
     def of_type(self, typ: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.type == typ]
 
-    def dependents(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {urn: set() for urn in self.nodes}
-        for node in self.nodes.values():
-            for dep in node.deps:
-                out[dep].add(node.urn)
-        return out
+    def upstream(self, node: Node) -> list[Node]:
+        """The nodes `node` depends on, directly or not."""
+        seen: set[str] = set()
+        todo = list(node.deps)
+        while todo:
+            urn = todo.pop()
+            if urn not in seen and urn in self.nodes:
+                seen.add(urn)
+                todo += self.nodes[urn].deps
+        return [self.nodes[u] for u in seen]
 
     def levels(self) -> list[list[Node]]:
         """The nodes in dependency order, grouped: every node of a level depends only on earlier levels."""
@@ -244,15 +250,15 @@ def run_graph(
     with `reverse` its dependents - as many at once as the graph allows, like the engine. After a failure no
     new node starts (those already running finish); the failures and the nodes never started are returned."""
     chosen = set(only) if only is not None else set(graph.nodes)
+    waits: dict[str, set[str]] = {u: set() if reverse else set(graph.nodes[u].deps) & chosen for u in chosen}
     if reverse:
-        waits = {u: graph.dependents()[u] & chosen for u in chosen}
-    else:
-        waits = {u: set(graph.nodes[u].deps) & chosen for u in chosen}
+        for u in chosen:
+            for dep in graph.nodes[u].deps & chosen:
+                waits[dep].add(u)
     outcome = Outcome()
     done: set[str] = set()
     running: dict[Future[None], str] = {}
     started: set[str] = set()
-
     begin = time.monotonic()
 
     def timed(node: Node) -> None:
@@ -284,3 +290,23 @@ def run_graph(
     if not outcome.failures and outcome.not_started:
         raise GraphError(f"dependency cycle: never started {outcome.not_started}")
     return outcome
+
+
+def record(mocks: EngineMocks, config: Mapping[str, str], stack: str) -> Graph:
+    """The whole program's graph under `mocks`, run in a thread with an event loop of its own.
+
+    Pulumi's mock runner drives whatever event loop is current in its thread, one callback at a time; in a
+    thread that already has one (Playwright's sync API keeps its loop current in the main thread) it would run
+    that loop's callbacks too - a browser route handler there deadlocked the e2e test."""
+
+    def run() -> Recording:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return run_stack(config, mocks=mocks, stack=stack)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="program") as pool:
+        return Graph.from_recording(pool.submit(run).result())
