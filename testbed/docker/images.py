@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,6 @@ from testbed import artifacts
 from testbed.docker import rootfs
 from testbed.docker.recipes import (
     ALL_NAMES,
-    BASE_PACKAGES,
     PROJECT_BASES,
     STANDIN_RECIPES,
     STANDINS,
@@ -97,15 +95,6 @@ def assemble(recipe: Recipe, into: Path) -> Path:
     return into
 
 
-def _existing(client: Any, tag: str) -> Any | None:
-    import docker
-
-    try:
-        return client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        return None
-
-
 def _log_path(name: str) -> Path:
     path = cache_dir() / "docker" / "logs" / f"{name}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,23 +142,16 @@ def _stream_build(client: Any, recipe: Recipe, context: Path, labels: dict[str, 
 def _build_one(client: Any, recipe: Recipe, digest: str, nocache: bool, echo: Echo) -> tuple[Any, float, float]:
     """Build `recipe` (its stand-in base first); returns (image, build seconds, root filesystem seconds)."""
     labels = {HASH_LABEL: digest}
-    if recipe.standin_of:
-        labels[STANDIN_LABEL] = recipe.standin_of
-        labels[ROLE_LABEL] = recipe.name
     base_seconds = 0.0
     if recipe.standin_of:
-        base = rootfs.ensure_base(client, BASE_PACKAGES, echo)
-        if base.ref != recipe.buildargs["BASE_IMAGE"]:
-            raise ImageError(f"{recipe.tag}: base {base.ref} is not the expected {recipe.buildargs['BASE_IMAGE']}")
-        base_seconds = base.seconds
+        labels |= {STANDIN_LABEL: recipe.standin_of, ROLE_LABEL: recipe.name}
+        base_seconds = rootfs.ensure_base(client, echo).seconds
     echo(f"building {recipe.tag} ({recipe.name})")
     t0 = time.monotonic()
     if recipe.context_dir is not None:
         _stream_build(client, recipe, recipe.context_dir, labels, nocache, echo)
     else:
-        work = cache_dir() / "docker" / "tmp"
-        work.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=work, prefix=f"context-{recipe.name}-") as tmp:
+        with rootfs.scratch_dir(f"context-{recipe.name}-") as tmp:
             _stream_build(client, recipe, assemble(recipe, Path(tmp) / "context"), labels, nocache, echo)
     seconds = time.monotonic() - t0
     image = client.images.get(recipe.tag)
@@ -180,7 +162,7 @@ def _build_one(client: Any, recipe: Recipe, digest: str, nocache: bool, echo: Ec
 
 def _ensure(client: Any, recipe: Recipe, *, rebuild: bool, echo: Echo) -> Result:
     digest = image_hash(recipe)
-    image = _existing(client, recipe.tag)
+    image = rootfs.find_image(client, recipe.tag)
     labels = (image.labels or {}) if image is not None else {}
     if image is not None and recipe.standin_of and labels.get(STANDIN_LABEL) != recipe.standin_of:
         raise ImageError(
