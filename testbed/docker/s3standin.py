@@ -160,22 +160,28 @@ def users(container: Any) -> dict[str, list[str]]:
     return {name: sorted(i.get("actions") or []) for name, i in identities(container).items()}
 
 
-def _access_keys(identity: Mapping[str, Any]) -> list[str]:
-    return sorted(c.get("accessKey", "") for c in identity.get("credentials") or [])
+def _change_user(
+    container: Any,
+    current: dict[str, Any] | None,
+    name: str,
+    commands: list[str],
+    applied: Callable[[dict | None], bool],
+    what: str,
+    secrets: Iterable[str] = (),
+) -> None:
+    """Run `commands` on the user `name` (never the root identity) and wait until `applied(identity)` holds.
 
-
-def _refuse_static(identity: Mapping[str, Any] | None, name: str) -> None:
-    if identity and identity.get("isStatic"):
+    Nothing to change writes nothing: as pulumi-minio on an unchanged user, a second `up` must not touch a live
+    identity (the gateway reloads its identities on every write, under the running job)."""
+    if current and current.get("isStatic"):
         raise StandInError(
             f"{name!r} is the stand-in's root identity (from MINIO_ROOT_USER): it is not changed through weed shell"
         )
-
-
-def _wait_applied(container: Any, name: str, check: Callable[[dict[str, Any] | None], bool], what: str) -> None:
+    if applied(current):
+        return
+    weed_shell(container, commands, secrets=secrets)
     deadline = time.monotonic() + APPLY_WAIT
-    while True:
-        if check(identities(container).get(name)):
-            return
+    while not applied(identities(container).get(name)):
         if time.monotonic() > deadline:
             raise StandInError(f"S3 stand-in user {name!r}: {what} was not applied within {APPLY_WAIT:.0f} s")
         time.sleep(0.5)
@@ -187,24 +193,15 @@ def ensure_user(container: Any, name: str, secret: str) -> None:
     check_user(name)
     check_secret(secret)
     current = identities(container).get(name)
-    _refuse_static(current, name)
+    keys = sorted(c.get("accessKey", "") for c in (current or {}).get("credentials") or [])
+    commands = [f"s3.configure -user={name} -access_key={name} -secret_key={secret} -apply"]
+    commands += [f"s3.configure -user={name} -access_key={key} -delete -apply" for key in keys if key != name]
 
     def done(i: dict[str, Any] | None) -> bool:
         creds = (i or {}).get("credentials") or []
         return len(creds) == 1 and creds[0].get("accessKey") == name and creds[0].get("secretKey") == secret
 
-    if done(current):
-        # Nothing to change, so nothing is written: as pulumi-minio on an unchanged user, a second `up` must not
-        # touch a live identity (the gateway reloads its identities on every write, under the running job).
-        return
-    commands = [f"s3.configure -user={name} -access_key={name} -secret_key={secret} -apply"]
-    commands += [
-        f"s3.configure -user={name} -access_key={key} -delete -apply"
-        for key in _access_keys(current or {})
-        if key != name
-    ]
-    weed_shell(container, commands, secrets=[secret])
-    _wait_applied(container, name, done, "its credential")
+    _change_user(container, current, name, commands, done, "its credential", [secret])
 
 
 def set_user_actions(container: Any, name: str, actions: Iterable[str]) -> None:
@@ -214,34 +211,24 @@ def set_user_actions(container: Any, name: str, actions: Iterable[str]) -> None:
     current = identities(container).get(name)
     if current is None:
         raise StandInError(f"S3 stand-in user {name!r} does not exist: create it first (ensure_user)")
-    _refuse_static(current, name)
     have = set(current.get("actions") or [])
     commands = []
     if add := sorted(set(wanted) - have):
         commands.append(f"s3.configure -user={name} -actions={','.join(add)} -apply")
     if drop := sorted(have - set(wanted)):
         commands.append(f"s3.configure -user={name} -actions={','.join(drop)} -delete -apply")
-    if commands:
-        weed_shell(container, commands)
-    _wait_applied(container, name, lambda i: sorted((i or {}).get("actions") or []) == wanted, "its actions")
-
-
-def put_user(container: Any, access_key: str, secret_key: str, actions: Iterable[str]) -> None:
-    """Create or update the user `access_key` (its name is its access key, as the stack's MinIO users are) with
-    that secret and exactly `actions`."""
-    ensure_user(container, access_key, secret_key)
-    set_user_actions(container, access_key, actions)
+    _change_user(
+        container, current, name, commands, lambda i: sorted((i or {}).get("actions") or []) == wanted, "its actions"
+    )
 
 
 def delete_user(container: Any, name: str) -> None:
     """Remove the user `name`; nothing to do when it is not there."""
     check_user(name)
     current = identities(container).get(name)
-    if current is None:
-        return
-    _refuse_static(current, name)
-    weed_shell(container, [f"s3.configure -user={name} -delete -apply"])
-    _wait_applied(container, name, lambda i: i is None, "its removal")
+    _change_user(
+        container, current, name, [f"s3.configure -user={name} -delete -apply"], lambda i: i is None, "its removal"
+    )
 
 
 # ----------------------------------------------------------------------------- buckets (S3 API, root credentials)
@@ -315,53 +302,35 @@ def buckets(endpoint: Endpoint) -> list[str]:
 # ----------------------------------------------------------------------------- finding the stand-in
 
 
-def find_container(client: Any, host_port: int) -> Any:
-    """The running S3 stand-in container whose S3 API port is published on `host_port` of this machine."""
-    found = []
-    for c in client.containers.list(filters={"label": f"{ROLE_LABEL}={ROLE}"}):
-        for binding in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(API_PORT) or []:
-            if str(binding.get("HostPort")) == str(host_port):
-                found.append(c)
-    if len(found) != 1:
-        names = [c.name for c in found] or ["none"]
-        raise StandInError(
-            f"{len(found)} running S3 stand-in containers (label {ROLE_LABEL}={ROLE}) publish {API_PORT} on host "
-            f"port {host_port} ({', '.join(names)}): exactly one is needed"
-        )
-    return found[0]
+def admin(client: Any, provider: Mapping[str, Any], echo: Echo | None = None) -> Any:
+    """testbed/docker/minio.py's Admin for a pulumi-minio provider's inputs, bound to the running stand-in that
+    publishes its `minioServer` (host:port) after its root credentials pass a ListBuckets call."""
+    from testbed.docker.minio import Admin
 
-
-def connect(
-    client: Any, server: str, root_user: str, root_password: str, region: str = "us-east-1"
-) -> tuple[Any, Endpoint]:
-    """The stand-in behind `server` (`host:port`, as pulumi-minio's minioServer) and its endpoint; the root
-    credentials are checked with a ListBuckets call."""
+    server = str(provider["minioServer"])
     host, _, port = server.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"S3 stand-in server {server!r} is not host:port")
-    container = find_container(client, int(port))
-    endpoint = Endpoint(f"http://{host}:{port}", root_user, root_password, region)
+    if provider.get("minioSsl"):
+        raise StandInError("pulumi-minio provider with minioSsl=true: the S3 stand-in serves plain http only")
+    found = [
+        c
+        for c in client.containers.list(filters={"label": f"{ROLE_LABEL}={ROLE}"})
+        for binding in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(API_PORT) or []
+        if str(binding.get("HostPort")) == port
+    ]
+    if len(found) != 1:
+        raise StandInError(
+            f"{len(found)} running S3 stand-in containers (label {ROLE_LABEL}={ROLE}) publish {API_PORT} on host "
+            f"port {port} ({', '.join(c.name for c in found) or 'none'}): exactly one is needed"
+        )
+    container = found[0]
+    region = str(provider.get("minioRegion") or "us-east-1")
+    endpoint = Endpoint(f"http://{host}:{port}", str(provider["minioUser"]), str(provider["minioPassword"]), region)
     try:
         endpoint.s3().list_buckets()
     except Exception as exc:
         raise StandInError(f"the root credentials do not work on the S3 stand-in at {server}: {_code(exc)}") from exc
-    return container, endpoint
-
-
-def admin(client: Any, provider: Mapping[str, Any], echo: Echo | None = None) -> Any:
-    """testbed/docker/minio.py's Admin for a pulumi-minio provider's inputs (minioServer, minioUser,
-    minioPassword, minioRegion, minioSsl), bound to the stand-in that publishes that endpoint."""
-    from testbed.docker.minio import Admin
-
-    if provider.get("minioSsl"):
-        raise StandInError("pulumi-minio provider with minioSsl=true: the S3 stand-in serves plain http only")
-    container, endpoint = connect(
-        client,
-        str(provider["minioServer"]),
-        str(provider["minioUser"]),
-        str(provider["minioPassword"]),
-        str(provider.get("minioRegion") or "us-east-1"),
-    )
     if echo:
         echo(f"S3 stand-in {container.name} at {endpoint.url}: root credentials accepted")
     return Admin(
