@@ -15,7 +15,7 @@ from typing import Any
 from pulumi.dynamic.dynamic import PROVIDER_KEY
 
 from testbed.docker.graph import Node
-from testbed.docker.recording import as_engine_sends, provider_of
+from testbed.docker.recording import as_engine_sends, provider_check, provider_of
 
 
 class DynamicFailed(RuntimeError):
@@ -36,10 +36,9 @@ class DynamicState:
 
 def _check(node: Node, olds: dict[str, Any]) -> dict[str, Any]:
     news = as_engine_sends(dict(node.inputs))
-    result = provider_of(news).check(olds, news)
-    if result.failures:
-        reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
-        raise DynamicFailed(f"{node.label}: check refused the inputs: {reasons}")
+    result, refused = provider_check(news, olds)
+    if refused:
+        raise DynamicFailed(f"{node.label}: check refused the inputs: {refused}")
     # The engine keeps the checked inputs and sends them on over the wire: floats again.
     return as_engine_sends({**dict(result.inputs or news), PROVIDER_KEY: news[PROVIDER_KEY]})
 

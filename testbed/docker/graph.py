@@ -74,12 +74,8 @@ def random_password(inputs: Mapping[str, Any]) -> str:
 
 
 class EngineMocks(RecordingMocks):
-    """Mocks that answer as the real docker, random and minio providers would (see the module docstring).
-
-    `passwords` maps a RandomPassword's logical name to its value: pass the values of an earlier run to get
-    them again (the state keeps them); new ones are generated and added. `image_id` resolves an image tag to
-    the id of the local image (raising when the image is missing).
-    """
+    """Mocks that answer as the real docker, random and minio providers would (see the module docstring);
+    `passwords` (by logical name) are kept and new ones added, `image_id` resolves a tag to the local image."""
 
     def __init__(self, image_id: Callable[[str], str], passwords: dict[str, str] | None = None) -> None:
         super().__init__()
@@ -212,26 +208,10 @@ class Graph:
                 todo += self.nodes[urn].deps
         return [self.nodes[u] for u in seen]
 
-    def levels(self) -> list[list[Node]]:
-        """The nodes in dependency order, grouped: every node of a level depends only on earlier levels."""
-        done: set[str] = set()
-        left = dict(self.nodes)
-        out: list[list[Node]] = []
-        while left:
-            ready = [n for n in left.values() if n.deps <= done]
-            if not ready:
-                raise GraphError(f"dependency cycle among {sorted(n.label for n in left.values())}")
-            out.append(ready)
-            done |= {n.urn for n in ready}
-            for n in ready:
-                del left[n.urn]
-        return out
-
 
 @dataclass
 class Outcome:
-    """What a run over the graph did: per URN its (start, end) in seconds since the run began, the failures and
-    the nodes never started."""
+    """Per URN its (start, end) in seconds since the run began, the failures and the nodes never started."""
 
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     failures: dict[str, BaseException] = field(default_factory=dict)

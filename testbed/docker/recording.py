@@ -1,10 +1,6 @@
-"""Pulumi mocks that record every registered resource, and a runner for whole programs under them.
-
-`RecordingMocks` keeps each `MockResourceArgs` (type, name, inputs as the engine would receive them,
-secrets still wrapped); `RecordingMonitor` keeps each registration's URN, parent, dependencies (depends_on
-plus the resources whose outputs are inputs), the provider it names and its per-property dependencies.
-`run_program` runs a program under them and returns a `Recording`; `run_stack` runs the whole program as
-`__main__.py` does.
+"""Pulumi mocks that record every registered resource (`RecordingMocks`: type, name, inputs as the engine would
+receive them; `RecordingMonitor`: URN, parent, dependencies, provider), and `run_program`/`run_stack` to run a
+program, or the whole one as `__main__.py` does, under them.
 
 The unit tests (tests/components/stack_harness.py) and the Docker check (testbed/docker) share this module:
 the tests assert on what `pulumi up` would ask Docker/MinIO/Kafka to create, the check creates it. What the
@@ -47,7 +43,7 @@ DYNAMIC_PREFIX = "pulumi-python:dynamic/"
 
 
 def random_result(name: str, length: int) -> str:
-    """What the tests' mocked pulumi-random returns for a password named `name` (distinctive, of its length)."""
+    """The tests' pulumi-random password named `name`: distinctive, of its length."""
     return ("RANDOM" + hashlib.sha512(name.encode()).hexdigest())[:length]
 
 
@@ -55,19 +51,25 @@ class DynamicCheckFailed(RuntimeError):
     """A dynamic provider's check() refused the inputs, as the engine would at `pulumi preview`/`up`."""
 
 
+def _walk(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """`value` with every secret unwrapped and `leaf` applied to each scalar."""
+    value = unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, leaf) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, leaf) for v in value]
+    return leaf(value)
+
+
 def as_engine_sends(value: Any) -> Any:
     """A value as the engine hands it to a dynamic provider: every number a float (a protobuf Struct
     carries float64 only), secrets unwrapped (the dynamic provider host does not accept secrets)."""
-    value = unwrap_rpc_secret(value)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: as_engine_sends(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_engine_sends(v) for v in value]
-    return value
+    return _walk(value, lambda v: float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+
+
+def plain(value: Any) -> Any:
+    """A recorded value with every secret wrapper removed (for assertions on content)."""
+    return _walk(value, lambda v: v)
 
 
 def provider_of(props: Mapping[str, Any]) -> Any:
@@ -76,30 +78,29 @@ def provider_of(props: Mapping[str, Any]) -> Any:
     return dill.loads(base64.b64decode(props[PROVIDER_KEY]))  # noqa: S301
 
 
+def provider_check(news: dict[str, Any], olds: Mapping[str, Any]) -> tuple[Any, str]:
+    """A dynamic provider's check() as the engine runs it (the provider unpickled from `news`): its result and
+    what it refused ('' when nothing)."""
+    result = provider_of(news).check(olds, news)
+    return result, "; ".join(f"{f.property}: {f.reason}" for f in result.failures or [])
+
+
 def engine_check(args: pulumi.runtime.MockResourceArgs, unknown: frozenset[str] = frozenset()) -> str | None:
-    """Run a dynamic resource's check() as the engine does: the provider unpickled from its `__provider` input,
-    the inputs with numbers as floats, and each property named in `unknown` as the `pulumi.output.Unknown` the
-    provider host hands over during a preview. Returns what check refused, or None."""
+    """A dynamic resource's check() on its inputs as the engine sends them, each property named in `unknown`
+    the `pulumi.output.Unknown` the provider host hands over during a preview. Returns what it refused, or None."""
     from pulumi.output import Unknown
 
     news = as_engine_sends(dict(args.inputs))
-    news |= {prop: Unknown() for prop in unknown if prop in news}
-    result = provider_of(news).check({}, news)
-    if not result.failures:
-        return None
-    reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
+    _, refused = provider_check(news | {prop: Unknown() for prop in unknown if prop in news}, {})
     when = f" at a fresh stack's preview ({', '.join(sorted(unknown))} unknown)" if unknown else ""
-    return f"{args.typ} {args.name}: check failed{when}: {reasons}"
+    return f"{args.typ} {args.name}: check failed{when}: {refused}" if refused else None
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every resource; answers with its inputs plus the outputs `answer` computes.
-
-    Like the engine, it runs each dynamic provider's check() on the inputs as the engine would send them
-    (numbers as floats, see `engine_check`); `run_program` then fails with DynamicCheckFailed naming every
-    refusal. (Collected, not raised here: an exception raised inside the mock monitor reaches pytest through
-    so many asyncio frames that Python 3.11's traceback rendering breaks down.)
-    """
+    """Records every resource; answers with its inputs plus the outputs `answer` computes. Like the engine, it
+    runs each dynamic provider's check() (`engine_check`); `run_program` then fails with DynamicCheckFailed naming
+    every refusal (collected, not raised here: raised inside the mock monitor, it reaches pytest through so many
+    asyncio frames that Python 3.11's traceback rendering breaks down)."""
 
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
@@ -131,11 +132,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @dataclass(frozen=True)
 class Registration:
-    """How a resource was registered: its URN, parent URN, explicit + implicit dependencies, the options the
-    engine acts on at replacement, and the outputs the (mock) engine answered with, serialized as the engine
-    would keep them in the state (secrets as Pulumi's secret envelopes). `provider` is the provider reference
-    it names (`<provider URN>::<id>`, '' for a default provider); `property_dependencies` maps each input to
-    the URNs its value came from; `custom` is False for component resources."""
+    """How a resource was registered: dependencies (explicit and implicit), the options the engine acts on at
+    replacement, the outputs as the state keeps them (secrets as Pulumi's envelopes), the provider reference
+    (`<provider URN>::<id>`, '' for a default one), the URNs each input came from; `custom` is False for
+    component resources."""
 
     urn: str
     type: str
@@ -193,16 +193,6 @@ class RecordingMonitor(MockMonitor):
             )
         )
         return response
-
-
-def plain(value: Any) -> Any:
-    """A recorded value with every secret wrapper removed (for assertions on content)."""
-    value = unwrap_rpc_secret(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 @dataclass
@@ -264,11 +254,8 @@ def run_program(
     mocks: RecordingMocks | None = None,
     stack: str = STACK,
 ) -> Recording:
-    """Run `program` under fresh RecordingMocks with `lakehouse:*` config; wait for every registration.
-
-    Pass `mocks` to inspect what was registered when the program raises (or to answer differently); `stack`
-    names the stack.
-    """
+    """Run `program` under `mocks` (fresh RecordingMocks by default) with `lakehouse:*` config; wait for every
+    registration."""
     _reset_runtime()
     mocks = mocks if mocks is not None else RecordingMocks()
     monitor = RecordingMonitor(mocks)
