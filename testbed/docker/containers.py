@@ -10,9 +10,6 @@ off it and connected to each `networks_advanced` network with its aliases, every
 An input this module does not know is refused by name: the program cannot grow a property the check ignores.
 The one deviation, on an engine below API 1.44 only: `healthcheck.start_interval` is dropped (Docker 20.10
 refuses it), and the spec says so in `notes`.
-
-`create_and_start()`, `wait_healthy()` and `remove()` make the calls; `remove` stops the container with the
-provider's grace (`destroy_grace_seconds`, else 0: Docker kills it at once) before removing it.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from testbed.docker.readback import MIB, parse_duration
+from testbed.docker.readback import MIB, READ_MIB, parse_duration
 
 # Inputs translate() understands; anything else in a Container's inputs fails the check by name.
 KNOWN_INPUTS = frozenset(
@@ -46,12 +43,6 @@ KNOWN_FIELDS = {
 }
 CONFIG_LISTS = {"envs": "Env", "command": "Cmd", "entrypoints": "Entrypoint"}
 CONFIG_STRINGS = {"stopSignal": "StopSignal", "user": "User", "workingDir": "WorkingDir"}
-MIB_INPUTS = {
-    "memory": "Memory",
-    "memoryReservation": "MemoryReservation",
-    "memorySwap": "MemorySwap",
-    "shmSize": "ShmSize",
-}
 START_INTERVAL_API = (1, 44)
 DEFAULT_WAIT_TIMEOUT = 60  # upstream's Default for wait_timeout
 
@@ -85,8 +76,7 @@ class ContainerSpec:
     destroy_grace_seconds: int = 0
     remove_volumes: bool = True
     notes: list[str] = field(default_factory=list)
-    dropped: tuple[str, ...] = ()
-    """Properties not sent to this engine (`healthcheck.startInterval` below API 1.44)."""
+    dropped: tuple[str, ...] = ()  # properties not sent to this engine (`healthcheck.startInterval` below 1.44)
 
 
 def api_tuple(version: str) -> tuple[int, int]:
@@ -181,7 +171,7 @@ def _host_config(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "Init": bool(inputs.get("init", False)),
         "Mounts": [],
     }
-    for key, api in MIB_INPUTS.items():
+    for key, api in READ_MIB.items():
         if inputs.get(key):
             size = _int(inputs[key])
             host[api] = size * MIB if size > 0 else size  # memory_swap -1: unlimited, as it is
@@ -247,10 +237,7 @@ def _upload(u: Mapping[str, Any]) -> Upload:
     if len(given) != 1:
         raise UnknownInput(f"upload {u.get('file')!r}: exactly one of content, contentBase64 must be set, got {given}")
     data = u["content"].encode() if "content" in given else base64.b64decode(u["contentBase64"])
-    if u.get("permissions"):
-        mode = int(u["permissions"], 8)
-    else:
-        mode = 0o744 if u.get("executable") else 0o644
+    mode = int(u["permissions"], 8) if u.get("permissions") else 0o744 if u.get("executable") else 0o644
     return Upload(u["file"], data, mode)
 
 
@@ -422,9 +409,7 @@ def remove(client: Any, name_or_id: str, *, grace: int = 0, remove_volumes: bool
             raise
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        try:
-            client.api.inspect_container(name_or_id)
-        except docker.errors.NotFound:
+        if find(client, name_or_id) is None:
             return True
         time.sleep(0.5)
     raise ContainerFailed(f"container {name_or_id} was not removed within 120 s")

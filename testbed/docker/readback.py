@@ -106,58 +106,56 @@ def flatten_ports(port_map: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return out
 
 
+READ_CONFIG = {"hostname": "Hostname", "domainname": "Domainname", "user": "User", "workingDir": "WorkingDir"}
+READ_CONFIG |= {"stopSignal": "StopSignal", "tty": "Tty", "stdinOpen": "OpenStdin"}
+READ_HOST = {"rm": "AutoRemove", "readOnly": "ReadonlyRootfs", "publishAllPorts": "PublishAllPorts", "init": "Init"}
+READ_HOST |= {"privileged": "Privileged", "networkMode": "NetworkMode"}
+READ_MIB = {
+    "memory": "Memory",
+    "memoryReservation": "MemoryReservation",
+    "memorySwap": "MemorySwap",
+    "shmSize": "ShmSize",
+}
+
+
 def read_container(inspect: Mapping[str, Any], created_with: Mapping[str, Any]) -> dict[str, Any]:
     """The provider's state after its read: the inputs the container was created with (`created_with`, the
     Pulumi names, secrets unwrapped), overwritten by every property upstream's read sets from `inspect`."""
     cfg, host = inspect.get("Config") or {}, inspect.get("HostConfig") or {}
+    restart, log = host.get("RestartPolicy") or {}, host.get("LogConfig") or {}
     state = dict(created_with)
+    state |= {key: cfg.get(api, "") for key, api in READ_CONFIG.items()}
+    state |= {key: host.get(api, "") for key, api in READ_HOST.items()}
+    for key in ("tty", "stdinOpen", "rm", "readOnly", "publishAllPorts", "init", "privileged"):
+        state[key] = bool(state[key])
+    for key, api in READ_MIB.items():
+        size = int(host.get(api) or 0)
+        state[key] = size // MIB if size > 0 else size
     state["name"] = str(inspect.get("Name", "")).lstrip("/")
-    state["rm"] = bool(host.get("AutoRemove"))
-    state["readOnly"] = bool(host.get("ReadonlyRootfs"))
     image = str(created_with.get("image", ""))
     state["image"] = inspect.get("Image") if image.startswith("sha256:") else cfg.get("Image")
-    state["hostname"] = cfg.get("Hostname", "")
-    state["domainname"] = cfg.get("Domainname", "")
     state["command"] = list(cfg.get("Cmd") or [])
     state["entrypoints"] = list(cfg.get("Entrypoint") or [])
-    state["user"] = cfg.get("User", "")
-    state["publishAllPorts"] = bool(host.get("PublishAllPorts"))
-    restart = host.get("RestartPolicy") or {}
     state["restart"] = restart.get("Name", "")
     state["maxRetryCount"] = int(restart.get("MaximumRetryCount") or 0)
-    state["init"] = bool(host.get("Init")) if host.get("Init") is not None else False
-    state["workingDir"] = cfg.get("WorkingDir", "")
     if "ports" in created_with:  # read only when the program has ports
         state["ports"] = flatten_ports((inspect.get("NetworkSettings") or {}).get("Ports"))
-    state["privileged"] = bool(host.get("Privileged"))
-    state["memory"] = int(host.get("Memory") or 0) // MIB
-    reservation = int(host.get("MemoryReservation") or 0)
-    state["memoryReservation"] = reservation // MIB if reservation > 0 else reservation
-    swap = int(host.get("MemorySwap") or 0)
-    state["memorySwap"] = swap // MIB if swap > 0 else swap
-    state["shmSize"] = int(host.get("ShmSize") or 0) // MIB
     state["cpuShares"] = int(host.get("CpuShares") or 0)
     if int(host.get("NanoCpus") or 0) > 0:
         state["cpus"] = _fraction(int(host["NanoCpus"]), 10**9)
-    state["logDriver"] = (host.get("LogConfig") or {}).get("Type", "")
+    state["logDriver"] = log.get("Type", "")
     if "logOpts" in created_with:
-        state["logOpts"] = dict((host.get("LogConfig") or {}).get("Config") or {})
-    state["networkMode"] = host.get("NetworkMode", "")
+        state["logOpts"] = dict(log.get("Config") or {})
     state["tmpfs"] = dict(host.get("Tmpfs") or {})
     state["sysctls"] = dict(host.get("Sysctls") or {})
     health = cfg.get("Healthcheck")
     if health is not None:
+        durations = {k: go_duration(int(health.get(k[0].upper() + k[1:]) or 0)) for k in HEALTHCHECK_DURATIONS}
         state["healthcheck"] = {
             "tests": list(health.get("Test") or []),
-            "interval": go_duration(int(health.get("Interval") or 0)),
-            "timeout": go_duration(int(health.get("Timeout") or 0)),
-            "startPeriod": go_duration(int(health.get("StartPeriod") or 0)),
-            "startInterval": go_duration(int(health.get("StartInterval") or 0)),
+            **durations,
             "retries": int(health.get("Retries") or 0),
         }
-    state["tty"] = bool(cfg.get("Tty"))
-    state["stdinOpen"] = bool(cfg.get("OpenStdin"))
-    state["stopSignal"] = cfg.get("StopSignal", "")
     state["stopTimeout"] = cfg.get("StopTimeout")
     return state
 
@@ -207,7 +205,8 @@ UNSET: dict[str, tuple[str, Any]] = {
     "uploads": ("zero", []),
     "networksAdvanced": ("zero", []),
 }
-HEALTHCHECK_DEFAULTS = {"interval": "0s", "timeout": "0s", "startPeriod": "0s", "startInterval": "0s", "retries": 0}
+HEALTHCHECK_DURATIONS = ("interval", "timeout", "startPeriod", "startInterval")
+HEALTHCHECK_DEFAULTS = {**dict.fromkeys(HEALTHCHECK_DURATIONS, "0s"), "retries": 0}
 # Compared as sets (TypeSet upstream); a list of objects becomes a set of their sorted items.
 SETS = ("envs", "labels", "volumes", "uploads", "networksAdvanced")
 # "" in the program means "leave Docker's value" (upstream's DiffSuppressFunc).
