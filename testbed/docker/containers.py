@@ -1,15 +1,10 @@
-"""A pulumi-docker Container's inputs as Docker Engine API calls, made the way its provider makes them.
-
-`translate()` is pure: it turns the recorded inputs (Pulumi names, secrets unwrapped) into the body of
-`POST /containers/create`, the networks to join with their aliases, the files to upload before start and the
-wait settings, following kreuzwerker/terraform-provider-docker's `resourceDockerContainerCreate` (see
-readback.py for the version): memory inputs are MiB, `memory_swap` is sent only when given, healthcheck
-durations are Go durations in nanoseconds, the container is created on the default `bridge` network, taken
-off it and connected to each `networks_advanced` network with its aliases, every upload is a one-file tar
-(mode 0644, 0744 when executable, or its `permissions`) extracted at `/` before start, `init` is always sent.
-An input this module does not know is refused by name: the program cannot grow a property the check ignores.
-The one deviation, on an engine below API 1.44 only: `healthcheck.start_interval` is dropped (Docker 20.10
-refuses it), and the spec says so in `notes`.
+"""pulumi-docker's Container (and Network, Volume) inputs as Docker Engine API calls, made the way its provider
+(kreuzwerker/terraform-provider-docker, see readback.py) makes them: memory inputs in MiB, healthcheck durations
+as Go durations in nanoseconds, created on `bridge` then moved to each `networks_advanced` network with its
+aliases, every upload a one-file tar (0644, 0744 when executable, or its `permissions`) extracted at `/` before
+start. An input this module does not know is refused by name: the program cannot grow a property the check
+ignores. The one deviation, below API 1.44 only: `healthcheck.start_interval` is dropped (Docker 20.10 refuses
+it), and the spec says so in `notes`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""The local Docker engine as a `docker` SDK client: DOCKER_HOST's, the one answering on the default socket, or
-a `dockerd` (Debian's docker.io) started here as root. One started here is recorded in `<cache>/docker/dockerd.json`
-and left running (the stack's containers live in it); `stop()` stops it, and never an engine this code did not
-start (its recorded pid must still be a `dockerd`); `session()` stops it at the end of a block (the tests').
+"""The local Docker engine: found where it runs, or started (Debian's docker.io `dockerd`), as a `docker` SDK client.
+
+`client()` is what callers use: DOCKER_HOST if set, else the default socket if an engine answers there, else a
+`dockerd` started here (root only). A dockerd started here is recorded in `<cache>/docker/dockerd.json` and left
+running, because the stack's containers live in it; `stop()` stops it again, and only it: never an engine this
+code did not start (its recorded pid must still be a `dockerd`). `session()` starts one for a block and stops it
+at the block's end if it started it (the tests' fixture).
 
 `python -m testbed.docker.engine [status|stop]` says which engine answers (its API version) or stops ours.
 """

@@ -1,12 +1,8 @@
-"""The program's resource graph as the mocks record it, answered the way the real providers answer, and the
-engine's order over it: each resource starts once everything it depends on is done, as many at once as the
-graph allows (the three KRaft brokers together); teardown runs the other way round.
-
-`EngineMocks` is what makes the recorded inputs the real ones: a pulumi-random password is a fresh random
-value of its length and character rules (kept by the caller between runs, as the state would), a RemoteImage's
-`imageId` and an Image's `repoDigest` are the local image's id, a Network's, Volume's or IamUser's name is the
-name it was given. An input computed from a dynamic resource's output cannot be known before that resource
-exists: `Graph.from_recording` refuses such a graph rather than replay a guess.
+"""The program's resource graph as the mocks record it, answered as the real providers answer (`EngineMocks`: a
+fresh random password of its length and rules, kept between runs by the caller; an image's id; a resource's
+given name), and the engine's order over it: each resource starts once all it depends on is done, as many at
+once as the graph allows; teardown runs the other way round. An input computed from a dynamic resource's output
+is not known before that resource exists: such a graph is refused rather than replayed with a guess.
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """The images the Docker check runs: stand-ins under the official names and tags of versions.toml, and the project's
 own images built from images/spark/Dockerfile and images/superset/Dockerfile on them, unchanged.
 
-No image registry is reachable here, so each official base image of the stack is replaced by a stand-in built
-on this machine (testbed/docker/standins/<name>/Dockerfile says how it is laid out and what differs from the
-official image): a Debian root filesystem (rootfs.py) plus the release artifacts the test bed already fetches
-(testbed/artifacts.py: Maven Central, PyPI). The project's images are then built exactly as the stack builds
-them (context, Dockerfile, Versions.spark_build_args() / superset_build_args()) with the Docker API's classic
-builder (BuildKit would try to pull the frontend named by a `# syntax=` line).
-
-Images are cached by content: each carries the label `lakehouse.image.hash`, a hash of everything it is built
-from (Dockerfile and context files, build args, the base image, the artifacts' cache keys); an image whose label
-matches is reused, so a second run builds nothing. `ensure_images(client, versions, echo)` is the entry point;
-`python -m testbed.docker.images` builds everything and prints each image's build time and size.
+No registry is reachable here: each stand-in is built on this machine from the Debian root filesystem
+(rootfs.py) and the test bed's artifacts (standins/<name>/Dockerfile says what differs from the official image);
+the project's images are built as the stack builds them, with the classic builder (BuildKit would pull the
+frontend of a `# syntax=` line). An image whose `lakehouse.image.hash` label matches its recipe's hash is reused.
 """
 
 from __future__ import annotations
@@ -42,11 +35,9 @@ from testbed.paths import cache_dir
 
 Echo = Callable[[str], None]
 HASH_LABEL = "lakehouse.image.hash"
-STANDIN_LABEL = "lakehouse.standin.of"
-"""On every stand-in: the official image it stands in for (an image under that tag without it is not ours)."""
+STANDIN_LABEL = "lakehouse.standin.of"  # the official image it stands in for: an image without it is not ours
 ROLE_LABEL = "lakehouse.standin.role"
-BUILD_READ_TIMEOUT = 3600
-"""Seconds the build request may go without output (a quiet `mvn -q` or `uv pip install` step on a slow day)."""
+BUILD_READ_TIMEOUT = 3600  # seconds without output (a quiet `mvn -q` or `uv pip install` step on a slow day)
 CHECK_LABEL = "lakehouse.check"
 
 
@@ -62,8 +53,7 @@ class Result:
     built: bool
     seconds: float
     size: int
-    base_seconds: float = 0.0
-    """Time spent building the Debian root filesystem for this image (0 when it was cached)."""
+    base_seconds: float = 0.0  # building the Debian root filesystem (0 when it was cached)
 
 
 # ----------------------------------------------------------------------------- building
@@ -125,15 +115,13 @@ def _stream_build(client: Any, recipe: Recipe, context: Path, labels: dict[str, 
                 out.write(str(chunk["error"]) + "\n")
                 last = "\n".join(tail[-25:])
                 raise ImageError(f"building {recipe.tag} failed: {chunk['error'].strip()}\n{last}\n(full log: {log})")
-            text = chunk.get("stream") or ""
-            for line in text.splitlines():
+            for line in (chunk.get("stream") or "").splitlines():
                 out.write(line + "\n")
                 if line.strip():
                     tail.append(line.rstrip())
                     if line.startswith("Step "):
                         echo(f"  {recipe.name}: {line[:150]}")
-            aux = chunk.get("aux") or {}
-            image_id = aux.get("ID", image_id)
+            image_id = (chunk.get("aux") or {}).get("ID", image_id)
     if not image_id:
         raise ImageError(f"building {recipe.tag} gave no image id; see {log}")
     return image_id
@@ -241,11 +229,10 @@ def ensure_report(
     *,
     only: set[str] | None = None,
     rebuild: bool = False,
-    parallel: bool = True,
 ) -> list[Result]:
     """Every image (or those named in `only`, plus the stand-ins they are built FROM), built where missing or
-    stale; one Result each. `rebuild` builds the named images again without the layer cache. With `parallel` the
-    two LANES build side by side (the machine has 2 cores; the builds wait on the network and the disk a lot)."""
+    stale; one Result each. `rebuild` builds the named images again without the layer cache. The two LANES
+    build side by side (the machine has 2 cores; the builds wait on the network and the disk a lot)."""
     names = set(ALL_NAMES) if only is None else set(only)
     unknown = names - set(ALL_NAMES)
     if unknown:
@@ -265,15 +252,10 @@ def ensure_report(
                     base = results[PROJECT_BASES[name]].image_id
                     results[name] = _ensure_project(client, name, v, base, rebuild, echo)
 
-        if parallel:
-            with ThreadPoolExecutor(max_workers=len(LANES), thread_name_prefix="image-lane") as pool:
-                failures = [f.exception() for f in [pool.submit(lane, order) for order in LANES]]
-            errors = [e for e in failures if e is not None]
-            if errors:
-                raise errors[0]
-        else:
-            for order in LANES:
-                lane(order)
+        with ThreadPoolExecutor(max_workers=len(LANES), thread_name_prefix="image-lane") as pool:
+            errors = [e for e in [f.exception() for f in [pool.submit(lane, order) for order in LANES]] if e]
+        if errors:
+            raise errors[0]
         return [results[n] for n in ALL_NAMES if n in results]
 
 

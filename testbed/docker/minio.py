@@ -1,17 +1,11 @@
 """The program's pulumi-minio resources (Provider, S3Bucket, IamUser, IamPolicy, IamUserPolicyAttachment),
-created in the S3 stand-in that takes MinIO's place in the check (testbed/docker/s3standin.py: SeaweedFS).
+created in the S3 stand-in that takes MinIO's place (s3standin.py: SeaweedFS) with the provider's root
+credentials: buckets (emptied first at teardown when `force_destroy`), users with their secret keys, and each
+attachment as the SeaweedFS actions its policies grant (testbed.services.s3.seaweed_actions, which refuses what
+it does not know). An input this module does not know is refused by name.
 
-What it does: each bucket is created (and deleted at teardown, emptied first when `force_destroy`); each user
-gets its secret key; each attachment grants the user what the attached policy grants, translated into
-SeaweedFS's identity actions by testbed.services.s3.seaweed_actions (the test bed's translation, which refuses
-an action or resource it does not know). Everything goes through the stand-in with the root credentials the
-program gives the provider; an input this module does not know is refused by name.
-
-What this leaves unproven: MinIO's own server and its admin API (users, policies and attachments are MinIO
-admin calls; here they are SeaweedFS identities), the IAM policy language as MinIO evaluates it (SeaweedFS
-grants per bucket and action word), and the pulumi-minio plugin's own behaviour (terraform-provider-minio: its
-reads, diffs, retries and its force-destroy of a bucket with objects; see FACTS.md). MinIO's server and the
-plugin are AGPL and are never run on these machines.
+Left unproven: MinIO's own server, admin API and IAM policy evaluation, and the pulumi-minio plugin's reads,
+diffs and retries (see FACTS.md): both are AGPL and never run on these machines.
 """
 
 from __future__ import annotations

@@ -1,21 +1,13 @@
 """What pulumi-docker would see on the next `pulumi up`: a container read back the way its provider reads it,
 and the properties that read would show as changed against the program's inputs.
 
-pulumi-docker 5.2.0 bridges kreuzwerker/terraform-provider-docker (its Python SDK adds `device_cgroup_rules`
-and the uploads' `owner`/`group` to 5.1.0, whose `upstream` submodule is v4.5.0; upstream added those after
-v4.5.0, for its 4.6.0 release). Its `resourceDockerContainerCreate` ends by calling
-`resourceDockerContainerRead`, so the state the next `up` diffs against is the read-back, not the inputs:
-- healthcheck durations are Go's `time.Duration.String()` ("1m30s" for "90s", "1m0s" for "60s", "0s" unset);
-- `memory`, `memory_swap` (when > 0), `memory_reservation` (when > 0) and `shm_size` are divided back to MiB;
-  Docker itself sets MemorySwap to twice Memory when only Memory is given, so an unset `memory_swap` (no
-  Default, not Computed) diffs as "2048 => null";
-- `command`, `entrypoint`, `hostname`, `user`, `restart`, `init`, `stop_timeout`, `stop_signal`, `image`
-  (the image id when the program gave a `sha256:` id), `ports` (only when the program has ports), ... are read;
-- `env`, `labels`, `volumes`, `upload`, `networks_advanced` are NOT read: the state keeps the inputs of the
-  run that created the container, so they differ only when the program's own inputs change between runs.
-The diff follows the Terraform SDK's rules for each property: a Default counts as the value of an unset
-input, an unset Optional+Computed property never differs, an unset plain Optional one differs unless the
-state holds its zero value, `ports` are compared by internal port (upstream's DiffSuppressFunc), sets as sets.
+pulumi-docker 5.2.0 bridges kreuzwerker/terraform-provider-docker v4.5.0, whose create ends with a read: the
+state the next `up` diffs against is the read-back, not the inputs. Healthcheck durations read back in Go's
+format ("1m30s" for "90s"), sizes back in MiB, and Docker's own MemorySwap (twice Memory when only Memory is
+given) diffs against an unset `memory_swap`; `env`, `labels`, `volumes`, `upload` and `networks_advanced` are
+not read (the state keeps the creating run's inputs). The diff follows the Terraform SDK per property (UNSET):
+a Default stands in for an unset input, an unset Optional+Computed one never differs, an unset plain Optional
+one differs unless the state holds its zero value; `ports` compare by internal port, sets as sets.
 """
 
 from __future__ import annotations

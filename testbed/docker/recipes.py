@@ -1,10 +1,7 @@
-"""What each image of the Docker check is built from, and the hash of it (testbed/docker/images.py builds them).
-
-A Recipe names an image's tag, Dockerfile, build args and context: for a stand-in, its directory under
-testbed/docker/standins/ plus the host artifacts the test bed fetches (linked into a temporary context by
-images.py); for the project's images, the stack's own context directories, sent as they are (with .dockerignore).
-`image_hash` covers everything a build reads - Dockerfile and context files (names, executable bits, contents),
-build args, the artifacts' cache keys and the base image - so an image whose label carries it needs no rebuild.
+"""What each image of the Docker check is built from (images.py builds them): a Recipe's tag, Dockerfile, build
+args and context - a stand-in's directory under standins/ plus the test bed's artifacts, or the stack's own
+context directory as it is sent (with its .dockerignore) - and `image_hash` of everything a build reads, so an
+image whose label carries it needs no rebuild.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Pulumi mocks that record every registered resource (`RecordingMocks`: type, name, inputs as the engine would
 receive them; `RecordingMonitor`: URN, parent, dependencies, provider), and `run_program`/`run_stack` to run a
-program, or the whole one as `__main__.py` does, under them.
-
-The unit tests (tests/components/stack_harness.py) and the Docker check (testbed/docker) share this module:
-the tests assert on what `pulumi up` would ask Docker/MinIO/Kafka to create, the check creates it. What the
-mocks answer for a resource's outputs is `RecordingMocks.answer`: the tests keep the distinctive fakes below,
-the check (testbed.docker.graph.EngineMocks) answers as the real providers would.
+program, or the whole one as `__main__.py` does, under them. The unit tests (tests/components/stack_harness.py)
+assert on what `pulumi up` would ask for, with the distinctive fakes of `RecordingMocks.answer`; the Docker
+check creates it, with graph.py's EngineMocks answering as the real providers would.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """The Debian root filesystem the stand-in images are built FROM: `mmdebstrap` (Debian's packages only), imported
-as a local image, built once per machine (its tag carries the hash of everything it is made of).
-
-The machine's own CA certificates (/usr/local/share/ca-certificates/*.crt) are copied in before any package is
-installed, so `ca-certificates` puts them in the system bundle, and `ca-certificates-java` (pulled in later by a
-JRE) in the Java trust store: builds and programs inside the containers reach the registries this machine
-reaches (apt, pip, uv, mvn). Documentation, man pages and translations are left out, as Debian's own slim images
-do; the exclusions stay in the image's dpkg configuration, so packages added later leave them out too.
+as a local image once per machine (its tag carries the hash of everything it is made of). The machine's CA
+certificates go in before any package, so the system bundle and Java's trust store hold them and builds inside
+the containers reach what this machine reaches; docs, man pages and translations stay out, as in Debian's slim
+images (also for packages added later).
 """
 
 from __future__ import annotations

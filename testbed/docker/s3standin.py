@@ -1,16 +1,9 @@
-"""Administration of the S3 stand-in (testbed/docker/standins/s3: SeaweedFS in MinIO's place), live, while it runs.
-
-What pulumi-minio does to MinIO, done to the stand-in: buckets through the S3 API with the root credentials (as
-the provider's MinIO client does); users - an access key, a secret key and a set of SeaweedFS actions such as
-`Read:lake`, `Write:lake`, `List:lake` (testbed/services/s3.py `seaweed_actions` translates the stack's IAM
-policies into them) - through `weed shell`'s `s3.configure ... -apply`, run inside the container with docker exec,
-the commands on stdin. SeaweedFS's S3 gateway picks such a change up within a second or so (verified with boto3:
-the user works, and gets AccessDenied outside its buckets).
-
-`admin(client, provider_inputs, echo)` binds these operations to the stand-in container that publishes a
-pulumi-minio provider's `minioServer` endpoint, after checking its root credentials (testbed/docker/minio.py's
-Admin). No secret is ever logged or put in an error message: weed shell echoes identities with their secret
-keys, so its output stays in memory and is redacted before any of it is shown.
+"""The S3 stand-in (standins/s3: SeaweedFS in MinIO's place), administered live as pulumi-minio administers MinIO:
+buckets through the S3 API with the root credentials; users (access key = name, a secret key, SeaweedFS actions
+such as `Read:lake`) through `weed shell`'s `s3.configure ... -apply` in the container, which the S3 gateway
+picks up within a second or so. `admin()` binds these to the stand-in publishing a pulumi-minio provider's
+`minioServer`. weed shell echoes identities with their secret keys: its output stays in memory, redacted before
+any of it is shown.
 """
 
 from __future__ import annotations

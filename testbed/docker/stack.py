@@ -1,21 +1,12 @@
-"""The stack's containers, networks and volumes on the local Docker engine, exactly as the Pulumi program
-declares them: `Deployment.up()` records the program under the mocks (graph.py), refuses what it cannot
-reproduce before creating anything (an unknown resource type, Container input or MinIO input; a published
-port that is taken), then creates every resource in the program's dependency order, in parallel where the
-graph allows: networks and volumes, containers (created, uploads written, started, waited for as
-`wait=True` does), the MinIO resources in the S3 stand-in, the dynamic resources with their own providers.
-
-A later `up` is what a second `pulumi up` would do: each container is read back as pulumi-docker reads it
-(readback.py) and adopted when nothing differs (replaced, like the engine, when something does: the report
-names the changes); each dynamic resource goes through check/diff and update only when diff says so.
-`compare()` is that read-back comparison on its own, `readopt()` calls every dynamic provider's create()
-again (a lost state: it must adopt), `down()` deletes in the reverse order as the engine does (dynamic
-deletes, containers with the provider's stop grace, volumes, network) and then removes whatever of the stack
-is still there by name (`purge`), so `down` cleans up after a crash too.
-
-The state the engine would keep - the generated passwords, the container inputs each was created with, the
-dynamic resources' ids and outputs - is kept in memory and in `.dockercheck/<stack>.json` (mode 600, it holds
-the secrets), so `python -m testbed.docker down` works from another process.
+"""The stack on the local Docker engine, as `pulumi up` would make it: `Deployment.up()` records the program
+(graph.py), refuses what it cannot reproduce before creating anything (an unknown resource type or input, a taken
+port), then creates every resource in the program's dependency order, in parallel where the graph allows.
+A later `up` adopts each container whose read-back (readback.py) shows no change and replaces the others (the
+report names the changes); each dynamic resource goes through check/diff/update. `compare()` is that read-back
+alone, `readopt()` every dynamic create() again (a lost state: it must adopt), `down()` the reverse order and
+then whatever of the stack is still there by name (after a crash too). What the engine would keep - passwords,
+the inputs each container was created with, the dynamic resources' ids and outputs - is in
+`.dockercheck/<stack>.json` (mode 600: it holds secrets), so `python -m testbed.docker down` works from anywhere.
 """
 
 from __future__ import annotations
@@ -285,10 +276,9 @@ class Deployment:
         if old is None:
             action, new_state = "created", dynamic.create(node)
         else:
-            applied = dynamic.up(node, dynamic.DynamicState(**old))
-            action, new_state = applied.action, applied.state
-            if applied.replaces:
-                report.changes[node.label] = list(applied.replaces)
+            action, new_state, replaces = dynamic.up(node, dynamic.DynamicState(**old))
+            if replaces:
+                report.changes[node.label] = list(replaces)
         self.state.put("dynamic", node.urn, new_state.to_json())
         return action
 
