@@ -54,12 +54,9 @@ def random_password(inputs: Mapping[str, Any]) -> str:
     rng = secrets.SystemRandom()
     chars: list[str] = []
     pool = ""
-    for key, alphabet in classes.items():
-        if inputs.get(key, True) is False:
-            continue
+    for key, alphabet in ((k, a) for k, a in classes.items() if inputs.get(k, True) is not False):
         pool += alphabet
-        minimum = int(inputs.get(f"min{key.capitalize()}", 0) or 0)
-        chars += [rng.choice(alphabet) for _ in range(minimum)]
+        chars += [rng.choice(alphabet) for _ in range(int(inputs.get(f"min{key.capitalize()}", 0) or 0))]
     if not pool:
         raise GraphError(f"RandomPassword inputs {dict(inputs)} switch every character class off")
     if len(chars) > length:
@@ -151,30 +148,17 @@ class Graph:
         def expand(urns: Iterable[str]) -> frozenset[str]:
             # A dependency on a component is one on every custom resource inside it (as the SDK expands it).
             out: set[str] = set()
-            for urn in urns:
-                if urn in regs and not regs[urn].custom:
-                    out |= custom_descendants(urn)
-                elif urn in regs:
-                    out.add(urn)
+            for urn in (u for u in urns if u in regs):
+                out |= {urn} if regs[urn].custom else custom_descendants(urn)
             return frozenset(out)
 
         nodes: dict[str, Node] = {}
-        for r in regs.values():
-            if not r.custom:
-                continue
+        for r in (r for r in regs.values() if r.custom):
             provider = r.provider.rsplit("::", 1)[0] if r.provider else ""
             deps = expand(r.dependencies) | ({provider} if provider in regs else set())
-            res = by_key.get((r.type, r.name))
-            inputs = dict(res.inputs) if res is not None else {}
-            nodes[r.urn] = Node(
-                urn=r.urn,
-                type=r.type,
-                name=r.name,
-                inputs=inputs,
-                deps=deps,
-                provider=provider,
-                property_dependencies={k: expand(v) for k, v in r.property_dependencies.items()},
-            )
+            inputs = dict(by_key[(r.type, r.name)].inputs) if (r.type, r.name) in by_key else {}
+            per_property = {k: expand(v) for k, v in r.property_dependencies.items()}
+            nodes[r.urn] = Node(r.urn, r.type, r.name, inputs, deps, provider, per_property)
         graph = cls(nodes, dict(rec.outputs))
         graph._refuse_dynamic_outputs_as_inputs()
         return graph
@@ -231,6 +215,7 @@ def run_graph(
         for u in chosen:
             for dep in graph.nodes[u].deps & chosen:
                 waits[dep].add(u)
+    order = [u for u in graph.nodes if u in chosen]  # registration order among the ready ones
     outcome = Outcome()
     done: set[str] = set()
     running: dict[Future[None], str] = {}
@@ -246,23 +231,19 @@ def run_graph(
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="graph") as pool:
         while True:
-            if not outcome.failures:
-                order = [u for u in graph.nodes if u in chosen]  # registration order among the ready ones
-                for urn in order:
-                    if urn not in started and waits[urn] <= done:
-                        started.add(urn)
-                        running[pool.submit(timed, graph.nodes[urn])] = urn
+            for urn in [] if outcome.failures else [u for u in order if u not in started and waits[u] <= done]:
+                started.add(urn)
+                running[pool.submit(timed, graph.nodes[urn])] = urn
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
                 urn = running.pop(fut)
-                exc = fut.exception()
-                if exc is not None:
+                if (exc := fut.exception()) is not None:
                     outcome.failures[urn] = exc
                 else:
                     done.add(urn)
-    outcome.not_started = [u for u in graph.nodes if u in chosen and u not in started]
+    outcome.not_started = [u for u in order if u not in started]
     if not outcome.failures and outcome.not_started:
         raise GraphError(f"dependency cycle: never started {outcome.not_started}")
     return outcome

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from testbed.docker.recording import walk
+
 MIB = 1024 * 1024
 NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
@@ -218,13 +220,7 @@ class Change:
 
 
 def _canon(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _canon(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_canon(v) for v in value]
-    return value
+    return walk(value, lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
 
 
 def _as_set(value: Any) -> frozenset[Any]:

@@ -48,25 +48,25 @@ class DynamicCheckFailed(RuntimeError):
     """A dynamic provider's check() refused the inputs, as the engine would at `pulumi preview`/`up`."""
 
 
-def _walk(value: Any, leaf: Callable[[Any], Any]) -> Any:
+def walk(value: Any, leaf: Callable[[Any], Any]) -> Any:
     """`value` with every secret unwrapped and `leaf` applied to each scalar."""
     value = unwrap_rpc_secret(value)
     if isinstance(value, dict):
-        return {k: _walk(v, leaf) for k, v in value.items()}
+        return {k: walk(v, leaf) for k, v in value.items()}
     if isinstance(value, list):
-        return [_walk(v, leaf) for v in value]
+        return [walk(v, leaf) for v in value]
     return leaf(value)
 
 
 def as_engine_sends(value: Any) -> Any:
     """A value as the engine hands it to a dynamic provider: every number a float (a protobuf Struct
     carries float64 only), secrets unwrapped (the dynamic provider host does not accept secrets)."""
-    return _walk(value, lambda v: float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+    return walk(value, lambda v: float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
 
 
 def plain(value: Any) -> Any:
     """A recorded value with every secret wrapper removed (for assertions on content)."""
-    return _walk(value, lambda v: v)
+    return walk(value, lambda v: v)
 
 
 def provider_of(props: Mapping[str, Any]) -> Any:
@@ -118,8 +118,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
         if args.typ.startswith(DYNAMIC_PREFIX):
-            refused = engine_check(args)
-            if refused:
+            if refused := engine_check(args):
                 self.check_failures.append(refused)
         return f"{args.name}-id", {**dict(args.inputs), **self.answer(args)}
 
@@ -162,14 +161,10 @@ class RecordingMonitor(MockMonitor):
             # container's output) is not known yet. check() must let it through (and check it at `up`).
             args = next(r for r in reversed(self.mocks.resources) if r.name == request.name)
             from_resources = frozenset(k for k, urns in request.propertyDependencies.items() if urns.urns)
-            refused = engine_check(args, unknown=from_resources) if from_resources else None
-            if refused:
+            if from_resources and (refused := engine_check(args, unknown=from_resources)):
                 self.mocks.check_failures.append(refused)
-        deps = set(request.dependencies)
-        per_property: dict[str, frozenset[str]] = {}
-        for prop, urns in request.propertyDependencies.items():
-            deps |= set(urns.urns)
-            per_property[prop] = frozenset(urns.urns)
+        per_property = {prop: frozenset(urns.urns) for prop, urns in request.propertyDependencies.items()}
+        deps = frozenset(request.dependencies).union(*per_property.values())
         trigger = (
             json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
         )
@@ -179,7 +174,7 @@ class RecordingMonitor(MockMonitor):
                 request.type,
                 request.name,
                 request.parent,
-                frozenset(deps),
+                deps,
                 replacement_trigger=trigger,
                 delete_before_replace=request.deleteBeforeReplace,
                 outputs=json_format.MessageToDict(response.object),
@@ -204,15 +199,16 @@ class Recording:
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == typ]
 
-    def urn(self, typ: str, name: str) -> str:
-        """URN of the resource of type `typ` with logical name `name`."""
-        (found,) = [r.urn for r in self.registrations if r.type == typ and r.name == name]
+    def registration(self, typ: str, name: str) -> Registration:
+        (found,) = [r for r in self.registrations if r.type == typ and r.name == name]
         return found
+
+    def urn(self, typ: str, name: str) -> str:
+        return self.registration(typ, name).urn
 
     def depends_on(self, typ: str, name: str) -> frozenset[str]:
         """URNs the resource waits for (depends_on and resources whose outputs it takes as inputs)."""
-        (found,) = [r.dependencies for r in self.registrations if r.type == typ and r.name == name]
-        return found
+        return self.registration(typ, name).dependencies
 
     def containers(self) -> dict[str, dict[str, Any]]:
         """Container inputs (secrets unwrapped) by hostname (kafka-1, minio, ...: the same in every stack)."""
@@ -226,13 +222,8 @@ class Recording:
         """The Docker names (`name` input) of every resource of type `typ` (containers, volumes, networks)."""
         return {plain(r.inputs)["name"] for r in self.of_type(typ)}
 
-    def registration(self, typ: str, name: str) -> Registration:
-        (found,) = [r for r in self.registrations if r.type == typ and r.name == name]
-        return found
-
     def env(self, container: str) -> dict[str, str]:
-        entries = self.containers()[container].get("envs") or []
-        return dict(e.split("=", 1) for e in entries)
+        return dict(e.split("=", 1) for e in self.containers()[container].get("envs") or [])
 
     def uploads(self, container: str) -> dict[str, str]:
         return {u["file"]: u["content"] for u in self.containers()[container].get("uploads") or []}
