@@ -147,7 +147,7 @@ def _config(inputs: Mapping[str, Any]) -> dict[str, Any]:
     if inputs.get("stopTimeout") is not None:
         cfg["StopTimeout"] = _int(inputs["stopTimeout"])
     if inputs.get("labels"):
-        cfg["Labels"] = {lab["label"]: lab["value"] for lab in inputs["labels"]}
+        cfg["Labels"] = _labels(inputs["labels"])
     return cfg
 
 
@@ -391,9 +391,7 @@ def remove(client: Any, name_or_id: str, *, grace: int = 0, remove_volumes: bool
     it is gone. Returns False when there was no such container."""
     import docker.errors
 
-    try:
-        client.api.stop(name_or_id, timeout=grace)
-    except docker.errors.NotFound:
+    if missing(lambda c: client.api.stop(c, timeout=grace), name_or_id):
         return False
     try:
         client.api.remove_container(name_or_id, v=remove_volumes, force=True)

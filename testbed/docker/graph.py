@@ -249,8 +249,8 @@ def run_graph(
     return outcome
 
 
-def record(mocks: EngineMocks, config: Mapping[str, str], stack: str) -> Graph:
-    """The whole program's graph under `mocks`, run in a thread with an event loop of its own.
+def record(mocks: EngineMocks, stack: str) -> Graph:
+    """The whole program's graph (its default config) under `mocks`, run in a thread with an event loop of its own.
 
     Pulumi's mock runner drives whatever event loop is current in its thread, one callback at a time; in a
     thread that already has one (Playwright's sync API keeps its loop current in the main thread) it would run
@@ -260,7 +260,7 @@ def record(mocks: EngineMocks, config: Mapping[str, str], stack: str) -> Graph:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            return run_stack(config, mocks=mocks, stack=stack)
+            return run_stack(mocks=mocks, stack=stack)
         finally:
             asyncio.set_event_loop(None)
             loop.close()

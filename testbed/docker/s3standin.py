@@ -106,10 +106,7 @@ def _exec_stdin(container: Any, argv: list[str], data: bytes, timeout: float) ->
     finally:
         sock.close()
     deadline = time.monotonic() + 10
-    while True:
-        info = api.exec_inspect(ex["Id"])
-        if not info.get("Running") or time.monotonic() > deadline:
-            break
+    while (info := api.exec_inspect(ex["Id"])).get("Running") and time.monotonic() < deadline:
         time.sleep(0.1)
     code = info.get("ExitCode")
     return (code if isinstance(code, int) else -1), out.decode(errors="replace"), err.decode(errors="replace")
@@ -131,20 +128,17 @@ def weed_shell(
     return out
 
 
-def _json_of(output: str) -> dict[str, Any]:
+def identities(container: Any) -> dict[str, dict[str, Any]]:
+    """Every identity of the stand-in by name, as `s3.configure` prints it (credentials included: keep it in
+    memory)."""
+    output = weed_shell(container, ["s3.configure"])
     start, end = output.find("{"), output.rfind("}")
     if start < 0 or end < start:
         raise StandInError(f"weed shell printed no configuration: {_redact(output, [])[-2000:]}")
     try:
-        return json.loads(output[start : end + 1])
+        config = json.loads(output[start : end + 1])
     except ValueError as exc:
         raise StandInError(f"weed shell printed an unreadable configuration: {exc}") from exc
-
-
-def identities(container: Any) -> dict[str, dict[str, Any]]:
-    """Every identity of the stand-in by name, as `s3.configure` prints it (credentials included: keep it in
-    memory)."""
-    config = _json_of(weed_shell(container, ["s3.configure"]))
     return {i["name"]: i for i in config.get("identities") or []}
 
 

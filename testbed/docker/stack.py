@@ -33,6 +33,7 @@ from testbed.docker.recording import CONTAINER, IMAGE, NETWORK, RANDOM_PASSWORD,
 REPO = Path(__file__).resolve().parents[2]
 STATE_DIR = REPO / ".dockercheck"
 DEFAULT_STACK = "dockercheck"
+OBSERVE_AFTER_TIMEOUT = 300  # seconds a container past its wait_timeout is still watched, to say if it got healthy
 KNOWN_INPUTS = {
     NETWORK: frozenset({"name", "driver", "labels"}),
     VOLUME: frozenset({"name", "driver", "labels", "driverOpts"}),
@@ -107,27 +108,15 @@ class Report:
 class Deployment:
     """One stack of the check on one engine (see the module docstring)."""
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        stack: str = DEFAULT_STACK,
-        config: Mapping[str, str] | None = None,
-        admin_for: Callable[[Mapping[str, Any]], Admin] | None = None,
-        echo: Echo = print,
-        state_dir: Path = STATE_DIR,
-        observe_after_timeout: float = 300,
-    ) -> None:
+    def __init__(self, client: Any, *, stack: str = DEFAULT_STACK, echo: Echo = print) -> None:
         from testbed.docker import s3standin
 
         self.client = client
         self.stack = stack
-        self.config = dict(config or {})
         self.echo = echo
-        self.state = State.load(state_dir / f"{stack}.json")
-        self.admin_for = admin_for or (lambda provider: s3standin.admin(client, provider, echo))
+        self.state = State.load(STATE_DIR / f"{stack}.json")
+        self.admin_for: Callable[[Mapping[str, Any]], Admin] = lambda provider: s3standin.admin(client, provider, echo)
         self.minio = Minio(self.admin_for)
-        self.observe_after_timeout = observe_after_timeout
         self.api_version = client.version()["ApiVersion"]
         self.graph: Graph | None = None
 
@@ -152,7 +141,7 @@ class Deployment:
                 except StackError:
                     return "sha256:" + "0" * 64
 
-        self.graph = record(EngineMocks(resolve, self.state.passwords), self.config, self.stack)
+        self.graph = record(EngineMocks(resolve, self.state.passwords), self.stack)
         self.state.save()
         return self.graph
 
@@ -256,7 +245,7 @@ class Deployment:
         cid = existing["Id"] if action == "adopted (started)" else C.create_and_start(self.client, spec)
         self.state.put("created_with", node.urn, node.values)
         if spec.wait:
-            took = C.wait_healthy(self.client, cid, spec, self.echo, observe_after_timeout=self.observe_after_timeout)
+            took = C.wait_healthy(self.client, cid, spec, self.echo, observe_after_timeout=OBSERVE_AFTER_TIMEOUT)
             report.healthy_after[spec.name] = took
             self.echo(f"{spec.name}: healthy after {took:.0f} s (wait_timeout {spec.wait_timeout} s)")
         return action
