@@ -80,24 +80,12 @@ def _fraction(value: int, size: int) -> str:
 
 def flatten_ports(port_map: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """upstream's flattenContainerPorts: one entry per binding, sorted by port then protocol."""
-
-    def key(k: str) -> tuple[int, str]:
-        port, _, proto = k.partition("/")
-        return int(port), proto
-
-    out = []
-    for k in sorted(port_map or {}, key=key):
-        port, _, proto = k.partition("/")
-        for binding in port_map[k] or []:
-            out.append(
-                {
-                    "internal": int(port),
-                    "external": int(binding.get("HostPort") or 0),
-                    "ip": binding.get("HostIp", ""),
-                    "protocol": proto,
-                }
-            )
-    return out
+    keys = sorted((int(port), proto) for port, _, proto in (k.partition("/") for k in port_map or {}))
+    return [
+        {"internal": port, "external": int(b.get("HostPort") or 0), "ip": b.get("HostIp", ""), "protocol": proto}
+        for port, proto in keys
+        for b in (port_map or {})[f"{port}/{proto}"] or []
+    ]
 
 
 READ_CONFIG = {"hostname": "Hostname", "domainname": "Domainname", "user": "User", "workingDir": "WorkingDir"}
