@@ -74,11 +74,6 @@ class ContainerSpec:
     dropped: tuple[str, ...] = ()  # properties not sent to this engine (`healthcheck.startInterval` below 1.44)
 
 
-def api_tuple(version: str) -> tuple[int, int]:
-    major, _, minor = version.partition(".")
-    return int(major), int(minor)
-
-
 def _int(value: Any) -> int:
     # The engine hands numbers over as floats (3 -> 3.0); a fractional one is not an integer input.
     if isinstance(value, bool) or not float(value).is_integer():
@@ -213,7 +208,7 @@ def _healthcheck(hc: Mapping[str, Any], api_version: str, notes: list[str], drop
     for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("startPeriod", "StartPeriod")):
         health[api] = parse_duration(hc.get(key, "0s"))
     start_interval = parse_duration(hc.get("startInterval", "0s"))
-    if api_tuple(api_version) >= START_INTERVAL_API:
+    if tuple(int(n) for n in api_version.split(".")) >= START_INTERVAL_API:
         health["StartInterval"] = start_interval
     elif start_interval:
         dropped.append("healthcheck.startInterval")
@@ -302,12 +297,9 @@ def wait_healthy(
     *,
     observe_after_timeout: float = 0,
 ) -> float:
-    """Wait as `wait=True` does: poll every second until Docker reports the container healthy, at most
-    `wait_timeout` s (a container without a healthcheck is an error). Returns the seconds it took.
-
-    On a timeout it raises with the state, the last probe outputs and the log tail; with
-    `observe_after_timeout` it first keeps watching that long, only to say whether the container became
-    healthy later (the verdict stays a failure: `pulumi up` would have failed)."""
+    """Wait as `wait=True` does: until Docker reports the container healthy, at most `wait_timeout` s; returns the
+    seconds it took. A timeout raises with the state, the last probe outputs and the log tail, after watching
+    `observe_after_timeout` s more only to say whether it became healthy later (`pulumi up` would have failed)."""
     t0 = time.monotonic()
     last = ""
     while time.monotonic() - t0 <= spec.wait_timeout:

@@ -230,11 +230,15 @@ class Endpoint:
     secret_key: str
     region: str = "us-east-1"
 
-    def s3(self) -> Any:
-        """A path-style S3 client with the root credentials (the one the stack's BucketContents provider uses)."""
+    def target(self) -> Any:
+        """The stack's BucketContents client's view of it (root credentials)."""
         from lakehouse.clients.bucket_contents import S3Target
 
-        return S3Target(self.url, self.region, self.access_key, self.secret_key).client()
+        return S3Target(self.url, self.region, self.access_key, self.secret_key)
+
+    def s3(self) -> Any:
+        """A path-style S3 client with the root credentials."""
+        return self.target().client()
 
 
 def _code(exc: Exception) -> str:
@@ -265,17 +269,13 @@ def delete_bucket(endpoint: Endpoint, name: str, force: bool = False) -> None:
     force_destroy does. Without it a non-empty bucket is an error (BucketNotEmpty). A missing bucket is fine."""
     from botocore.exceptions import ClientError
 
+    from lakehouse.clients.bucket_contents import empty_bucket
+
     check_bucket(name)
-    s3 = endpoint.s3()
+    if force:
+        empty_bucket(endpoint.target(), name)
     try:
-        if force:
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-                keys = [{"Key": o["Key"]} for o in page.get("Contents") or []]
-                if keys:
-                    s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-            for up in s3.list_multipart_uploads(Bucket=name).get("Uploads") or []:
-                s3.abort_multipart_upload(Bucket=name, Key=up["Key"], UploadId=up["UploadId"])
-        s3.delete_bucket(Bucket=name)
+        endpoint.s3().delete_bucket(Bucket=name)
     except ClientError as exc:
         if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
             return
