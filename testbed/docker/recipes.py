@@ -125,17 +125,9 @@ def trino_launcher(v: Versions) -> Path:
 
     def build(tmp: Path) -> None:
         dl = tmp / "download"
-        artifacts._run(
-            f"Trino {v.trino} launcher",
-            [
-                "mvn",
-                "-B",
-                "-q",
-                f"{artifacts.MAVEN_DEPENDENCY_PLUGIN}:copy",
-                f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz",
-                f"-DoutputDirectory={dl}",
-            ],
-        )
+        artifact = f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz"
+        argv = ["mvn", "-B", "-q", f"{artifacts.MAVEN_DEPENDENCY_PLUGIN}:copy", artifact, f"-DoutputDirectory={dl}"]
+        artifacts._run(f"Trino {v.trino} launcher", argv)
         tarball = next(dl.glob("*.tar.gz"))
         artifacts._extract_subset(tarball, tmp, f"trino-server-{v.trino}/", TRINO_LAUNCHER_PREFIXES)
         shutil.rmtree(dl)
