@@ -16,18 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from testbed.docker.readback import MIB, READ_MIB, parse_duration
+from testbed.docker.readback import MIB, READ_MIB, UNSET, parse_duration
 
-# Inputs translate() understands; anything else in a Container's inputs fails the check by name.
-KNOWN_INPUTS = frozenset(
-    {
-        "name", "image", "hostname", "domainname", "command", "entrypoints", "envs", "labels", "user", "workingDir",
-        "uploads", "volumes", "ports", "networksAdvanced", "networkMode", "healthcheck", "restart", "maxRetryCount",
-        "memory", "memorySwap", "memoryReservation", "shmSize", "cpuShares", "cpus", "init", "stopTimeout",
-        "stopSignal", "wait", "waitTimeout", "start", "mustRun", "rm", "removeVolumes", "destroyGraceSeconds",
-        "privileged", "readOnly", "publishAllPorts", "tty", "stdinOpen", "logDriver", "logOpts", "tmpfs", "sysctls",
-    }
-)  # fmt: skip
+# Inputs translate() understands (every one the read-back knows, and the provider's own settings); anything
+# else in a Container's inputs fails the check by name.
+KNOWN_INPUTS = frozenset(UNSET) | {"wait", "waitTimeout", "start", "mustRun", "removeVolumes", "destroyGraceSeconds"}
 KNOWN_FIELDS = {
     "uploads": frozenset({"file", "content", "contentBase64", "executable", "permissions"}),
     "volumes": frozenset({"volumeName", "containerPath", "hostPath", "readOnly"}),
