@@ -234,9 +234,6 @@ def upload_tar(upload: Upload) -> bytes:
     return buf.getvalue()
 
 
-# ----- the calls -----
-
-
 def create_and_start(client: Any, spec: ContainerSpec) -> str:
     """Create the container, join its networks, write its uploads, start it; returns its id."""
     created = client.api.create_container_from_config(spec.body, spec.name)

@@ -56,9 +56,6 @@ class Result:
     base_seconds: float = 0.0  # building the Debian root filesystem (0 when it was cached)
 
 
-# ----------------------------------------------------------------------------- building
-
-
 def _link_tree(src: Path, dest: Path) -> None:
     """`src` (file or directory) at `dest`: hard links where the file system allows, else copies."""
 

@@ -75,9 +75,6 @@ def _fraction(value: int, size: int) -> str:
     return f"{whole}.{digits}"
 
 
-# ----- the read -----
-
-
 def flatten_ports(port_map: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """upstream's flattenContainerPorts: one entry per binding, sorted by port then protocol."""
     keys = sorted((int(port), proto) for port, _, proto in (k.partition("/") for k in port_map or {}))
@@ -141,8 +138,6 @@ def read_container(inspect: Mapping[str, Any], created_with: Mapping[str, Any]) 
     state["stopTimeout"] = cfg.get("StopTimeout")
     return state
 
-
-# ----- the diff -----
 
 # How each property diffs when the program leaves it unset (upstream's schema): ("default", value): the Default
 # stands in; "computed": Optional+Computed, never differs; "zero": plain Optional, differs unless the state

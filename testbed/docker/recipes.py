@@ -48,9 +48,6 @@ class Recipe:
     standin_of: str | None = None
 
 
-# ----------------------------------------------------------------------------- hashing
-
-
 def _file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -104,9 +101,6 @@ def image_hash(recipe: Recipe) -> str:
         default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-# ----------------------------------------------------------------------------- recipes
 
 
 def _cache_rel(path: Path) -> str:

@@ -84,9 +84,6 @@ def check_bucket(name: str) -> None:
         raise ValueError(f"S3 bucket name {name!r} is not allowed: 3-63 lower-case letters, digits, '.' and '-'")
 
 
-# ----------------------------------------------------------------------------- weed shell in the container
-
-
 def _exec_stdin(container: Any, argv: list[str], data: bytes, timeout: float) -> tuple[int, str, str]:
     """Run `argv` in the container with `data` on its stdin; (exit code, stdout, stderr)."""
     from docker.utils.socket import frames_iter
@@ -219,9 +216,6 @@ def delete_user(container: Any, name: str) -> None:
     )
 
 
-# ----------------------------------------------------------------------------- buckets (S3 API, root credentials)
-
-
 @dataclass(frozen=True)
 class Endpoint:
     """Where the stand-in's S3 API answers and the root credentials (MINIO_ROOT_USER / MINIO_ROOT_PASSWORD)."""
@@ -285,9 +279,6 @@ def delete_bucket(endpoint: Endpoint, name: str, force: bool = False) -> None:
 
 def buckets(endpoint: Endpoint) -> list[str]:
     return sorted(b["Name"] for b in endpoint.s3().list_buckets().get("Buckets") or [])
-
-
-# ----------------------------------------------------------------------------- finding the stand-in
 
 
 def admin(client: Any, provider: Mapping[str, Any], echo: Echo | None = None) -> Any:
