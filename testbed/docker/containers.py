@@ -1,18 +1,10 @@
-"""A pulumi-docker Container's inputs as Docker Engine API calls, made the way its provider makes them.
-
-`translate()` is pure: it turns the recorded inputs (Pulumi names, secrets unwrapped) into the body of
-`POST /containers/create`, the networks to join with their aliases, the files to upload before start and the
-wait settings, following kreuzwerker/terraform-provider-docker's `resourceDockerContainerCreate` (see
-readback.py for the version): memory inputs are MiB, `memory_swap` is sent only when given, healthcheck
-durations are Go durations in nanoseconds, the container is created on the default `bridge` network, taken
-off it and connected to each `networks_advanced` network with its aliases, every upload is a one-file tar
-(mode 0644, 0744 when executable, or its `permissions`) extracted at `/` before start, `init` is always sent.
-An input this module does not know is refused by name: the program cannot grow a property the check ignores.
-The one deviation, on an engine below API 1.44 only: `healthcheck.start_interval` is dropped (Docker 20.10
-refuses it), and the spec says so in `notes`.
-
-`create_and_start()`, `wait_healthy()` and `remove()` make the calls; `remove` stops the container with the
-provider's grace (`destroy_grace_seconds`, else 0: Docker kills it at once) before removing it.
+"""pulumi-docker's Container (and Network, Volume) inputs as Docker Engine API calls, made the way its provider
+(kreuzwerker/terraform-provider-docker, see readback.py) makes them: memory inputs in MiB, healthcheck durations
+as Go durations in nanoseconds, created on `bridge` then moved to each `networks_advanced` network with its
+aliases, every upload a one-file tar (0644, 0744 when executable, or its `permissions`) extracted at `/` before
+start. An input this module does not know is refused by name: the program cannot grow a property the check
+ignores. The one deviation, below API 1.44 only: `healthcheck.start_interval` is dropped (Docker 20.10 refuses
+it), and the spec says so in `notes`.
 """
 
 from __future__ import annotations
@@ -24,18 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from testbed.docker.readback import MIB, parse_duration
+from testbed.docker.readback import MIB, READ_MIB, UNSET, parse_duration
 
-# Inputs translate() understands; anything else in a Container's inputs fails the check by name.
-KNOWN_INPUTS = frozenset(
-    {
-        "name", "image", "hostname", "domainname", "command", "entrypoints", "envs", "labels", "user", "workingDir",
-        "uploads", "volumes", "ports", "networksAdvanced", "networkMode", "healthcheck", "restart", "maxRetryCount",
-        "memory", "memorySwap", "memoryReservation", "shmSize", "cpuShares", "cpus", "init", "stopTimeout",
-        "stopSignal", "wait", "waitTimeout", "start", "mustRun", "rm", "removeVolumes", "destroyGraceSeconds",
-        "privileged", "readOnly", "publishAllPorts", "tty", "stdinOpen", "logDriver", "logOpts", "tmpfs", "sysctls",
-    }
-)  # fmt: skip
+# Inputs translate() understands (every one the read-back knows, and the provider's own settings); anything
+# else in a Container's inputs fails the check by name.
+KNOWN_INPUTS = frozenset(UNSET) | {"wait", "waitTimeout", "start", "mustRun", "removeVolumes", "destroyGraceSeconds"}
 KNOWN_FIELDS = {
     "uploads": frozenset({"file", "content", "contentBase64", "executable", "permissions"}),
     "volumes": frozenset({"volumeName", "containerPath", "hostPath", "readOnly"}),
@@ -44,6 +29,8 @@ KNOWN_FIELDS = {
     "labels": frozenset({"label", "value"}),
     "healthcheck": frozenset({"tests", "interval", "timeout", "startPeriod", "startInterval", "retries"}),
 }
+CONFIG_LISTS = {"envs": "Env", "command": "Cmd", "entrypoints": "Entrypoint"}
+CONFIG_STRINGS = {"stopSignal": "StopSignal", "user": "User", "workingDir": "WorkingDir"}
 START_INTERVAL_API = (1, 44)
 DEFAULT_WAIT_TIMEOUT = 60  # upstream's Default for wait_timeout
 
@@ -77,13 +64,7 @@ class ContainerSpec:
     destroy_grace_seconds: int = 0
     remove_volumes: bool = True
     notes: list[str] = field(default_factory=list)
-    dropped: tuple[str, ...] = ()
-    """Properties not sent to this engine (`healthcheck.startInterval` below API 1.44)."""
-
-
-def api_tuple(version: str) -> tuple[int, int]:
-    major, _, minor = version.partition(".")
-    return int(major), int(minor)
+    dropped: tuple[str, ...] = ()  # properties not sent to this engine (`healthcheck.startInterval` below 1.44)
 
 
 def _int(value: Any) -> int:
@@ -93,29 +74,49 @@ def _int(value: Any) -> int:
     return int(value)
 
 
-def _check_fields(prop: str, items: Any) -> None:
-    for item in items if isinstance(items, list) else [items]:
-        unknown = sorted(set(item) - KNOWN_FIELDS[prop])
-        if unknown:
-            raise UnknownInput(
-                f"Container input {prop} has field(s) {unknown} the check does not translate; "
-                f"known: {sorted(KNOWN_FIELDS[prop])} (teach testbed/docker/containers.py)"
-            )
-
-
 def translate(inputs: Mapping[str, Any], api_version: str) -> ContainerSpec:
     """The Engine API calls pulumi-docker's create makes for these Container inputs (see the module docstring)."""
+    _refuse_unknown(inputs)
+    cfg, host = _config(inputs), _host_config(inputs)
+    _ports(inputs, cfg, host)
+    _volumes(inputs, cfg, host)
+    notes: list[str] = []
+    dropped: list[str] = []
+    if inputs.get("healthcheck") is not None:
+        cfg["Healthcheck"] = _healthcheck(inputs["healthcheck"], api_version, notes, dropped)
+    return ContainerSpec(
+        name=inputs["name"],
+        body={**cfg, "HostConfig": host},
+        networks=[(n["name"], list(n.get("aliases") or [])) for n in inputs.get("networksAdvanced") or []],
+        uploads=[_upload(u) for u in inputs.get("uploads") or []],
+        start=bool(inputs.get("start", True)),
+        wait=bool(inputs.get("wait", False)),
+        wait_timeout=_int(inputs.get("waitTimeout", DEFAULT_WAIT_TIMEOUT)),
+        destroy_grace_seconds=_int(inputs.get("destroyGraceSeconds", 0)),
+        remove_volumes=bool(inputs.get("removeVolumes", True)),
+        notes=notes,
+        dropped=tuple(dropped),
+    )
+
+
+def _refuse_unknown(inputs: Mapping[str, Any]) -> None:
     unknown = sorted(set(inputs) - KNOWN_INPUTS)
     if unknown:
         raise UnknownInput(
             f"Container {inputs.get('name')!r} has input(s) {unknown} the check does not translate; "
             "teach testbed/docker/containers.py (and readback.py) what pulumi-docker does with them"
         )
-    for prop in KNOWN_FIELDS:
-        if inputs.get(prop) is not None:
-            _check_fields(prop, inputs[prop])
-    notes: list[str] = []
-    dropped: list[str] = []
+    for prop, known in KNOWN_FIELDS.items():
+        items = inputs.get(prop)
+        for item in [] if items is None else items if isinstance(items, list) else [items]:
+            if extra := sorted(set(item) - known):
+                raise UnknownInput(
+                    f"Container input {prop} has field(s) {extra} the check does not translate; "
+                    f"known: {sorted(known)} (teach testbed/docker/containers.py)"
+                )
+
+
+def _config(inputs: Mapping[str, Any]) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "Image": inputs["image"],
         "Hostname": inputs.get("hostname", ""),
@@ -123,25 +124,22 @@ def translate(inputs: Mapping[str, Any], api_version: str) -> ContainerSpec:
         "Tty": bool(inputs.get("tty", False)),
         "OpenStdin": bool(inputs.get("stdinOpen", False)),
     }
-    if inputs.get("stopSignal"):
-        cfg["StopSignal"] = inputs["stopSignal"]
+    if inputs.get("command") and any(c == "" for c in inputs["command"]):
+        raise ContainerFailed(f"{inputs['name']}: values for command may not be empty")
+    for key, api in CONFIG_LISTS.items():
+        if inputs.get(key):
+            cfg[api] = list(inputs[key])
+    for key, api in CONFIG_STRINGS.items():
+        if inputs.get(key):
+            cfg[api] = inputs[key]
     if inputs.get("stopTimeout") is not None:
         cfg["StopTimeout"] = _int(inputs["stopTimeout"])
-    if inputs.get("envs"):
-        cfg["Env"] = list(inputs["envs"])
-    if inputs.get("command"):
-        if any(c == "" for c in inputs["command"]):
-            raise ContainerFailed(f"{inputs['name']}: values for command may not be empty")
-        cfg["Cmd"] = list(inputs["command"])
-    if inputs.get("entrypoints"):
-        cfg["Entrypoint"] = list(inputs["entrypoints"])
-    if inputs.get("user"):
-        cfg["User"] = inputs["user"]
-    if inputs.get("workingDir"):
-        cfg["WorkingDir"] = inputs["workingDir"]
     if inputs.get("labels"):
-        cfg["Labels"] = {lab["label"]: lab["value"] for lab in inputs["labels"]}
+        cfg["Labels"] = _labels(inputs["labels"])
+    return cfg
 
+
+def _host_config(inputs: Mapping[str, Any]) -> dict[str, Any]:
     host: dict[str, Any] = {
         "Privileged": bool(inputs.get("privileged", False)),
         "PublishAllPorts": bool(inputs.get("publishAllPorts", False)),
@@ -156,81 +154,63 @@ def translate(inputs: Mapping[str, Any], api_version: str) -> ContainerSpec:
         "Init": bool(inputs.get("init", False)),
         "Mounts": [],
     }
-    if inputs.get("ports"):
-        exposed: dict[str, dict[str, Any]] = {}
-        bindings: dict[str, list[dict[str, str]]] = {}
-        for p in inputs["ports"]:
-            key = f"{_int(p['internal'])}/{p.get('protocol', 'tcp')}"
-            exposed[key] = {}
-            host_port = str(_int(p["external"])) if "external" in p else ""
-            binding = {"HostIp": p.get("ip", "0.0.0.0"), "HostPort": host_port}  # noqa: S104 - upstream's Default
-            bindings.setdefault(key, []).append(binding)
-        cfg["ExposedPorts"] = exposed
-        host["PortBindings"] = bindings
-    if inputs.get("volumes"):
-        binds, volumes = [], {}
-        for v in inputs["volumes"]:
-            path = v.get("containerPath", "")
-            source = v.get("hostPath") or v.get("volumeName", "")
-            if not path:
-                raise UnknownInput(f"{inputs['name']}: volume entry without container path: {v}")
-            volumes[path] = {}
-            if source:
-                binds.append(f"{source}:{path}:{'ro' if v.get('readOnly') else 'rw'}")
-        cfg["Volumes"] = volumes
-        if binds:
-            host["Binds"] = binds
-    if inputs.get("memory") is not None:
-        host["Memory"] = _int(inputs["memory"]) * MIB
-    if inputs.get("memoryReservation"):
-        host["MemoryReservation"] = _int(inputs["memoryReservation"]) * MIB
-    if inputs.get("memorySwap"):
-        swap = _int(inputs["memorySwap"])
-        host["MemorySwap"] = swap * MIB if swap > 0 else swap
-    if inputs.get("shmSize"):
-        host["ShmSize"] = _int(inputs["shmSize"]) * MIB
+    for key, api in READ_MIB.items():
+        if inputs.get(key):
+            size = _int(inputs[key])
+            host[api] = size * MIB if size > 0 else size  # memory_swap -1: unlimited, as it is
     if inputs.get("cpus"):
         host["NanoCpus"] = round(float(inputs["cpus"]) * 10**9)
     if inputs.get("cpuShares"):
         host["CpuShares"] = _int(inputs["cpuShares"])
-    if inputs.get("tmpfs"):
-        host["Tmpfs"] = dict(inputs["tmpfs"])
-    if inputs.get("sysctls"):
-        host["Sysctls"] = dict(inputs["sysctls"])
+    for key, api in (("tmpfs", "Tmpfs"), ("sysctls", "Sysctls")):
+        if inputs.get(key):
+            host[api] = dict(inputs[key])
+    return host
 
-    if inputs.get("healthcheck") is not None:
-        hc = inputs["healthcheck"]
-        health: dict[str, Any] = {"Test": list(hc.get("tests") or [])}
-        for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("startPeriod", "StartPeriod")):
-            health[api] = parse_duration(hc.get(key, "0s"))
-        start_interval = parse_duration(hc.get("startInterval", "0s"))
-        if api_tuple(api_version) >= START_INTERVAL_API:
-            health["StartInterval"] = start_interval
-        elif start_interval:
-            dropped.append("healthcheck.startInterval")
-            notes.append(
-                f"healthcheck start_interval {hc['startInterval']} dropped: this engine speaks API {api_version}, "
-                "start_interval needs 1.44 (Docker 25+, which the stack requires)"
-            )
-        health["Retries"] = _int(hc.get("retries", 0))
-        cfg["Healthcheck"] = health
 
-    body = {**cfg, "HostConfig": host}
-    networks = [(n["name"], list(n.get("aliases") or [])) for n in inputs.get("networksAdvanced") or []]
-    uploads = [_upload(u) for u in inputs.get("uploads") or []]
-    return ContainerSpec(
-        name=inputs["name"],
-        body=body,
-        networks=networks,
-        uploads=uploads,
-        start=bool(inputs.get("start", True)),
-        wait=bool(inputs.get("wait", False)),
-        wait_timeout=_int(inputs.get("waitTimeout", DEFAULT_WAIT_TIMEOUT)),
-        destroy_grace_seconds=_int(inputs.get("destroyGraceSeconds", 0)),
-        remove_volumes=bool(inputs.get("removeVolumes", True)),
-        notes=notes,
-        dropped=tuple(dropped),
-    )
+def _ports(inputs: Mapping[str, Any], cfg: dict[str, Any], host: dict[str, Any]) -> None:
+    if not inputs.get("ports"):
+        return
+    cfg["ExposedPorts"], host["PortBindings"] = {}, {}
+    for p in inputs["ports"]:
+        key = f"{_int(p['internal'])}/{p.get('protocol', 'tcp')}"
+        cfg["ExposedPorts"][key] = {}
+        host_port = str(_int(p["external"])) if "external" in p else ""
+        binding = {"HostIp": p.get("ip", "0.0.0.0"), "HostPort": host_port}  # noqa: S104 - upstream's Default
+        host["PortBindings"].setdefault(key, []).append(binding)
+
+
+def _volumes(inputs: Mapping[str, Any], cfg: dict[str, Any], host: dict[str, Any]) -> None:
+    if not inputs.get("volumes"):
+        return
+    binds, cfg["Volumes"] = [], {}
+    for v in inputs["volumes"]:
+        path = v.get("containerPath", "")
+        source = v.get("hostPath") or v.get("volumeName", "")
+        if not path:
+            raise UnknownInput(f"{inputs['name']}: volume entry without container path: {v}")
+        cfg["Volumes"][path] = {}
+        if source:
+            binds.append(f"{source}:{path}:{'ro' if v.get('readOnly') else 'rw'}")
+    if binds:
+        host["Binds"] = binds
+
+
+def _healthcheck(hc: Mapping[str, Any], api_version: str, notes: list[str], dropped: list[str]) -> dict[str, Any]:
+    health: dict[str, Any] = {"Test": list(hc.get("tests") or [])}
+    for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("startPeriod", "StartPeriod")):
+        health[api] = parse_duration(hc.get(key, "0s"))
+    start_interval = parse_duration(hc.get("startInterval", "0s"))
+    if tuple(int(n) for n in api_version.split(".")) >= START_INTERVAL_API:
+        health["StartInterval"] = start_interval
+    elif start_interval:
+        dropped.append("healthcheck.startInterval")
+        notes.append(
+            f"healthcheck start_interval {hc['startInterval']} dropped: this engine speaks API {api_version}, "
+            "start_interval needs 1.44 (Docker 25+, which the stack requires)"
+        )
+    health["Retries"] = _int(hc.get("retries", 0))
+    return health
 
 
 def _upload(u: Mapping[str, Any]) -> Upload:
@@ -240,10 +220,7 @@ def _upload(u: Mapping[str, Any]) -> Upload:
     if len(given) != 1:
         raise UnknownInput(f"upload {u.get('file')!r}: exactly one of content, contentBase64 must be set, got {given}")
     data = u["content"].encode() if "content" in given else base64.b64decode(u["contentBase64"])
-    if u.get("permissions"):
-        mode = int(u["permissions"], 8)
-    else:
-        mode = 0o744 if u.get("executable") else 0o644
+    mode = int(u["permissions"], 8) if u.get("permissions") else 0o744 if u.get("executable") else 0o644
     return Upload(u["file"], data, mode)
 
 
@@ -255,9 +232,6 @@ def upload_tar(upload: Upload) -> bytes:
         info.size, info.mode, info.mtime = len(upload.content), upload.mode, int(time.time())
         tar.addfile(info, io.BytesIO(upload.content))
     return buf.getvalue()
-
-
-# ----- the calls -----
 
 
 def create_and_start(client: Any, spec: ContainerSpec) -> str:
@@ -301,6 +275,10 @@ def describe(inspect: Mapping[str, Any]) -> str:
     )
 
 
+def _health(info: Mapping[str, Any]) -> dict[str, Any] | None:
+    return (info.get("State") or {}).get("Health")
+
+
 def wait_healthy(
     client: Any,
     cid: str,
@@ -309,40 +287,33 @@ def wait_healthy(
     *,
     observe_after_timeout: float = 0,
 ) -> float:
-    """Wait as `wait=True` does: poll every second until Docker reports the container healthy, at most
-    `wait_timeout` s (a container without a healthcheck is an error). Returns the seconds it took.
-
-    On a timeout it raises with the state, the last probe outputs and the log tail; with
-    `observe_after_timeout` it first keeps watching that long, only to say whether the container became
-    healthy later (the verdict stays a failure: `pulumi up` would have failed)."""
+    """Wait as `wait=True` does: until Docker reports the container healthy, at most `wait_timeout` s; returns the
+    seconds it took. A timeout raises with the state, the last probe outputs and the log tail, after watching
+    `observe_after_timeout` s more only to say whether it became healthy later (`pulumi up` would have failed)."""
     t0 = time.monotonic()
     last = ""
-    while True:
+    while time.monotonic() - t0 <= spec.wait_timeout:
         info = client.api.inspect_container(cid)
-        health = (info.get("State") or {}).get("Health")
+        health = _health(info)
         if health is None:
             raise ContainerFailed(f"{spec.name}: 'wait' is set but the container has no healthcheck")
-        status = health.get("Status")
-        if status == "healthy":
+        if health.get("Status") == "healthy":
             return time.monotonic() - t0
-        now = f"{info['State'].get('Status')}/{status}/restarts={info.get('RestartCount')}"
+        now = f"{info['State'].get('Status')}/{health.get('Status')}/restarts={info.get('RestartCount')}"
         if now != last:
             echo(f"{spec.name}: {now} after {time.monotonic() - t0:.0f} s")
             last = now
-        if time.monotonic() - t0 > spec.wait_timeout:
-            break
         time.sleep(1)
     late = ""
     if observe_after_timeout > 0:
         deadline = time.monotonic() + observe_after_timeout
+        late = " (still not healthy {:.0f} s after start)"
         while time.monotonic() < deadline:
-            info = client.api.inspect_container(cid)
-            if ((info.get("State") or {}).get("Health") or {}).get("Status") == "healthy":
-                late = f" (it became healthy {time.monotonic() - t0:.0f} s after start: wait_timeout is too short here)"
+            if (_health(client.api.inspect_container(cid)) or {}).get("Status") == "healthy":
+                late = " (it became healthy {:.0f} s after start: wait_timeout is too short here)"
                 break
             time.sleep(2)
-        else:
-            late = f" (still not healthy {time.monotonic() - t0:.0f} s after start)"
+        late = late.format(time.monotonic() - t0)
     info = client.api.inspect_container(cid)
     raise ContainerFailed(
         f"{spec.name} did not become healthy within its wait_timeout of {spec.wait_timeout} s{late}: "
@@ -350,14 +321,59 @@ def wait_healthy(
     )
 
 
+def find(client: Any, name: str) -> dict[str, Any] | None:
+    """The container's inspect, or None when there is no such container."""
+    import docker.errors
+
+    try:
+        return client.api.inspect_container(name)
+    except docker.errors.NotFound:
+        return None
+
+
+def ensure_network(client: Any, v: Mapping[str, Any]) -> str:
+    """A Network's inputs as its provider creates it; one that exists is adopted when it matches."""
+    labels, driver = _labels(v.get("labels")), v.get("driver", "bridge")
+    found = [n for n in client.api.networks(names=[v["name"]]) if n["Name"] == v["name"]]
+    if found:
+        if (found[0].get("Labels") or {}) != labels or found[0].get("Driver") != driver:
+            raise ContainerFailed(f"network {v['name']} exists with other labels or driver: {found[0]}")
+        return "adopted"
+    client.api.create_network(v["name"], driver=driver, labels=labels, check_duplicate=True)
+    return "created"
+
+
+def ensure_volume(client: Any, v: Mapping[str, Any]) -> str:
+    if missing(client.api.inspect_volume, v["name"]):
+        labels = _labels(v.get("labels"))
+        client.api.create_volume(
+            v["name"], driver=v.get("driver", "local"), driver_opts=v.get("driverOpts"), labels=labels
+        )
+        return "created"
+    return "adopted"
+
+
+def _labels(items: Any) -> dict[str, str]:
+    return {x["label"]: x["value"] for x in items or []}
+
+
+def missing(call: Callable[[str], Any], name: str) -> bool:
+    """Whether `call(name)` finds nothing (docker's NotFound)."""
+    import docker.errors
+
+    try:
+        call(name)
+        return False
+    except docker.errors.NotFound:
+        return True
+
+
 def remove(client: Any, name_or_id: str, *, grace: int = 0, remove_volumes: bool = True) -> bool:
     """Delete as the provider does: stop with `grace` seconds (0: killed at once), remove (force), wait until
     it is gone. Returns False when there was no such container."""
     import docker.errors
 
-    try:
-        client.api.stop(name_or_id, timeout=grace)
-    except docker.errors.NotFound:
+    if missing(lambda c: client.api.stop(c, timeout=grace), name_or_id):
         return False
     try:
         client.api.remove_container(name_or_id, v=remove_volumes, force=True)
@@ -368,9 +384,7 @@ def remove(client: Any, name_or_id: str, *, grace: int = 0, remove_volumes: bool
             raise
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        try:
-            client.api.inspect_container(name_or_id)
-        except docker.errors.NotFound:
+        if find(client, name_or_id) is None:
             return True
         time.sleep(0.5)
     raise ContainerFailed(f"container {name_or_id} was not removed within 120 s")

@@ -1,21 +1,19 @@
-"""The program's dynamic resources (`pulumi-python:dynamic/...`: KafkaTopic, StreamingJob, DeltaTables,
-SupersetDashboards and whatever comes next) run with their providers' own code, as the engine's provider host
-runs them: the provider unpickled from the `__provider` input (dill, base64), the properties as the engine
-sends them (every number a float, secrets unwrapped), check() then create() on `up`; on a later `up` check()
-with the stored inputs as olds, then diff() against the stored outputs and update() or a replacement when it
-says so; delete() with the stored outputs at teardown. They reach the services through the published host
-ports, as on a user's machine.
+"""The program's dynamic resources (KafkaTopic, StreamingJob, DeltaTables, SupersetDashboards, ...) run with their
+providers' own code, as the engine's provider host runs them (recording.py: the provider unpickled from the
+`__provider` input, the properties as the engine sends them): check() then create() on `up`; on a later `up`
+check() with the stored inputs as olds, then diff() against the stored outputs and update() or a replacement when
+it says so; delete() with the stored outputs at teardown. They reach the services through the published ports.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pulumi.dynamic.dynamic import PROVIDER_KEY
 
 from testbed.docker.graph import Node
-from testbed.docker.recording import as_engine_sends, provider_of
+from testbed.docker.recording import as_engine_sends, provider_check, provider_of
 
 
 class DynamicFailed(RuntimeError):
@@ -31,64 +29,44 @@ class DynamicState:
     outs: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "inputs": self.inputs, "outs": self.outs}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DynamicState:
-        return cls(str(data["id"]), dict(data["inputs"]), dict(data["outs"]))
+        return asdict(self)
 
 
 def _check(node: Node, olds: dict[str, Any]) -> dict[str, Any]:
     news = as_engine_sends(dict(node.inputs))
-    result = provider_of(news).check(olds, news)
-    if result.failures:
-        reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
-        raise DynamicFailed(f"{node.label}: check refused the inputs: {reasons}")
+    result, refused = provider_check(news, olds)
+    if refused:
+        raise DynamicFailed(f"{node.label}: check refused the inputs: {refused}")
     # The engine keeps the checked inputs and sends them on over the wire: floats again.
     return as_engine_sends({**dict(result.inputs or news), PROVIDER_KEY: news[PROVIDER_KEY]})
 
 
-def _outs(inputs: dict[str, Any], outs: dict[str, Any] | None) -> dict[str, Any]:
-    return as_engine_sends({**dict(outs or {}), PROVIDER_KEY: inputs[PROVIDER_KEY]})
+def _state(id_: Any, inputs: dict[str, Any], outs: dict[str, Any] | None) -> DynamicState:
+    return DynamicState(str(id_), inputs, as_engine_sends({**dict(outs or {}), PROVIDER_KEY: inputs[PROVIDER_KEY]}))
 
 
 def create(node: Node) -> DynamicState:
     """check() then create(), as on the first `up`."""
     inputs = _check(node, {})
     result = provider_of(inputs).create(inputs)
-    return DynamicState(str(result.id), inputs, _outs(inputs, result.outs))
+    return _state(result.id, inputs, result.outs)
 
 
-@dataclass(frozen=True)
-class Applied:
-    """What a later `up` did with a dynamic resource: nothing, an update, or a replacement."""
-
-    action: str  # "same" | "updated" | "replaced"
-    state: DynamicState
-    changed: bool
-    replaces: tuple[str, ...] = ()
-
-
-def up(node: Node, old: DynamicState) -> Applied:
-    """A later `up`: check() with the stored inputs as olds, diff() against the stored outputs; update() or
-    replace (delete-before-replace when the provider asks for it) when diff says so."""
+def up(node: Node, old: DynamicState) -> tuple[str, DynamicState, tuple[str, ...]]:
+    """A later `up`: (what it did - same, updated or replaced -, the new state, the properties that replaced it)."""
     inputs = _check(node, old.inputs)
     provider = provider_of(inputs)
     d = provider.diff(old.id, old.outs, inputs)
-    changed = bool(d.changes) if d.changes is not None else True
-    replaces = tuple(d.replaces or ())
-    if not changed:
-        return Applied("same", DynamicState(old.id, inputs, old.outs), False)
-    if not replaces:
-        result = provider.update(old.id, old.outs, inputs)
-        return Applied("updated", DynamicState(old.id, inputs, _outs(inputs, result.outs)), True)
+    if d.changes is not None and not d.changes:
+        return "same", DynamicState(old.id, inputs, old.outs), ()
+    if not d.replaces:
+        return "updated", _state(old.id, inputs, provider.update(old.id, old.outs, inputs).outs), ()
     if d.delete_before_replace:
         delete(old)
-        created = provider.create(inputs)
-    else:
-        created = provider.create(inputs)
+    created = provider.create(inputs)
+    if not d.delete_before_replace:
         delete(old)
-    return Applied("replaced", DynamicState(str(created.id), inputs, _outs(inputs, created.outs)), True, replaces)
+    return "replaced", _state(created.id, inputs, created.outs), tuple(d.replaces)
 
 
 def delete(state: DynamicState) -> None:

@@ -27,10 +27,8 @@ from testbed.paths import cache_dir
 
 Echo = Callable[[str], None]
 DEFAULT_SOCKET = "/var/run/docker.sock"
-START_TIMEOUT = 180.0
-"""Seconds a dockerd we start may take to answer /_ping (a loaded 2-core machine, containerd starting too)."""
-STOP_TIMEOUT = 120.0
-"""Seconds dockerd gets to stop its containers and exit after SIGTERM before it is killed."""
+START_TIMEOUT = 180.0  # for /_ping to answer (a loaded 2-core machine, containerd starting too)
+STOP_TIMEOUT = 120.0  # after SIGTERM, for dockerd to stop its containers and exit, before SIGKILL
 
 
 class EngineError(RuntimeError):
@@ -39,14 +37,11 @@ class EngineError(RuntimeError):
 
 @dataclass
 class Engine:
-    client: Any
-    """docker.DockerClient, API version negotiated with the engine."""
-    api_version: str
-    """The engine's own API version (1.41 for Debian's docker.io 20.10)."""
+    client: Any  # docker.DockerClient, API version negotiated with the engine
+    api_version: str  # the engine's own (1.41 for Debian's docker.io 20.10)
     server_version: str
     started_here: bool
-    """True when this process started the dockerd (see stop())."""
-    pid: int | None = None
+    pid: int | None = None  # of a dockerd this code started
 
 
 def _state_file() -> Path:
@@ -57,9 +52,8 @@ def _log_file() -> Path:
     return cache_dir() / "docker" / "dockerd.log"
 
 
-def _say(echo: Echo | None, line: str) -> None:
-    if echo:
-        echo(line)
+def _quiet(_line: str) -> None:
+    pass
 
 
 def _connect(base_url: str | None) -> Any | None:
@@ -80,17 +74,10 @@ def _connect(base_url: str | None) -> Any | None:
 
 def _engine(c: Any, *, started_here: bool, pid: int | None = None) -> Engine:
     v = c.version()
-    return Engine(
-        client=c,
-        api_version=str(v.get("ApiVersion", "?")),
-        server_version=str(v.get("Version", "?")),
-        started_here=started_here,
-        pid=pid,
-    )
+    return Engine(c, str(v.get("ApiVersion", "?")), str(v.get("Version", "?")), started_here, pid)
 
 
-_STARTED: dict[int, subprocess.Popen] = {}
-"""The dockerds this process started (reaped when stopped)."""
+_STARTED: dict[int, subprocess.Popen] = {}  # the dockerds this process started (reaped when stopped)
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -123,12 +110,11 @@ def _recorded_pid() -> int | None:
         return None
     if _is_dockerd(rec["pid"], rec["socket"]):
         return int(rec["pid"])
-    with contextlib.suppress(OSError):
-        _state_file().unlink()
+    _state_file().unlink(missing_ok=True)
     return None
 
 
-def _start_dockerd(echo: Echo | None, socket_path: str, extra_args: tuple[str, ...]) -> int:
+def _start_dockerd(echo: Echo, socket_path: str, extra_args: tuple[str, ...]) -> int:
     dockerd = shutil.which("dockerd")
     if dockerd is None:
         raise EngineError(
@@ -147,7 +133,7 @@ def _start_dockerd(echo: Echo | None, socket_path: str, extra_args: tuple[str, .
         )
     log = _log_file()
     log.parent.mkdir(parents=True, exist_ok=True)
-    _say(echo, f"no Docker engine answers: starting {dockerd} (log {log})")
+    echo(f"no Docker engine answers: starting {dockerd} (log {log})")
     with log.open("ab") as out:
         # A session of its own: the engine outlives this process (the stack's containers live in it) and a
         # Ctrl-C of the caller does not reach it.
@@ -163,13 +149,13 @@ def _start_dockerd(echo: Echo | None, socket_path: str, extra_args: tuple[str, .
     return proc.pid
 
 
-def _wait_for_socket(pid: int, socket_path: str, echo: Echo | None) -> Any:
+def _wait_for_socket(pid: int, socket_path: str, echo: Echo) -> Any:
     deadline = time.monotonic() + START_TIMEOUT
     t0 = time.monotonic()
     while time.monotonic() < deadline:
         c = _connect(f"unix://{socket_path}")
         if c is not None:
-            _say(echo, f"dockerd (pid {pid}) answers after {time.monotonic() - t0:.1f} s")
+            echo(f"dockerd (pid {pid}) answers after {time.monotonic() - t0:.1f} s")
             return c
         # Our own child: poll() says whether it exited (its /proc cmdline is briefly empty right after exec).
         if _STARTED[pid].poll() is not None:
@@ -207,14 +193,16 @@ def connect(
         return _engine(c, started_here=False, pid=_recorded_pid() if ours else None)
     if not start:
         raise EngineError(f"no Docker engine answers at {socket_path}")
-    pid = _start_dockerd(echo, socket_path, dockerd_args)
-    return _engine(_wait_for_socket(pid, socket_path, echo), started_here=True, pid=pid)
+    pid = _start_dockerd(echo or _quiet, socket_path, dockerd_args)
+    return _engine(_wait_for_socket(pid, socket_path, echo or _quiet), started_here=True, pid=pid)
 
 
 def client(echo: Echo | None = None, *, start: bool = True) -> Any:
     """A docker.DockerClient of the engine `connect` finds or starts (a dockerd started here stays running)."""
     eng = connect(echo, start=start)
-    _say(echo, f"Docker engine {eng.server_version}, API {eng.api_version}" + (" (started here)" * eng.started_here))
+    (echo or _quiet)(
+        f"Docker engine {eng.server_version}, API {eng.api_version}" + (" (started here)" * eng.started_here)
+    )
     return eng.client
 
 
@@ -224,7 +212,8 @@ def stop(echo: Echo | None = None) -> bool:
     pid = _recorded_pid()
     if pid is None:
         return False
-    _say(echo, f"stopping dockerd (pid {pid}), which testbed/docker/engine.py started")
+    echo = echo or _quiet
+    echo(f"stopping dockerd (pid {pid}), which testbed/docker/engine.py started")
     proc = _STARTED.pop(pid, None)
 
     def running() -> bool:
@@ -236,12 +225,11 @@ def stop(echo: Echo | None = None) -> bool:
     while time.monotonic() < deadline and running():
         time.sleep(0.5)
     if running():
-        _say(echo, f"dockerd (pid {pid}) still runs after {STOP_TIMEOUT:.0f} s: SIGKILL")
+        echo(f"dockerd (pid {pid}) still runs after {STOP_TIMEOUT:.0f} s: SIGKILL")
         os.kill(pid, signal.SIGKILL)
         if proc is not None:
             proc.wait(timeout=60)
-    with contextlib.suppress(OSError):
-        _state_file().unlink()
+    _state_file().unlink(missing_ok=True)
     return True
 
 

@@ -1,16 +1,13 @@
-"""The program's resource graph as the mocks record it, answered the way the real providers answer, and the
-engine's order over it: each resource starts once everything it depends on is done, as many at once as the
-graph allows (the three KRaft brokers together); teardown runs the other way round.
-
-`EngineMocks` is what makes the recorded inputs the real ones: a pulumi-random password is a fresh random
-value of its length and character rules (kept by the caller between runs, as the state would), a RemoteImage's
-`imageId` and an Image's `repoDigest` are the local image's id, a Network's, Volume's or IamUser's name is the
-name it was given. An input computed from a dynamic resource's output cannot be known before that resource
-exists: `Graph.from_recording` refuses such a graph rather than replay a guess.
+"""The program's resource graph as the mocks record it, answered as the real providers answer (`EngineMocks`: a
+fresh random password of its length and rules, kept between runs by the caller; an image's id; a resource's
+given name), and the engine's order over it: each resource starts once all it depends on is done, as many at
+once as the graph allows; teardown runs the other way round. An input computed from a dynamic resource's output
+is not known before that resource exists: such a graph is refused rather than replayed with a guess.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import string
 import threading
@@ -33,6 +30,7 @@ from testbed.docker.recording import (
     Recording,
     RecordingMocks,
     plain,
+    run_stack,
 )
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -56,12 +54,9 @@ def random_password(inputs: Mapping[str, Any]) -> str:
     rng = secrets.SystemRandom()
     chars: list[str] = []
     pool = ""
-    for key, alphabet in classes.items():
-        if inputs.get(key, True) is False:
-            continue
+    for key, alphabet in ((k, a) for k, a in classes.items() if inputs.get(k, True) is not False):
         pool += alphabet
-        minimum = int(inputs.get(f"min{key.capitalize()}", 0) or 0)
-        chars += [rng.choice(alphabet) for _ in range(minimum)]
+        chars += [rng.choice(alphabet) for _ in range(int(inputs.get(f"min{key.capitalize()}", 0) or 0))]
     if not pool:
         raise GraphError(f"RandomPassword inputs {dict(inputs)} switch every character class off")
     if len(chars) > length:
@@ -72,12 +67,8 @@ def random_password(inputs: Mapping[str, Any]) -> str:
 
 
 class EngineMocks(RecordingMocks):
-    """Mocks that answer as the real docker, random and minio providers would (see the module docstring).
-
-    `passwords` maps a RandomPassword's logical name to its value: pass the values of an earlier run to get
-    them again (the state keeps them); new ones are generated and added. `image_id` resolves an image tag to
-    the id of the local image (raising when the image is missing).
-    """
+    """Mocks that answer as the real docker, random and minio providers would (see the module docstring);
+    `passwords` (by logical name) are kept and new ones added, `image_id` resolves a tag to the local image."""
 
     def __init__(self, image_id: Callable[[str], str], passwords: dict[str, str] | None = None) -> None:
         super().__init__()
@@ -157,30 +148,17 @@ class Graph:
         def expand(urns: Iterable[str]) -> frozenset[str]:
             # A dependency on a component is one on every custom resource inside it (as the SDK expands it).
             out: set[str] = set()
-            for urn in urns:
-                if urn in regs and not regs[urn].custom:
-                    out |= custom_descendants(urn)
-                elif urn in regs:
-                    out.add(urn)
+            for urn in (u for u in urns if u in regs):
+                out |= {urn} if regs[urn].custom else custom_descendants(urn)
             return frozenset(out)
 
         nodes: dict[str, Node] = {}
-        for r in regs.values():
-            if not r.custom:
-                continue
+        for r in (r for r in regs.values() if r.custom):
             provider = r.provider.rsplit("::", 1)[0] if r.provider else ""
             deps = expand(r.dependencies) | ({provider} if provider in regs else set())
-            res = by_key.get((r.type, r.name))
-            inputs = dict(res.inputs) if res is not None else {}
-            nodes[r.urn] = Node(
-                urn=r.urn,
-                type=r.type,
-                name=r.name,
-                inputs=inputs,
-                deps=deps,
-                provider=provider,
-                property_dependencies={k: expand(v) for k, v in r.property_dependencies.items()},
-            )
+            inputs = dict(by_key[(r.type, r.name)].inputs) if (r.type, r.name) in by_key else {}
+            per_property = {k: expand(v) for k, v in r.property_dependencies.items()}
+            nodes[r.urn] = Node(r.urn, r.type, r.name, inputs, deps, provider, per_property)
         graph = cls(nodes, dict(rec.outputs))
         graph._refuse_dynamic_outputs_as_inputs()
         return graph
@@ -199,33 +177,21 @@ class Graph:
     def of_type(self, typ: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.type == typ]
 
-    def dependents(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {urn: set() for urn in self.nodes}
-        for node in self.nodes.values():
-            for dep in node.deps:
-                out[dep].add(node.urn)
-        return out
-
-    def levels(self) -> list[list[Node]]:
-        """The nodes in dependency order, grouped: every node of a level depends only on earlier levels."""
-        done: set[str] = set()
-        left = dict(self.nodes)
-        out: list[list[Node]] = []
-        while left:
-            ready = [n for n in left.values() if n.deps <= done]
-            if not ready:
-                raise GraphError(f"dependency cycle among {sorted(n.label for n in left.values())}")
-            out.append(ready)
-            done |= {n.urn for n in ready}
-            for n in ready:
-                del left[n.urn]
-        return out
+    def upstream(self, node: Node) -> list[Node]:
+        """The nodes `node` depends on, directly or not."""
+        seen: set[str] = set()
+        todo = list(node.deps)
+        while todo:
+            urn = todo.pop()
+            if urn not in seen and urn in self.nodes:
+                seen.add(urn)
+                todo += self.nodes[urn].deps
+        return [self.nodes[u] for u in seen]
 
 
 @dataclass
 class Outcome:
-    """What a run over the graph did: per URN its (start, end) in seconds since the run began, the failures and
-    the nodes never started."""
+    """Per URN its (start, end) in seconds since the run began, the failures and the nodes never started."""
 
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     failures: dict[str, BaseException] = field(default_factory=dict)
@@ -244,15 +210,16 @@ def run_graph(
     with `reverse` its dependents - as many at once as the graph allows, like the engine. After a failure no
     new node starts (those already running finish); the failures and the nodes never started are returned."""
     chosen = set(only) if only is not None else set(graph.nodes)
+    waits: dict[str, set[str]] = {u: set() if reverse else set(graph.nodes[u].deps) & chosen for u in chosen}
     if reverse:
-        waits = {u: graph.dependents()[u] & chosen for u in chosen}
-    else:
-        waits = {u: set(graph.nodes[u].deps) & chosen for u in chosen}
+        for u in chosen:
+            for dep in graph.nodes[u].deps & chosen:
+                waits[dep].add(u)
+    order = [u for u in graph.nodes if u in chosen]  # registration order among the ready ones
     outcome = Outcome()
     done: set[str] = set()
     running: dict[Future[None], str] = {}
     started: set[str] = set()
-
     begin = time.monotonic()
 
     def timed(node: Node) -> None:
@@ -264,23 +231,39 @@ def run_graph(
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="graph") as pool:
         while True:
-            if not outcome.failures:
-                order = [u for u in graph.nodes if u in chosen]  # registration order among the ready ones
-                for urn in order:
-                    if urn not in started and waits[urn] <= done:
-                        started.add(urn)
-                        running[pool.submit(timed, graph.nodes[urn])] = urn
+            for urn in [] if outcome.failures else [u for u in order if u not in started and waits[u] <= done]:
+                started.add(urn)
+                running[pool.submit(timed, graph.nodes[urn])] = urn
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
                 urn = running.pop(fut)
-                exc = fut.exception()
-                if exc is not None:
+                if (exc := fut.exception()) is not None:
                     outcome.failures[urn] = exc
                 else:
                     done.add(urn)
-    outcome.not_started = [u for u in graph.nodes if u in chosen and u not in started]
+    outcome.not_started = [u for u in order if u not in started]
     if not outcome.failures and outcome.not_started:
         raise GraphError(f"dependency cycle: never started {outcome.not_started}")
     return outcome
+
+
+def record(mocks: EngineMocks, stack: str) -> Graph:
+    """The whole program's graph (its default config) under `mocks`, run in a thread with an event loop of its own.
+
+    Pulumi's mock runner drives whatever event loop is current in its thread, one callback at a time; in a
+    thread that already has one (Playwright's sync API keeps its loop current in the main thread) it would run
+    that loop's callbacks too - a browser route handler there deadlocked the e2e test."""
+
+    def run() -> Recording:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return run_stack(mocks=mocks, stack=stack)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="program") as pool:
+        return Graph.from_recording(pool.submit(run).result())

@@ -1,24 +1,16 @@
 """The images the Docker check runs: stand-ins under the official names and tags of versions.toml, and the project's
 own images built from images/spark/Dockerfile and images/superset/Dockerfile on them, unchanged.
 
-No image registry is reachable here, so each official base image of the stack is replaced by a stand-in built
-on this machine (testbed/docker/standins/<name>/Dockerfile says how it is laid out and what differs from the
-official image): a Debian root filesystem (rootfs.py) plus the release artifacts the test bed already fetches
-(testbed/artifacts.py: Maven Central, PyPI). The project's images are then built exactly as the stack builds
-them (context, Dockerfile, Versions.spark_build_args() / superset_build_args()) with the Docker API's classic
-builder (BuildKit would try to pull the frontend named by a `# syntax=` line).
-
-Images are cached by content: each carries the label `lakehouse.image.hash`, a hash of everything it is built
-from (Dockerfile and context files, build args, the base image, the artifacts' cache keys); an image whose label
-matches is reused, so a second run builds nothing. `ensure_images(client, versions, echo)` is the entry point;
-`python -m testbed.docker.images` builds everything and prints each image's build time and size.
+No registry is reachable here: each stand-in is built on this machine from the Debian root filesystem
+(rootfs.py) and the test bed's artifacts (standins/<name>/Dockerfile says what differs from the official image);
+the project's images are built as the stack builds them, with the classic builder (BuildKit would pull the
+frontend of a `# syntax=` line). An image whose `lakehouse.image.hash` label matches its recipe's hash is reused.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +23,6 @@ from testbed import artifacts
 from testbed.docker import rootfs
 from testbed.docker.recipes import (
     ALL_NAMES,
-    BASE_PACKAGES,
     PROJECT_BASES,
     STANDIN_RECIPES,
     STANDINS,
@@ -44,11 +35,9 @@ from testbed.paths import cache_dir
 
 Echo = Callable[[str], None]
 HASH_LABEL = "lakehouse.image.hash"
-STANDIN_LABEL = "lakehouse.standin.of"
-"""On every stand-in: the official image it stands in for (an image under that tag without it is not ours)."""
+STANDIN_LABEL = "lakehouse.standin.of"  # the official image it stands in for: an image without it is not ours
 ROLE_LABEL = "lakehouse.standin.role"
-BUILD_READ_TIMEOUT = 3600
-"""Seconds the build request may go without output (a quiet `mvn -q` or `uv pip install` step on a slow day)."""
+BUILD_READ_TIMEOUT = 3600  # seconds without output (a quiet `mvn -q` or `uv pip install` step on a slow day)
 CHECK_LABEL = "lakehouse.check"
 
 
@@ -64,11 +53,7 @@ class Result:
     built: bool
     seconds: float
     size: int
-    base_seconds: float = 0.0
-    """Time spent building the Debian root filesystem for this image (0 when it was cached)."""
-
-
-# ----------------------------------------------------------------------------- building
+    base_seconds: float = 0.0  # building the Debian root filesystem (0 when it was cached)
 
 
 def _link_tree(src: Path, dest: Path) -> None:
@@ -95,15 +80,6 @@ def assemble(recipe: Recipe, into: Path) -> Path:
             raise ImageError(f"{recipe.tag}: artifact {src} for {rel} does not exist")
         _link_tree(src, into / rel)
     return into
-
-
-def _existing(client: Any, tag: str) -> Any | None:
-    import docker
-
-    try:
-        return client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        return None
 
 
 def _log_path(name: str) -> Path:
@@ -136,15 +112,13 @@ def _stream_build(client: Any, recipe: Recipe, context: Path, labels: dict[str, 
                 out.write(str(chunk["error"]) + "\n")
                 last = "\n".join(tail[-25:])
                 raise ImageError(f"building {recipe.tag} failed: {chunk['error'].strip()}\n{last}\n(full log: {log})")
-            text = chunk.get("stream") or ""
-            for line in text.splitlines():
+            for line in (chunk.get("stream") or "").splitlines():
                 out.write(line + "\n")
                 if line.strip():
                     tail.append(line.rstrip())
                     if line.startswith("Step "):
                         echo(f"  {recipe.name}: {line[:150]}")
-            aux = chunk.get("aux") or {}
-            image_id = aux.get("ID", image_id)
+            image_id = (chunk.get("aux") or {}).get("ID", image_id)
     if not image_id:
         raise ImageError(f"building {recipe.tag} gave no image id; see {log}")
     return image_id
@@ -153,23 +127,16 @@ def _stream_build(client: Any, recipe: Recipe, context: Path, labels: dict[str, 
 def _build_one(client: Any, recipe: Recipe, digest: str, nocache: bool, echo: Echo) -> tuple[Any, float, float]:
     """Build `recipe` (its stand-in base first); returns (image, build seconds, root filesystem seconds)."""
     labels = {HASH_LABEL: digest}
-    if recipe.standin_of:
-        labels[STANDIN_LABEL] = recipe.standin_of
-        labels[ROLE_LABEL] = recipe.name
     base_seconds = 0.0
     if recipe.standin_of:
-        base = rootfs.ensure_base(client, BASE_PACKAGES, echo)
-        if base.ref != recipe.buildargs["BASE_IMAGE"]:
-            raise ImageError(f"{recipe.tag}: base {base.ref} is not the expected {recipe.buildargs['BASE_IMAGE']}")
-        base_seconds = base.seconds
+        labels |= {STANDIN_LABEL: recipe.standin_of, ROLE_LABEL: recipe.name}
+        base_seconds = rootfs.ensure_base(client, echo).seconds
     echo(f"building {recipe.tag} ({recipe.name})")
     t0 = time.monotonic()
     if recipe.context_dir is not None:
         _stream_build(client, recipe, recipe.context_dir, labels, nocache, echo)
     else:
-        work = cache_dir() / "docker" / "tmp"
-        work.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=work, prefix=f"context-{recipe.name}-") as tmp:
+        with rootfs.scratch_dir(f"context-{recipe.name}-") as tmp:
             _stream_build(client, recipe, assemble(recipe, Path(tmp) / "context"), labels, nocache, echo)
     seconds = time.monotonic() - t0
     image = client.images.get(recipe.tag)
@@ -180,7 +147,7 @@ def _build_one(client: Any, recipe: Recipe, digest: str, nocache: bool, echo: Ec
 
 def _ensure(client: Any, recipe: Recipe, *, rebuild: bool, echo: Echo) -> Result:
     digest = image_hash(recipe)
-    image = _existing(client, recipe.tag)
+    image = rootfs.find_image(client, recipe.tag)
     labels = (image.labels or {}) if image is not None else {}
     if image is not None and recipe.standin_of and labels.get(STANDIN_LABEL) != recipe.standin_of:
         raise ImageError(
@@ -259,11 +226,10 @@ def ensure_report(
     *,
     only: set[str] | None = None,
     rebuild: bool = False,
-    parallel: bool = True,
 ) -> list[Result]:
     """Every image (or those named in `only`, plus the stand-ins they are built FROM), built where missing or
-    stale; one Result each. `rebuild` builds the named images again without the layer cache. With `parallel` the
-    two LANES build side by side (the machine has 2 cores; the builds wait on the network and the disk a lot)."""
+    stale; one Result each. `rebuild` builds the named images again without the layer cache. The two LANES
+    build side by side (the machine has 2 cores; the builds wait on the network and the disk a lot)."""
     names = set(ALL_NAMES) if only is None else set(only)
     unknown = names - set(ALL_NAMES)
     if unknown:
@@ -283,15 +249,10 @@ def ensure_report(
                     base = results[PROJECT_BASES[name]].image_id
                     results[name] = _ensure_project(client, name, v, base, rebuild, echo)
 
-        if parallel:
-            with ThreadPoolExecutor(max_workers=len(LANES), thread_name_prefix="image-lane") as pool:
-                failures = [f.exception() for f in [pool.submit(lane, order) for order in LANES]]
-            errors = [e for e in failures if e is not None]
-            if errors:
-                raise errors[0]
-        else:
-            for order in LANES:
-                lane(order)
+        with ThreadPoolExecutor(max_workers=len(LANES), thread_name_prefix="image-lane") as pool:
+            errors = [e for e in [f.exception() for f in [pool.submit(lane, order) for order in LANES]] if e]
+        if errors:
+            raise errors[0]
         return [results[n] for n in ALL_NAMES if n in results]
 
 

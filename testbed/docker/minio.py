@@ -1,22 +1,17 @@
 """The program's pulumi-minio resources (Provider, S3Bucket, IamUser, IamPolicy, IamUserPolicyAttachment),
-created in the S3 stand-in that takes MinIO's place in the check (testbed/docker/s3standin.py: SeaweedFS).
+created in the S3 stand-in that takes MinIO's place (s3standin.py: SeaweedFS) with the provider's root
+credentials: buckets (emptied first at teardown when `force_destroy`), users with their secret keys, and each
+attachment as the SeaweedFS actions its policies grant (testbed.services.s3.seaweed_actions, which refuses what
+it does not know). An input this module does not know is refused by name.
 
-What it does: each bucket is created (and deleted at teardown, emptied first when `force_destroy`); each user
-gets its secret key; each attachment grants the user what the attached policy grants, translated into
-SeaweedFS's identity actions by testbed.services.s3.seaweed_actions (the test bed's translation, which refuses
-an action or resource it does not know). Everything goes through the stand-in with the root credentials the
-program gives the provider; an input this module does not know is refused by name.
-
-What this leaves unproven: MinIO's own server and its admin API (users, policies and attachments are MinIO
-admin calls; here they are SeaweedFS identities), the IAM policy language as MinIO evaluates it (SeaweedFS
-grants per bucket and action word), and the pulumi-minio plugin's own behaviour (terraform-provider-minio: its
-reads, diffs, retries and its force-destroy of a bucket with objects; see FACTS.md). MinIO's server and the
-plugin are AGPL and are never run on these machines.
+Left unproven: MinIO's own server, admin API and IAM policy evaluation, and the pulumi-minio plugin's reads,
+diffs and retries (see FACTS.md): both are AGPL and never run on these machines.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -63,11 +58,6 @@ def check_known(node: Node) -> None:
         raise MinioUnsupported(f"{node.label}: acl {node.values['acl']!r}: only 'private' is reproduced")
 
 
-def node_as_child(provider: Node) -> Node:
-    """A stand-in node whose provider is `provider` (to bind the provider's admin before any child exists)."""
-    return Node(provider.urn + "#check", "check", provider.name, {}, frozenset(), provider=provider.urn)
-
-
 @dataclass
 class Admin:
     """The stand-in's admin operations the resources need (bound to one provider's endpoint and root keys)."""
@@ -91,13 +81,13 @@ class Minio:
     admins: dict[str, Admin] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def _admin(self, node: Node) -> Admin:
-        if node.provider not in self.providers:
-            raise MinioUnsupported(f"{node.label}: its provider {node.provider or '(default)'} was not created first")
+    def _admin(self, provider: str, label: str) -> Admin:
+        if provider not in self.providers:
+            raise MinioUnsupported(f"{label}: its provider {provider or '(default)'} was not created first")
         with self._lock:
-            if node.provider not in self.admins:
-                self.admins[node.provider] = self.admin_for(self.providers[node.provider])
-            return self.admins[node.provider]
+            if provider not in self.admins:
+                self.admins[provider] = self.admin_for(self.providers[provider])
+            return self.admins[provider]
 
     def _grant(self, admin: Admin, user: str) -> None:
         actions: set[str] = set()
@@ -106,27 +96,6 @@ class Minio:
                 raise MinioUnsupported(f"policy {policy!r} attached to {user!r} was never created")
             actions |= set(seaweed_actions(self.policies[policy]))
         admin.set_user_actions(user, sorted(actions))
-
-    def create(self, node: Node) -> dict[str, Any]:
-        """Create one node; returns what the state keeps of it."""
-        check_known(node)
-        v = node.values
-        if node.type == MINIO_PROVIDER:
-            self.providers[node.urn] = provider_config(v)
-            self._admin(node_as_child(node))  # binding the admin checks the endpoint and the root keys
-            return {}
-        admin = self._admin(node)
-        with self._lock:
-            if node.type == MINIO_BUCKET:
-                admin.ensure_bucket(v["bucket"])
-            elif node.type == MINIO_USER:
-                admin.ensure_user(v["name"], v["secret"])
-            elif node.type == MINIO_POLICY:
-                self.policies[v["name"]] = json.loads(v["policy"])
-            elif node.type == MINIO_ATTACHMENT:
-                self.attached.setdefault(v["userName"], {})[node.urn] = v["policyName"]
-                self._grant(admin, v["userName"])
-        return {}
 
     def load(self, nodes: list[Node]) -> None:
         """Know the providers, policies and attachments of `nodes` without calling the stand-in (before a
@@ -140,11 +109,28 @@ class Minio:
             elif node.type == MINIO_ATTACHMENT:
                 self.attached.setdefault(v["userName"], {})[node.urn] = v["policyName"]
 
+    def create(self, node: Node) -> None:
+        check_known(node)
+        v = node.values
+        with self._lock:
+            self.load([node])
+        if node.type == MINIO_PROVIDER:
+            self._admin(node.urn, node.label)  # binding the admin checks the endpoint and the root keys
+            return
+        admin = self._admin(node.provider, node.label)
+        with self._lock:
+            if node.type == MINIO_BUCKET:
+                admin.ensure_bucket(v["bucket"])
+            elif node.type == MINIO_USER:
+                admin.ensure_user(v["name"], v["secret"])
+            elif node.type == MINIO_ATTACHMENT:
+                self._grant(admin, v["userName"])
+
     def delete(self, node: Node) -> None:
         v = node.values
         if node.type == MINIO_PROVIDER:
             return
-        admin = self._admin(node)
+        admin = self._admin(node.provider, node.label)
         with self._lock:
             if node.type == MINIO_BUCKET:
                 admin.delete_bucket(v["bucket"], bool(v.get("forceDestroy", False)))
@@ -155,3 +141,12 @@ class Minio:
             elif node.type == MINIO_ATTACHMENT:
                 self.attached.get(v["userName"], {}).pop(node.urn, None)
                 self._grant(admin, v["userName"])
+
+    def server_answers(self, node: Node) -> bool:
+        """Whether the S3 server `node`'s provider talks to still runs (nothing to delete in a removed server)."""
+        host, _, port = str(self.providers.get(node.provider, {}).get("minioServer", "")).rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5):
+                return True
+        except (OSError, ValueError):
+            return False

@@ -1,21 +1,13 @@
 """What pulumi-docker would see on the next `pulumi up`: a container read back the way its provider reads it,
 and the properties that read would show as changed against the program's inputs.
 
-pulumi-docker 5.2.0 bridges kreuzwerker/terraform-provider-docker (its Python SDK adds `device_cgroup_rules`
-and the uploads' `owner`/`group` to 5.1.0, whose `upstream` submodule is v4.5.0; upstream added those after
-v4.5.0, for its 4.6.0 release). Its `resourceDockerContainerCreate` ends by calling
-`resourceDockerContainerRead`, so the state the next `up` diffs against is the read-back, not the inputs:
-- healthcheck durations are Go's `time.Duration.String()` ("1m30s" for "90s", "1m0s" for "60s", "0s" unset);
-- `memory`, `memory_swap` (when > 0), `memory_reservation` (when > 0) and `shm_size` are divided back to MiB;
-  Docker itself sets MemorySwap to twice Memory when only Memory is given, so an unset `memory_swap` (no
-  Default, not Computed) diffs as "2048 => null";
-- `command`, `entrypoint`, `hostname`, `user`, `restart`, `init`, `stop_timeout`, `stop_signal`, `image`
-  (the image id when the program gave a `sha256:` id), `ports` (only when the program has ports), ... are read;
-- `env`, `labels`, `volumes`, `upload`, `networks_advanced` are NOT read: the state keeps the inputs of the
-  run that created the container, so they differ only when the program's own inputs change between runs.
-The diff follows the Terraform SDK's rules for each property: a Default counts as the value of an unset
-input, an unset Optional+Computed property never differs, an unset plain Optional one differs unless the
-state holds its zero value, `ports` are compared by internal port (upstream's DiffSuppressFunc), sets as sets.
+pulumi-docker 5.2.0 bridges kreuzwerker/terraform-provider-docker v4.5.0, whose create ends with a read: the
+state the next `up` diffs against is the read-back, not the inputs. Healthcheck durations read back in Go's
+format ("1m30s" for "90s"), sizes back in MiB, and Docker's own MemorySwap (twice Memory when only Memory is
+given) diffs against an unset `memory_swap`; `env`, `labels`, `volumes`, `upload` and `networks_advanced` are
+not read (the state keeps the creating run's inputs). The diff follows the Terraform SDK per property (UNSET):
+a Default stands in for an unset input, an unset Optional+Computed one never differs, an unset plain Optional
+one differs unless the state holds its zero value; `ports` compare by internal port, sets as sets.
 """
 
 from __future__ import annotations
@@ -24,6 +16,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from testbed.docker.recording import walk
 
 MIB = 1024 * 1024
 NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
@@ -81,88 +75,69 @@ def _fraction(value: int, size: int) -> str:
     return f"{whole}.{digits}"
 
 
-# ----- the read -----
-
-
 def flatten_ports(port_map: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """upstream's flattenContainerPorts: one entry per binding, sorted by port then protocol."""
+    keys = sorted((int(port), proto) for port, _, proto in (k.partition("/") for k in port_map or {}))
+    return [
+        {"internal": port, "external": int(b.get("HostPort") or 0), "ip": b.get("HostIp", ""), "protocol": proto}
+        for port, proto in keys
+        for b in (port_map or {})[f"{port}/{proto}"] or []
+    ]
 
-    def key(k: str) -> tuple[int, str]:
-        port, _, proto = k.partition("/")
-        return int(port), proto
 
-    out = []
-    for k in sorted(port_map or {}, key=key):
-        port, _, proto = k.partition("/")
-        for binding in port_map[k] or []:
-            out.append(
-                {
-                    "internal": int(port),
-                    "external": int(binding.get("HostPort") or 0),
-                    "ip": binding.get("HostIp", ""),
-                    "protocol": proto,
-                }
-            )
-    return out
+READ_CONFIG = {"hostname": "Hostname", "domainname": "Domainname", "user": "User", "workingDir": "WorkingDir"}
+READ_CONFIG |= {"stopSignal": "StopSignal", "tty": "Tty", "stdinOpen": "OpenStdin"}
+READ_HOST = {"rm": "AutoRemove", "readOnly": "ReadonlyRootfs", "publishAllPorts": "PublishAllPorts", "init": "Init"}
+READ_HOST |= {"privileged": "Privileged", "networkMode": "NetworkMode"}
+READ_MIB = {
+    "memory": "Memory",
+    "memoryReservation": "MemoryReservation",
+    "memorySwap": "MemorySwap",
+    "shmSize": "ShmSize",
+}
 
 
 def read_container(inspect: Mapping[str, Any], created_with: Mapping[str, Any]) -> dict[str, Any]:
     """The provider's state after its read: the inputs the container was created with (`created_with`, the
     Pulumi names, secrets unwrapped), overwritten by every property upstream's read sets from `inspect`."""
     cfg, host = inspect.get("Config") or {}, inspect.get("HostConfig") or {}
+    restart, log = host.get("RestartPolicy") or {}, host.get("LogConfig") or {}
     state = dict(created_with)
+    state |= {key: cfg.get(api, "") for key, api in READ_CONFIG.items()}
+    state |= {key: host.get(api, "") for key, api in READ_HOST.items()}
+    for key in ("tty", "stdinOpen", "rm", "readOnly", "publishAllPorts", "init", "privileged"):
+        state[key] = bool(state[key])
+    for key, api in READ_MIB.items():
+        size = int(host.get(api) or 0)
+        state[key] = size // MIB if size > 0 else size
     state["name"] = str(inspect.get("Name", "")).lstrip("/")
-    state["rm"] = bool(host.get("AutoRemove"))
-    state["readOnly"] = bool(host.get("ReadonlyRootfs"))
     image = str(created_with.get("image", ""))
     state["image"] = inspect.get("Image") if image.startswith("sha256:") else cfg.get("Image")
-    state["hostname"] = cfg.get("Hostname", "")
-    state["domainname"] = cfg.get("Domainname", "")
     state["command"] = list(cfg.get("Cmd") or [])
     state["entrypoints"] = list(cfg.get("Entrypoint") or [])
-    state["user"] = cfg.get("User", "")
-    state["publishAllPorts"] = bool(host.get("PublishAllPorts"))
-    restart = host.get("RestartPolicy") or {}
     state["restart"] = restart.get("Name", "")
     state["maxRetryCount"] = int(restart.get("MaximumRetryCount") or 0)
-    state["init"] = bool(host.get("Init")) if host.get("Init") is not None else False
-    state["workingDir"] = cfg.get("WorkingDir", "")
     if "ports" in created_with:  # read only when the program has ports
         state["ports"] = flatten_ports((inspect.get("NetworkSettings") or {}).get("Ports"))
-    state["privileged"] = bool(host.get("Privileged"))
-    state["memory"] = int(host.get("Memory") or 0) // MIB
-    reservation = int(host.get("MemoryReservation") or 0)
-    state["memoryReservation"] = reservation // MIB if reservation > 0 else reservation
-    swap = int(host.get("MemorySwap") or 0)
-    state["memorySwap"] = swap // MIB if swap > 0 else swap
-    state["shmSize"] = int(host.get("ShmSize") or 0) // MIB
     state["cpuShares"] = int(host.get("CpuShares") or 0)
     if int(host.get("NanoCpus") or 0) > 0:
         state["cpus"] = _fraction(int(host["NanoCpus"]), 10**9)
-    state["logDriver"] = (host.get("LogConfig") or {}).get("Type", "")
+    state["logDriver"] = log.get("Type", "")
     if "logOpts" in created_with:
-        state["logOpts"] = dict((host.get("LogConfig") or {}).get("Config") or {})
-    state["networkMode"] = host.get("NetworkMode", "")
+        state["logOpts"] = dict(log.get("Config") or {})
     state["tmpfs"] = dict(host.get("Tmpfs") or {})
     state["sysctls"] = dict(host.get("Sysctls") or {})
     health = cfg.get("Healthcheck")
     if health is not None:
+        durations = {k: go_duration(int(health.get(k[0].upper() + k[1:]) or 0)) for k in HEALTHCHECK_DURATIONS}
         state["healthcheck"] = {
             "tests": list(health.get("Test") or []),
-            "interval": go_duration(int(health.get("Interval") or 0)),
-            "timeout": go_duration(int(health.get("Timeout") or 0)),
-            "startPeriod": go_duration(int(health.get("StartPeriod") or 0)),
-            "startInterval": go_duration(int(health.get("StartInterval") or 0)),
+            **durations,
             "retries": int(health.get("Retries") or 0),
         }
-    state["tty"] = bool(cfg.get("Tty"))
-    state["stdinOpen"] = bool(cfg.get("OpenStdin"))
-    state["stopSignal"] = cfg.get("StopSignal", "")
     state["stopTimeout"] = cfg.get("StopTimeout")
     return state
 
-
-# ----- the diff -----
 
 # How each property diffs when the program leaves it unset (upstream's schema): ("default", value): the Default
 # stands in; "computed": Optional+Computed, never differs; "zero": plain Optional, differs unless the state
@@ -207,7 +182,8 @@ UNSET: dict[str, tuple[str, Any]] = {
     "uploads": ("zero", []),
     "networksAdvanced": ("zero", []),
 }
-HEALTHCHECK_DEFAULTS = {"interval": "0s", "timeout": "0s", "startPeriod": "0s", "startInterval": "0s", "retries": 0}
+HEALTHCHECK_DURATIONS = ("interval", "timeout", "startPeriod", "startInterval")
+HEALTHCHECK_DEFAULTS = {**dict.fromkeys(HEALTHCHECK_DURATIONS, "0s"), "retries": 0}
 # Compared as sets (TypeSet upstream); a list of objects becomes a set of their sorted items.
 SETS = ("envs", "labels", "volumes", "uploads", "networksAdvanced")
 # "" in the program means "leave Docker's value" (upstream's DiffSuppressFunc).
@@ -227,13 +203,7 @@ class Change:
 
 
 def _canon(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _canon(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_canon(v) for v in value]
-    return value
+    return walk(value, lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
 
 
 def _as_set(value: Any) -> frozenset[Any]:

@@ -1,10 +1,7 @@
-"""What each image of the Docker check is built from, and the hash of it (testbed/docker/images.py builds them).
-
-A Recipe names an image's tag, Dockerfile, build args and context: for a stand-in, its directory under
-testbed/docker/standins/ plus the host artifacts the test bed fetches (linked into a temporary context by
-images.py); for the project's images, the stack's own context directories, sent as they are (with .dockerignore).
-`image_hash` covers everything a build reads - Dockerfile and context files (names, executable bits, contents),
-build args, the artifacts' cache keys and the base image - so an image whose label carries it needs no rebuild.
+"""What each image of the Docker check is built from (images.py builds them): a Recipe's tag, Dockerfile, build
+args and context - a stand-in's directory under standins/ plus the test bed's artifacts, or the stack's own
+context directory as it is sent (with its .dockerignore) - and `image_hash` of everything a build reads, so an
+image whose label carries it needs no rebuild.
 """
 
 from __future__ import annotations
@@ -36,24 +33,19 @@ TRINO_LAUNCHER_PREFIXES = ("bin/",)
 
 @dataclass
 class Recipe:
-    """One image to build: what goes into its context and how it is built."""
+    """One image to build: its short name (standins/<name>, or lakehouse-spark/-superset), tag, Dockerfile
+    (relative to the context), build args and what the hash covers besides them (artifact keys, base image);
+    its context is `context_dir` sent as it is (with its .dockerignore), or standins/<name> plus `files`
+    (destination -> host file or directory, linked or copied in)."""
 
     name: str
-    """Short name (kafka, spark, trino, superset, s3, lakehouse-spark, lakehouse-superset)."""
     tag: str
-    dockerfile: str
-    """Relative to the context."""
-    buildargs: dict[str, str]
-    identity: dict[str, Any]
-    """What the hash covers besides the Dockerfile, context files and build args (artifact keys, base image)."""
+    buildargs: dict[str, str] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
+    dockerfile: str = "Dockerfile"
     context_dir: Path | None = None
-    """A directory sent as it is (with its .dockerignore); None for an assembled context."""
     files: dict[str, Path] = field(default_factory=dict)
-    """Assembled context: destination (relative) -> host file or directory, linked or copied in."""
     standin_of: str | None = None
-
-
-# ----------------------------------------------------------------------------- hashing
 
 
 def _file_digest(path: Path) -> str:
@@ -78,20 +70,14 @@ def tree_digest(root: Path, rel_paths: list[str] | None = None) -> str:
     return h.hexdigest()
 
 
-def dockerignore_patterns(context: Path) -> list[str]:
-    """The .dockerignore patterns of a context, read as the docker SDK reads them when it sends the context."""
-    path = context / ".dockerignore"
-    if not path.exists():
-        return []
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    return [line for line in lines if line and not line.startswith("#")]
-
-
 def context_files(context: Path, dockerfile: str) -> list[str]:
-    """The files of `context` the docker SDK sends to the engine (its .dockerignore applied)."""
+    """The files of `context` the docker SDK sends to the engine (its .dockerignore read as the SDK reads it)."""
     from docker.utils.build import exclude_paths
 
-    paths = exclude_paths(str(context), dockerignore_patterns(context), dockerfile=dockerfile)
+    ignore = context / ".dockerignore"
+    lines = [line.strip() for line in ignore.read_text().splitlines()] if ignore.exists() else []
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    paths = exclude_paths(str(context), patterns, dockerfile=dockerfile)
     return sorted(p for p in paths if (context / p).is_file())
 
 
@@ -117,22 +103,6 @@ def image_hash(recipe: Recipe) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-# ----------------------------------------------------------------------------- recipes
-
-
-BASE_PACKAGES = ("ca-certificates",)
-"""The Debian packages of the one base every stand-in is built FROM (with this machine's CA certificates); each
-stand-in's Dockerfile adds its own with apt-get, as the official images do. One mmdebstrap run per machine: a
-minbase root filesystem takes 60-120 s here, most of it the minbase itself, so one per stand-in would cost
-minutes on every fresh CI machine for no gain."""
-
-
-def base_ref() -> str:
-    """The base image the stand-ins are built FROM (its tag: the hash of its packages and the CA certificates)."""
-    key = rootfs.rootfs_key(list(BASE_PACKAGES), rootfs.ca_certificates())
-    return f"{rootfs.REPOSITORY}:{rootfs.SUITE}-{key}"
-
-
 def _cache_rel(path: Path) -> str:
     """An artifact's place in the artifact cache: its directory name carries the hash of what it is built from."""
     try:
@@ -149,17 +119,9 @@ def trino_launcher(v: Versions) -> Path:
 
     def build(tmp: Path) -> None:
         dl = tmp / "download"
-        artifacts._run(
-            f"Trino {v.trino} launcher",
-            [
-                "mvn",
-                "-B",
-                "-q",
-                f"{artifacts.MAVEN_DEPENDENCY_PLUGIN}:copy",
-                f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz",
-                f"-DoutputDirectory={dl}",
-            ],
-        )
+        artifact = f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz"
+        argv = ["mvn", "-B", "-q", f"{artifacts.MAVEN_DEPENDENCY_PLUGIN}:copy", artifact, f"-DoutputDirectory={dl}"]
+        artifacts._run(f"Trino {v.trino} launcher", argv)
         tarball = next(dl.glob("*.tar.gz"))
         artifacts._extract_subset(tarball, tmp, f"trino-server-{v.trino}/", TRINO_LAUNCHER_PREFIXES)
         shutil.rmtree(dl)
@@ -177,7 +139,7 @@ def trino_launcher(v: Versions) -> Path:
     return artifacts.ensure(f"trino-launcher-{v.trino}-{key}", build) / "bin"
 
 
-def _pyspark_python_package(home: Path) -> dict[str, Path]:
+def _pyspark_package(home: Path) -> dict[str, Path]:
     """The pyspark package's own modules (what the official image has in /opt/spark/python/pyspark), without the
     distribution directories pyspark's wheel keeps beside them."""
     skip = {"bin", "sbin", "jars", "python", "data", "examples", "licenses", "__pycache__"}
@@ -186,88 +148,47 @@ def _pyspark_python_package(home: Path) -> dict[str, Path]:
 
 def _kafka(v: Versions) -> Recipe:
     lib = artifacts.kafka_lib(v)
-    return Recipe(
-        name="kafka",
-        tag=v.kafka_image,
-        dockerfile="Dockerfile",
-        buildargs={"KAFKA_VERSION": v.kafka},
-        identity={"libs": _cache_rel(lib)},
-        files={"libs": lib},
-        standin_of=v.kafka_image,
-    )
+    args = {"KAFKA_VERSION": v.kafka}
+    return Recipe("kafka", v.kafka_image, args, {"libs": _cache_rel(lib)}, files={"libs": lib})
 
 
 def _spark(v: Versions) -> Recipe:
     home = artifacts.spark_home(v)
+    identity = {"pyspark": v.spark, "jars": sorted(p.name for p in (home / "jars").glob("*.jar"))}
+    files = {f"spark/{d}": home / d for d in ("bin", "sbin", "jars", "python/lib")}
     return Recipe(
-        name="spark",
-        tag=v.spark_image,
-        dockerfile="Dockerfile",
-        buildargs={"SPARK_VERSION": v.spark},
-        identity={"pyspark": v.spark, "jars": sorted(p.name for p in (home / "jars").glob("*.jar"))},
-        files={
-            "spark/bin": home / "bin",
-            "spark/sbin": home / "sbin",
-            "spark/jars": home / "jars",
-            "spark/python/lib": home / "python" / "lib",
-            **_pyspark_python_package(home),
-        },
-        standin_of=v.spark_image,
+        "spark", v.spark_image, {"SPARK_VERSION": v.spark}, identity, files={**files, **_pyspark_package(home)}
     )
 
 
 def _trino(v: Versions) -> Recipe:
     from testbed import prereqs
 
-    trino = artifacts.trino_home(v)
-    launcher = trino_launcher(v)
-    jdk = prereqs.trino_jdk()
-    return Recipe(
-        name="trino",
-        tag=v.trino_image,
-        dockerfile="Dockerfile",
-        buildargs={"JDK_DIR": jdk.home.name},
-        identity={
-            "trino": _cache_rel(trino),
-            "launcher": _cache_rel(launcher),
-            "jdk": [jdk.home.name, (jdk.home / "release").read_text()],
-        },
-        files={
-            "trino-server/lib": trino / "lib",
-            "trino-server/plugin": trino / "plugin",
-            "trino-server/bin": launcher,
-            "jdk": jdk.home,
-        },
-        standin_of=v.trino_image,
-    )
+    trino, launcher, jdk = artifacts.trino_home(v), trino_launcher(v), prereqs.trino_jdk().home
+    identity = {
+        "trino": _cache_rel(trino),
+        "launcher": _cache_rel(launcher),
+        "jdk": [jdk.name, (jdk / "release").read_text()],
+    }
+    files = {
+        "trino-server/lib": trino / "lib",
+        "trino-server/plugin": trino / "plugin",
+        "trino-server/bin": launcher,
+        "jdk": jdk,
+    }
+    return Recipe("trino", v.trino_image, {"JDK_DIR": jdk.name}, identity, files=files)
 
 
 def _superset(v: Versions) -> Recipe:
+    extras = " ".join(artifacts.SUPERSET_EXTRAS)
     return Recipe(
-        name="superset",
-        tag=v.superset_image,
-        dockerfile="Dockerfile",
-        buildargs={
-            "SUPERSET_VERSION": v.superset,
-            "SUPERSET_EXTRAS": " ".join(artifacts.SUPERSET_EXTRAS),
-            "UV_VERSION": v.uv,
-        },
-        identity={},
-        standin_of=v.superset_image,
+        "superset", v.superset_image, {"SUPERSET_VERSION": v.superset, "SUPERSET_EXTRAS": extras, "UV_VERSION": v.uv}
     )
 
 
 def _s3(v: Versions) -> Recipe:
     weed = artifacts.weed_binary(v)
-    return Recipe(
-        name="s3",
-        tag=v.minio_image,
-        dockerfile="Dockerfile",
-        buildargs={},
-        identity={"weed": _cache_rel(weed), "seaweedfs": v.seaweedfs},
-        files={"weed": weed},
-        standin_of=v.minio_image,
-    )
+    return Recipe("s3", v.minio_image, {}, {"weed": _cache_rel(weed), "seaweedfs": v.seaweedfs}, files={"weed": weed})
 
 
 STANDIN_RECIPES: dict[str, Callable[[Versions], Recipe]] = {
@@ -281,9 +202,10 @@ STANDIN_RECIPES: dict[str, Callable[[Versions], Recipe]] = {
 
 
 def standin_recipe(name: str, v: Versions) -> Recipe:
-    """The stand-in `name`, its base image (from its `packages` file) among its build args."""
+    """The stand-in `name` under its official tag, built FROM the one Debian base."""
     recipe = STANDIN_RECIPES[name](v)
-    recipe.buildargs = {"BASE_IMAGE": base_ref(), **recipe.buildargs}
+    recipe.buildargs = {"BASE_IMAGE": rootfs.base_ref(), **recipe.buildargs}
+    recipe.standin_of = recipe.tag
     return recipe
 
 
@@ -299,9 +221,9 @@ def project_recipe(name: str, v: Versions, base_id: str) -> Recipe:
         return Recipe(
             name=name,
             tag=f"{SPARK_IMAGE_NAME}:{args['SPARK_VERSION']}",
-            dockerfile="images/spark/Dockerfile",
             buildargs=args,
             identity={"base": base_id},
+            dockerfile="images/spark/Dockerfile",
             context_dir=REPO,
         )
     if name == "lakehouse-superset":
@@ -309,7 +231,6 @@ def project_recipe(name: str, v: Versions, base_id: str) -> Recipe:
         return Recipe(
             name=name,
             tag=f"{SUPERSET_IMAGE_NAME}:{args['SUPERSET_IMAGE'].rpartition(':')[2]}",
-            dockerfile="Dockerfile",
             buildargs=args,
             identity={"base": base_id},
             context_dir=REPO / "images" / "superset",

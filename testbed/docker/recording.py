@@ -1,15 +1,8 @@
-"""Pulumi mocks that record every registered resource, and a runner for whole programs under them.
-
-`RecordingMocks` keeps each `MockResourceArgs` (type, name, inputs as the engine would receive them,
-secrets still wrapped); `RecordingMonitor` keeps each registration's URN, parent, dependencies (depends_on
-plus the resources whose outputs are inputs), the provider it names and its per-property dependencies.
-`run_program` runs a program under them and returns a `Recording`; `run_stack` runs the whole program as
-`__main__.py` does.
-
-The unit tests (tests/components/stack_harness.py) and the Docker check (testbed/docker) share this module:
-the tests assert on what `pulumi up` would ask Docker/MinIO/Kafka to create, the check creates it. What the
-mocks answer for a resource's outputs is `RecordingMocks.answer`: the tests keep the distinctive fakes below,
-the check (testbed.docker.graph.EngineMocks) answers as the real providers would.
+"""Pulumi mocks that record every registered resource (`RecordingMocks`: type, name, inputs as the engine would
+receive them; `RecordingMonitor`: URN, parent, dependencies, provider), and `run_program`/`run_stack` to run a
+program, or the whole one as `__main__.py` does, under them. The unit tests (tests/components/stack_harness.py)
+assert on what `pulumi up` would ask for, with the distinctive fakes of `RecordingMocks.answer`; the Docker
+check creates it, with graph.py's EngineMocks answering as the real providers would.
 """
 
 from __future__ import annotations
@@ -47,7 +40,7 @@ DYNAMIC_PREFIX = "pulumi-python:dynamic/"
 
 
 def random_result(name: str, length: int) -> str:
-    """What the tests' mocked pulumi-random returns for a password named `name` (distinctive, of its length)."""
+    """The tests' pulumi-random password named `name`: distinctive, of its length."""
     return ("RANDOM" + hashlib.sha512(name.encode()).hexdigest())[:length]
 
 
@@ -55,19 +48,25 @@ class DynamicCheckFailed(RuntimeError):
     """A dynamic provider's check() refused the inputs, as the engine would at `pulumi preview`/`up`."""
 
 
+def walk(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """`value` with every secret unwrapped and `leaf` applied to each scalar."""
+    value = unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {k: walk(v, leaf) for k, v in value.items()}
+    if isinstance(value, list):
+        return [walk(v, leaf) for v in value]
+    return leaf(value)
+
+
 def as_engine_sends(value: Any) -> Any:
     """A value as the engine hands it to a dynamic provider: every number a float (a protobuf Struct
     carries float64 only), secrets unwrapped (the dynamic provider host does not accept secrets)."""
-    value = unwrap_rpc_secret(value)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: as_engine_sends(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_engine_sends(v) for v in value]
-    return value
+    return walk(value, lambda v: float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+
+
+def plain(value: Any) -> Any:
+    """A recorded value with every secret wrapper removed (for assertions on content)."""
+    return walk(value, lambda v: v)
 
 
 def provider_of(props: Mapping[str, Any]) -> Any:
@@ -76,30 +75,29 @@ def provider_of(props: Mapping[str, Any]) -> Any:
     return dill.loads(base64.b64decode(props[PROVIDER_KEY]))  # noqa: S301
 
 
+def provider_check(news: dict[str, Any], olds: Mapping[str, Any]) -> tuple[Any, str]:
+    """A dynamic provider's check() as the engine runs it (the provider unpickled from `news`): its result and
+    what it refused ('' when nothing)."""
+    result = provider_of(news).check(olds, news)
+    return result, "; ".join(f"{f.property}: {f.reason}" for f in result.failures or [])
+
+
 def engine_check(args: pulumi.runtime.MockResourceArgs, unknown: frozenset[str] = frozenset()) -> str | None:
-    """Run a dynamic resource's check() as the engine does: the provider unpickled from its `__provider` input,
-    the inputs with numbers as floats, and each property named in `unknown` as the `pulumi.output.Unknown` the
-    provider host hands over during a preview. Returns what check refused, or None."""
+    """A dynamic resource's check() on its inputs as the engine sends them, each property named in `unknown`
+    the `pulumi.output.Unknown` the provider host hands over during a preview. Returns what it refused, or None."""
     from pulumi.output import Unknown
 
     news = as_engine_sends(dict(args.inputs))
-    news |= {prop: Unknown() for prop in unknown if prop in news}
-    result = provider_of(news).check({}, news)
-    if not result.failures:
-        return None
-    reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
+    _, refused = provider_check(news | {prop: Unknown() for prop in unknown if prop in news}, {})
     when = f" at a fresh stack's preview ({', '.join(sorted(unknown))} unknown)" if unknown else ""
-    return f"{args.typ} {args.name}: check failed{when}: {reasons}"
+    return f"{args.typ} {args.name}: check failed{when}: {refused}" if refused else None
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every resource; answers with its inputs plus the outputs `answer` computes.
-
-    Like the engine, it runs each dynamic provider's check() on the inputs as the engine would send them
-    (numbers as floats, see `engine_check`); `run_program` then fails with DynamicCheckFailed naming every
-    refusal. (Collected, not raised here: an exception raised inside the mock monitor reaches pytest through
-    so many asyncio frames that Python 3.11's traceback rendering breaks down.)
-    """
+    """Records every resource; answers with its inputs plus the outputs `answer` computes. Like the engine, it
+    runs each dynamic provider's check() (`engine_check`); `run_program` then fails with DynamicCheckFailed naming
+    every refusal (collected, not raised here: raised inside the mock monitor, it reaches pytest through so many
+    asyncio frames that Python 3.11's traceback rendering breaks down)."""
 
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
@@ -120,8 +118,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
         if args.typ.startswith(DYNAMIC_PREFIX):
-            refused = engine_check(args)
-            if refused:
+            if refused := engine_check(args):
                 self.check_failures.append(refused)
         return f"{args.name}-id", {**dict(args.inputs), **self.answer(args)}
 
@@ -131,11 +128,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @dataclass(frozen=True)
 class Registration:
-    """How a resource was registered: its URN, parent URN, explicit + implicit dependencies, the options the
-    engine acts on at replacement, and the outputs the (mock) engine answered with, serialized as the engine
-    would keep them in the state (secrets as Pulumi's secret envelopes). `provider` is the provider reference
-    it names (`<provider URN>::<id>`, '' for a default provider); `property_dependencies` maps each input to
-    the URNs its value came from; `custom` is False for component resources."""
+    """How a resource was registered: dependencies (explicit and implicit), the options the engine acts on at
+    replacement, the outputs as the state keeps them (secrets as Pulumi's envelopes), the provider reference
+    (`<provider URN>::<id>`, '' for a default one), the URNs each input came from; `custom` is False for
+    component resources."""
 
     urn: str
     type: str
@@ -165,14 +161,10 @@ class RecordingMonitor(MockMonitor):
             # container's output) is not known yet. check() must let it through (and check it at `up`).
             args = next(r for r in reversed(self.mocks.resources) if r.name == request.name)
             from_resources = frozenset(k for k, urns in request.propertyDependencies.items() if urns.urns)
-            refused = engine_check(args, unknown=from_resources) if from_resources else None
-            if refused:
+            if from_resources and (refused := engine_check(args, unknown=from_resources)):
                 self.mocks.check_failures.append(refused)
-        deps = set(request.dependencies)
-        per_property: dict[str, frozenset[str]] = {}
-        for prop, urns in request.propertyDependencies.items():
-            deps |= set(urns.urns)
-            per_property[prop] = frozenset(urns.urns)
+        per_property = {prop: frozenset(urns.urns) for prop, urns in request.propertyDependencies.items()}
+        deps = frozenset(request.dependencies).union(*per_property.values())
         trigger = (
             json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
         )
@@ -182,7 +174,7 @@ class RecordingMonitor(MockMonitor):
                 request.type,
                 request.name,
                 request.parent,
-                frozenset(deps),
+                deps,
                 replacement_trigger=trigger,
                 delete_before_replace=request.deleteBeforeReplace,
                 outputs=json_format.MessageToDict(response.object),
@@ -193,16 +185,6 @@ class RecordingMonitor(MockMonitor):
             )
         )
         return response
-
-
-def plain(value: Any) -> Any:
-    """A recorded value with every secret wrapper removed (for assertions on content)."""
-    value = unwrap_rpc_secret(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 @dataclass
@@ -217,15 +199,16 @@ class Recording:
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == typ]
 
-    def urn(self, typ: str, name: str) -> str:
-        """URN of the resource of type `typ` with logical name `name`."""
-        (found,) = [r.urn for r in self.registrations if r.type == typ and r.name == name]
+    def registration(self, typ: str, name: str) -> Registration:
+        (found,) = [r for r in self.registrations if r.type == typ and r.name == name]
         return found
+
+    def urn(self, typ: str, name: str) -> str:
+        return self.registration(typ, name).urn
 
     def depends_on(self, typ: str, name: str) -> frozenset[str]:
         """URNs the resource waits for (depends_on and resources whose outputs it takes as inputs)."""
-        (found,) = [r.dependencies for r in self.registrations if r.type == typ and r.name == name]
-        return found
+        return self.registration(typ, name).dependencies
 
     def containers(self) -> dict[str, dict[str, Any]]:
         """Container inputs (secrets unwrapped) by hostname (kafka-1, minio, ...: the same in every stack)."""
@@ -239,13 +222,8 @@ class Recording:
         """The Docker names (`name` input) of every resource of type `typ` (containers, volumes, networks)."""
         return {plain(r.inputs)["name"] for r in self.of_type(typ)}
 
-    def registration(self, typ: str, name: str) -> Registration:
-        (found,) = [r for r in self.registrations if r.type == typ and r.name == name]
-        return found
-
     def env(self, container: str) -> dict[str, str]:
-        entries = self.containers()[container].get("envs") or []
-        return dict(e.split("=", 1) for e in entries)
+        return dict(e.split("=", 1) for e in self.containers()[container].get("envs") or [])
 
     def uploads(self, container: str) -> dict[str, str]:
         return {u["file"]: u["content"] for u in self.containers()[container].get("uploads") or []}
@@ -264,11 +242,8 @@ def run_program(
     mocks: RecordingMocks | None = None,
     stack: str = STACK,
 ) -> Recording:
-    """Run `program` under fresh RecordingMocks with `lakehouse:*` config; wait for every registration.
-
-    Pass `mocks` to inspect what was registered when the program raises (or to answer differently); `stack`
-    names the stack.
-    """
+    """Run `program` under `mocks` (fresh RecordingMocks by default) with `lakehouse:*` config; wait for every
+    registration."""
     _reset_runtime()
     mocks = mocks if mocks is not None else RecordingMocks()
     monitor = RecordingMonitor(mocks)

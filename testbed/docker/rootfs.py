@@ -1,14 +1,8 @@
-"""Debian root filesystems for the stand-in images: `mmdebstrap` (Debian's packages only), imported as local images.
-
-The stand-ins share one base (testbed/docker/images.py BASE_PACKAGES: minbase plus ca-certificates) and add
-their own packages with apt-get. One image per distinct (suite, variant, package list, CA certificates, options)
-is built once per machine: its tag carries the hash of all of that, and an image with that tag is reused.
-
-The machine's own CA certificates (/usr/local/share/ca-certificates/*.crt) are copied in before any package is
-installed, so `ca-certificates` puts them in the system bundle, and `ca-certificates-java` (pulled in later by a
-JRE) in the Java trust store: builds and programs inside the containers reach the registries this machine
-reaches (apt, pip, uv, mvn). Documentation, man pages and translations are left out, as Debian's own slim images
-do; the exclusions stay in the image's dpkg configuration, so packages added later leave them out too.
+"""The Debian root filesystem the stand-in images are built FROM: `mmdebstrap` (Debian's packages only), imported
+as a local image once per machine (its tag carries the hash of everything it is made of). The machine's CA
+certificates go in before any package, so the system bundle and Java's trust store hold them and builds inside
+the containers reach what this machine reaches; docs, man pages and translations stay out, as in Debian's slim
+images (also for packages added later).
 """
 
 from __future__ import annotations
@@ -64,6 +58,9 @@ SETUP_HOOKS = (
     # which the man-page exclusion above leaves it (the same fix as Debian's slim images need).
     'mkdir -p "$1/usr/share/man/man1"',
 )
+BASE_PACKAGES = ("ca-certificates",)
+"""The one base of every stand-in (each adds its own packages with apt-get, as the official images do): one
+minbase takes 60-120 s here, so one per stand-in would cost minutes on every fresh CI machine for no gain."""
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BUILD_TIMEOUT = 1800.0
 """mmdebstrap downloads and unpacks a few hundred MB: minutes on a loaded machine, never half an hour."""
@@ -77,7 +74,6 @@ class RootfsError(RuntimeError):
 class Base:
     ref: str
     """Local image reference (repository:tag), usable in FROM."""
-    key: str
     built: bool
     seconds: float
 
@@ -95,6 +91,11 @@ def rootfs_key(packages: Sequence[str], certs: Sequence[Path], *, suite: str = S
     for cert in certs:
         h.update(cert.name.encode() + b"\0" + cert.read_bytes() + b"\0")
     return h.hexdigest()[:16]
+
+
+def base_ref(packages: Sequence[str] = BASE_PACKAGES) -> str:
+    """The base image's reference: its tag is the hash of its packages and this machine's CA certificates."""
+    return f"{REPOSITORY}:{SUITE}-{rootfs_key(packages, ca_certificates())}"
 
 
 def mmdebstrap_argv(
@@ -116,17 +117,25 @@ def mmdebstrap_argv(
     return argv
 
 
-def _find(client: Any, ref: str, key: str) -> Any | None:
+def find_image(client: Any, ref: str, label: str = "", value: str = "") -> Any | None:
+    """The local image `ref` (carrying `label`=`value` when a label is given), or None."""
     import docker
 
     try:
         image = client.images.get(ref)
     except docker.errors.ImageNotFound:
         return None
-    return image if (image.labels or {}).get(KEY_LABEL) == key else None
+    return image if not label or (image.labels or {}).get(label) == value else None
 
 
-def ensure_base(client: Any, packages: Sequence[str], echo: Echo | None = None) -> Base:
+def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory[str]:
+    """A temporary directory in the cache (on the disk the builds use, not a small /tmp)."""
+    work = cache_dir() / "docker" / "tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(dir=work, prefix=prefix)
+
+
+def ensure_base(client: Any, echo: Echo, packages: Sequence[str] = BASE_PACKAGES) -> Base:
     """The local base image with exactly `packages` on Debian SUITE minbase, built and imported if missing."""
     if shutil.which("mmdebstrap") is None:
         raise RootfsError("mmdebstrap is missing: `apt-get install -y mmdebstrap` (Debian's package)")
@@ -134,19 +143,14 @@ def ensure_base(client: Any, packages: Sequence[str], echo: Echo | None = None) 
     certs = ca_certificates()
     key = rootfs_key(packages, certs)
     ref = f"{REPOSITORY}:{SUITE}-{key}"
-    if _find(client, ref, key) is not None:
-        return Base(ref, key, built=False, seconds=0.0)
     with _lock(f"rootfs-{key}"):
-        if _find(client, ref, key) is not None:
-            return Base(ref, key, built=False, seconds=0.0)
+        if find_image(client, ref, KEY_LABEL, key) is not None:
+            return Base(ref, built=False, seconds=0.0)
         t0 = time.monotonic()
-        work = cache_dir() / "docker" / "tmp"
-        work.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=work, prefix="rootfs-") as tmp:
+        with scratch_dir("rootfs-") as tmp:
             tar = Path(tmp) / "rootfs.tar"
             argv = mmdebstrap_argv(packages, certs, tar)
-            if echo:
-                echo(f"mmdebstrap {SUITE} {VARIANT} + {len(packages)} packages ({', '.join(packages)}) -> {ref}")
+            echo(f"mmdebstrap {SUITE} {VARIANT} + {len(packages)} packages ({', '.join(packages)}) -> {ref}")
             try:
                 done = subprocess.run(argv, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
             except subprocess.TimeoutExpired as exc:
@@ -155,17 +159,12 @@ def ensure_base(client: Any, packages: Sequence[str], echo: Echo | None = None) 
                 out = (done.stdout + done.stderr)[-5000:]
                 raise RootfsError(f"mmdebstrap exited {done.returncode}: {' '.join(argv)}\n{out}")
             repository, tag = ref.split(":")
-            client.api.import_image_from_file(
-                str(tar),
-                repository=repository,
-                tag=tag,
-                # An imported image has no configuration: PATH as Debian's own images set it (a Dockerfile's
-                # `ENV PATH=...:${PATH}` needs it), and the key the image is found by.
-                changes=[f"ENV PATH={DEFAULT_PATH}", f"LABEL {KEY_LABEL}={key}", 'CMD ["bash"]'],
-            )
+            # An imported image has no configuration: PATH as Debian's own images set it (a Dockerfile's
+            # `ENV PATH=...:${PATH}` needs it), and the key the image is found by.
+            changes = [f"ENV PATH={DEFAULT_PATH}", f"LABEL {KEY_LABEL}={key}", 'CMD ["bash"]']
+            client.api.import_image_from_file(str(tar), repository=repository, tag=tag, changes=changes)
         seconds = time.monotonic() - t0
-        if _find(client, ref, key) is None:
+        if find_image(client, ref, KEY_LABEL, key) is None:
             raise RootfsError(f"importing the root filesystem as {ref} did not produce that image")
-        if echo:
-            echo(f"{ref}: root filesystem built and imported in {seconds:.0f} s")
-        return Base(ref, key, built=True, seconds=seconds)
+        echo(f"{ref}: root filesystem built and imported in {seconds:.0f} s")
+        return Base(ref, built=True, seconds=seconds)

@@ -1,16 +1,9 @@
-"""Administration of the S3 stand-in (testbed/docker/standins/s3: SeaweedFS in MinIO's place), live, while it runs.
-
-What pulumi-minio does to MinIO, done to the stand-in: buckets through the S3 API with the root credentials (as
-the provider's MinIO client does); users - an access key, a secret key and a set of SeaweedFS actions such as
-`Read:lake`, `Write:lake`, `List:lake` (testbed/services/s3.py `seaweed_actions` translates the stack's IAM
-policies into them) - through `weed shell`'s `s3.configure ... -apply`, run inside the container with docker exec,
-the commands on stdin. SeaweedFS's S3 gateway picks such a change up within a second or so (verified with boto3:
-the user works, and gets AccessDenied outside its buckets).
-
-`admin(client, provider_inputs, echo)` binds these operations to the stand-in container that publishes a
-pulumi-minio provider's `minioServer` endpoint, after checking its root credentials (testbed/docker/minio.py's
-Admin). No secret is ever logged or put in an error message: weed shell echoes identities with their secret
-keys, so its output stays in memory and is redacted before any of it is shown.
+"""The S3 stand-in (standins/s3: SeaweedFS in MinIO's place), administered live as pulumi-minio administers MinIO:
+buckets through the S3 API with the root credentials; users (access key = name, a secret key, SeaweedFS actions
+such as `Read:lake`) through `weed shell`'s `s3.configure ... -apply` in the container, which the S3 gateway
+picks up within a second or so. `admin()` binds these to the stand-in publishing a pulumi-minio provider's
+`minioServer`. weed shell echoes identities with their secret keys: its output stays in memory, redacted before
+any of it is shown.
 """
 
 from __future__ import annotations
@@ -23,10 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from testbed.docker.images import ROLE_LABEL
+
 Echo = Callable[[str], None]
 SHELL = ["s3-standin-shell"]
 """`weed shell` against the stand-in's own master (a script in the image)."""
-ROLE_LABEL = "lakehouse.standin.role"
 ROLE = "s3"
 API_PORT = "9000/tcp"
 SHELL_TIMEOUT = 120.0
@@ -90,9 +84,6 @@ def check_bucket(name: str) -> None:
         raise ValueError(f"S3 bucket name {name!r} is not allowed: 3-63 lower-case letters, digits, '.' and '-'")
 
 
-# ----------------------------------------------------------------------------- weed shell in the container
-
-
 def _exec_stdin(container: Any, argv: list[str], data: bytes, timeout: float) -> tuple[int, str, str]:
     """Run `argv` in the container with `data` on its stdin; (exit code, stdout, stderr)."""
     from docker.utils.socket import frames_iter
@@ -113,10 +104,7 @@ def _exec_stdin(container: Any, argv: list[str], data: bytes, timeout: float) ->
     finally:
         sock.close()
     deadline = time.monotonic() + 10
-    while True:
-        info = api.exec_inspect(ex["Id"])
-        if not info.get("Running") or time.monotonic() > deadline:
-            break
+    while (info := api.exec_inspect(ex["Id"])).get("Running") and time.monotonic() < deadline:
         time.sleep(0.1)
     code = info.get("ExitCode")
     return (code if isinstance(code, int) else -1), out.decode(errors="replace"), err.decode(errors="replace")
@@ -138,20 +126,17 @@ def weed_shell(
     return out
 
 
-def _json_of(output: str) -> dict[str, Any]:
+def identities(container: Any) -> dict[str, dict[str, Any]]:
+    """Every identity of the stand-in by name, as `s3.configure` prints it (credentials included: keep it in
+    memory)."""
+    output = weed_shell(container, ["s3.configure"])
     start, end = output.find("{"), output.rfind("}")
     if start < 0 or end < start:
         raise StandInError(f"weed shell printed no configuration: {_redact(output, [])[-2000:]}")
     try:
-        return json.loads(output[start : end + 1])
+        config = json.loads(output[start : end + 1])
     except ValueError as exc:
         raise StandInError(f"weed shell printed an unreadable configuration: {exc}") from exc
-
-
-def identities(container: Any) -> dict[str, dict[str, Any]]:
-    """Every identity of the stand-in by name, as `s3.configure` prints it (credentials included: keep it in
-    memory)."""
-    config = _json_of(weed_shell(container, ["s3.configure"]))
     return {i["name"]: i for i in config.get("identities") or []}
 
 
@@ -160,22 +145,28 @@ def users(container: Any) -> dict[str, list[str]]:
     return {name: sorted(i.get("actions") or []) for name, i in identities(container).items()}
 
 
-def _access_keys(identity: Mapping[str, Any]) -> list[str]:
-    return sorted(c.get("accessKey", "") for c in identity.get("credentials") or [])
+def _change_user(
+    container: Any,
+    current: dict[str, Any] | None,
+    name: str,
+    commands: list[str],
+    applied: Callable[[dict | None], bool],
+    what: str,
+    secrets: Iterable[str] = (),
+) -> None:
+    """Run `commands` on the user `name` (never the root identity) and wait until `applied(identity)` holds.
 
-
-def _refuse_static(identity: Mapping[str, Any] | None, name: str) -> None:
-    if identity and identity.get("isStatic"):
+    Nothing to change writes nothing: as pulumi-minio on an unchanged user, a second `up` must not touch a live
+    identity (the gateway reloads its identities on every write, under the running job)."""
+    if current and current.get("isStatic"):
         raise StandInError(
             f"{name!r} is the stand-in's root identity (from MINIO_ROOT_USER): it is not changed through weed shell"
         )
-
-
-def _wait_applied(container: Any, name: str, check: Callable[[dict[str, Any] | None], bool], what: str) -> None:
+    if applied(current):
+        return
+    weed_shell(container, commands, secrets=secrets)
     deadline = time.monotonic() + APPLY_WAIT
-    while True:
-        if check(identities(container).get(name)):
-            return
+    while not applied(identities(container).get(name)):
         if time.monotonic() > deadline:
             raise StandInError(f"S3 stand-in user {name!r}: {what} was not applied within {APPLY_WAIT:.0f} s")
         time.sleep(0.5)
@@ -187,24 +178,15 @@ def ensure_user(container: Any, name: str, secret: str) -> None:
     check_user(name)
     check_secret(secret)
     current = identities(container).get(name)
-    _refuse_static(current, name)
+    keys = sorted(c.get("accessKey", "") for c in (current or {}).get("credentials") or [])
+    commands = [f"s3.configure -user={name} -access_key={name} -secret_key={secret} -apply"]
+    commands += [f"s3.configure -user={name} -access_key={key} -delete -apply" for key in keys if key != name]
 
     def done(i: dict[str, Any] | None) -> bool:
         creds = (i or {}).get("credentials") or []
         return len(creds) == 1 and creds[0].get("accessKey") == name and creds[0].get("secretKey") == secret
 
-    if done(current):
-        # Nothing to change, so nothing is written: as pulumi-minio on an unchanged user, a second `up` must not
-        # touch a live identity (the gateway reloads its identities on every write, under the running job).
-        return
-    commands = [f"s3.configure -user={name} -access_key={name} -secret_key={secret} -apply"]
-    commands += [
-        f"s3.configure -user={name} -access_key={key} -delete -apply"
-        for key in _access_keys(current or {})
-        if key != name
-    ]
-    weed_shell(container, commands, secrets=[secret])
-    _wait_applied(container, name, done, "its credential")
+    _change_user(container, current, name, commands, done, "its credential", [secret])
 
 
 def set_user_actions(container: Any, name: str, actions: Iterable[str]) -> None:
@@ -214,37 +196,24 @@ def set_user_actions(container: Any, name: str, actions: Iterable[str]) -> None:
     current = identities(container).get(name)
     if current is None:
         raise StandInError(f"S3 stand-in user {name!r} does not exist: create it first (ensure_user)")
-    _refuse_static(current, name)
     have = set(current.get("actions") or [])
     commands = []
     if add := sorted(set(wanted) - have):
         commands.append(f"s3.configure -user={name} -actions={','.join(add)} -apply")
     if drop := sorted(have - set(wanted)):
         commands.append(f"s3.configure -user={name} -actions={','.join(drop)} -delete -apply")
-    if commands:
-        weed_shell(container, commands)
-    _wait_applied(container, name, lambda i: sorted((i or {}).get("actions") or []) == wanted, "its actions")
-
-
-def put_user(container: Any, access_key: str, secret_key: str, actions: Iterable[str]) -> None:
-    """Create or update the user `access_key` (its name is its access key, as the stack's MinIO users are) with
-    that secret and exactly `actions`."""
-    ensure_user(container, access_key, secret_key)
-    set_user_actions(container, access_key, actions)
+    _change_user(
+        container, current, name, commands, lambda i: sorted((i or {}).get("actions") or []) == wanted, "its actions"
+    )
 
 
 def delete_user(container: Any, name: str) -> None:
     """Remove the user `name`; nothing to do when it is not there."""
     check_user(name)
     current = identities(container).get(name)
-    if current is None:
-        return
-    _refuse_static(current, name)
-    weed_shell(container, [f"s3.configure -user={name} -delete -apply"])
-    _wait_applied(container, name, lambda i: i is None, "its removal")
-
-
-# ----------------------------------------------------------------------------- buckets (S3 API, root credentials)
+    _change_user(
+        container, current, name, [f"s3.configure -user={name} -delete -apply"], lambda i: i is None, "its removal"
+    )
 
 
 @dataclass(frozen=True)
@@ -256,11 +225,15 @@ class Endpoint:
     secret_key: str
     region: str = "us-east-1"
 
-    def s3(self) -> Any:
-        """A path-style S3 client with the root credentials (the one the stack's BucketContents provider uses)."""
+    def target(self) -> Any:
+        """The stack's BucketContents client's view of it (root credentials)."""
         from lakehouse.clients.bucket_contents import S3Target
 
-        return S3Target(self.url, self.region, self.access_key, self.secret_key).client()
+        return S3Target(self.url, self.region, self.access_key, self.secret_key)
+
+    def s3(self) -> Any:
+        """A path-style S3 client with the root credentials."""
+        return self.target().client()
 
 
 def _code(exc: Exception) -> str:
@@ -291,17 +264,13 @@ def delete_bucket(endpoint: Endpoint, name: str, force: bool = False) -> None:
     force_destroy does. Without it a non-empty bucket is an error (BucketNotEmpty). A missing bucket is fine."""
     from botocore.exceptions import ClientError
 
+    from lakehouse.clients.bucket_contents import empty_bucket
+
     check_bucket(name)
-    s3 = endpoint.s3()
+    if force:
+        empty_bucket(endpoint.target(), name)
     try:
-        if force:
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-                keys = [{"Key": o["Key"]} for o in page.get("Contents") or []]
-                if keys:
-                    s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-            for up in s3.list_multipart_uploads(Bucket=name).get("Uploads") or []:
-                s3.abort_multipart_upload(Bucket=name, Key=up["Key"], UploadId=up["UploadId"])
-        s3.delete_bucket(Bucket=name)
+        endpoint.s3().delete_bucket(Bucket=name)
     except ClientError as exc:
         if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
             return
@@ -312,56 +281,35 @@ def buckets(endpoint: Endpoint) -> list[str]:
     return sorted(b["Name"] for b in endpoint.s3().list_buckets().get("Buckets") or [])
 
 
-# ----------------------------------------------------------------------------- finding the stand-in
+def admin(client: Any, provider: Mapping[str, Any], echo: Echo | None = None) -> Any:
+    """testbed/docker/minio.py's Admin for a pulumi-minio provider's inputs, bound to the running stand-in that
+    publishes its `minioServer` (host:port) after its root credentials pass a ListBuckets call."""
+    from testbed.docker.minio import Admin
 
-
-def find_container(client: Any, host_port: int) -> Any:
-    """The running S3 stand-in container whose S3 API port is published on `host_port` of this machine."""
-    found = []
-    for c in client.containers.list(filters={"label": f"{ROLE_LABEL}={ROLE}"}):
-        for binding in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(API_PORT) or []:
-            if str(binding.get("HostPort")) == str(host_port):
-                found.append(c)
-    if len(found) != 1:
-        names = [c.name for c in found] or ["none"]
-        raise StandInError(
-            f"{len(found)} running S3 stand-in containers (label {ROLE_LABEL}={ROLE}) publish {API_PORT} on host "
-            f"port {host_port} ({', '.join(names)}): exactly one is needed"
-        )
-    return found[0]
-
-
-def connect(
-    client: Any, server: str, root_user: str, root_password: str, region: str = "us-east-1"
-) -> tuple[Any, Endpoint]:
-    """The stand-in behind `server` (`host:port`, as pulumi-minio's minioServer) and its endpoint; the root
-    credentials are checked with a ListBuckets call."""
+    server = str(provider["minioServer"])
     host, _, port = server.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"S3 stand-in server {server!r} is not host:port")
-    container = find_container(client, int(port))
-    endpoint = Endpoint(f"http://{host}:{port}", root_user, root_password, region)
+    if provider.get("minioSsl"):
+        raise StandInError("pulumi-minio provider with minioSsl=true: the S3 stand-in serves plain http only")
+    found = [
+        c
+        for c in client.containers.list(filters={"label": f"{ROLE_LABEL}={ROLE}"})
+        for binding in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(API_PORT) or []
+        if str(binding.get("HostPort")) == port
+    ]
+    if len(found) != 1:
+        raise StandInError(
+            f"{len(found)} running S3 stand-in containers (label {ROLE_LABEL}={ROLE}) publish {API_PORT} on host "
+            f"port {port} ({', '.join(c.name for c in found) or 'none'}): exactly one is needed"
+        )
+    container = found[0]
+    region = str(provider.get("minioRegion") or "us-east-1")
+    endpoint = Endpoint(f"http://{host}:{port}", str(provider["minioUser"]), str(provider["minioPassword"]), region)
     try:
         endpoint.s3().list_buckets()
     except Exception as exc:
         raise StandInError(f"the root credentials do not work on the S3 stand-in at {server}: {_code(exc)}") from exc
-    return container, endpoint
-
-
-def admin(client: Any, provider: Mapping[str, Any], echo: Echo | None = None) -> Any:
-    """testbed/docker/minio.py's Admin for a pulumi-minio provider's inputs (minioServer, minioUser,
-    minioPassword, minioRegion, minioSsl), bound to the stand-in that publishes that endpoint."""
-    from testbed.docker.minio import Admin
-
-    if provider.get("minioSsl"):
-        raise StandInError("pulumi-minio provider with minioSsl=true: the S3 stand-in serves plain http only")
-    container, endpoint = connect(
-        client,
-        str(provider["minioServer"]),
-        str(provider["minioUser"]),
-        str(provider["minioPassword"]),
-        str(provider.get("minioRegion") or "us-east-1"),
-    )
     if echo:
         echo(f"S3 stand-in {container.name} at {endpoint.url}: root credentials accepted")
     return Admin(

@@ -663,7 +663,8 @@ def test_s3_standin_users_get_exactly_their_policys_buckets(client: Any, s3: tup
     for b in ("lake", "checkpoints", "metastore"):
         s3standin.create_bucket(ep, b)
     actions = seaweed_actions(spark_policy(lake_bucket="lake", checkpoint_bucket="checkpoints"))
-    s3standin.put_user(c, "lakehouse-spark", "spark-secret-1", actions)
+    s3standin.ensure_user(c, "lakehouse-spark", "spark-secret-1")
+    s3standin.set_user_actions(c, "lakehouse-spark", actions)
     assert s3standin.users(c)["lakehouse-spark"] == sorted(actions)
     spark = s3standin.Endpoint(ep.url, "lakehouse-spark", "spark-secret-1").s3()
     spark.put_object(Bucket="lake", Key="t/part-0", Body=b"row")
