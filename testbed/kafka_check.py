@@ -31,7 +31,7 @@ def round_trip(
 ) -> RoundTrip:
     """Create a fresh topic (RF `replication`, min.insync 2), produce `per_broker` records bootstrapped
     through each broker in turn with acks=all, consume them all from the start, delete the topic."""
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+    from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
     every = ",".join(bootstrap_by_broker)
@@ -51,41 +51,10 @@ def round_trip(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topic {topic} not fully replicated in {timeout:.0f} s: {parts}")
             time.sleep(0.3)
-        sent: list[bytes] = []
-        acked: list[tuple[int, int]] = []
         t0 = time.monotonic()
-        for i, boot in enumerate(bootstrap_by_broker):
-            producer = KafkaProducer(
-                bootstrap_servers=boot, acks="all", retries=5, linger_ms=5, client_id=f"testbed-check-{i}"
-            )
-            try:
-                futures = []
-                for n in range(per_broker):
-                    value = f"{topic}:{i}:{n}".encode()
-                    sent.append(value)
-                    futures.append(producer.send(topic, key=str(n).encode(), value=value))
-                producer.flush(timeout)
-                acked += [(md.partition, md.offset) for md in (f.get(timeout) for f in futures)]
-            finally:
-                producer.close(timeout=10)
-        produce_s = time.monotonic() - t0
+        sent, acked = _produce(bootstrap_by_broker, topic, per_broker, timeout)
         t1 = time.monotonic()
-        consumer = KafkaConsumer(
-            topic,
-            bootstrap_servers=every,
-            group_id=f"{topic}-group",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            consumer_timeout_ms=3000,
-        )
-        received: list[bytes] = []
-        try:
-            while len(received) < len(sent) and time.monotonic() - t1 < timeout:
-                for batch in consumer.poll(timeout_ms=1000).values():
-                    received += [r.value for r in batch]
-        finally:
-            consumer.close()
-        consume_s = time.monotonic() - t1
+        received = _consume(every, topic, len(sent), timeout)
         return RoundTrip(
             topic=topic,
             sent=sent,
@@ -94,8 +63,8 @@ def round_trip(
             replicas={p["partition_index"]: p["replica_nodes"] for p in parts},
             isr={p["partition_index"]: p["isr_nodes"] for p in parts},
             acked_offsets=acked,
-            produce_seconds=produce_s,
-            consume_seconds=consume_s,
+            produce_seconds=t1 - t0,
+            consume_seconds=time.monotonic() - t1,
         )
     finally:
         try:
@@ -103,3 +72,50 @@ def round_trip(
         except Exception:  # noqa: S110 - cleanup of a topic that may not exist; the result already says what happened
             pass
         admin.close()
+
+
+def _produce(
+    bootstrap_by_broker: list[str], topic: str, per_broker: int, timeout: float
+) -> tuple[list[bytes], list[tuple[int, int]]]:
+    """`per_broker` records through each broker in turn, acks=all: (values sent, (partition, offset) acked)."""
+    from kafka import KafkaProducer
+
+    sent: list[bytes] = []
+    acked: list[tuple[int, int]] = []
+    for i, boot in enumerate(bootstrap_by_broker):
+        producer = KafkaProducer(
+            bootstrap_servers=boot, acks="all", retries=5, linger_ms=5, client_id=f"testbed-check-{i}"
+        )
+        try:
+            futures = []
+            for n in range(per_broker):
+                value = f"{topic}:{i}:{n}".encode()
+                sent.append(value)
+                futures.append(producer.send(topic, key=str(n).encode(), value=value))
+            producer.flush(timeout)
+            acked += [(md.partition, md.offset) for md in (f.get(timeout) for f in futures)]
+        finally:
+            producer.close(timeout=10)
+    return sent, acked
+
+
+def _consume(bootstrap: str, topic: str, count: int, timeout: float) -> list[bytes]:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"{topic}-group",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
+    received: list[bytes] = []
+    start = time.monotonic()
+    try:
+        while len(received) < count and time.monotonic() - start < timeout:
+            for batch in consumer.poll(timeout_ms=1000).values():
+                received += [r.value for r in batch]
+    finally:
+        consumer.close()
+    return received

@@ -13,12 +13,14 @@ import contextlib
 import glob
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from lakehouse.generators.s3_policies import spark_policy, trino_policy
 from lakehouse.settings import Settings
 from testbed.context import Context
 from testbed.creds import Credentials
+from testbed.paths import write_private
 from testbed.plan import HOST, PortPlan
 from testbed.proc import Proc, wait_for
 
@@ -120,11 +122,8 @@ def client(endpoint: str, key: str, secret: str, region: str = "us-east-1"):
 
 
 def start(ctx: Context, weed: Path) -> Proc:
-    remove_sockets(ctx.plan)
-    config = ctx.data("s3") / "s3.json"
-    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(identities(ctx.creds, ctx.settings), fh)
+    remove_sockets(ctx.plan.seaweed().values())
+    config = write_identities(ctx.data("s3") / "s3.json", ctx.creds, ctx.settings)
     argv = weed_argv(weed, ctx.data("s3", "data"), config, ctx.plan, buckets(ctx.settings))
     # GOMEMLIMIT: the Go runtime's soft memory cap (the JVMs' -Xmx counterpart). It must sit well above the
     # server's working set, or the garbage collector runs back to back once the heap nears it: weed mini's
@@ -140,24 +139,46 @@ def start(ctx: Context, weed: Path) -> Proc:
     return ctx.spawn(SERVICE, SERVICE, argv, env=env)
 
 
+def _heads(s3, names: list[str]) -> bool:
+    for b in names:
+        if b:
+            s3.head_bucket(Bucket=b)
+    return True
+
+
+def buckets_answer(endpoints: Mapping[str, str], names: list[str]) -> bool:
+    """Every bucket of `names` answers HeadBucket to the admin identity."""
+    s3 = client(
+        endpoints["s3_endpoint"],
+        endpoints["testbed_s3_admin_access_key"],
+        endpoints["testbed_s3_admin_secret_key"],
+        endpoints.get("testbed_s3_region", "us-east-1"),
+    )
+    return _heads(s3, names)
+
+
+def probe(endpoints: Mapping[str, str], pids: list[int]) -> object:
+    return buckets_answer(endpoints, [endpoints["lake_bucket"], endpoints["checkpoint_bucket"]])
+
+
 def wait_ready(ctx: Context, proc: Proc, timeout: float = 90) -> float:
     """Usable = every bucket answers HeadBucket (ListBuckets answers before `-bucket` has made them)."""
     s3 = client(ctx.s3.url, ctx.creds.s3_admin_key, ctx.creds.s3_admin_secret, ctx.settings.s3_region)
-
-    def heads() -> bool:
-        for b in buckets(ctx.settings):
-            s3.head_bucket(Bucket=b)
-        return True
-
-    waited = wait_for(heads, service=SERVICE, what=f"HeadBucket on {buckets(ctx.settings)}", timeout=timeout, proc=proc)
-    with contextlib.suppress(FileNotFoundError):
-        (ctx.run_dir / "s3" / "s3.json").unlink()
+    names = buckets(ctx.settings)
+    waited = wait_for(
+        lambda: _heads(s3, names), service=SERVICE, what=f"HeadBucket on {names}", timeout=timeout, proc=proc
+    )
+    (ctx.run_dir / "s3" / "s3.json").unlink(missing_ok=True)
     return waited
 
 
-def remove_sockets(plan: PortPlan) -> None:
+def remove_sockets(ports: Iterable[int]) -> None:
     """weed leaves /tmp/seaweedfs-<component>-<port>.sock behind; a stale one breaks the next start."""
-    for port in plan.seaweed().values():
+    for port in ports:
         for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+def write_identities(path: Path, creds: Credentials, s: Settings) -> Path:
+    return write_private(path, json.dumps(identities(creds, s)))

@@ -131,11 +131,11 @@ def test_a_broker_only_node_joins_the_fixed_quorum_and_serves(
     from lakehouse.generators.kafka import kraft_cluster_id
     from lakehouse.generators.properties import parse_properties
     from testbed import artifacts, prereqs
-    from testbed.services.kafka import start_kraft_cluster
+    from testbed.services.kafka import start_kraft
 
     lib = artifacts.kafka_lib(versions.load())
     nodes = _spare_nodes()
-    with start_kraft_cluster(
+    with start_kraft(
         tmp_path,
         lib=lib,
         java=prereqs.spark_jdk(),
