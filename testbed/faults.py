@@ -301,39 +301,33 @@ def _until(check: Callable[[], bool], *, what: str, image: Image, proc: Proc | N
 
 
 def wait_usable(image: Image, proc: Proc | None, endpoints: Mapping[str, str], *, timeout: float) -> float:
-    """Wait until the restarted process listens on its old ports again, then until it does its job again: a broker
-    listed unfenced, a worker registered ALIVE under a new id, every bucket answering, Orion's /health."""
+    """Wait until the restarted process listens on its old ports again, then until it does its job again."""
     start = time.monotonic()
-    name = image.name
-    _until(lambda: set(image.ports) <= listening_ports(), what=f"ports {image.ports} open", image=image, proc=proc,
-           timeout=timeout)  # fmt: skip
-    left = max(10.0, timeout - (time.monotonic() - start))
-    if image.service == "kafka" and (m := re.fullmatch(r"kafka-(\d+)", name)):
-        node = int(m.group(1))
-        _until(
-            lambda: node in unfenced_brokers(endpoints["kafka_bootstrap_servers"]),
-            what=f"broker {node} listed unfenced in the cluster metadata",
-            image=image,
-            proc=proc,
-            timeout=left,
-        )
-    elif image.service == "spark" and name.startswith("spark-worker-"):
-        port = int(image.flag("port") or 0)
-        _until(
-            lambda: worker_state(endpoints["spark_master_ui"], port, not_id=image.identity) == "ALIVE",
-            what=f"the master lists the worker on port {port} ALIVE under a new id",
-            image=image,
-            proc=proc,
-            timeout=left,
-        )
-    elif image.service == "s3":
-        buckets = (image.flag("bucket") or "").split(",")
-        _until(lambda: s3.buckets_answer(endpoints, buckets), what=f"HeadBucket on {buckets}", image=image,
-               proc=proc, timeout=left)  # fmt: skip
-    elif image.service == "orion":
-        _until(lambda: orion.health_ok(endpoints["orion_url"]), what="GET /health answers 200", image=image,
-               proc=proc, timeout=left)  # fmt: skip
+    ports = f"ports {image.ports} open"
+    _until(lambda: set(image.ports) <= listening_ports(), what=ports, image=image, proc=proc, timeout=timeout)
+    if usable := _doing_its_job(image, endpoints):
+        left = max(10.0, timeout - (time.monotonic() - start))
+        _until(usable[0], what=usable[1], image=image, proc=proc, timeout=left)
     return time.monotonic() - start
+
+
+def _doing_its_job(image: Image, endpoints: Mapping[str, str]) -> tuple[Callable[[], bool], str] | None:
+    """(check, what it checks): a broker listed unfenced, a worker registered ALIVE under a new id, every bucket
+    answering, Orion's /health."""
+    if image.service == "kafka" and (m := re.fullmatch(r"kafka-(\d+)", image.name)):
+        node = int(m.group(1))
+        boot = endpoints["kafka_bootstrap_servers"]
+        return lambda: node in unfenced_brokers(boot), f"broker {node} listed unfenced in the cluster metadata"
+    if image.service == "spark" and image.name.startswith("spark-worker-"):
+        port, ui = int(image.flag("port") or 0), endpoints["spark_master_ui"]
+        what = f"the master lists the worker on port {port} ALIVE under a new id"
+        return lambda: worker_state(ui, port, not_id=image.identity) == "ALIVE", what
+    if image.service == "s3":
+        buckets = (image.flag("bucket") or "").split(",")
+        return lambda: s3.buckets_answer(endpoints, buckets), f"HeadBucket on {buckets}"
+    if image.service == "orion":
+        return lambda: orion.health_ok(endpoints["orion_url"]), "GET /health answers 200"
+    return None
 
 
 unfenced_brokers = kafka.describe_brokers
@@ -343,29 +337,19 @@ s3_buckets_answer = s3.buckets_answer
 
 def under_replicated(bootstrap: str, topic: str) -> list[int]:
     """Partitions of `topic` whose in-sync replicas are fewer than their replicas."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, client_id="testbed-faults")
-    try:
+    with kafka.admin(bootstrap, "testbed-faults") as admin:
         (desc,) = admin.describe_topics([topic])
-        if desc.get("error_code"):
-            raise FaultError(f"describe topic {topic}: error code {desc['error_code']}")
-        return sorted(p["partition_index"] for p in desc["partitions"] if len(p["isr_nodes"]) < len(p["replica_nodes"]))
-    finally:
-        admin.close()
+    if desc.get("error_code"):
+        raise FaultError(f"describe topic {topic}: error code {desc['error_code']}")
+    return sorted(p["partition_index"] for p in desc["partitions"] if len(p["isr_nodes"]) < len(p["replica_nodes"]))
 
 
 def active_controller(bootstrap: str) -> int:
     """The node leading the KRaft metadata quorum (DescribeQuorum; DescribeCluster's controller id is any broker)."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, client_id="testbed-faults")
-    try:
+    with kafka.admin(bootstrap, "testbed-faults") as admin:
         quorum = admin.describe_metadata_quorum()
-        (metadata,) = [t for t in quorum["topics"] if t["topic_name"] == "__cluster_metadata"]
-        return int(metadata["partitions"][0]["leader_id"])
-    finally:
-        admin.close()
+    (metadata,) = [t for t in quorum["topics"] if t["topic_name"] == "__cluster_metadata"]
+    return int(metadata["partitions"][0]["leader_id"])
 
 
 def worker_state(master_ui: str, port: int, *, not_id: str = "") -> str | None:
@@ -382,7 +366,9 @@ def worker_state(master_ui: str, port: int, *, not_id: str = "") -> str | None:
 
 
 def http_ok(url: str) -> bool:
-    return orion.health_ok(url.removesuffix("/health"))
+    import requests
+
+    return requests.get(url, timeout=3).status_code == 200
 
 
 # ------------------------------------------------------------------------------------------ the whole bed

@@ -3,9 +3,13 @@ the integration tests of both Kafka modes and handy from a shell against a runni
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
+
+from testbed.services import kafka
 
 
 @dataclass
@@ -31,47 +35,45 @@ def round_trip(
 ) -> RoundTrip:
     """Create a fresh topic (RF `replication`, min.insync 2), produce `per_broker` records bootstrapped
     through each broker in turn with acks=all, consume them all from the start, delete the topic."""
-    from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
     every = ",".join(bootstrap_by_broker)
     topic = f"testbed-roundtrip-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=every, request_timeout_ms=15000, client_id="testbed-check")
-    try:
-        admin.create_topics(
-            [NewTopic(topic, partitions, replication, topic_configs={"min.insync.replicas": str(min(2, replication))})]
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            parts = admin.describe_topics([topic])[0]["partitions"]
-            if len(parts) == partitions and all(
-                len(p["isr_nodes"]) == replication and p["leader_id"] >= 0 for p in parts
-            ):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topic {topic} not fully replicated in {timeout:.0f} s: {parts}")
-            time.sleep(0.3)
-        t0 = time.monotonic()
-        sent, acked = _produce(bootstrap_by_broker, topic, per_broker, timeout)
-        t1 = time.monotonic()
-        received = _consume(every, topic, len(sent), timeout)
-        return RoundTrip(
-            topic=topic,
-            sent=sent,
-            received=received,
-            leaders={p["leader_id"] for p in parts},
-            replicas={p["partition_index"]: p["replica_nodes"] for p in parts},
-            isr={p["partition_index"]: p["isr_nodes"] for p in parts},
-            acked_offsets=acked,
-            produce_seconds=t1 - t0,
-            consume_seconds=time.monotonic() - t1,
-        )
-    finally:
+    with kafka.admin(every, "testbed-check", timeout_ms=15000) as admin:
         try:
-            admin.delete_topics([topic])
-        except Exception:  # noqa: S110 - cleanup of a topic that may not exist; the result already says what happened
-            pass
-        admin.close()
+            min_isr = {"min.insync.replicas": str(min(2, replication))}
+            admin.create_topics([NewTopic(topic, partitions, replication, topic_configs=min_isr)])
+            parts = _wait_replicated(admin, topic, partitions, replication, timeout)
+            t0 = time.monotonic()
+            sent, acked = _produce(bootstrap_by_broker, topic, per_broker, timeout)
+            t1 = time.monotonic()
+            received = _consume(every, topic, len(sent), timeout)
+            return RoundTrip(
+                topic=topic,
+                sent=sent,
+                received=received,
+                leaders={p["leader_id"] for p in parts},
+                replicas={p["partition_index"]: p["replica_nodes"] for p in parts},
+                isr={p["partition_index"]: p["isr_nodes"] for p in parts},
+                acked_offsets=acked,
+                produce_seconds=t1 - t0,
+                consume_seconds=time.monotonic() - t1,
+            )
+        finally:
+            with contextlib.suppress(Exception):  # a topic that may not exist; the result already says what happened
+                admin.delete_topics([topic])
+
+
+def _wait_replicated(admin: Any, topic: str, partitions: int, replication: int, timeout: float) -> list[dict]:
+    """Until every partition has a leader and `replication` in-sync replicas; returns the partitions."""
+    deadline = time.monotonic() + timeout
+    while True:
+        parts = admin.describe_topics([topic])[0]["partitions"]
+        if len(parts) == partitions and all(len(p["isr_nodes"]) == replication and p["leader_id"] >= 0 for p in parts):
+            return parts
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topic {topic} not fully replicated in {timeout:.0f} s: {parts}")
+        time.sleep(0.3)
 
 
 def _produce(

@@ -95,20 +95,26 @@ def server_argv(venv: Path, port: int) -> list[str]:
     return [str(venv / "bin" / "gunicorn"), *gunicorn_args(host=HOST, port=port)]
 
 
+def _prepare(
+    venv: Path, home: Path, base_env: Mapping[str, str], keys: tuple[str, str, str], log: Path, *, fresh: bool
+) -> dict[str, str]:
+    """The home (config, metadata copied from the template) with the admin bootstrapped; the server's env.
+    `keys`: (SECRET_KEY, admin user, admin password)."""
+    secret_key, user, password = keys
+    write_home(home)
+    if fresh or not (home / "superset.db").exists():
+        shutil.copyfile(template_db(venv, base_env=base_env, log=log), home / "superset.db")
+    env = server_env(base_env, venv, home, secret_key=secret_key)
+    bootstrap_admin(venv, home, env, user=user, password=password, log=log)
+    return env
+
+
 def start(ctx: Context, venv: Path) -> Proc:
     home = ctx.data("superset")
-    write_home(home)
     ctx.store.service(SERVICE, address=url(ctx), ports=[ctx.plan.superset], log=str(ctx.log(SERVICE)))
-    shutil.copyfile(template_db(venv, base_env=ctx.base_env(), log=ctx.log(SERVICE)), home / "superset.db")
-    env = server_env(ctx.base_env(), venv, home, secret_key=ctx.creds.superset_secret_key)
-    bootstrap_admin(
-        venv,
-        home,
-        env,
-        user=ctx.settings.superset_admin_user,
-        password=ctx.creds.superset_admin_password,
-        log=ctx.log(SERVICE),
-    )
+    c = ctx.creds
+    keys = (c.superset_secret_key, ctx.settings.superset_admin_user, c.superset_admin_password)
+    env = _prepare(venv, home, ctx.base_env(), keys, ctx.log(SERVICE), fresh=True)
     return ctx.spawn(SERVICE, SERVICE, server_argv(venv, ctx.plan.superset), env=env, cwd=home)
 
 
@@ -123,13 +129,8 @@ def start_private(
     admin_password: str,
     log: Path,
 ) -> Proc:
-    """A Superset of its own (metadata copied from the template, the admin bootstrapped) serving on `port`.
-    The caller stops it (`testbed.proc.stop_group(proc.pid)`)."""
-    write_home(home)
-    if not (home / "superset.db").exists():
-        shutil.copyfile(template_db(venv, base_env=base_env, log=log), home / "superset.db")
-    env = server_env(base_env, venv, home, secret_key=secret_key)
-    bootstrap_admin(venv, home, env, user=admin_user, password=admin_password, log=log)
+    """A Superset of its own serving on `port`; the caller stops it (`testbed.proc.stop_group(proc.pid)`)."""
+    env = _prepare(venv, home, base_env, (secret_key, admin_user, admin_password), log, fresh=False)
     return spawn(f"superset-{port}", server_argv(venv, port), env=env, log=log, cwd=home)
 
 
