@@ -1,9 +1,8 @@
-"""Start, stop and inspect the whole test bed: `up()`, `down()`, `status()`.
+"""Start, stop and inspect the whole test bed: `up()`, `down()`, `status_rows()`.
 
-`up` fetches what is missing into the cache, starts the services in parallel threads (each after
-the ones it needs), waits until each is really usable, writes .testbed/endpoints.json (mode 600,
-the stack outputs' keys plus `testbed_*` extras) and returns the endpoints. Everything it starts is
-recorded in .testbed/state.json first, so `down` (from any process) stops it by process group.
+`up` walks testbed.services.SERVICES in parallel threads (each after the services it needs), then writes
+.testbed/endpoints.json (mode 600: the stack outputs' keys plus `testbed_*` extras). Every process is recorded in
+.testbed/state.json first, so `down` (from any process) stops it by process group.
 """
 
 from __future__ import annotations

@@ -267,17 +267,13 @@ def prepare_restart(image: Image, endpoints: Mapping[str, str]) -> Path | None:
     config = image.flag("s3.config")
     if not config:
         return None
-    creds = Credentials(
-        s3_admin_key=endpoints["testbed_s3_admin_access_key"],
-        s3_admin_secret=endpoints["testbed_s3_admin_secret_key"],
-        s3_spark_key=endpoints["testbed_s3_spark_access_key"],
-        s3_spark_secret=endpoints["testbed_s3_spark_secret_key"],
-        s3_trino_key=endpoints["testbed_s3_trino_access_key"],
-        s3_trino_secret=endpoints["testbed_s3_trino_secret_key"],
-        superset_secret_key=endpoints.get("testbed_superset_secret_key", "-"),
-        superset_admin_password=endpoints.get("superset_admin_password", "-"),
-        orion_token=endpoints.get("orion_token", "-"),
-    )
+    # s3_admin_key <- testbed_s3_admin_access_key, s3_admin_secret <- testbed_s3_admin_secret_key, ...
+    pairs = (("key", "access"), ("secret", "secret"))
+    keys = {
+        f"s3_{who}_{k}": endpoints[f"testbed_s3_{who}_{e}_key"] for who in ("admin", "spark", "trino") for k, e in pairs
+    }
+    not_in_s3_json = dict.fromkeys(("superset_secret_key", "superset_admin_password", "orion_token"), "-")
+    creds = Credentials(**keys, **not_in_s3_json)
     return s3.write_identities(Path(config), creds, bed_settings())
 
 

@@ -1,10 +1,6 @@
-"""Kafka from Maven Central jars: 3 combined broker+controller nodes in KRaft mode (the stack's
-default), and the ZooKeeper-mode variant (ZooKeeper + 3 brokers of the Kafka 3.9 line).
-
-Each node's server.properties comes from lakehouse.generators.kafka, rendered exactly as the stack
-renders it; the test bed runs the classes behind kafka-storage.sh (kafka.tools.StorageTool format)
-and kafka-server-start.sh (kafka.Kafka) on it, with the heap cap the stack gives the containers.
-"""
+"""Kafka from Maven Central jars: KRaft nodes (the stack's default) or ZooKeeper mode (ZooKeeper + brokers of the
+Kafka 3.9 line), each node's server.properties rendered by lakehouse.generators.kafka as the stack renders it, run
+by the classes behind kafka-storage.sh and kafka-server-start.sh with the stack's heap cap."""
 
 from __future__ import annotations
 
@@ -29,10 +25,10 @@ from lakehouse.generators.kafka import (
     zookeeper_properties,
 )
 from lakehouse.generators.properties import render_properties
-from testbed.context import Context
+from testbed.context import Context, all_alive
 from testbed.plan import HOST, PortPlan, ZooKeeperPlan
 from testbed.prereqs import Jdk
-from testbed.proc import Proc, ServiceError, run_logged, spawn, stop_group, wait_for
+from testbed.proc import Proc, run_logged, spawn, stop_group, wait_for
 
 SERVICE = "kafka"
 CLUSTER_NAME = "lakehouse-testbed"
@@ -167,15 +163,15 @@ class Cluster:
     def wait_listed(self, service: str, timeout: float, proc: Proc, interval: float = 0.5) -> None:
         """Until the metadata lists exactly every broker; a broker process that exits fails at once."""
         want = [b.node_id for b in self.brokers]
-
-        def all_listed() -> bool:
-            for p in self.procs:
-                if not p.alive():
-                    raise ServiceError(p.name, f"exited (code {p.returncode()})", p.log)
-            return describe_brokers(self.bootstrap_servers) == want
-
         what = f"metadata lists brokers {want}"
-        wait_for(all_listed, service=service, what=what, timeout=timeout, proc=proc, interval=interval)
+        wait_for(
+            lambda: all_alive(self.procs) and describe_brokers(self.bootstrap_servers) == want,
+            service=service,
+            what=what,
+            timeout=timeout,
+            proc=proc,
+            interval=interval,
+        )
 
     def __enter__(self) -> Cluster:
         return self

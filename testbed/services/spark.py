@@ -1,10 +1,6 @@
-"""Spark standalone: a master and the workers from the pinned pyspark distribution (`spark-class`
-with the Master and Worker classes), spark-defaults.conf from lakehouse.generators.spark.
-
-The extra jars (images/spark/jars/pom.xml) sit on spark.driver/executor.extraClassPath, as in the
-image. The workers carry the Spark S3 identity's keys in their environment, which the executors
-they launch inherit (S3A reads them with EnvironmentVariableCredentialsProvider).
-"""
+"""Spark standalone from the pinned pyspark distribution, spark-defaults.conf from lakehouse.generators.spark.
+The workers carry the Spark S3 identity's keys in their environment, which their executors inherit (S3A reads
+them with EnvironmentVariableCredentialsProvider)."""
 
 from __future__ import annotations
 
@@ -12,9 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lakehouse.generators.spark import daemon_env, render_spark_defaults, spark_defaults
-from testbed.context import Context
+from testbed.context import Context, all_alive
 from testbed.plan import HOST
-from testbed.proc import Proc, ServiceError, wait_for
+from testbed.proc import Proc, wait_for
 
 SERVICE = "spark"
 DRIVER_UI_PORT = 20950
@@ -142,11 +138,11 @@ def wait_ready(ctx: Context, procs: list[Proc], timeout: float = 120) -> float:
     """Usable = the master's JSON API lists every worker ALIVE."""
     want = ctx.settings.spark_workers
 
-    def workers_alive() -> bool:
-        for p in procs:
-            if not p.alive():
-                raise ServiceError(p.name, f"exited (code {p.returncode()})", p.log)
-        return alive_workers(master_ui(ctx)) >= want
-
     what = f"{want} workers ALIVE in {master_ui(ctx)}/json/"
-    return wait_for(workers_alive, service=SERVICE, what=what, timeout=timeout, proc=procs[0])
+    return wait_for(
+        lambda: all_alive(procs) and alive_workers(master_ui(ctx)) >= want,
+        service=SERVICE,
+        what=what,
+        timeout=timeout,
+        proc=procs[0],
+    )

@@ -1,13 +1,7 @@
-"""Superset from PyPI in its own virtualenv (its pins clash with pyspark): superset_config.py from
-lakehouse.generators.superset, SQLite metadata, the admin bootstrapped, gunicorn on 127.0.0.1.
-
-`superset db upgrade` + `superset init` (the slow part) run once per Superset version into a template
-metadata database in the cache; each `up` copies it and only runs the admin bootstrap
-(lakehouse/superset_admin.py, the script the stack's container runs) with this run's password.
-
-`start_private` runs another Superset on its own port and SUPERSET_HOME, for tests that must restart or
-re-bootstrap a Superset (password rotation) without touching the shared test bed's.
-"""
+"""Superset from PyPI in its own virtualenv (its pins clash with pyspark), configured by lakehouse.generators.superset,
+SQLite metadata, gunicorn on 127.0.0.1. `db upgrade` + `init` (the slow part) run once per version into a template
+database in the cache; each start copies it and runs only the stack's admin bootstrap script.
+`start_private` runs another Superset, for tests that restart or re-bootstrap one (password rotation)."""
 
 from __future__ import annotations
 
