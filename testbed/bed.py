@@ -53,12 +53,9 @@ def running_state(run_dir: Path | None = None) -> State | None:
     """The state of a test bed whose processes are alive, or None."""
     run_dir = run_dir or testbed_dir()
     st = load(run_dir)
-    if st is None:
-        return None
-    alive = [pid for rec in st.services.values() for pid in rec.pids if group_members(pid)]
-    if st.status == "starting" and _owner_alive(st):
+    if st is None or (st.status == "starting" and _owner_alive(st)):
         return st
-    return st if alive else None
+    return st if any(group_members(pid) for rec in st.services.values() for pid in rec.pids) else None
 
 
 def _owner_alive(st: State) -> bool:
@@ -330,10 +327,8 @@ def down(
     if st is None or "s3" in st.services:
         s3.remove_sockets(plan.seaweed().values())
     deadline = time.monotonic() + 10
-    left = sorted(ports & listening_ports())
-    while left and time.monotonic() < deadline:
+    while (left := sorted(ports & listening_ports())) and time.monotonic() < deadline:
         time.sleep(0.3)
-        left = sorted(ports & listening_ports())
     if left:
         echo(f"WARNING: ports still listening after down: {left}")
     _clean(run_dir, keep=keep)
@@ -342,10 +337,8 @@ def down(
 
 def _clean(run_dir: Path, *, keep: bool) -> None:
     """Remove the run's data (and secrets); logs stay for post-mortems. --keep keeps data too."""
-    with contextlib.suppress(FileNotFoundError):
-        endpoints_file(run_dir).unlink()
-    with contextlib.suppress(FileNotFoundError):
-        (run_dir / "state.json").unlink()
+    endpoints_file(run_dir).unlink(missing_ok=True)
+    (run_dir / "state.json").unlink(missing_ok=True)
     if keep or not run_dir.exists():
         return
     for child in run_dir.iterdir():
