@@ -204,23 +204,22 @@ def start_kraft(
     logs = logs or run_dir / "logs"
     log_config = _write(run_dir / "config" / "log4j2.properties", _LOG4J2)
     cluster = Cluster(brokers=nodes)
+    paths = {}
     for b in nodes:
         data = str(run_dir / f"node-{b.node_id}" / "data")
         props = kraft_node_properties(b, nodes[:controllers], brokers=len(nodes), log_dir=data, partitions=partitions)
         cluster.files[b.node_id] = render_properties(props, _GENERATED)
-        _write(run_dir / "config" / f"server-{b.node_id}.properties", cluster.files[b.node_id])
+        paths[b.node_id] = _write(run_dir / "config" / f"server-{b.node_id}.properties", cluster.files[b.node_id])
 
     def fmt(b: BrokerAddress) -> None:
-        props = run_dir / "config" / f"server-{b.node_id}.properties"
-        argv = format_argv(java, lib, log_config, cluster_id, props)
+        argv = format_argv(java, lib, log_config, cluster_id, paths[b.node_id])
         run_logged(f"{prefix}-{b.node_id}", argv, env=env, log=logs / f"{prefix}-{b.node_id}.log", timeout=180)
 
     try:
         with ThreadPoolExecutor(len(nodes)) as pool:
             list(pool.map(fmt, nodes))
         for b in nodes:
-            props = str(run_dir / "config" / f"server-{b.node_id}.properties")
-            argv = jvm_argv(java, lib, heap, log_config, log4j2=True, main="kafka.Kafka", args=[props])
+            argv = jvm_argv(java, lib, heap, log_config, log4j2=True, main="kafka.Kafka", args=[str(paths[b.node_id])])
             cluster.procs.append(spawn(f"{prefix}-{b.node_id}", argv, env=env, log=logs / f"{prefix}-{b.node_id}.log"))
             record(cluster.procs[-1])
         if timeout is not None:

@@ -170,3 +170,13 @@ def test_status_table_has_a_total() -> None:
     table = bed.format_table(rows).splitlines()
     assert table[0].split() == ["service", "address", "state", "ready", "s", "RSS", "MiB"]
     assert table[-1].split() == ["total", "1000"]
+
+
+def test_services_start_in_the_stacks_order_and_need_only_services_before_them() -> None:
+    from testbed.services import SERVICES
+
+    names = [s.name for s in SERVICES]
+    assert tuple(names) == bed.ALL_SERVICES == ("s3", "kafka", "spark", "trino", "superset", "orion")
+    assert bed.STOP_ORDER == ("orion", "superset", "trino", "spark", "kafka", "s3")
+    for i, svc in enumerate(SERVICES):
+        assert set(svc.needs) | set(svc.ready_needs) <= set(names[:i]), svc.name
