@@ -161,10 +161,8 @@ def logging_binding(jars: list[str]) -> tuple[str, str, str] | None:
 def kafka_lib(v: Versions, *, zookeeper_line: bool = False) -> Path:
     """lib/ of Kafka jars for the KRaft line (versions.toml [kafka]) or the ZooKeeper line (+ ZooKeeper)."""
     if zookeeper_line:
-        pom, props = (
-            POMS / "kafka-zookeeper.xml",
-            {"kafka.version": v.kafka_zookeeper_line, "zookeeper.version": v.zookeeper},
-        )
+        pom = POMS / "kafka-zookeeper.xml"
+        props = {"kafka.version": v.kafka_zookeeper_line, "zookeeper.version": v.zookeeper}
         name = f"kafka-{v.kafka_zookeeper_line}-zookeeper-{v.zookeeper}"
     else:
         pom, props = POMS / "kafka-kraft.xml", {"kafka.version": v.kafka}
@@ -177,13 +175,8 @@ def kafka_lib(v: Versions, *, zookeeper_line: bool = False) -> Path:
         jars = mvn_copy_dependencies(name, pom, lib, props)
         binding = logging_binding(jars)
         if binding:
-            group, artifact, version = binding
-            mvn_copy_dependencies(
-                f"{name} logging binding",
-                binding_pom,
-                lib,
-                {"binding.group": group, "binding.artifact": artifact, "binding.version": version},
-            )
+            coordinates = dict(zip(("binding.group", "binding.artifact", "binding.version"), binding, strict=True))
+            mvn_copy_dependencies(f"{name} logging binding", binding_pom, lib, coordinates)
 
     return ensure(f"{name}-{key}", build) / "lib"
 
