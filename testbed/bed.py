@@ -238,7 +238,7 @@ def _check_free(wanted: list[str], plan: PortPlan, run_dir: Path) -> None:
         )
     if load(run_dir) is not None:
         _clean(run_dir, keep=False)  # a stale record of a test bed whose processes are gone
-    prereqs.require(need_maven=any(BY_NAME[s].maven for s in wanted))
+    prereqs.require(need_maven=any(a.maven for s in wanted for a in BY_NAME[s].artifacts))
     listening = listening_ports()
     busy = {port: name for name in wanted for port in plan.service_ports(name) if port in listening}
     if busy:

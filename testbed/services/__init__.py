@@ -41,8 +41,6 @@ class Service:
     """Ready before this one's readiness wait."""
     probe: Callable[[Mapping[str, str], list[int]], object] | None = None
     """(endpoints, the service's process groups) of a running test bed -> True, or what is wrong."""
-    maven: bool = False
-    """Needs Maven (when it fetches into an empty cache)."""
 
 
 SERVICES = (
@@ -59,7 +57,6 @@ SERVICES = (
         ready=kafka.wait_ready,
         artifacts=(Artifact("kafka_lib", "Kafka {v.kafka}", lambda v, a: artifacts.kafka_lib(v), maven=True),),
         probe=kafka.probe,
-        maven=True,
     ),
     Service(
         "spark",
@@ -71,7 +68,6 @@ SERVICES = (
             Artifact("spark_python", "the Spark image's Python", lambda v, a: artifacts.spark_python(v, a["jars"])),
         ),
         probe=spark.probe,
-        maven=True,
     ),
     Service(
         "trino",
@@ -79,7 +75,6 @@ SERVICES = (
         ready=trino.wait_ready,
         artifacts=(Artifact("trino_home", "Trino {v.trino}", lambda v, a: artifacts.trino_home(v), maven=True),),
         ready_needs=("s3",),  # the readiness query reads the metastore bucket
-        maven=True,
     ),
     Service(
         "superset",
