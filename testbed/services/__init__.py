@@ -14,6 +14,7 @@ from typing import Any
 
 from lakehouse.versions import Versions
 from testbed import artifacts
+from testbed.context import Context
 from testbed.services import kafka, orion, s3, spark, superset, trino
 
 
@@ -23,7 +24,7 @@ class Artifact:
     what: str
     """Announced when fetching it takes a while ('' = never): formatted with v=Versions."""
     get: Callable[[Versions, dict[str, Path]], Path]
-    """(versions, the service's artifacts fetched so far) -> path in the cache."""
+    """(versions, every artifact fetched so far) -> path in the cache."""
     maven: bool = False
     """Fetched with Maven: one at a time, parallel resolvers race on ~/.m2."""
 
@@ -31,9 +32,9 @@ class Artifact:
 @dataclass(frozen=True)
 class Service:
     name: str
-    start: Callable[[Any, dict[str, Path]], Any]
-    """(Context, every artifact fetched so far) -> what `ready` waits on."""
-    ready: Callable[[Any, Any], float]
+    start: Callable[[Context, dict[str, Path]], Any]
+    """(context, every artifact fetched so far) -> what `ready` waits on."""
+    ready: Callable[[Context, Any], float]
     artifacts: tuple[Artifact, ...] = ()
     needs: tuple[str, ...] = ()
     """Ready before this one starts."""
