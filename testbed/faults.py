@@ -96,10 +96,7 @@ def processes(run_dir: Path | None = None) -> dict[str, tuple[str, int]]:
     out: dict[str, tuple[str, int]] = {}
     for service, rec in st.services.items():
         for pgid in rec.pids:
-            if not group_members(pgid):
-                continue
-            name = process_name(pgid, run_dir / "logs")
-            if name:
+            if group_members(pgid) and (name := process_name(pgid, run_dir / "logs")):
                 out[name] = (service, pgid)
     return out
 
