@@ -58,12 +58,8 @@ def _lock(name: str) -> Iterator[None]:
 
 
 def ensure(name: str, build: Callable[[Path], None], *, in_place: bool = False) -> Path:
-    """The complete cache directory `name`, built by `build(dir)` if it is not there yet.
-
-    A `.complete` marker, written last, tells a finished directory from an interrupted build. The build runs
-    in a temporary directory renamed at the end, or with `in_place` in the final one (a virtualenv cannot be
-    renamed: its scripts carry its absolute path).
-    """
+    """The complete cache directory `name`, built by `build(dir)` if it is not there yet: in a temporary directory
+    renamed at the end, or with `in_place` in the final one (a virtualenv's scripts carry its absolute path)."""
     dest = cache_dir() / name
     if (dest / ".complete").exists():
         return dest
@@ -117,29 +113,25 @@ def maven_properties_args(props: Mapping[str, str]) -> list[str]:
     return [f"-D{k}={v}" for k, v in props.items()]
 
 
+def _mvn(what: str, goal: str, out_dir: Path, *args: str) -> None:
+    _run(what, ["mvn", "-B", "-q", *args, f"{MAVEN_DEPENDENCY_PLUGIN}:{goal}", f"-DoutputDirectory={out_dir}"])
+
+
 def mvn_copy_dependencies(what: str, pom: Path, out_dir: Path, props: Mapping[str, str]) -> list[str]:
     """Resolve `pom` and copy its runtime class path into `out_dir`; returns the jar names."""
-    argv = [
-        "mvn",
-        "-B",
-        "-q",
-        "-f",
-        str(pom),
-        f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
-        "-DincludeScope=runtime",
-        f"-DoutputDirectory={out_dir}",
-        *maven_properties_args(props),
-    ]
-    _run(what, argv)
+    _mvn(what, "copy-dependencies", out_dir, "-f", str(pom), "-DincludeScope=runtime", *maven_properties_args(props))
     return sorted(p.name for p in out_dir.glob("*.jar"))
 
 
-def jar_artifact(name: str) -> tuple[str, str]:
-    """('log4j-core', '2.24.3') from 'log4j-core-2.24.3.jar'.
+def _maven_jars(what: str, pom: Path, props: Mapping[str, str], name: str, sub: str) -> Path:
+    """The runtime class path of `pom` with `props`, in cache directory `name-<key>`/`sub`."""
+    key = cache_key(pom.read_text(), props)
+    return ensure(f"{name}-{key}", lambda tmp: mvn_copy_dependencies(what, pom, tmp / sub, props)) / sub
 
-    The version starts at the first dash-separated part that begins with a digit and looks like a
-    version (a dot, no underscore): 'spark-sql-kafka-0-10_2.13-4.2.0' is spark-sql-kafka-0-10_2.13 4.2.0.
-    """
+
+def jar_artifact(name: str) -> tuple[str, str]:
+    """('log4j-core', '2.24.3') from 'log4j-core-2.24.3.jar'; the version is the first part that looks like one
+    (a dot, no underscore): 'spark-sql-kafka-0-10_2.13-4.2.0' is spark-sql-kafka-0-10_2.13 4.2.0."""
     if not name.endswith(".jar"):
         raise ValueError(f"not a versioned jar name: {name!r}")
     parts = name[:-4].split("-")
@@ -152,11 +144,8 @@ def jar_artifact(name: str) -> tuple[str, str]:
 
 
 def logging_binding(jars: list[str]) -> tuple[str, str, str] | None:
-    """The slf4j binding a Kafka class path needs, from the logging jars it already has.
-
-    Kafka 4 logs through log4j 2 (log4j-core) behind slf4j 1.7; Kafka 3.9 through reload4j. Their
-    distributions ship the binding, their Maven poms do not, and without one every log line is lost.
-    """
+    """The slf4j binding a Kafka class path needs (log4j 2 for Kafka 4, reload4j for 3.9): the distributions ship
+    it, the Maven poms do not, and without one every log line is lost."""
     versions = dict(jar_artifact(j) for j in jars if j.endswith(".jar"))
     if any(a.startswith(("log4j-slf4j", "slf4j-reload4j", "slf4j-log4j12", "logback-classic")) for a in versions):
         return None
@@ -172,10 +161,8 @@ def logging_binding(jars: list[str]) -> tuple[str, str, str] | None:
 def kafka_lib(v: Versions, *, zookeeper_line: bool = False) -> Path:
     """lib/ of Kafka jars for the KRaft line (versions.toml [kafka]) or the ZooKeeper line (+ ZooKeeper)."""
     if zookeeper_line:
-        pom, props = (
-            POMS / "kafka-zookeeper.xml",
-            {"kafka.version": v.kafka_zookeeper_line, "zookeeper.version": v.zookeeper},
-        )
+        pom = POMS / "kafka-zookeeper.xml"
+        props = {"kafka.version": v.kafka_zookeeper_line, "zookeeper.version": v.zookeeper}
         name = f"kafka-{v.kafka_zookeeper_line}-zookeeper-{v.zookeeper}"
     else:
         pom, props = POMS / "kafka-kraft.xml", {"kafka.version": v.kafka}
@@ -188,13 +175,8 @@ def kafka_lib(v: Versions, *, zookeeper_line: bool = False) -> Path:
         jars = mvn_copy_dependencies(name, pom, lib, props)
         binding = logging_binding(jars)
         if binding:
-            group, artifact, version = binding
-            mvn_copy_dependencies(
-                f"{name} logging binding",
-                binding_pom,
-                lib,
-                {"binding.group": group, "binding.artifact": artifact, "binding.version": version},
-            )
+            coordinates = dict(zip(("binding.group", "binding.artifact", "binding.version"), binding, strict=True))
+            mvn_copy_dependencies(f"{name} logging binding", binding_pom, lib, coordinates)
 
     return ensure(f"{name}-{key}", build) / "lib"
 
@@ -203,23 +185,13 @@ def kafka_tools_lib(v: Versions) -> Path:
     """lib/ of Kafka's command-line tools at versions.toml [kafka] (org.apache.kafka.tools.ProducerPerformance,
     the producer benchmark's anchor: bench/producer.py). No slf4j binding: the tool's own output is on stdout."""
     pom, props = POMS / "kafka-tools.xml", {"kafka.version": v.kafka}
-    key = cache_key(pom.read_text(), props)
-
-    def build(tmp: Path) -> None:
-        mvn_copy_dependencies(f"kafka-tools {v.kafka}", pom, tmp / "lib", props)
-
-    return ensure(f"kafka-tools-{v.kafka}-{key}", build) / "lib"
+    return _maven_jars(f"kafka-tools {v.kafka}", pom, props, f"kafka-tools-{v.kafka}", "lib")
 
 
 def spark_extra_jars(v: Versions) -> Path:
     """The Spark image's extra jars (images/spark/jars/pom.xml), resolved exactly as its Dockerfile does."""
-    props = v.maven_properties()
-    key = cache_key(SPARK_JARS_POM.read_text(), props)
-
-    def build(tmp: Path) -> None:
-        mvn_copy_dependencies("Spark extra jars", SPARK_JARS_POM, tmp / "jars", props)
-
-    return ensure(f"spark-jars-{v.spark}-delta-{v.delta}-{key}", build) / "jars"
+    name = f"spark-jars-{v.spark}-delta-{v.delta}"
+    return _maven_jars("Spark extra jars", SPARK_JARS_POM, v.maven_properties(), name, "jars")
 
 
 TRINO_PLUGINS = ("delta-lake",)
@@ -231,17 +203,7 @@ def trino_home(v: Versions) -> Path:
 
     def build(tmp: Path) -> None:
         dl = tmp / "download"
-        _run(
-            f"Trino {v.trino}",
-            [
-                "mvn",
-                "-B",
-                "-q",
-                f"{MAVEN_DEPENDENCY_PLUGIN}:copy",
-                f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz",
-                f"-DoutputDirectory={dl}",
-            ],
-        )
+        _mvn(f"Trino {v.trino}", "copy", dl, f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz")
         tarball = next(dl.glob("*.tar.gz"))
         _extract_subset(tarball, tmp, f"trino-server-{v.trino}/", ("lib/", *(f"plugin/{p}/" for p in TRINO_PLUGINS)))
         shutil.rmtree(dl)
@@ -252,11 +214,8 @@ def trino_home(v: Versions) -> Path:
 
 
 def _extract_subset(tarball: Path, dest: Path, top: str, prefixes: tuple[str, ...]) -> None:
-    """Extract the members under `top + prefix` into `dest` (without `top`), hard links included.
-
-    The Trino tarball stores each jar once and hard-links its other copies, often into plugins we
-    leave out, so a link's target may lie outside the subset: those targets are staged, then linked.
-    """
+    """Extract the members under `top + prefix` into `dest` (without `top`). The Trino tarball hard-links copies of a
+    jar, often into plugins we leave out: such link targets are staged, then linked."""
     wanted_prefixes = tuple(top + p for p in prefixes)
     with tarfile.open(tarball, "r|gz") as tar:
         headers = [(m.name, m.type, m.linkname) for m in tar]
@@ -290,16 +249,21 @@ def _extract_subset(tarball: Path, dest: Path, top: str, prefixes: tuple[str, ..
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def _venv(venv: Path, what: str, what_pip: str, pip_args: list[str]) -> str:
+    """A virtualenv at `venv` with `pip install <pip_args>`; returns its python."""
+    python = str(venv / "bin" / "python")
+    _run(what, [sys.executable, "-m", "venv", str(venv)])
+    _run(what_pip, [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", *pip_args])
+    return python
+
+
 def python_venv(name: str, requirements: list[str]) -> Path:
     """A virtual environment with exactly `requirements` (pip), keyed by them and the Python version."""
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     key = cache_key(requirements, py)
 
     def build(tmp: Path) -> None:
-        venv = tmp / "venv"
-        _run(f"{name} virtualenv", [sys.executable, "-m", "venv", str(venv)])
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        _run(f"{name} ({', '.join(requirements)})", [*pip, *requirements])
+        _venv(tmp / "venv", f"{name} virtualenv", f"{name} ({', '.join(requirements)})", requirements)
 
     # The venv's scripts carry its absolute path in their shebangs: build it where it will live.
     dest_name = f"{name}-py{py}-{key}"
@@ -311,12 +275,10 @@ PYTHON_JARS_SCRIPT = REPO / "images" / "spark" / "python_jars.py"
 
 
 def spark_python(v: Versions, jars: Path) -> Path:
-    """The Python that the test bed's Orion, Spark drivers and executors run: built as images/spark/Dockerfile
-    builds the image's (a virtualenv of the image's Python line holding requirements-services.txt, and the jars
-    that carry Python packages - delta-spark's `delta` - put on its path by images/spark/python_jars.py, the
-    image's own script). pyspark comes from the Spark distribution at run time, as in the image (spark-submit
-    puts its python/lib zips on the path). Not the development venv: a module the image lacks fails here too.
-    Returns the interpreter."""
+    """The interpreter of the test bed's Orion, Spark drivers and executors, built as images/spark/Dockerfile builds
+    the image's (requirements-services.txt, and the jars carrying Python packages put on its path by the image's
+    python_jars.py; pyspark comes from the Spark distribution at run time). Not the development venv: a module the
+    image lacks fails here too."""
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     if py != v.spark_image_python:
         raise ArtifactError(
@@ -328,13 +290,9 @@ def spark_python(v: Versions, jars: Path) -> Path:
     key = cache_key(requirements, PYTHON_JARS_SCRIPT.read_text(), str(jars), py)
 
     def build(work: Path) -> None:
-        venv = work / "venv"
-        python = str(venv / "bin" / "python")
-        _run("Spark's Python: virtualenv", [sys.executable, "-m", "venv", str(venv)])
-        _run(
-            "Spark's Python: requirements-services.txt",
-            [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(SPARK_PYTHON_REQUIREMENTS)],
-        )
+        what = "Spark's Python: "
+        reqs = ["-r", str(SPARK_PYTHON_REQUIREMENTS)]
+        python = _venv(work / "venv", what + "virtualenv", what + "requirements-services.txt", reqs)
         _run("Spark's Python: jars carrying Python packages", [python, str(PYTHON_JARS_SCRIPT), python, str(jars)])
 
     return ensure(f"spark-python-py{py}-{key}", build, in_place=True) / "venv" / "bin" / "python"
@@ -392,10 +350,8 @@ def _pulumi_tools_go() -> str:
 def pulumi_cli(v: Versions, *, echo: Callable[[str], None] | None = None) -> Path:
     """A directory holding the Pulumi CLI `pulumi` (versions.toml [pulumi] cli) and the dynamic-provider host.
 
-    Built from the Go module proxy (the CLI's release binaries are not served on these machines): a scratch
-    module requires pkg/v3 at that version and builds its cmd/pulumi, with the version stamped in, as the
-    release does. The build runs in a temporary directory with its own Go build cache (~3.5 GB), both removed
-    afterwards; only the two files are cached. Go's module cache (GOMODCACHE) is Go's own and is kept.
+    Built from the Go module proxy (release binaries are not served on these machines) in a scratch module with its
+    own Go build cache (~3.5 GB), both removed afterwards; only the two files are cached.
     """
     version = v.pulumi_cli
     tag = f"v{version}"

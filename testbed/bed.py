@@ -1,9 +1,8 @@
-"""Start, stop and inspect the whole test bed: `up()`, `down()`, `status()`.
+"""Start, stop and inspect the whole test bed: `up()`, `down()`, `status_rows()`.
 
-`up` fetches what is missing into the cache, starts the services in parallel threads (each after
-the ones it needs), waits until each is really usable, writes .testbed/endpoints.json (mode 600,
-the stack outputs' keys plus `testbed_*` extras) and returns the endpoints. Everything it starts is
-recorded in .testbed/state.json first, so `down` (from any process) stops it by process group.
+`up` walks testbed.services.SERVICES in parallel threads (each after the services it needs), then writes
+.testbed/endpoints.json (mode 600: the stack outputs' keys plus `testbed_*` extras). Every process is recorded in
+.testbed/state.json first, so `down` (from any process) stops it by process group.
 """
 
 from __future__ import annotations
@@ -11,28 +10,27 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lakehouse import versions as versions_mod
 from lakehouse.endpoints import PUBLIC_KEYS, SECRET_KEYS, public_endpoints
-from testbed import artifacts, prereqs
+from testbed import prereqs
 from testbed.context import Context
 from testbed.creds import Credentials
-from testbed.paths import endpoints_file, logs_dir, testbed_dir
+from testbed.paths import endpoints_file, logs_dir, testbed_dir, write_private
 from testbed.plan import HOST, PortPlan, bed_settings, default_plan
 from testbed.proc import ServiceError, group_members, listening_ports, rss_bytes, stop_group
-from testbed.services import kafka, orion, s3, spark, superset, trino
+from testbed.services import BY_NAME, NAMES, Artifact, Service, kafka, orion, s3, spark
 from testbed.state import State, StateStore, load
 
-ALL_SERVICES = ("s3", "kafka", "spark", "trino", "superset", "orion")
-# Stop order: consumers of a service before the service.
-STOP_ORDER = ("orion", "superset", "trino", "spark", "kafka", "s3")
+ALL_SERVICES = NAMES
+STOP_ORDER = tuple(reversed(NAMES))
+"""Consumers of a service before the service."""
 # Orion's own stop timeout for a driver (ORION_STOP_TIMEOUT_SECONDS, 120 s) plus its shutdown, as in the stack.
 ORION_STOP_SECONDS = 150
 
@@ -55,12 +53,9 @@ def running_state(run_dir: Path | None = None) -> State | None:
     """The state of a test bed whose processes are alive, or None."""
     run_dir = run_dir or testbed_dir()
     st = load(run_dir)
-    if st is None:
-        return None
-    alive = [pid for rec in st.services.values() for pid in rec.pids if group_members(pid)]
-    if st.status == "starting" and _owner_alive(st):
+    if st is None or (st.status == "starting" and _owner_alive(st)):
         return st
-    return st if alive else None
+    return st if any(group_members(pid) for rec in st.services.values() for pid in rec.pids) else None
 
 
 def _owner_alive(st: State) -> bool:
@@ -88,25 +83,7 @@ def wait_until_up(run_dir: Path | None = None, timeout: float = 900) -> dict[str
 # ------------------------------------------------------------------------------------------ up
 
 
-def _write_secret_json(path: Path, data: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
-
-
-def build_endpoints(
-    ctx: Context,
-    *,
-    spark_home: Path | None,
-    spark_conf: Path | None,
-    jars: Path | None,
-    services: Iterable[str],
-    spark_python: Path | None = None,
-) -> dict[str, str]:
+def build_endpoints(ctx: Context, services: Iterable[str], fetched: Mapping[str, Path]) -> dict[str, str]:
     """The stack outputs' keys (public + secret) with the test bed's values, plus `testbed_*` extras."""
     c = ctx.creds
     ep = public_endpoints(ctx.settings, host=HOST)
@@ -137,63 +114,85 @@ def build_endpoints(
         "testbed_trino_catalog": "delta",
         "testbed_superset_secret_key": c.superset_secret_key,
     }
-    if spark_home and spark_conf and jars:
+    if "spark" in services:
         ep |= {
-            "testbed_spark_home": str(spark_home),
-            "testbed_spark_conf_dir": str(spark_conf),
-            "testbed_spark_extra_jars": str(jars),
+            "testbed_spark_home": str(fetched["spark_home"]),
+            "testbed_spark_conf_dir": str(spark.conf_dir(ctx)),
+            "testbed_spark_extra_jars": str(fetched["jars"]),
+            # The Python of the drivers, executors and Orion (the Spark image's packages, not the dev venv): a
+            # test's own spark-submit uses it too.
+            "testbed_spark_python": str(fetched["spark_python"]),
         }
-    if spark_python:
-        # The Python of the test bed's drivers, executors and Orion (the Spark image's packages, not the dev venv):
-        # a test's own spark-submit uses it too.
-        ep["testbed_spark_python"] = str(spark_python)
     return ep
 
 
-class _Runner:
-    """Runs one thread per service; a service waits for the events of the services it needs."""
+class _Abandoned(Exception):
+    """Another service failed while this one waited for a service it needs."""
 
-    def __init__(self) -> None:
-        self.ready: dict[str, threading.Event] = {}
+
+class _Runner:
+    """One thread per service: each waits for the services it needs (those wanted), then fetches, starts and waits
+    until usable. The first failure stops every process, so that the other threads' waits end at once."""
+
+    def __init__(self, wanted: list[str], ctx: Context, echo: Callable[[str], None]) -> None:
+        self.ctx, self.echo = ctx, echo
+        self.events = {name: threading.Event() for name in wanted}
+        self.ready: dict[str, float] = {}
+        self.fetched: dict[str, Path] = {}
         self.errors: list[BaseException] = []
         self.failed = threading.Event()
-        self.threads: list[threading.Thread] = []
+        self.mvn_lock = threading.Lock()  # one Maven at a time: parallel resolvers race on ~/.m2
 
-    def add(self, name: str, fn: Callable[[], None], needs: tuple[str, ...] = ()) -> None:
-        self.ready[name] = threading.Event()
+    def wait_for(self, names: Iterable[str]) -> None:
+        for name in names:
+            while name in self.events and not self.events[name].wait(0.5):
+                if self.failed.is_set():
+                    raise _Abandoned(name)
 
-        def run() -> None:
-            try:
-                for dep in needs:
-                    while not self.ready[dep].wait(0.5):
-                        if self.failed.is_set():
-                            return
-                fn()
-                self.ready[name].set()
-            except ServiceError as exc:
-                self.errors.append(exc)
-                self.failed.set()
-            except BaseException as exc:
-                err = ServiceError(name, f"failed to start: {type(exc).__name__}: {exc}")
-                err.__cause__ = exc
-                self.errors.append(err)
-                self.failed.set()
+    def fetch(self, a: Artifact) -> Path:
+        began = time.monotonic()
+        with self.mvn_lock if a.maven else contextlib.nullcontext():
+            path = a.get(self.ctx.versions, self.fetched)
+        if a.what and (took := time.monotonic() - began) > 2:
+            self.echo(f"  fetched {a.what.format(v=self.ctx.versions)} into the cache in {took:.0f} s")
+        return path
 
-        self.threads.append(threading.Thread(target=run, name=f"testbed-{name}", daemon=True))
+    def bring_up(self, svc: Service) -> None:
+        try:
+            self.wait_for(svc.needs)
+            for a in svc.artifacts:
+                self.fetched[a.key] = self.fetch(a)
+            began = time.monotonic()
+            procs = svc.start(self.ctx, self.fetched)
+            self.wait_for(svc.ready_needs)
+            svc.ready(self.ctx, procs)
+            took = self.ready[svc.name] = time.monotonic() - began
+            self.ctx.store.service(svc.name, state="ready", ready_seconds=round(took, 1))
+            self.echo(f"  {svc.name:<9} ready in {took:5.1f} s")
+            self.events[svc.name].set()
+        except _Abandoned:
+            pass
+        except ServiceError as exc:
+            self.errors.append(exc)
+            self.failed.set()
+        except BaseException as exc:
+            err = ServiceError(svc.name, f"failed to start: {type(exc).__name__}: {exc}")
+            err.__cause__ = exc
+            self.errors.append(err)
+            self.failed.set()
 
-    def wait_for(self, name: str) -> None:
-        while not self.ready[name].wait(0.5):
-            if self.failed.is_set():
-                raise RuntimeError(f"not waiting for {name}: another service failed")
-
-    def run(self, on_failure: Callable[[], None]) -> None:
-        for t in self.threads:
+    def run(self) -> None:
+        threads = [
+            threading.Thread(target=self.bring_up, args=(BY_NAME[name],), name=f"testbed-{name}", daemon=True)
+            for name in self.events
+        ]
+        for t in threads:
             t.start()
-        while any(t.is_alive() for t in self.threads):
+        while any(t.is_alive() for t in threads):
             if self.failed.wait(0.2):
-                on_failure()  # stop every process so that the other threads' waits end at once
+                _stop_all(self.ctx.store.state)
                 break
-        for t in self.threads:
+        for t in threads:
             t.join()
         if self.errors:
             raise self.errors[0]
@@ -230,7 +229,7 @@ def up(
         lock_fh.close()
 
 
-def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[[str], None]) -> UpResult:
+def _check_free(wanted: list[str], plan: PortPlan, run_dir: Path) -> None:
     current = running_state(run_dir)
     if current is not None:
         raise AlreadyRunning(
@@ -239,10 +238,7 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
         )
     if load(run_dir) is not None:
         _clean(run_dir, keep=False)  # a stale record of a test bed whose processes are gone
-
-    v = versions_mod.load()
-    need_maven = any(s in wanted for s in ("kafka", "spark", "trino"))
-    prereqs.require(need_maven=need_maven)
+    prereqs.require(need_maven=any(a.maven for s in wanted for a in BY_NAME[s].artifacts))
     listening = listening_ports()
     busy = {port: name for name in wanted for port in plan.service_ports(name) if port in listening}
     if busy:
@@ -253,131 +249,35 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
             + "; stop it (another test bed? `python -m testbed down`) and retry",
         )
 
+
+def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[[str], None]) -> UpResult:
+    _check_free(wanted, plan, run_dir)
     t0 = time.monotonic()
-    settings = bed_settings(plan)
     store = StateStore(run_dir, State())
     store.save()
     ctx = Context(
         run_dir=run_dir,
         plan=plan,
-        settings=settings,
-        versions=v,
+        settings=bed_settings(plan),
+        versions=versions_mod.load(),
         creds=Credentials.generate(),
         store=store,
         java=prereqs.spark_jdk(),
         trino_java=prereqs.trino_jdk() if "trino" in wanted else None,
     )
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    mvn_lock = threading.Lock()  # one Maven at a time: parallel resolvers race on ~/.m2
-    ready: dict[str, float] = {}
-    shared: dict[str, Path] = {}
-    runner = _Runner()
-
-    def timed(name: str, start: Callable[[], object], wait: Callable[[object], float]) -> None:
-        began = time.monotonic()
-        procs = start()
-        wait(procs)
-        ready[name] = time.monotonic() - began
-        store.service(name, state="ready", ready_seconds=round(ready[name], 1))
-        echo(f"  {name:<9} ready in {ready[name]:5.1f} s")
-
-    def fetch(what: str, fn: Callable[[], Path], maven: bool) -> Path:
-        began = time.monotonic()
-        if maven:
-            with mvn_lock:
-                path = fn()
-        else:
-            path = fn()
-        took = time.monotonic() - began
-        if took > 2:
-            echo(f"  fetched {what} into the cache in {took:.0f} s")
-        return path
-
-    if "s3" in wanted:
-
-        def run_s3() -> None:
-            weed = fetch("SeaweedFS", lambda: artifacts.weed_binary(v), maven=False)
-            timed("s3", lambda: s3.start(ctx, weed), lambda p: s3.wait_ready(ctx, p))
-
-        runner.add("s3", run_s3)
-
-    if "kafka" in wanted:
-
-        def run_kafka() -> None:
-            lib = fetch(f"Kafka {v.kafka}", lambda: artifacts.kafka_lib(v), maven=True)
-            timed("kafka", lambda: kafka.start_kraft(ctx, lib), lambda p: kafka.wait_kraft(ctx, p))
-
-        runner.add("kafka", run_kafka)
-
-    if "spark" in wanted:
-
-        def run_spark() -> None:
-            home = artifacts.spark_home(v)
-            jars = fetch("Spark extra jars", lambda: artifacts.spark_extra_jars(v), maven=True)
-            python = fetch("the Spark image's Python", lambda: artifacts.spark_python(v, jars), maven=False)
-            shared["spark_home"], shared["jars"], shared["spark_python"] = home, jars, python
-            timed("spark", lambda: spark.start(ctx, home, jars, python), lambda p: spark.wait_ready(ctx, p))
-            shared["spark_conf"] = ctx.run_dir / "spark" / "conf"
-
-        runner.add("spark", run_spark)
-
-    if "trino" in wanted:
-
-        def run_trino() -> None:
-            home = fetch(f"Trino {v.trino}", lambda: artifacts.trino_home(v), maven=True)
-
-            def wait(p: object) -> float:
-                if "s3" in wanted:
-                    runner.wait_for("s3")  # the readiness query reads the metastore bucket
-                return trino.wait_ready(ctx, p)  # type: ignore[arg-type]
-
-            timed("trino", lambda: trino.start(ctx, home), wait)
-
-        runner.add("trino", run_trino)
-
-    if "superset" in wanted:
-
-        def run_superset() -> None:
-            venv = fetch(f"Superset {v.superset}", lambda: artifacts.superset_venv(v), maven=False)
-            timed("superset", lambda: superset.start(ctx, venv), lambda p: superset.wait_ready(ctx, p))
-
-        runner.add("superset", run_superset)
-
-    if "orion" in wanted:
-
-        def run_orion() -> None:
-            timed(
-                "orion",
-                lambda: orion.start(
-                    ctx,
-                    shared["spark_home"],
-                    shared["spark_conf"],
-                    kafka.internal_bootstrap(kafka.kraft_quorum(plan)),
-                    shared["spark_python"],
-                ),
-                lambda p: orion.wait_ready(ctx, p),
-            )
-
-        runner.add("orion", run_orion, needs=("spark", "kafka", "s3"))
-
+    runner = _Runner(wanted, ctx, echo)
     echo(f"starting test bed in {run_dir}: {', '.join(wanted)}")
     try:
-        runner.run(on_failure=lambda: _stop_all(ctx.store.state))
+        runner.run()
     except BaseException:
         store.set_status("failed")
         _stop_all(store.state)
         raise
-    endpoints = build_endpoints(
-        ctx,
-        spark_home=shared.get("spark_home"),
-        spark_conf=shared.get("spark_conf"),
-        jars=shared.get("jars"),
-        services=wanted,
-        spark_python=shared.get("spark_python"),
-    )
-    _write_secret_json(endpoints_file(run_dir), endpoints)
+    endpoints = build_endpoints(ctx, wanted, runner.fetched)
+    write_private(endpoints_file(run_dir), json.dumps(endpoints, indent=2, sort_keys=True))
     store.set_status("up")
-    return UpResult(endpoints=endpoints, seconds=time.monotonic() - t0, ready=ready)
+    return UpResult(endpoints=endpoints, seconds=time.monotonic() - t0, ready=runner.ready)
 
 
 # ------------------------------------------------------------------------------------------ down
@@ -425,12 +325,10 @@ def down(
             f"in {time.monotonic() - began:.1f} s"
         )
     if st is None or "s3" in st.services:
-        s3.remove_sockets(plan)
+        s3.remove_sockets(plan.seaweed().values())
     deadline = time.monotonic() + 10
-    left = sorted(ports & listening_ports())
-    while left and time.monotonic() < deadline:
+    while (left := sorted(ports & listening_ports())) and time.monotonic() < deadline:
         time.sleep(0.3)
-        left = sorted(ports & listening_ports())
     if left:
         echo(f"WARNING: ports still listening after down: {left}")
     _clean(run_dir, keep=keep)
@@ -439,10 +337,8 @@ def down(
 
 def _clean(run_dir: Path, *, keep: bool) -> None:
     """Remove the run's data (and secrets); logs stay for post-mortems. --keep keeps data too."""
-    with contextlib.suppress(FileNotFoundError):
-        endpoints_file(run_dir).unlink()
-    with contextlib.suppress(FileNotFoundError):
-        (run_dir / "state.json").unlink()
+    endpoints_file(run_dir).unlink(missing_ok=True)
+    (run_dir / "state.json").unlink(missing_ok=True)
     if keep or not run_dir.exists():
         return
     for child in run_dir.iterdir():

@@ -4,7 +4,7 @@ credentials, JDKs and the run record. One `Context` per `up`."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.generators.s3 import S3Endpoint
@@ -13,7 +13,7 @@ from lakehouse.versions import Versions
 from testbed.creds import Credentials
 from testbed.plan import HOST, PortPlan
 from testbed.prereqs import Jdk
-from testbed.proc import Proc, spawn
+from testbed.proc import Proc, ServiceError, spawn
 from testbed.state import StateStore
 
 # Variables passed from the caller's environment to the servers; nothing else leaks in (no AWS_*,
@@ -32,7 +32,6 @@ class Context:
     java: Jdk
     """Kafka, ZooKeeper, Spark."""
     trino_java: Jdk | None = None
-    procs: dict[str, list[Proc]] = field(default_factory=dict)
 
     @property
     def s3(self) -> S3Endpoint:
@@ -55,6 +54,13 @@ class Context:
     def spawn(self, service: str, name: str, argv: list[str], *, env: dict[str, str], cwd: Path | None = None) -> Proc:
         """Start a process of `service` and record its group in state.json before anything else happens."""
         proc = spawn(name, argv, env=env, log=self.log(name), cwd=cwd)
-        self.procs.setdefault(service, []).append(proc)
         self.store.add_pid(service, proc.pid)
         return proc
+
+
+def all_alive(procs: list[Proc]) -> bool:
+    """True, or a ServiceError naming the first process that exited (for readiness checks of several processes)."""
+    for p in procs:
+        if not p.alive():
+            raise ServiceError(p.name, f"exited (code {p.returncode()})", p.log)
+    return True

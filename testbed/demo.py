@@ -1,15 +1,9 @@
 """`make demo` (`python -m testbed demo`): the whole lakehouse, flowing and visible, without Docker.
 
-1. brings up the test bed, or reuses the one that runs;
-2. applies the stack's three post-deploy steps with the very code its providers run (lakehouse.clients.streaming_job,
-   lakehouse.clients.delta_tables, lakehouse.clients.superset_api), with the
-   inputs lakehouse.postdeploy builds for the stack:
-   the streaming job submitted through Orion (adopted if it already runs), the Delta tables registered in
-   Trino, the dashboards imported into Superset;
-3. runs the producer for `--seconds` at `--rate` events per second (with a few malformed records and
-   re-sends, so the quarantine and the dedup show up on the dashboards);
-4. prints the dashboard URLs and where the credentials are.
-Everything keeps running until `make testbed-down`.
+Brings up the test bed (or reuses the running one), applies the stack's three post-deploy steps with the code its
+providers run and the inputs lakehouse.postdeploy builds (the streaming job through Orion, the Delta tables in Trino,
+the dashboards in Superset), runs the producer (with a few malformed records and re-sends, so the quarantine and the
+dedup show up) and prints the dashboard URLs. Everything keeps running until `make testbed-down`.
 """
 
 from __future__ import annotations
@@ -83,24 +77,16 @@ def apply_postdeploy(endpoints: dict[str, str], echo: Callable[[str], None]) -> 
 
 def produce(endpoints: dict[str, str], seconds: int, rate: int, echo: Callable[[str], None]) -> int:
     count = max(1, seconds * rate)
-    argv = [
-        sys.executable,
-        "-m",
-        "producer",
-        # This test bed's brokers and topic, whatever other test bed the working directory may point to.
-        "--bootstrap-servers",
-        endpoints["kafka_bootstrap_servers"],
-        "--topic",
-        endpoints["kafka_topic"],
-        "--rate",
-        str(rate),
-        "--count",
-        str(count),
-        "--inject-malformed",
-        str(int(count * MALFORMED_SHARE)),
-        "--duplicates",
-        str(int(count * RESENT_SHARE)),
-    ]
+    # This test bed's brokers and topic, whatever other test bed the working directory may point to.
+    flags = {
+        "--bootstrap-servers": endpoints["kafka_bootstrap_servers"],
+        "--topic": endpoints["kafka_topic"],
+        "--rate": rate,
+        "--count": count,
+        "--inject-malformed": int(count * MALFORMED_SHARE),
+        "--duplicates": int(count * RESENT_SHARE),
+    }
+    argv = [sys.executable, "-m", "producer", *(str(x) for flag in flags.items() for x in flag)]
     echo(f"  producing {count} events at {rate}/s for {seconds} s (0.5 % malformed, 0.5 % re-sent)")
     return subprocess.run(argv, cwd=REPO, check=False).returncode
 

@@ -1,31 +1,22 @@
 """Faults on a running test bed: kill -9, pause, and restart ONE process of a service on its kept data and config.
 
-Processes are named as the test bed names them, by the log their output goes to: `kafka-2`, `spark-worker-1`,
-`spark-master`, `s3`, `orion`, `trino`, `superset` (`processes()` lists what runs). The test bed records every
-process group in state.json; the fault functions keep that record true:
+Processes are named by the log their output goes to: `kafka-2`, `spark-worker-1`, `spark-master`, `s3`, `orion`,
+`trino`, `superset` (`processes()` lists what runs). `kill(name)` first reads from /proc what the process was
+started with (an `Image`: command line, environment, working directory, log, ports), then SIGKILLs its whole process
+group (a Spark worker takes its executors with it, as a lost node does). `restart(image)` starts the same command in
+a new group on the same data and config (a broker is not formatted again), puts the new group into state.json in
+place of the old one (so `status`, `down` and the session fixture see the test bed whole again) and waits until the
+process is usable again. `pause` / `resume`: SIGSTOP / SIGCONT (a hung server: connections stay open, nothing
+answers).
 
-- `kill(name)` first reads from /proc what the process was started with (command line, environment, working
-  directory, the log its output goes to, the ports it listens on), then SIGKILLs its whole process group (a Spark
-  worker takes its executors with it, as a lost node does) and waits until the group is gone. It returns that
-  `Image`.
-- `restart(image)` starts the same command again, in a new process group, appending to the same log, on the same
-  data directories and configuration files (a broker is not formatted again: it comes back on its log dirs), puts
-  the new group into state.json in place of the old one (so `status`, `down` and the session fixture see the test
-  bed whole again) and waits until the process is usable again: a broker listed unfenced in the cluster metadata, a
-  worker ALIVE on the master, every bucket answering HeadBucket, Orion's /health, and every port it listened on
-  open again.
-- `pause(name)` / `resume(name)`: SIGSTOP / SIGCONT to the group (a hung server: connections stay open, nothing
-  answers).
-
-The environment of a process holds its secrets (S3 keys, the Orion token): it stays in memory and never goes to
-disk. SeaweedFS reads its identities file at start and the test bed deletes it once the server is ready, so a
-restart of `s3` writes it again from endpoints.json (mode 600) and deletes it again once the buckets answer.
+The environment of a process holds its secrets (S3 keys, the Orion token): it stays in memory, never on disk.
+SeaweedFS reads its identities file at start and the test bed deletes it once the server is ready, so a restart of
+`s3` writes it again from endpoints.json (mode 600) and deletes it again once the buckets answer.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import re
@@ -36,8 +27,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testbed.creds import Credentials
 from testbed.paths import endpoints_file, testbed_dir
+from testbed.plan import bed_settings
 from testbed.proc import Proc, ServiceError, group_listening, group_members, listening_ports, read_stat, spawn
+from testbed.services import SERVICES, kafka, orion, s3, spark
 from testbed.state import State, StateStore, load
 
 KILL_WAIT_SECONDS = 30.0
@@ -56,13 +50,20 @@ class Image:
     pgid: int
     argv: list[str]
     env: dict[str, str] = field(repr=False)
-    """The process's environment (secrets included): kept in memory only."""
     cwd: Path
     log: Path
     ports: list[int]
-    """TCP ports the group listened on."""
     identity: str = ""
     """What the cluster knew the process as, where that changes with each start (a Spark worker's id)."""
+
+    def flag(self, name: str) -> str | None:
+        """The value of `-name=value` (SeaweedFS style) or `--name value` in the command line."""
+        for i, arg in enumerate(self.argv):
+            if arg.startswith(f"-{name}="):
+                return arg.split("=", 1)[1]
+            if arg == f"--{name}" and i + 1 < len(self.argv):
+                return self.argv[i + 1]
+        return None
 
 
 class FaultError(RuntimeError):
@@ -95,10 +96,7 @@ def processes(run_dir: Path | None = None) -> dict[str, tuple[str, int]]:
     out: dict[str, tuple[str, int]] = {}
     for service, rec in st.services.items():
         for pgid in rec.pids:
-            if not group_members(pgid):
-                continue
-            name = process_name(pgid, run_dir / "logs")
-            if name:
+            if group_members(pgid) and (name := process_name(pgid, run_dir / "logs")):
                 out[name] = (service, pgid)
     return out
 
@@ -146,7 +144,7 @@ def worker_info(image: Image) -> dict:
     """A Spark worker's own /json/ (its id, cores, executors with their application ids)."""
     import requests
 
-    ui = _flag(image.argv, "webui-port")
+    ui = image.flag("webui-port")
     return requests.get(f"http://127.0.0.1:{ui}/json/", timeout=5).json()
 
 
@@ -215,9 +213,7 @@ def restart(
         raise FaultError(f"{image.name} still runs (group {image.pgid}): kill it before restarting it")
     if not awaits_restart(image, run_dir):
         raise FaultError(f"{image.name} was restarted already: state.json no longer records group {image.pgid}")
-    identities = None
-    if image.service == "s3":
-        identities = _prepare_s3(image, endpoints)
+    identities = prepare_restart(image, endpoints)
     proc = spawn(image.name, image.argv, env=image.env, log=image.log, cwd=image.cwd)
     if proc.popen is not None:
         _started.append(proc.popen)
@@ -247,16 +243,6 @@ def replace_group(run_dir: Path, service: str, old: int, new: int) -> None:
     store.save()
 
 
-def _flag(argv: list[str], name: str) -> str | None:
-    """The value of `-name=value` (SeaweedFS style) or `--name value` in argv."""
-    for i, arg in enumerate(argv):
-        if arg.startswith(f"-{name}="):
-            return arg.split("=", 1)[1]
-        if arg == f"--{name}" and i + 1 < len(argv):
-            return argv[i + 1]
-    return None
-
-
 def seaweed_ports(argv: list[str]) -> list[int]:
     """Every `-<component>.port[.grpc]=N` of a `weed mini` command line (0 = off, left out)."""
     out = []
@@ -267,36 +253,23 @@ def seaweed_ports(argv: list[str]) -> list[int]:
     return sorted(out)
 
 
-def _prepare_s3(image: Image, endpoints: Mapping[str, str]) -> Path | None:
-    """SeaweedFS needs its identities file at start (the test bed deleted it) and no stale unix sockets."""
-    from testbed.creds import Credentials
-    from testbed.plan import bed_settings
-    from testbed.services import s3
-
-    for port in seaweed_ports(image.argv):
-        for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-    config = _flag(image.argv, "s3.config")
+def prepare_restart(image: Image, endpoints: Mapping[str, str]) -> Path | None:
+    """What a restart needs on disk first; SeaweedFS: its identities file (the test bed deleted it) and no stale
+    unix sockets. Returns the file to delete once the process is usable."""
+    if image.service != "s3":
+        return None
+    s3.remove_sockets(seaweed_ports(image.argv))
+    config = image.flag("s3.config")
     if not config:
         return None
-    creds = Credentials(
-        s3_admin_key=endpoints["testbed_s3_admin_access_key"],
-        s3_admin_secret=endpoints["testbed_s3_admin_secret_key"],
-        s3_spark_key=endpoints["testbed_s3_spark_access_key"],
-        s3_spark_secret=endpoints["testbed_s3_spark_secret_key"],
-        s3_trino_key=endpoints["testbed_s3_trino_access_key"],
-        s3_trino_secret=endpoints["testbed_s3_trino_secret_key"],
-        superset_secret_key=endpoints.get("testbed_superset_secret_key", "-"),
-        superset_admin_password=endpoints.get("superset_admin_password", "-"),
-        orion_token=endpoints.get("orion_token", "-"),
-    )
-    path = Path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(s3.identities(creds, bed_settings()), fh)
-    return path
+    # s3_admin_key <- testbed_s3_admin_access_key, s3_admin_secret <- testbed_s3_admin_secret_key, ...
+    pairs = (("key", "access"), ("secret", "secret"))
+    keys = {
+        f"s3_{who}_{k}": endpoints[f"testbed_s3_{who}_{e}_key"] for who in ("admin", "spark", "trino") for k, e in pairs
+    }
+    not_in_s3_json = dict.fromkeys(("superset_secret_key", "superset_admin_password", "orion_token"), "-")
+    creds = Credentials(**keys, **not_in_s3_json)
+    return s3.write_identities(Path(config), creds, bed_settings())
 
 
 # ------------------------------------------------------------------------------------------ usable again
@@ -319,78 +292,55 @@ def _until(check: Callable[[], bool], *, what: str, image: Image, proc: Proc | N
 
 
 def wait_usable(image: Image, proc: Proc | None, endpoints: Mapping[str, str], *, timeout: float) -> float:
-    """Wait until the restarted process listens on its old ports again, then until it does its job again: a broker
-    listed unfenced, a worker registered ALIVE under a new id, every bucket answering, Orion's /health."""
+    """Wait until the restarted process listens on its old ports again, then until it does its job again."""
     start = time.monotonic()
-    name = image.name
-    _until(lambda: set(image.ports) <= listening_ports(), what=f"ports {image.ports} open", image=image, proc=proc,
-           timeout=timeout)  # fmt: skip
-    left = max(10.0, timeout - (time.monotonic() - start))
-    if image.service == "kafka" and (m := re.fullmatch(r"kafka-(\d+)", name)):
-        node = int(m.group(1))
-        _until(
-            lambda: node in unfenced_brokers(endpoints["kafka_bootstrap_servers"]),
-            what=f"broker {node} listed unfenced in the cluster metadata",
-            image=image,
-            proc=proc,
-            timeout=left,
-        )
-    elif image.service == "spark" and name.startswith("spark-worker-"):
-        port = int(_flag(image.argv, "port") or 0)
-        _until(
-            lambda: worker_state(endpoints["spark_master_ui"], port, not_id=image.identity) == "ALIVE",
-            what=f"the master lists the worker on port {port} ALIVE under a new id",
-            image=image,
-            proc=proc,
-            timeout=left,
-        )
-    elif image.service == "s3":
-        buckets = (_flag(image.argv, "bucket") or "").split(",")
-        _until(lambda: s3_buckets_answer(endpoints, buckets), what=f"HeadBucket on {buckets}", image=image,
-               proc=proc, timeout=left)  # fmt: skip
-    elif image.service == "orion":
-        _until(lambda: http_ok(f"{endpoints['orion_url']}/health"), what="GET /health answers 200", image=image,
-               proc=proc, timeout=left)  # fmt: skip
+    ports = f"ports {image.ports} open"
+    _until(lambda: set(image.ports) <= listening_ports(), what=ports, image=image, proc=proc, timeout=timeout)
+    if usable := _doing_its_job(image, endpoints):
+        left = max(10.0, timeout - (time.monotonic() - start))
+        _until(usable[0], what=usable[1], image=image, proc=proc, timeout=left)
     return time.monotonic() - start
 
 
-def unfenced_brokers(bootstrap: str) -> list[int]:
-    from testbed.services.kafka import describe_brokers
+def _doing_its_job(image: Image, endpoints: Mapping[str, str]) -> tuple[Callable[[], bool], str] | None:
+    """(check, what it checks): a broker listed unfenced, a worker registered ALIVE under a new id, every bucket
+    answering, Orion's /health."""
+    if image.service == "kafka" and (m := re.fullmatch(r"kafka-(\d+)", image.name)):
+        node = int(m.group(1))
+        boot = endpoints["kafka_bootstrap_servers"]
+        return lambda: node in unfenced_brokers(boot), f"broker {node} listed unfenced in the cluster metadata"
+    if image.service == "spark" and image.name.startswith("spark-worker-"):
+        port, ui = int(image.flag("port") or 0), endpoints["spark_master_ui"]
+        what = f"the master lists the worker on port {port} ALIVE under a new id"
+        return lambda: worker_state(ui, port, not_id=image.identity) == "ALIVE", what
+    if image.service == "s3":
+        buckets = (image.flag("bucket") or "").split(",")
+        return lambda: s3.buckets_answer(endpoints, buckets), f"HeadBucket on {buckets}"
+    if image.service == "orion":
+        return lambda: orion.health_ok(endpoints["orion_url"]), "GET /health answers 200"
+    return None
 
-    return describe_brokers(bootstrap)
+
+unfenced_brokers = kafka.describe_brokers
+master_json = spark.master_json
+s3_buckets_answer = s3.buckets_answer
 
 
 def under_replicated(bootstrap: str, topic: str) -> list[int]:
     """Partitions of `topic` whose in-sync replicas are fewer than their replicas."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, client_id="testbed-faults")
-    try:
+    with kafka.admin(bootstrap, "testbed-faults") as admin:
         (desc,) = admin.describe_topics([topic])
-        if desc.get("error_code"):
-            raise FaultError(f"describe topic {topic}: error code {desc['error_code']}")
-        return sorted(p["partition_index"] for p in desc["partitions"] if len(p["isr_nodes"]) < len(p["replica_nodes"]))
-    finally:
-        admin.close()
+    if desc.get("error_code"):
+        raise FaultError(f"describe topic {topic}: error code {desc['error_code']}")
+    return sorted(p["partition_index"] for p in desc["partitions"] if len(p["isr_nodes"]) < len(p["replica_nodes"]))
 
 
 def active_controller(bootstrap: str) -> int:
     """The node leading the KRaft metadata quorum (DescribeQuorum; DescribeCluster's controller id is any broker)."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, client_id="testbed-faults")
-    try:
+    with kafka.admin(bootstrap, "testbed-faults") as admin:
         quorum = admin.describe_metadata_quorum()
-        (metadata,) = [t for t in quorum["topics"] if t["topic_name"] == "__cluster_metadata"]
-        return int(metadata["partitions"][0]["leader_id"])
-    finally:
-        admin.close()
-
-
-def master_json(master_ui: str) -> dict:
-    import requests
-
-    return requests.get(f"{master_ui.rstrip('/')}/json/", timeout=5).json()
+    (metadata,) = [t for t in quorum["topics"] if t["topic_name"] == "__cluster_metadata"]
+    return int(metadata["partitions"][0]["leader_id"])
 
 
 def worker_state(master_ui: str, port: int, *, not_id: str = "") -> str | None:
@@ -404,17 +354,6 @@ def worker_state(master_ui: str, port: int, *, not_id: str = "") -> str | None:
     if "ALIVE" in states:
         return "ALIVE"
     return states[-1] if states else None
-
-
-def s3_buckets_answer(endpoints: Mapping[str, str], buckets: list[str]) -> bool:
-    from testbed.services.s3 import client
-
-    s3 = client(endpoints["s3_endpoint"], endpoints["testbed_s3_admin_access_key"],
-                endpoints["testbed_s3_admin_secret_key"], endpoints.get("testbed_s3_region", "us-east-1"))  # fmt: skip
-    for b in buckets:
-        if b:
-            s3.head_bucket(Bucket=b)
-    return True
 
 
 def http_ok(url: str) -> bool:
@@ -438,30 +377,13 @@ def health_problems(run_dir: Path | None = None, endpoints: Mapping[str, str] | 
                 problems.append(f"{service}: process group {pgid} is gone")
             elif is_stopped(pgid):
                 problems.append(f"{service}: process group {pgid} is stopped (SIGSTOP)")
-    checks: dict[str, Callable[[], object]] = {}
-    if "kafka" in st.services:
-        want = list(range(1, int(endpoints.get("testbed_kafka_brokers", "3")) + 1))
-        checks["kafka"] = lambda: (
-            unfenced_brokers(endpoints["kafka_bootstrap_servers"]) == want
-            or (f"unfenced brokers {unfenced_brokers(endpoints['kafka_bootstrap_servers'])}, want {want}")
-        )
-    if "spark" in st.services:
-        want_workers = len(st.services["spark"].pids) - 1
-
-        def workers() -> object:
-            alive = [w for w in master_json(endpoints["spark_master_ui"]).get("workers", []) if w["state"] == "ALIVE"]
-            return len(alive) == want_workers or f"{len(alive)} workers ALIVE, want {want_workers}"
-
-        checks["spark"] = workers
-    if "s3" in st.services:
-        checks["s3"] = lambda: s3_buckets_answer(endpoints, [endpoints["lake_bucket"], endpoints["checkpoint_bucket"]])
-    if "orion" in st.services:
-        checks["orion"] = lambda: http_ok(f"{endpoints['orion_url']}/health") or "/health is not 200"
-    for service, check in checks.items():
+    for svc in SERVICES:
+        if svc.probe is None or svc.name not in st.services:
+            continue
         try:
-            verdict = check()
+            verdict = svc.probe(endpoints, st.services[svc.name].pids)
         except Exception as exc:
             verdict = f"{type(exc).__name__}: {exc}"
         if verdict is not True:
-            problems.append(f"{service}: {verdict}")
+            problems.append(f"{svc.name}: {verdict}")
     return problems

@@ -32,3 +32,15 @@ def endpoints_file(run_dir: Path | None = None) -> Path:
 
 def state_file(run_dir: Path | None = None) -> Path:
     return (run_dir or testbed_dir()) / "state.json"
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write a file that holds secrets: mode 600 from its creation on, replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    return path

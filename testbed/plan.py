@@ -61,18 +61,7 @@ class PortPlan:
 
     def seaweed(self) -> dict[str, int]:
         """SeaweedFS `weed mini` port flags: every one is given, or mini falls back to its defaults."""
-        names = (
-            "master",
-            "master.grpc",
-            "volume",
-            "volume.grpc",
-            "filer",
-            "filer.grpc",
-            "s3",
-            "s3.grpc",
-            "admin",
-            "admin.grpc",
-        )
+        names = "master master.grpc volume volume.grpc filer filer.grpc s3 s3.grpc admin admin.grpc".split()
         return {name: self.base + 300 + i for i, name in enumerate(names)}
 
     @property

@@ -182,9 +182,10 @@ def docker_problems() -> list[str]:
     return problems
 
 
+def missing(problems: list[str]) -> str:
+    return "the test bed cannot start; missing prerequisites:\n" + "\n".join(f"  - {p}" for p in problems)
+
+
 def require(*, need_maven: bool = True) -> None:
-    problems = check(need_maven=need_maven)
-    if problems:
-        raise PrerequisiteError(
-            "the test bed cannot start; missing prerequisites:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+    if problems := check(need_maven=need_maven):
+        raise PrerequisiteError(missing(problems))

@@ -21,8 +21,7 @@ def prerequisite_verdict(problems: list[str], *, ci: bool) -> tuple[str, str] | 
     """None when nothing is missing, else ("fail" in CI / "skip" elsewhere, the message naming what and how)."""
     if not problems:
         return None
-    msg = "the test bed cannot start; missing prerequisites:\n" + "\n".join(f"  - {p}" for p in problems)
-    return ("fail" if ci else "skip"), msg
+    return ("fail" if ci else "skip"), prereqs.missing(problems)
 
 
 @dataclass

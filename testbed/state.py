@@ -1,6 +1,5 @@
-"""The run record of a test bed (.testbed/state.json): which processes it started, on which ports,
-how long each service took to become ready. `down` and `status` work from it alone, so a test bed
-started by one process (a pytest session, `make testbed-up`) is stopped by another."""
+"""The run record of a test bed (.testbed/state.json): its process groups, ports and readiness times. `down` and
+`status` work from it alone, so a test bed started by one process is stopped by another."""
 
 from __future__ import annotations
 
@@ -74,8 +73,7 @@ class StateStore:
 
     def add_pid(self, name: str, pid: int) -> None:
         with self._lock:
-            rec = self.state.services.setdefault(name, ServiceRecord(name=name))
-            rec.pids.append(pid)
+            self.state.services.setdefault(name, ServiceRecord(name=name)).pids.append(pid)
             self._write()
 
     def set_status(self, status: str) -> None:

@@ -4,6 +4,7 @@ env and the Spark S3 identity's keys, which Orion passes to the jobs it starts).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from lakehouse.generators.job import stream_job_env
@@ -11,13 +12,12 @@ from testbed.context import Context
 from testbed.paths import REPO
 from testbed.plan import HOST
 from testbed.proc import Proc, wait_for
-from testbed.services import spark
+from testbed.services import kafka, spark
 
 SERVICE = "orion"
 
 
 def available() -> bool:
-    """Orion is part of the test bed once its package can be started."""
     return (REPO / "orion" / "__main__.py").exists()
 
 
@@ -25,15 +25,12 @@ def url(ctx: Context) -> str:
     return f"http://{HOST}:{ctx.plan.orion}"
 
 
-def job_env(ctx: Context, internal_bootstrap: str) -> dict[str, str]:
-    s = ctx.settings
-    return stream_job_env(s, bootstrap_servers=internal_bootstrap)
-
-
 def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str, python: Path) -> dict[str, str]:
     return ctx.base_env(
         **(
-            spark.client_env(ctx, spark_home, conf, python) | spark.spark_s3_env(ctx) | job_env(ctx, internal_bootstrap)
+            spark.client_env(ctx, spark_home, conf, python)
+            | spark.spark_s3_env(ctx)
+            | stream_job_env(ctx.settings, bootstrap_servers=internal_bootstrap)
         ),
         ORION_TOKEN=ctx.creds.orion_token,
         ORION_SPARK_MASTER_URL=spark.master_url(ctx),
@@ -50,25 +47,24 @@ def env(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str, pyt
     )
 
 
-def start(ctx: Context, spark_home: Path, conf: Path, internal_bootstrap: str, python: Path) -> Proc:
+def start(ctx: Context, spark_home: Path, python: Path) -> Proc:
     """`python -m orion` with the Spark image's Python (testbed.artifacts.spark_python), as the image runs it."""
     ctx.store.service(SERVICE, address=url(ctx), ports=[ctx.plan.orion], log=str(ctx.log(SERVICE)))
-    return ctx.spawn(
-        SERVICE,
-        SERVICE,
-        [str(python), "-m", "orion"],
-        env=env(ctx, spark_home, conf, internal_bootstrap, python),
-        cwd=REPO,
-    )
+    bootstrap = kafka.internal_bootstrap(kafka.kraft_quorum(ctx.plan))
+    environment = env(ctx, spark_home, spark.conf_dir(ctx), bootstrap, python)
+    return ctx.spawn(SERVICE, SERVICE, [str(python), "-m", "orion"], env=environment, cwd=REPO)
+
+
+def health_ok(base_url: str) -> bool:
+    import requests
+
+    return requests.get(f"{base_url}/health", timeout=3).status_code == 200
+
+
+def probe(endpoints: Mapping[str, str], pids: list[int]) -> object:
+    return health_ok(endpoints["orion_url"]) or "/health is not 200"
 
 
 def wait_ready(ctx: Context, proc: Proc, timeout: float = 60) -> float:
-    import requests
-
-    return wait_for(
-        lambda: requests.get(f"{url(ctx)}/health", timeout=3).status_code == 200,
-        service=SERVICE,
-        what=f"GET {url(ctx)}/health answers 200",
-        timeout=timeout,
-        proc=proc,
-    )
+    what = f"GET {url(ctx)}/health answers 200"
+    return wait_for(lambda: health_ok(url(ctx)), service=SERVICE, what=what, timeout=timeout, proc=proc)

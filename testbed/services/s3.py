@@ -1,11 +1,6 @@
-"""SeaweedFS (`weed mini`) as the test bed's S3 server, with one identity per service.
-
-Identities (s3.json): `admin` (everything; the key pair endpoints.json hands to users), `spark`
-(read/write on the lake and checkpoint buckets), `trino` (read on the lake, read/write on its
-metastore bucket); the last two translated from the stack's own IAM policies (s3_policies).
-The file exists only until the server has loaded it: SeaweedFS reads it at start (twice, so a
-pipe will not do) and keeps it in memory.
-"""
+"""SeaweedFS (`weed mini`) as the test bed's S3 server, with one identity per service (s3.json): `admin`, and
+`spark` and `trino` translated from the stack's own IAM policies (s3_policies). The file exists only until the
+server has loaded it (it reads it twice at start, so a pipe will not do)."""
 
 from __future__ import annotations
 
@@ -13,12 +8,14 @@ import contextlib
 import glob
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from lakehouse.generators.s3_policies import spark_policy, trino_policy
 from lakehouse.settings import Settings
 from testbed.context import Context
 from testbed.creds import Credentials
+from testbed.paths import write_private
 from testbed.plan import HOST, PortPlan
 from testbed.proc import Proc, wait_for
 
@@ -42,9 +39,8 @@ def buckets(s: Settings) -> list[str]:
 
 
 def seaweed_actions(policy: dict) -> list[str]:
-    """The SeaweedFS identity actions (`Read:lake`, ...) that grant what an IAM policy of
-    lakehouse.generators.s3_policies grants, so MinIO (stack) and SeaweedFS (test bed) grant the same.
-    An action or resource this mapping does not know is an error, not a silent gap."""
+    """The SeaweedFS identity actions (`Read:lake`, ...) granting what an IAM policy of s3_policies grants, so
+    MinIO (stack) and SeaweedFS (test bed) grant the same; what this mapping does not know is an error."""
     out: set[str] = set()
     for st in policy["Statement"]:
         if st.get("Effect") != "Allow":
@@ -66,23 +62,15 @@ def identities(creds: Credentials, s: Settings) -> dict:
     """SeaweedFS's s3.json: `admin` may do everything; `spark` and `trino` get the stack's policies."""
     spark = spark_policy(lake_bucket=s.lake_bucket, checkpoint_bucket=s.checkpoint_bucket)
     trino = trino_policy(lake_bucket=s.lake_bucket, metastore_bucket=s.metastore_bucket)
+    ids = [
+        ("admin", creds.s3_admin_key, creds.s3_admin_secret, ["Admin", "Read", "Write", "List", "Tagging"]),
+        ("spark", creds.s3_spark_key, creds.s3_spark_secret, seaweed_actions(spark)),
+        ("trino", creds.s3_trino_key, creds.s3_trino_secret, seaweed_actions(trino)),
+    ]
     return {
         "identities": [
-            {
-                "name": "admin",
-                "credentials": [{"accessKey": creds.s3_admin_key, "secretKey": creds.s3_admin_secret}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            },
-            {
-                "name": "spark",
-                "credentials": [{"accessKey": creds.s3_spark_key, "secretKey": creds.s3_spark_secret}],
-                "actions": seaweed_actions(spark),
-            },
-            {
-                "name": "trino",
-                "credentials": [{"accessKey": creds.s3_trino_key, "secretKey": creds.s3_trino_secret}],
-                "actions": seaweed_actions(trino),
-            },
+            {"name": name, "credentials": [{"accessKey": key, "secretKey": secret}], "actions": actions}
+            for name, key, secret, actions in ids
         ]
     }
 
@@ -120,44 +108,58 @@ def client(endpoint: str, key: str, secret: str, region: str = "us-east-1"):
 
 
 def start(ctx: Context, weed: Path) -> Proc:
-    remove_sockets(ctx.plan)
-    config = ctx.data("s3") / "s3.json"
-    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(identities(ctx.creds, ctx.settings), fh)
+    remove_sockets(ctx.plan.seaweed().values())
+    config = write_identities(ctx.data("s3") / "s3.json", ctx.creds, ctx.settings)
     argv = weed_argv(weed, ctx.data("s3", "data"), config, ctx.plan, buckets(ctx.settings))
-    # GOMEMLIMIT: the Go runtime's soft memory cap (the JVMs' -Xmx counterpart). It must sit well above the
-    # server's working set, or the garbage collector runs back to back once the heap nears it: weed mini's
-    # filer alone allocates ~210 MiB of fixed buffers (8 leveldb2 write buffers, 128 MiB; its metadata log
-    # buffers, 80 MiB), which fill with use. At the old 256MiB cap a private weed with these flags idled at
-    # 0.4 % of a core fresh and at 19-24 % after 8,000-20,000 S3 PUT/GET/LIST/DELETEs (pprof: 77 % of the
-    # idle samples in gcBgMarkWorker, HeapAlloc 252 MB = NextGC, ~20 collections a second): the test bed's
-    # "idle" S3 burn. With 512MiB and GOGC=50 the same runs (up to 30,000 objects) idle at 0.5-0.9 % of a
-    # core, RSS 310-405 MB, the heap goal at 1.5 x the live heap (~285 MB); the cap is 768MiB so that a larger
-    # live heap still keeps its distance. CPU from /proc utime+stime, as bench/machine.py samples it.
+    # GOMEMLIMIT, the Go runtime's soft memory cap, must sit well above the working set or the GC runs back to back:
+    # weed mini's filer alone holds ~210 MiB of fixed buffers. At 256MiB an idle weed burnt 19-24 % of a core after
+    # 8,000-20,000 S3 requests (pprof: 77 % in gcBgMarkWorker); with 512MiB and GOGC=50 it idled at 0.5-0.9 %, RSS
+    # 310-405 MB. 768MiB keeps a larger live heap at a distance too.
     env = ctx.base_env(GOMEMLIMIT="768MiB", GOGC="50")
     ctx.store.service(SERVICE, address=ctx.s3.url, ports=sorted(ctx.plan.seaweed().values()), log=str(ctx.log(SERVICE)))
     return ctx.spawn(SERVICE, SERVICE, argv, env=env)
 
 
+def _heads(s3, names: list[str]) -> bool:
+    for b in names:
+        if b:
+            s3.head_bucket(Bucket=b)
+    return True
+
+
+def buckets_answer(endpoints: Mapping[str, str], names: list[str]) -> bool:
+    """Every bucket of `names` answers HeadBucket to the admin identity."""
+    s3 = client(
+        endpoints["s3_endpoint"],
+        endpoints["testbed_s3_admin_access_key"],
+        endpoints["testbed_s3_admin_secret_key"],
+        endpoints.get("testbed_s3_region", "us-east-1"),
+    )
+    return _heads(s3, names)
+
+
+def probe(endpoints: Mapping[str, str], pids: list[int]) -> object:
+    return buckets_answer(endpoints, [endpoints["lake_bucket"], endpoints["checkpoint_bucket"]])
+
+
 def wait_ready(ctx: Context, proc: Proc, timeout: float = 90) -> float:
     """Usable = every bucket answers HeadBucket (ListBuckets answers before `-bucket` has made them)."""
     s3 = client(ctx.s3.url, ctx.creds.s3_admin_key, ctx.creds.s3_admin_secret, ctx.settings.s3_region)
-
-    def heads() -> bool:
-        for b in buckets(ctx.settings):
-            s3.head_bucket(Bucket=b)
-        return True
-
-    waited = wait_for(heads, service=SERVICE, what=f"HeadBucket on {buckets(ctx.settings)}", timeout=timeout, proc=proc)
-    with contextlib.suppress(FileNotFoundError):
-        (ctx.run_dir / "s3" / "s3.json").unlink()
+    names = buckets(ctx.settings)
+    waited = wait_for(
+        lambda: _heads(s3, names), service=SERVICE, what=f"HeadBucket on {names}", timeout=timeout, proc=proc
+    )
+    (ctx.run_dir / "s3" / "s3.json").unlink(missing_ok=True)
     return waited
 
 
-def remove_sockets(plan: PortPlan) -> None:
+def remove_sockets(ports: Iterable[int]) -> None:
     """weed leaves /tmp/seaweedfs-<component>-<port>.sock behind; a stale one breaks the next start."""
-    for port in plan.seaweed().values():
+    for port in ports:
         for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+def write_identities(path: Path, creds: Credentials, s: Settings) -> Path:
+    return write_private(path, json.dumps(identities(creds, s)))

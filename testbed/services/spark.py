@@ -1,17 +1,14 @@
-"""Spark standalone: a master and the workers from the pinned pyspark distribution (`spark-class`
-with the Master and Worker classes), spark-defaults.conf from lakehouse.generators.spark.
-
-The extra jars (images/spark/jars/pom.xml) sit on spark.driver/executor.extraClassPath, as in the
-image. The workers carry the Spark S3 identity's keys in their environment, which the executors
-they launch inherit (S3A reads them with EnvironmentVariableCredentialsProvider).
-"""
+"""Spark standalone from the pinned pyspark distribution, spark-defaults.conf from lakehouse.generators.spark.
+The workers carry the Spark S3 identity's keys in their environment, which their executors inherit (S3A reads
+them with EnvironmentVariableCredentialsProvider)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from lakehouse.generators.spark import daemon_env, render_spark_defaults, spark_defaults
-from testbed.context import Context
+from testbed.context import Context, all_alive
 from testbed.plan import HOST
 from testbed.proc import Proc, wait_for
 
@@ -51,7 +48,7 @@ def defaults(ctx: Context, jars: Path) -> dict[str, str]:
 
 
 def write_conf(ctx: Context, jars: Path) -> Path:
-    conf = ctx.data("spark", "conf")
+    conf = conf_dir(ctx)
     (conf / "spark-defaults.conf").write_text(render_spark_defaults(defaults(ctx, jars)))
     return conf
 
@@ -78,93 +75,74 @@ def spark_s3_env(ctx: Context) -> dict[str, str]:
     }
 
 
+def conf_dir(ctx: Context) -> Path:
+    return ctx.data("spark", "conf")
+
+
 def start(ctx: Context, spark_home: Path, jars: Path, python: Path) -> list[Proc]:
     conf = write_conf(ctx, jars)
-    s = ctx.settings
-    env = ctx.base_env(
-        **(
-            client_env(ctx, spark_home, conf, python)
-            | daemon_env(daemon_memory=s.spark_daemon_memory, conf_dir=str(conf))
-        )
-    )
-    spark_class = str(spark_home / "bin" / "spark-class")
+    s, plan = ctx.settings, ctx.plan
+    daemon = daemon_env(daemon_memory=s.spark_daemon_memory, conf_dir=str(conf))
+    env = ctx.base_env(**(client_env(ctx, spark_home, conf, python) | daemon))
+    workers = range(1, s.spark_workers + 1)
     ctx.store.service(
         SERVICE,
         address=master_url(ctx),
         log=str(ctx.log("spark-master")),
-        ports=[ctx.plan.spark_master, ctx.plan.spark_master_ui]
-        + [p for n in range(1, s.spark_workers + 1) for p in (ctx.plan.spark_worker(n), ctx.plan.spark_worker_ui(n))],
+        ports=[plan.spark_master, plan.spark_master_ui]
+        + [p for n in workers for p in (plan.spark_worker(n), plan.spark_worker_ui(n))],
     )
-    procs = [
-        ctx.spawn(
-            SERVICE,
-            "spark-master",
-            [
-                spark_class,
-                "org.apache.spark.deploy.master.Master",
-                "--host",
-                HOST,
-                "--port",
-                str(ctx.plan.spark_master),
-                "--webui-port",
-                str(ctx.plan.spark_master_ui),
-            ],
-            env=env,
-        )
-    ]
-    for n in range(1, s.spark_workers + 1):
+    spark_class = str(spark_home / "bin" / "spark-class")
+
+    def daemon_argv(main: str, port: int, ui: int, *args: str) -> list[str]:
+        return [spark_class, main, "--host", HOST, "--port", str(port), "--webui-port", str(ui), *args]
+
+    master = daemon_argv("org.apache.spark.deploy.master.Master", plan.spark_master, plan.spark_master_ui)
+    procs = [ctx.spawn(SERVICE, "spark-master", master, env=env)]
+    for n in workers:
         work = ctx.data("spark", f"worker-{n}")
-        wenv = env | spark_s3_env(ctx) | {"SPARK_WORKER_DIR": str(work)}
-        procs.append(
-            ctx.spawn(
-                SERVICE,
-                f"spark-worker-{n}",
-                [
-                    spark_class,
-                    "org.apache.spark.deploy.worker.Worker",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(ctx.plan.spark_worker(n)),
-                    "--webui-port",
-                    str(ctx.plan.spark_worker_ui(n)),
-                    "--cores",
-                    str(s.spark_worker_cores),
-                    "--memory",
-                    s.spark_worker_memory,
-                    "--work-dir",
-                    str(work),
-                    master_url(ctx),
-                ],
-                env=wenv,
-            )
+        argv = daemon_argv(
+            "org.apache.spark.deploy.worker.Worker",
+            plan.spark_worker(n),
+            plan.spark_worker_ui(n),
+            "--cores",
+            str(s.spark_worker_cores),
+            "--memory",
+            s.spark_worker_memory,
+            "--work-dir",
+            str(work),
+            master_url(ctx),
         )
+        wenv = env | spark_s3_env(ctx) | {"SPARK_WORKER_DIR": str(work)}
+        procs.append(ctx.spawn(SERVICE, f"spark-worker-{n}", argv, env=wenv))
     return procs
 
 
 def master_json(ui: str) -> dict:
     import requests
 
-    return requests.get(f"{ui}/json/", timeout=3).json()
+    return requests.get(f"{ui.rstrip('/')}/json/", timeout=5).json()
+
+
+def alive_workers(ui: str) -> int:
+    return sum(1 for w in master_json(ui).get("workers", []) if w.get("state") == "ALIVE")
+
+
+def probe(endpoints: Mapping[str, str], pids: list[int]) -> object:
+    """A running test bed's Spark: one worker ALIVE per process group but the master's."""
+    alive, want = alive_workers(endpoints["spark_master_ui"]), len(pids) - 1
+    return alive == want or f"{alive} workers ALIVE, want {want}"
 
 
 def wait_ready(ctx: Context, procs: list[Proc], timeout: float = 120) -> float:
     """Usable = the master's JSON API lists every worker ALIVE."""
     want = ctx.settings.spark_workers
 
-    def workers_alive() -> bool:
-        for p in procs:
-            if not p.alive():
-                from testbed.proc import ServiceError
-
-                raise ServiceError(p.name, f"exited (code {p.returncode()})", p.log)
-        alive = [w for w in master_json(master_ui(ctx)).get("workers", []) if w.get("state") == "ALIVE"]
-        return len(alive) >= want
-
+    what = f"{want} workers ALIVE in {master_ui(ctx)}/json/"
     return wait_for(
-        workers_alive,
+        lambda: all_alive(procs) and alive_workers(master_ui(ctx)) >= want,
         service=SERVICE,
-        what=f"{want} workers ALIVE in {master_ui(ctx)}/json/",
+        what=what,
         timeout=timeout,
         proc=procs[0],
     )

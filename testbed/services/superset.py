@@ -1,13 +1,7 @@
-"""Superset from PyPI in its own virtualenv (its pins clash with pyspark): superset_config.py from
-lakehouse.generators.superset, SQLite metadata, the admin bootstrapped, gunicorn on 127.0.0.1.
-
-`superset db upgrade` + `superset init` (the slow part) run once per Superset version into a template
-metadata database in the cache; each `up` copies it and only runs the admin bootstrap
-(lakehouse/superset_admin.py, the script the stack's container runs) with this run's password.
-
-`start_private` runs another Superset on its own port and SUPERSET_HOME, for tests that must restart or
-re-bootstrap a Superset (password rotation) without touching the shared test bed's.
-"""
+"""Superset from PyPI in its own virtualenv (its pins clash with pyspark), configured by lakehouse.generators.superset,
+SQLite metadata, gunicorn on 127.0.0.1. `db upgrade` + `init` (the slow part) run once per version into a template
+database in the cache; each start copies it and runs only the stack's admin bootstrap script.
+`start_private` runs another Superset, for tests that restart or re-bootstrap one (password rotation)."""
 
 from __future__ import annotations
 
@@ -95,20 +89,26 @@ def server_argv(venv: Path, port: int) -> list[str]:
     return [str(venv / "bin" / "gunicorn"), *gunicorn_args(host=HOST, port=port)]
 
 
+def _prepare(
+    venv: Path, home: Path, base_env: Mapping[str, str], keys: tuple[str, str, str], log: Path, *, fresh: bool
+) -> dict[str, str]:
+    """The home (config, metadata copied from the template) with the admin bootstrapped; the server's env.
+    `keys`: (SECRET_KEY, admin user, admin password)."""
+    secret_key, user, password = keys
+    write_home(home)
+    if fresh or not (home / "superset.db").exists():
+        shutil.copyfile(template_db(venv, base_env=base_env, log=log), home / "superset.db")
+    env = server_env(base_env, venv, home, secret_key=secret_key)
+    bootstrap_admin(venv, home, env, user=user, password=password, log=log)
+    return env
+
+
 def start(ctx: Context, venv: Path) -> Proc:
     home = ctx.data("superset")
-    write_home(home)
     ctx.store.service(SERVICE, address=url(ctx), ports=[ctx.plan.superset], log=str(ctx.log(SERVICE)))
-    shutil.copyfile(template_db(venv, base_env=ctx.base_env(), log=ctx.log(SERVICE)), home / "superset.db")
-    env = server_env(ctx.base_env(), venv, home, secret_key=ctx.creds.superset_secret_key)
-    bootstrap_admin(
-        venv,
-        home,
-        env,
-        user=ctx.settings.superset_admin_user,
-        password=ctx.creds.superset_admin_password,
-        log=ctx.log(SERVICE),
-    )
+    c = ctx.creds
+    keys = (c.superset_secret_key, ctx.settings.superset_admin_user, c.superset_admin_password)
+    env = _prepare(venv, home, ctx.base_env(), keys, ctx.log(SERVICE), fresh=True)
     return ctx.spawn(SERVICE, SERVICE, server_argv(venv, ctx.plan.superset), env=env, cwd=home)
 
 
@@ -123,13 +123,8 @@ def start_private(
     admin_password: str,
     log: Path,
 ) -> Proc:
-    """A Superset of its own (metadata copied from the template, the admin bootstrapped) serving on `port`.
-    The caller stops it (`testbed.proc.stop_group(proc.pid)`)."""
-    write_home(home)
-    if not (home / "superset.db").exists():
-        shutil.copyfile(template_db(venv, base_env=base_env, log=log), home / "superset.db")
-    env = server_env(base_env, venv, home, secret_key=secret_key)
-    bootstrap_admin(venv, home, env, user=admin_user, password=admin_password, log=log)
+    """A Superset of its own serving on `port`; the caller stops it (`testbed.proc.stop_group(proc.pid)`)."""
+    env = _prepare(venv, home, base_env, (secret_key, admin_user, admin_password), log, fresh=False)
     return spawn(f"superset-{port}", server_argv(venv, port), env=env, log=log, cwd=home)
 
 

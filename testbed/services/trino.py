@@ -1,10 +1,5 @@
-"""Trino from Maven Central (io.trino:trino-server tarball: lib/ and the delta-lake plugin only),
-run with `java -cp lib/*` and io.trino.server.TrinoServer as Trino's launcher would run it: the
-jvm.config flags, node.properties as -D system properties, -Dconfig=etc/config.properties.
-
-etc/ comes from lakehouse.generators.trino.etc_files; its catalog refers to ${ENV:TRINO_S3_*},
-which this module puts in the server's environment (the Trino S3 identity).
-"""
+"""Trino from Maven Central (lib/ and the delta-lake plugin), run as Trino's launcher runs it, on the etc/ of
+lakehouse.generators.trino.etc_files; its catalog reads the Trino S3 identity from ${ENV:TRINO_S3_*}."""
 
 from __future__ import annotations
 
@@ -45,19 +40,18 @@ def write_etc(ctx: Context) -> Path:
 
 
 def argv(java: str, home: Path, etc: Path) -> list[str]:
-    jvm = [
-        line.strip()
-        for line in (etc / "jvm.config").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    node = [f"-D{k}={v}" for k, v in parse_properties((etc / "node.properties").read_text()).items()]
+    lines = (etc / "jvm.config").read_text().splitlines()
+    jvm = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    props = parse_properties((etc / "node.properties").read_text())
+    props |= {
+        "config": str(etc / "config.properties"),
+        "catalog.config-dir": str(etc / "catalog"),
+        "plugin.dir": str(home / "plugin"),
+    }
     return [
         java,
         *jvm,
-        *node,
-        f"-Dconfig={etc / 'config.properties'}",
-        f"-Dcatalog.config-dir={etc / 'catalog'}",
-        f"-Dplugin.dir={home / 'plugin'}",
+        *(f"-D{k}={v}" for k, v in props.items()),
         "-cp",
         f"{home / 'lib'}/*",
         "io.trino.server.TrinoServer",

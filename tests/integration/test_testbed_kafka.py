@@ -99,7 +99,7 @@ def test_a_cluster_id_starting_with_a_dash_broke_the_format_step_and_no_longer_e
     from lakehouse.generators.properties import render_properties
     from testbed import artifacts, prereqs
     from testbed.proc import ServiceError, run_logged
-    from testbed.services.kafka import _LOG4J2, format_argv
+    from testbed.services.kafka import LOG4J2_PROPERTIES, format_argv
 
     lib, java = artifacts.kafka_lib(versions.load()), prereqs.spark_jdk()
     node = _spare_nodes()[0]
@@ -108,7 +108,7 @@ def test_a_cluster_id_starting_with_a_dash_broke_the_format_step_and_no_longer_e
         render_properties(kraft_node_properties(node, [node], brokers=1, log_dir=str(tmp_path / "data"), partitions=1))
     )
     log_config = tmp_path / "log4j2.properties"
-    log_config.write_text(_LOG4J2)
+    log_config.write_text(LOG4J2_PROPERTIES)
     env = {"PATH": "/usr/bin:/bin", "JAVA_HOME": str(java.home)}
     legacy = _legacy_cluster_id("lakehouse-s78")
     assert legacy.startswith("-")
@@ -131,11 +131,11 @@ def test_a_broker_only_node_joins_the_fixed_quorum_and_serves(
     from lakehouse.generators.kafka import kraft_cluster_id
     from lakehouse.generators.properties import parse_properties
     from testbed import artifacts, prereqs
-    from testbed.services.kafka import start_kraft_cluster
+    from testbed.services.kafka import start_kraft
 
     lib = artifacts.kafka_lib(versions.load())
     nodes = _spare_nodes()
-    with start_kraft_cluster(
+    with start_kraft(
         tmp_path,
         lib=lib,
         java=prereqs.spark_jdk(),

@@ -17,13 +17,13 @@ from testbed import artifacts, prereqs
 from testbed.kafka_check import round_trip
 from testbed.plan import ZooKeeperPlan
 from testbed.proc import group_listening, listening_ports
-from testbed.services.kafka import ZooKeeperCluster, start_zookeeper_mode, zk_four_letter
+from testbed.services.kafka import Cluster, start_zookeeper_mode, zk_four_letter
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperCluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     problems = prereqs.check()
     if problems:
         msg = "ZooKeeper mode needs: " + "; ".join(problems)
@@ -38,7 +38,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperClust
     assert not set(ZooKeeperPlan().all_ports().values()) & listening_ports(), "ports left listening after stop"
 
 
-def test_runs_the_kafka_39_line_with_zookeeper(cluster: ZooKeeperCluster) -> None:
+def test_runs_the_kafka_39_line_with_zookeeper(cluster: Cluster) -> None:
     v = versions.load()
     lib = Path(artifacts.kafka_lib(v, zookeeper_line=True))
     assert (lib / f"kafka_2.13-{v.kafka_zookeeper_line}.jar").exists()
@@ -52,7 +52,7 @@ def test_runs_the_kafka_39_line_with_zookeeper(cluster: ZooKeeperCluster) -> Non
     assert stats["zk_server_state"] == "standalone"
 
 
-def test_produce_consume_rf3_acks_all(cluster: ZooKeeperCluster) -> None:
+def test_produce_consume_rf3_acks_all(cluster: Cluster) -> None:
     result = round_trip(cluster.bootstrap_servers.split(","), partitions=3, per_broker=50)
     print(
         f"\n[kafka-zk] {len(result.sent)} records: produce {result.produce_seconds:.2f} s, "
@@ -63,13 +63,13 @@ def test_produce_consume_rf3_acks_all(cluster: ZooKeeperCluster) -> None:
     assert sorted(result.received) == sorted(result.sent)
 
 
-def test_listens_on_loopback_only(cluster: ZooKeeperCluster) -> None:
+def test_listens_on_loopback_only(cluster: Cluster) -> None:
     for proc in cluster.procs:
         for ip, port in group_listening(proc.pid):
             assert ip in ("127.0.0.1", "::ffff:127.0.0.1"), f"{proc.name} listens on {ip}:{port}"
 
 
-def test_the_stacks_healthchecks_pass_on_zookeeper_and_the_kafka_39_line(cluster: ZooKeeperCluster) -> None:
+def test_the_stacks_healthchecks_pass_on_zookeeper_and_the_kafka_39_line(cluster: Cluster) -> None:
     """The containers' healthchecks (bash: ZooKeeper's 'ruok', the brokers' ApiVersions v0) on the real servers."""
     import subprocess
 

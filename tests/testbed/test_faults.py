@@ -167,8 +167,10 @@ def test_seaweed_ports_and_flags_are_read_from_the_command_line() -> None:
     argv = ["weed", "mini", "-dir=/d", "-master.port=20300", "-master.port.grpc=20301", "-s3.port=20306",
             "-s3.port.iceberg=0", "-s3.config=/x/s3.json", "-bucket=lake,checkpoints"]  # fmt: skip
     assert faults.seaweed_ports(argv) == [20300, 20301, 20306]
-    assert faults._flag(argv, "s3.config") == "/x/s3.json"
-    assert faults._flag(["java", "Worker", "--port", "20078", "--webui-port", "20081"], "port") == "20078"
+    image = faults.Image(name="s3", service="s3", pgid=1, argv=argv, env={}, cwd=Path("/"), log=Path("/l"), ports=[])
+    assert image.flag("s3.config") == "/x/s3.json"
+    image.argv = ["java", "Worker", "--port", "20078", "--webui-port", "20081"]
+    assert image.flag("port") == "20078" and image.flag("cores") is None
 
 
 def test_s3_restart_writes_its_identities_again_readable_only_by_the_owner(tmp_path: Path) -> None:
@@ -187,7 +189,7 @@ def test_s3_restart_writes_its_identities_again_readable_only_by_the_owner(tmp_p
         "testbed_s3_trino_secret_key": "trino-secret",  # pragma: allowlist secret - a unit test's fake
     }
 
-    assert faults._prepare_s3(image, endpoints) == config
+    assert faults.prepare_restart(image, endpoints) == config
 
     assert not stale.exists()
     assert stat.S_IMODE(os.stat(config).st_mode) == 0o600

@@ -13,6 +13,7 @@ from lakehouse.generators.properties import parse_properties
 from testbed import bed
 from testbed.context import Context
 from testbed.creds import Credentials
+from testbed.paths import write_private
 from testbed.plan import PortPlan, bed_settings
 from testbed.prereqs import Jdk
 from testbed.services import kafka, orion, s3, spark, trino
@@ -150,14 +151,14 @@ def test_orion_gets_the_whole_env_contract(ctx: Context) -> None:
 
 def test_endpoints_have_the_stack_keys_and_only_prefixed_extras(ctx: Context, tmp_path: Path) -> None:
     ep = bed.build_endpoints(
-        ctx, spark_home=Path("/s"), spark_conf=Path("/c"), jars=Path("/j"), services=["s3", "kafka"]
+        ctx, ["s3", "kafka", "spark"], {"spark_home": Path("/s"), "jars": Path("/j"), "spark_python": Path("/p")}
     )
     assert set(ALL_KEYS) <= set(ep)
     assert all(k.startswith("testbed_") for k in set(ep) - set(ALL_KEYS))
     assert ep["s3_access_key"] == ctx.creds.s3_spark_key and ep["orion_token"] == ctx.creds.orion_token
     assert ep["testbed_s3_admin_access_key"] == ctx.creds.s3_admin_key
     path = tmp_path / "endpoints.json"
-    bed._write_secret_json(path, ep)
+    write_private(path, json.dumps(ep))
     assert path.stat().st_mode & 0o777 == 0o600 and json.loads(path.read_text()) == ep
 
 
@@ -169,3 +170,13 @@ def test_status_table_has_a_total() -> None:
     table = bed.format_table(rows).splitlines()
     assert table[0].split() == ["service", "address", "state", "ready", "s", "RSS", "MiB"]
     assert table[-1].split() == ["total", "1000"]
+
+
+def test_services_start_in_the_stacks_order_and_need_only_services_before_them() -> None:
+    from testbed.services import SERVICES
+
+    names = [s.name for s in SERVICES]
+    assert tuple(names) == bed.ALL_SERVICES == ("s3", "kafka", "spark", "trino", "superset", "orion")
+    assert bed.STOP_ORDER == ("orion", "superset", "trino", "spark", "kafka", "s3")
+    for i, svc in enumerate(SERVICES):
+        assert set(svc.needs) | set(svc.ready_needs) <= set(names[:i]), svc.name
