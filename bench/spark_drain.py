@@ -28,9 +28,10 @@ import logging
 import sys
 import time
 
-from batchlog import parse_batch_line  # beside this file (sys.path[0] of the driver)
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+
+from contract.batchlog import parse_batch_line
 
 
 def _emit(what: dict) -> None:

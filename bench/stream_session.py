@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import sparkrun
+from contract.names import DEFAULT_TABLE, rejected_table_name
 from lakehouse.clients import delta_tables
 from lakehouse.clients.trino_sql import query
 from lakehouse.generators import job as job_env
 from lakehouse.generators.trino import CATALOG
 
-EVENTS, REJECTED = "logistics_events", "logistics_events_rejected"
+EVENTS, REJECTED = DEFAULT_TABLE, rejected_table_name(DEFAULT_TABLE)
 TRINO_USER = "bench"
 
 

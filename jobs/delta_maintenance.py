@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 if __package__:
     from .logistics import settings
-else:
+else:  # run as a file: the package sits beside it (this directory is first on sys.path) or in the --py-files zip;
+    # without the zip, contract/ is found beside this directory (the repository's and the image's layout)
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
     from logistics import settings  # type: ignore[no-redef]
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 if __package__:  # imported as jobs.logistics_stream (tests, host-side tools)
     from .logistics import settings
-else:  # run as a file: the package sits beside it (this directory is first on sys.path) or in the --py-files zip
+else:  # run as a file: the package sits beside it (this directory is first on sys.path) or in the --py-files zip;
+    # without the zip, contract/ is found beside this directory (the repository's and the image's layout)
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
     from logistics import settings  # type: ignore[no-redef]
 
 

@@ -30,6 +30,8 @@ from datetime import UTC, date, datetime
 
 from pyspark.sql import SparkSession
 
+from contract.names import ENV_SPARK_LOG_LEVEL
+
 from .schema import PARTITION_COLUMNS
 from .settings import MaintenanceSettings
 
@@ -208,7 +210,7 @@ def run_standalone(cfg: MaintenanceSettings, spark: SparkSession | None = None) 
             .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
             .getOrCreate()
         )
-        spark.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "WARN"))
+        spark.sparkContext.setLogLevel(os.environ.get(ENV_SPARK_LOG_LEVEL, "WARN"))
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     tune_session(spark)
     lease = WriterLease(

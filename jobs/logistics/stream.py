@@ -34,6 +34,9 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from contract.batchlog import batch_line
+from contract.names import ENV_SPARK_LOG_LEVEL
+
 from .lease import LeaseHeld, WriterLease
 from .maintenance import Schedule, tune_session
 from .rules import explain, screen
@@ -91,7 +94,7 @@ def create_session(app_name: str = "logistics_stream") -> SparkSession:
     )
     spark = builder.getOrCreate()
     # Spark's and Delta's INFO lines (whole snapshots per commit) would drown the job's own log.
-    spark.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "WARN"))
+    spark.sparkContext.setLogLevel(os.environ.get(ENV_SPARK_LOG_LEVEL, "WARN"))
     configure_session(spark)
     return spark
 
@@ -292,17 +295,8 @@ class ProgressLog:
         steps = dict(result.steps)
         if batch_id in self._writer.maintenance_seconds:
             steps["maintenance"] = self._writer.maintenance_seconds[batch_id]
-        log.info(
-            "batch %d: consumed %d, valid %d, rejected %d, duplicates %d, %.1f s (%s)%s",
-            batch_id,
-            consumed,
-            result.valid,
-            result.rejected,
-            consumed - result.valid - result.rejected,
-            int(p.get("batchDuration") or 0) / 1000.0,
-            ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()),
-            "; already committed before a restart" if result.replayed else "",
-        )
+        seconds = int(p.get("batchDuration") or 0) / 1000.0
+        log.info("%s", batch_line(batch_id, consumed, result.valid, result.rejected, seconds, steps, result.replayed))
 
     class Java:
         implements = ["org.apache.spark.sql.streaming.PythonStreamingQueryListener"]

@@ -10,12 +10,12 @@ import dataclasses
 import pytest
 
 from jobs.logistics import settings as job
-from lakehouse.generators import job as contract
+from lakehouse.generators import job as stack
 from lakehouse.settings import Settings
 
 
 def stack_env(**changes: object) -> dict[str, str]:
-    return contract.stream_job_env(Settings().replace(**changes), bootstrap_servers=job.DEFAULT_BOOTSTRAP)
+    return stack.stream_job_env(Settings().replace(**changes), bootstrap_servers=job.DEFAULT_BOOTSTRAP)
 
 
 def test_the_stack_environment_sets_every_setting_of_the_job() -> None:
