@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import sparkrun
+from contract import names
 from contract.names import DEFAULT_TABLE, rejected_table_name
 from lakehouse.clients import delta_tables
 from lakehouse.clients.trino_sql import query
@@ -47,10 +48,10 @@ def stack_job_args(
 
     env = job_env.stream_job_env(bed_settings(), bootstrap_servers=endpoints["testbed_kafka_internal_bootstrap"])
     env |= {
-        job_env.ENV_TOPIC: topic,
-        job_env.ENV_TABLE_URI: table_uri,
-        job_env.ENV_REJECTED_URI: rejected_uri,
-        job_env.ENV_CHECKPOINT_URI: checkpoint_uri,
+        names.ENV_TOPIC: topic,
+        names.ENV_TABLE_URI: table_uri,
+        names.ENV_REJECTED_URI: rejected_uri,
+        names.ENV_CHECKPOINT_URI: checkpoint_uri,
     }
     return stream_job_args(env)
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 if __package__:
     from .logistics import settings
-else:  # run as a file: the package sits beside it (this directory is first on sys.path) or in the --py-files zip;
-    # without the zip, contract/ is found beside this directory (the repository's and the image's layout)
-    sys.path.append(str(Path(__file__).resolve().parents[1]))
+else:  # run as a file: the package sits beside it (this directory is first on sys.path) or in the --py-files zip
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # contract/ beside jobs/, when there is no zip
     from logistics import settings  # type: ignore[no-redef]
 
 

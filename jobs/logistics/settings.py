@@ -57,20 +57,12 @@ FLAG, ENVIRONMENT, DEFAULT, DERIVED = "flag", "environment", "default", "derived
 _LEVEL = {FLAG: 2, ENVIRONMENT: 1, DEFAULT: 0, DERIVED: 0}
 
 
-def _pick(flag: str | None, env: Mapping[str, str], name: str, default: str) -> tuple[str, str]:
-    if flag is not None:
-        return flag, FLAG
-    if env.get(name):
-        return env[name], ENVIRONMENT
-    return default, DEFAULT
-
-
 def _follow(
     flag: str | None, env: Mapping[str, str], name: str, base_source: str, derived: str, default: str | None = None
 ) -> tuple[str, str]:
-    """A setting that follows its base: its own flag; the environment only if the base is not more
-    specific (came from the environment or the default); else derived from the base (or `default` when
-    the base is the default itself)."""
+    """A setting's value and where it came from: its own flag; the environment only if the base it follows is
+    not more specific (came from the environment or the default); else derived from the base (or `default`
+    when the base is the default itself). A setting that follows nothing is its own base: `_pick`."""
     if flag is not None:
         return flag, FLAG
     if env.get(name) and _LEVEL[base_source] <= _LEVEL[ENVIRONMENT]:
@@ -78,6 +70,10 @@ def _follow(
     if default is not None and base_source == DEFAULT:
         return default, DEFAULT
     return derived, DERIVED
+
+
+def _pick(flag: str | None, env: Mapping[str, str], name: str, default: str) -> tuple[str, str]:
+    return _follow(flag, env, name, DEFAULT, default, default)
 
 
 @dataclass(frozen=True)
@@ -116,11 +112,7 @@ class StreamSettings:
         return duration_seconds(self.maintenance_interval, "maintenance interval")
 
     def description(self) -> dict[str, object]:
-        """What `--describe` prints: every resolved value and where it came from."""
-        out: dict[str, object] = {"job": "logistics_stream"}
-        out.update({k: v for k, v in asdict(self).items() if k not in ("describe", "sources")})
-        out["sources"] = dict(self.sources)
-        return out
+        return _description(self, job="logistics_stream")
 
 
 def _stream_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -241,10 +233,7 @@ class MaintenanceSettings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def description(self) -> dict[str, object]:
-        out: dict[str, object] = {"job": "delta_maintenance", "checkpoint_uri": None}
-        out.update({k: v for k, v in asdict(self).items() if k not in ("describe", "sources")})
-        out["sources"] = dict(self.sources)
-        return out
+        return _description(self, job="delta_maintenance", checkpoint_uri=None)
 
 
 def parse_maintenance_settings(
@@ -292,6 +281,12 @@ def parse_maintenance_settings(
         describe=a.describe,
         sources=src,
     )
+
+
+def _description(settings: StreamSettings | MaintenanceSettings, **head: object) -> dict[str, object]:
+    """What `--describe` prints: every resolved value and where it came from."""
+    values = {k: v for k, v in asdict(settings).items() if k not in ("describe", "sources")}
+    return {**head, **values, "sources": dict(settings.sources)}
 
 
 def print_description(description: Mapping[str, object]) -> None:

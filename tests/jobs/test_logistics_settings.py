@@ -1,7 +1,7 @@
-"""The job's settings: the names it shares with lakehouse/, the stack's defaults, precedence, bad values.
+"""The job's settings: what the stack passes, the stack's defaults, precedence, bad values.
 
-The job runs alone inside Spark; lakehouse/generators/job.py imports its names and rules (not copies),
-so these tests check the stack passes every setting and that the values mean the same on both sides."""
+The job runs alone inside Spark and reads the environment lakehouse/generators/job.py writes (both with the
+contract's names): these tests check the stack passes every setting and the values mean the same on both sides."""
 
 from __future__ import annotations
 
