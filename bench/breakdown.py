@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine, sparkrun
-from bench.batchlog import parse_batch_line
 from bench.machine import machine_notes
+from contract.batchlog import parse_batch_line
 
 SIZES = (1000, 20_000)
 STEPS = (

@@ -23,9 +23,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bench import sparkrun
-from bench.batchlog import parse_batch_line
 from bench.machine import machine_notes
 from bench.stream_session import run_uris, stack_job_args
+from contract.batchlog import parse_batch_line
 
 HERE = Path(__file__).resolve().parent
 SPARK_SIDE = HERE / "spark_lake.py"

@@ -24,12 +24,13 @@ import logging
 import sys
 import time
 
-from batchlog import parse_batch_line  # beside this file (sys.path[0] of the driver)
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-RISK = ("Low Risk", "Moderate Risk", "High Risk")
-REASONS = ("malformed_json", "missing_field", "wrong_type", "out_of_range", "oversize")
+from contract.batchlog import parse_batch_line
+from contract.events import REASON_CODES as REASONS
+from contract.events import RISK_CLASSES as RISK
+from contract.names import DEFAULT_TOPIC, rejected_table_name
 
 
 def _emit(what: dict) -> None:
@@ -80,7 +81,7 @@ def events_frame(spark: SparkSession, rows: int, hours: float, end_epoch: float,
         "risk_classification": F.when(delay < 0.4, RISK[0]).when(delay < 0.7, RISK[1]).otherwise(RISK[2]),
         "delivery_time_deviation": r(16) * 17 - 5 + delay * 10,
         "kafka_key": F.format_string("SHP-%04d", ship),
-        "kafka_topic": F.lit("logistics-events"),
+        "kafka_topic": F.lit(DEFAULT_TOPIC),
         "kafka_partition": (ship % 6).cast("int"),
         "kafka_offset": (F.col("id") / 6).cast("long"),
         "kafka_timestamp": et + F.expr("INTERVAL 200 MILLISECONDS"),
@@ -99,7 +100,7 @@ def rejected_frame(spark: SparkSession, rows: int, hours: float, end_epoch: floa
     code = F.element_at(F.array(*[F.lit(c) for c in REASONS]), (F.col("id") % len(REASONS) + 1).cast("int"))
     cols = {
         "kafka_key": F.lit(None).cast("string"),
-        "kafka_topic": F.lit("logistics-events"),
+        "kafka_topic": F.lit(DEFAULT_TOPIC),
         "kafka_partition": (F.col("id") % 6).cast("int"),
         "kafka_offset": F.col("id"),
         "kafka_timestamp": it,
@@ -313,7 +314,7 @@ def main() -> int:
     p.add_argument("--warmup", help="flatness: JSON {topic, table_uri, rejected_uri, checkpoint} drained first")
     a = p.parse_args()
     a.end_epoch = a.end_epoch or time.time()
-    a.rejected_table_uri = a.rejected_table_uri or a.table_uri + "_rejected"
+    a.rejected_table_uri = a.rejected_table_uri or rejected_table_name(a.table_uri)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
     logging.getLogger("py4j").setLevel(logging.WARNING)
     if a.command == "flatness":

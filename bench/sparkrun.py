@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench.machine import GroupCpu
 from testbed import proc
+from testbed.paths import endpoints_file
 
 REPO = Path(__file__).resolve().parent.parent
 JOBS = REPO / "jobs"
@@ -26,7 +27,7 @@ JOBS = REPO / "jobs"
 
 def load_endpoints() -> dict[str, str]:
     """The running test bed's endpoints (LAKEHOUSE_TESTBED_DIR or <repo>/.testbed)."""
-    path = Path(os.environ.get("LAKEHOUSE_TESTBED_DIR") or REPO / ".testbed") / "endpoints.json"
+    path = endpoints_file()
     if not path.is_file():
         raise RuntimeError(f"no test bed endpoints at {path}: start one with `python -m testbed up`")
     return json.loads(path.read_text())

@@ -18,12 +18,14 @@ from pathlib import Path
 from bench import sparkrun
 from bench.breakdown import analyse, eventlog_conf
 from bench.machine import GroupCpu
+from contract import names
+from contract.names import DEFAULT_TABLE, rejected_table_name
 from lakehouse.clients import delta_tables
 from lakehouse.clients.trino_sql import query
 from lakehouse.generators import job as job_env
 from lakehouse.generators.trino import CATALOG
 
-EVENTS, REJECTED = "logistics_events", "logistics_events_rejected"
+EVENTS, REJECTED = DEFAULT_TABLE, rejected_table_name(DEFAULT_TABLE)
 TRINO_USER = "bench"
 
 
@@ -43,10 +45,10 @@ def stack_job_args(
 
     env = job_env.stream_job_env(bed_settings(), bootstrap_servers=endpoints["testbed_kafka_internal_bootstrap"])
     env |= {
-        job_env.ENV_TOPIC: topic,
-        job_env.ENV_TABLE_URI: table_uri,
-        job_env.ENV_REJECTED_URI: rejected_uri,
-        job_env.ENV_CHECKPOINT_URI: checkpoint_uri,
+        names.ENV_TOPIC: topic,
+        names.ENV_TABLE_URI: table_uri,
+        names.ENV_REJECTED_URI: rejected_uri,
+        names.ENV_CHECKPOINT_URI: checkpoint_uri,
     }
     return stream_job_args(env)
 

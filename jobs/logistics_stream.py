@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 if __package__:  # imported as jobs.logistics_stream (tests, host-side tools)
     from .logistics import settings
 else:  # run as a file: the package sits beside it (this directory is first on sys.path) or in the --py-files zip
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # contract/ beside jobs/, when there is no zip
     from logistics import settings  # type: ignore[no-redef]
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from contract.names import rejected_table_name, table_uri
 from jobs.logistics.settings import FLAGS
 from lakehouse import endpoints
 from lakehouse.clients.delta_tables import TRINO_SCHEMA
-from lakehouse.generators.s3 import rejected_table_name, table_uri
 from lakehouse.generators.trino import CATALOG
 from lakehouse.settings import Settings
 

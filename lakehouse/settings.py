@@ -1,10 +1,8 @@
 """The lakehouse's settings: one validated, frozen object built from `lakehouse:*` config values.
 
-`Settings.from_config(values)` takes the raw strings Pulumi config holds (or anything else that maps
-config keys to strings) and either returns a complete `Settings` or raises `ConfigError` naming the
-key, the bad value and what is allowed. The Pulumi program calls it before registering any resource;
-the test bed uses the defaults. Secrets (passwords, keys, tokens) are not settings: they are Pulumi
-secrets, generated or set with `pulumi config set --secret` (see SECRET_KEYS).
+`Settings.from_config(values)` takes the raw strings Pulumi config holds and returns a complete `Settings`
+or raises `ConfigError` naming the key, the bad value and what is allowed. Secrets (passwords, keys, tokens)
+are Pulumi secrets, not settings: generated, or set with `pulumi config set --secret` (SECRET_KEYS).
 """
 
 from __future__ import annotations
@@ -16,7 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.logistics.settings import DURATION_PATTERN, OFF
+from contract.names import (
+    DEFAULT_CHECKPOINT_BUCKET,
+    DEFAULT_LAKE_BUCKET,
+    DEFAULT_TABLE,
+    DEFAULT_TOPIC,
+    TOPIC_RULE,
+    is_topic_name,
+)
+from contract.units import MEMORY_RULE, OFF, is_duration, memory_bytes, memory_mib
+from jobs.logistics import settings as job
 
 NAMESPACE = "lakehouse"
 
@@ -30,13 +37,9 @@ SECRET_KEYS: dict[str, str] = {
     "orionToken": "Bearer token of the Spark Orion API.",
 }
 
-_MEMORY = re.compile(r"^([1-9][0-9]*)([kmgKMG])$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
-# The streaming job's own rule (at most six digits: Spark turns a duration into microseconds in 64 bits).
-_DURATION = re.compile(DURATION_PATTERN)
 # The largest heap or memory size a key may name (Docker takes the limit in bytes as a signed 64-bit number).
 MAX_MEMORY_MIB = 512 * 1024
 # Trino 476 measured on the test bed's binary: -Xmx64m dies of OutOfMemoryError while starting, 128m starts and
@@ -46,6 +49,15 @@ MIN_TRINO_HEAP_MIB = 256
 # is on Runtime.maxMemory(), which is below -Xmx under the serial collector): 512m is the smallest safe size.
 MIN_SPARK_HEAP_MIB = 512
 KRAFT_CONTROLLER_COUNTS = (1, 3)
+# Who publishes a host port -> its setting (Kafka's brokers and the optional Spark master RPC aside).
+_PUBLISHED = {
+    "minio (S3 API)": "minio_api_port",
+    "minio (console)": "minio_console_port",
+    "spark-master (web UI)": "spark_master_ui_port",
+    "orion": "orion_port",
+    "trino": "trino_port",
+    "superset": "superset_port",
+}
 
 
 class ConfigError(ValueError):
@@ -56,18 +68,9 @@ def _key(name: str, default: Any, doc: str) -> Any:
     return field(default=default, metadata={"key": name, "doc": doc})
 
 
-def memory_mib(size: str) -> int:
-    """'512m' -> 512, '2g' -> 2048, '1048576k' -> 1024 (JVM/Spark memory notation)."""
-    m = _MEMORY.match(size)
-    if not m:
-        raise ValueError(f"not a memory size: {size!r}")
-    n, unit = int(m.group(1)), m.group(2).lower()
-    return {"k": n // 1024, "m": n, "g": n * 1024}[unit]
-
-
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the lakehouse, with the defaults Pulumi.yaml declares (a test keeps them equal)."""
+    """Every knob of the lakehouse; Pulumi.yaml's config block is generated from these fields (lakehouse/config_docs.py)."""
 
     # Network and host access
     network_name: str = _key(
@@ -102,7 +105,7 @@ class Settings:
         "KRaft only: how many of the brokers (kafka-1 upwards) are also controllers, the cluster's fixed "
         "voter set: 1 or 3. Changing it on a running stack starts a new, empty Kafka cluster on new volumes.",
     )
-    kafka_topic: str = _key("kafkaTopic", "logistics-events", "Topic the producer writes and the streaming job reads.")
+    kafka_topic: str = _key("kafkaTopic", DEFAULT_TOPIC, "Topic the producer writes and the streaming job reads.")
     kafka_partitions: int = _key("kafkaPartitions", 6, "Partitions of the topic.")
     kafka_topic_adopt_existing: bool = _key(
         "kafkaTopicAdoptExisting",
@@ -117,11 +120,11 @@ class Settings:
     minio_api_port: int = _key("minioApiPort", 9000, "Host port of the S3 API.")
     minio_console_port: int = _key("minioConsolePort", 9001, "Host port of the MinIO console.")
     s3_region: str = _key("s3Region", "us-east-1", "S3 region name every client uses.")
-    lake_bucket: str = _key("lakeBucket", "lake", "Bucket of the Delta tables.")
-    checkpoint_bucket: str = _key("checkpointBucket", "checkpoints", "Bucket of the streaming checkpoints.")
+    lake_bucket: str = _key("lakeBucket", DEFAULT_LAKE_BUCKET, "Bucket of the Delta tables.")
+    checkpoint_bucket: str = _key("checkpointBucket", DEFAULT_CHECKPOINT_BUCKET, "Bucket of the streaming checkpoints.")
     metastore_bucket: str = _key("metastoreBucket", "trino-metastore", "Bucket of Trino's file metastore.")
     delta_table: str = _key(
-        "deltaTable", "logistics_events", "Name (and path in the lake bucket) of the events Delta table."
+        "deltaTable", DEFAULT_TABLE, "Name (and path in the lake bucket) of the events Delta table."
     )
     # Spark
     spark_workers: int = _key("sparkWorkers", 2, "Number of Spark workers.")
@@ -168,36 +171,31 @@ class Settings:
     superset_admin_user: str = _key("supersetAdminUser", "admin", "User name of the Superset admin.")
     # Streaming job
     stream_trigger_interval: str = _key(
-        "streamTriggerInterval", "1 second", "Micro-batch trigger interval, e.g. '1 second'."
+        "streamTriggerInterval", job.DEFAULT_TRIGGER, "Micro-batch trigger interval, e.g. '1 second'."
     )
     stream_max_offsets_per_trigger: int = _key(
-        "streamMaxOffsetsPerTrigger", 200000, "Upper bound of records read per micro-batch (bounds a catch-up batch)."
+        "streamMaxOffsetsPerTrigger",
+        job.DEFAULT_MAX_OFFSETS,
+        "Upper bound of records read per micro-batch (bounds a catch-up batch).",
     )
     stream_dedup_window: str = _key(
-        "streamDedupWindow", "1 hour", "How long a re-sent event_id is still recognised as a duplicate, e.g. '1 hour'."
+        "streamDedupWindow",
+        job.DEFAULT_DEDUP_WINDOW,
+        "How long a re-sent event_id is still recognised as a duplicate, e.g. '1 hour'.",
     )
     stream_maintenance_interval: str = _key(
         "streamMaintenanceInterval",
-        "15 minutes",
+        job.DEFAULT_MAINTENANCE_INTERVAL,
         "How often the streaming job compacts, vacuums and checkpoints its tables between batches, e.g. '15 minutes'; 'off' never.",
     )
     stream_stop_timeout: str = _key(
         "streamStopTimeout",
-        "30 seconds",
+        job.DEFAULT_STOP_TIMEOUT,
         "On stop, how long the batch in flight may take to finish before it is abandoned (and replayed on the next start).",
     )
 
     def __post_init__(self) -> None:
         _validate(self)
-
-    # ----- derived values (one definition each) -----
-    @property
-    def kafka_replication_factor(self) -> int:
-        return min(3, self.kafka_brokers)
-
-    @property
-    def kafka_min_insync_replicas(self) -> int:
-        return 2 if self.kafka_brokers >= 3 else 1
 
     def kafka_host_ports(self) -> list[int]:
         return [self.kafka_host_port_base + i for i in range(self.kafka_brokers)]
@@ -205,14 +203,7 @@ class Settings:
     def published_ports(self) -> dict[str, int]:
         """Every host port the stack publishes, by what publishes it."""
         ports = {f"kafka-{i + 1}": p for i, p in enumerate(self.kafka_host_ports())}
-        ports |= {
-            "minio (S3 API)": self.minio_api_port,
-            "minio (console)": self.minio_console_port,
-            "spark-master (web UI)": self.spark_master_ui_port,
-            "orion": self.orion_port,
-            "trino": self.trino_port,
-            "superset": self.superset_port,
-        }
+        ports |= {who: getattr(self, name) for who, name in _PUBLISHED.items()}
         if self.publish_spark_master_rpc:
             ports["spark-master"] = self.spark_master_port
         return ports
@@ -223,10 +214,8 @@ class Settings:
 
     @classmethod
     def from_config(cls, values: Mapping[str, str]) -> Settings:
-        """Build from raw config strings keyed by config key (without the 'lakehouse:' prefix).
-
-        Keys not given take their default; an unknown key is an error (it is usually a typo).
-        """
+        """Build from raw config strings by key (no 'lakehouse:' prefix); keys not given take their default, an
+        unknown key is an error (it is usually a typo)."""
         keys = cls.config_keys()
         unknown = sorted(set(values) - set(keys) - set(SECRET_KEYS))
         if unknown:
@@ -257,12 +246,21 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+def _key_of(name: str) -> str:
+    return next(f.metadata["key"] for f in dataclasses.fields(Settings) if f.name == name)
+
+
 def _fail(s: Settings, name: str, allowed: str) -> None:
-    key = next(f.metadata["key"] for f in dataclasses.fields(s) if f.name == name)
-    raise ConfigError(f"{NAMESPACE}:{key} = {getattr(s, name)!r} is not allowed: {allowed}")
+    raise ConfigError(f"{NAMESPACE}:{_key_of(name)} = {getattr(s, name)!r} is not allowed: {allowed}")
 
 
 def _validate(s: Settings) -> None:
+    steps = (_types, _counts, _memory, _kraft, _executor_fits, _buckets, _names, _durations, _bind_address, _ports)
+    for step in steps:
+        step(s)
+
+
+def _types(s: Settings) -> None:
     for f in dataclasses.fields(s):
         v = getattr(s, f.name)
         if f.type in ("bool", bool):
@@ -273,6 +271,8 @@ def _validate(s: Settings) -> None:
         if not isinstance(v, want) or isinstance(v, bool):
             _fail(s, f.name, f"it must be {'an integer' if want is int else 'a string'}")
 
+
+def _counts(s: Settings) -> None:
     if s.kafka_mode not in ("kraft", "zookeeper"):
         _fail(s, "kafka_mode", "one of 'kraft', 'zookeeper'")
     for name, low, high in (
@@ -281,10 +281,13 @@ def _validate(s: Settings) -> None:
         ("spark_workers", 1, 16),
         ("spark_worker_cores", 1, 64),
         ("orion_cores_max", 1, 1024),
-        ("stream_max_offsets_per_trigger", 1, 10_000_000),
+        ("stream_max_offsets_per_trigger", 1, job.MAX_OFFSETS_LIMIT),
     ):
         if not low <= getattr(s, name) <= high:
             _fail(s, name, f"an integer from {low} to {high}")
+
+
+def _memory(s: Settings) -> None:
     for name, low in (
         ("kafka_heap", 64),
         ("spark_worker_memory", MIN_SPARK_HEAP_MIB),
@@ -293,14 +296,21 @@ def _validate(s: Settings) -> None:
         ("spark_daemon_memory", 64),
         ("trino_heap", MIN_TRINO_HEAP_MIB),
     ):
-        value = getattr(s, name)
-        if not _MEMORY.match(value) or not low <= memory_mib(value) <= MAX_MEMORY_MIB:
-            _fail(
-                s,
-                name,
-                f"a memory size from {low}m to {MAX_MEMORY_MIB // 1024}g, a number followed by k, m or g "
-                "(e.g. 512m, 2g)",
-            )
+        size = memory_bytes(getattr(s, name))
+        if size is None or not low <= size >> 20 <= MAX_MEMORY_MIB:
+            _fail(s, name, f"a memory size from {low}m to {MAX_MEMORY_MIB // 1024}g, {MEMORY_RULE}")
+
+
+def _executor_fits(s: Settings) -> None:
+    if memory_mib(s.spark_executor_memory) > memory_mib(s.spark_worker_memory):
+        _fail(
+            s,
+            "spark_executor_memory",
+            f"at most sparkWorkerMemory ({s.spark_worker_memory}), or no executor fits a worker",
+        )
+
+
+def _kraft(s: Settings) -> None:
     if s.kafka_mode == "kraft":
         if s.kafka_controllers not in KRAFT_CONTROLLER_COUNTS:
             _fail(s, "kafka_controllers", "1 or 3 (a KRaft quorum of 3 survives one controller down)")
@@ -313,33 +323,33 @@ def _validate(s: Settings) -> None:
             )
     elif s.kafka_controllers not in KRAFT_CONTROLLER_COUNTS:
         _fail(s, "kafka_controllers", "1 or 3 (used in KRaft mode only)")
-    if memory_mib(s.spark_executor_memory) > memory_mib(s.spark_worker_memory):
-        _fail(
-            s,
-            "spark_executor_memory",
-            f"at most sparkWorkerMemory ({s.spark_worker_memory}), or no executor fits a worker",
-        )
+
+
+def _buckets(s: Settings) -> None:
+    buckets = {
+        "lakeBucket": s.lake_bucket,
+        "checkpointBucket": s.checkpoint_bucket,
+        "metastoreBucket": s.metastore_bucket,
+    }
     for name in ("lake_bucket", "checkpoint_bucket", "metastore_bucket"):
         bucket = getattr(s, name)
-        if not _BUCKET.match(bucket) or any(x in bucket for x in ("..", ".-", "-.")) or _looks_like_ip(bucket):
+        if not _BUCKET.match(bucket) or any(x in bucket for x in ("..", ".-", "-.")) or _ipv4(bucket) is not None:
             _fail(
                 s,
                 name,
                 "an S3 bucket name: 3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or "
                 "digit, no '..', '.-' or '-.', not an IP address",
             )
-    buckets = {
-        "lakeBucket": s.lake_bucket,
-        "checkpointBucket": s.checkpoint_bucket,
-        "metastoreBucket": s.metastore_bucket,
-    }
     if len(set(buckets.values())) != 3:
         raise ConfigError(
             ", ".join(f"{NAMESPACE}:{k} = {v!r}" for k, v in buckets.items())
             + " is not allowed: they must be three different buckets"
         )
-    if not _TOPIC.match(s.kafka_topic) or s.kafka_topic in (".", ".."):
-        _fail(s, "kafka_topic", "a Kafka topic name: 1-249 characters of A-Z, a-z, 0-9, '.', '_', '-', not '.' or '..'")
+
+
+def _names(s: Settings) -> None:
+    if not is_topic_name(s.kafka_topic):
+        _fail(s, "kafka_topic", f"a Kafka topic name: {TOPIC_RULE}")
     if not _NAME.match(s.network_name):
         _fail(
             s, "network_name", "a Docker network name: letters, digits, '_', '.', '-', starting with a letter or digit"
@@ -350,6 +360,9 @@ def _validate(s: Settings) -> None:
         _fail(s, "superset_admin_user", "a user name of letters, digits, '_', '.', '-'")
     if not s.s3_region or not re.match(r"^[a-z0-9-]+$", s.s3_region):
         _fail(s, "s3_region", "a region name such as us-east-1")
+
+
+def _durations(s: Settings) -> None:
     for name in (
         "stream_trigger_interval",
         "stream_dedup_window",
@@ -357,13 +370,13 @@ def _validate(s: Settings) -> None:
         "stream_maintenance_interval",
     ):
         value = getattr(s, name)
-        if not _DURATION.match(value) and not (name == "stream_maintenance_interval" and value == OFF):
+        if not is_duration(value) and not (name == "stream_maintenance_interval" and value == OFF):
             extra = f", or '{OFF}'" if name == "stream_maintenance_interval" else ""
             _fail(s, name, f"a duration such as '10 seconds', '500 milliseconds', '1 hour'{extra}")
-    try:
-        ip = ipaddress.IPv4Address(s.bind_address)
-    except ValueError:
-        ip = None
+
+
+def _bind_address(s: Settings) -> None:
+    ip = _ipv4(s.bind_address)
     if ip is None or ip.is_multicast or ip.is_reserved:
         _fail(
             s,
@@ -379,19 +392,24 @@ def _validate(s: Settings) -> None:
             f"{', '.join(unauthenticated_services(s))} would be reachable without authentication",
         )
 
-    port_fields = [
-        f.name for f in dataclasses.fields(s) if f.name.endswith("_port") or f.name == "kafka_host_port_base"
-    ]
-    for name in port_fields:
-        if not 1024 <= getattr(s, name) <= 65535:
-            _fail(s, name, "a port from 1024 to 65535")
+
+def _port_field(who: str) -> str:
+    if who.startswith("kafka-"):
+        return "kafka_host_port_base"
+    return "spark_master_port" if who == "spark-master" else _PUBLISHED[who]
+
+
+def _ports(s: Settings) -> None:
+    for f in dataclasses.fields(s):
+        if (f.name.endswith("_port") or f.name == "kafka_host_port_base") and not 1024 <= getattr(s, f.name) <= 65535:
+            _fail(s, f.name, "a port from 1024 to 65535")
     if s.kafka_host_ports()[-1] > 65535:
         _fail(s, "kafka_host_port_base", f"a base that leaves room for {s.kafka_brokers} brokers below 65536")
     seen: dict[int, str] = {}
     for who, port in s.published_ports().items():
         if port in seen:
-            keys = dict.fromkeys([_port_key(s, seen[port]), _port_key(s, who)])
-            change = " or ".join(f"{NAMESPACE}:{k} = {getattr(s, _field_of(k))}" for k in keys)
+            names = dict.fromkeys([_port_field(seen[port]), _port_field(who)])
+            change = " or ".join(f"{NAMESPACE}:{_key_of(n)} = {getattr(s, n)}" for n in names)
             raise ConfigError(
                 f"host port {port} is given to both {seen[port]} and {who}: it is not allowed, every published "
                 f"port must be unique (change {change})"
@@ -399,30 +417,20 @@ def _validate(s: Settings) -> None:
         seen[port] = who
 
 
-def _looks_like_ip(name: str) -> bool:
+def _ipv4(text: str) -> ipaddress.IPv4Address | None:
     try:
-        ipaddress.IPv4Address(name)
+        return ipaddress.IPv4Address(text)
     except ValueError:
-        return False
-    return True
-
-
-def is_exposed(s: Settings) -> bool:
-    """Whether the published ports are reachable from other machines (bindAddress is not loopback)."""
-    return not ipaddress.IPv4Address(s.bind_address).is_loopback
+        return None
 
 
 def unauthenticated_services(s: Settings) -> list[str]:
-    """What anyone who reaches the bind address can use without a credential, with its host ports.
-
-    Orion (bearer token), Superset (login), the S3 API (signed requests) and the MinIO console (login) ask for
-    credentials; these do not.
-    """
+    """What anyone who reaches the bind address can use without a credential, with its host ports (Orion,
+    Superset, the S3 API and the MinIO console ask for one)."""
     ports = s.kafka_host_ports()
+    kafka = f"ports {ports[0]}-{ports[-1]}" if len(ports) > 1 else f"port {ports[0]}"
     services = [
-        f"Kafka (ports {ports[0]}-{ports[-1]}: PLAINTEXT, anyone can read and write every topic)"
-        if len(ports) > 1
-        else f"Kafka (port {ports[0]}: PLAINTEXT, anyone can read and write every topic)",
+        f"Kafka ({kafka}: PLAINTEXT, anyone can read and write every topic)",
         f"Trino (port {s.trino_port}: any user name is accepted; queries read the lake with Trino's S3 identity)",
         f"the Spark master web UI (port {s.spark_master_ui_port}: shows every application and can kill them)",
     ]
@@ -436,29 +444,10 @@ def unauthenticated_services(s: Settings) -> list[str]:
 
 def exposure_warning(s: Settings) -> str | None:
     """The warning the program prints when the stack is reachable from other machines, else None."""
-    if not is_exposed(s):
+    if ipaddress.IPv4Address(s.bind_address).is_loopback:
         return None
     return (
         f"lakehouse:bindAddress = {s.bind_address}: these services are reachable from other machines without "
         f"authentication: {'; '.join(unauthenticated_services(s))}. Restrict access with a firewall, or set "
         "lakehouse:bindAddress back to 127.0.0.1."
     )
-
-
-def _field_of(key: str) -> str:
-    return next(f.name for f in dataclasses.fields(Settings) if f.metadata["key"] == key)
-
-
-def _port_key(s: Settings, who: str) -> str:
-    if who.startswith("kafka-"):
-        return "kafkaHostPortBase"
-    by_owner = {
-        "minio (S3 API)": "minioApiPort",
-        "minio (console)": "minioConsolePort",
-        "spark-master": "sparkMasterPort",
-        "spark-master (web UI)": "sparkMasterUiPort",
-        "orion": "orionPort",
-        "trino": "trinoPort",
-        "superset": "supersetPort",
-    }
-    return by_owner[who]

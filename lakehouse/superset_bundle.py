@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from contract.names import DEFAULT_TABLE, rejected_table_name
+
 REPO = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO / "superset_assets"
 ROOT_FOLDER = "lakehouse_dashboards"
@@ -58,8 +60,8 @@ class BundleParams:
     """SQLAlchemy URI of Trino as Superset reaches it, e.g. trino://superset@trino:8080/delta."""
     catalog: str = "delta"
     schema: str = "lakehouse"
-    events_table: str = "logistics_events"
-    rejected_table: str = "logistics_events_rejected"
+    events_table: str = DEFAULT_TABLE
+    rejected_table: str = rejected_table_name(DEFAULT_TABLE)
     instance: str = ""
     """Empty for the stack's own copy; otherwise a suffix for an independent copy (tests)."""
 

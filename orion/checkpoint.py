@@ -223,7 +223,7 @@ def find_checkpoint(
     """The checkpoint of a submission: --describe if the job supports it, else the fallbacks."""
     why = "the job does not support --describe"
     if supports_describe(entry, jobs_dir):
-        python_path = [str(p.parent) for p in package_dirs(jobs_dir)][:1]
+        python_path = list(dict.fromkeys(str(p.parent) for p in package_dirs(jobs_dir)))
         data, why = run_describe(
             python, entry, args, describe_env(environ, python_path), cwd=cwd, timeout=timeout, max_bytes=max_bytes
         )

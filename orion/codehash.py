@@ -8,7 +8,8 @@ with `--py-files`:
     python orion/codehash.py zip <jobs dir> <out.zip>      # the packages, as one deterministic zip
     python orion/codehash.py hash <jobs dir> <entry.py>    # the job's code hash (sha256 hex)
 
-A package is a directory directly under the jobs directory holding an `__init__.py` (e.g. jobs/logistics/).
+A package is a directory directly under the jobs directory holding an `__init__.py` (e.g. jobs/logistics/),
+or one of SHARED_PACKAGES beside it (contract/), which the jobs' packages import.
 Every regular file below it is part of it except caches and hidden files (__pycache__, *.pyc, *.pyo, names
 starting with "."; editor leftovers *~ and *.swp), the same ones .dockerignore keeps out of the image, so the
 host's checkout and the image's copy give the same hash. Symbolic links are left out (a zip holds none).
@@ -31,20 +32,23 @@ from pathlib import Path
 # `spark-submit --py-files /opt/lakehouse/jobs/packages.zip /opt/lakehouse/jobs/<job>.py` works by hand.
 IMAGE_ZIP_NAME = "packages.zip"
 _PACKAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SHARED_PACKAGES = ("contract",)
+"""Packages the jobs' own import, kept beside the jobs directory (in the repository and in the image)."""
 _SKIP_DIRS = {"__pycache__"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", "~", ".swp")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 
 
+def _is_package(p: Path) -> bool:
+    return p.is_dir() and not p.is_symlink() and bool(_PACKAGE_NAME.match(p.name)) and (p / "__init__.py").is_file()
+
+
 def package_dirs(jobs_dir: Path | None) -> list[Path]:
-    """The package directories directly under `jobs_dir`, sorted by name."""
+    """The package directories directly under `jobs_dir`, then the SHARED_PACKAGES beside it, sorted by name."""
     if jobs_dir is None or not jobs_dir.is_dir():
         return []
-    return sorted(
-        p
-        for p in jobs_dir.iterdir()
-        if p.is_dir() and not p.is_symlink() and _PACKAGE_NAME.match(p.name) and (p / "__init__.py").is_file()
-    )
+    own = sorted(p for p in jobs_dir.iterdir() if _is_package(p))
+    return own + [jobs_dir.parent / name for name in SHARED_PACKAGES if own and _is_package(jobs_dir.parent / name)]
 
 
 def _kept(name: str) -> bool:

@@ -14,11 +14,12 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.units import MEMORY_PATTERN, memory_bytes
+
 MIN_TOKEN_LENGTH = 16
 # Well-known placeholders that a template or an example might leave behind.
 _PLACEHOLDER_TOKENS = {"changeme", "change-me", "change_me", "secret", "token", "orion", "password"}
 _CODE_TREE = Path(__file__).resolve().parent
-_MEMORY = r"^[1-9][0-9]*[kmgtKMGT]$"
 
 
 class OrionSettings(BaseSettings):
@@ -52,17 +53,17 @@ class OrionSettings(BaseSettings):
     # leaves it ~30 s for that on a loaded machine before Orion's SIGKILL, which always follows.
     stop_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 120.0
     max_active_jobs: Annotated[int, Field(ge=1, le=256)] = 4
-    default_driver_memory: Annotated[str, Field(pattern=_MEMORY)] = Field(
+    default_driver_memory: Annotated[str, Field(pattern=MEMORY_PATTERN)] = Field(
         default="512m", description="spark.driver.memory when neither the job nor spark-defaults.conf sets it."
     )
     # Bounds on what a submission's spark.* conf may ask for (orion/validation.py names the keys).
-    max_driver_memory: Annotated[str, Field(pattern=_MEMORY)] = Field(
+    max_driver_memory: Annotated[str, Field(pattern=MEMORY_PATTERN)] = Field(
         default="1g", description="Largest spark.driver.memory a job may ask for (its JVM runs beside Orion)."
     )
-    max_executor_memory: Annotated[str, Field(pattern=_MEMORY)] = Field(
+    max_executor_memory: Annotated[str, Field(pattern=MEMORY_PATTERN)] = Field(
         default="2g", description="Largest spark.executor.memory (and off-heap / pyspark memory) a job may ask for."
     )
-    max_memory_overhead: Annotated[str, Field(pattern=_MEMORY)] = Field(
+    max_memory_overhead: Annotated[str, Field(pattern=MEMORY_PATTERN)] = Field(
         default="1g", description="Largest spark.{driver,executor}.memoryOverhead a job may ask for."
     )
     # How Orion learns a submission's checkpoint (`<job> --describe`, orion/checkpoint.py).
@@ -116,18 +117,13 @@ class OrionSettings(BaseSettings):
     @property
     def driver_memory_when_unset(self) -> str:
         """ORION_DEFAULT_DRIVER_MEMORY, but never above ORION_MAX_DRIVER_MEMORY."""
-        if memory_bytes(self.default_driver_memory) > memory_bytes(self.max_driver_memory):
+        if memory_bytes(self.default_driver_memory) > memory_bytes(self.max_driver_memory):  # type: ignore[operator]
             return self.max_driver_memory
         return self.default_driver_memory
 
     @property
     def spark_submit(self) -> Path:
         return self.spark_home / "bin" / "spark-submit"
-
-
-def memory_bytes(value: str) -> int:
-    """Bytes of a settings memory size such as 512m or 2g (the pattern above has already been checked)."""
-    return int(value[:-1]) * 1024 ** "kmgt".index(value[-1].lower()) * 1024
 
 
 def describe_errors(exc: ValidationError) -> str:

@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from orion.settings import OrionSettings, memory_bytes
+from contract.units import memory_bytes
+from orion.settings import OrionSettings
 
 MAX_ARGS = 256
 MAX_ARG_LEN = 4096
@@ -106,26 +107,14 @@ _EXECUTABLE_CONF = {
 }  # fmt: skip
 # HotSpot runs these options' values through /bin/sh -c.
 _SHELL_JVM_OPTIONS = re.compile(r"(?i)-XX:\+?(OnOutOfMemoryError|OnError)\b")
-_SIZE = re.compile(r"^\s*([0-9]+)\s*([kmgtp]?)(b?)\s*$", re.IGNORECASE)
-
-
-def spark_size_bytes(text: str, default_unit: int) -> int | None:
-    """Bytes of a Spark size (512m, 2g, 1024 = default unit, 100kb); None when Spark would refuse it."""
-    m = _SIZE.match(text)
-    if m is None:
-        return None
-    number, unit, b = m.groups()
-    if not unit:
-        return int(number) * (1 if b else default_unit)
-    return int(number) * 1024 ** ("kmgtp".index(unit.lower()) + 1)
 
 
 def _bound(key: str, value: str, limits: ConfLimits) -> None:
     if key in _MEMORY_CONF:
         unit, which = _MEMORY_CONF[key]
         limit = getattr(limits, which)
-        size = spark_size_bytes(value, unit)
-        if size is None or size <= 0 or size > memory_bytes(limit):
+        size = memory_bytes(value, spark=True, default_unit=unit)
+        if size is None or size <= 0 or size > memory_bytes(limit):  # type: ignore[operator]
             raise InvalidRequest(
                 f"conf {key}={value!r}: must be a size from 1 byte to {limit} ({_LIMIT_VARIABLE[which]}), e.g. 512m"
             )

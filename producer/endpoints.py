@@ -4,8 +4,7 @@ In order: LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS / LAKEHOUSE_KAFKA_TOPIC (what the st
 containers), `.testbed/endpoints.json` in this directory or a parent (a running test bed),
 `pulumi stack output --json` run in the directory holding Pulumi.yaml (a deployed stack: Pulumi.yaml names
 the clone's own backend, where `make up` keeps the state, and the two outputs read here are not secrets, so
-no passphrase is needed). The keys are the ones lakehouse/endpoints.py defines; this package cannot import
-it, so a test keeps the names equal.
+no passphrase is needed). The variable and output names are the contract's (contract/names.py).
 """
 
 from __future__ import annotations
@@ -17,11 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-ENV_BOOTSTRAP = "LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS"
-ENV_TOPIC = "LAKEHOUSE_KAFKA_TOPIC"
-OUTPUT_BOOTSTRAP = "kafka_bootstrap_servers"
-OUTPUT_TOPIC = "kafka_topic"
-DEFAULT_TOPIC = "logistics-events"
+from contract.names import DEFAULT_TOPIC, ENV_BOOTSTRAP, ENV_TOPIC, OUTPUT_BOOTSTRAP, OUTPUT_TOPIC
+
 TESTBED_FILE = Path(".testbed") / "endpoints.json"
 
 

@@ -27,52 +27,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-DATASET_COLUMNS: tuple[str, ...] = (
-    "timestamp",
-    "vehicle_gps_latitude",
-    "vehicle_gps_longitude",
-    "fuel_consumption_rate",
-    "eta_variation_hours",
-    "traffic_congestion_level",
-    "weather_condition_severity",
-    "lead_time_days",
-    "iot_temperature",
-    "cargo_condition_status",
-    "route_risk_level",
-    "customs_clearance_time",
-    "driver_behavior_score",
-    "fatigue_monitoring_score",
-    "delay_probability",
-    "risk_classification",
-    "delivery_time_deviation",
-)
-EVENT_COLUMNS: tuple[str, ...] = ("event_id", "shipment_id", "event_time", *DATASET_COLUMNS)
-NUMERIC_COLUMNS: tuple[str, ...] = tuple(c for c in DATASET_COLUMNS if c not in ("timestamp", "risk_classification"))
+from contract.events import DOUBLE_FIELDS, FIELD_NAMES, RISK_BANDS
+
+EVENT_COLUMNS: tuple[str, ...] = FIELD_NAMES
+DATASET_COLUMNS: tuple[str, ...] = EVENT_COLUMNS[3:]
+"""The dataset's columns: the event's, without event_id, shipment_id and event_time (they come first)."""
+NUMERIC_COLUMNS: tuple[str, ...] = tuple(f.name for f in DOUBLE_FIELDS)
 _STRING_COLUMNS = frozenset(c for c in EVENT_COLUMNS if c not in NUMERIC_COLUMNS)
-
-# Ranges the generator keeps every value in (those of the dataset). The streaming job accepts wider,
-# physical limits; a test checks each range here lies inside the job's.
-RANGES: dict[str, tuple[float, float]] = {
-    "vehicle_gps_latitude": (24.0, 50.0),
-    "vehicle_gps_longitude": (-125.0, -66.0),
-    "fuel_consumption_rate": (5.0, 20.0),
-    "eta_variation_hours": (-2.0, 5.0),
-    "traffic_congestion_level": (0.0, 10.0),
-    "weather_condition_severity": (0.0, 1.0),
-    "lead_time_days": (1.0, 15.0),
-    "iot_temperature": (-10.0, 40.0),
-    "cargo_condition_status": (0.0, 1.0),
-    "route_risk_level": (0.0, 10.0),
-    "customs_clearance_time": (0.5, 5.0),
-    "driver_behavior_score": (0.0, 1.0),
-    "fatigue_monitoring_score": (0.0, 1.0),
-    "delay_probability": (0.0, 1.0),
-    "delivery_time_deviation": (-2.0, 10.0),
-}
-
-# (lower bound of delay_probability, class), highest first.
-RISK_BANDS: tuple[tuple[float, str], ...] = ((0.7, "High Risk"), (0.4, "Moderate Risk"), (0.0, "Low Risk"))
-RISK_CLASSES: tuple[str, ...] = tuple(name for _, name in RISK_BANDS)
+RANGES: dict[str, tuple[float, float]] = {f.name: f.produced for f in DOUBLE_FIELDS if f.produced}
+"""Ranges the generator keeps every value in (those of the dataset, inside the job's limits)."""
 
 # Freight hubs (latitude, longitude): routes run between two of them.
 HUBS: tuple[tuple[float, float], ...] = (
@@ -165,8 +128,7 @@ _FATIGUE_LO, _FATIGUE_HI = RANGES["fatigue_monitoring_score"]
 _BEHAVIOR_LO, _BEHAVIOR_HI = RANGES["driver_behavior_score"]
 _DELAY_LO, _DELAY_HI = RANGES["delay_probability"]
 _DEV_LO, _DEV_HI = RANGES["delivery_time_deviation"]
-_HIGH, _MODERATE = RISK_BANDS[0][0], RISK_BANDS[1][0]
-_HIGH_NAME, _MODERATE_NAME, _LOW_NAME = RISK_CLASSES
+(_HIGH, _HIGH_NAME), (_MODERATE, _MODERATE_NAME), (_, _LOW_NAME) = RISK_BANDS
 _TWO_PI = 2.0 * math.pi
 _ONE_SECOND = timedelta(seconds=1)
 _GAUSSES = 12
@@ -258,29 +220,35 @@ class EventGenerator:
         while True:
             yield self.next_encoded()
 
-    def _draw(self) -> tuple[object, ...]:
-        """One step of the model: the event's values in EVENT_COLUMNS order, numbers not yet rounded."""
-        rng = self._rng
-        getrandbits = rng.getrandbits
-        shipments = self._shipments
-        # rng.randrange(len(shipments)), as Random does it.
-        n = len(shipments)
+    def _pick(self) -> int:
+        """rng.randrange(len(shipments)), as Random does it."""
+        getrandbits, n = self._rng.getrandbits, len(self._shipments)
         index = getrandbits(self._index_bits)
         while index >= n:
             index = getrandbits(self._index_bits)
-        s = shipments[index]
-        now = self._clock()
-        if now.tzinfo is not UTC:
-            now = now.astimezone(UTC)
-        # rng.gauss() twelve times: Random.gauss makes normals in pairs from two uniforms each.
-        uniform = rng.random
+        return index
+
+    def _normals(self) -> list[float]:
+        """rng.gauss() _GAUSSES times: Random.gauss makes normals in pairs from two uniforms each."""
+        uniform = self._rng.random
         g: list[float] = []
         for _ in range(_GAUSSES // 2):
             x2pi = uniform() * _TWO_PI
             g2rad = math.sqrt(-2.0 * math.log(1.0 - uniform()))
             g.append(math.cos(x2pi) * g2rad)
             g.append(math.sin(x2pi) * g2rad)
+        return g
 
+    def _draw(self) -> tuple[object, ...]:
+        """One step of the model: the event's values in EVENT_COLUMNS order, numbers not yet rounded."""
+        getrandbits = self._rng.getrandbits
+        shipments = self._shipments
+        index = self._pick()
+        s = shipments[index]
+        now = self._clock()
+        if now.tzinfo is not UTC:
+            now = now.astimezone(UTC)
+        g = self._normals()
         progress = s.progress + s.step
         p = s.progress = progress if progress < 1.0 else 1.0
         origin, destination = s.origin, s.destination

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import random
 
+from contract.events import REASON_CODES
 from producer.events import NUMERIC_COLUMNS
 
-KINDS: tuple[str, ...] = ("malformed_json", "missing_field", "wrong_type", "out_of_range", "oversize")
+KINDS: tuple[str, ...] = REASON_CODES
 
 OVERSIZE_LENGTH = 4096
 """Length of an oversized string value: far beyond the job's limits (64 characters for ids)."""

@@ -23,7 +23,6 @@ inside those functions (the provider is pickled into the state).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,11 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from components.providers import inputs as provider_inputs
 from components.providers.inputs import Provider, code_hash, with_ints
+from contract import names
+from contract.names import TOPIC_RULE, is_topic_name
 from lakehouse.clients import kafka_topic
 from lakehouse.clients.kafka_topic import create_topic, delete_topic, describe_topic, update_topic
 
-TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 # Every numeric input: the engine sends them as floats (3 arrives as 3.0).
 INT_PROPS = ("partitions", "replication_factor", "timeout_seconds")
 # The inputs a diff compares; outputs the provider adds (`adopted`, `created`, `topic_id`) are not compared, or
@@ -63,15 +63,15 @@ def provider_hash() -> str:
 
 def provider_sources() -> tuple[Path, ...]:
     """The files whose code the provider runs (besides the SDK and kafka-python)."""
-    return (Path(__file__), Path(kafka_topic.__file__), Path(provider_inputs.__file__))
+    return (Path(__file__), Path(kafka_topic.__file__), Path(provider_inputs.__file__), Path(names.__file__))
 
 
 def validate(props: dict[str, Any], olds: dict[str, Any] | None = None) -> list[tuple[str, str]]:
     """(property, reason) for each input that is not allowed (`olds`: a decrease of partitions is not)."""
     failures: list[tuple[str, str]] = []
     name = props.get("name")
-    if not isinstance(name, str) or not TOPIC_NAME.match(name):
-        failures.append(("name", f"topic name {name!r} must be 1-249 characters of A-Z, a-z, 0-9, '.', '_', '-'"))
+    if not is_topic_name(name):
+        failures.append(("name", f"topic name {name!r} must be {TOPIC_RULE}"))
     bootstrap = props.get("bootstrap_servers")
     if not isinstance(bootstrap, str) or not all(_is_host_port(p) for p in bootstrap.split(",")):
         failures.append(("bootstrap_servers", f"{bootstrap!r} must be comma-separated host:port pairs"))

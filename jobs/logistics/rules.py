@@ -33,10 +33,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .schema import (
+from contract.events import (
     DOUBLE_FIELDS,
     FIELDS,
-    KAFKA_NAMES,
     MAX_KEY_BYTES,
     MAX_PAYLOAD_BYTES,
     TEXT_FIELDS,
@@ -44,6 +43,8 @@ from .schema import (
     TIMESTAMP_SHAPE,
     Field,
 )
+
+from .schema import KAFKA_NAMES
 
 BOM = b"\xef\xbb\xbf"
 # from_json made as strict as the JSON standard (Spark's defaults accept single quotes and NaN tokens).

@@ -7,6 +7,8 @@ import os
 
 from pyspark.sql import SparkSession
 
+from contract.names import ENV_SPARK_LOG_LEVEL
+
 COMPACT_MIN_FILE_BYTES = 64 * 1024 * 1024
 COMPACT_MAX_FILE_BYTES = 128 * 1024 * 1024
 SESSION_CONF = {
@@ -39,7 +41,7 @@ def delta_session(app_name: str) -> SparkSession:
     )
     spark = builder.getOrCreate()
     # Spark's and Delta's INFO lines (whole snapshots per commit) would drown the job's own log.
-    spark.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "WARN"))
+    spark.sparkContext.setLogLevel(os.environ.get(ENV_SPARK_LOG_LEVEL, "WARN"))
     return spark
 
 

@@ -1,9 +1,8 @@
 """Settings of the streaming job and of the standalone maintenance: names, defaults, parsing, precedence.
 
-One definition, shared: lakehouse/generators/job.py builds the stack's environment for the job from
-the ENV_* names and the duration rule here, and the job reads them back with `parse_stream_settings`.
-Standard library only (no pyspark): `--describe` answers without starting Spark, and the host-side
-code (lakehouse/, Orion) can import it.
+The names it reads (LAKEHOUSE_*), the table and checkpoint naming and the duration grammar are the
+contract's (contract/); lakehouse/generators/job.py writes that environment. Standard library only (no
+pyspark): `--describe` answers without starting Spark, and the host-side code (lakehouse/, Orion) can import it.
 
 Precedence, per setting: a flag, then the environment (LAKEHOUSE_*), then the default. A setting
 *derived* from another (the quarantine table and the checkpoint follow the events table) takes a value
@@ -18,87 +17,39 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-# ----- environment names (the stack passes all of them; lakehouse/generators/job.py) -----
-ENV_BOOTSTRAP = "LAKEHOUSE_KAFKA_BOOTSTRAP_SERVERS"
-ENV_TOPIC = "LAKEHOUSE_KAFKA_TOPIC"
-ENV_TABLE_URI = "LAKEHOUSE_TABLE_URI"
-ENV_REJECTED_URI = "LAKEHOUSE_REJECTED_TABLE_URI"
-ENV_CHECKPOINT_URI = "LAKEHOUSE_CHECKPOINT_URI"
-ENV_TRIGGER = "LAKEHOUSE_TRIGGER_INTERVAL"
-ENV_MAX_OFFSETS = "LAKEHOUSE_MAX_OFFSETS_PER_TRIGGER"
-ENV_DEDUP_WINDOW = "LAKEHOUSE_DEDUP_WINDOW"
-ENV_MAINTENANCE_INTERVAL = "LAKEHOUSE_MAINTENANCE_INTERVAL"
-ENV_STOP_TIMEOUT = "LAKEHOUSE_STOP_TIMEOUT"
-ENV_NAMES = (
-    ENV_BOOTSTRAP,
-    ENV_TOPIC,
-    ENV_TABLE_URI,
-    ENV_REJECTED_URI,
-    ENV_CHECKPOINT_URI,
-    ENV_TRIGGER,
-    ENV_MAX_OFFSETS,
-    ENV_DEDUP_WINDOW,
-    ENV_MAINTENANCE_INTERVAL,
-    ENV_STOP_TIMEOUT,
-)
+from contract import names
+from contract.names import checkpoint_uri, derived_checkpoint_uri, rejected_table_name, table_uri
+from contract.units import OFF, duration_seconds
+
 FLAGS = {
-    ENV_BOOTSTRAP: "--bootstrap-servers",
-    ENV_TOPIC: "--topic",
-    ENV_TABLE_URI: "--table-uri",
-    ENV_REJECTED_URI: "--rejected-table-uri",
-    ENV_CHECKPOINT_URI: "--checkpoint-uri",
-    ENV_TRIGGER: "--trigger-interval",
-    ENV_MAX_OFFSETS: "--max-offsets-per-trigger",
-    ENV_DEDUP_WINDOW: "--dedup-window",
-    ENV_MAINTENANCE_INTERVAL: "--maintenance-interval",
-    ENV_STOP_TIMEOUT: "--stop-timeout",
+    names.ENV_BOOTSTRAP: "--bootstrap-servers",
+    names.ENV_TOPIC: "--topic",
+    names.ENV_TABLE_URI: "--table-uri",
+    names.ENV_REJECTED_URI: "--rejected-table-uri",
+    names.ENV_CHECKPOINT_URI: "--checkpoint-uri",
+    names.ENV_TRIGGER: "--trigger-interval",
+    names.ENV_MAX_OFFSETS: "--max-offsets-per-trigger",
+    names.ENV_DEDUP_WINDOW: "--dedup-window",
+    names.ENV_MAINTENANCE_INTERVAL: "--maintenance-interval",
+    names.ENV_STOP_TIMEOUT: "--stop-timeout",
 }
 """The flag of each environment variable: the StreamingJob provider passes the stack's settings as flags."""
+ENV_NAMES = tuple(FLAGS)
 
-# ----- defaults: the stack's (lakehouse/settings.py keeps its defaults equal; a test checks) -----
+# ----- defaults: also the stack's (lakehouse/settings.py takes them from here) -----
 DEFAULT_BOOTSTRAP = "kafka-1:9092,kafka-2:9092,kafka-3:9092"
-DEFAULT_TOPIC = "logistics-events"
-DEFAULT_TABLE_URI = "s3a://lake/logistics_events"
-DEFAULT_CHECKPOINT_URI = "s3a://checkpoints/logistics_events"
+DEFAULT_TABLE_URI = table_uri(names.DEFAULT_LAKE_BUCKET, names.DEFAULT_TABLE)
+DEFAULT_CHECKPOINT_URI = checkpoint_uri(names.DEFAULT_CHECKPOINT_BUCKET, names.DEFAULT_TABLE)
 DEFAULT_TRIGGER = "1 second"
 DEFAULT_MAX_OFFSETS = 200_000
 DEFAULT_DEDUP_WINDOW = "1 hour"
 DEFAULT_MAINTENANCE_INTERVAL = "15 minutes"
 DEFAULT_STOP_TIMEOUT = "30 seconds"
-REJECTED_SUFFIX = "_rejected"
-CHECKPOINT_SUFFIX = "/_checkpoints/logistics_stream"
-"""A checkpoint derived from a table lives inside it: it is the table's, and goes with it (Delta, VACUUM,
-Trino and delta-rs ignore names starting with '_')."""
 MAX_OFFSETS_LIMIT = 10_000_000
 MIN_RETAIN_HOURS = 168
-OFF = "off"
-
-# ----- durations: one rule for the job and the stack's config (lakehouse/settings.py imports it) -----
-# At most six digits: Spark turns a duration into microseconds in a signed 64-bit number.
-DURATION_PATTERN = r"^([1-9][0-9]{0,5}) (milliseconds?|seconds?|minutes?|hours?)$"
-DURATION_EXAMPLES = "'1 second', '500 milliseconds', '10 minutes', '1 hour'"
-_DURATION = re.compile(DURATION_PATTERN)
-_UNIT_SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600}
-
-
-def duration_seconds(text: str, what: str) -> float:
-    """'1 hour' -> 3600.0; raises ValueError naming `what`, the value and the allowed form."""
-    m = _DURATION.match(text.strip()) if isinstance(text, str) else None
-    if not m:
-        raise ValueError(f"{what} = {text!r} is not allowed: a duration such as {DURATION_EXAMPLES}")
-    return int(m.group(1)) * _UNIT_SECONDS[m.group(2).rstrip("s")]
-
-
-def derived_rejected_uri(table_uri: str) -> str:
-    return table_uri.rstrip("/") + REJECTED_SUFFIX
-
-
-def derived_checkpoint_uri(table_uri: str) -> str:
-    return table_uri.rstrip("/") + CHECKPOINT_SUFFIX
 
 
 # ----- where a value came from -----
@@ -106,20 +57,12 @@ FLAG, ENVIRONMENT, DEFAULT, DERIVED = "flag", "environment", "default", "derived
 _LEVEL = {FLAG: 2, ENVIRONMENT: 1, DEFAULT: 0, DERIVED: 0}
 
 
-def _pick(flag: str | None, env: Mapping[str, str], name: str, default: str) -> tuple[str, str]:
-    if flag is not None:
-        return flag, FLAG
-    if env.get(name):
-        return env[name], ENVIRONMENT
-    return default, DEFAULT
-
-
 def _follow(
     flag: str | None, env: Mapping[str, str], name: str, base_source: str, derived: str, default: str | None = None
 ) -> tuple[str, str]:
-    """A setting that follows its base: its own flag; the environment only if the base is not more
-    specific (came from the environment or the default); else derived from the base (or `default` when
-    the base is the default itself)."""
+    """A setting's value and where it came from: its own flag; the environment only if the base it follows is
+    not more specific (came from the environment or the default); else derived from the base (or `default`
+    when the base is the default itself). A setting that follows nothing is its own base: `_pick`."""
     if flag is not None:
         return flag, FLAG
     if env.get(name) and _LEVEL[base_source] <= _LEVEL[ENVIRONMENT]:
@@ -127,6 +70,10 @@ def _follow(
     if default is not None and base_source == DEFAULT:
         return default, DEFAULT
     return derived, DERIVED
+
+
+def _pick(flag: str | None, env: Mapping[str, str], name: str, default: str) -> tuple[str, str]:
+    return _follow(flag, env, name, DEFAULT, default, default)
 
 
 @dataclass(frozen=True)
@@ -165,11 +112,7 @@ class StreamSettings:
         return duration_seconds(self.maintenance_interval, "maintenance interval")
 
     def description(self) -> dict[str, object]:
-        """What `--describe` prints: every resolved value and where it came from."""
-        out: dict[str, object] = {"job": "logistics_stream"}
-        out.update({k: v for k, v in asdict(self).items() if k not in ("describe", "sources")})
-        out["sources"] = dict(self.sources)
-        return out
+        return _description(self, job="logistics_stream")
 
 
 def _stream_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -177,27 +120,27 @@ def _stream_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         prog="logistics_stream.py",
         description="Kafka -> Delta streaming job for logistics events, exactly once, with a quarantine.",
     )
-    p.add_argument("--bootstrap-servers", help=f"Kafka brokers (${ENV_BOOTSTRAP}; default {DEFAULT_BOOTSTRAP})")
-    p.add_argument("--topic", help=f"${ENV_TOPIC}; default {DEFAULT_TOPIC}")
-    p.add_argument("--table-uri", help=f"the events table (${ENV_TABLE_URI}; default {DEFAULT_TABLE_URI})")
+    p.add_argument("--bootstrap-servers", help=f"Kafka brokers (${names.ENV_BOOTSTRAP}; default {DEFAULT_BOOTSTRAP})")
+    p.add_argument("--topic", help=f"${names.ENV_TOPIC}; default {names.DEFAULT_TOPIC}")
+    p.add_argument("--table-uri", help=f"the events table (${names.ENV_TABLE_URI}; default {DEFAULT_TABLE_URI})")
     p.add_argument(
         "--rejected-table-uri",
-        help=f"the quarantine (${ENV_REJECTED_URI} when the table is not given by flag; "
-        f"default: the table's location + '{REJECTED_SUFFIX}')",
+        help=f"the quarantine (${names.ENV_REJECTED_URI} when the table is not given by flag; "
+        f"default: the table's location + '{names.REJECTED_SUFFIX}')",
     )
     p.add_argument(
         "--checkpoint-uri",
-        help=f"the query's checkpoint (${ENV_CHECKPOINT_URI} when the table is not given by flag; default "
-        f"{DEFAULT_CHECKPOINT_URI} for the default table, else the table's location + '{CHECKPOINT_SUFFIX}')",
+        help=f"the query's checkpoint (${names.ENV_CHECKPOINT_URI} when the table is not given by flag; default "
+        f"{DEFAULT_CHECKPOINT_URI} for the default table, else the table's location + '{names.CHECKPOINT_SUFFIX}')",
     )
-    p.add_argument("--trigger-interval", help=f"${ENV_TRIGGER}; default {DEFAULT_TRIGGER}")
-    p.add_argument("--max-offsets-per-trigger", help=f"${ENV_MAX_OFFSETS}; default {DEFAULT_MAX_OFFSETS}")
-    p.add_argument("--dedup-window", help=f"${ENV_DEDUP_WINDOW}; default {DEFAULT_DEDUP_WINDOW}")
+    p.add_argument("--trigger-interval", help=f"${names.ENV_TRIGGER}; default {DEFAULT_TRIGGER}")
+    p.add_argument("--max-offsets-per-trigger", help=f"${names.ENV_MAX_OFFSETS}; default {DEFAULT_MAX_OFFSETS}")
+    p.add_argument("--dedup-window", help=f"${names.ENV_DEDUP_WINDOW}; default {DEFAULT_DEDUP_WINDOW}")
     p.add_argument(
         "--maintenance-interval",
-        help=f"${ENV_MAINTENANCE_INTERVAL}; default {DEFAULT_MAINTENANCE_INTERVAL}; '{OFF}' turns it off",
+        help=f"${names.ENV_MAINTENANCE_INTERVAL}; default {DEFAULT_MAINTENANCE_INTERVAL}; '{OFF}' turns it off",
     )
-    p.add_argument("--stop-timeout", help=f"${ENV_STOP_TIMEOUT}; default {DEFAULT_STOP_TIMEOUT}")
+    p.add_argument("--stop-timeout", help=f"${names.ENV_STOP_TIMEOUT}; default {DEFAULT_STOP_TIMEOUT}")
     p.add_argument("--available-now", action="store_true", help="Process what the topic holds now, then stop.")
     p.add_argument(
         "--describe", action="store_true", help="Print the resolved settings as one JSON object and exit (no Spark)."
@@ -217,25 +160,25 @@ def parse_stream_settings(argv: Sequence[str] | None = None, env: Mapping[str, s
         value, src[attr] = _pick(getattr(a, attr), env, name, default)
         return value
 
-    bootstrap = pick("bootstrap_servers", ENV_BOOTSTRAP, DEFAULT_BOOTSTRAP)
-    topic = pick("topic", ENV_TOPIC, DEFAULT_TOPIC)
-    table = pick("table_uri", ENV_TABLE_URI, DEFAULT_TABLE_URI).strip().rstrip("/")
+    bootstrap = pick("bootstrap_servers", names.ENV_BOOTSTRAP, DEFAULT_BOOTSTRAP)
+    topic = pick("topic", names.ENV_TOPIC, names.DEFAULT_TOPIC)
+    table = pick("table_uri", names.ENV_TABLE_URI, DEFAULT_TABLE_URI).strip().rstrip("/")
     rejected, src["rejected_table_uri"] = _follow(
-        a.rejected_table_uri, env, ENV_REJECTED_URI, src["table_uri"], derived_rejected_uri(table)
+        a.rejected_table_uri, env, names.ENV_REJECTED_URI, src["table_uri"], rejected_table_name(table)
     )
     checkpoint, src["checkpoint_uri"] = _follow(
         a.checkpoint_uri,
         env,
-        ENV_CHECKPOINT_URI,
+        names.ENV_CHECKPOINT_URI,
         src["table_uri"],
         derived_checkpoint_uri(table),
         DEFAULT_CHECKPOINT_URI,
     )
-    trigger = pick("trigger_interval", ENV_TRIGGER, DEFAULT_TRIGGER)
-    max_offsets_text = pick("max_offsets_per_trigger", ENV_MAX_OFFSETS, str(DEFAULT_MAX_OFFSETS))
-    window = pick("dedup_window", ENV_DEDUP_WINDOW, DEFAULT_DEDUP_WINDOW)
-    maintenance = pick("maintenance_interval", ENV_MAINTENANCE_INTERVAL, DEFAULT_MAINTENANCE_INTERVAL)
-    stop_timeout = pick("stop_timeout", ENV_STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT)
+    trigger = pick("trigger_interval", names.ENV_TRIGGER, DEFAULT_TRIGGER)
+    max_offsets_text = pick("max_offsets_per_trigger", names.ENV_MAX_OFFSETS, str(DEFAULT_MAX_OFFSETS))
+    window = pick("dedup_window", names.ENV_DEDUP_WINDOW, DEFAULT_DEDUP_WINDOW)
+    maintenance = pick("maintenance_interval", names.ENV_MAINTENANCE_INTERVAL, DEFAULT_MAINTENANCE_INTERVAL)
+    stop_timeout = pick("stop_timeout", names.ENV_STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT)
     try:
         duration_seconds(trigger, "trigger interval")
         duration_seconds(window, "dedup window")
@@ -290,10 +233,7 @@ class MaintenanceSettings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def description(self) -> dict[str, object]:
-        out: dict[str, object] = {"job": "delta_maintenance", "checkpoint_uri": None}
-        out.update({k: v for k, v in asdict(self).items() if k not in ("describe", "sources")})
-        out["sources"] = dict(self.sources)
-        return out
+        return _description(self, job="delta_maintenance", checkpoint_uri=None)
 
 
 def parse_maintenance_settings(
@@ -305,11 +245,11 @@ def parse_maintenance_settings(
         description="Compaction, vacuum and log checkpoint of the events table and its quarantine, by hand, "
         "while no stream writes them (the stream runs the same maintenance itself, on its schedule).",
     )
-    p.add_argument("--table-uri", help=f"${ENV_TABLE_URI}; default {DEFAULT_TABLE_URI}")
+    p.add_argument("--table-uri", help=f"${names.ENV_TABLE_URI}; default {DEFAULT_TABLE_URI}")
     p.add_argument(
         "--rejected-table-uri",
-        help=f"${ENV_REJECTED_URI} when the table is not given by flag; default: the table's location + "
-        f"'{REJECTED_SUFFIX}'",
+        help=f"${names.ENV_REJECTED_URI} when the table is not given by flag; default: the table's location + "
+        f"'{names.REJECTED_SUFFIX}'",
     )
     p.add_argument(
         "--retain-hours",
@@ -326,12 +266,12 @@ def parse_maintenance_settings(
             "files that running queries, time travel or a lagging stream still read"
         )
     src: dict[str, str] = {}
-    table, src["table_uri"] = _pick(a.table_uri, env, ENV_TABLE_URI, DEFAULT_TABLE_URI)
+    table, src["table_uri"] = _pick(a.table_uri, env, names.ENV_TABLE_URI, DEFAULT_TABLE_URI)
     table = table.strip().rstrip("/")
     if not table:
         p.error("table_uri is empty: give a location such as s3a://bucket/path")
     rejected, src["rejected_table_uri"] = _follow(
-        a.rejected_table_uri, env, ENV_REJECTED_URI, src["table_uri"], derived_rejected_uri(table)
+        a.rejected_table_uri, env, names.ENV_REJECTED_URI, src["table_uri"], rejected_table_name(table)
     )
     return MaintenanceSettings(
         table_uri=table,
@@ -341,6 +281,12 @@ def parse_maintenance_settings(
         describe=a.describe,
         sources=src,
     )
+
+
+def _description(settings: StreamSettings | MaintenanceSettings, **head: object) -> dict[str, object]:
+    """What `--describe` prints: every resolved value and where it came from."""
+    values = {k: v for k, v in asdict(settings).items() if k not in ("describe", "sources")}
+    return {**head, **values, "sources": dict(settings.sources)}
 
 
 def print_description(description: Mapping[str, object]) -> None:

@@ -28,6 +28,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from contract.batchlog import batch_line
+
 from .lease import LeaseHeld, WriterLease
 from .rules import explain, screen
 from .schema import FIELDS, KAFKA_NAMES
@@ -146,17 +148,8 @@ class ProgressLog:
         steps = dict(result.steps)
         if batch_id in self._writer.maintenance_seconds:
             steps["maintenance"] = self._writer.maintenance_seconds[batch_id]
-        log.info(
-            "batch %d: consumed %d, valid %d, rejected %d, duplicates %d, %.1f s (%s)%s",
-            batch_id,
-            consumed,
-            result.valid,
-            result.rejected,
-            consumed - result.valid - result.rejected,
-            int(p.get("batchDuration") or 0) / 1000.0,
-            ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()),
-            "; already committed before a restart" if result.replayed else "",
-        )
+        seconds = int(p.get("batchDuration") or 0) / 1000.0
+        log.info("%s", batch_line(batch_id, consumed, result.valid, result.rejected, seconds, steps, result.replayed))
 
     class Java:
         implements = ["org.apache.spark.sql.streaming.PythonStreamingQueryListener"]

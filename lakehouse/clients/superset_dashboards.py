@@ -41,7 +41,7 @@ def inputs(
     is Superset as a browser on the host opens it, the base of the dashboards' URLs (`http://localhost:8088`
     where the provider connects to 127.0.0.1; default: `superset_url`); `trino_host` and `trino_port` are Trino
     as *Superset* reaches it: `trino:8080` inside Docker, 127.0.0.1:<port> on the test bed."""
-    from lakehouse.generators.s3 import rejected_table_name
+    from contract.names import rejected_table_name
 
     return {
         "superset_url": superset_url.rstrip("/"),

@@ -23,13 +23,3 @@ class S3Endpoint:
     @property
     def ssl(self) -> bool:
         return self.url.startswith("https://")
-
-
-def table_uri(bucket: str, path: str, scheme: str = "s3a") -> str:
-    """Location of a table: s3a:// for Spark's Hadoop file system, s3:// for Trino and delta-rs."""
-    return f"{scheme}://{bucket}/{path.strip('/')}"
-
-
-def rejected_table_name(table: str) -> str:
-    """The quarantine table beside a table: its name (and path) with `_rejected` appended."""
-    return f"{table}_rejected"

@@ -230,7 +230,7 @@ LINE = (
 
 
 def test_batch_line_parses_counts_seconds_and_steps() -> None:
-    from bench.batchlog import parse_batch_line
+    from contract.batchlog import parse_batch_line
 
     got = parse_batch_line(LINE)
     assert got == {

@@ -134,7 +134,7 @@ def test_provider_hash_changes_when_any_file_of_the_provider_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sources = kt.provider_sources()
-    assert {p.name for p in sources} == {"kafka_topic.py", "inputs.py"}
+    assert {p.name for p in sources} == {"kafka_topic.py", "inputs.py", "names.py"}
     copies = []
     for src in sources:
         dest = tmp_path / src.parent.name / src.name

@@ -1,8 +1,5 @@
-"""Pulumi.yaml declares every config key exactly as Settings defines it; Pulumi.dev.yaml is valid.
-
-The stack reads config only through Settings, so a key missing here, or with another default, would make
-`pulumi config` and the program disagree.
-"""
+"""Pulumi.yaml's config block and the README's table are what lakehouse/config_docs.py generates from Settings;
+what it generates is what Pulumi needs; Pulumi.dev.yaml is valid."""
 
 from __future__ import annotations
 
@@ -11,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from components.config_table import config_rows, markdown_table
+from lakehouse.config_docs import PULUMI_YAML, config_rows, markdown_table, pulumi_yaml
 from lakehouse.settings import NAMESPACE, SECRET_KEYS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +28,12 @@ def test_project_name_and_python_runtime_with_the_virtualenv() -> None:
     assert p["name"] == "lakehouse"
     assert p["runtime"]["name"] == "python"
     assert p["runtime"]["options"]["virtualenv"] == ".venv"
+
+
+def test_pulumi_yaml_is_the_generated_one() -> None:
+    assert PULUMI_YAML.read_text() == pulumi_yaml(PULUMI_YAML.read_text()), (
+        "Pulumi.yaml's config block is stale: run `python -m lakehouse.config_docs --pulumi-yaml`"
+    )
 
 
 def test_every_setting_is_declared_with_its_type_default_and_description() -> None:
@@ -84,8 +87,6 @@ def test_config_table_lists_every_key_with_its_default() -> None:
 
 
 def test_the_readme_shows_the_generated_config_table() -> None:
-    # A changed default or description reaches the README only through `python -m components.config_table`.
+    # A changed default or description reaches the README only through `python -m lakehouse.config_docs`.
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert markdown_table() in readme, (
-        "README's configuration table is stale: paste `python -m components.config_table`"
-    )
+    assert markdown_table() in readme, "README's configuration table is stale: paste `python -m lakehouse.config_docs`"

@@ -108,6 +108,7 @@ def test_dockerignore_sends_only_what_the_spark_image_copies() -> None:
         "images/spark/jars/pom.xml",
         "images/spark/python_jars.py",
         "requirements-services.txt",
+        "contract",
         "jobs",
         "producer",
         "orion",

@@ -644,7 +644,7 @@ def test_spark_containers_run_the_built_image(default_stack: Recording) -> None:
 
 
 def test_orion_env_contract(stack: Recording) -> None:
-    from lakehouse.generators import job
+    from contract import names as job
 
     env = stack.env("spark-orion")
     assert env["ORION_SPARK_MASTER_URL"] == "spark://spark-master:7077"

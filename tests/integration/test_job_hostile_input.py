@@ -24,7 +24,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from bench import sparkrun
-from jobs.logistics.schema import MAX_PAYLOAD_BYTES
+from contract.events import MAX_PAYLOAD_BYTES
 from tests.integration.spark_apps import delta_storage_options, wait_for_line
 from tests.jobs.hostile_inputs import CASES, TEN_MB
 from tests.jobs.jobs_testlib import BASE, payload

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from jobs.logistics.schema import MAX_KEY_BYTES, MAX_PAYLOAD_BYTES
+from contract.events import MAX_KEY_BYTES, MAX_PAYLOAD_BYTES
 from tests.jobs.jobs_testlib import BASE, DROP, payload
 
 KEY = b"SHP-00000000A001"

@@ -13,13 +13,13 @@ from hostile_inputs import CASES, KINDS
 from jobs_testlib import BASE, DROP, KAFKA_TIME, kafka_rows, names_and_types, payload
 from pyspark.sql import Row, SparkSession
 
+from contract.events import DOUBLE_FIELDS, FIELDS
 from jobs.logistics import rules, schema, tables
 
-DOUBLE_FIELDS = schema.DOUBLE_FIELDS
 RANGE_CASES: list[tuple[str, bytes, str | None]] = [
     *[(f"above-{f.name}", payload(**{f.name: f.high + 1}), "out_of_range") for f in DOUBLE_FIELDS],
     *[(f"below-{f.name}", payload(**{f.name: f.low - 1}), "out_of_range") for f in DOUBLE_FIELDS],
-    *[(f"missing-{f.name}", payload(**{f.name: DROP}), "missing_field") for f in schema.FIELDS],
+    *[(f"missing-{f.name}", payload(**{f.name: DROP}), "missing_field") for f in FIELDS],
     ("bounds-low", payload(**{f.name: f.low for f in DOUBLE_FIELDS}), None),
     ("bounds-high", payload(**{f.name: f.high for f in DOUBLE_FIELDS}), None),
 ]

@@ -1,7 +1,7 @@
-"""The job's settings: the names it shares with lakehouse/, the stack's defaults, precedence, bad values.
+"""The job's settings: what the stack passes, the stack's defaults, precedence, bad values.
 
-The job runs alone inside Spark; lakehouse/generators/job.py imports its names and rules (not copies),
-so these tests check the stack passes every setting and that the values mean the same on both sides."""
+The job runs alone inside Spark and reads the environment lakehouse/generators/job.py writes (both with the
+contract's names): these tests check the stack passes every setting and the values mean the same on both sides."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import dataclasses
 import pytest
 
 from jobs.logistics import settings as job
-from lakehouse.generators import job as contract
+from lakehouse.generators import job as stack
 from lakehouse.settings import Settings
 
 
 def stack_env(**changes: object) -> dict[str, str]:
-    return contract.stream_job_env(Settings().replace(**changes), bootstrap_servers=job.DEFAULT_BOOTSTRAP)
+    return stack.stream_job_env(Settings().replace(**changes), bootstrap_servers=job.DEFAULT_BOOTSTRAP)
 
 
 def test_the_stack_environment_sets_every_setting_of_the_job() -> None:

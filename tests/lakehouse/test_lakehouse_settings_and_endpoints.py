@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lakehouse import endpoints
+from lakehouse.generators.kafka import durability
 from lakehouse.settings import Settings, memory_mib
 
 
@@ -13,9 +14,8 @@ def test_memory_notation() -> None:
 
 
 def test_replication_follows_brokers() -> None:
-    one, five = Settings(kafka_brokers=1, kafka_controllers=1), Settings(kafka_brokers=5)
-    assert (one.kafka_replication_factor, one.kafka_min_insync_replicas) == (1, 1)
-    assert (five.kafka_replication_factor, five.kafka_min_insync_replicas) == (3, 2)
+    assert durability(1) == {"replication_factor": 1, "min_insync_replicas": 1}
+    assert durability(5) == {"replication_factor": 3, "min_insync_replicas": 2}
 
 
 def test_public_endpoints_for_the_default_settings() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from jobs.logistics.schema import REASON_CODES
+from contract.events import REASON_CODES
 
 ASSETS = Path(__file__).resolve().parents[2] / "superset_assets"
 

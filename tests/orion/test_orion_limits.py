@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from orion_fakes import FakeLauncher
 
+from contract.units import memory_bytes
 from orion.settings import OrionSettings
-from orion.validation import ConfLimits, InvalidRequest, parse_conf, spark_size_bytes
+from orion.validation import ConfLimits, InvalidRequest, parse_conf
 
 ORION = Path(__file__).resolve().parents[2] / "orion"
 LIMITS = ConfLimits(cores_max=2, driver_memory="1g", executor_memory="2g", memory_overhead="512m")
@@ -74,7 +75,7 @@ def test_conf_within_the_limits_is_kept_as_given() -> None:
      ("7b", 1 << 20, 7), ("1.5g", 1, None), ("g", 1, None), ("", 1, None)],
 )  # fmt: skip
 def test_spark_sizes_read_as_spark_reads_them(text: str, unit: int, expected: int | None) -> None:
-    assert spark_size_bytes(text, unit) == expected
+    assert memory_bytes(text, spark=True, default_unit=unit) == expected
 
 
 def test_the_api_applies_the_settings_limits(client: TestClient, launcher: FakeLauncher) -> None:

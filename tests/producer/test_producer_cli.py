@@ -234,16 +234,6 @@ def test_topic_defaults_to_the_stacks(tmp_path: Path) -> None:
     assert endpoints.resolve("b:1", None, env={}, cwd=tmp_path).topic == "logistics-events"
 
 
-def test_names_agree_with_the_lakehouse_package() -> None:
-    from lakehouse.endpoints import PUBLIC_KEYS
-    from lakehouse.generators import job
-    from lakehouse.settings import Settings
-
-    assert {endpoints.OUTPUT_BOOTSTRAP, endpoints.OUTPUT_TOPIC} <= set(PUBLIC_KEYS)
-    assert (endpoints.ENV_BOOTSTRAP, endpoints.ENV_TOPIC) == (job.ENV_BOOTSTRAP, job.ENV_TOPIC)
-    assert endpoints.DEFAULT_TOPIC == Settings().kafka_topic
-
-
 def write_testbed(root: Path, servers: str, topic: str) -> None:
     (root / ".testbed").mkdir()
     (root / ".testbed" / "endpoints.json").write_text(json.dumps({"kafka_bootstrap_servers": servers,

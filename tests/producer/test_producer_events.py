@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contract.events import RISK_CLASSES
 from producer.events import (
     DATASET_COLUMNS,
     DECIMALS,
     EVENT_COLUMNS,
     HUBS,
     RANGES,
-    RISK_CLASSES,
     EventGenerator,
     SimulatedClock,
     encode,

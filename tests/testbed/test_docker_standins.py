@@ -92,7 +92,9 @@ def test_spark_context_sends_exactly_what_the_dockerfile_copies() -> None:
     assert "images/spark/python_jars.py" in files and "images/spark/jars/pom.xml" in files
     assert "requirements-services.txt" in files and "images/spark/Dockerfile" in files
     tops = {f.split("/")[0] for f in files}
-    assert tops == {".dockerignore", "images", "jobs", "orion", "producer", "requirements-services.txt"}, tops
+    assert tops == {".dockerignore", "contract", "images", "jobs", "orion", "producer", "requirements-services.txt"}, (
+        tops
+    )
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
 
 
