@@ -15,6 +15,9 @@ import pulumi_docker as docker
 
 from components import containers as c
 from components.sizing import jvm_limit_mib, spark_worker_limit_mib
+from lakehouse.endpoints import IN_NETWORK_SPARK_MASTER_URL
+from lakehouse.endpoints import SPARK_MASTER_HOST as MASTER_HOST
+from lakehouse.endpoints import SPARK_MASTER_PORT as MASTER_PORT
 from lakehouse.generators.spark import daemon_env
 
 SPARK_HOME = "/opt/spark"
@@ -22,8 +25,6 @@ CONF_DIR = "/opt/lakehouse/conf"
 JARS_DIR = "/opt/lakehouse/jars"
 JOBS_DIR = "/opt/lakehouse/jobs"
 WORK_DIR = "/opt/spark/work-dir"
-MASTER_HOST = "spark-master"
-MASTER_PORT = 7077
 MASTER_UI_PORT = 8080
 WORKER_UI_PORT = 8081
 DOCKERFILE = "images/spark/Dockerfile"
@@ -34,7 +35,7 @@ PYTHON = "/opt/lakehouse/venv/bin/python3"
 
 
 def master_url() -> str:
-    return f"spark://{MASTER_HOST}:{MASTER_PORT}"
+    return IN_NETWORK_SPARK_MASTER_URL
 
 
 def master_ui_url() -> str:

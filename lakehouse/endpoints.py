@@ -10,9 +10,10 @@ from contract.names import ALL_KEYS, POSTDEPLOY_KEYS, PUBLIC_KEYS, SECRET_KEYS, 
 from lakehouse.settings import Settings
 
 __all__ = ["ALL_KEYS", "POSTDEPLOY_KEYS", "PUBLIC_KEYS", "SECRET_KEYS", "public_endpoints"]
-# Where the Spark master's RPC is when the stack does not publish it (lakehouse:publishSparkMasterRpc false):
-# inside the Docker network only (components/spark.py's master_url(); a test keeps them equal).
-IN_NETWORK_SPARK_MASTER_URL = "spark://spark-master:7077"
+# The Spark master inside the Docker network (components/spark.py names its container and listens there): the
+# URL users get when the stack does not publish its RPC port (lakehouse:publishSparkMasterRpc false).
+SPARK_MASTER_HOST, SPARK_MASTER_PORT = "spark-master", 7077
+IN_NETWORK_SPARK_MASTER_URL = f"spark://{SPARK_MASTER_HOST}:{SPARK_MASTER_PORT}"
 
 
 def public_endpoints(s: Settings, host: str = "localhost") -> dict[str, str]:

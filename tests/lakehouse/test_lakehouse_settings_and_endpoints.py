@@ -23,10 +23,8 @@ def test_public_endpoints_for_the_default_settings() -> None:
     assert set(e) == set(endpoints.PUBLIC_KEYS)
     assert e["kafka_bootstrap_servers"] == "localhost:19092,localhost:19093,localhost:19094"
     assert e["s3_endpoint"] == "http://localhost:9000"
-    # Not published by default: the address inside the Docker network (components/spark.py's master_url()).
-    from components.spark import master_url
-
-    assert e["spark_master_url"] == endpoints.IN_NETWORK_SPARK_MASTER_URL == master_url()
+    # Not published by default: the master's container inside the Docker network.
+    assert e["spark_master_url"] == "spark://spark-master:7077"
     published = endpoints.public_endpoints(Settings(publish_spark_master_rpc=True))
     assert published["spark_master_url"] == "spark://localhost:7077"
     assert e["delta_table_uri"] == "s3a://lake/logistics_events"
