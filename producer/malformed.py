@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 
-from contract.events import REASON_CODES
+from contract.events import MALFORMED_JSON, MISSING_FIELD, OUT_OF_RANGE, OVERSIZE, REASON_CODES, WRONG_TYPE
 from producer.events import NUMERIC_COLUMNS
 
 KINDS: tuple[str, ...] = REASON_CODES
@@ -48,7 +48,7 @@ def build(kind: str, event: dict[str, object], rng: random.Random) -> tuple[byte
     """(key, value, what is wrong) for one bad record of `kind`, made from the valid `event`."""
     key = str(event["shipment_id"]).encode()
     bad = dict(event)
-    if kind == "malformed_json":
+    if kind == MALFORMED_JSON:
         variant = rng.randrange(3)
         if variant == 0:
             whole = _dumps(event)
@@ -56,11 +56,11 @@ def build(kind: str, event: dict[str, object], rng: random.Random) -> tuple[byte
         if variant == 1:
             return key, b"shipment " + key + b" status ??? <not json>", "not JSON at all"
         return key, _dumps([event["event_id"], event["shipment_id"]]), "a JSON array, not an object"
-    if kind == "missing_field":
+    if kind == MISSING_FIELD:
         field = rng.choice(_REQUIRED)
         del bad[field]
         return key, _dumps(bad), f"{field} left out"
-    if kind == "wrong_type":
+    if kind == WRONG_TYPE:
         variant = rng.randrange(3)
         if variant == 0:
             field = rng.choice(NUMERIC_COLUMNS)
@@ -71,11 +71,11 @@ def build(kind: str, event: dict[str, object], rng: random.Random) -> tuple[byte
             return key, _dumps(bad), "event_time is a number"
         bad["shipment_id"] = {"id": event["shipment_id"]}
         return key, _dumps(bad), "shipment_id is an object"
-    if kind == "out_of_range":
+    if kind == OUT_OF_RANGE:
         field, value = rng.choice(_OUT_OF_RANGE)
         bad[field] = value
         return key, _dumps(bad), f"{field} = {value!r}"
-    if kind == "oversize":
+    if kind == OVERSIZE:
         field = rng.choice(("shipment_id", "event_id"))
         bad[field] = "X" * OVERSIZE_LENGTH
         return key, _dumps(bad), f"{field} of {OVERSIZE_LENGTH} characters"

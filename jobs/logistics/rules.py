@@ -36,11 +36,16 @@ from pyspark.sql import types as T
 from contract.events import (
     DOUBLE_FIELDS,
     FIELDS,
+    MALFORMED_JSON,
     MAX_KEY_BYTES,
     MAX_PAYLOAD_BYTES,
+    MISSING_FIELD,
+    OUT_OF_RANGE,
+    OVERSIZE,
     TEXT_FIELDS,
     TIMESTAMP_RANGE,
     TIMESTAMP_SHAPE,
+    WRONG_TYPE,
     Field,
 )
 
@@ -276,7 +281,7 @@ def _number_problems(f: Field, value: Column) -> list[tuple[Column, Column]]:
     in_range = dict(_value_checks(f, value))["range"]
     low, high = F.lit(str(f.low)), F.lit(str(f.high))
     message = F.format_string("%s = %s is out of range [%s, %s]", F.lit(f.name), value.cast("string"), low, high)
-    return [(~F.coalesce(in_range, F.lit(False)), _problem("out_of_range", message))]
+    return [(~F.coalesce(in_range, F.lit(False)), _problem(OUT_OF_RANGE, message))]
 
 
 def _timestamp_problems(f: Field, text: Column) -> list[tuple[Column, Column]]:
@@ -285,19 +290,19 @@ def _timestamp_problems(f: Field, text: Column) -> list[tuple[Column, Column]]:
     shape = "%s = '%s' is not an ISO-8601 date and time (yyyy-MM-ddTHH:mm[:ss[.f]][zone])"
     outside = F.format_string("%s = %s is outside [%s, %s)", name, short, *(F.lit(t) for t in TIMESTAMP_RANGE))
     return [
-        (~checks["shape"] | ~ts_checks["valid"], _problem("wrong_type", F.format_string(shape, name, short))),
-        (~ts_checks["range"], _problem("out_of_range", outside)),
+        (~checks["shape"] | ~ts_checks["valid"], _problem(WRONG_TYPE, F.format_string(shape, name, short))),
+        (~ts_checks["range"], _problem(OUT_OF_RANGE, outside)),
     ]
 
 
 def _string_problems(f: Field, text: Column) -> list[tuple[Column, Column]]:
     checks, name = dict(_value_checks(f, text)), F.lit(f.name)
     over = F.format_string("%s is %d characters, over the limit of %d", name, F.length(text), F.lit(f.max_length or 0))
-    problems = [(~checks["length"], _problem("oversize", over))]
+    problems = [(~checks["length"], _problem(OVERSIZE, over))]
     if f.allowed:
         allowed = F.lit(", ".join(f"'{a}'" for a in f.allowed))
         message = F.format_string("%s = '%s' is not one of %s", name, F.substring(text, 1, 40), allowed)
-        problems.append((~checks["allowed"], _problem("out_of_range", message)))
+        problems.append((~checks["allowed"], _problem(OUT_OF_RANGE, message)))
     return problems
 
 
@@ -316,8 +321,8 @@ def _field_problem(f: Field) -> Column:
     wrong = F.format_string("%s has the wrong type: JSON %s, expected %s", name, json_type, F.lit(expected))
     return _first(
         [
-            (missing, _problem("missing_field", F.format_string("missing required field %s", name))),
-            (~type_ok, _problem("wrong_type", wrong)),
+            (missing, _problem(MISSING_FIELD, F.format_string("missing required field %s", name))),
+            (~type_ok, _problem(WRONG_TYPE, wrong)),
             *value_problems,
         ]
     )
@@ -339,14 +344,14 @@ def _envelope_problem(size: Column, key_size: Column) -> Column:
     return _first(
         [
             (~F.col("_todo"), F.lit(None)),
-            (key_size > MAX_KEY_BYTES, _problem("oversize", key_over)),
-            (size == 0, _problem("malformed_json", F.lit("empty payload"))),
-            (size > MAX_PAYLOAD_BYTES, _problem("oversize", size_over)),
-            (~F.col("_utf8"), _problem("malformed_json", F.lit("payload is not valid UTF-8"))),
-            (parsed.isNull(), _problem("malformed_json", F.lit(not_json))),
-            (~top.startswith("OBJECT"), _problem("malformed_json", F.format_string("a JSON %s, not an object", kind))),
-            (~F.col("_one_value"), _problem("malformed_json", F.lit("text after the JSON object"))),
-            (F.size(duplicated) > 0, _problem("malformed_json", duplicate)),
+            (key_size > MAX_KEY_BYTES, _problem(OVERSIZE, key_over)),
+            (size == 0, _problem(MALFORMED_JSON, F.lit("empty payload"))),
+            (size > MAX_PAYLOAD_BYTES, _problem(OVERSIZE, size_over)),
+            (~F.col("_utf8"), _problem(MALFORMED_JSON, F.lit("payload is not valid UTF-8"))),
+            (parsed.isNull(), _problem(MALFORMED_JSON, F.lit(not_json))),
+            (~top.startswith("OBJECT"), _problem(MALFORMED_JSON, F.format_string("a JSON %s, not an object", kind))),
+            (~F.col("_one_value"), _problem(MALFORMED_JSON, F.lit("text after the JSON object"))),
+            (F.size(duplicated) > 0, _problem(MALFORMED_JSON, duplicate)),
         ]
     )
 

@@ -22,6 +22,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from contract.events import MALFORMED_JSON
+
 from .lease import HadoopFiles
 from .rules import explain
 from .schema import EVENTS_SCHEMA, FIELDS, KAFKA_COLUMNS, PARTITION_COLUMNS, REJECTED_SCHEMA, TABLE_PROPERTIES
@@ -98,7 +100,7 @@ def _rejected_columns() -> list[Column]:
     # Should the detailed rules find nothing, the screen's failed check is the reason: never lose a record.
     fallback = F.array(
         F.struct(
-            F.lit("malformed_json").alias("code"),
+            F.lit(MALFORMED_JSON).alias("code"),
             F.format_string("rejected by the check '%s'", F.coalesce(F.col("_why"), F.lit("unknown"))).alias("message"),
         )
     )
