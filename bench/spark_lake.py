@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 
 from contract.batchlog import parse_batch_line
 from contract.events import REASON_CODES as REASONS
-from contract.events import RISK_CLASSES as RISK
+from contract.events import RISK_BANDS
 from contract.names import DEFAULT_TOPIC, rejected_table_name
 
 
@@ -38,6 +38,12 @@ def _emit(what: dict) -> None:
 
 
 GOLDEN = 0.6180339887498949
+
+
+def risk_class(delay):  # type: ignore[no-untyped-def]
+    """The risk class of a delay probability, as the producer derives it (contract.events.RISK_BANDS)."""
+    (high, high_name), (moderate, moderate_name), (_, low_name) = RISK_BANDS
+    return F.when(delay >= high, high_name).when(delay >= moderate, moderate_name).otherwise(low_name)
 
 
 def spread(ids):  # type: ignore[no-untyped-def]
@@ -78,7 +84,7 @@ def events_frame(spark: SparkSession, rows: int, hours: float, end_epoch: float,
         "driver_behavior_score": r(14),
         "fatigue_monitoring_score": r(15),
         "delay_probability": delay,
-        "risk_classification": F.when(delay < 0.4, RISK[0]).when(delay < 0.7, RISK[1]).otherwise(RISK[2]),
+        "risk_classification": risk_class(delay),
         "delivery_time_deviation": r(16) * 17 - 5 + delay * 10,
         "kafka_key": F.format_string("SHP-%04d", ship),
         "kafka_topic": F.lit(DEFAULT_TOPIC),
