@@ -150,6 +150,8 @@ def test_a_supervised_driver_that_dies_after_running_fails_create_fast_with_its_
     require_services("spark", "kafka", "s3")
     jobs = tmp_path / "jobs"
     shutil.copytree(REPO / "jobs", jobs, ignore=shutil.ignore_patterns("__pycache__"))
+    # The contract package the jobs import sits beside jobs/, as in the image (Orion zips it with them).
+    shutil.copytree(REPO / "contract", tmp_path / "contract", ignore=shutil.ignore_patterns("__pycache__"))
     tables = jobs / "logistics" / "tables.py"
     source = tables.read_text()
     assert "from delta.tables import DeltaTable" in source

@@ -140,6 +140,8 @@ def test_spark_image_builds_the_packages_zip_with_orions_own_builder(tmp_path: P
     shutil.copytree(ROOT / "orion", image / image_orion.lstrip("/"), ignore=shutil.ignore_patterns("__pycache__"))
     local_jobs = image / image_jobs.lstrip("/")
     shutil.copytree(ROOT / "jobs", local_jobs, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    image_contract = next(dst for dst, src in copies.items() if src == "contract")
+    shutil.copytree(ROOT / "contract", image / image_contract.lstrip("/"), ignore=shutil.ignore_patterns("__pycache__"))
     if not codehash.package_dirs(local_jobs):  # until jobs/ has its package, prove it with one of ours
         (local_jobs / "examplepkg").mkdir()
         (local_jobs / "examplepkg" / "__init__.py").write_text("VALUE = 7\n")
@@ -151,6 +153,7 @@ def test_spark_image_builds_the_packages_zip_with_orions_own_builder(tmp_path: P
     built = image / out.lstrip("/")
     with zipfile.ZipFile(built) as zf:
         assert zf.namelist() == [a for a, _ in codehash.package_files(local_jobs)]
+        assert "contract/__init__.py" in zf.namelist()  # the jobs' shared package ships with them
     # What Orion ships for the same tree is the same zip, byte for byte.
     assert codehash.build_zip(local_jobs, tmp_path / "orion.zip").read_bytes() == built.read_bytes()  # type: ignore[union-attr]
 
