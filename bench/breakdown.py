@@ -2,11 +2,9 @@
 
     python -m bench.breakdown [--sizes 1000,20000] [--batches 6] [--conf KEY=VALUE ...] [--job-arg ARG ...]
 
-For each size the job drains `--batches` x size records (0.5 % malformed, 0.5 % re-sent) with the stack's flags,
---available-now and maxOffsetsPerTrigger = size, Spark's event log on. Each batch is split into STEPS from its
-StreamingQueryProgress, the Spark jobs of its job group and the job's own per-batch line; the first (cold) batch
-is reported apart with the start-up phases, the steady figure is the median of the later full batches.
-`--conf` and `--job-arg` try a setting without editing anything.
+Each batch is split into STEPS from its StreamingQueryProgress, the Spark jobs of its job group and the job's
+own per-batch line (the README's Benchmarks table says how the job is run). `--conf` and `--job-arg` try a
+setting without editing anything.
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine, sparkrun
-from bench.machine import machine_notes
+from bench.machine import noted
 from contract.batchlog import parse_batch_line
 
 SIZES = (1000, 20_000)
@@ -73,12 +69,8 @@ class EventLog:
 
 def event_files(directory: Path) -> list[Path]:
     """The event log files under `directory` (Spark 4 writes `eventlog_v2_<app>/events_<n>_<app>`)."""
-    files = [
-        p for p in directory.rglob("*") if p.is_file() and (p.name.startswith("events_") or p.name.startswith("app-"))
-    ]
-    return sorted(
-        files, key=lambda p: (str(p.parent), int(p.name.split("_")[1]) if p.name.startswith("events_") else 0)
-    )
+    files = [p for p in directory.rglob("*") if p.is_file() and p.name.startswith(("events_", "app-"))]
+    return sorted(files, key=lambda p: (str(p.parent), int(p.name.split("_")[1]) if p.name[0] == "e" else 0))
 
 
 def read_event_log(lines: Sequence[str] | Path) -> EventLog:
@@ -251,7 +243,7 @@ def summarise(batches: Sequence[Mapping[str, Any]], size: int) -> dict[str, Any]
     }
 
 
-def start_phases(log: EventLog, submitted_ms: int, job_lines: Sequence[str]) -> dict[str, float | None]:
+def start_phases(log: EventLog, submitted_ms: int) -> dict[str, float | None]:
     """The cold start, cumulative seconds from spark-submit: SparkContext up, first executor, query started
     (the tables exist), the first batch committed."""
     first = log.progress.get(min(log.progress)) if log.progress else None
@@ -288,40 +280,28 @@ def analyse(evdir: Path, lines: Sequence[str], size: int, submitted_ms: int, *, 
         "batches": batches,
         "steady": summarise(batches, size),
         "cold_batch": batches[0] if batches else None,
-        "start": start_phases(log, submitted_ms, lines),
+        "start": start_phases(log, submitted_ms),
     }
 
 
+@noted
 def run_size(endpoints: Mapping[str, str], size: int, batches: int, *, conf: Mapping[str, str] | None = None,
-             job_args: Sequence[str] = (), timeout_s: float = 3600) -> dict[str, Any]:  # fmt: skip
-    """Drain `batches` x `size` records with the job (stack flags, --available-now, maxOffsetsPerTrigger=size)."""
-    from bench.stream_session import run_uris, stack_job_args
+             job_args: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
+    """Drain `batches` x `size` records with the job (stack flags, --available-now, maxOffsetsPerTrigger=size),
+    0.5 % of them malformed and 0.5 % re-sent, Spark's event log on."""
+    from bench.stream_session import STREAM_JOB, scratch
 
-    run_id = uuid.uuid4().hex[:8]
-    topic, prefix = f"bench-steps-{run_id}", f"bench/steps-{run_id}"
-    table_uri, rejected_uri, checkpoint_uri = run_uris(endpoints, prefix)
-    records = size * batches
-    result: dict[str, Any] = {"machine_before": machine_notes()}
-    sparkrun.create_topic(endpoints, topic)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-steps-") as tmp:
-            work = Path(tmp)
-            sparkrun.produce(endpoints, topic, records, work, seed=31, malformed=records // 200, resent=records // 200)
-            args = stack_job_args(endpoints, topic=topic, table_uri=table_uri, rejected_uri=rejected_uri,
-                                  checkpoint_uri=checkpoint_uri)  # fmt: skip
-            args += ["--available-now", "--max-offsets-per-trigger", str(size), *job_args]
-            evdir = work / "eventlog"
-            evdir.mkdir()
-            app = sparkrun.submit(endpoints, sparkrun.JOBS / "logistics_stream.py", args, work,
-                                  f"bench-steps-{run_id}", timeout_s=timeout_s,
-                                  conf=eventlog_conf(evdir) | dict(conf or {}), driver_cpu=True)  # fmt: skip
-            result |= analyse(evdir, app.ok_lines(), size, app.submitted_ms, driver_cpu=app.driver_cpu)
-            result["job_args"] = args
-            result["conf"] = dict(conf or {})
-    finally:
-        sparkrun.clean_up(endpoints, [topic], prefix)
-    result["machine_after"] = machine_notes()
-    return result
+    records, conf = size * batches, dict(conf or {})
+    with scratch(endpoints, "steps") as run:
+        topic = run.topic()
+        sparkrun.produce(endpoints, topic, records, run.work, seed=31, malformed=records // 200, resent=records // 200)
+        args = [*run.job_args(topic), "--available-now", "--max-offsets-per-trigger", str(size), *job_args]
+        evdir = run.work / "eventlog"
+        evdir.mkdir()
+        app = run.submit(STREAM_JOB, args, f"bench-steps-{run.id}", timeout_s=3600,
+                         conf=eventlog_conf(evdir) | conf, driver_cpu=True)  # fmt: skip
+        out = analyse(evdir, app.ok_lines(), size, app.submitted_ms, driver_cpu=app.driver_cpu)
+    return out | {"job_args": args, "conf": conf}
 
 
 def figure(endpoints: Mapping[str, str] | None = None, *, sizes: Sequence[int] = SIZES, batches: int = 6,

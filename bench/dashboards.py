@@ -3,10 +3,8 @@ maintenance, and files per partition before and after.
 
     python -m bench.dashboards [--rows 10000000] [--files-per-partition 500] [--runs 5]
 
-bench/spark_lake.py `fill` writes the lake as many small micro-batches leave it; a copy of superset_assets/'s
-dashboards on that schema is imported into the test bed's Superset, and each chart's SQL taken from its chart
-data API (`type=query`: what Superset sends to Trino); each query runs `--runs` times after one unmeasured run,
-before and after the job's own maintenance (bench/spark_lake.py `maintain`).
+bench/spark_lake.py `fill` writes the lake as many small micro-batches leave it, `maintain` runs the job's own
+maintenance; each chart's SQL is what Superset sends to Trino for a copy of superset_assets/'s dashboards.
 """
 
 from __future__ import annotations
@@ -16,28 +14,27 @@ import contextlib
 import json
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench import sparkrun
 from bench.freshness import percentile
-from bench.machine import machine_notes
-from bench.stream_session import EVENTS, REJECTED, TRINO_USER, register, run_uris, unregister
-from lakehouse.clients import delta_tables
+from bench.machine import machine_notes, noted
+from bench.stream_session import EVENTS, REJECTED, TRINO_USER, Scratch, register, scratch, unregister
 from lakehouse.clients.trino_sql import query
 from lakehouse.generators.trino import CATALOG
 
 TARGET_P95_S = 1.0
 
 
-def run_lake_job(endpoints: Mapping[str, str], args: Sequence[str], workdir: Path, timeout_s: float = 7200) -> dict:
-    """spark-submit bench/spark_lake.py with the jobs/ packages; returns its BENCH line."""
-    script, name = Path(__file__).with_name("spark_lake.py"), f"bench-lake-{args[0]}"
-    app = sparkrun.submit(endpoints, script, args, workdir, name, timeout_s=timeout_s)
-    return app.bench_line(f"bench/spark_lake.py {args[0]}")
+def run_lake_job(run: Scratch, command: str, *args: str) -> dict:
+    """spark-submit bench/spark_lake.py `command` on the run's tables; returns its BENCH line."""
+    table_uri, rejected_uri, _ = run.uris()
+    args = (command, "--table-uri", table_uri, "--rejected-table-uri", rejected_uri, *args)
+    app = run.submit(Path(__file__).with_name("spark_lake.py"), args, f"bench-lake-{command}", timeout_s=7200)
+    return app.bench_line(f"bench/spark_lake.py {command}")
 
 
 def chart_queries(endpoints: Mapping[str, str], schema: str, instance: str) -> tuple[list[dict], dict]:
@@ -114,42 +111,31 @@ def _partition_stats(files: Mapping[str, int]) -> dict[str, object]:
             "max_files_per_partition": max(files.values()) if files else 0}  # fmt: skip
 
 
-def figure(
-    endpoints: Mapping[str, str] | None = None,
-    *,
-    rows: int = 10_000_000,
-    files_per_partition: int = 500,
-    hours: float = 24,
-    runs: int = 5,
-) -> dict[str, object]:
+@noted
+def figure(endpoints: Mapping[str, str] | None = None, *, rows: int = 10_000_000, files_per_partition: int = 500,
+           hours: float = 24, runs: int = 5) -> dict[str, object]:  # fmt: skip
     endpoints = endpoints or sparkrun.load_endpoints()
-    run_id = uuid.uuid4().hex[:8]
-    prefix, schema, url = f"bench/lake-{run_id}", f"bench_lake_{run_id}", endpoints["trino_url"]
-    table_uri, rejected_uri, _ = run_uris(endpoints, prefix)
-    result: dict[str, object] = {"machine_before": machine_notes(), "rows": rows, "hours_spanned": hours}
+    url = endpoints["trino_url"]
+    result: dict[str, Any] = {"rows": rows, "hours_spanned": hours}
     registered: list[str] = []
     cleanup: dict | None = None
-    with tempfile.TemporaryDirectory(prefix="bench-lake-") as tmp:
-        work = Path(tmp)
-        uris = ["--table-uri", table_uri, "--rejected-table-uri", rejected_uri]
+    with scratch(endpoints, "lake") as run:
+        schema = f"bench_lake_{run.id}"
         try:
-            fill = run_lake_job(endpoints, ["fill", *uris, "--rows", str(rows), "--files-per-partition",
-                                            str(files_per_partition), "--hours", str(hours),
-                                            "--end-epoch", str(time.time())], work)  # fmt: skip
+            fill = run_lake_job(run, "fill", "--rows", str(rows), "--files-per-partition", str(files_per_partition),
+                                "--hours", str(hours), "--end-epoch", str(time.time()))  # fmt: skip
             result["fill_seconds"] = fill["seconds"]
             result["rejected_rows"] = fill["rejected_rows"]
             result["files_before"] = _partition_stats(fill["files_per_partition"])
-            delta_tables.ensure_schema(url, CATALOG, schema, user=TRINO_USER)
-            for name, uri in ((EVENTS, table_uri), (REJECTED, rejected_uri)):
-                register(url, schema, name, uri, wait_seconds=120)
-                registered.append(name)
+            table_uri, rejected_uri, _ = run.uris()
+            register(url, schema, {EVENTS: table_uri, REJECTED: rejected_uri}, registered, wait_seconds=120)
             count_sql = f"SELECT count(*) FROM {CATALOG}.{schema}.{EVENTS}"  # noqa: S608 - our own names
             result["rows_in_trino"] = int(query(url, count_sql, user=TRINO_USER)[0][0])
-            queries, cleanup = chart_queries(endpoints, schema, instance=f"bench-{run_id}")
+            queries, cleanup = chart_queries(endpoints, schema, instance=f"bench-{run.id}")
             result["queries"] = [{"chart": q["chart"], "viz_type": q["viz_type"], "sql": q["sql"]} for q in queries]
             result["load_before"] = machine_notes()["load_average_1_5_15"]
             result["before_maintenance"] = time_queries(url, queries, schema, runs)
-            maint = run_lake_job(endpoints, ["maintain", *uris], work)
+            maint = run_lake_job(run, "maintain")
             result["maintenance"] = {k: maint[k] for k in ("how", "seconds", "reports")}
             result["files_after"] = _partition_stats(maint["files_per_partition"])
             result["load_after"] = machine_notes()["load_average_1_5_15"]
@@ -161,9 +147,7 @@ def figure(
                 with contextlib.suppress(Exception):
                     sd.remove(cleanup)
             unregister(url, schema, registered)
-            sparkrun.clean_up(endpoints, [], prefix)
     result["target_p95_s_after_maintenance"] = TARGET_P95_S
-    result["machine_after"] = machine_notes()
     return result
 
 

@@ -3,12 +3,8 @@
     python -m bench.drain drain [--events 1000000] [--processes 2]
     python -m bench.drain flatness [--sizes 0,1000000,5000000,10000000] [--batch-events 20000] [--batches 3]
 
-Figure 2: a fresh topic pre-loaded with `--events` records (0.5 % malformed, 0.5 % re-sent) is drained by the
-job with the stack's flags and --available-now (events/s = records / the sum of its per-batch seconds), then by
-bench/spark_lake.py `lean`, the anchor: one bare Spark batch into a new Delta table. The ratio is ours' seconds
-over the anchor's. Figure 3: bench/spark_lake.py `flatness` grows the events table in one driver to each size
-and runs the job's code on `--batches` x `--batch-events` records at each; the per-size figure is the median of
-the full batches after the first, the ratio the largest over the smallest. Nothing here asserts a number.
+Figure 2's anchor is bench/spark_lake.py `lean`, one bare Spark batch into a new Delta table; figure 3 runs in
+one driver, bench/spark_lake.py `flatness` (the README's Benchmarks table describes both).
 """
 
 from __future__ import annotations
@@ -17,18 +13,18 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench import sparkrun
-from bench.machine import machine_notes
-from bench.stream_session import run_uris, stack_job_args
+from bench.machine import machine_notes, noted
+from bench.stream_session import STREAM_JOB, scratch
 from contract.batchlog import parse_batch_line
 
-HERE = Path(__file__).resolve().parent
-SPARK_SIDE = HERE / "spark_lake.py"
+SPARK_SIDE = Path(__file__).with_name("spark_lake.py")
+TIMEOUT_S = 7200
+FLATNESS_SIZES = (0, 1_000_000, 5_000_000, 10_000_000)
 TARGET_RATIO = 1.5
 TARGET_EVENTS_PER_S = 30_000
 TARGET_FLATNESS = 1.2
@@ -54,57 +50,41 @@ def job_rate(batches: Sequence[Mapping]) -> dict[str, object]:
     }
 
 
-def drain_figure(
-    endpoints: Mapping[str, str] | None = None,
-    *,
-    events: int = 1_000_000,
-    malformed_fraction: float = 0.005,
-    resent_fraction: float = 0.005,
-    processes: int = 2,
-    timeout_s: float = 7200,
-) -> dict[str, object]:
+@noted
+def drain_figure(endpoints: Mapping[str, str] | None = None, *, events: int = 1_000_000,
+                 processes: int = 2) -> dict[str, object]:  # fmt: skip
     endpoints = endpoints or sparkrun.load_endpoints()
-    run_id = uuid.uuid4().hex[:8]
-    topic, prefix = f"bench-drain-{run_id}", f"bench/drain-{run_id}"
-    table_uri, rejected_uri, checkpoint_uri = run_uris(endpoints, prefix)
-    malformed, resent = round(events * malformed_fraction), round(events * resent_fraction)
-    result: dict[str, object] = {"machine_before": machine_notes(), "records": events, "malformed": malformed,
-                                 "resent": resent}  # fmt: skip
-    sparkrun.create_topic(endpoints, topic)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-drain-") as tmp:
-            work = Path(tmp)
-            summary = sparkrun.produce(endpoints, topic, events, work, seed=11, malformed=malformed, resent=resent,
-                                       processes=processes)  # fmt: skip
-            result["producer"] = {k: summary.get(k) for k in ("sent", "acked", "elapsed_s", "mean_rate")}
-            result["records_in_topic"] = sparkrun.topic_record_count(endpoints, topic)
-            args = [*stack_job_args(endpoints, topic=topic, table_uri=table_uri, rejected_uri=rejected_uri,
-                                    checkpoint_uri=checkpoint_uri), "--available-now"]  # fmt: skip
-            result["job_args"] = args
-            result["load_before_ours"] = machine_notes()["load_average_1_5_15"]
-            app = sparkrun.submit(endpoints, sparkrun.JOBS / "logistics_stream.py", args, work,
-                                  f"bench-drain-{run_id}", timeout_s=timeout_s)  # fmt: skip
-            batches = batches_of(app.ok_lines())
-            ours = job_rate(batches) | {"wall_seconds_incl_start": app.seconds, "batch_log": batches}
-            ours["events_per_s_incl_start"] = round(ours["consumed"] / app.seconds) if app.seconds else None  # type: ignore[operator]
-            result["ours"] = ours
-            result["load_before_lean"] = machine_notes()["load_average_1_5_15"]
-            lean_args = ["lean", "--bootstrap-servers", endpoints["testbed_kafka_internal_bootstrap"], "--topic",
-                         topic, "--table-uri", f"s3a://{endpoints['lake_bucket']}/{prefix}/lean_append"]  # fmt: skip
-            app = sparkrun.submit(endpoints, SPARK_SIDE, lean_args, work, f"bench-drain-lean-{run_id}",
-                                  timeout_s=timeout_s)  # fmt: skip
-            lean = app.bench_line("bench/spark_lake.py lean") | {"wall_seconds_incl_start": app.seconds}
-            lean["events_per_s_incl_start"] = round(lean["rows"] / app.seconds) if app.seconds else None
-            result["lean"] = lean
-    finally:
-        sparkrun.clean_up(endpoints, [topic], prefix)
-    ours_rate, lean_rate = result["ours"]["events_per_s"], result["lean"]["events_per_s"]  # type: ignore[index]
+    malformed = resent = round(events * 0.005)
+    result: dict[str, Any] = {"records": events, "malformed": malformed, "resent": resent}
+    with scratch(endpoints, "drain") as run:
+        topic = run.topic()
+        summary = sparkrun.produce(endpoints, topic, events, run.work, seed=11, malformed=malformed, resent=resent,
+                                   processes=processes)  # fmt: skip
+        result["producer"] = {k: summary.get(k) for k in ("sent", "acked", "elapsed_s", "mean_rate")}
+        result["records_in_topic"] = sparkrun.topic_record_count(endpoints, topic)
+        result["job_args"] = args = [*run.job_args(topic), "--available-now"]
+        result["load_before_ours"] = machine_notes()["load_average_1_5_15"]
+        app = run.submit(STREAM_JOB, args, f"bench-drain-{run.id}", timeout_s=TIMEOUT_S)
+        batches = batches_of(app.ok_lines())
+        result["ours"] = job_rate(batches) | {"wall_seconds_incl_start": app.seconds, "batch_log": batches}
+        result["ours"]["events_per_s_incl_start"] = _rate(result["ours"]["consumed"], app.seconds)
+        result["load_before_lean"] = machine_notes()["load_average_1_5_15"]
+        lean_args = ["lean", "--bootstrap-servers", endpoints["testbed_kafka_internal_bootstrap"], "--topic", topic,
+                     "--table-uri", f"s3a://{endpoints['lake_bucket']}/{run.prefix}/lean_append"]  # fmt: skip
+        app = run.submit(SPARK_SIDE, lean_args, f"bench-drain-lean-{run.id}", timeout_s=TIMEOUT_S)
+        lean = app.bench_line("bench/spark_lake.py lean") | {"wall_seconds_incl_start": app.seconds}
+        lean["events_per_s_incl_start"] = _rate(lean["rows"], app.seconds)
+        result["lean"] = lean
+    ours_rate, lean_rate = result["ours"]["events_per_s"], result["lean"]["events_per_s"]
     ratio = round(lean_rate / ours_rate, 2) if ours_rate and lean_rate else None
     result["ratio_ours_time_over_lean"] = ratio
     target = f"<= {TARGET_RATIO}x, >= {TARGET_EVENTS_PER_S:,} ev/s"
     result["headline"] = {"ours": ours_rate, "anchor": lean_rate, "ratio": ratio, "target": target}
-    result["machine_after"] = machine_notes()
     return result
+
+
+def _rate(records: int, seconds: float) -> int | None:
+    return round(records / seconds) if seconds else None
 
 
 def steady_seconds(batches: Sequence[Mapping], batch_events: int) -> float | None:
@@ -147,50 +127,33 @@ def growth_ratio(points: Sequence[Mapping]) -> float | None:
     return round(big["batch_seconds"] / small["batch_seconds"], 2)
 
 
-def flatness_figure(
-    endpoints: Mapping[str, str] | None = None,
-    *,
-    sizes: Sequence[int] = (0, 1_000_000, 5_000_000, 10_000_000),
-    batch_events: int = 20_000,
-    batches: int = 3,
-    fill_tasks: int = 4,
-    timeout_s: float = 7200,
-) -> dict[str, object]:
+@noted
+def flatness_figure(endpoints: Mapping[str, str] | None = None, *, sizes: Sequence[int] = FLATNESS_SIZES,
+                    batch_events: int = 20_000, batches: int = 3) -> dict[str, object]:  # fmt: skip
     endpoints = endpoints or sparkrun.load_endpoints()
     sizes = sorted(sizes)
-    run_id = uuid.uuid4().hex[:8]
-    prefix, ckpt = f"bench/flat-{run_id}", endpoints["checkpoint_bucket"]
-    table_uri, rejected_uri, _ = run_uris(endpoints, prefix)
-    topics = [f"bench-flat-{run_id}-{i}" for i in range(len(sizes))]
-    warmup_topic = f"bench-flat-{run_id}-warmup"
-    result: dict[str, object] = {"machine_before": machine_notes(), "sizes": list(sizes),
-                                 "batch_events": batch_events, "batches_per_size": batches}  # fmt: skip
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-flat-") as tmp:
-            work = Path(tmp)
-            plan = []
-            for i, (size, topic) in enumerate(zip(sizes, topics, strict=True)):
-                sparkrun.create_topic(endpoints, topic)
-                n = batch_events * batches
-                sparkrun.produce(endpoints, topic, n, work, seed=21 + i, malformed=n // 200)
-                plan.append({"rows": size, "topic": topic, "checkpoint": f"s3a://{ckpt}/{prefix}/ck-{i}"})
-            # Two batches through the same driver first, into tables of their own (see spark_lake.py).
-            sparkrun.create_topic(endpoints, warmup_topic)
-            sparkrun.produce(endpoints, warmup_topic, 2 * batch_events, work, seed=20)
-            warm_table, warm_rejected, _ = run_uris(endpoints, f"{prefix}/warmup")
-            warmup = {"topic": warmup_topic, "table_uri": warm_table, "rejected_uri": warm_rejected,
-                      "checkpoint": f"s3a://{ckpt}/{prefix}/ck-warmup"}  # fmt: skip
-            job_args = stack_job_args(endpoints, topic=topics[0], table_uri=table_uri, rejected_uri=rejected_uri,
-                                      checkpoint_uri=plan[0]["checkpoint"])  # fmt: skip
-            result["job_args"] = job_args
-            args = ["flatness", "--table-uri", table_uri, "--rejected-table-uri", rejected_uri, "--plan",
-                    json.dumps(plan), "--job-args", json.dumps(job_args), "--batch-events", str(batch_events),
-                    "--fill-tasks", str(fill_tasks), "--warmup", json.dumps(warmup)]  # fmt: skip
-            app = sparkrun.submit(endpoints, SPARK_SIDE, args, work, f"bench-flatness-{run_id}", timeout_s=timeout_s)
-            out = app.bench_line("bench/spark_lake.py flatness")
-            result["wall_seconds"] = app.seconds
-    finally:
-        sparkrun.clean_up(endpoints, [*topics, warmup_topic], prefix)
+    result: dict[str, object] = {"sizes": list(sizes), "batch_events": batch_events, "batches_per_size": batches}
+    with scratch(endpoints, "flat") as run:
+        ckpt = f"s3a://{endpoints['checkpoint_bucket']}/{run.prefix}/ck"
+        plan = []
+        for i, size in enumerate(sizes):
+            topic, n = run.topic(f"-{i}"), batch_events * batches
+            sparkrun.produce(endpoints, topic, n, run.work, seed=21 + i, malformed=n // 200)
+            plan.append({"rows": size, "topic": topic, "checkpoint": f"{ckpt}-{i}"})
+        # Two batches through the same driver first, into tables of their own (see spark_lake.py).
+        warmup_topic = run.topic("-warmup")
+        sparkrun.produce(endpoints, warmup_topic, 2 * batch_events, run.work, seed=20)
+        warm_table, warm_rejected, _ = run.uris("/warmup")
+        warmup = {"topic": warmup_topic, "table_uri": warm_table, "rejected_uri": warm_rejected,
+                  "checkpoint": f"{ckpt}-warmup"}  # fmt: skip
+        table_uri, rejected_uri, _ = run.uris()
+        result["job_args"] = job_args = run.job_args(plan[0]["topic"], plan[0]["checkpoint"])
+        args = ["flatness", "--table-uri", table_uri, "--rejected-table-uri", rejected_uri, "--plan", json.dumps(plan),
+                "--job-args", json.dumps(job_args), "--batch-events", str(batch_events), "--fill-tasks", "4",
+                "--warmup", json.dumps(warmup)]  # fmt: skip
+        app = run.submit(SPARK_SIDE, args, f"bench-flatness-{run.id}", timeout_s=TIMEOUT_S)
+        out = app.bench_line("bench/spark_lake.py flatness")
+        result["wall_seconds"] = app.seconds
     points, ratio = flatness_points(out["points"], batch_events)
     result["points"] = points
     result["raw"] = out["points"]
@@ -205,7 +168,6 @@ def flatness_figure(
         "ratio": ratio,
         "target": f"<= {TARGET_FLATNESS}x",
     }
-    result["machine_after"] = machine_notes()
     return result
 
 
@@ -214,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("what", choices=["drain", "flatness"])
     p.add_argument("--events", type=int, default=1_000_000, help="drain: records pre-loaded into the topic")
     p.add_argument("--processes", type=int, default=2, help="drain: producer processes")
-    p.add_argument("--sizes", default="0,1000000,5000000,10000000", help="flatness: table sizes, comma list")
+    p.add_argument("--sizes", default=",".join(map(str, FLATNESS_SIZES)), help="flatness: table sizes, comma list")
     p.add_argument("--batch-events", type=int, default=20_000, help="flatness: maxOffsetsPerTrigger")
     p.add_argument("--batches", type=int, default=3, help="flatness: batches per size")
     a = p.parse_args(argv)

@@ -4,8 +4,7 @@ total, at rest and with the streaming job running.
     python -m bench.footprint [--seconds 30] [--samples 2]
 
 The warm start is the one bench/run.py measured when it started the test bed, else the running test bed's own
-record (.testbed/state.json). The samples are bench/machine.py's windows, at rest and with the streaming job
-idle on a topic of its own (bench/stream_session.py); its driver and executor count apart from the services.
+record (.testbed/state.json); the samples are bench/machine.py's windows.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import re
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from bench import machine, sparkrun
@@ -27,23 +25,20 @@ TARGET_IDLE_CPU_PCT = 5.0
 TARGET_IDLE_MEMORY_GIB = 3.0
 
 
-def recorded_start(run_dir: Path | None = None) -> dict[str, object] | None:
+def recorded_start() -> dict[str, object] | None:
     """What the running test bed recorded about its own start (None if there is no record)."""
     from testbed.paths import endpoints_file, testbed_dir
     from testbed.state import load
 
-    run_dir = run_dir or testbed_dir()
-    st = load(run_dir)
+    st = load(testbed_dir())
     if st is None:
         return None
-    ready = {name: rec.ready_seconds for name, rec in st.services.items()}
-    ep = endpoints_file(run_dir)
-    total = round(ep.stat().st_mtime - st.started_at, 1) if ep.exists() else None
+    ep = endpoints_file(testbed_dir())
     return {
         "source": "the running test bed's state.json (started before this run)",
         "started_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.started_at)),
-        "total_s": total,
-        "ready_s": ready,
+        "total_s": round(ep.stat().st_mtime - st.started_at, 1) if ep.exists() else None,
+        "ready_s": {name: rec.ready_seconds for name, rec in st.services.items()},
     }
 
 
@@ -52,11 +47,8 @@ def executor_pids(groups: Mapping[str, list[int]], driver_ports: set[int] | None
     `driver_ports`, only those of the driver listening there (on a shared cluster the other applications'
     executors are not the job's footprint)."""
     spark = set(groups.get("spark", []))
-    return [
-        pid
-        for pid, st in proc.processes().items()
-        if st.pgid in spark and is_executor_of(" ".join(proc.argv(pid)), driver_ports)
-    ]
+    procs = proc.processes().items()
+    return [pid for pid, st in procs if st.pgid in spark and is_executor_of(" ".join(proc.argv(pid)), driver_ports)]
 
 
 _DRIVER_URL = re.compile(r"--driver-url spark://CoarseGrainedScheduler@[^:\s]+:(\d+)")
@@ -77,9 +69,7 @@ def sample_at_rest(seconds: float = 30, samples: int = 2) -> dict[str, object]:
     return machine.sample(seconds, samples, groups=machine.testbed_groups())
 
 
-def sample_with_job(
-    session: StreamSession, seconds: float = 30, samples: int = 2, settle_s: float = 20
-) -> dict[str, object]:
+def sample_with_job(session: StreamSession, seconds: float, samples: int, settle_s: float) -> dict[str, object]:
     """Idle figures while `session`'s job runs with no traffic (after `settle_s` for its first batches); the
     driver and its executors count apart from the services whose process groups they share."""
     time.sleep(settle_s)
@@ -101,22 +91,15 @@ def docker_memory_limits_mib() -> dict[str, int]:
     return stack_memory_limits_mib(Settings())
 
 
-def figure(
-    endpoints: Mapping[str, str] | None = None,
-    *,
-    seconds: float = 30,
-    samples: int = 2,
-    settle_s: float = 20,
-    start: dict[str, object] | None = None,
-    session: StreamSession | None = None,
-    at_rest: Mapping[str, Any] | None = None,
-) -> dict[str, object]:
+@machine.noted
+def figure(endpoints: Mapping[str, str] | None = None, *, seconds: float = 30, samples: int = 2, settle_s: float = 20,
+           start: dict[str, object] | None = None, session: StreamSession | None = None,
+           at_rest: Mapping[str, Any] | None = None) -> dict[str, object]:  # fmt: skip
     """Figure 6. `start`: the warm start this run measured (bench/run.py), else the test bed's record is used;
     `session`: a running streaming job to measure with (else one is started for the measurement); `at_rest`:
     bench/run.py's at-rest sample, taken before anything of ours ran."""
     endpoints = endpoints or sparkrun.load_endpoints()
-    result: dict[str, object] = {"machine_before": machine.machine_notes()}
-    result["warm_start"] = start or recorded_start()
+    result: dict[str, object] = {"warm_start": start or recorded_start()}
     if at_rest is None:
         result["at_rest"] = sample_at_rest(seconds, samples)
     else:
@@ -134,7 +117,6 @@ def figure(
         "idle_memory_gib_with_job": TARGET_IDLE_MEMORY_GIB,
         "docker_memory_limits_gib": 8.0,
     }
-    result["machine_after"] = machine.machine_notes()
     return result
 
 

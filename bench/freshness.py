@@ -2,11 +2,10 @@
 
     python -m bench.freshness [--rates 1000 5000] [--seconds 180]
 
-While `python -m producer --rate R --duration S` sends the load into the streaming job's topic
-(bench/stream_session.py), this process sends a marker every `--marker-every` seconds (a valid event with a
-fresh event_id) and asks Trino every `--poll` seconds which pending markers it sees. A marker's freshness is the
-end of the first query that returned it minus its send time: what a dashboard user waits. Markers of the first
-`--warmup` seconds are reported apart.
+While `python -m producer --rate R --duration S` loads the streaming job's topic (bench/stream_session.py), a
+marker event goes every `--marker-every` seconds and Trino is asked every `--poll` seconds which it sees. A
+marker's freshness is the end of the first query that returned it minus its send time: what a dashboard user
+waits. Markers of the first `--warmup` seconds are reported apart.
 """
 
 from __future__ import annotations
@@ -20,16 +19,17 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench import sparkrun
-from bench.machine import machine_notes
-from bench.stream_session import TRINO_USER, StreamSession, send_marker
+from bench.machine import machine_notes, noted
+from bench.stream_session import TRINO_USER, StreamSession, marker_event, send_marker
 from lakehouse.clients.trino_sql import query
+from producer.events import EventGenerator
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -56,8 +56,7 @@ def summary(values: Sequence[float]) -> dict[str, object]:
 @dataclass
 class Marker:
     event_id: str
-    sent: float
-    """time.time() just before the send."""
+    sent: float  # time.time() just before the send
     acked: float | None = None
     seen_start: float | None = None
     seen_end: float | None = None
@@ -70,10 +69,7 @@ class MarkerSender(threading.Thread):
         super().__init__(name="bench-markers", daemon=True)
         from kafka import KafkaProducer
 
-        from producer.events import EventGenerator
-
-        self.every = every
-        self.topic = topic
+        self.every, self.topic = every, topic
         self.markers: list[Marker] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -85,14 +81,10 @@ class MarkerSender(threading.Thread):
         )
 
     def run(self) -> None:
-        from producer.events import encode
-
         next_at = time.monotonic()
         while not self.stopping.is_set():
-            event = self._gen.next_event()
-            event["event_id"] = str(uuid.uuid4())
-            key, value = encode(event)
-            marker = Marker(str(event["event_id"]), time.time())
+            event_id, key, value = marker_event(self._gen)
+            marker = Marker(event_id, time.time())
             try:
                 future = self._producer.send(self.topic, key=key, value=value)
                 future.add_callback(lambda _md, m=marker: setattr(m, "acked", time.time()))
@@ -120,10 +112,10 @@ class MarkerSender(threading.Thread):
             self.poll_errors.append(str(exc)[:300])
 
 
-def poll_once(trino_url: str, table: str, pending: list[Marker]) -> int:
-    """One Trino query for the pending markers; marks those it returns as seen. Returns how many it saw."""
+def poll_once(trino_url: str, table: str, pending: list[Marker]) -> None:
+    """One Trino query for the pending markers; marks those it returns as seen."""
     if not pending:
-        return 0
+        return
     oldest = min(m.sent for m in pending)
     since = datetime.fromtimestamp(oldest, UTC) - timedelta(seconds=30)
     ids = ", ".join(f"'{m.event_id}'" for m in pending)  # uuid4 strings we made
@@ -137,44 +129,26 @@ def poll_once(trino_url: str, table: str, pending: list[Marker]) -> int:
     for m in pending:
         if m.event_id in seen:
             m.seen_start, m.seen_end = start, end
-    return len(seen)
 
 
-def wait_live(session: StreamSession, timeout_s: float = 900, poll: float = 1.0) -> float:
-    """Send one marker and wait until Trino returns it: the job has run its first batches (JIT, state store,
-    first commits) and is live end to end. Returns the seconds it took."""
+def wait_live(session: StreamSession) -> float:
+    """Seconds until a marker sent now is visible through Trino: the job has run its first batches (JIT, state
+    store, first commits) and is live end to end."""
     marker = send_marker(session.endpoints, session.topic)
     began = time.monotonic()
-    return session.wait_visible(marker, began, deadline=began + timeout_s, poll_s=poll)
+    return session.wait_visible(marker, began, deadline=began + 900, poll_s=1.0)
 
 
-def _load(session: StreamSession, rate: int, seconds: float, processes: int, summary: Path) -> subprocess.Popen:
-    """`python -m producer --rate R --duration S` into the session's topic, in the background."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "producer", "--bootstrap-servers", session.endpoints["kafka_bootstrap_servers"],
-         "--topic", session.topic, "--rate", str(rate), "--duration", str(seconds), "--no-progress",
-         "--processes", str(processes), "--summary-json", str(summary)],
-        cwd=sparkrun.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
-def measure_rate(
-    session: StreamSession,
-    *,
-    rate: int,
-    seconds: float,
-    marker_every: float = 0.5,
-    poll: float = 0.5,
-    warmup: float = 20,
-    drain_timeout: float = 120,
-    processes: int = 1,
-) -> dict[str, object]:
+def measure_rate(session: StreamSession, *, rate: int, seconds: float, marker_every: float, poll: float,
+                 warmup: float, drain_timeout: float = 120, processes: int = 1) -> dict[str, object]:  # fmt: skip
     """One rate: the load for `seconds`, markers throughout, visibility polled until every marker is seen (or
     `drain_timeout` after the load ends)."""
     before = machine_notes()
     with tempfile.TemporaryDirectory(prefix="bench-fresh-") as tmp:
         summary_file = Path(tmp) / "producer.json"
-        load = _load(session, rate, seconds, processes, summary_file)
+        args = ["--rate", str(rate), "--duration", str(seconds), "--processes", str(processes)]
+        argv = sparkrun.producer_argv(session.endpoints, session.topic, summary_file, args)
+        load = subprocess.Popen(argv, cwd=sparkrun.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         sender = MarkerSender(session.endpoints["kafka_bootstrap_servers"], session.topic, marker_every)
         poll_args = (session.endpoints["trino_url"], session.trino_table)
         t0 = time.time()
@@ -229,21 +203,14 @@ def measure_rate(
     }
 
 
-def figure(
-    endpoints: Mapping[str, str] | None = None,
-    *,
-    rates: Sequence[int] = (1000, 5000),
-    seconds: float = 180,
-    warmup: float = 20,
-    marker_every: float = 0.5,
-    poll: float = 0.5,
-    session: StreamSession | None = None,
-) -> dict[str, object]:
-    """Figure 4: one streaming job (as the stack submits it), each rate in turn on its topic."""
-    endpoints = endpoints or sparkrun.load_endpoints()
+@noted
+def figure(endpoints: Mapping[str, str] | None = None, *, rates: Sequence[int] = (1000, 5000), seconds: float = 180,
+           warmup: float = 20, marker_every: float = 0.5, poll: float = 0.5,
+           session: StreamSession | None = None) -> dict[str, object]:  # fmt: skip
+    """Figure 4: one streaming job (as the stack submits it, or `session`'s), each rate in turn on its topic."""
     own = session is None
-    session = session or StreamSession(endpoints)
-    result: dict[str, object] = {"machine_before": machine_notes()}
+    session = session or StreamSession(endpoints or sparkrun.load_endpoints())
+    result: dict[str, Any] = {}
     with session if own else contextlib.nullcontext(session):
         result["job_args"] = session.args
         result["job_start_to_tables_registered_s"] = session.started_s
@@ -258,11 +225,10 @@ def figure(
                 lambda b=began_ms: session.breakdown(since_ms=b + int(warmup * 1000), until_ms=int(time.time() * 1000))
             )
             run["breakdown"] = {k: v for k, v in steps.items() if k != "batches"} if isinstance(steps, dict) else steps
-            result["runs"].append(run)  # type: ignore[attr-defined]
+            result["runs"].append(run)
         result["rows_in_table"] = _safe(session.count)
         result["job_log_tail"] = session.log_lines()[-15:]
     result["targets"] = {"p95_s_at_1000_events_per_s": 3.0}
-    result["machine_after"] = machine_notes()
     return result
 
 

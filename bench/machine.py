@@ -2,25 +2,21 @@
 test-bed service (process groups of .testbed/state.json) and per other process, all from /proc.
 
     python -m bench.machine idle|notes [--seconds 30] [--samples 2]
-        the test bed's idle CPU and resident memory per service over `--samples` windows of `--seconds`, with
-        the busiest other processes ("what else ran"); or only the machine notes.
-
-Nothing here starts or stops anything; testbed/proc.py reads /proc.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from testbed import proc
 from testbed.proc import CLK_TCK, ProcStat, read_stat
@@ -40,12 +36,23 @@ def machine_notes() -> dict[str, object]:
     }
 
 
-def testbed_groups(run_dir: Path | None = None) -> dict[str, list[int]]:
+def noted(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """`fn`'s result between the machine's notes taken before and after it (what else ran shows in the load)."""
+
+    @functools.wraps(fn)
+    def run(*args: object, **kwargs: object) -> dict:
+        before = machine_notes()
+        return {"machine_before": before, **fn(*args, **kwargs), "machine_after": machine_notes()}
+
+    return run
+
+
+def testbed_groups() -> dict[str, list[int]]:
     """Service -> process group ids, from the running test bed's state.json (empty if there is none)."""
     from testbed.paths import testbed_dir
     from testbed.state import load
 
-    st = load(run_dir or testbed_dir())
+    st = load(testbed_dir())
     return {name: list(rec.pids) for name, rec in st.services.items()} if st else {}
 
 
@@ -76,14 +83,10 @@ def claimed_by_name(snap: Snapshot, roots: Mapping[str, Iterable[int]]) -> dict[
 def cpu_between(
     a: Snapshot, b: Snapshot, groups: Mapping[str, Iterable[int]], extra: Mapping[str, Iterable[int]] | None = None
 ) -> dict[str, object]:
-    """CPU (% of one core) and resident memory (MiB, at `b`) per service between two snapshots.
-
-    A process counts for a service when its process group is one of the service's groups; `extra` names sets
-    of root pids (the streaming job's driver, its executors) whose processes and descendants count for that
-    name instead, even inside a service's group (an executor is in its worker's group). Processes that started
-    between the snapshots count from zero; those that ended are lost, which only under-counts short-lived
-    helpers. The busiest other processes are listed under `others` (top 8), so a figure says what else ran.
-    """
+    """CPU (% of one core) and resident memory (MiB, at `b`) per service (its process groups) between two
+    snapshots; `extra`'s root pids and their descendants count for their own name, even inside a service's group
+    (an executor is in its worker's group). Processes that ended meanwhile are lost (short-lived helpers); the
+    busiest other processes are listed under `others`, so a figure says what else ran."""
     seconds = max(b.at - a.at, 1e-6)
     by_group = {pgid: name for name, pgids in groups.items() for pgid in pgids}
     owner = {pid: by_group[st.pgid] for pid, st in b.procs.items() if st.pgid in by_group}
@@ -136,11 +139,8 @@ def sample(
         b = snapshot()
         windows.append(cpu_between(a, b, groups, extra))
         a = b
-    names = list(windows[0]["services"]) if windows else []  # type: ignore[call-overload]
-    mean = {
-        n: round(sum(w["services"][n]["cpu_pct_of_one_core"] for w in windows) / len(windows), 2)  # type: ignore[index]
-        for n in names
-    }
+    names = windows[0]["services"] if windows else {}
+    mean = {n: round(sum(w["services"][n]["cpu_pct_of_one_core"] for w in windows) / len(windows), 2) for n in names}
     return {
         "windows": windows,
         "mean_cpu_pct_of_one_core": mean,

@@ -1,9 +1,6 @@
-"""Running the data plane against a test bed: the producer CLI, spark-submit of the jobs, Kafka topics, S3
-clean-up. Used by the bench and by the data-plane integration tests (tests/integration/spark_apps.py).
-
-Everything here takes the endpoints dict (`.testbed/endpoints.json`, the `testbed` fixture) and starts
-processes in their own process group, so a kill reaches the JVM and its Python side together.
-"""
+"""Running the data plane against a test bed (its endpoints dict): the producer CLI, spark-submit of the jobs,
+Kafka topics, S3 clean-up; for the bench and the data-plane integration tests (tests/integration/spark_apps.py).
+Processes start in a process group of their own, so a kill reaches the JVM and its Python side together."""
 
 from __future__ import annotations
 
@@ -83,10 +80,8 @@ class SparkApp:
         self._log.close()
 
     def python_driver_pid(self) -> int | None:
-        """The PySpark driver: the Python child of the spark-submit JVM that runs a .py file.
-
-        Not just any child: the JVM also starts short-lived ones (Hadoop's shell commands), and with pids that
-        wrap around (pid_max is 32768 here) such a child can come first in /proc."""
+        """The PySpark driver: the JVM's Python child that runs a .py file (not any child: the JVM also starts
+        short-lived ones, Hadoop's shell commands, and with pids that wrap around one can come first in /proc)."""
         for pid, st in proc.processes().items():
             argv = proc.argv(pid) if st.ppid == self.proc.pid else []
             if argv and "python" in Path(argv[0]).name and any(a.endswith(".py") for a in argv[1:]):
@@ -114,20 +109,18 @@ class SparkApp:
             self.seconds = round(time.monotonic() - self.began, 1)
             self._log.close()
 
-    def ok_lines(self, what: str = "the job") -> list[str]:
-        """Its log lines; raises with their tail if it exited with an error."""
+    def ok_lines(self, what: str = "the job", prefix: str = "") -> list[str]:
+        """Its log lines (those starting with `prefix`); raises with the log's tail if it exited with an error or
+        has no such line."""
         lines = self.lines()
-        if self.proc.returncode != 0:
+        found = [line for line in lines if line.startswith(prefix)]
+        if self.proc.returncode != 0 or (prefix and not found):
             raise RuntimeError(f"{what} exited {self.proc.returncode}:\n" + "\n".join(lines[-40:]))
-        return lines
+        return found
 
     def bench_line(self, what: str) -> dict:
-        """The `BENCH {json}` line a bench Spark script prints last; raises with the log's tail without one."""
-        lines = self.lines()
-        found = [line for line in lines if line.startswith("BENCH ")]
-        if self.proc.returncode != 0 or not found:
-            raise RuntimeError(f"{what} exited {self.proc.returncode}:\n" + "\n".join(lines[-40:]))
-        return json.loads(found[-1][len("BENCH ") :])
+        """The `BENCH {json}` line a bench Spark script prints last."""
+        return json.loads(self.ok_lines(what, "BENCH ")[-1][len("BENCH ") :])
 
 
 def job_conf(workdir: Path, name: str) -> dict[str, str]:
@@ -159,12 +152,17 @@ def submit(endpoints: Mapping[str, str], script: Path, args: Sequence[str], work
     return app
 
 
+def producer_argv(endpoints: Mapping[str, str], topic: str, summary: Path, args: Sequence[str]) -> list[str]:
+    """`python -m producer` as a user runs it, writing its --summary-json to `summary` (run it in REPO)."""
+    return [sys.executable, "-m", "producer", "--bootstrap-servers", endpoints["kafka_bootstrap_servers"],
+            "--topic", topic, "--no-progress", "--summary-json", str(summary), *args]  # fmt: skip
+
+
 def run_producer(endpoints: Mapping[str, str], topic: str, args: Sequence[str], cwd: Path,
                  timeout_s: float = 600) -> tuple[int, dict]:  # fmt: skip
-    """`python -m producer` as a user runs it; returns (exit code, its --summary-json)."""
+    """The producer run to its end; returns (exit code, its --summary-json)."""
     summary = cwd / f"producer-summary-{time.monotonic_ns()}.json"
-    argv = [sys.executable, "-m", "producer", "--bootstrap-servers", endpoints["kafka_bootstrap_servers"],
-            "--topic", topic, "--no-progress", "--summary-json", str(summary), *args]  # fmt: skip
+    argv = producer_argv(endpoints, topic, summary, args)
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout_s, check=False)
     if not summary.exists():
         raise RuntimeError(f"the producer wrote no summary (exit {done.returncode}):\n{done.stderr[-3000:]}")
@@ -189,13 +187,8 @@ def create_topic(endpoints: Mapping[str, str], topic: str, partitions: int = 6) 
     from lakehouse.generators.kafka import topic_spec
 
     spec = topic_spec(name=topic, partitions=partitions, brokers=int(endpoints.get("testbed_kafka_brokers", "3")))
-    create(
-        endpoints["kafka_bootstrap_servers"],
-        spec.name,
-        partitions=spec.partitions,
-        replication_factor=spec.replication_factor,
-        configs=spec.configs,
-    )
+    create(endpoints["kafka_bootstrap_servers"], spec.name, partitions=spec.partitions,
+           replication_factor=spec.replication_factor, configs=spec.configs)  # fmt: skip
 
 
 def delete_topic(endpoints: Mapping[str, str], topic: str) -> None:

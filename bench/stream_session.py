@@ -1,4 +1,5 @@
-"""The streaming job running on the test bed as the stack runs it, on a topic, tables and checkpoint of its own.
+"""The streaming job running on the test bed as the stack runs it, on a topic, tables and checkpoint of its own,
+and the scratch topics, tables and work directory each figure runs on.
 
 `StreamSession` spark-submits jobs/logistics_stream.py with the flags the stack's StreamingJob gives it (only
 topic, tables and checkpoint are this run's) and the jobs/ packages, registers both tables in Trino once the job
@@ -11,9 +12,10 @@ import contextlib
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench import sparkrun
 from bench.breakdown import analyse, eventlog_conf
@@ -24,9 +26,11 @@ from lakehouse.clients import delta_tables
 from lakehouse.clients.trino_sql import query
 from lakehouse.generators import job as job_env
 from lakehouse.generators.trino import CATALOG
+from producer.events import EventGenerator, encode
 
 EVENTS, REJECTED = DEFAULT_TABLE, rejected_table_name(DEFAULT_TABLE)
 TRINO_USER = "bench"
+STREAM_JOB = sparkrun.JOBS / "logistics_stream.py"
 
 
 def run_uris(endpoints: Mapping[str, str], prefix: str) -> tuple[str, str, str]:
@@ -53,28 +57,87 @@ def stack_job_args(
     return stream_job_args(env)
 
 
+@dataclass
+class Scratch:
+    """A figure's run: its id, work directory, topics and S3 prefix bench/<kind>-<id> (see `scratch`)."""
+
+    endpoints: Mapping[str, str]
+    kind: str
+    work: Path
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    topics: list[str] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        return f"bench/{self.kind}-{self.id}"
+
+    def topic(self, suffix: str = "") -> str:
+        """A new topic shaped like the events topic, deleted with the run."""
+        self.topics.append(f"bench-{self.kind}-{self.id}{suffix}")
+        sparkrun.create_topic(self.endpoints, self.topics[-1])
+        return self.topics[-1]
+
+    def uris(self, sub: str = "") -> tuple[str, str, str]:
+        return run_uris(self.endpoints, self.prefix + sub)
+
+    def job_args(self, topic: str, checkpoint_uri: str | None = None) -> list[str]:
+        """The stack's job flags on `topic` and this run's tables and checkpoint."""
+        table, rejected, checkpoint = self.uris()
+        return stack_job_args(self.endpoints, topic=topic, table_uri=table, rejected_uri=rejected,
+                              checkpoint_uri=checkpoint_uri or checkpoint)  # fmt: skip
+
+    def submit(self, script: Path, args: Sequence[str], name: str, **kw: Any) -> sparkrun.SparkApp:
+        return sparkrun.submit(self.endpoints, script, args, self.work, name, **kw)
+
+
+@contextlib.contextmanager
+def scratch(endpoints: Mapping[str, str], kind: str) -> Iterator[Scratch]:
+    """A run of its own; its topics and everything under its prefix in both buckets go afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
+        run = Scratch(endpoints, kind, Path(tmp))
+        try:
+            yield run
+        finally:
+            sparkrun.clean_up(endpoints, run.topics, run.prefix)
+
+
+def marker_event(generator: EventGenerator | None = None) -> tuple[str, bytes, bytes]:
+    """A valid event with a fresh event_id (the producer's own generator): (event_id, key, value)."""
+    event = (generator or EventGenerator()).next_event()
+    event["event_id"] = str(uuid.uuid4())
+    return (str(event["event_id"]), *encode(event))
+
+
 def send_marker(endpoints: Mapping[str, str], topic: str) -> str:
-    """One valid event with a fresh event_id (the producer's own generator), acknowledged by all replicas;
-    returns its event_id."""
+    """One marker event acknowledged by all replicas; returns its event_id."""
     from kafka import KafkaProducer
 
-    from producer.events import EventGenerator, encode
-
-    event = EventGenerator().next_event()
-    event["event_id"] = str(uuid.uuid4())
-    key, value = encode(event)
+    event_id, key, value = marker_event()
     producer = KafkaProducer(bootstrap_servers=endpoints["kafka_bootstrap_servers"].split(","), acks="all")
     try:
         producer.send(topic, key=key, value=value).get(timeout=60)
     finally:
         producer.close(timeout=30)
-    return str(event["event_id"])
+    return event_id
 
 
-def register(url: str, schema: str, name: str, uri: str, wait_seconds: float) -> None:
-    """Register a Delta table of the run in Trino (lakehouse.clients.delta_tables, the stack's provider code)."""
-    spec = delta_tables.TableSpec(name, sparkrun.s3_uri(uri))
-    delta_tables.register(url, CATALOG, schema, spec, user=TRINO_USER, wait_seconds=wait_seconds)
+def register(url: str, schema: str, tables: Mapping[str, str], registered: list[str], *, wait_seconds: float,
+             deadline: float = 0, check: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+    """Register a run's tables (name -> uri) in Trino in a schema of their own with the stack's provider code
+    (lakehouse.clients.delta_tables), each into `registered`; retried until `deadline` (the job creates them)."""
+    delta_tables.ensure_schema(url, CATALOG, schema, user=TRINO_USER)
+    for name, uri in tables.items():
+        spec = delta_tables.TableSpec(name, sparkrun.s3_uri(uri))
+        while True:
+            check()
+            try:
+                delta_tables.register(url, CATALOG, schema, spec, user=TRINO_USER, wait_seconds=wait_seconds)
+                break
+            except delta_tables.DeltaTablesError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        registered.append(name)
 
 
 def unregister(url: str, schema: str, names: list[str]) -> None:
@@ -106,13 +169,9 @@ class StreamSession:
         self.schema = f"bench_{self.run_id}"
         self.trino_table = f"{CATALOG}.{self.schema}.{EVENTS}"
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-stream-")
-        self.log_path = Path(self._tmp.name) / "stream.log"
         self.event_log_dir = Path(self._tmp.name) / "eventlog"
-        self.submitted_ms: int | None = None
-        self.driver_cpu = None
+        self.driver_cpu: GroupCpu | None = None
         self._registered: list[str] = []
-
-    # ----- lifecycle -----
 
     def __enter__(self) -> StreamSession:
         try:
@@ -132,35 +191,19 @@ class StreamSession:
                                    checkpoint_uri=self.checkpoint_uri)  # fmt: skip
         # The driver's Spark event log: bench/breakdown.py reads where each batch's time goes.
         self.event_log_dir.mkdir(exist_ok=True)
-        conf = sparkrun.job_conf(Path(self._tmp.name), f"bench-stream-{self.run_id}") | eventlog_conf(
-            self.event_log_dir
-        )
-        argv = sparkrun.spark_submit_argv(ep, sparkrun.JOBS / "logistics_stream.py", self.args, conf=conf)
+        conf = sparkrun.job_conf(Path(self._tmp.name), f"bench-stream-{self.run_id}")
+        argv = sparkrun.spark_submit_argv(ep, STREAM_JOB, self.args, conf=conf | eventlog_conf(self.event_log_dir))
         marker = send_marker(ep, self.topic)
-        self.app = sparkrun.SparkApp(argv, sparkrun.spark_env(ep), self.log_path)
-        began, self.submitted_ms = self.app.began, self.app.submitted_ms
+        self.app = sparkrun.SparkApp(argv, sparkrun.spark_env(ep), Path(self._tmp.name) / "stream.log")
+        began = self.app.began
         self.driver_cpu = GroupCpu(self.app.proc.pid)
         self.driver_cpu.start()
-        self.register(deadline=began + self.start_timeout_s)
+        tables = {EVENTS: self.table_uri, REJECTED: self.rejected_uri}
+        register(ep["trino_url"], self.schema, tables, self._registered, wait_seconds=5,
+                 deadline=began + self.start_timeout_s, check=self._check_alive)  # fmt: skip
         self.started_s = round(time.monotonic() - began, 1)
         self.cold = {"tables_registered_s": self.started_s}
         self.cold["first_rows_visible_s"] = self.wait_visible(marker, began, deadline=began + self.start_timeout_s)
-
-    def register(self, *, deadline: float) -> None:
-        """Register both tables in Trino once the job has created them (it does before its query starts)."""
-        url = self.endpoints["trino_url"]
-        delta_tables.ensure_schema(url, CATALOG, self.schema, user=TRINO_USER)
-        for name, uri in ((EVENTS, self.table_uri), (REJECTED, self.rejected_uri)):
-            while True:
-                self._check_alive()
-                try:
-                    register(url, self.schema, name, uri, wait_seconds=5)
-                    self._registered.append(name)
-                    break
-                except delta_tables.DeltaTablesError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(2)
 
     def wait_visible(self, event_id: str, began: float, *, deadline: float, poll_s: float = 0.25) -> float:
         """Seconds from `began` until Trino returns the row of `event_id` (the session's table)."""
@@ -174,13 +217,11 @@ class StreamSession:
         raise TimeoutError(f"the marker {event_id} did not become visible through Trino in time")
 
     def breakdown(self, since_ms: int | None = None, until_ms: int | None = None) -> dict[str, object] | None:
-        """Where the job's batches spent their time (bench/breakdown.py), those whose trigger started in the
-        window; None before the start."""
-        if self.submitted_ms is None:
+        """Where the job's batches whose trigger started in the window spent their time; None before the start."""
+        if self.app is None:
             return None
-
-        return analyse(self.event_log_dir, self.log_lines(), 1, self.submitted_ms, since_ms=since_ms, until_ms=until_ms,
-                       driver_cpu=self.driver_cpu)  # fmt: skip
+        return analyse(self.event_log_dir, self.log_lines(), 1, self.app.submitted_ms, since_ms=since_ms,
+                       until_ms=until_ms, driver_cpu=self.driver_cpu)  # fmt: skip
 
     def _check_alive(self) -> None:
         if self.app is not None and self.app.proc.poll() is not None:
@@ -193,8 +234,7 @@ class StreamSession:
 
     def count(self) -> int:
         sql = f"SELECT count(*) FROM {self.trino_table}"  # noqa: S608 - our own table name
-        rows = query(self.endpoints["trino_url"], sql, user=TRINO_USER)
-        return int(rows[0][0])
+        return int(query(self.endpoints["trino_url"], sql, user=TRINO_USER)[0][0])
 
     def log_lines(self) -> list[str]:
         return self.app.lines() if self.app is not None else []
@@ -202,10 +242,9 @@ class StreamSession:
     def close(self) -> None:
         if self.driver_cpu is not None:
             self.driver_cpu.stopping.set()
-        self.stop_exit_code = None
         if self.app is not None:
             with contextlib.suppress(Exception):
-                self.stop_exit_code = self.app.stop(timeout_s=180)
+                self.app.stop(timeout_s=180)
         unregister(self.endpoints["trino_url"], self.schema, self._registered)
         sparkrun.clean_up(self.endpoints, [self.topic], self.prefix)
         self._tmp.cleanup()
