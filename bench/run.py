@@ -3,10 +3,8 @@ where it has one; a table on stdout, `bench-results/<timestamp>.json` and PNG pl
 
     python -m bench [--smoke] [--only NAME ...] [--skip NAME ...] [--out DIR] [--keep-testbed]
 
-Figures (NAME): producer (1), drain (2), flatness (3), breakdown (3b), freshness (4, with the cold start),
-dashboards (5), footprint (6). Uses the running test bed, or starts one (its warm start is then figure 6's) and
-stops it at the end unless --keep-testbed. Each figure records the machine before and after, its wall time, the
-CPU used meanwhile and any error (the run goes on). Targets are printed beside the figures, never judged.
+Each figure records the machine before and after, its wall time, the CPU used meanwhile and any error (the run
+goes on); the README's Benchmarks section describes the figures.
 """
 
 from __future__ import annotations
@@ -94,18 +92,12 @@ def spark_apps(endpoints: Mapping[str, str]) -> list[str]:
 def run_figure(name: str, fn: Callable[[], dict], endpoints: Mapping[str, str]) -> dict[str, Any]:
     """Run one figure with the machine noted around it; never raises."""
     groups = machine.testbed_groups()
-    before = machine.machine_notes()
-    apps_before = spark_apps(endpoints)
-    snap = machine.snapshot()
-    began = time.monotonic()
-    print(f"[bench] {name}: started (load {before['load_average_1_5_15']})", flush=True)
-    out: dict[str, Any] = {"machine_before": before, "spark_apps_before": apps_before}
+    out: dict[str, Any] = {"machine_before": machine.machine_notes(), "spark_apps_before": spark_apps(endpoints)}
+    snap, began = machine.snapshot(), time.monotonic()
+    print(f"[bench] {name}: started (load {out['machine_before']['load_average_1_5_15']})", flush=True)
     try:
         out["result"] = fn()
         out["status"] = "ok"
-    except NotImplementedError as exc:
-        out["status"] = "skipped"
-        out["reason"] = str(exc)
     except Exception as exc:
         out["status"] = "error"
         out["error"] = f"{type(exc).__name__}: {exc}"[:4000]
@@ -122,9 +114,6 @@ def run_figure(name: str, fn: Callable[[], dict], endpoints: Mapping[str, str]) 
     status = out["status"] + (f": {out.get('error') or out.get('reason')}" if out["status"] != "ok" else "")
     print(f"[bench] {name}: {status[:300]} in {out['seconds']} s (load {out['machine_after']['load_average_1_5_15']})")
     return out
-
-
-# ----------------------------------------------------------------------------------------- the table
 
 
 def _fmt(x: Any, unit: str = "") -> str:
@@ -253,23 +242,17 @@ def format_table(rows: list[list[str]]) -> str:
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
-# ----------------------------------------------------------------------------------------- main
-
-
 def acquire_testbed() -> tuple[dict[str, str], dict[str, object] | None, bool]:
     """(endpoints, the warm start measured here or None, started here)."""
     from testbed import bed, session
 
-    if bed.running_state() is not None:
-        return session.acquire(echo=print).endpoints, None, False
     began = time.monotonic()
     got = session.acquire(echo=print)
-    took = time.monotonic() - began
-    start = None
-    if got.started_here:
-        rows = {r.service: r.ready_seconds for r in bed.status_rows()}
-        start = {"source": "started by this run (python -m bench)", "total_s": round(took, 1), "ready_s": rows}
-    return got.endpoints, start, got.started_here
+    if not got.started_here:
+        return got.endpoints, None, False
+    took = round(time.monotonic() - began, 1)
+    rows = {r.service: r.ready_seconds for r in bed.status_rows()}
+    return got.endpoints, {"source": "started by this run (python -m bench)", "total_s": took, "ready_s": rows}, True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,7 +293,6 @@ def main(argv: list[str] | None = None) -> int:
             bed.down(echo=print)
     results["finished"] = datetime.now().isoformat(timespec="seconds")
     results["machine_end"] = machine.machine_notes()
-    a.out.mkdir(parents=True, exist_ok=True)
     if not a.no_plots:
         results["plots"] = _plots(results, a.out / stamp)
     path = _save(results, a.out / f"{stamp}.json")
@@ -335,13 +317,8 @@ def _save(results: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def run_all(
-    endpoints: Mapping[str, str],
-    wanted: list[str],
-    z: Sizes,
-    start: dict | None,
-    on_figure: Callable[[dict], None] | None = None,
-) -> dict[str, Any]:
+def run_all(endpoints: Mapping[str, str], wanted: list[str], z: Sizes, start: dict | None,
+            on_figure: Callable[[dict], None]) -> dict[str, Any]:  # fmt: skip
     """The figures in order; footprint's at-rest sample comes first (nothing of ours running), then one
     streaming job serves footprint's with-job sample and the freshness runs. `on_figure(figures)` after each."""
     from bench import breakdown, dashboards, drain, footprint, freshness, producer
@@ -351,8 +328,7 @@ def run_all(
 
     def put(name: str, fig: dict) -> None:
         figs[name] = fig
-        if on_figure is not None:
-            on_figure(figs)
+        on_figure(figs)
 
     def run(name: str, fn: Callable[[], dict]) -> None:
         if name in wanted:

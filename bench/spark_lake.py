@@ -5,20 +5,18 @@ packages as --py-files); each command prints one line `BENCH {json}`.
     spark-submit ... bench/spark_lake.py lean --bootstrap-servers B --topic T --table-uri U
     spark-submit ... bench/spark_lake.py flatness --table-uri U --rejected-table-uri R --plan JSON --job-args JSON
 
-`fill` creates both tables as the job does (logistics.tables.ensure_table) and appends `--rows` events spread
-evenly over the `--hours` before `--end-epoch`, `--files-per-partition` files per partition (what many small
-micro-batches leave), plus 0.5 % as many quarantined records; `maintain` runs the job's own maintenance
-(logistics.maintenance.maintain_table) on both. `lean`, figure 2's anchor: the whole topic read as ONE batch,
-parsed with `from_json` (no checks, no dedup) and appended in one Delta commit, the least a Kafka -> Delta
-pipeline can do here. `flatness`, figure 3: in ONE driver, for each step of the plan, the events table grown to
-`rows` by bare appends, then the job's own code (logistics.stream.run, the stack's flags) drains the step's
-topic with --available-now; a warm-up drain into tables of their own comes first, so the first size does not
-carry the driver's cold start.
+`fill` creates both tables as the job does and appends `--rows` events over the `--hours` before `--end-epoch`,
+`--files-per-partition` files per partition (what many small micro-batches leave), plus 0.5 % as many
+quarantined records; `maintain` runs the job's own maintenance on both. `lean`, figure 2's anchor: the whole
+topic as ONE batch, `from_json` (no checks, no dedup), one Delta commit: the least a Kafka -> Delta pipeline can
+do. `flatness`, figure 3: in ONE driver, per step of the plan, the events table grown to `rows` by bare appends,
+then the job's own code drains the step's topic with --available-now.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -31,11 +29,6 @@ from contract.batchlog import parse_batch_line
 from contract.events import REASON_CODES as REASONS
 from contract.events import RISK_BANDS
 from contract.names import DEFAULT_TOPIC, rejected_table_name
-
-
-def _emit(what: dict) -> None:
-    print("BENCH " + json.dumps(what, default=str), flush=True)
-
 
 GOLDEN = 0.6180339887498949
 
@@ -125,8 +118,6 @@ def files_per_partition(spark: SparkSession, uri: str, column: str) -> dict[str,
     """Live data files per partition value, from the Delta log (what a reader has to open)."""
     from delta.tables import DeltaTable
 
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
     DeltaTable.forPath(spark, uri)  # fails clearly when it is not a Delta table
     frame = (
         spark.read.format("delta")
@@ -166,31 +157,13 @@ def cmd_maintain(spark: SparkSession, a: argparse.Namespace) -> dict:
 
     started = time.monotonic()
     tune_session(spark)
-    how = "logistics.maintenance.maintain_table (the job's in-driver maintenance)"
-    reports = [
-        maintain_table(spark, uri, column, retain_hours=168)
-        for uri, column in ((a.table_uri, "event_date"), (a.rejected_table_uri, "ingestion_date"))
-    ]
+    tables = ((a.table_uri, "event_date"), (a.rejected_table_uri, "ingestion_date"))
     return {
-        "how": how,
-        "reports": reports,
+        "how": "logistics.maintenance.maintain_table (the job's in-driver maintenance)",
+        "reports": [maintain_table(spark, uri, column, retain_hours=168) for uri, column in tables],
         "seconds": round(time.monotonic() - started, 1),
         "files_per_partition": files_per_partition(spark, a.table_uri, "event_date"),
     }
-
-
-def _kafka_batch(spark: SparkSession, bootstrap: str, topic: str):  # type: ignore[no-untyped-def]
-    return (
-        spark.read.format("kafka")
-        .option("kafka.bootstrap.servers", bootstrap)
-        .option("subscribe", topic)
-        .option("startingOffsets", "earliest")
-        .option("endingOffsets", "latest")
-        .option("kafka.max.partition.fetch.bytes", str(8 * 1024 * 1024))
-        .option("kafka.fetch.max.bytes", str(64 * 1024 * 1024))
-        .option("kafka.receive.buffer.bytes", str(1024 * 1024))
-        .load()
-    )
 
 
 def cmd_lean(spark: SparkSession, a: argparse.Namespace) -> dict:
@@ -202,7 +175,17 @@ def cmd_lean(spark: SparkSession, a: argparse.Namespace) -> dict:
         f"`{f.name}` {f.dataType.simpleString()}" for f in EVENTS_SCHEMA.fields if f.name in payload
     )
     started = time.monotonic()
-    raw = _kafka_batch(spark, a.bootstrap_servers, a.topic)
+    raw = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", a.bootstrap_servers)
+        .option("subscribe", a.topic)
+        .option("startingOffsets", "earliest")
+        .option("endingOffsets", "latest")
+        .option("kafka.max.partition.fetch.bytes", str(8 * 1024 * 1024))
+        .option("kafka.fetch.max.bytes", str(64 * 1024 * 1024))
+        .option("kafka.receive.buffer.bytes", str(1024 * 1024))
+        .load()
+    )
     parsed = raw.select(
         F.from_json(F.col("value").cast("string"), json_schema).alias("e"),
         F.col("key").cast("string").alias("kafka_key"),
@@ -237,10 +220,8 @@ class _Lines(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a log handler must never raise
             self.messages.append(record.getMessage())
-        except Exception:  # noqa: S110 - a log handler must never raise
-            pass
 
 
 def _rows(spark: SparkSession, uri: str) -> int:
@@ -250,14 +231,13 @@ def _rows(spark: SparkSession, uri: str) -> int:
 def cmd_flatness(spark: SparkSession, a: argparse.Namespace) -> dict:
     from logistics import settings, stream
 
-    plan = json.loads(a.plan)
     job_args = json.loads(a.job_args)
     lines = _Lines()
     logging.getLogger().addHandler(lines)
     _ensure_tables(spark, a)
 
-    def drain(topic: str, table_uri: str, rejected_uri: str, checkpoint: str) -> tuple[int, float, list[dict]]:
-        """The job itself over `topic` with --available-now: (exit code, seconds, its batches)."""
+    def drain(topic: str, table_uri: str, rejected_uri: str, checkpoint: str) -> tuple[float, list[dict]]:
+        """The job itself over `topic` with --available-now: (seconds, its batches)."""
         cfg = settings.parse_stream_settings(
             [*job_args, "--topic", topic, "--table-uri", table_uri, "--rejected-table-uri", rejected_uri,
              "--checkpoint-uri", checkpoint, "--max-offsets-per-trigger", str(a.batch_events), "--available-now"]
@@ -268,35 +248,27 @@ def cmd_flatness(spark: SparkSession, a: argparse.Namespace) -> dict:
         batches = [b for b in (parse_batch_line(m) for m in lines.messages[mark:]) if b is not None]
         if code != 0:
             raise RuntimeError(f"the job exited {code} on {topic}: " + " | ".join(lines.messages[mark:][-10:]))
-        return code, time.monotonic() - t, batches
+        return time.monotonic() - t, batches
 
     warmup = None
     if a.warmup:
         # The first query of a driver pays for its JVM's warm-up (JIT, first S3A and Kafka connections, the
         # state store's first load): run it once on tables of its own so that size 0 is not also "cold".
         w = json.loads(a.warmup)
-        _, run_s, batches = drain(w["topic"], w["table_uri"], w["rejected_uri"], w["checkpoint"])
+        run_s, batches = drain(w["topic"], w["table_uri"], w["rejected_uri"], w["checkpoint"])
         warmup = {"job_run_seconds": round(run_s, 1), "batches": batches}
         print(f"flatness warm-up: {len(batches)} batches {[b['seconds'] for b in batches]}", flush=True)
     points = []
-    for step, item in enumerate(plan):
-        have = _rows(spark, a.table_uri)
-        fill_s = 0.0
+    for step, item in enumerate(json.loads(a.plan)):
+        have, t = _rows(spark, a.table_uri), time.monotonic()
         if item["rows"] > have:
-            t = time.monotonic()
-            add = item["rows"] - have
-            frame = events_frame(spark, add, 24, time.time(), a.fill_tasks, seed=100 + step)
+            frame = events_frame(spark, item["rows"] - have, 24, time.time(), a.fill_tasks, seed=100 + step)
             frame.write.format("delta").mode("append").save(a.table_uri)
-            fill_s = time.monotonic() - t
+        fill_s = time.monotonic() - t if item["rows"] > have else 0.0
         before = _rows(spark, a.table_uri)
-        _, run_s, batches = drain(item["topic"], a.table_uri, a.rejected_table_uri, item["checkpoint"])
-        points.append({
-            "table_rows": before,
-            "target_rows": item["rows"],
-            "fill_seconds": round(fill_s, 1),
-            "job_run_seconds": round(run_s, 1),
-            "batches": batches,
-        })  # fmt: skip
+        run_s, batches = drain(item["topic"], a.table_uri, a.rejected_table_uri, item["checkpoint"])
+        points.append({"table_rows": before, "target_rows": item["rows"], "fill_seconds": round(fill_s, 1),
+                       "job_run_seconds": round(run_s, 1), "batches": batches})  # fmt: skip
         print(f"flatness step {step}: {before} rows, {len(batches)} batches {[b['seconds'] for b in batches]}",
               flush=True)  # fmt: skip
     return {"points": points, "warmup": warmup, "batch_events": a.batch_events, "fill_tasks": a.fill_tasks}
@@ -338,7 +310,7 @@ def main() -> int:
             out = {"files_per_partition": files_per_partition(spark, a.table_uri, "event_date")}
         else:
             out = commands[a.command](spark, a)
-        _emit({"command": a.command, **out})
+        print("BENCH " + json.dumps({"command": a.command, **out}, default=str), flush=True)
     finally:
         spark.stop()
     return 0
