@@ -31,12 +31,9 @@ def producer(fig1: Mapping[str, Any], out: Path) -> Path | None:
     anchor = fig1.get("producer_performance") or {}
     if not ours or not anchor:
         return None
-    plt = _plt()
     labels = [f"ours, {k.replace('_', ' ')}" for k in ours] + ["Java ProducerPerformance"]
-    med = [v["events_per_s"]["median"] for v in ours.values()] + [anchor["events_per_s"]["median"]]
-    lo = [v["events_per_s"]["min"] for v in ours.values()] + [anchor["events_per_s"]["min"]]
-    hi = [v["events_per_s"]["max"] for v in ours.values()] + [anchor["events_per_s"]["max"]]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    med, lo, hi = ([v["events_per_s"][k] for v in [*ours.values(), anchor]] for k in ("median", "min", "max"))
+    fig, ax = _plt().subplots(figsize=(7, 3.6))
     err = [[m - a for m, a in zip(med, lo, strict=True)], [b - m for m, b in zip(med, hi, strict=True)]]
     ax.bar(labels, med, yerr=err, capsize=4, color=["#4C72B0"] * len(ours) + ["#DD8452"])
     ax.set_ylabel("events/s (median, min-max)")
@@ -48,8 +45,7 @@ def drain(fig2: Mapping[str, Any], out: Path) -> Path | None:
     bars = {k: float(v["events_per_s"]) for k, v in fig2.items() if isinstance(v, Mapping) and v.get("events_per_s")}
     if not bars:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig, ax = _plt().subplots(figsize=(6, 3.4))
     ax.bar(list(bars), list(bars.values()), color=["#4C72B0", "#DD8452", "#55A868"][: len(bars)])
     ax.set_ylabel("events/s")
     ax.set_title("Figure 2: drain with --available-now vs a lean bare append")
@@ -60,8 +56,7 @@ def flatness(fig3: Mapping[str, Any], out: Path) -> Path | None:
     xy = sorted((p["table_rows"], p["batch_seconds"]) for p in fig3.get("points") or [] if p.get("batch_seconds"))
     if not xy:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig, ax = _plt().subplots(figsize=(6, 3.4))
     ax.plot([x / 1e6 for x, _ in xy], [y for _, y in xy], marker="o")
     ax.set_xlabel("table size (million rows)")
     ax.set_ylabel("seconds per batch")
@@ -74,8 +69,7 @@ def freshness(fig4: Mapping[str, Any], out: Path) -> Path | None:
     runs = fig4.get("runs") or []
     if not runs:
         return None
-    plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (a1, a2) = _plt().subplots(1, 2, figsize=(10, 3.6))
     for run in runs:
         pts = [(t, f) for t, f in run.get("series") or [] if f is not None]
         if not pts:
@@ -104,8 +98,7 @@ def dashboards(fig5: Mapping[str, Any], out: Path) -> Path | None:
     charts = [c for c in before if c in after]
     if not charts:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 0.3 * len(charts) + 1.5))
+    fig, ax = _plt().subplots(figsize=(8, 0.3 * len(charts) + 1.5))
     ys = range(len(charts))
     ax.barh([y + 0.2 for y in ys], [before[c] for c in charts], height=0.4, label="before maintenance")
     ax.barh([y - 0.2 for y in ys], [after[c] for c in charts], height=0.4, label="after maintenance")

@@ -3,15 +3,14 @@
 
     python -m bench.producer [--events 200000] [--runs 3] [--java-heap 256m]
 
-Each run gets a fresh topic shaped like the events topic. Ours is `python -m producer --rate 0` as a user runs
-it, with 1 and 2 processes; the anchor sends as many records with our settings (acks, idempotence, compression,
-batch.size, linger.ms), payloads from a file of our own generated events, keys from 64 values (our shipments on
-the road). Each figure is the median of `--runs` runs, with min and max.
+Each run gets a fresh topic shaped like the events topic; the anchor sends as many records with our producer
+settings, payloads from a file of our own generated events. Each figure is the median of `--runs` runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -22,18 +21,17 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench import sparkrun
-from bench.machine import machine_notes
+from bench.machine import noted
 from producer.delivery import SinkOptions
 from producer.events import EventGenerator
 
-PAYLOAD_SAMPLE = 10_000
-"""Distinct generated events in the anchor's payload file (it picks one at random per record)."""
-KEY_RANGE = 64
-"""Keys of the anchor's records: as many as the shipments our generator keeps on the road."""
+PAYLOAD_SAMPLE = 10_000  # distinct generated events in the anchor's payload file (one at random per record)
+KEY_RANGE = 64  # keys of the anchor's records: as many as the shipments our generator keeps on the road
 JAVA_CLASS = "org.apache.kafka.tools.ProducerPerformance"
 _JAVA_TOTAL = re.compile(
     r"^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency"
@@ -41,31 +39,27 @@ _JAVA_TOTAL = re.compile(
 
 
 def _spread(values: Sequence[float]) -> dict[str, float]:
-    return {
-        "median": round(statistics.median(values), 1),
-        "min": round(min(values), 1),
-        "max": round(max(values), 1),
-    }
+    return {k: round(f(values), 1) for k, f in (("median", statistics.median), ("min", min), ("max", max))}
 
 
-def ours(
-    endpoints: Mapping[str, str],
-    *,
-    events: int = 200_000,
-    runs: int = 3,
-    processes: int = 1,
-) -> dict[str, object]:
+@contextlib.contextmanager
+def _fresh_topic(endpoints: Mapping[str, str], kind: str) -> Iterator[str]:
+    topic = f"{kind}-{uuid.uuid4().hex[:8]}"
+    sparkrun.create_topic(endpoints, topic)
+    try:
+        yield topic
+    finally:
+        sparkrun.delete_topic(endpoints, topic)
+
+
+def ours(endpoints: Mapping[str, str], *, events: int, runs: int, processes: int) -> dict[str, object]:
     """`python -m producer --rate 0 --count events [--processes N]`, `runs` times, each into a fresh topic."""
     rates, seconds, sizes = [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-producer-") as tmp:
         for i in range(runs):
-            topic = f"bench-producer-{uuid.uuid4().hex[:8]}"
-            sparkrun.create_topic(endpoints, topic)
-            try:
+            with _fresh_topic(endpoints, "bench-producer") as topic:
                 args = ["--count", str(events), "--rate", "0", "--seed", str(i), "--processes", str(processes)]
                 code, summary = sparkrun.run_producer(endpoints, topic, args, Path(tmp))
-            finally:
-                sparkrun.delete_topic(endpoints, topic)
             if code != 0 or summary["acked"] != events:
                 raise RuntimeError(f"producer run {i} ({processes} process(es)) exited {code}: {summary}")
             rates.append(summary["mean_rate"])
@@ -110,17 +104,9 @@ def java_binary(endpoints: Mapping[str, str]) -> str:
     return java
 
 
-def producer_performance(
-    endpoints: Mapping[str, str],
-    *,
-    records: int = 200_000,
-    runs: int = 3,
-    heap: str = "256m",
-    options: SinkOptions | None = None,
-    timeout_s: float = 600,
-) -> dict[str, object]:
+def producer_performance(endpoints: Mapping[str, str], *, records: int, runs: int, heap: str) -> dict[str, object]:
     """Kafka's ProducerPerformance with our settings, `runs` times, each into a fresh topic."""
-    options = options or SinkOptions()
+    options = SinkOptions()
     java, classpath = java_binary(endpoints), kafka_tools_classpath()
     props = {
         "acks": "all",
@@ -135,19 +121,15 @@ def producer_performance(
         payloads = Path(tmp) / "payloads.txt"
         mean_bytes = write_payloads(payloads)
         for i in range(runs):
-            topic = f"bench-producer-java-{uuid.uuid4().hex[:8]}"
-            sparkrun.create_topic(endpoints, topic)
-            argv = [
-                java, f"-Xmx{heap}", "-cp", classpath, JAVA_CLASS,
-                "--bootstrap-server", endpoints["kafka_bootstrap_servers"], "--topic", topic,
-                "--num-records", str(records), "--throughput", "-1", "--payload-file", str(payloads),
-                "--key-distribution", "random", "--record-key-range", str(KEY_RANGE), "--random-seed", str(i + 1),
-                "--command-property", *(f"{k}={v}" for k, v in props.items()),
-            ]  # fmt: skip
-            try:
-                done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
-            finally:
-                sparkrun.delete_topic(endpoints, topic)
+            with _fresh_topic(endpoints, "bench-producer-java") as topic:
+                argv = [
+                    java, f"-Xmx{heap}", "-cp", classpath, JAVA_CLASS,
+                    "--bootstrap-server", endpoints["kafka_bootstrap_servers"], "--topic", topic,
+                    "--num-records", str(records), "--throughput", "-1", "--payload-file", str(payloads),
+                    "--key-distribution", "random", "--record-key-range", str(KEY_RANGE), "--random-seed", str(i + 1),
+                    "--command-property", *(f"{k}={v}" for k, v in props.items()),
+                ]  # fmt: skip
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
             total = next((m for line in done.stdout.splitlines() if (m := _JAVA_TOTAL.match(line))), None)
             if done.returncode != 0 or total is None or int(total[1]) != records:
                 out = (done.stdout + done.stderr)[-3000:]
@@ -169,34 +151,28 @@ def producer_performance(
     }
 
 
-def figure(
-    endpoints: Mapping[str, str] | None = None,
-    *,
-    events: int = 200_000,
-    runs: int = 3,
-    heap: str = "256m",
-    processes: Sequence[int] = (1, 2),
-) -> dict[str, object]:
+@noted
+def figure(endpoints: Mapping[str, str] | None = None, *, events: int = 200_000, runs: int = 3, heap: str = "256m",
+           processes: Sequence[int] = (1, 2)) -> dict[str, object]:  # fmt: skip
     """Figure 1 with its anchor, measured in one go: ours with each number of processes, the Java tool, ratios."""
     endpoints = endpoints or sparkrun.load_endpoints()
     started = time.monotonic()
-    result: dict[str, object] = {"machine_before": machine_notes()}
     mine = {f"{n}_process{'es' if n > 1 else ''}": ours(endpoints, events=events, runs=runs, processes=n)
             for n in processes}  # fmt: skip
-    anchor = producer_performance(endpoints, records=events, runs=runs, heap=heap)
-    java_median = anchor["events_per_s"]["median"]  # type: ignore[index]
-    result["ours"] = mine
-    result["producer_performance"] = anchor
-    result["ratio_to_producer_performance"] = {
-        name: round(fig["events_per_s"]["median"] / java_median, 3) if java_median else None  # type: ignore[index]
-        for name, fig in mine.items()
+    anchor: Any = producer_performance(endpoints, records=events, runs=runs, heap=heap)
+    java_median = anchor["events_per_s"]["median"]
+    return {
+        "ours": mine,
+        "producer_performance": anchor,
+        "ratio_to_producer_performance": {
+            name: round(fig["events_per_s"]["median"] / java_median, 3) if java_median else None  # type: ignore[index]
+            for name, fig in mine.items()
+        },
+        "target_ratio": 0.3,
+        "brokers": int(endpoints.get("testbed_kafka_brokers", "3")),
+        "topic_partitions": 6,
+        "seconds": round(time.monotonic() - started, 1),
     }
-    result["target_ratio"] = 0.3
-    result["brokers"] = int(endpoints.get("testbed_kafka_brokers", "3"))
-    result["topic_partitions"] = 6
-    result["seconds"] = round(time.monotonic() - started, 1)
-    result["machine_after"] = machine_notes()
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:
