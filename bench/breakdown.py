@@ -24,33 +24,19 @@ from bench.machine import noted
 from contract.batchlog import parse_batch_line
 
 SIZES = (1000, 20_000)
+# The steps of one batch, in order; they add up to its duration.
 STEPS = (
-    "latest offsets",
-    "offset log write",
-    "planning",
-    "Kafka fetch + parse + screen",
-    "dedup state + persisted batch",
-    "read: count, driver",
-    "Delta: write files",
-    "Delta: txn mark lookup (state rebuild)",
-    "Delta: log checkpoint",
-    "Delta: commit (log, checksum, snapshot)",
-    "Delta: transaction, driver",
-    "maintenance",
-    "foreachBatch: other",
-    "commit log write",
-    "trigger: other",
-)
-"""The steps of one batch, in order; they add up to its duration."""
+    "latest offsets", "offset log write", "planning", "Kafka fetch + parse + screen", "dedup state + persisted batch",
+    "read: count, driver", "Delta: write files", "Delta: txn mark lookup (state rebuild)", "Delta: log checkpoint",
+    "Delta: commit (log, checksum, snapshot)", "Delta: transaction, driver", "maintenance", "foreachBatch: other",
+    "commit log write", "trigger: other",
+)  # fmt: skip
 
 
 def eventlog_conf(directory: Path) -> dict[str, str]:
     """Spark confs that write the driver's event log (uncompressed JSON lines) into `directory`."""
-    return {
-        "spark.eventLog.enabled": "true",
-        "spark.eventLog.dir": directory.resolve().as_uri(),
-        "spark.eventLog.compress": "false",
-    }
+    uri = directory.resolve().as_uri()
+    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": uri, "spark.eventLog.compress": "false"}
 
 
 @dataclass
@@ -63,8 +49,7 @@ class EventLog:
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     stages: dict[int, dict[str, Any]] = field(default_factory=dict)
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
-    task_cpu: dict[int, float] = field(default_factory=dict)
-    """Stage id -> its tasks' executor CPU seconds (work, whatever else the machine runs)."""
+    task_cpu: dict[int, float] = field(default_factory=dict)  # stage id -> its tasks' executor CPU seconds
 
 
 def event_files(directory: Path) -> list[Path]:
@@ -119,6 +104,11 @@ def _epoch_ms(stamp: str | None) -> int | None:
     return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+def _started(log: EventLog, batch_id: int) -> int:
+    """When a batch's trigger started (epoch ms)."""
+    return _epoch_ms(log.progress[batch_id].get("timestamp")) or 0
+
+
 def _wall(item: Mapping[str, Any], start: str, end: str) -> float:
     a, b = item.get(start), item.get(end)
     return (b - a) / 1000 if a is not None and b is not None else 0.0
@@ -140,8 +130,7 @@ def _stage_wall(stage: Mapping[str, Any]) -> float:
 
 
 def _read_stages(log: EventLog, job: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The completed stages of a batch's read job, in order: the Kafka scan (with parse and screen), then the
-    dedup state (which builds the persisted batch)."""
+    """The completed stages of a batch's read job, in order: the Kafka scan (with parse and screen), the dedup."""
     done = [log.stages[s] for s in job["stages"] if "Completion Time" in log.stages.get(s, {})]
     return sorted(done, key=lambda s: s["Stage ID"])
 
@@ -247,9 +236,7 @@ def start_phases(log: EventLog, submitted_ms: int) -> dict[str, float | None]:
     """The cold start, cumulative seconds from spark-submit: SparkContext up, first executor, query started
     (the tables exist), the first batch committed."""
     first = log.progress.get(min(log.progress)) if log.progress else None
-    first_end = None
-    if first is not None:
-        first_end = (_epoch_ms(first.get("timestamp")) or 0) + int(first.get("batchDuration") or 0)
+    first_end = _started(log, min(log.progress)) + int(first.get("batchDuration") or 0) if first else None
     since = lambda ms: None if ms is None else round((ms - submitted_ms) / 1000, 2)  # noqa: E731
     return {
         "spark_context": since(log.app_start_ms),
@@ -270,11 +257,11 @@ def analyse(evdir: Path, lines: Sequence[str], size: int, submitted_ms: int, *, 
     batches = [b for b in batches if b["records"] > 0]
     if driver_cpu is not None:
         for b in batches:
-            start = _epoch_ms(log.progress[b["batch"]].get("timestamp")) or 0
+            start = _started(log, b["batch"])
             b["driver_cpu"] = driver_cpu.between(start, start + int(b["seconds"] * 1000))
     if since_ms is not None or until_ms is not None:
         lo, hi = since_ms or 0, until_ms or 2**62
-        batches = [b for b in batches if lo <= (_epoch_ms(log.progress[b["batch"]].get("timestamp")) or 0) < hi]
+        batches = [b for b in batches if lo <= _started(log, b["batch"]) < hi]
     return {
         "records_per_batch": size,
         "batches": batches,

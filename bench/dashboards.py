@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import sparkrun
 from bench.freshness import percentile
 from bench.machine import machine_notes, noted
 from bench.stream_session import EVENTS, REJECTED, TRINO_USER, Scratch, register, scratch, unregister
@@ -114,7 +113,6 @@ def _partition_stats(files: Mapping[str, int]) -> dict[str, object]:
 @noted
 def figure(endpoints: Mapping[str, str] | None = None, *, rows: int = 10_000_000, files_per_partition: int = 500,
            hours: float = 24, runs: int = 5) -> dict[str, object]:  # fmt: skip
-    endpoints = endpoints or sparkrun.load_endpoints()
     url = endpoints["trino_url"]
     result: dict[str, Any] = {"rows": rows, "hours_spanned": hours}
     registered: list[str] = []

@@ -53,7 +53,6 @@ def job_rate(batches: Sequence[Mapping]) -> dict[str, object]:
 @noted
 def drain_figure(endpoints: Mapping[str, str] | None = None, *, events: int = 1_000_000,
                  processes: int = 2) -> dict[str, object]:  # fmt: skip
-    endpoints = endpoints or sparkrun.load_endpoints()
     malformed = resent = round(events * 0.005)
     result: dict[str, Any] = {"records": events, "malformed": malformed, "resent": resent}
     with scratch(endpoints, "drain") as run:
@@ -130,7 +129,6 @@ def growth_ratio(points: Sequence[Mapping]) -> float | None:
 @noted
 def flatness_figure(endpoints: Mapping[str, str] | None = None, *, sizes: Sequence[int] = FLATNESS_SIZES,
                     batch_events: int = 20_000, batches: int = 3) -> dict[str, object]:  # fmt: skip
-    endpoints = endpoints or sparkrun.load_endpoints()
     sizes = sorted(sizes)
     result: dict[str, object] = {"sizes": list(sizes), "batch_events": batch_events, "batches_per_size": batches}
     with scratch(endpoints, "flat") as run:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from bench import machine, sparkrun
+from bench import machine
 from bench.stream_session import StreamSession
 from testbed import proc
 
@@ -98,7 +98,6 @@ def figure(endpoints: Mapping[str, str] | None = None, *, seconds: float = 30, s
     """Figure 6. `start`: the warm start this run measured (bench/run.py), else the test bed's record is used;
     `session`: a running streaming job to measure with (else one is started for the measurement); `at_rest`:
     bench/run.py's at-rest sample, taken before anything of ours ran."""
-    endpoints = endpoints or sparkrun.load_endpoints()
     result: dict[str, object] = {"warm_start": start or recorded_start()}
     if at_rest is None:
         result["at_rest"] = sample_at_rest(seconds, samples)

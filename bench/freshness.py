@@ -209,7 +209,7 @@ def figure(endpoints: Mapping[str, str] | None = None, *, rates: Sequence[int] =
            session: StreamSession | None = None) -> dict[str, object]:  # fmt: skip
     """Figure 4: one streaming job (as the stack submits it, or `session`'s), each rate in turn on its topic."""
     own = session is None
-    session = session or StreamSession(endpoints or sparkrun.load_endpoints())
+    session = session or StreamSession(endpoints)
     result: dict[str, Any] = {}
     with session if own else contextlib.nullcontext(session):
         result["job_args"] = session.args

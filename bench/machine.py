@@ -37,12 +37,16 @@ def machine_notes() -> dict[str, object]:
 
 
 def noted(fn: Callable[..., dict]) -> Callable[..., dict]:
-    """`fn`'s result between the machine's notes taken before and after it (what else ran shows in the load)."""
+    """`fn(endpoints, ...)`'s result between the machine's notes taken before and after it (what else ran shows
+    in the load); `endpoints` default to the running test bed's."""
 
     @functools.wraps(fn)
-    def run(*args: object, **kwargs: object) -> dict:
+    def run(endpoints: Mapping[str, str] | None = None, *args: object, **kwargs: object) -> dict:
+        from bench.sparkrun import load_endpoints
+
         before = machine_notes()
-        return {"machine_before": before, **fn(*args, **kwargs), "machine_after": machine_notes()}
+        out = fn(endpoints or load_endpoints(), *args, **kwargs)
+        return {"machine_before": before, **out, "machine_after": machine_notes()}
 
     return run
 

@@ -155,7 +155,6 @@ def producer_performance(endpoints: Mapping[str, str], *, records: int, runs: in
 def figure(endpoints: Mapping[str, str] | None = None, *, events: int = 200_000, runs: int = 3, heap: str = "256m",
            processes: Sequence[int] = (1, 2)) -> dict[str, object]:  # fmt: skip
     """Figure 1 with its anchor, measured in one go: ours with each number of processes, the Java tool, ratios."""
-    endpoints = endpoints or sparkrun.load_endpoints()
     started = time.monotonic()
     mine = {f"{n}_process{'es' if n > 1 else ''}": ours(endpoints, events=events, runs=runs, processes=n)
             for n in processes}  # fmt: skip
