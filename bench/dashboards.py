@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import statistics
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.freshness import percentile
-from bench.machine import machine_notes, noted
+from bench.machine import machine_notes, noted, print_json
 from bench.stream_session import EVENTS, REJECTED, TRINO_USER, Scratch, register, scratch, unregister
 from lakehouse.clients.trino_sql import query
 from lakehouse.generators.trino import CATALOG
@@ -155,10 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--files-per-partition", type=int, default=500)
     p.add_argument("--hours", type=float, default=24)
     p.add_argument("--runs", type=int, default=5)
-    a = p.parse_args(argv)
-    out = figure(rows=a.rows, files_per_partition=a.files_per_partition, hours=a.hours, runs=a.runs)
-    print(json.dumps(out, indent=2, default=str))
-    return 0
+    return print_json(figure(**vars(p.parse_args(argv))))
 
 
 if __name__ == "__main__":

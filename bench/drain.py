@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import sparkrun
-from bench.machine import machine_notes, noted
+from bench.machine import machine_notes, noted, print_json
 from bench.stream_session import STREAM_JOB, scratch
 from contract.batchlog import parse_batch_line
 
@@ -179,12 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batches", type=int, default=3, help="flatness: batches per size")
     a = p.parse_args(argv)
     if a.what == "drain":
-        out = drain_figure(events=a.events, processes=a.processes)
-    else:
-        sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
-        out = flatness_figure(sizes=sizes, batch_events=a.batch_events, batches=a.batches)
-    print(json.dumps(out, indent=2, default=str))
-    return 0
+        return print_json(drain_figure(events=a.events, processes=a.processes))
+    sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
+    return print_json(flatness_figure(sizes=sizes, batch_events=a.batch_events, batches=a.batches))
 
 
 if __name__ == "__main__":

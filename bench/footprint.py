@@ -10,7 +10,6 @@ record (.testbed/state.json); the samples are bench/machine.py's windows.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -125,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=2)
     p.add_argument("--settle", type=float, default=20)
     a = p.parse_args(argv)
-    print(json.dumps(figure(seconds=a.seconds, samples=a.samples, settle_s=a.settle), indent=2, default=str))
-    return 0
+    return machine.print_json(figure(seconds=a.seconds, samples=a.samples, settle_s=a.settle))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import sparkrun
-from bench.machine import machine_notes, noted
+from bench.machine import machine_notes, noted, print_json
 from bench.stream_session import TRINO_USER, StreamSession, marker_event, send_marker
 from lakehouse.clients.trino_sql import query
 from producer.events import EventGenerator
@@ -104,31 +104,26 @@ class MarkerSender(threading.Thread):
             return [m for m in self.markers if m.seen_end is None]
 
     def poll(self, trino_url: str, table: str) -> None:
-        """One Trino query for the pending markers, counted; its error is kept, not raised."""
+        """One Trino query for the pending markers, marking those it returns as seen; its error is kept."""
+        if not (pending := self.pending()):
+            self.polls += 1
+            return
+        since = datetime.fromtimestamp(min(m.sent for m in pending), UTC) - timedelta(seconds=30)
+        ids = ", ".join(f"'{m.event_id}'" for m in pending)
+        # Our own table name, times and uuid4 strings:
+        sql = f"SELECT event_id FROM {table} WHERE ingestion_time >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S} UTC' "  # noqa: S608
+        sql += f"AND event_date >= DATE '{since:%Y-%m-%d}' AND event_id IN ({ids})"
         try:
-            poll_once(trino_url, table, self.pending())
+            start = time.time()
+            seen = {r[0] for r in query(trino_url, sql, user=TRINO_USER, timeout=60)}
+            end = time.time()
             self.polls += 1
         except Exception as exc:  # Trino busy or a table version mid-commit: count and go on
             self.poll_errors.append(str(exc)[:300])
-
-
-def poll_once(trino_url: str, table: str, pending: list[Marker]) -> None:
-    """One Trino query for the pending markers; marks those it returns as seen."""
-    if not pending:
-        return
-    oldest = min(m.sent for m in pending)
-    since = datetime.fromtimestamp(oldest, UTC) - timedelta(seconds=30)
-    ids = ", ".join(f"'{m.event_id}'" for m in pending)  # uuid4 strings we made
-    # Our own table name, times and uuids:
-    sql = f"SELECT event_id FROM {table} WHERE ingestion_time >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S} UTC' "  # noqa: S608
-    sql += f"AND event_date >= DATE '{since:%Y-%m-%d}' AND event_id IN ({ids})"
-    start = time.time()
-    rows = query(trino_url, sql, user=TRINO_USER, timeout=60)
-    end = time.time()
-    seen = {r[0] for r in rows}
-    for m in pending:
-        if m.event_id in seen:
-            m.seen_start, m.seen_end = start, end
+            return
+        for m in pending:
+            if m.event_id in seen:
+                m.seen_start, m.seen_end = start, end
 
 
 def wait_live(session: StreamSession) -> float:
@@ -140,13 +135,13 @@ def wait_live(session: StreamSession) -> float:
 
 
 def measure_rate(session: StreamSession, *, rate: int, seconds: float, marker_every: float, poll: float,
-                 warmup: float, drain_timeout: float = 120, processes: int = 1) -> dict[str, object]:  # fmt: skip
+                 warmup: float) -> dict[str, object]:  # fmt: skip
     """One rate: the load for `seconds`, markers throughout, visibility polled until every marker is seen (or
-    `drain_timeout` after the load ends)."""
+    two minutes after the load ends)."""
     before = machine_notes()
     with tempfile.TemporaryDirectory(prefix="bench-fresh-") as tmp:
         summary_file = Path(tmp) / "producer.json"
-        args = ["--rate", str(rate), "--duration", str(seconds), "--processes", str(processes)]
+        args = ["--rate", str(rate), "--duration", str(seconds), "--processes", "1"]
         argv = sparkrun.producer_argv(session.endpoints, session.topic, summary_file, args)
         load = subprocess.Popen(argv, cwd=sparkrun.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         sender = MarkerSender(session.endpoints["kafka_bootstrap_servers"], session.topic, marker_every)
@@ -164,13 +159,17 @@ def measure_rate(session: StreamSession, *, rate: int, seconds: float, marker_ev
                 load.terminate()
             load_err = load.communicate(timeout=60)[1]
         load_end = time.time()
-        deadline = time.monotonic() + drain_timeout
+        deadline = time.monotonic() + 120
         while sender.pending() and time.monotonic() < deadline:
             time.sleep(poll)
             sender.poll(*poll_args)
         produced = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     markers = sender.markers
     steady = [m for m in markers if m.sent - t0 >= warmup]
+
+    def lag(ms: list[Marker], attr: str = "seen_end") -> dict[str, object]:
+        return summary([getattr(m, attr) - m.sent for m in ms if getattr(m, attr) is not None])
+
     return {
         "rate_events_per_s": rate,
         "seconds": seconds,
@@ -182,12 +181,10 @@ def measure_rate(session: StreamSession, *, rate: int, seconds: float, marker_ev
         "marker_every_s": marker_every,
         "poll_every_s": poll,
         "warmup_s": warmup,
-        "freshness": summary([m.seen_end - m.sent for m in steady if m.seen_end is not None]),
-        "freshness_query_start": summary([m.seen_start - m.sent for m in steady if m.seen_start is not None]),
-        "freshness_warmup": summary(
-            [m.seen_end - m.sent for m in markers if m.sent - t0 < warmup and m.seen_end is not None]
-        ),
-        "marker_ack_s": summary([m.acked - m.sent for m in markers if m.acked is not None]),
+        "freshness": lag(steady),
+        "freshness_query_start": lag(steady, "seen_start"),
+        "freshness_warmup": lag([m for m in markers if m.sent - t0 < warmup]),
+        "marker_ack_s": lag(markers, "acked"),
         "trino_polls": sender.polls,
         "trino_poll_errors": len(sender.poll_errors),
         "trino_poll_error_sample": sender.poll_errors[:3],
@@ -246,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=20)
     p.add_argument("--marker-every", type=float, default=0.5)
     p.add_argument("--poll", type=float, default=0.5)
-    a = p.parse_args(argv)
-    out = figure(rates=a.rates, seconds=a.seconds, warmup=a.warmup, marker_every=a.marker_every, poll=a.poll)
-    print(json.dumps(out, indent=2, default=str))
-    return 0
+    return print_json(figure(**vars(p.parse_args(argv))))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,12 @@ def machine_notes() -> dict[str, object]:
     }
 
 
+def print_json(out: object) -> int:
+    """A CLI's result on stdout; its exit code."""
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
 def noted(fn: Callable[..., dict]) -> Callable[..., dict]:
     """`fn(endpoints, ...)`'s result between the machine's notes taken before and after it (what else ran shows
     in the load); `endpoints` default to the running test bed's."""
@@ -187,12 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=2)
     a = p.parse_args(argv)
     if a.what == "notes":
-        print(json.dumps(machine_notes(), indent=2))
-        return 0
+        return print_json(machine_notes())
     before = machine_notes()
     result = sample(a.seconds, a.samples)
-    print(json.dumps({"machine_before": before, "idle": result, "machine_after": machine_notes()}, indent=2))
-    return 0
+    return print_json({"machine_before": before, "idle": result, "machine_after": machine_notes()})
 
 
 if __name__ == "__main__":

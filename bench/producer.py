@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import sparkrun
-from bench.machine import noted
+from bench.machine import noted, print_json
 from producer.delivery import SinkOptions
 from producer.events import EventGenerator
 
@@ -181,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--java-heap", default="256m", help="-Xmx of ProducerPerformance's JVM")
     p.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="our runs' --processes values")
     a = p.parse_args(argv)
-    print(json.dumps(figure(events=a.events, runs=a.runs, heap=a.java_heap, processes=a.processes), indent=2))
-    return 0
+    return print_json(figure(events=a.events, runs=a.runs, heap=a.java_heap, processes=a.processes))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,5 @@
-"""The streaming job running on the test bed as the stack runs it, on a topic, tables and checkpoint of its own,
-and the scratch topics, tables and work directory each figure runs on.
-
-`StreamSession` spark-submits jobs/logistics_stream.py with the flags the stack's StreamingJob gives it (only
-topic, tables and checkpoint are this run's) and the jobs/ packages, registers both tables in Trino once the job
-has created them, and on close stops the job and removes everything the run made.
-"""
+"""The streaming job running on the test bed as the stack runs it (its flags, the jobs/ packages), on a topic,
+tables and checkpoint of its own, registered in Trino and removed afterwards; and each figure's scratch run."""
 
 from __future__ import annotations
 
@@ -48,13 +43,8 @@ def stack_job_args(
     from testbed.plan import bed_settings
 
     env = job_env.stream_job_env(bed_settings(), bootstrap_servers=endpoints["testbed_kafka_internal_bootstrap"])
-    env |= {
-        names.ENV_TOPIC: topic,
-        names.ENV_TABLE_URI: table_uri,
-        names.ENV_REJECTED_URI: rejected_uri,
-        names.ENV_CHECKPOINT_URI: checkpoint_uri,
-    }
-    return stream_job_args(env)
+    run = {names.ENV_TOPIC: topic, names.ENV_TABLE_URI: table_uri, names.ENV_REJECTED_URI: rejected_uri}
+    return stream_job_args(env | run | {names.ENV_CHECKPOINT_URI: checkpoint_uri})
 
 
 @dataclass
@@ -67,9 +57,8 @@ class Scratch:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     topics: list[str] = field(default_factory=list)
 
-    @property
-    def prefix(self) -> str:
-        return f"bench/{self.kind}-{self.id}"
+    def __post_init__(self) -> None:
+        self.prefix = f"bench/{self.kind}-{self.id}"
 
     def topic(self, suffix: str = "") -> str:
         """A new topic shaped like the events topic, deleted with the run."""
@@ -156,11 +145,10 @@ class StreamSession:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     app: sparkrun.SparkApp | None = None
     args: list[str] = field(default_factory=list)
-    started_s: float | None = None
-    """Seconds from spark-submit to both tables registered in Trino."""
+    started_s: float | None = None  # seconds from spark-submit to both tables registered in Trino
+    # The cold start: seconds from spark-submit to the tables registered and to a marker event sent before it
+    # visible through Trino (the first rows a user sees).
     cold: dict[str, object] = field(default_factory=dict)
-    """The cold start: a marker event is in the topic before spark-submit; seconds from spark-submit to the
-    tables registered in Trino and to the marker visible through Trino (the first rows a user sees)."""
 
     def __post_init__(self) -> None:
         self.topic = f"bench-stream-{self.run_id}"
