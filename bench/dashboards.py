@@ -57,13 +57,9 @@ def chart_queries(endpoints: Mapping[str, str], schema: str, instance: str) -> t
     found = []
     with SupersetClient.login(endpoints["superset_url"], props["admin_user"], props["admin_password"]) as client:
         for chart_uuid, chart_id in sorted(outs["object_ids"]["chart"].items()):
-            resp = client.request(
-                "GET",
-                f"/api/v1/chart/{chart_id}/data/",
-                what=f"the SQL of chart {chart_id}",
-                params={"format": "json", "type": "query", "force": "true"},
-                timeout=120,
-            )
+            params = {"format": "json", "type": "query", "force": "true"}
+            resp = client.request("GET", f"/api/v1/chart/{chart_id}/data/", what=f"the SQL of chart {chart_id}",
+                                  params=params, timeout=120)  # fmt: skip
             name, viz = names.get(chart_uuid, (str(chart_id), ""))
             for i, part in enumerate(resp.json().get("result") or []):
                 if part.get("query"):

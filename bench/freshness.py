@@ -126,14 +126,6 @@ class MarkerSender(threading.Thread):
                 m.seen_start, m.seen_end = start, end
 
 
-def wait_live(session: StreamSession) -> float:
-    """Seconds until a marker sent now is visible through Trino: the job has run its first batches (JIT, state
-    store, first commits) and is live end to end."""
-    marker = send_marker(session.endpoints, session.topic)
-    began = time.monotonic()
-    return session.wait_visible(marker, began, deadline=began + 900, poll_s=1.0)
-
-
 def measure_rate(session: StreamSession, *, rate: int, seconds: float, marker_every: float, poll: float,
                  warmup: float) -> dict[str, object]:  # fmt: skip
     """One rate: the load for `seconds`, markers throughout, visibility polled until every marker is seen (or
@@ -212,7 +204,9 @@ def figure(endpoints: Mapping[str, str] | None = None, *, rates: Sequence[int] =
         result["job_args"] = session.args
         result["job_start_to_tables_registered_s"] = session.started_s
         result["cold_start"] = dict(session.cold)
-        result["first_event_visible_s"] = wait_live(session)
+        # A marker visible through Trino: the job has run its first batches (JIT, state store, first commits).
+        marker, began = send_marker(session.endpoints, session.topic), time.monotonic()
+        result["first_event_visible_s"] = session.wait_visible(marker, began, deadline=began + 900, poll_s=1.0)
         result["runs"] = []
         for rate in rates:
             began_ms = int(time.time() * 1000)

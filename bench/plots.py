@@ -36,8 +36,7 @@ def producer(fig1: Mapping[str, Any], out: Path) -> Path | None:
     fig, ax = _plt().subplots(figsize=(7, 3.6))
     err = [[m - a for m, a in zip(med, lo, strict=True)], [b - m for m, b in zip(med, hi, strict=True)]]
     ax.bar(labels, med, yerr=err, capsize=4, color=["#4C72B0"] * len(ours) + ["#DD8452"])
-    ax.set_ylabel("events/s (median, min-max)")
-    ax.set_title("Figure 1: producer, acks=all, 3 brokers")
+    ax.set(ylabel="events/s (median, min-max)", title="Figure 1: producer, acks=all, 3 brokers")
     return _save(fig, out / "1-producer.png")
 
 
@@ -47,8 +46,7 @@ def drain(fig2: Mapping[str, Any], out: Path) -> Path | None:
         return None
     fig, ax = _plt().subplots(figsize=(6, 3.4))
     ax.bar(list(bars), list(bars.values()), color=["#4C72B0", "#DD8452", "#55A868"][: len(bars)])
-    ax.set_ylabel("events/s")
-    ax.set_title("Figure 2: drain with --available-now vs a lean bare append")
+    ax.set(ylabel="events/s", title="Figure 2: drain with --available-now vs a lean bare append")
     return _save(fig, out / "2-drain.png")
 
 
@@ -58,9 +56,7 @@ def flatness(fig3: Mapping[str, Any], out: Path) -> Path | None:
         return None
     fig, ax = _plt().subplots(figsize=(6, 3.4))
     ax.plot([x / 1e6 for x, _ in xy], [y for _, y in xy], marker="o")
-    ax.set_xlabel("table size (million rows)")
-    ax.set_ylabel("seconds per batch")
-    ax.set_ylim(bottom=0)
+    ax.set(xlabel="table size (million rows)", ylabel="seconds per batch", ylim=(0, None))
     ax.set_title("Figure 3: per-batch duration vs table size")
     return _save(fig, out / "3-flatness.png")
 
@@ -79,14 +75,11 @@ def freshness(fig4: Mapping[str, Any], out: Path) -> Path | None:
         ys = sorted(f for _, f in pts)
         a2.plot(ys, [(i + 1) / len(ys) for i in range(len(ys))], label=label)
     a1.axvline(runs[0].get("warmup_s", 0), color="grey", lw=0.8, ls=":")
-    a1.set_xlabel("marker sent at (s into the run)")
-    a1.set_ylabel("produced -> visible in Trino (s)")
-    a1.set_ylim(bottom=0)
+    a1.set(xlabel="marker sent at (s into the run)", ylabel="produced -> visible in Trino (s)", ylim=(0, None))
     if a1.get_legend_handles_labels()[0]:
         a1.legend()
     a2.axvline(3.0, color="red", lw=0.8, ls="--", label="target p95 3 s")
-    a2.set_xlabel("seconds")
-    a2.set_ylabel("share of markers")
+    a2.set(xlabel="seconds", ylabel="share of markers")
     a2.legend()
     fig.suptitle("Figure 4: freshness through Trino, default trigger")
     return _save(fig, out / "4-freshness.png")
@@ -103,10 +96,9 @@ def dashboards(fig5: Mapping[str, Any], out: Path) -> Path | None:
     ax.barh([y + 0.2 for y in ys], [before[c] for c in charts], height=0.4, label="before maintenance")
     ax.barh([y - 0.2 for y in ys], [after[c] for c in charts], height=0.4, label="after maintenance")
     ax.set_yticks(list(ys), charts, fontsize=7)
-    ax.set_xlabel("median seconds through Trino")
+    ax.set(xlabel="median seconds through Trino", title=f"Figure 5: dashboard queries on {fig5.get('rows', 0):,} rows")
     ax.axvline(1.0, color="red", lw=0.8, ls="--")
     ax.legend(fontsize=7)
-    ax.set_title(f"Figure 5: dashboard queries on {fig5.get('rows', 0):,} rows")
     return _save(fig, out / "5-dashboards.png")
 
 

@@ -297,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         results["plots"] = _plots(results, a.out / stamp)
     path = _save(results, a.out / f"{stamp}.json")
     partial.unlink(missing_ok=True)
-    print()
-    print(format_table(table_rows(results)))
+    print("\n" + format_table(table_rows(results)))
     steps = (results["figures"].get("breakdown") or {}).get("result")
     if steps:
         from bench.breakdown import format_steps

@@ -32,8 +32,8 @@ def load_endpoints() -> dict[str, str]:
 
 def spark_env(endpoints: Mapping[str, str]) -> dict[str, str]:
     """Environment of a spark-submit client against the test bed, with the Spark identity's S3 keys."""
-    env = dict(os.environ)
-    env.update(
+    return dict(
+        os.environ,
         JAVA_HOME=endpoints["testbed_java_home"],
         SPARK_HOME=endpoints["testbed_spark_home"],
         SPARK_CONF_DIR=endpoints["testbed_spark_conf_dir"],
@@ -45,7 +45,6 @@ def spark_env(endpoints: Mapping[str, str]) -> dict[str, str]:
         PYSPARK_PYTHON=endpoints["testbed_spark_python"],
         PYSPARK_DRIVER_PYTHON=endpoints["testbed_spark_python"],
     )
-    return env
 
 
 def spark_submit_argv(endpoints: Mapping[str, str], script: Path, args: Sequence[str], master: str | None = None,
