@@ -1,10 +1,6 @@
 """Where a micro-batch's time goes, as Spark itself records it, at 1,000 and 20,000 records per batch.
 
-    python -m bench.breakdown [--sizes 1000,20000] [--batches 6] [--conf KEY=VALUE ...] [--job-arg ARG ...]
-
-Each batch is split into STEPS from its StreamingQueryProgress, the Spark jobs of its job group and the job's
-own per-batch line (the README's Benchmarks table says how the job is run). `--conf` and `--job-arg` try a
-setting without editing anything.
+python -m bench.breakdown [--sizes 1000,20000] [--batches 6] [--conf KEY=VALUE ...] [--job-arg ARG ...]
 """
 
 from __future__ import annotations

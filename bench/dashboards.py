@@ -2,9 +2,6 @@
 maintenance, and files per partition before and after.
 
     python -m bench.dashboards [--rows 10000000] [--files-per-partition 500] [--runs 5]
-
-bench/spark_lake.py `fill` writes the lake as many small micro-batches leave it, `maintain` runs the job's own
-maintenance; each chart's SQL is what Superset sends to Trino for a copy of superset_assets/'s dashboards.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Figures 2 and 3: the streaming job's drain beside a lean bare append, and its per-batch cost vs table size.
 
-    python -m bench.drain drain [--events 1000000] [--processes 2]
-    python -m bench.drain flatness [--sizes 0,1000000,5000000,10000000] [--batch-events 20000] [--batches 3]
-
-Figure 2's anchor is bench/spark_lake.py `lean`, one bare Spark batch into a new Delta table; figure 3 runs in
-one driver, bench/spark_lake.py `flatness` (the README's Benchmarks table describes both).
+python -m bench.drain drain [--events 1000000] [--processes 2]
+python -m bench.drain flatness [--sizes 0,1000000,5000000,10000000] [--batch-events 20000] [--batches 3]
 """
 
 from __future__ import annotations

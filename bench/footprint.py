@@ -2,9 +2,6 @@
 total, at rest and with the streaming job running.
 
     python -m bench.footprint [--seconds 30] [--samples 2]
-
-The warm start is the one bench/run.py measured when it started the test bed, else the running test bed's own
-record (.testbed/state.json); the samples are bench/machine.py's windows.
 """
 
 from __future__ import annotations

@@ -2,10 +2,8 @@
 
     python -m bench.freshness [--rates 1000 5000] [--seconds 180]
 
-While `python -m producer --rate R --duration S` loads the streaming job's topic (bench/stream_session.py), a
-marker event goes every `--marker-every` seconds and Trino is asked every `--poll` seconds which it sees. A
-marker's freshness is the end of the first query that returned it minus its send time: what a dashboard user
-waits. Markers of the first `--warmup` seconds are reported apart.
+A marker's freshness is the end of the first Trino query that returned it minus its send time: what a dashboard
+user waits.
 """
 
 from __future__ import annotations

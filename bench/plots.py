@@ -1,6 +1,5 @@
-"""PNG plots of a `make bench` run (matplotlib, Agg backend: no display needed). One function per figure; each
-takes that figure's dict from the results JSON and writes one file, returning its path (None when the figure
-has nothing to plot)."""
+"""PNG plots of a `make bench` run (matplotlib, Agg backend: no display needed): one function per figure, its
+dict from the results JSON -> one file's path (None when there is nothing to plot)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,6 @@
 `ProducerPerformance` (org.apache.kafka:kafka-tools at versions.toml [kafka]) on the same cluster.
 
     python -m bench.producer [--events 200000] [--runs 3] [--java-heap 256m]
-
-Each run gets a fresh topic shaped like the events topic; the anchor sends as many records with our producer
-settings, payloads from a file of our own generated events. Each figure is the median of `--runs` runs.
 """
 
 from __future__ import annotations

@@ -2,9 +2,6 @@
 where it has one; a table on stdout, `bench-results/<timestamp>.json` and PNG plots in `bench-results/<timestamp>/`.
 
     python -m bench [--smoke] [--only NAME ...] [--skip NAME ...] [--out DIR] [--keep-testbed]
-
-Each figure records the machine before and after, its wall time, the CPU used meanwhile and any error (the run
-goes on); the README's Benchmarks section describes the figures.
 """
 
 from __future__ import annotations

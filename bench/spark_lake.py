@@ -5,12 +5,9 @@ packages as --py-files); each command prints one line `BENCH {json}`.
     spark-submit ... bench/spark_lake.py lean --bootstrap-servers B --topic T --table-uri U
     spark-submit ... bench/spark_lake.py flatness --table-uri U --rejected-table-uri R --plan JSON --job-args JSON
 
-`fill` creates both tables as the job does and appends `--rows` events over the `--hours` before `--end-epoch`,
-`--files-per-partition` files per partition (what many small micro-batches leave), plus 0.5 % as many
-quarantined records; `maintain` runs the job's own maintenance on both. `lean`, figure 2's anchor: the whole
-topic as ONE batch, `from_json` (no checks, no dedup), one Delta commit: the least a Kafka -> Delta pipeline can
-do. `flatness`, figure 3: in ONE driver, per step of the plan, the events table grown to `rows` by bare appends,
-then the job's own code drains the step's topic with --available-now.
+`fill` writes the lake as many small micro-batches leave it; `lean` is figure 2's anchor, the least a Kafka ->
+Delta pipeline can do (one batch, `from_json`, one commit); `flatness` grows the table in ONE driver and drains
+each step's topic with the job's own code.
 """
 
 from __future__ import annotations

@@ -58,15 +58,23 @@ def spark_submit_argv(endpoints: Mapping[str, str], script: Path, args: Sequence
 
 
 class SparkApp:
-    """A spark-submit client process (client mode) whose output goes to a log file."""
+    """A spark-submit client process (client mode) whose output goes to a log file; with `driver_cpu`, the
+    driver's CPU sampled until it ends (`driver_cpu.between`)."""
 
-    def __init__(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, argv: list[str], env: Mapping[str, str], log_path: Path, driver_cpu: bool = False) -> None:
         self.log_path = log_path
         self.began, self.submitted_ms, self.seconds = time.monotonic(), int(time.time() * 1000), 0.0
-        self.driver_cpu: GroupCpu | None = None
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(argv, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT,
                                      cwd=log_path.parent, start_new_session=True)  # fmt: skip
+        self.driver_cpu = GroupCpu(self.proc.pid) if driver_cpu else None
+        if self.driver_cpu is not None:
+            self.driver_cpu.start()
+
+    def _ended(self) -> None:
+        if self.driver_cpu is not None:
+            self.driver_cpu.stopping.set()
+        self._log.close()
 
     def lines(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines()
@@ -76,7 +84,7 @@ class SparkApp:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
-        self._log.close()
+        self._ended()
 
     def python_driver_pid(self) -> int | None:
         """The PySpark driver: the JVM's Python child that runs a .py file (not any child: the JVM also starts
@@ -98,7 +106,7 @@ class SparkApp:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=30)
-        self._log.close()
+        self._ended()
         return self.proc.returncode
 
     def wait(self, timeout_s: float) -> int:
@@ -106,7 +114,7 @@ class SparkApp:
             return self.proc.wait(timeout=timeout_s)
         finally:
             self.seconds = round(time.monotonic() - self.began, 1)
-            self._log.close()
+            self._ended()
 
     def ok_lines(self, what: str = "the job", prefix: str = "") -> list[str]:
         """Its log lines (those starting with `prefix`); raises with the log's tail if it exited with an error or
@@ -133,21 +141,15 @@ def job_conf(workdir: Path, name: str) -> dict[str, str]:
 def submit(endpoints: Mapping[str, str], script: Path, args: Sequence[str], workdir: Path, name: str, *,
            timeout_s: float, conf: Mapping[str, str] | None = None, driver_cpu: bool = False) -> SparkApp:  # fmt: skip
     """spark-submit `script` with jobs/'s packages and wait for its end; the whole group is killed if the wait
-    fails (time out, ^C). `driver_cpu` samples the driver's CPU meanwhile (`app.driver_cpu`)."""
+    fails (time out, ^C)."""
     argv = spark_submit_argv(endpoints, script, list(args), conf=job_conf(workdir, name) | dict(conf or {}))
-    app = SparkApp(argv, spark_env(endpoints), workdir / f"{name}.log")
-    if driver_cpu:
-        app.driver_cpu = GroupCpu(app.proc.pid)
-        app.driver_cpu.start()
+    app = SparkApp(argv, spark_env(endpoints), workdir / f"{name}.log", driver_cpu)
     try:
         app.wait(timeout_s)
     except BaseException:
         with contextlib.suppress(Exception):
             app.kill()
         raise
-    finally:
-        if app.driver_cpu is not None:
-            app.driver_cpu.stopping.set()
     return app
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from bench import sparkrun
 from bench.breakdown import analyse, eventlog_conf
-from bench.machine import GroupCpu
 from contract import names
 from contract.names import DEFAULT_TABLE, rejected_table_name
 from lakehouse.clients import delta_tables
@@ -158,7 +157,6 @@ class StreamSession:
         self.trino_table = f"{CATALOG}.{self.schema}.{EVENTS}"
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-stream-")
         self.event_log_dir = Path(self._tmp.name) / "eventlog"
-        self.driver_cpu: GroupCpu | None = None
         self._registered: list[str] = []
 
     def __enter__(self) -> StreamSession:
@@ -182,10 +180,8 @@ class StreamSession:
         conf = sparkrun.job_conf(Path(self._tmp.name), f"bench-stream-{self.run_id}")
         argv = sparkrun.spark_submit_argv(ep, STREAM_JOB, self.args, conf=conf | eventlog_conf(self.event_log_dir))
         marker = send_marker(ep, self.topic)
-        self.app = sparkrun.SparkApp(argv, sparkrun.spark_env(ep), Path(self._tmp.name) / "stream.log")
+        self.app = sparkrun.SparkApp(argv, sparkrun.spark_env(ep), Path(self._tmp.name) / "stream.log", True)
         began = self.app.began
-        self.driver_cpu = GroupCpu(self.app.proc.pid)
-        self.driver_cpu.start()
         tables = {EVENTS: self.table_uri, REJECTED: self.rejected_uri}
         register(ep["trino_url"], self.schema, tables, self._registered, wait_seconds=5,
                  deadline=began + self.start_timeout_s, check=self._check_alive)  # fmt: skip
@@ -209,7 +205,7 @@ class StreamSession:
         if self.app is None:
             return None
         return analyse(self.event_log_dir, self.log_lines(), 1, self.app.submitted_ms, since_ms=since_ms,
-                       until_ms=until_ms, driver_cpu=self.driver_cpu)  # fmt: skip
+                       until_ms=until_ms, driver_cpu=self.app.driver_cpu)  # fmt: skip
 
     def _check_alive(self) -> None:
         if self.app is not None and self.app.proc.poll() is not None:
@@ -228,8 +224,6 @@ class StreamSession:
         return self.app.lines() if self.app is not None else []
 
     def close(self) -> None:
-        if self.driver_cpu is not None:
-            self.driver_cpu.stopping.set()
         if self.app is not None:
             with contextlib.suppress(Exception):
                 self.app.stop(timeout_s=180)
