@@ -55,14 +55,8 @@ def is_executor_of(cmdline: str, driver_ports: set[int] | None) -> bool:
     (Not the application's name: the job names itself `logistics_stream`, whoever submits it.)"""
     if "CoarseGrainedExecutorBackend" not in cmdline:
         return False
-    if driver_ports is None:
-        return True
     m = _DRIVER_URL.search(cmdline)
-    return m is not None and int(m.group(1)) in driver_ports
-
-
-def sample_at_rest(seconds: float = 30, samples: int = 2) -> dict[str, object]:
-    return machine.sample(seconds, samples, groups=machine.testbed_groups())
+    return driver_ports is None or (m is not None and int(m.group(1)) in driver_ports)
 
 
 def sample_with_job(session: StreamSession, seconds: float, samples: int, settle_s: float) -> dict[str, object]:
@@ -79,14 +73,6 @@ def sample_with_job(session: StreamSession, seconds: float, samples: int, settle
     return out
 
 
-def docker_memory_limits_mib() -> dict[str, int]:
-    """The default Docker stack's container memory limits (components/sizing.py: what the stack declares)."""
-    from components.sizing import stack_memory_limits_mib
-    from lakehouse.settings import Settings
-
-    return stack_memory_limits_mib(Settings())
-
-
 @machine.noted
 def figure(endpoints: Mapping[str, str] | None = None, *, seconds: float = 30, samples: int = 2, settle_s: float = 20,
            start: dict[str, object] | None = None, session: StreamSession | None = None,
@@ -94,9 +80,12 @@ def figure(endpoints: Mapping[str, str] | None = None, *, seconds: float = 30, s
     """Figure 6. `start`: the warm start this run measured (bench/run.py), else the test bed's record is used;
     `session`: a running streaming job to measure with (else one is started for the measurement); `at_rest`:
     bench/run.py's at-rest sample, taken before anything of ours ran."""
+    from components.sizing import stack_memory_limits_mib
+    from lakehouse.settings import Settings
+
     result: dict[str, object] = {"warm_start": start or recorded_start()}
     if at_rest is None:
-        result["at_rest"] = sample_at_rest(seconds, samples)
+        result["at_rest"] = machine.sample(seconds, samples)
     else:
         result["at_rest"] = at_rest.get("result")
         result["at_rest_load"] = [at_rest[k]["load_average_1_5_15"] for k in ("machine_before", "machine_after")]
@@ -106,7 +95,7 @@ def figure(endpoints: Mapping[str, str] | None = None, *, seconds: float = 30, s
         with StreamSession(endpoints) as own:
             result["job_start_to_tables_registered_s"] = own.started_s
             result["with_job"] = sample_with_job(own, seconds, samples, settle_s)
-    result["docker_memory_limits_mib"] = docker_memory_limits_mib()
+    result["docker_memory_limits_mib"] = stack_memory_limits_mib(Settings())  # what the default Docker stack declares
     result["targets"] = {
         "idle_cpu_pct_of_one_core_whole_test_bed": TARGET_IDLE_CPU_PCT,
         "idle_memory_gib_with_job": TARGET_IDLE_MEMORY_GIB,

@@ -75,21 +75,9 @@ def ours(endpoints: Mapping[str, str], *, events: int, runs: int, processes: int
 def write_payloads(path: Path, n: int = PAYLOAD_SAMPLE, seed: int = 1) -> float:
     """`n` generated events, one JSON per line (the anchor's --payload-file); returns their mean size in bytes."""
     generator = EventGenerator(seed=seed)
-    total = 0
-    with path.open("wb") as fh:
-        for _ in range(n):
-            value = generator.next_encoded().value
-            total += len(value)
-            fh.write(value + b"\n")
-    return total / n
-
-
-def kafka_tools_classpath() -> str:
-    """The class path of kafka-tools at versions.toml [kafka], fetched with mvn into the artifact cache once."""
-    from lakehouse.versions import load
-    from testbed.artifacts import kafka_tools_lib
-
-    return str(kafka_tools_lib(load()) / "*")
+    values = [generator.next_encoded().value for _ in range(n)]
+    path.write_bytes(b"".join(value + b"\n" for value in values))
+    return sum(map(len, values)) / n
 
 
 def java_binary(endpoints: Mapping[str, str]) -> str:
@@ -102,8 +90,12 @@ def java_binary(endpoints: Mapping[str, str]) -> str:
 
 def producer_performance(endpoints: Mapping[str, str], *, records: int, runs: int, heap: str) -> dict[str, object]:
     """Kafka's ProducerPerformance with our settings, `runs` times, each into a fresh topic."""
+    from lakehouse.versions import load
+    from testbed.artifacts import kafka_tools_lib
+
     options = SinkOptions()
-    java, classpath = java_binary(endpoints), kafka_tools_classpath()
+    # kafka-tools at versions.toml [kafka], fetched with mvn into the artifact cache once
+    java, classpath = java_binary(endpoints), str(kafka_tools_lib(load()) / "*")
     props = {
         "acks": "all",
         "enable.idempotence": "true",

@@ -332,7 +332,7 @@ def run_all(endpoints: Mapping[str, str], wanted: list[str], z: Sizes, start: di
 
     rest = None
     if "footprint" in wanted:
-        rest = run_figure("footprint (at rest)", lambda: footprint.sample_at_rest(z.idle_seconds, z.idle_samples), ep)
+        rest = run_figure("footprint (at rest)", lambda: machine.sample(z.idle_seconds, z.idle_samples), ep)
     run("producer", lambda: producer.figure(ep, events=z.producer_events, runs=z.producer_runs))
     run("drain", lambda: drain.drain_figure(ep, events=z.drain_events, processes=z.drain_processes))
     run("flatness", lambda: drain.flatness_figure(ep, sizes=z.flatness_sizes, batch_events=z.flatness_batch_events,
