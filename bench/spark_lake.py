@@ -183,18 +183,12 @@ def cmd_lean(spark: SparkSession, a: argparse.Namespace) -> dict:
         .option("kafka.receive.buffer.bytes", str(1024 * 1024))
         .load()
     )
-    parsed = raw.select(
-        F.from_json(F.col("value").cast("string"), json_schema).alias("e"),
-        F.col("key").cast("string").alias("kafka_key"),
-        F.col("topic").alias("kafka_topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-    )
-    cols = {f.name: F.col(f"e.{f.name}") for f in FIELDS}
-    cols |= {n: F.col(n) for n in ("kafka_key", "kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")}
-    cols["ingestion_time"] = F.current_timestamp()
-    cols["event_date"] = F.to_date(F.col("e.event_time"))
+    kafka = {f"kafka_{n}": F.col(n) for n in ("topic", "partition", "offset", "timestamp")}
+    event = F.from_json(F.col("value").cast("string"), json_schema).alias("e")
+    key = F.col("key").cast("string").alias("kafka_key")
+    parsed = raw.select(event, key, *[c.alias(k) for k, c in kafka.items()])
+    cols = {f.name: F.col(f"e.{f.name}") for f in FIELDS} | {n: F.col(n) for n in ["kafka_key", *kafka]}
+    cols |= {"ingestion_time": F.current_timestamp(), "event_date": F.to_date(F.col("e.event_time"))}
     frame = parsed.select(*[cols[f.name].cast(f.dataType).alias(f.name) for f in EVENTS_SCHEMA.fields])
     frame.write.format("delta").mode("append").partitionBy("event_date").save(a.table_uri)
     seconds = time.monotonic() - started
