@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.freshness import percentile
+from bench.freshness import percentile, summary
 from bench.machine import machine_notes, noted, print_json
 from bench.stream_session import EVENTS, REJECTED, TRINO_USER, Scratch, register, scratch, unregister
 from lakehouse.clients.trino_sql import query
@@ -86,15 +86,8 @@ def time_queries(trino_url: str, queries: Sequence[dict], schema: str, runs: int
             "chart": q["chart"], "rows": len(rows), "p50_s": round(statistics.median(took), 3),
             "p95_s": round(percentile(took, 95) or 0, 3), "max_s": round(max(took), 3),
         })  # fmt: skip
-    return {
-        "runs_per_query": runs,
-        "queries": len(queries),
-        "p50_s": round(percentile(every, 50) or 0, 3) if every else None,
-        "p95_s": round(percentile(every, 95) or 0, 3) if every else None,
-        "max_s": round(max(every), 3) if every else None,
-        "per_chart": per_chart,
-        "errors": errors,
-    }
+    overall = {k: v for k, v in summary(every).items() if k in ("p50_s", "p95_s", "max_s")}
+    return {"runs_per_query": runs, "queries": len(queries), **overall, "per_chart": per_chart, "errors": errors}
 
 
 def _partition_stats(files: Mapping[str, int]) -> dict[str, object]:

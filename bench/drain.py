@@ -34,17 +34,10 @@ def batches_of(lines: Sequence[str]) -> list[dict]:
 
 def job_rate(batches: Sequence[Mapping]) -> dict[str, object]:
     """Records consumed over the sum of batch durations (the batches of --available-now run one after another)."""
-    consumed = sum(int(b["consumed"]) for b in batches)
+    totals = {k: sum(int(b[k]) for b in batches) for k in ("consumed", "valid", "rejected", "duplicates")}
     seconds = sum(float(b["seconds"]) for b in batches)
-    return {
-        "batches": len(batches),
-        "consumed": consumed,
-        "valid": sum(int(b["valid"]) for b in batches),
-        "rejected": sum(int(b["rejected"]) for b in batches),
-        "duplicates": sum(int(b["duplicates"]) for b in batches),
-        "batch_seconds_total": round(seconds, 1),
-        "events_per_s": round(consumed / seconds) if seconds > 0 else None,
-    }
+    return {"batches": len(batches), **totals, "batch_seconds_total": round(seconds, 1),
+            "events_per_s": round(totals["consumed"] / seconds) if seconds > 0 else None}  # fmt: skip
 
 
 @noted

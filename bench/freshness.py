@@ -40,15 +40,9 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def summary(values: Sequence[float]) -> dict[str, object]:
-    r = lambda x: None if x is None else round(x, 3)  # noqa: E731
-    return {
-        "count": len(values),
-        "p50_s": r(percentile(values, 50)),
-        "p95_s": r(percentile(values, 95)),
-        "p99_s": r(percentile(values, 99)),
-        "max_s": r(max(values)) if values else None,
-        "mean_s": r(statistics.mean(values)) if values else None,
-    }
+    out = {f"p{q}_s": percentile(values, q) for q in (50, 95, 99)}
+    out |= {"max_s": max(values), "mean_s": statistics.mean(values)} if values else {"max_s": None, "mean_s": None}
+    return {"count": len(values)} | {k: None if v is None else round(v, 3) for k, v in out.items()}
 
 
 @dataclass
