@@ -110,15 +110,12 @@ def _wall(item: Mapping[str, Any], start: str, end: str) -> float:
     return (b - a) / 1000 if a is not None and b is not None else 0.0
 
 
+_KINDS = {"rebuild": ("compute snapshot",), "checkpoint": ("checkpoint",), "maintenance": ("optimize", "vacuum")}
+
+
 def _kind(job: Mapping[str, Any]) -> str:
     text = job["description"].lower()
-    if "compute snapshot" in text:
-        return "rebuild"
-    if "checkpoint" in text:
-        return "checkpoint"
-    if "optimize" in text or "vacuum" in text:
-        return "maintenance"
-    return "other"
+    return next((kind for kind, words in _KINDS.items() if any(w in text for w in words)), "other")
 
 
 def _stage_wall(stage: Mapping[str, Any]) -> float:
@@ -170,6 +167,7 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
     maintenance, commits = steps.get("maintenance", 0.0), steps.get("commits", 0.0)
     delta_jobs = kinds["other"] + kinds["rebuild"] + kinds["checkpoint"]
     parts = ("latestOffset", "walCommit", "getBatch", "queryPlanning", "addBatch", "commitOffsets")
+    cpu = {"Kafka stage": cpu_kafka, "state stage": cpu_state, "other tasks": all_cpu - cpu_kafka - cpu_state}
     out = {
         "latest offsets": d.get("latestOffset", 0.0),
         "offset log write": d.get("walCommit", 0.0),
@@ -199,11 +197,7 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
             {"stage": st["Stage ID"], "tasks": st.get("Number of Tasks"), "seconds": round(_stage_wall(st), 3)}
             for st in ran
         ],
-        "executor_cpu": {
-            "Kafka stage": round(cpu_kafka, 3),
-            "state stage": round(cpu_state, 3),
-            "other tasks": round(all_cpu - cpu_kafka - cpu_state, 3),
-        },
+        "executor_cpu": {k: round(v, 3) for k, v in cpu.items()},
         "spark_jobs": len(jobs),
         "tasks": tasks,
     }
@@ -212,7 +206,7 @@ def batch_breakdown(log: EventLog, batch_id: int, steps: Mapping[str, float] | N
 def summarise(batches: Sequence[Mapping[str, Any]], size: int) -> dict[str, Any]:
     """The steady batch: per step the median over the full batches after the first (the cold one)."""
     full = [b for b in batches if b["records"] >= size / 2]
-    steady = full[1:] if len(full) > 1 else full
+    steady = full[1:] or full
     if not steady:
         return {}
     med = lambda xs: round(statistics.median(xs), 3)  # noqa: E731

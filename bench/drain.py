@@ -81,9 +81,7 @@ def steady_seconds(batches: Sequence[Mapping], batch_events: int) -> float | Non
     over the partitions, so a run can end with a small rest) after its first (the first carries the query's
     start-up); the first alone if it is the only one."""
     secs = [float(b["seconds"]) for b in batches if int(b["consumed"]) >= batch_events / 2]
-    if not secs:
-        return None
-    return round(statistics.median(secs[1:] if len(secs) > 1 else secs), 2)
+    return round(statistics.median(secs[1:] or secs), 2) if secs else None
 
 
 def flatness_points(raw_points: Sequence[Mapping], batch_events: int) -> tuple[list[dict], float | None]:
@@ -111,8 +109,7 @@ def growth_ratio(points: Sequence[Mapping]) -> float | None:
     measured = [p for p in points if p.get("batch_seconds")]
     if len(measured) < 2:
         return None
-    small = min(measured, key=lambda p: p["table_rows"])
-    big = max(measured, key=lambda p: p["table_rows"])
+    small, big = (pick(measured, key=lambda p: p["table_rows"]) for pick in (min, max))
     return round(big["batch_seconds"] / small["batch_seconds"], 2)
 
 
