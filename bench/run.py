@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import machine
+from bench import machine, plots
 
 REPO = Path(__file__).resolve().parent.parent
 FIGURES = ("producer", "drain", "flatness", "breakdown", "freshness", "dashboards", "footprint")
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     results["finished"] = datetime.now().isoformat(timespec="seconds")
     results["machine_end"] = machine.machine_notes()
     if not a.no_plots:
-        results["plots"] = _plots(results, a.out / stamp)
+        results["plots"] = plots.plot_all(results, a.out / stamp)
     path = _save(results, a.out / f"{stamp}.json")
     partial.unlink(missing_ok=True)
     print("\n" + format_table(table_rows(results)))
@@ -361,14 +361,6 @@ def run_all(endpoints: Mapping[str, str], wanted: list[str], z: Sizes, start: di
 def _open(session: Any) -> dict[str, object]:
     session.start()
     return {"job_args": session.args, "seconds_to_tables_registered": session.started_s}
-
-
-def _plots(results: Mapping[str, Any], out: Path) -> dict[str, str]:
-    try:
-        from bench import plots
-    except ImportError as exc:
-        return {"all": f"no plots: {exc} (pip install -r requirements-dev.txt)"}
-    return plots.plot_all(results, out)
 
 
 def _git_head() -> str | None:

@@ -220,13 +220,9 @@ def delete_prefix(endpoints: Mapping[str, str], bucket: str, prefix: str) -> int
     """Remove every object under `prefix` (test data) with the admin identity; returns how many."""
     import boto3
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoints["s3_endpoint"],
-        region_name=endpoints.get("testbed_s3_region"),
-        aws_access_key_id=endpoints["s3_access_key"],
-        aws_secret_access_key=endpoints["s3_secret_key"],
-    )
+    keys = {"aws_access_key_id": endpoints["s3_access_key"], "aws_secret_access_key": endpoints["s3_secret_key"]}
+    region = endpoints.get("testbed_s3_region")
+    s3 = boto3.client("s3", endpoint_url=endpoints["s3_endpoint"], region_name=region, **keys)
     removed = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
