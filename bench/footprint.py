@@ -17,9 +17,6 @@ from bench import machine
 from bench.stream_session import StreamSession
 from testbed import proc
 
-TARGET_IDLE_CPU_PCT = 5.0
-TARGET_IDLE_MEMORY_GIB = 3.0
-
 
 def recorded_start() -> dict[str, object] | None:
     """What the running test bed recorded about its own start (None if there is no record)."""
@@ -97,8 +94,8 @@ def figure(endpoints: Mapping[str, str] | None = None, *, seconds: float = 30, s
             result["with_job"] = sample_with_job(own, seconds, samples, settle_s)
     result["docker_memory_limits_mib"] = stack_memory_limits_mib(Settings())  # what the default Docker stack declares
     result["targets"] = {
-        "idle_cpu_pct_of_one_core_whole_test_bed": TARGET_IDLE_CPU_PCT,
-        "idle_memory_gib_with_job": TARGET_IDLE_MEMORY_GIB,
+        "idle_cpu_pct_of_one_core_whole_test_bed": 5.0,
+        "idle_memory_gib_with_job": 3.0,
         "docker_memory_limits_gib": 8.0,
     }
     return result
