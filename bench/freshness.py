@@ -150,6 +150,7 @@ def measure_rate(session: StreamSession, *, rate: int, seconds: float, marker_ev
         produced = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     markers = sender.markers
     steady = [m for m in markers if m.sent - t0 >= warmup]
+    last_seen = max((m.seen_end or load_end for m in markers), default=None)
 
     def lag(ms: list[Marker], attr: str = "seen_end") -> dict[str, object]:
         return summary([getattr(m, attr) - m.sent for m in ms if getattr(m, attr) is not None])
@@ -176,9 +177,7 @@ def measure_rate(session: StreamSession, *, rate: int, seconds: float, marker_ev
         "series": [
             [round(m.sent - t0, 2), None if m.seen_end is None else round(m.seen_end - m.sent, 3)] for m in markers
         ],
-        "seconds_after_load_to_last_marker": round(max((m.seen_end or load_end) for m in markers) - load_end, 1)
-        if markers
-        else None,
+        "seconds_after_load_to_last_marker": None if last_seen is None else round(last_seen - load_end, 1),
         "machine_before": before,
         "machine_after": machine_notes(),
     }

@@ -133,13 +133,8 @@ def cpu_between(
     }
 
 
-def sample(
-    seconds: float = 30,
-    samples: int = 2,
-    *,
-    groups: Mapping[str, Iterable[int]] | None = None,
-    extra: Mapping[str, Iterable[int]] | None = None,
-) -> dict[str, object]:
+def sample(seconds: float = 30, samples: int = 2, *, groups: Mapping[str, Iterable[int]] | None = None,
+           extra: Mapping[str, Iterable[int]] | None = None) -> dict[str, object]:  # fmt: skip
     """`samples` consecutive windows of `seconds`: each window's figures, and the mean of each service's CPU."""
     groups = groups if groups is not None else testbed_groups()
     windows = []
@@ -171,8 +166,7 @@ class GroupCpu(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        pids: list[int] = []
-        refreshed = 0.0
+        pids, refreshed = [], 0.0
         while not self.stopping.is_set():
             if time.monotonic() - refreshed > 5:
                 pids, refreshed = proc.group_members(self.pgid), time.monotonic()

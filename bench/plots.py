@@ -139,8 +139,7 @@ def breakdown(fig: Mapping[str, Any], out: Path) -> Path | None:
     for run in fig.get("runs") or []:
         if run.get("steady"):
             bars.append((f"{run['records_per_batch']:,} rec", run["steady"]["steps"]))
-        cold = run.get("cold_batch")
-        if cold:
+        if cold := run.get("cold_batch"):
             bars.append((f"{run['records_per_batch']:,} rec, cold", cold["steps"]))
     if not bars:
         return None

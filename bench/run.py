@@ -124,9 +124,8 @@ def _fmt(x: Any, unit: str = "") -> str:
 
 
 def _load(fig: Mapping[str, Any]) -> str:
-    b = fig.get("machine_before", {}).get("load_average_1_5_15", ["?"])[0]
-    a = fig.get("machine_after", {}).get("load_average_1_5_15", ["?"])[0]
-    return f"{b}->{a}"
+    loads = [fig.get(k, {}).get("load_average_1_5_15", ["?"])[0] for k in ("machine_before", "machine_after")]
+    return "->".join(map(str, loads))
 
 
 def _producer_rows(f: Mapping[str, Any]) -> list[list[str]]:
