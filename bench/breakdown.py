@@ -95,9 +95,7 @@ def read_event_log(lines: Sequence[str] | Path) -> EventLog:
 
 
 def _epoch_ms(stamp: str | None) -> int | None:
-    if not stamp:
-        return None
-    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000) if stamp else None
 
 
 def _started(log: EventLog, batch_id: int) -> int:
