@@ -7,6 +7,7 @@ Exit codes: 0 every record sent was acknowledged; 1 some record failed or was ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -283,19 +284,8 @@ def _plan(args: argparse.Namespace, replay_stats: ReplayStats) -> tuple[endpoint
         flush_timeout_s=args.flush_timeout,
     )
     plan.schedule()  # do the injected records fit?
-    if args.replay is not None:
-        _check_replay_file(args.replay)
-    plan = plan.resolved(replay_stats)  # several processes: reads the whole replay file once
-    plan.schedule()
-    return target, plan
-
-
-def _check_replay_file(path: Path) -> None:
-    """Read the header and the first row now, so a wrong file fails before Kafka is touched."""
-    events = read_events(path)
-    try:
-        next(events)
-    except StopIteration:
-        raise ValueError(f"--replay {path}: the file has a header but no rows") from None
-    finally:
-        events.close()
+    if args.replay is not None:  # the header and the first row now, so a wrong file fails before Kafka is touched
+        with contextlib.closing(read_events(args.replay)) as rows:
+            if next(rows, None) is None:
+                raise ValueError(f"--replay {args.replay}: the file has a header but no rows")
+    return target, plan.resolved(replay_stats)  # several processes: reads the whole replay file once

@@ -1,16 +1,9 @@
 """Delivery to Kafka and its accounting: every record sent ends up acknowledged or failed, never silent.
 
-`Sink` is the one thing the producer needs from Kafka (send with callbacks, flush, close);
-`KafkaSink` implements it with kafka-python (acks=all, idempotent, retries), with large lz4-compressed
-batches (`SinkOptions`) and a partitioner that caches murmur2 per key. `DeliveryTracker` counts what was
-sent, acknowledged and failed (callbacks arrive on kafka-python's I/O thread, so it locks) and keeps the
-first errors of each type for the summary.
-
-Where a kafka-python producer spends its time (profiled with py-spy, 650-byte events): without the C
-`crc32c` package, in the pure-Python CRC-32C of every batch (most of it); then per record in `send()`
-(the accumulator, the future, murmur2 of the key: a third of `send()` before the cache), and per request
-in the I/O thread (compression, framing, completing the futures). Hence crc32c, the key cache, batches
-of 512 KiB and lz4 (a third of the bytes to frame, checksum and ship).
+`Sink` is what the producer needs from Kafka; `KafkaSink` is it with kafka-python. Where such a producer spends
+its time (py-spy, 650-byte events): without the C `crc32c` package in the pure-Python CRC-32C of every batch;
+then per record in `send()` (a third of it murmur2 of the key), and per request in the I/O thread (compression,
+framing, futures). Hence crc32c, a per-key partition cache, batches of 512 KiB and lz4 (a third of the bytes).
 """
 
 from __future__ import annotations
@@ -62,54 +55,38 @@ class Summary:
 
 
 class DeliveryTracker:
-    """Thread-safe counters of one run; the send loop counts what it sent itself (one lock less per record)."""
+    """Counters of one run, counted under a lock (callbacks arrive on kafka-python's I/O thread) and read without
+    one (a moment old at worst); the send loop counts what it sent itself (one lock less per record)."""
 
     MAX_KEPT_ERRORS = 5
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._acked = 0
-        self._failed = 0
+        self.acked = 0
+        self.failed_count = 0
         self._errors: Counter[str] = Counter()
         self._first: list[str] = []
 
     def acknowledged(self, partition: int, offset: int) -> None:
         with self._lock:
-            self._acked += 1
+            self.acked += 1
 
     def failed(self, exc: BaseException) -> None:
         with self._lock:
-            self._failed += 1
+            self.failed_count += 1
             self._errors[type(exc).__name__] += 1
             if len(self._first) < self.MAX_KEPT_ERRORS:
                 self._first.append(f"{type(exc).__name__}: {exc}")
 
     @property
-    def acked(self) -> int:
-        with self._lock:
-            return self._acked
-
-    @property
-    def failed_count(self) -> int:
-        with self._lock:
-            return self._failed
-
-    @property
     def answered(self) -> int:
-        """Acknowledged + failed, read without the lock (a moment old at worst): the send loop's back-pressure."""
-        return self._acked + self._failed
+        """Acknowledged + failed: the send loop's back-pressure."""
+        return self.acked + self.failed_count
 
     def summary(self, elapsed_s: float, sent: int = 0, value_bytes: int = 0) -> Summary:
         with self._lock:
-            return Summary(
-                sent=sent,
-                acked=self._acked,
-                failed=self._failed,
-                elapsed_s=elapsed_s,
-                errors=dict(self._errors),
-                first_errors=tuple(self._first),
-                value_bytes=value_bytes,
-            )
+            errors, first = dict(self._errors), tuple(self._first)
+            return Summary(sent, self.acked, self.failed_count, elapsed_s, errors, first, value_bytes)
 
 
 COMPRESSION_TYPES: tuple[str, ...] = ("lz4", "zstd", "gzip", "snappy", "none")
@@ -133,8 +110,6 @@ class SinkOptions:
     compression: str = DEFAULT_COMPRESSION
     batch_size: int = DEFAULT_BATCH_SIZE
     linger_ms: int = DEFAULT_LINGER_MS
-    send_buffer_bytes: int | None = None
-    """SO_SNDBUF; None leaves Linux's auto-tuning on."""
 
     def __post_init__(self) -> None:
         if self.compression not in COMPRESSION_TYPES:
@@ -152,7 +127,6 @@ class SinkOptions:
             "linger_ms": self.linger_ms,
             # A batch must fit in one request even uncompressed (kafka-python checks the uncompressed size).
             "max_request_size": max(1024 * 1024, self.batch_size + 64 * 1024),
-            "send_buffer_bytes": self.send_buffer_bytes,
         }
 
 
@@ -204,8 +178,6 @@ class KafkaSink:
         topic: str,
         *,
         options: SinkOptions | None = None,
-        delivery_timeout_ms: int = 120_000,
-        max_block_ms: int = 15_000,
         client_id: str = "lakehouse-producer",
     ) -> None:
         from kafka import KafkaProducer  # imported here so the pure parts load without the client
@@ -219,7 +191,6 @@ class KafkaSink:
                 f"pip install -r requirements-services.txt, or choose --compression none"
             )
         self._topic = topic
-        self.options = options
         try:
             self._producer = KafkaProducer(
                 bootstrap_servers=[s.strip() for s in bootstrap_servers.split(",") if s.strip()],
@@ -228,9 +199,9 @@ class KafkaSink:
                 enable_idempotence=True,
                 retries=2**31 - 1,
                 max_in_flight_requests_per_connection=5,
-                delivery_timeout_ms=delivery_timeout_ms,
-                request_timeout_ms=min(30_000, delivery_timeout_ms),
-                max_block_ms=max_block_ms,
+                delivery_timeout_ms=120_000,
+                request_timeout_ms=30_000,
+                max_block_ms=15_000,
                 allow_auto_create_topics=False,
                 partitioner=key_cached_partitioner(),
                 **options.producer_config(),
@@ -250,7 +221,6 @@ class KafkaSink:
                 f"topic {topic!r} is not available on {bootstrap_servers} ({detail}); "
                 "create it first (the stack and the test bed do) or pass the right --topic"
             )
-        self.partitions = len(partitions)
 
     def send(self, key: bytes | None, value: bytes, on_ack: OnAck, on_error: OnError) -> None:
         future = self._producer.send(self._topic, key=key, value=value)

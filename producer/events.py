@@ -1,20 +1,11 @@
 """A pure, seeded generator of plausible logistics events (no I/O, no Kafka).
 
-Each event carries the columns of the supply-chain logistics dataset the lakehouse was designed around
-(DATASET_COLUMNS) plus `event_id` (unique), `shipment_id` (the Kafka key) and `event_time` (ISO-8601 UTC).
-
-The model, so values agree with each other:
-- a pool of active shipments, each driving from one freight hub to another; every event moves its
-  shipment further along the route (GPS = interpolated position + a little noise); a delivered shipment
-  is replaced by a new one;
-- per shipment constants: lead time, customs clearance time, cargo's target temperature, driver skill,
-  the route's base risk;
-- congestion follows rush hours and is higher near the hubs; weather drifts slowly per shipment;
-  fuel use and ETA variation rise with congestion and weather; fatigue grows over the trip and lowers
-  the driver behaviour score; cargo condition drops when the temperature leaves its target;
-- delay_probability is a logistic function of those values, risk_classification is its band
-  (RISK_BANDS) and delivery_time_deviation follows ETA variation and delay probability.
-Given the same seed and the same clock readings, the output is identical.
+Each event carries the dataset's columns (DATASET_COLUMNS) after `event_id`, `shipment_id` (the Kafka key) and
+`event_time` (ISO-8601 UTC), and its values agree with each other: a pool of shipments drives between freight
+hubs (GPS = interpolated position + noise; a delivered shipment is replaced); congestion follows rush hours and
+the hubs, weather drifts per shipment; fuel use and ETA variation rise with both; fatigue grows over the trip and
+lowers the driver score; cargo suffers away from its target temperature; delay_probability is a logistic function
+of those values and risk_classification its band. The same seed and clock readings give the same output.
 """
 
 from __future__ import annotations
@@ -31,7 +22,6 @@ from contract.events import DOUBLE_FIELDS, FIELD_NAMES, RISK_BANDS
 
 EVENT_COLUMNS: tuple[str, ...] = FIELD_NAMES
 DATASET_COLUMNS: tuple[str, ...] = EVENT_COLUMNS[3:]
-"""The dataset's columns: the event's, without event_id, shipment_id and event_time (they come first)."""
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(f.name for f in DOUBLE_FIELDS)
 _STRING_COLUMNS = frozenset(c for c in EVENT_COLUMNS if c not in NUMERIC_COLUMNS)
 RANGES: dict[str, tuple[float, float]] = {f.name: f.produced for f in DOUBLE_FIELDS if f.produced}
@@ -170,13 +160,9 @@ class EventGenerator:
         self._clock = clock
         self._shipments = [self._new_shipment() for _ in range(active_shipments)]
         self._index_bits = len(self._shipments).bit_length()
-        # Per-second cache of what depends only on the second: the formatted emission second, the reading
-        # time's second (0, 1 or 2 s earlier) and the rush-hour factor.
+        # Per-second cache of what depends only on the second (set by _enter_second before its first use): the
+        # formatted emission second, the reading time's second (0, 1 or 2 s earlier) and the rush-hour factor.
         self._second: datetime | None = None
-        self._second_end: datetime | None = None
-        self._event_prefix = ""
-        self._reading_seconds: tuple[str, str, str] = ("", "", "")
-        self._rush = 0.0
 
     def _new_shipment(self) -> Shipment:
         rng = self._rng
@@ -217,8 +203,7 @@ class EventGenerator:
         return Encoded(values[1].encode(), (_VALUE_TEMPLATE % values).encode(), values[0])  # type: ignore[union-attr]
 
     def encoded_stream(self) -> Iterator[Encoded]:
-        while True:
-            yield self.next_encoded()
+        return iter(self.next_encoded, None)
 
     def _pick(self) -> int:
         """rng.randrange(len(shipments)), as Random does it."""
@@ -270,16 +255,8 @@ class EventGenerator:
         risk = min(_RISK_HI, max(_RISK_LO, s.route_risk + 3.0 * weather + g[8] * 0.5))
         fatigue = min(_FATIGUE_HI, max(_FATIGUE_LO, 0.1 + 0.75 * p + g[9] * 0.05))
         behavior = min(_BEHAVIOR_HI, max(_BEHAVIOR_LO, s.driver_skill - 0.3 * fatigue + g[10] * 0.05))
-        z = (
-            -4.0
-            + 0.25 * traffic
-            + 2.0 * weather
-            + 0.2 * risk
-            + 1.5 * fatigue
-            - 1.5 * behavior
-            + 0.3 * eta
-            + 2.0 * (1.0 - cargo)
-        )
+        z = -4.0 + 0.25 * traffic + 2.0 * weather + 0.2 * risk + 1.5 * fatigue - 1.5 * behavior + 0.3 * eta
+        z += 2.0 * (1.0 - cargo)
         # Rounded here already: the deviation and the risk class follow the delay as published.
         delay = round(min(_DELAY_HI, max(_DELAY_LO, 1.0 / (1.0 + math.exp(-z)))), 4)
         deviation = min(_DEV_HI, max(_DEV_LO, 0.8 * eta + 4.0 * delay - 1.0 + g[11] * 0.5))

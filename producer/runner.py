@@ -3,10 +3,8 @@ until when, with acknowledgement accounting and an optional manifest of every re
 
 Injected records take extra positions in the stream; they never consume the event generator, so the
 valid events of a seed are the same with or without injection (running the same seed again re-sends
-the same events, which is how tests produce duplicates across runs).
-
-Positions are global (producer/plan.py): process i of N sends positions i, i+N, ... (`records(offset=i,
-stride=N)`), each due at start + position/rate, so N processes send what one would, at a steady rate.
+the same events, which is how tests produce duplicates across runs). Positions are global (producer/plan.py):
+the n-th record of process i of N is position i + n*N, due at start + position/rate.
 """
 
 from __future__ import annotations
@@ -60,11 +58,9 @@ def injection_schedule(
         raise ValueError("the numbers of malformed and duplicate records cannot be negative")
     reserved = max(1, reserved)
     if n_malformed + n_duplicates > count - reserved:
-        first = (
-            "at least one valid event must come first"
-            if reserved == 1
-            else (f"the first {reserved} records (one per process) are valid events")
-        )
+        first = f"the first {reserved} records (one per process) are valid events"
+        if reserved == 1:
+            first = "at least one valid event must come first"
         raise ValueError(
             f"{n_malformed} malformed + {n_duplicates} duplicate records do not fit in --count {count}: {first}"
         )
@@ -95,12 +91,9 @@ def records(
     shared_source: bool = False,
 ) -> Iterator[Record]:
     """Interleave `events` (dicts, or Encoded from EventGenerator.encoded_stream) with the scheduled bad
-    records and duplicates, for the positions offset, offset+stride, ...
-
-    Malformed records take the kinds in turn by their global order in the schedule. With `shared_source`
-    the events are the whole run's valid events (a replayed file every process reads): the ones that belong
-    to other processes' positions are skipped. Otherwise the source is this process's own.
-    """
+    records and duplicates, for the positions offset, offset+stride, ...; malformed records take the kinds in
+    turn by their global order in the schedule. With `shared_source` the events are the whole run's (a replayed
+    file every process reads) and those of other processes' positions are skipped."""
     schedule = schedule or {}
     if stride < 1 or not 0 <= offset < stride:
         raise ValueError(f"offset {offset} / stride {stride}: need 0 <= offset < stride")
@@ -168,7 +161,7 @@ class Progress(Protocol):
 
 
 class NoProgress(Progress):
-    """Shows nothing (the protocol's methods do nothing)."""
+    """Shows nothing."""
 
 
 Observer = Callable[[int, int, int], None]
@@ -243,10 +236,7 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """Send until `count` records, `duration_s` seconds, the source's end or `stop`; then flush and close.
-
-    `start` (a time.monotonic() reading, default now) anchors the rate and the duration: the n-th record of
-    this loop is global position offset + n*stride and is due at start + position/rate.
-    """
+    `start` (a time.monotonic() reading, default now) anchors the rate and the duration."""
     if rate < 0:
         raise ValueError(f"rate {rate} is not allowed: events per second, 0 for as fast as possible")
     stop = stop if stop is not None else threading.Event()
@@ -258,7 +248,7 @@ def run(
     last_postfix = monotonic()
     n = value_bytes = shown = 0
     # Without a manifest every record shares the tracker's own callbacks: no closures per record.
-    on_ack_all, on_error_all = tracker.acknowledged, tracker.failed
+    shared_callbacks = (tracker.acknowledged, tracker.failed)
     for record in source:
         if stop.is_set() or (count is not None and n >= count):
             break
@@ -270,10 +260,7 @@ def run(
         if n - tracker.answered >= max_pending and not waits.for_answers(tracker, n, max_pending):
             break
         kinds[record.kind] = kinds.get(record.kind, 0) + 1
-        if manifest is None:
-            on_ack, on_error = on_ack_all, on_error_all
-        else:
-            on_ack, on_error = _manifest_callbacks(tracker, manifest, record)
+        on_ack, on_error = shared_callbacks if manifest is None else _manifest_callbacks(tracker, manifest, record)
         n += 1
         value_bytes += len(record.value)
         try:
