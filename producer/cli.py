@@ -103,12 +103,9 @@ def _add_what_to_send(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--replay", type=Path, metavar="FILE.csv", help="Replay the rows of a CSV with the dataset's columns."
     )
+    n_records = {"type": _non_negative_int, "default": 0, "metavar": "N"}
     p.add_argument(
-        "--inject-malformed",
-        type=_non_negative_int,
-        default=0,
-        metavar="N",
-        help="Add N records that the streaming job must quarantine (needs --count).",
+        "--inject-malformed", **n_records, help="Add N records that the streaming job must quarantine (needs --count)."
     )
     p.add_argument(
         "--malformed-kinds",
@@ -118,9 +115,7 @@ def _add_what_to_send(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--duplicates",
-        type=_non_negative_int,
-        default=0,
-        metavar="N",
+        **n_records,
         help="Re-send N earlier events unchanged (same event_id), as a retrying producer would (needs --count).",
     )
 
@@ -217,9 +212,7 @@ def report(result: RunResult, args: argparse.Namespace, target: endpoints.Target
 
 
 def main(
-    argv: Sequence[str] | None = None,
-    sink: Sink | None = None,
-    sink_factory: parallel.SinkFactory | None = None,
+    argv: Sequence[str] | None = None, sink: Sink | None = None, sink_factory: parallel.SinkFactory | None = None
 ) -> int:
     """The CLI. `sink` replaces Kafka for one process, `sink_factory` (picklable) for --processes N (tests)."""
     parser = build_parser()

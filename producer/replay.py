@@ -65,15 +65,10 @@ def read_events(
             }
             for column in DATASET_COLUMNS:
                 text = row[column]
-                if column in NUMERIC_COLUMNS:
-                    number = _number(text)
-                    if number is None:
-                        stats.unparseable_cells += 1
-                        if len(stats.examples) < 5:
-                            stats.examples.append(f"row {stats.rows} {column}={text!r}")
-                        event[column] = text
-                    else:
-                        event[column] = number
-                else:
-                    event[column] = text
+                value = _number(text) if column in NUMERIC_COLUMNS else text
+                if value is None:
+                    stats.unparseable_cells += 1
+                    if len(stats.examples) < 5:
+                        stats.examples.append(f"row {stats.rows} {column}={text!r}")
+                event[column] = text if value is None else value
             yield event
