@@ -208,13 +208,11 @@ class KafkaSink:
             )
         except KafkaError as exc:
             raise ConnectionError(f"cannot reach Kafka at {bootstrap_servers}: {type(exc).__name__}: {exc}") from exc
+        partitions, detail = None, "no partitions reported"
         try:
             partitions = self._producer.partitions_for(topic)
         except KafkaError as exc:
-            partitions = None
             detail = f"{type(exc).__name__}: {exc}"
-        else:
-            detail = "no partitions reported"
         if not partitions:
             self._producer.close(timeout=1)
             raise ConnectionError(

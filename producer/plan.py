@@ -59,12 +59,6 @@ class Plan:
     flush_timeout_s: float = 60.0
     total: int | None = None
 
-    def __post_init__(self) -> None:
-        if self.processes < 1:
-            raise ValueError(f"processes {self.processes} is not allowed: 1 or more")
-        if (self.inject_malformed or self.duplicates) and self.count is None:
-            raise ValueError("--inject-malformed and --duplicates need --count (the records are spread over the run)")
-
     @property
     def step(self) -> timedelta:
         """The simulated clock's step between two events of the whole run."""

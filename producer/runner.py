@@ -10,6 +10,7 @@ the n-th record of process i of N is position i + n*N, due at start + position/r
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import random
 import signal
@@ -73,10 +74,9 @@ def stream_end(schedule: dict[int, str], valid_events: int) -> int:
     """The position at which a source of `valid_events` events runs dry: valid slots + injected ones before it."""
     end = valid_events
     for p in sorted(schedule):
-        if p < end:
-            end += 1
-        else:
+        if p >= end:
             break
+        end += 1
     return end
 
 
@@ -103,9 +103,8 @@ def records(
     recent: deque[Record] = deque(maxlen=RECENT_FOR_DUPLICATES)
     last_event: dict[str, object] | Encoded | None = None
     consumed = 0  # events taken from the source (shared: including the skipped ones)
-    position = offset
     source = iter(events)
-    while True:
+    for position in itertools.count(offset, stride):
         what = schedule.get(position)
         if what == DUPLICATE and recent:
             original = rng.choice(recent)
@@ -117,17 +116,12 @@ def records(
             key, value, note = malformed.build(kind, base, rng)
             yield Record(key, value, kind, str(base["event_id"]), note)
         else:
-            try:
-                if shared_source:
-                    # This position's event is the source's (position - injected before it)-th.
-                    index = position - bisect.bisect_left(injected, position)
-                    while consumed < index:
-                        next(source)
-                        consumed += 1
-                item = next(source)
-                consumed += 1
-            except StopIteration:
+            # Shared: this position's event is the source's (position - injected before it)-th; skip to it.
+            skip = position - bisect.bisect_left(injected, position) - consumed if shared_source else 0
+            item = next(itertools.islice(source, skip, None), None)
+            if item is None:
                 return
+            consumed += skip + 1
             last_event = item
             if type(item) is dict:
                 key, value = encode(item)
@@ -136,7 +130,6 @@ def records(
                 record = Record(item[0], item[1], VALID, item[2])  # type: ignore[index]
             recent.append(record)
             yield record
-        position += stride
 
 
 def stop_on_ctrl_c(stop: threading.Event, notice: str | None = None) -> None:
