@@ -15,15 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from producer import endpoints, malformed, parallel
-from producer.delivery import (
-    COMPRESSION_TYPES,
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_COMPRESSION,
-    DEFAULT_LINGER_MS,
-    Sink,
-    SinkOptions,
-)
+from producer import delivery, endpoints, malformed, parallel
+from producer.delivery import Sink, SinkOptions
 from producer.plan import Plan
 from producer.replay import ReplayStats, read_events
 from producer.runner import Progress, RunResult, stop_on_ctrl_c
@@ -135,23 +128,23 @@ def _add_output_and_delivery(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--compression",
-        choices=COMPRESSION_TYPES,
-        default=DEFAULT_COMPRESSION,
-        help=f"Batch compression (default {DEFAULT_COMPRESSION}).",
+        choices=delivery.COMPRESSION_TYPES,
+        default=delivery.DEFAULT_COMPRESSION,
+        help=f"Batch compression (default {delivery.DEFAULT_COMPRESSION}).",
     )
     p.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=DEFAULT_BATCH_SIZE,
+        default=delivery.DEFAULT_BATCH_SIZE,
         metavar="BYTES",
-        help=f"Bytes of records per partition batch, before compression (default {DEFAULT_BATCH_SIZE}).",
+        help=f"Bytes of records per partition batch, before compression (default {delivery.DEFAULT_BATCH_SIZE}).",
     )
     p.add_argument(
         "--linger-ms",
         type=_non_negative_int,
-        default=DEFAULT_LINGER_MS,
+        default=delivery.DEFAULT_LINGER_MS,
         metavar="MS",
-        help=f"How long a batch waits to fill up (default {DEFAULT_LINGER_MS}).",
+        help=f"How long a batch waits to fill up (default {delivery.DEFAULT_LINGER_MS}).",
     )
     p.add_argument(
         "--flush-timeout", type=_positive_float, default=60.0, help="Seconds to wait for acknowledgements at the end."

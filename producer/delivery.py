@@ -120,7 +120,6 @@ class SinkOptions:
             raise ValueError(f"linger_ms {self.linger_ms} is not allowed: 0 or more milliseconds")
 
     def producer_config(self) -> dict[str, object]:
-        """The kafka-python settings these options stand for."""
         return {
             "compression_type": None if self.compression == "none" else self.compression,
             "batch_size": self.batch_size,

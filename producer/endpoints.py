@@ -74,9 +74,7 @@ def resolve(
     """Flags win; otherwise the first source that names bootstrap servers. Raises ValueError if none does."""
     env = dict(os.environ) if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    found: Target | None = None
-    if not bootstrap_servers or not topic:
-        found = from_env(env) or from_testbed(cwd) or from_pulumi(cwd)
+    found = None if bootstrap_servers and topic else (from_env(env) or from_testbed(cwd) or from_pulumi(cwd))
     servers = bootstrap_servers or (found.bootstrap_servers if found else None)
     if not servers:
         raise ValueError(

@@ -145,18 +145,14 @@ class Encoded(NamedTuple):
 
 
 class EventGenerator:
-    """Yields events one at a time: `next_event()`; `encode(event)` gives Kafka key and value.
-
-    Written for speed (the producer's CPU budget per event is a few microseconds) with the draws of the
-    plain model in the same order: `random.gauss` and `randrange` done inline give the same values.
+    """Yields events one at a time. Written for speed (the producer's CPU budget per event is a few microseconds)
+    with the draws of the plain model in the same order: `random.gauss` and `randrange` inline give the same values.
     """
 
-    def __init__(self, seed: int | None = None, clock: Clock = wall_clock, active_shipments: int = 64) -> None:
-        if active_shipments < 1:
-            raise ValueError(f"active_shipments = {active_shipments}: at least 1 shipment must be on the road")
+    def __init__(self, seed: int | None = None, clock: Clock = wall_clock) -> None:
         self._rng = random.Random(seed)  # noqa: S311 - a seeded simulation, not security
         self._clock = clock
-        self._shipments = [self._new_shipment() for _ in range(active_shipments)]
+        self._shipments = [self._new_shipment() for _ in range(64)]  # on the road at once
         self._index_bits = len(self._shipments).bit_length()
         # Per-second cache of what depends only on the second (set by _enter_second before its first use): the
         # formatted emission second, the reading time's second (0, 1 or 2 s earlier) and the rush-hour factor.
@@ -192,7 +188,7 @@ class EventGenerator:
         return json.loads(self.next_encoded().value)
 
     def next_encoded(self) -> Encoded:
-        """The next event already serialised: the same event next_event() would have given, as JSON."""
+        """The next event already serialised."""
         values = self._draw()
         return Encoded(values[1].encode(), (_VALUE_TEMPLATE % values).encode(), values[0])  # type: ignore[union-attr]
 

@@ -203,7 +203,6 @@ class _Waits(NamedTuple):
         return not self.stop.is_set()
 
     def for_answers(self, tracker: DeliveryTracker, sent: int, max_pending: int) -> bool:
-        """While `max_pending` records are unanswered."""
         while not self.stop.is_set() and sent - tracker.answered >= max_pending:
             self.sleep(0.005)
         return not self.stop.is_set()
