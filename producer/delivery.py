@@ -171,18 +171,10 @@ class KafkaSink:
     what is still unacknowledged then fails through the errback and is counted.
     """
 
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        topic: str,
-        *,
-        options: SinkOptions | None = None,
-        client_id: str = "lakehouse-producer",
-    ) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, *, options: SinkOptions, client_id: str) -> None:
         from kafka import KafkaProducer  # imported here so the pure parts load without the client
         from kafka.errors import KafkaError
 
-        options = options or SinkOptions()
         if not codec_available(options.compression):
             package = CODEC_PACKAGES.get(options.compression, options.compression)
             raise ValueError(

@@ -210,8 +210,7 @@ class EventGenerator:
         for _ in range(_GAUSSES // 2):
             x2pi = uniform() * _TWO_PI
             g2rad = math.sqrt(-2.0 * math.log(1.0 - uniform()))
-            g.append(math.cos(x2pi) * g2rad)
-            g.append(math.sin(x2pi) * g2rad)
+            g += (math.cos(x2pi) * g2rad, math.sin(x2pi) * g2rad)
         return g
 
     def _draw(self) -> tuple[object, ...]:
@@ -257,7 +256,7 @@ class EventGenerator:
         micro = now.microsecond
         lag_us = lag_ms * 1000
         back = 0 if lag_us <= micro else (1 if lag_us <= micro + 1_000_000 else 2)
-        event_id = _uuid4(getrandbits(128))
+        event_id = uuid4_text(getrandbits(128))
         if p >= 1.0:  # delivered: a new trip takes its place
             shipments[index] = self._new_shipment()
         return (
@@ -284,7 +283,7 @@ class EventGenerator:
         )
 
 
-def _uuid4(bits: int) -> str:
+def uuid4_text(bits: int) -> str:
     """str(uuid.UUID(int=bits, version=4)) without the UUID object."""
     bits = (bits & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)
     h = f"{bits:032x}"

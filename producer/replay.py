@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import csv
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from producer.events import DATASET_COLUMNS, NUMERIC_COLUMNS, Clock, format_event_time, wall_clock
+from producer.events import DATASET_COLUMNS, NUMERIC_COLUMNS, Clock, format_event_time, uuid4_text, wall_clock
 
 REPLAY_SHIPMENTS = 64
 """Shipments the rows are spread over when the file has no shipment_id column."""
@@ -59,7 +58,7 @@ def read_events(
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
             stats.rows += 1
             event: dict[str, object] = {
-                "event_id": row.get("event_id") or str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "event_id": row.get("event_id") or uuid4_text(rng.getrandbits(128)),
                 "shipment_id": row.get("shipment_id") or rng.choice(shipments),
                 "event_time": row.get("event_time") or format_event_time(clock()),
             }

@@ -17,7 +17,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import IO, NamedTuple, Protocol
 
 from producer import malformed
 from producer.delivery import DeliveryTracker, OnAck, OnError, Sink, Summary
-from producer.events import Encoded, encode
+from producer.events import Encoded, encode, uuid4_text
 
 VALID = "valid"
 DUPLICATE = "duplicate"
@@ -112,7 +111,7 @@ def records(
         elif what == "malformed" and last_event is not None:
             kind = kinds[rank[position] % len(kinds)]
             event = last_event if type(last_event) is dict else json.loads(last_event.value)  # type: ignore[union-attr]
-            base = dict(event, event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+            base = dict(event, event_id=uuid4_text(rng.getrandbits(128)))
             key, value, note = malformed.build(kind, base, rng)
             yield Record(key, value, kind, str(base["event_id"]), note)
         else:
@@ -233,6 +232,7 @@ def run(
         raise ValueError(f"rate {rate} is not allowed: events per second, 0 for as fast as possible")
     stop = stop if stop is not None else threading.Event()
     progress = progress if progress is not None else NoProgress()
+    observer = observer or (lambda sent, acked, failed: None)
     tracker = DeliveryTracker()
     kinds: dict[str, int] = {}
     start = monotonic() if start is None else start
@@ -263,8 +263,7 @@ def run(
             last_postfix = now
             acked, failed = tracker.acked, tracker.failed_count
             shown = show(progress, n, acked, failed, shown)
-            if observer is not None:
-                observer(n, acked, failed)
+            observer(n, acked, failed)
     progress.update(n - shown)
     interrupted = stop.is_set()
     flushed = sink.flush(flush_timeout_s)
@@ -276,8 +275,7 @@ def run(
     summary = tracker.summary(monotonic() - start, sent=n, value_bytes=value_bytes)
     progress.set_postfix_str(f"acked={summary.acked} failed={summary.failed}")
     progress.close()
-    if observer is not None:
-        observer(summary.sent, summary.acked, summary.failed)
+    observer(summary.sent, summary.acked, summary.failed)
     return RunResult(summary, kinds, interrupted, flushed)
 
 
