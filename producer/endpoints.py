@@ -13,16 +13,15 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from contract.names import DEFAULT_TOPIC, ENV_BOOTSTRAP, ENV_TOPIC, OUTPUT_BOOTSTRAP, OUTPUT_TOPIC
 
 TESTBED_FILE = Path(".testbed") / "endpoints.json"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     bootstrap_servers: str | None
     topic: str | None
     source: str

@@ -18,9 +18,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from producer.delivery import DeliveryTracker, KafkaSink, Sink, Summary
 from producer.plan import Plan, share
@@ -47,8 +46,7 @@ class WorkerStartError(ConnectionError):
     """A worker could not build its sink (Kafka unreachable, topic missing, codec not installed)."""
 
 
-@dataclass
-class _Shared:
+class _Shared(NamedTuple):
     """The parent's handles on the workers: counters (sent, acked, failed per worker) and the signals.
 
     The signals are plain shared values that the workers poll, not multiprocessing Events: Event.set()

@@ -19,7 +19,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import IO, NamedTuple, Protocol
 
 from producer import malformed
@@ -49,11 +48,8 @@ class Record(NamedTuple):
 def injection_schedule(
     count: int, n_malformed: int, n_duplicates: int, seed: int | None, reserved: int = 1
 ) -> dict[int, str]:
-    """Positions (0-based) of the injected records -> 'malformed'/'duplicate'.
-
-    The first `reserved` positions stay valid events (1; with N processes N, so each process sends a valid
-    event before anything is copied from or built on one).
-    """
+    """Positions (0-based) of the injected records -> 'malformed'/'duplicate'. The first `reserved` positions stay
+    valid events (1; with N processes N, so each process sends a valid event before one is copied or spoilt)."""
     if n_malformed < 0 or n_duplicates < 0:
         raise ValueError("the numbers of malformed and duplicate records cannot be negative")
     reserved = max(1, reserved)
@@ -174,8 +170,7 @@ class Manifest:
                 self._fh.write(line + "\n")
 
 
-@dataclass
-class RunResult:
+class RunResult(NamedTuple):
     summary: Summary
     kinds: dict[str, int]
     interrupted: bool
