@@ -49,14 +49,6 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 Clock = Callable[[], datetime]
 
 
-def risk_class(delay_probability: float) -> str:
-    """The risk class whose band holds `delay_probability`."""
-    for lower, name in RISK_BANDS:
-        if delay_probability >= lower:
-            return name
-    return RISK_BANDS[-1][1]
-
-
 def format_event_time(t: datetime) -> str:
     """ISO-8601 in UTC with milliseconds and a Z suffix, e.g. 2026-11-26T22:50:01.123Z."""
     return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
