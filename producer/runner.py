@@ -183,25 +183,6 @@ class RunResult(NamedTuple):
         return self.summary.ok and not self.lost_processes
 
 
-class _Waits(NamedTuple):
-    """The send loop's waits; each returns False when `stop` ended it."""
-
-    stop: threading.Event
-    monotonic: Callable[[], float]
-    sleep: Callable[[float], None]
-
-    def until(self, due: float) -> bool:
-        """Pace against the schedule (start + position/rate), so short sleeps do not accumulate drift."""
-        while not self.stop.is_set() and (wait := due - self.monotonic()) > 0.001:
-            self.sleep(min(wait, 0.25))
-        return not self.stop.is_set()
-
-    def for_answers(self, tracker: DeliveryTracker, sent: int, max_pending: int) -> bool:
-        while not self.stop.is_set() and sent - tracker.answered >= max_pending:
-            self.sleep(0.005)
-        return not self.stop.is_set()
-
-
 def run(
     sink: Sink,
     source: Iterable[Record],
@@ -231,7 +212,6 @@ def run(
     tracker = DeliveryTracker()
     kinds: dict[str, int] = {}
     start = monotonic() if start is None else start
-    waits = _Waits(stop, monotonic, sleep)
     last_postfix = monotonic()
     n = value_bytes = shown = 0
     # Without a manifest every record shares the tracker's own callbacks: no closures per record.
@@ -242,9 +222,13 @@ def run(
         now = monotonic()
         if duration_s is not None and now - start >= duration_s:
             break
-        if rate > 0 and not waits.until(start + (offset + n * stride) / rate):
-            break
-        if n - tracker.answered >= max_pending and not waits.for_answers(tracker, n, max_pending):
+        if rate > 0:  # paced against the schedule (start + position/rate), so short sleeps do not add up to drift
+            due = start + (offset + n * stride) / rate
+            while not stop.is_set() and (wait := due - monotonic()) > 0.001:
+                sleep(min(wait, 0.25))
+        while n - tracker.answered >= max_pending and not stop.is_set():  # too many records unanswered
+            sleep(0.005)
+        if stop.is_set():
             break
         kinds[record.kind] = kinds.get(record.kind, 0) + 1
         on_ack, on_error = shared_callbacks if manifest is None else _manifest_callbacks(tracker, manifest, record)
