@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 OnAck = Callable[[int, int], None]
 """Called with (partition, offset) once the record is acknowledged by all in-sync replicas."""
@@ -29,8 +29,7 @@ class Sink(Protocol):
     def close(self, timeout: float) -> None: ...
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(NamedTuple):
     sent: int
     acked: int
     failed: int
@@ -213,8 +212,7 @@ class KafkaSink:
 
     def send(self, key: bytes | None, value: bytes, on_ack: OnAck, on_error: OnError) -> None:
         future = self._producer.send(self._topic, key=key, value=value)
-        future.add_callback(lambda md: on_ack(md.partition, md.offset))
-        future.add_errback(on_error)
+        future.add_callback(lambda md: on_ack(md.partition, md.offset)).add_errback(on_error)
 
     def flush(self, timeout: float) -> bool:
         from kafka.errors import KafkaTimeoutError
