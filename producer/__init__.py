@@ -1,9 +1,6 @@
-"""The logistics event producer: seeded, plausible shipment telemetry sent as JSON to Kafka.
+"""The logistics event producer: seeded, plausible shipment telemetry sent as JSON to Kafka (`python -m producer`).
 
-Run it as `python -m producer --help`. The pieces are importable on their own:
-`events` (the pure generator), `malformed` (records that break the schema on purpose), `replay`
-(events from a CSV), `runner` (the send loop), `plan` (what a run sends and which part each of
-`--processes N` sends), `parallel` (the worker processes), `delivery` (the Kafka sink, its batching and
-compression, and the acknowledgement accounting), `cli` (flags).
-This package imports nothing from lakehouse/, components/ or testbed/: it runs in containers too.
+Its modules, importable on their own: events (the pure generator), malformed, replay, runner (the send loop), plan
+and parallel (`--processes N`), delivery (the Kafka sink and its accounting), endpoints, cli. It imports nothing
+from lakehouse/, components/ or testbed/: it runs in containers too.
 """

@@ -1,9 +1,7 @@
 """Entry point of `python -m producer` (see producer/cli.py)."""
 
-import sys
-
 from producer.cli import main
 
 # Guarded: `--processes N` spawns workers, which import this module again under another name.
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

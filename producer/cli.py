@@ -7,6 +7,7 @@ Exit codes: 0 every record sent was acknowledged; 1 some record failed or was ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -14,15 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from producer import endpoints, malformed, parallel
-from producer.delivery import (
-    COMPRESSION_TYPES,
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_COMPRESSION,
-    DEFAULT_LINGER_MS,
-    Sink,
-    SinkOptions,
-)
+from producer import delivery, endpoints, malformed, parallel
+from producer.delivery import Sink, SinkOptions
 from producer.plan import Plan
 from producer.replay import ReplayStats, read_events
 from producer.runner import Progress, RunResult, stop_on_ctrl_c
@@ -102,12 +96,9 @@ def _add_what_to_send(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--replay", type=Path, metavar="FILE.csv", help="Replay the rows of a CSV with the dataset's columns."
     )
+    n_records = {"type": _non_negative_int, "default": 0, "metavar": "N"}
     p.add_argument(
-        "--inject-malformed",
-        type=_non_negative_int,
-        default=0,
-        metavar="N",
-        help="Add N records that the streaming job must quarantine (needs --count).",
+        "--inject-malformed", **n_records, help="Add N records that the streaming job must quarantine (needs --count)."
     )
     p.add_argument(
         "--malformed-kinds",
@@ -117,9 +108,7 @@ def _add_what_to_send(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--duplicates",
-        type=_non_negative_int,
-        default=0,
-        metavar="N",
+        **n_records,
         help="Re-send N earlier events unchanged (same event_id), as a retrying producer would (needs --count).",
     )
 
@@ -139,23 +128,23 @@ def _add_output_and_delivery(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--compression",
-        choices=COMPRESSION_TYPES,
-        default=DEFAULT_COMPRESSION,
-        help=f"Batch compression (default {DEFAULT_COMPRESSION}).",
+        choices=delivery.COMPRESSION_TYPES,
+        default=delivery.DEFAULT_COMPRESSION,
+        help=f"Batch compression (default {delivery.DEFAULT_COMPRESSION}).",
     )
     p.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=DEFAULT_BATCH_SIZE,
+        default=delivery.DEFAULT_BATCH_SIZE,
         metavar="BYTES",
-        help=f"Bytes of records per partition batch, before compression (default {DEFAULT_BATCH_SIZE}).",
+        help=f"Bytes of records per partition batch, before compression (default {delivery.DEFAULT_BATCH_SIZE}).",
     )
     p.add_argument(
         "--linger-ms",
         type=_non_negative_int,
-        default=DEFAULT_LINGER_MS,
+        default=delivery.DEFAULT_LINGER_MS,
         metavar="MS",
-        help=f"How long a batch waits to fill up (default {DEFAULT_LINGER_MS}).",
+        help=f"How long a batch waits to fill up (default {delivery.DEFAULT_LINGER_MS}).",
     )
     p.add_argument(
         "--flush-timeout", type=_positive_float, default=60.0, help="Seconds to wait for acknowledgements at the end."
@@ -216,9 +205,7 @@ def report(result: RunResult, args: argparse.Namespace, target: endpoints.Target
 
 
 def main(
-    argv: Sequence[str] | None = None,
-    sink: Sink | None = None,
-    sink_factory: parallel.SinkFactory | None = None,
+    argv: Sequence[str] | None = None, sink: Sink | None = None, sink_factory: parallel.SinkFactory | None = None
 ) -> int:
     """The CLI. `sink` replaces Kafka for one process, `sink_factory` (picklable) for --processes N (tests)."""
     parser = build_parser()
@@ -283,19 +270,8 @@ def _plan(args: argparse.Namespace, replay_stats: ReplayStats) -> tuple[endpoint
         flush_timeout_s=args.flush_timeout,
     )
     plan.schedule()  # do the injected records fit?
-    if args.replay is not None:
-        _check_replay_file(args.replay)
-    plan = plan.resolved(replay_stats)  # several processes: reads the whole replay file once
-    plan.schedule()
-    return target, plan
-
-
-def _check_replay_file(path: Path) -> None:
-    """Read the header and the first row now, so a wrong file fails before Kafka is touched."""
-    events = read_events(path)
-    try:
-        next(events)
-    except StopIteration:
-        raise ValueError(f"--replay {path}: the file has a header but no rows") from None
-    finally:
-        events.close()
+    if args.replay is not None:  # the header and the first row now, so a wrong file fails before Kafka is touched
+        with contextlib.closing(read_events(args.replay)) as rows:
+            if next(rows, None) is None:
+                raise ValueError(f"--replay {args.replay}: the file has a header but no rows")
+    return target, plan.resolved(replay_stats)  # several processes: reads the whole replay file once

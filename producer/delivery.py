@@ -1,16 +1,9 @@
 """Delivery to Kafka and its accounting: every record sent ends up acknowledged or failed, never silent.
 
-`Sink` is the one thing the producer needs from Kafka (send with callbacks, flush, close);
-`KafkaSink` implements it with kafka-python (acks=all, idempotent, retries), with large lz4-compressed
-batches (`SinkOptions`) and a partitioner that caches murmur2 per key. `DeliveryTracker` counts what was
-sent, acknowledged and failed (callbacks arrive on kafka-python's I/O thread, so it locks) and keeps the
-first errors of each type for the summary.
-
-Where a kafka-python producer spends its time (profiled with py-spy, 650-byte events): without the C
-`crc32c` package, in the pure-Python CRC-32C of every batch (most of it); then per record in `send()`
-(the accumulator, the future, murmur2 of the key: a third of `send()` before the cache), and per request
-in the I/O thread (compression, framing, completing the futures). Hence crc32c, the key cache, batches
-of 512 KiB and lz4 (a third of the bytes to frame, checksum and ship).
+`Sink` is what the producer needs from Kafka; `KafkaSink` is it with kafka-python. Where such a producer spends
+its time (py-spy, 650-byte events): without the C `crc32c` package in the pure-Python CRC-32C of every batch;
+then per record in `send()` (a third of it murmur2 of the key), and per request in the I/O thread (compression,
+framing, futures). Hence crc32c, a per-key partition cache, batches of 512 KiB and lz4 (a third of the bytes).
 """
 
 from __future__ import annotations
@@ -19,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 OnAck = Callable[[int, int], None]
 """Called with (partition, offset) once the record is acknowledged by all in-sync replicas."""
@@ -36,8 +29,7 @@ class Sink(Protocol):
     def close(self, timeout: float) -> None: ...
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(NamedTuple):
     sent: int
     acked: int
     failed: int
@@ -62,54 +54,38 @@ class Summary:
 
 
 class DeliveryTracker:
-    """Thread-safe counters of one run; the send loop counts what it sent itself (one lock less per record)."""
+    """Counters of one run, counted under a lock (callbacks arrive on kafka-python's I/O thread) and read without
+    one (a moment old at worst); the send loop counts what it sent itself (one lock less per record)."""
 
     MAX_KEPT_ERRORS = 5
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._acked = 0
-        self._failed = 0
+        self.acked = 0
+        self.failed_count = 0
         self._errors: Counter[str] = Counter()
         self._first: list[str] = []
 
     def acknowledged(self, partition: int, offset: int) -> None:
         with self._lock:
-            self._acked += 1
+            self.acked += 1
 
     def failed(self, exc: BaseException) -> None:
         with self._lock:
-            self._failed += 1
+            self.failed_count += 1
             self._errors[type(exc).__name__] += 1
             if len(self._first) < self.MAX_KEPT_ERRORS:
                 self._first.append(f"{type(exc).__name__}: {exc}")
 
     @property
-    def acked(self) -> int:
-        with self._lock:
-            return self._acked
-
-    @property
-    def failed_count(self) -> int:
-        with self._lock:
-            return self._failed
-
-    @property
     def answered(self) -> int:
-        """Acknowledged + failed, read without the lock (a moment old at worst): the send loop's back-pressure."""
-        return self._acked + self._failed
+        """Acknowledged + failed: the send loop's back-pressure."""
+        return self.acked + self.failed_count
 
     def summary(self, elapsed_s: float, sent: int = 0, value_bytes: int = 0) -> Summary:
         with self._lock:
-            return Summary(
-                sent=sent,
-                acked=self._acked,
-                failed=self._failed,
-                elapsed_s=elapsed_s,
-                errors=dict(self._errors),
-                first_errors=tuple(self._first),
-                value_bytes=value_bytes,
-            )
+            errors, first = dict(self._errors), tuple(self._first)
+            return Summary(sent, self.acked, self.failed_count, elapsed_s, errors, first, value_bytes)
 
 
 COMPRESSION_TYPES: tuple[str, ...] = ("lz4", "zstd", "gzip", "snappy", "none")
@@ -133,8 +109,6 @@ class SinkOptions:
     compression: str = DEFAULT_COMPRESSION
     batch_size: int = DEFAULT_BATCH_SIZE
     linger_ms: int = DEFAULT_LINGER_MS
-    send_buffer_bytes: int | None = None
-    """SO_SNDBUF; None leaves Linux's auto-tuning on."""
 
     def __post_init__(self) -> None:
         if self.compression not in COMPRESSION_TYPES:
@@ -145,14 +119,12 @@ class SinkOptions:
             raise ValueError(f"linger_ms {self.linger_ms} is not allowed: 0 or more milliseconds")
 
     def producer_config(self) -> dict[str, object]:
-        """The kafka-python settings these options stand for."""
         return {
             "compression_type": None if self.compression == "none" else self.compression,
             "batch_size": self.batch_size,
             "linger_ms": self.linger_ms,
             # A batch must fit in one request even uncompressed (kafka-python checks the uncompressed size).
             "max_request_size": max(1024 * 1024, self.batch_size + 64 * 1024),
-            "send_buffer_bytes": self.send_buffer_bytes,
         }
 
 
@@ -198,20 +170,10 @@ class KafkaSink:
     what is still unacknowledged then fails through the errback and is counted.
     """
 
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        topic: str,
-        *,
-        options: SinkOptions | None = None,
-        delivery_timeout_ms: int = 120_000,
-        max_block_ms: int = 15_000,
-        client_id: str = "lakehouse-producer",
-    ) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, *, options: SinkOptions, client_id: str) -> None:
         from kafka import KafkaProducer  # imported here so the pure parts load without the client
         from kafka.errors import KafkaError
 
-        options = options or SinkOptions()
         if not codec_available(options.compression):
             package = CODEC_PACKAGES.get(options.compression, options.compression)
             raise ValueError(
@@ -219,7 +181,6 @@ class KafkaSink:
                 f"pip install -r requirements-services.txt, or choose --compression none"
             )
         self._topic = topic
-        self.options = options
         try:
             self._producer = KafkaProducer(
                 bootstrap_servers=[s.strip() for s in bootstrap_servers.split(",") if s.strip()],
@@ -228,34 +189,30 @@ class KafkaSink:
                 enable_idempotence=True,
                 retries=2**31 - 1,
                 max_in_flight_requests_per_connection=5,
-                delivery_timeout_ms=delivery_timeout_ms,
-                request_timeout_ms=min(30_000, delivery_timeout_ms),
-                max_block_ms=max_block_ms,
+                delivery_timeout_ms=120_000,
+                request_timeout_ms=30_000,
+                max_block_ms=15_000,
                 allow_auto_create_topics=False,
                 partitioner=key_cached_partitioner(),
                 **options.producer_config(),
             )
         except KafkaError as exc:
             raise ConnectionError(f"cannot reach Kafka at {bootstrap_servers}: {type(exc).__name__}: {exc}") from exc
+        partitions, detail = None, "no partitions reported"
         try:
             partitions = self._producer.partitions_for(topic)
         except KafkaError as exc:
-            partitions = None
             detail = f"{type(exc).__name__}: {exc}"
-        else:
-            detail = "no partitions reported"
         if not partitions:
             self._producer.close(timeout=1)
             raise ConnectionError(
                 f"topic {topic!r} is not available on {bootstrap_servers} ({detail}); "
                 "create it first (the stack and the test bed do) or pass the right --topic"
             )
-        self.partitions = len(partitions)
 
     def send(self, key: bytes | None, value: bytes, on_ack: OnAck, on_error: OnError) -> None:
         future = self._producer.send(self._topic, key=key, value=value)
-        future.add_callback(lambda md: on_ack(md.partition, md.offset))
-        future.add_errback(on_error)
+        future.add_callback(lambda md: on_ack(md.partition, md.offset)).add_errback(on_error)
 
     def flush(self, timeout: float) -> bool:
         from kafka.errors import KafkaTimeoutError

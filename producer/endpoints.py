@@ -13,33 +13,31 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from contract.names import DEFAULT_TOPIC, ENV_BOOTSTRAP, ENV_TOPIC, OUTPUT_BOOTSTRAP, OUTPUT_TOPIC
 
 TESTBED_FILE = Path(".testbed") / "endpoints.json"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     bootstrap_servers: str | None
     topic: str | None
     source: str
 
 
 def _find_upwards(start: Path, relative: Path) -> Path | None:
-    for directory in (start, *start.parents):
-        candidate = directory / relative
-        if candidate.is_file():
-            return candidate
-    return None
+    return next((d / relative for d in (start, *start.parents) if (d / relative).is_file()), None)
+
+
+def _target(found: dict, servers_key: str, topic_key: str, source: str) -> Target | None:
+    """A Target if `found` names bootstrap servers."""
+    return Target(found[servers_key], found.get(topic_key) or None, source) if found.get(servers_key) else None
 
 
 def from_env(env: dict[str, str]) -> Target | None:
-    if env.get(ENV_BOOTSTRAP):
-        return Target(env[ENV_BOOTSTRAP], env.get(ENV_TOPIC) or None, f"${ENV_BOOTSTRAP}")
-    return None
+    return _target(env, ENV_BOOTSTRAP, ENV_TOPIC, f"${ENV_BOOTSTRAP}")
 
 
 def from_testbed(cwd: Path) -> Target | None:
@@ -52,9 +50,7 @@ def from_testbed(cwd: Path) -> Target | None:
         raise ValueError(
             f"{path} is not readable JSON ({exc}); restart the test bed or pass --bootstrap-servers"
         ) from exc
-    if not data.get(OUTPUT_BOOTSTRAP):
-        return None
-    return Target(data[OUTPUT_BOOTSTRAP], data.get(OUTPUT_TOPIC) or None, str(path))
+    return _target(data, OUTPUT_BOOTSTRAP, OUTPUT_TOPIC, str(path))
 
 
 def from_pulumi(cwd: Path) -> Target | None:
@@ -63,35 +59,21 @@ def from_pulumi(cwd: Path) -> Target | None:
     if project is None or pulumi is None:
         return None
     try:
-        done = subprocess.run(
-            [pulumi, "stack", "output", "--json"],
-            cwd=project.parent,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        command = [pulumi, "stack", "output", "--json"]
+        done = subprocess.run(command, cwd=project.parent, capture_output=True, text=True, timeout=60, check=False)
         outputs = json.loads(done.stdout) if done.returncode == 0 else {}
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return None
-    if not outputs.get(OUTPUT_BOOTSTRAP):
-        return None
-    return Target(outputs[OUTPUT_BOOTSTRAP], outputs.get(OUTPUT_TOPIC) or None, "pulumi stack output")
+    return _target(outputs, OUTPUT_BOOTSTRAP, OUTPUT_TOPIC, "pulumi stack output")
 
 
 def resolve(
-    bootstrap_servers: str | None,
-    topic: str | None,
-    *,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
+    bootstrap_servers: str | None, topic: str | None, *, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Target:
     """Flags win; otherwise the first source that names bootstrap servers. Raises ValueError if none does."""
     env = dict(os.environ) if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    found: Target | None = None
-    if not bootstrap_servers or not topic:
-        found = from_env(env) or from_testbed(cwd) or from_pulumi(cwd)
+    found = None if bootstrap_servers and topic else (from_env(env) or from_testbed(cwd) or from_pulumi(cwd))
     servers = bootstrap_servers or (found.bootstrap_servers if found else None)
     if not servers:
         raise ValueError(

@@ -1,20 +1,11 @@
 """A pure, seeded generator of plausible logistics events (no I/O, no Kafka).
 
-Each event carries the columns of the supply-chain logistics dataset the lakehouse was designed around
-(DATASET_COLUMNS) plus `event_id` (unique), `shipment_id` (the Kafka key) and `event_time` (ISO-8601 UTC).
-
-The model, so values agree with each other:
-- a pool of active shipments, each driving from one freight hub to another; every event moves its
-  shipment further along the route (GPS = interpolated position + a little noise); a delivered shipment
-  is replaced by a new one;
-- per shipment constants: lead time, customs clearance time, cargo's target temperature, driver skill,
-  the route's base risk;
-- congestion follows rush hours and is higher near the hubs; weather drifts slowly per shipment;
-  fuel use and ETA variation rise with congestion and weather; fatigue grows over the trip and lowers
-  the driver behaviour score; cargo condition drops when the temperature leaves its target;
-- delay_probability is a logistic function of those values, risk_classification is its band
-  (RISK_BANDS) and delivery_time_deviation follows ETA variation and delay probability.
-Given the same seed and the same clock readings, the output is identical.
+Each event carries the dataset's columns (DATASET_COLUMNS) after `event_id`, `shipment_id` (the Kafka key) and
+`event_time` (ISO-8601 UTC), and its values agree with each other: a pool of shipments drives between freight
+hubs (GPS = interpolated position + noise; a delivered shipment is replaced); congestion follows rush hours and
+the hubs, weather drifts per shipment; fuel use and ETA variation rise with both; fatigue grows over the trip and
+lowers the driver score; cargo suffers away from its target temperature; delay_probability is a logistic function
+of those values and risk_classification its band. The same seed and clock readings give the same output.
 """
 
 from __future__ import annotations
@@ -31,7 +22,6 @@ from contract.events import DOUBLE_FIELDS, FIELD_NAMES, RISK_BANDS
 
 EVENT_COLUMNS: tuple[str, ...] = FIELD_NAMES
 DATASET_COLUMNS: tuple[str, ...] = EVENT_COLUMNS[3:]
-"""The dataset's columns: the event's, without event_id, shipment_id and event_time (they come first)."""
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(f.name for f in DOUBLE_FIELDS)
 _STRING_COLUMNS = frozenset(c for c in EVENT_COLUMNS if c not in NUMERIC_COLUMNS)
 RANGES: dict[str, tuple[float, float]] = {f.name: f.produced for f in DOUBLE_FIELDS if f.produced}
@@ -57,14 +47,6 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 """Format of the dataset's `timestamp` column (the sensor reading time, UTC)."""
 
 Clock = Callable[[], datetime]
-
-
-def risk_class(delay_probability: float) -> str:
-    """The risk class whose band holds `delay_probability`."""
-    for lower, name in RISK_BANDS:
-        if delay_probability >= lower:
-            return name
-    return RISK_BANDS[-1][1]
 
 
 def format_event_time(t: datetime) -> str:
@@ -137,12 +119,10 @@ _GAUSSES = 12
 _FINER = {"vehicle_gps_latitude": 6, "vehicle_gps_longitude": 6, "lead_time_days": 2, "customs_clearance_time": 2}
 DECIMALS: dict[str, int] = {c: _FINER.get(c, 4) for c in NUMERIC_COLUMNS}
 """Decimal places of each generated number (GPS to ~10 cm, the trip constants to 2 places, the rest to 4)."""
-_DECIMALS_BY_POSITION = {i: DECIMALS[c] for i, c in enumerate(EVENT_COLUMNS) if c in DECIMALS}
 
 # A generated event serialised in one %-format: the keys are fixed, the strings are ASCII without quotes or
 # backslashes (ids, ISO times, risk classes) and each number is written with its decimal places, which
-# parses to the same float as round(x, places) (the value next_event() holds). Five times cheaper than
-# round() + json.dumps; a test checks that the JSON parses to next_event()'s dict.
+# parses to the same float as round(x, places). Five times cheaper than round() + json.dumps.
 _VALUE_TEMPLATE = (
     "{" + ",".join(f'"{c}":"%s"' if c in _STRING_COLUMNS else f'"{c}":%.{DECIMALS[c]}f' for c in EVENT_COLUMNS) + "}"
 )
@@ -157,26 +137,18 @@ class Encoded(NamedTuple):
 
 
 class EventGenerator:
-    """Yields events one at a time: `next_event()`; `encode(event)` gives Kafka key and value.
-
-    Written for speed (the producer's CPU budget per event is a few microseconds) with the draws of the
-    plain model in the same order: `random.gauss` and `randrange` done inline give the same values.
+    """Yields events one at a time. Written for speed (the producer's CPU budget per event is a few microseconds)
+    with the draws of the plain model in the same order: `random.gauss` and `randrange` inline give the same values.
     """
 
-    def __init__(self, seed: int | None = None, clock: Clock = wall_clock, active_shipments: int = 64) -> None:
-        if active_shipments < 1:
-            raise ValueError(f"active_shipments = {active_shipments}: at least 1 shipment must be on the road")
+    def __init__(self, seed: int | None = None, clock: Clock = wall_clock) -> None:
         self._rng = random.Random(seed)  # noqa: S311 - a seeded simulation, not security
         self._clock = clock
-        self._shipments = [self._new_shipment() for _ in range(active_shipments)]
+        self._shipments = [self._new_shipment() for _ in range(64)]  # on the road at once
         self._index_bits = len(self._shipments).bit_length()
-        # Per-second cache of what depends only on the second: the formatted emission second, the reading
-        # time's second (0, 1 or 2 s earlier) and the rush-hour factor.
+        # Per-second cache of what depends only on the second (set by _enter_second before its first use): the
+        # formatted emission second, the reading time's second (0, 1 or 2 s earlier) and the rush-hour factor.
         self._second: datetime | None = None
-        self._second_end: datetime | None = None
-        self._event_prefix = ""
-        self._reading_seconds: tuple[str, str, str] = ("", "", "")
-        self._rush = 0.0
 
     def _new_shipment(self) -> Shipment:
         rng = self._rng
@@ -205,20 +177,15 @@ class EventGenerator:
 
     def next_event(self) -> dict[str, object]:
         """The next event as a dict of the EVENT_COLUMNS (numbers rounded to their DECIMALS)."""
-        values = self._draw()
-        return {
-            c: round(v, _DECIMALS_BY_POSITION[i]) if i in _DECIMALS_BY_POSITION else v  # type: ignore[call-overload]
-            for i, (c, v) in enumerate(zip(EVENT_COLUMNS, values, strict=True))
-        }
+        return json.loads(self.next_encoded().value)
 
     def next_encoded(self) -> Encoded:
-        """The next event already serialised: the same event next_event() would have given, as JSON."""
+        """The next event already serialised."""
         values = self._draw()
         return Encoded(values[1].encode(), (_VALUE_TEMPLATE % values).encode(), values[0])  # type: ignore[union-attr]
 
     def encoded_stream(self) -> Iterator[Encoded]:
-        while True:
-            yield self.next_encoded()
+        return iter(self.next_encoded, None)
 
     def _pick(self) -> int:
         """rng.randrange(len(shipments)), as Random does it."""
@@ -235,8 +202,7 @@ class EventGenerator:
         for _ in range(_GAUSSES // 2):
             x2pi = uniform() * _TWO_PI
             g2rad = math.sqrt(-2.0 * math.log(1.0 - uniform()))
-            g.append(math.cos(x2pi) * g2rad)
-            g.append(math.sin(x2pi) * g2rad)
+            g += (math.cos(x2pi) * g2rad, math.sin(x2pi) * g2rad)
         return g
 
     def _draw(self) -> tuple[object, ...]:
@@ -270,16 +236,8 @@ class EventGenerator:
         risk = min(_RISK_HI, max(_RISK_LO, s.route_risk + 3.0 * weather + g[8] * 0.5))
         fatigue = min(_FATIGUE_HI, max(_FATIGUE_LO, 0.1 + 0.75 * p + g[9] * 0.05))
         behavior = min(_BEHAVIOR_HI, max(_BEHAVIOR_LO, s.driver_skill - 0.3 * fatigue + g[10] * 0.05))
-        z = (
-            -4.0
-            + 0.25 * traffic
-            + 2.0 * weather
-            + 0.2 * risk
-            + 1.5 * fatigue
-            - 1.5 * behavior
-            + 0.3 * eta
-            + 2.0 * (1.0 - cargo)
-        )
+        z = -4.0 + 0.25 * traffic + 2.0 * weather + 0.2 * risk + 1.5 * fatigue - 1.5 * behavior + 0.3 * eta
+        z += 2.0 * (1.0 - cargo)
         # Rounded here already: the deviation and the risk class follow the delay as published.
         delay = round(min(_DELAY_HI, max(_DELAY_LO, 1.0 / (1.0 + math.exp(-z)))), 4)
         deviation = min(_DEV_HI, max(_DEV_LO, 0.8 * eta + 4.0 * delay - 1.0 + g[11] * 0.5))
@@ -290,7 +248,7 @@ class EventGenerator:
         micro = now.microsecond
         lag_us = lag_ms * 1000
         back = 0 if lag_us <= micro else (1 if lag_us <= micro + 1_000_000 else 2)
-        event_id = _uuid4(getrandbits(128))
+        event_id = uuid4_text(getrandbits(128))
         if p >= 1.0:  # delivered: a new trip takes its place
             shipments[index] = self._new_shipment()
         return (
@@ -317,7 +275,7 @@ class EventGenerator:
         )
 
 
-def _uuid4(bits: int) -> str:
+def uuid4_text(bits: int) -> str:
     """str(uuid.UUID(int=bits, version=4)) without the UUID object."""
     bits = (bits & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)
     h = f"{bits:032x}"

@@ -59,24 +59,22 @@ def build(kind: str, event: dict[str, object], rng: random.Random) -> tuple[byte
     if kind == MISSING_FIELD:
         field = rng.choice(_REQUIRED)
         del bad[field]
-        return key, _dumps(bad), f"{field} left out"
-    if kind == WRONG_TYPE:
+        note = f"{field} left out"
+    elif kind == WRONG_TYPE:
         variant = rng.randrange(3)
         if variant == 0:
             field = rng.choice(NUMERIC_COLUMNS)
-            bad[field] = "n/a"
-            return key, _dumps(bad), f"{field} is a string"
-        if variant == 1:
-            bad["event_time"] = 1764197401
-            return key, _dumps(bad), "event_time is a number"
-        bad["shipment_id"] = {"id": event["shipment_id"]}
-        return key, _dumps(bad), "shipment_id is an object"
-    if kind == OUT_OF_RANGE:
+            bad[field], note = "n/a", f"{field} is a string"
+        elif variant == 1:
+            bad["event_time"], note = 1764197401, "event_time is a number"
+        else:
+            bad["shipment_id"], note = {"id": event["shipment_id"]}, "shipment_id is an object"
+    elif kind == OUT_OF_RANGE:
         field, value = rng.choice(_OUT_OF_RANGE)
-        bad[field] = value
-        return key, _dumps(bad), f"{field} = {value!r}"
-    if kind == OVERSIZE:
+        bad[field], note = value, f"{field} = {value!r}"
+    elif kind == OVERSIZE:
         field = rng.choice(("shipment_id", "event_id"))
-        bad[field] = "X" * OVERSIZE_LENGTH
-        return key, _dumps(bad), f"{field} of {OVERSIZE_LENGTH} characters"
-    raise ValueError(f"unknown malformed kind {kind!r}: allowed are {', '.join(KINDS)}")
+        bad[field], note = "X" * OVERSIZE_LENGTH, f"{field} of {OVERSIZE_LENGTH} characters"
+    else:
+        raise ValueError(f"unknown malformed kind {kind!r}: allowed are {', '.join(KINDS)}")
+    return key, _dumps(bad), note

@@ -1,15 +1,11 @@
 """`--processes N`: N producer processes, one run.
 
-kafka-python does its work in Python, so one process is bound to one core; N processes (spawned, each with
-its own KafkaProducer and its own slice of the positions, see producer/plan.py) use N cores. The parent
-connects nothing itself: it starts the workers, waits until each has its producer connected, gives them one
-common start time (time.monotonic is the same clock in every process), so `--rate` and `--duration` hold
-for the run as a whole, shows the progress of all of them, and merges their results into one summary and
-one manifest. A worker that dies without reporting makes the run fail (exit 1): its records count as
-unacknowledged.
-
-Ctrl-C reaches every process of the terminal's group; the parent also passes it on (a shared event), so a
-signal to the parent alone stops the run the same way.
+kafka-python does its work in Python, so one process is bound to one core. The parent connects nothing: it
+spawns the workers (each with its own KafkaProducer and its positions, see producer/plan.py), waits until each
+is connected, gives them one start time (time.monotonic is one clock for every process) so `--rate` and
+`--duration` hold for the whole run, shows their progress and merges their results and manifests. A worker that
+dies without reporting fails the run (exit 1). Ctrl-C reaches the terminal's whole group; the parent also passes
+it on, so a signal to the parent alone stops the run the same way.
 """
 
 from __future__ import annotations
@@ -22,9 +18,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from producer.delivery import DeliveryTracker, KafkaSink, Sink, Summary
 from producer.plan import Plan, share
@@ -51,8 +46,7 @@ class WorkerStartError(ConnectionError):
     """A worker could not build its sink (Kafka unreachable, topic missing, codec not installed)."""
 
 
-@dataclass
-class _Shared:
+class _Shared(NamedTuple):
     """The parent's handles on the workers: counters (sent, acked, failed per worker) and the signals.
 
     The signals are plain shared values that the workers poll, not multiprocessing Events: Event.set()
@@ -78,10 +72,8 @@ def _wait_flag(flag: Any, timeout_s: float | None, poll_s: float) -> bool:
 def send_part(
     plan: Plan, index: int, sink: Sink, stop: threading.Event, manifest: Path | None, stats: ReplayStats, **loop: Any
 ) -> RunResult:
-    """Process `index`'s part of the run through `sink`, with its manifest written to `manifest` (if any);
-    `loop`: the send loop's progress, start and observer."""
-    with contextlib.ExitStack() as stack:
-        fh = stack.enter_context(manifest.open("w")) if manifest is not None else None
+    """Process `index`'s part of the run through `sink`; `loop`: the send loop's progress, start and observer."""
+    with manifest.open("w") if manifest is not None else contextlib.nullcontext() as fh:
         return run(
             sink,
             plan.part(index, stats),
@@ -120,8 +112,7 @@ def worker_main(plan: Plan, index: int, shared: _Shared, sink_factory: SinkFacto
     threading.Thread(target=watch_stop, daemon=True, name="stop-watch").start()
 
     def observe(sent: int, acked: int, failed: int) -> None:
-        base = 3 * index
-        shared.counters[base], shared.counters[base + 1], shared.counters[base + 2] = sent, acked, failed
+        shared.counters[3 * index : 3 * index + 3] = sent, acked, failed
 
     part = manifest_part(manifest, index) if manifest is not None else None
     result = send_part(
@@ -152,22 +143,11 @@ def merge(reports: dict[int, RunResult], counters: list[int], processes: int, el
         sent, acked, failed = sent + s, acked + a, failed + f
     if lost:
         errors["ProcessLost"] += len(lost)
-    summary = Summary(
-        sent=sent,
-        acked=acked,
-        failed=failed,
-        elapsed_s=max([r.summary.elapsed_s for r in reports.values()] or [elapsed_s]),
-        errors=dict(errors),
-        first_errors=tuple(first[: DeliveryTracker.MAX_KEPT_ERRORS + len(lost)]),
-        value_bytes=value_bytes,
-    )
-    return RunResult(
-        summary,
-        dict(kinds),
-        interrupted=any(r.interrupted for r in reports.values()),
-        flushed=all(r.flushed for r in reports.values()),
-        lost_processes=tuple(lost),
-    )
+    elapsed_s = max([r.summary.elapsed_s for r in reports.values()] or [elapsed_s])
+    first = first[: DeliveryTracker.MAX_KEPT_ERRORS + len(lost)]
+    summary = Summary(sent, acked, failed, elapsed_s, dict(errors), tuple(first), value_bytes)
+    interrupted, flushed = any(r.interrupted for r in reports.values()), all(r.flushed for r in reports.values())
+    return RunResult(summary, dict(kinds), interrupted, flushed, tuple(lost))
 
 
 def run_parallel(
@@ -177,7 +157,6 @@ def run_parallel(
     progress: Progress | None = None,
     manifest: Path | None = None,
     sink_factory: SinkFactory = kafka_sink,
-    poll_s: float = 0.2,
 ) -> RunResult:
     """Run `plan` in plan.processes worker processes; raises WorkerStartError if any cannot connect."""
     ctx = multiprocessing.get_context("spawn")
@@ -197,10 +176,9 @@ def run_parallel(
         w.start()
     try:
         _wait_ready(workers, shared, stop)
-        reports, elapsed = _collect(workers, shared, stop, progress, poll_s)
+        reports, elapsed = _collect(workers, shared, stop, progress)
     except BaseException:
-        shared.stop.value = 1
-        shared.go.value = 1
+        shared.stop.value = shared.go.value = 1
         _end(workers, 5)
         raise
     _end(workers, 30)
@@ -212,7 +190,7 @@ def run_parallel(
 
 
 def _collect(
-    workers: list[Any], shared: _Shared, stop: threading.Event, progress: Progress | None, poll_s: float
+    workers: list[Any], shared: _Shared, stop: threading.Event, progress: Progress | None
 ) -> tuple[dict[int, RunResult], float]:
     """Start the workers together, pass a stop on, show their progress, collect their reports; returns them
     with the seconds the run took."""
@@ -227,7 +205,7 @@ def _collect(
         if stop.is_set():
             shared.stop.value = 1
         with contextlib.suppress(queue.Empty):
-            kind, index, payload = shared.messages.get(timeout=poll_s)
+            kind, index, payload = shared.messages.get(timeout=0.2)
             if kind == "result":
                 reports[index] = payload
         now = time.monotonic()

@@ -1,23 +1,19 @@
 """What one run sends, and which part of it each process sends: pure and picklable (no Kafka, no I/O but
 the replay file).
 
-A run is one stream of positions 0, 1, 2, ...: each position holds a valid event, an injected malformed
-record or a re-sent duplicate (the injection schedule, fixed by --seed). With --processes N, process i sends
-the positions i, i+N, i+2N, ... (`Plan.part(i)`):
-- generated events: each process has its own generator, seeded from (--seed, i, N), so the events are
-  deterministic for a given seed and N, and distinct between processes (N = 1 is exactly the single
-  process stream of that seed). With --start-time, process i's clock starts i steps later and steps N
-  times further, so event times interleave as one stream's would;
-- replayed rows: every process reads the file the same way (ids, times) and sends the rows that fall on
-  its positions, so the union is the file, each row once, as one process would send it;
-- injected records: the schedule is global, the first N positions are valid events (each process needs
-  one to copy or spoil), malformed kinds go in turn by global order, so the counts per kind are exactly
-  those one process would send.
+A run is one stream of positions 0, 1, 2, ...: a valid event, an injected malformed record or a re-sent
+duplicate at each (the injection schedule, fixed by --seed). Process i of N sends positions i, i+N, ...:
+- generated events: its own generator, seeded from (--seed, i, N) (N = 1: the seed's own stream); with
+  --start-time its clock starts i steps later and steps N times further, so times interleave as one stream's;
+- replayed rows: every process reads the file alike and sends the rows on its positions (each row once);
+- injected records: the schedule is global, the first N positions are valid events (each process needs one to
+  copy or spoil), malformed kinds go in turn by global order: the counts per kind are those of one process.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -63,12 +59,6 @@ class Plan:
     flush_timeout_s: float = 60.0
     total: int | None = None
 
-    def __post_init__(self) -> None:
-        if self.processes < 1:
-            raise ValueError(f"processes {self.processes} is not allowed: 1 or more")
-        if (self.inject_malformed or self.duplicates) and self.count is None:
-            raise ValueError("--inject-malformed and --duplicates need --count (the records are spread over the run)")
-
     @property
     def step(self) -> timedelta:
         """The simulated clock's step between two events of the whole run."""
@@ -81,28 +71,20 @@ class Plan:
         return injection_schedule(self.count, self.inject_malformed, self.duplicates, self.seed, self.processes)
 
     def resolved(self, replay_stats: ReplayStats | None = None) -> Plan:
-        """The plan with `total` set and `processes` at most one per position.
-
-        A replay file is read once here when several processes share it, to know where it runs dry (which
-        also checks every row before Kafka is touched); `replay_stats` then holds its counts.
-        """
+        """The plan with `total` set and `processes` at most one per position. Several processes: the replay file
+        is read once here, to know where it runs dry (and check every row before Kafka); `replay_stats` counts it."""
         total = self.count
         schedule = self.schedule()
         if self.replay is not None and self.processes > 1:
-            needed = None if self.count is None else self.count - len(schedule)
-            rows = 0
-            for _ in read_events(self.replay, seed=self.seed, clock=wall_clock, stats=replay_stats):
-                rows += 1
-                if needed is not None and rows >= needed:
-                    break
-            end = stream_end(schedule, rows)
+            needed = None if self.count is None else max(1, self.count - len(schedule))  # rows to read, at least 1
+            events = read_events(self.replay, seed=self.seed, clock=wall_clock, stats=replay_stats)
+            end = stream_end(schedule, sum(1 for _ in itertools.islice(events, needed)))
             total = end if total is None else min(total, end)
         processes = self.processes if total is None else max(1, min(self.processes, total))
         return replace(self, total=total, processes=processes)
 
     def part(self, index: int, replay_stats: ReplayStats | None = None) -> Iterator[Record]:
-        """The records process `index` sends, in order (an endless or a bounded stream; the send loop stops
-        it at `share(total, index, processes)`)."""
+        """The records process `index` sends, in order (the send loop stops at `share(total, index, processes)`)."""
         n = self.processes
         if not 0 <= index < n:
             raise ValueError(f"process index {index} is not allowed: 0 <= index < {n}")

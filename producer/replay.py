@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import csv
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from producer.events import DATASET_COLUMNS, NUMERIC_COLUMNS, Clock, format_event_time, wall_clock
+from producer.events import DATASET_COLUMNS, NUMERIC_COLUMNS, Clock, format_event_time, uuid4_text, wall_clock
 
 REPLAY_SHIPMENTS = 64
 """Shipments the rows are spread over when the file has no shipment_id column."""
@@ -59,21 +58,16 @@ def read_events(
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
             stats.rows += 1
             event: dict[str, object] = {
-                "event_id": row.get("event_id") or str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "event_id": row.get("event_id") or uuid4_text(rng.getrandbits(128)),
                 "shipment_id": row.get("shipment_id") or rng.choice(shipments),
                 "event_time": row.get("event_time") or format_event_time(clock()),
             }
             for column in DATASET_COLUMNS:
                 text = row[column]
-                if column in NUMERIC_COLUMNS:
-                    number = _number(text)
-                    if number is None:
-                        stats.unparseable_cells += 1
-                        if len(stats.examples) < 5:
-                            stats.examples.append(f"row {stats.rows} {column}={text!r}")
-                        event[column] = text
-                    else:
-                        event[column] = number
-                else:
-                    event[column] = text
+                value = _number(text) if column in NUMERIC_COLUMNS else text
+                if value is None:
+                    stats.unparseable_cells += 1
+                    if len(stats.examples) < 5:
+                        stats.examples.append(f"row {stats.rows} {column}={text!r}")
+                event[column] = text if value is None else value
             yield event

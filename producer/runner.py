@@ -3,30 +3,27 @@ until when, with acknowledgement accounting and an optional manifest of every re
 
 Injected records take extra positions in the stream; they never consume the event generator, so the
 valid events of a seed are the same with or without injection (running the same seed again re-sends
-the same events, which is how tests produce duplicates across runs).
-
-Positions are global (producer/plan.py): process i of N sends positions i, i+N, ... (`records(offset=i,
-stride=N)`), each due at start + position/rate, so N processes send what one would, at a steady rate.
+the same events, which is how tests produce duplicates across runs). Positions are global (producer/plan.py):
+the n-th record of process i of N is position i + n*N, due at start + position/rate.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import random
 import signal
 import sys
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import IO, NamedTuple, Protocol
 
 from producer import malformed
 from producer.delivery import DeliveryTracker, OnAck, OnError, Sink, Summary
-from producer.events import Encoded, encode
+from producer.events import Encoded, encode, uuid4_text
 
 VALID = "valid"
 DUPLICATE = "duplicate"
@@ -51,20 +48,15 @@ class Record(NamedTuple):
 def injection_schedule(
     count: int, n_malformed: int, n_duplicates: int, seed: int | None, reserved: int = 1
 ) -> dict[int, str]:
-    """Positions (0-based) of the injected records -> 'malformed'/'duplicate'.
-
-    The first `reserved` positions stay valid events (1; with N processes N, so each process sends a valid
-    event before anything is copied from or built on one).
-    """
+    """Positions (0-based) of the injected records -> 'malformed'/'duplicate'. The first `reserved` positions stay
+    valid events (1; with N processes N, so each process sends a valid event before one is copied or spoilt)."""
     if n_malformed < 0 or n_duplicates < 0:
         raise ValueError("the numbers of malformed and duplicate records cannot be negative")
     reserved = max(1, reserved)
     if n_malformed + n_duplicates > count - reserved:
-        first = (
-            "at least one valid event must come first"
-            if reserved == 1
-            else (f"the first {reserved} records (one per process) are valid events")
-        )
+        first = f"the first {reserved} records (one per process) are valid events"
+        if reserved == 1:
+            first = "at least one valid event must come first"
         raise ValueError(
             f"{n_malformed} malformed + {n_duplicates} duplicate records do not fit in --count {count}: {first}"
         )
@@ -77,10 +69,9 @@ def stream_end(schedule: dict[int, str], valid_events: int) -> int:
     """The position at which a source of `valid_events` events runs dry: valid slots + injected ones before it."""
     end = valid_events
     for p in sorted(schedule):
-        if p < end:
-            end += 1
-        else:
+        if p >= end:
             break
+        end += 1
     return end
 
 
@@ -95,12 +86,9 @@ def records(
     shared_source: bool = False,
 ) -> Iterator[Record]:
     """Interleave `events` (dicts, or Encoded from EventGenerator.encoded_stream) with the scheduled bad
-    records and duplicates, for the positions offset, offset+stride, ...
-
-    Malformed records take the kinds in turn by their global order in the schedule. With `shared_source`
-    the events are the whole run's valid events (a replayed file every process reads): the ones that belong
-    to other processes' positions are skipped. Otherwise the source is this process's own.
-    """
+    records and duplicates, for the positions offset, offset+stride, ...; malformed records take the kinds in
+    turn by their global order in the schedule. With `shared_source` the events are the whole run's (a replayed
+    file every process reads) and those of other processes' positions are skipped."""
     schedule = schedule or {}
     if stride < 1 or not 0 <= offset < stride:
         raise ValueError(f"offset {offset} / stride {stride}: need 0 <= offset < stride")
@@ -110,9 +98,8 @@ def records(
     recent: deque[Record] = deque(maxlen=RECENT_FOR_DUPLICATES)
     last_event: dict[str, object] | Encoded | None = None
     consumed = 0  # events taken from the source (shared: including the skipped ones)
-    position = offset
     source = iter(events)
-    while True:
+    for position in itertools.count(offset, stride):
         what = schedule.get(position)
         if what == DUPLICATE and recent:
             original = rng.choice(recent)
@@ -120,21 +107,16 @@ def records(
         elif what == "malformed" and last_event is not None:
             kind = kinds[rank[position] % len(kinds)]
             event = last_event if type(last_event) is dict else json.loads(last_event.value)  # type: ignore[union-attr]
-            base = dict(event, event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+            base = dict(event, event_id=uuid4_text(rng.getrandbits(128)))
             key, value, note = malformed.build(kind, base, rng)
             yield Record(key, value, kind, str(base["event_id"]), note)
         else:
-            try:
-                if shared_source:
-                    # This position's event is the source's (position - injected before it)-th.
-                    index = position - bisect.bisect_left(injected, position)
-                    while consumed < index:
-                        next(source)
-                        consumed += 1
-                item = next(source)
-                consumed += 1
-            except StopIteration:
+            # Shared: this position's event is the source's (position - injected before it)-th; skip to it.
+            skip = position - bisect.bisect_left(injected, position) - consumed if shared_source else 0
+            item = next(itertools.islice(source, skip, None), None)
+            if item is None:
                 return
+            consumed += skip + 1
             last_event = item
             if type(item) is dict:
                 key, value = encode(item)
@@ -143,7 +125,6 @@ def records(
                 record = Record(item[0], item[1], VALID, item[2])  # type: ignore[index]
             recent.append(record)
             yield record
-        position += stride
 
 
 def stop_on_ctrl_c(stop: threading.Event, notice: str | None = None) -> None:
@@ -168,7 +149,7 @@ class Progress(Protocol):
 
 
 class NoProgress(Progress):
-    """Shows nothing (the protocol's methods do nothing)."""
+    """Shows nothing."""
 
 
 Observer = Callable[[int, int, int], None]
@@ -189,8 +170,7 @@ class Manifest:
                 self._fh.write(line + "\n")
 
 
-@dataclass
-class RunResult:
+class RunResult(NamedTuple):
     summary: Summary
     kinds: dict[str, int]
     interrupted: bool
@@ -201,26 +181,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.summary.ok and not self.lost_processes
-
-
-class _Waits(NamedTuple):
-    """The send loop's waits; each returns False when `stop` ended it."""
-
-    stop: threading.Event
-    monotonic: Callable[[], float]
-    sleep: Callable[[float], None]
-
-    def until(self, due: float) -> bool:
-        """Pace against the schedule (start + position/rate), so short sleeps do not accumulate drift."""
-        while not self.stop.is_set() and (wait := due - self.monotonic()) > 0.001:
-            self.sleep(min(wait, 0.25))
-        return not self.stop.is_set()
-
-    def for_answers(self, tracker: DeliveryTracker, sent: int, max_pending: int) -> bool:
-        """While `max_pending` records are unanswered."""
-        while not self.stop.is_set() and sent - tracker.answered >= max_pending:
-            self.sleep(0.005)
-        return not self.stop.is_set()
 
 
 def run(
@@ -243,37 +203,35 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """Send until `count` records, `duration_s` seconds, the source's end or `stop`; then flush and close.
-
-    `start` (a time.monotonic() reading, default now) anchors the rate and the duration: the n-th record of
-    this loop is global position offset + n*stride and is due at start + position/rate.
-    """
+    `start` (a time.monotonic() reading, default now) anchors the rate and the duration."""
     if rate < 0:
         raise ValueError(f"rate {rate} is not allowed: events per second, 0 for as fast as possible")
     stop = stop if stop is not None else threading.Event()
     progress = progress if progress is not None else NoProgress()
+    observer = observer or (lambda sent, acked, failed: None)
     tracker = DeliveryTracker()
     kinds: dict[str, int] = {}
     start = monotonic() if start is None else start
-    waits = _Waits(stop, monotonic, sleep)
     last_postfix = monotonic()
     n = value_bytes = shown = 0
     # Without a manifest every record shares the tracker's own callbacks: no closures per record.
-    on_ack_all, on_error_all = tracker.acknowledged, tracker.failed
+    shared_callbacks = (tracker.acknowledged, tracker.failed)
     for record in source:
         if stop.is_set() or (count is not None and n >= count):
             break
         now = monotonic()
         if duration_s is not None and now - start >= duration_s:
             break
-        if rate > 0 and not waits.until(start + (offset + n * stride) / rate):
-            break
-        if n - tracker.answered >= max_pending and not waits.for_answers(tracker, n, max_pending):
+        if rate > 0:  # paced against the schedule (start + position/rate), so short sleeps do not add up to drift
+            due = start + (offset + n * stride) / rate
+            while not stop.is_set() and (wait := due - monotonic()) > 0.001:
+                sleep(min(wait, 0.25))
+        while n - tracker.answered >= max_pending and not stop.is_set():  # too many records unanswered
+            sleep(0.005)
+        if stop.is_set():
             break
         kinds[record.kind] = kinds.get(record.kind, 0) + 1
-        if manifest is None:
-            on_ack, on_error = on_ack_all, on_error_all
-        else:
-            on_ack, on_error = _manifest_callbacks(tracker, manifest, record)
+        on_ack, on_error = shared_callbacks if manifest is None else _manifest_callbacks(tracker, manifest, record)
         n += 1
         value_bytes += len(record.value)
         try:
@@ -284,8 +242,7 @@ def run(
             last_postfix = now
             acked, failed = tracker.acked, tracker.failed_count
             shown = show(progress, n, acked, failed, shown)
-            if observer is not None:
-                observer(n, acked, failed)
+            observer(n, acked, failed)
     progress.update(n - shown)
     interrupted = stop.is_set()
     flushed = sink.flush(flush_timeout_s)
@@ -297,8 +254,7 @@ def run(
     summary = tracker.summary(monotonic() - start, sent=n, value_bytes=value_bytes)
     progress.set_postfix_str(f"acked={summary.acked} failed={summary.failed}")
     progress.close()
-    if observer is not None:
-        observer(summary.sent, summary.acked, summary.failed)
+    observer(summary.sent, summary.acked, summary.failed)
     return RunResult(summary, kinds, interrupted, flushed)
 
 

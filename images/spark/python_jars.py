@@ -2,12 +2,10 @@
 
 Usage: python3 python_jars.py <venv python | site-packages dir> <jars dir>
 
-Delta's Python API (`delta.tables`, which the streaming job imports) ships inside the delta-spark jar, not on
-PyPI's side of the image. This writes `lakehouse-jars.pth` into the virtualenv's site-packages, listing every jar
-in <jars dir> that carries a Python package (a top-level `<name>/__init__.py`), so the interpreter - every
-driver and every executor's Python worker that runs it - imports them from the jar (zipimport). It fails, naming
-what is missing, when no delta-spark jar with the `delta` package is there. Standard library only: the Spark
-image's build (images/spark/Dockerfile) and the test bed's virtualenv both run this very script.
+Delta's Python API (`delta.tables`, which the streaming job imports) ships inside the delta-spark jar. This lists
+every jar of <jars dir> that carries a Python package in `lakehouse-jars.pth`, so every driver and executor Python
+worker imports them from the jar (zipimport); it fails when no jar carries `delta`. Standard library only: the
+Spark image's build (images/spark/Dockerfile) and the test bed's virtualenv both run this very script.
 """
 
 from __future__ import annotations
@@ -38,12 +36,8 @@ def site_packages(target: Path) -> Path:
         return target
     if not target.exists():
         raise SystemExit(f"python_jars: {target} is neither a Python interpreter nor a site-packages directory")
-    out = subprocess.run(
-        [str(target), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    out = subprocess.run([str(target), "-c", code], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"python_jars: {target} did not say where its site-packages is: {out.stderr.strip()}")
     path = Path(out.stdout.strip())

@@ -48,7 +48,7 @@ def test_a_codec_without_its_package_is_refused_before_connecting(monkeypatch: p
     monkeypatch.setattr(delivery, "codec_available", lambda name: name != "zstd")
 
     with pytest.raises(ValueError, match="needs the Python package 'zstandard'"):
-        KafkaSink("127.0.0.1:1", "t", options=SinkOptions(compression="zstd"))
+        KafkaSink("127.0.0.1:1", "t", options=SinkOptions(compression="zstd"), client_id="test")
 
 
 def test_cli_passes_compression_and_batching_to_the_sink() -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contract.events import RISK_CLASSES
+from contract.events import RISK_BANDS, RISK_CLASSES
 from producer.events import (
     DATASET_COLUMNS,
     DECIMALS,
@@ -22,10 +22,14 @@ from producer.events import (
     EventGenerator,
     SimulatedClock,
     encode,
-    risk_class,
 )
 
 START = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+
+
+def risk_class(delay_probability: float) -> str:
+    """The risk class whose band (the contract's RISK_BANDS, highest first) holds `delay_probability`."""
+    return next(name for lower, name in RISK_BANDS if delay_probability >= lower)
 
 
 def generate(n: int, seed: int = 7, step_ms: int = 50) -> list[dict[str, object]]:
