@@ -46,9 +46,6 @@ class UpResult:
     ready: dict[str, float] = field(default_factory=dict)
 
 
-# ------------------------------------------------------------------------------------------ running?
-
-
 def running_state(run_dir: Path | None = None) -> State | None:
     """The state of a test bed whose processes are alive, or None."""
     run_dir = run_dir or testbed_dir()
@@ -78,9 +75,6 @@ def wait_until_up(run_dir: Path | None = None, timeout: float = 900) -> dict[str
             return read_endpoints(run_dir)
         time.sleep(1)
     raise TimeoutError(f"the test bed in {run_dir} did not come up within {timeout:.0f} s")
-
-
-# ------------------------------------------------------------------------------------------ up
 
 
 def build_endpoints(ctx: Context, services: Iterable[str], fetched: Mapping[str, Path]) -> dict[str, str]:
@@ -280,9 +274,6 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
     return UpResult(endpoints=endpoints, seconds=time.monotonic() - t0, ready=runner.ready)
 
 
-# ------------------------------------------------------------------------------------------ down
-
-
 def _stop_all(st: State) -> None:
     """Orion first, on its own: it stops its drivers within their bounded stop while Spark, Kafka and S3 are
     still there (a driver whose cluster vanishes cannot finish its batch); then everything else in parallel."""
@@ -348,9 +339,6 @@ def _clean(run_dir: Path, *, keep: bool) -> None:
             shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)
-
-
-# ------------------------------------------------------------------------------------------ status
 
 
 @dataclass

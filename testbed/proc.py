@@ -231,6 +231,7 @@ def wait_for(
     timeout: float,
     proc: Proc | None = None,
     interval: float = 0.5,
+    not_yet: str = "not ready",
 ) -> float:
     """Poll `check` until it returns True; fail early if `proc` exits. Returns the seconds waited."""
     start = time.monotonic()
@@ -247,6 +248,6 @@ def wait_for(
             raise ServiceError(service, f"exited (code {proc.returncode()}) before {what}{last_error}", proc.log)
         if time.monotonic() - start > timeout:
             raise ServiceError(
-                service, f"not ready after {timeout:.0f} s: {what}{last_error}", proc.log if proc else None
+                service, f"{not_yet} after {timeout:.0f} s: {what}{last_error}", proc.log if proc else None
             )
         time.sleep(interval)
