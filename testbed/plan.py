@@ -7,6 +7,7 @@ so `lakehouse.endpoints.public_endpoints` yields the test bed's addresses under 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from lakehouse.settings import Settings
@@ -84,7 +85,7 @@ class PortPlan:
         raise ValueError(f"unknown test bed service {service!r}")
 
     def all_ports(self) -> dict[str, int]:
-        """Every listening port by owner (the `down` check and the unit tests use it)."""
+        """Every listening port by owner."""
         ports = {
             "orion": self.orion,
             "spark-master": self.spark_master,
@@ -134,8 +135,6 @@ PORT_BASE_ENV = "LAKEHOUSE_TESTBED_PORT_BASE"
 
 
 def default_plan() -> PortPlan:
-    import os
-
     raw = os.environ.get(PORT_BASE_ENV, "20000")
     try:
         plan = PortPlan(base=int(raw))
