@@ -1,8 +1,7 @@
 """`make demo` (`python -m testbed demo`): the whole lakehouse, flowing and visible, without Docker.
 
-Brings up the test bed (or reuses the running one), applies the stack's three post-deploy steps with the code its
-providers run and the inputs lakehouse.postdeploy builds (the streaming job through Orion, the Delta tables in Trino,
-the dashboards in Superset), runs the producer (with a few malformed records and re-sends, so the quarantine and the
+Brings up the test bed (or reuses it), applies the stack's three post-deploy steps with its providers' code and
+lakehouse.postdeploy's inputs, runs the producer (a few malformed records and re-sends, so the quarantine and the
 dedup show up) and prints the dashboard URLs. Everything keeps running until `make testbed-down`.
 """
 

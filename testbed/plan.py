@@ -1,9 +1,6 @@
-"""The test bed's port plan and settings: every port in 20000-20999 on 127.0.0.1.
-
-The stack's defaults (8000, 8080, 9000, 19092...) stay free for a real deployment on the same host;
-this range belongs to the test bed. `bed_settings()` is the stack's `Settings` with these ports,
-so `lakehouse.endpoints.public_endpoints` yields the test bed's addresses under the stack's keys.
-"""
+"""The test bed's port plan: every port in 20000-20999 on 127.0.0.1 (the stack's defaults stay free for a real
+deployment on the same host). `bed_settings()` is the stack's `Settings` with these ports, so
+`lakehouse.endpoints.public_endpoints` yields the test bed's addresses under the stack's keys."""
 
 from __future__ import annotations
 

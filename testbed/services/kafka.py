@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -118,16 +118,13 @@ def describe_brokers(bootstrap: str) -> list[int]:
     return sorted(int(b["broker_id"]) for b in brokers if not b.get("is_fenced", False))
 
 
-@contextlib.contextmanager
-def admin(bootstrap: str, client_id: str, *, timeout_ms: int = 10000) -> Iterator[Any]:
+def admin(bootstrap: str, client_id: str, *, timeout_ms: int = 10000) -> contextlib.closing[Any]:
     """A KafkaAdminClient, closed afterwards."""
     from kafka import KafkaAdminClient
 
-    client = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, client_id=client_id)
-    try:
-        yield client
-    finally:
-        client.close()
+    return contextlib.closing(
+        KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, client_id=client_id)
+    )
 
 
 def probe(endpoints: Mapping[str, str], pids: list[int]) -> object:
@@ -278,10 +275,7 @@ def _port(port: int) -> bool:
 def zk_four_letter(port: int, word: str) -> str:
     with socket.create_connection((HOST, port), timeout=2) as s:
         s.sendall(word.encode())
-        chunks = []
-        while data := s.recv(4096):
-            chunks.append(data)
-    return b"".join(chunks).decode()
+        return b"".join(iter(lambda: s.recv(4096), b"")).decode()
 
 
 def start_zookeeper_mode(

@@ -111,10 +111,8 @@ def start(ctx: Context, weed: Path) -> Proc:
     remove_sockets(ctx.plan.seaweed().values())
     config = write_identities(ctx.data("s3") / "s3.json", ctx.creds, ctx.settings)
     argv = weed_argv(weed, ctx.data("s3", "data"), config, ctx.plan, buckets(ctx.settings))
-    # GOMEMLIMIT, the Go runtime's soft memory cap, must sit well above the working set or the GC runs back to back:
-    # weed mini's filer alone holds ~210 MiB of fixed buffers. At 256MiB an idle weed burnt 19-24 % of a core after
-    # 8,000-20,000 S3 requests (pprof: 77 % in gcBgMarkWorker); with 512MiB and GOGC=50 it idled at 0.5-0.9 %, RSS
-    # 310-405 MB. 768MiB keeps a larger live heap at a distance too.
+    # The Go GC's soft cap well above weed mini's ~210 MiB of fixed buffers: at 256MiB an idle weed burnt ~20 % of a
+    # core in GC after 8,000-20,000 S3 requests; at 512MiB with GOGC=50 it idled below 1 %.
     env = ctx.base_env(GOMEMLIMIT="768MiB", GOGC="50")
     ctx.store.service(SERVICE, address=ctx.s3.url, ports=sorted(ctx.plan.seaweed().values()), log=str(ctx.log(SERVICE)))
     return ctx.spawn(SERVICE, SERVICE, argv, env=env)

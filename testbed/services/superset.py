@@ -128,12 +128,6 @@ def start_private(
     return spawn(f"superset-{port}", server_argv(venv, port), env=env, log=log, cwd=home)
 
 
-def login(base_url: str, user: str, password: str):
-    """A requests.Session logged in through the API (bearer token + CSRF token), as the stack's provider does
-    (lakehouse.clients.superset_api)."""
-    return SupersetClient.login(base_url, user, password).http
-
-
 def wait_logged_in(base_url: str, user: str, password: str, *, proc: Proc | None, timeout: float = 180) -> float:
     """Usable = API login with the admin's password works. Returns the seconds waited."""
     start_at = time.monotonic()
