@@ -81,16 +81,8 @@ def weed_argv(weed: Path, data_dir: Path, config: Path, plan: PortPlan, bucket_n
     for name, port in plan.seaweed().items():
         component, _, grpc = name.partition(".")
         argv.append(f"-{component}.port.grpc={port}" if grpc else f"-{component}.port={port}")
-    argv += [
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-webdav=false",
-        "-admin.ui=false",
-        "-master.telemetry=false",
-        f"-s3.config={config}",
-        f"-bucket={','.join(bucket_names)}",
-    ]
-    return argv
+    off = "-s3.port.iceberg=0 -s3.port.lance=0 -webdav=false -admin.ui=false -master.telemetry=false".split()
+    return [*argv, *off, f"-s3.config={config}", f"-bucket={','.join(bucket_names)}"]
 
 
 def client(endpoint: str, key: str, secret: str, region: str = "us-east-1"):
@@ -127,13 +119,8 @@ def _heads(s3, names: list[str]) -> bool:
 
 def buckets_answer(endpoints: Mapping[str, str], names: list[str]) -> bool:
     """Every bucket of `names` answers HeadBucket to the admin identity."""
-    s3 = client(
-        endpoints["s3_endpoint"],
-        endpoints["testbed_s3_admin_access_key"],
-        endpoints["testbed_s3_admin_secret_key"],
-        endpoints.get("testbed_s3_region", "us-east-1"),
-    )
-    return _heads(s3, names)
+    key, secret = endpoints["testbed_s3_admin_access_key"], endpoints["testbed_s3_admin_secret_key"]
+    return _heads(client(endpoints["s3_endpoint"], key, secret, endpoints.get("testbed_s3_region", "us-east-1")), names)
 
 
 def probe(endpoints: Mapping[str, str], pids: list[int]) -> object:
