@@ -104,7 +104,7 @@ def start(ctx: Context, weed: Path) -> Proc:
     config = write_identities(ctx.data("s3") / "s3.json", ctx.creds, ctx.settings)
     argv = weed_argv(weed, ctx.data("s3", "data"), config, ctx.plan, buckets(ctx.settings))
     # The Go GC's soft cap well above weed mini's ~210 MiB of fixed buffers: at 256MiB an idle weed burnt ~20 % of a
-    # core in GC after 8,000-20,000 S3 requests; at 512MiB with GOGC=50 it idled below 1 %.
+    # core in GC after 8,000-20,000 S3 requests; at 512MiB with GOGC=50 it idled below 1 % (768MiB: more headroom).
     env = ctx.base_env(GOMEMLIMIT="768MiB", GOGC="50")
     ctx.store.service(SERVICE, address=ctx.s3.url, ports=sorted(ctx.plan.seaweed().values()), log=str(ctx.log(SERVICE)))
     return ctx.spawn(SERVICE, SERVICE, argv, env=env)
