@@ -75,14 +75,8 @@ def template_db(venv: Path, *, base_env: Mapping[str, str], log: Path) -> Path:
 
 def bootstrap_admin(venv: Path, home: Path, env: Mapping[str, str], *, user: str, password: str, log: Path) -> None:
     """Create the admin, or set its password when it differs (rotation): the stack's admin script."""
-    # -I: isolated mode keeps the script's directory off sys.path.
-    run_logged(
-        "superset",
-        [str(venv / "bin" / "python"), "-I", str(home / ADMIN_SCRIPT_NAME)],
-        env={**env, ADMIN_USER_ENV: user, ADMIN_PASSWORD_ENV: password},
-        log=log,
-        timeout=300,
-    )
+    argv = [str(venv / "bin" / "python"), "-I", str(home / ADMIN_SCRIPT_NAME)]  # -I: its directory off sys.path
+    run_logged("superset", argv, env={**env, ADMIN_USER_ENV: user, ADMIN_PASSWORD_ENV: password}, log=log, timeout=300)
 
 
 def server_argv(venv: Path, port: int) -> list[str]:
