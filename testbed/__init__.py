@@ -1,7 +1,3 @@
-"""The real-service test bed: the lakehouse's servers as local processes on 127.0.0.1.
-
-Kafka (KRaft, and a ZooKeeper-mode variant), SeaweedFS as the S3 server, Spark standalone, Trino,
-Superset and Spark Orion, at the versions of versions.toml and configured by lakehouse.generators,
-the same functions the Pulumi components use. Run it with `python -m testbed up|down|status`;
-tests get its endpoints from the `testbed` session fixture in tests/conftest.py.
-"""
+"""The real-service test bed: Kafka, SeaweedFS as the S3 server, Spark standalone, Trino, Superset and Spark Orion
+as local processes on 127.0.0.1, at the versions of versions.toml, configured by lakehouse.generators as the Pulumi
+components configure them. `python -m testbed up|down|status`; tests get it from the `testbed` fixture."""

@@ -1,9 +1,8 @@
 """Artifacts of the test bed, fetched with the registries' own clients (mvn, pip) into the cache.
 
-Each artifact lives in a directory named after what it is built from (versions, pom, requirements),
-so a changed version lands in a new directory and is fetched anew, never served stale. A directory
-counts only once its `.complete` marker exists; it is built under a temporary name and renamed, with
-a file lock, so two processes never build the same artifact half-way over each other.
+Each artifact lives in a directory named after what it is built from (versions, pom, requirements), so a changed
+version is fetched anew, never served stale. A directory counts once its `.complete` marker exists; it is built
+under a file lock, so two processes never build the same artifact half-way over each other.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -82,23 +80,10 @@ def ensure(name: str, build: Callable[[Path], None], *, in_place: bool = False) 
 
 
 def _run(
-    what: str,
-    argv: list[str],
-    *,
-    cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout: float = 3000,
+    what: str, argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 3000
 ) -> str:
     try:
-        done = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError as exc:
         raise ArtifactError(f"fetching {what}: {argv[0]} is not installed ({exc})") from exc
     except subprocess.TimeoutExpired as exc:
@@ -109,17 +94,14 @@ def _run(
     return done.stdout
 
 
-def maven_properties_args(props: Mapping[str, str]) -> list[str]:
-    return [f"-D{k}={v}" for k, v in props.items()]
-
-
 def _mvn(what: str, goal: str, out_dir: Path, *args: str) -> None:
     _run(what, ["mvn", "-B", "-q", *args, f"{MAVEN_DEPENDENCY_PLUGIN}:{goal}", f"-DoutputDirectory={out_dir}"])
 
 
 def mvn_copy_dependencies(what: str, pom: Path, out_dir: Path, props: Mapping[str, str]) -> list[str]:
     """Resolve `pom` and copy its runtime class path into `out_dir`; returns the jar names."""
-    _mvn(what, "copy-dependencies", out_dir, "-f", str(pom), "-DincludeScope=runtime", *maven_properties_args(props))
+    defines = [f"-D{k}={v}" for k, v in props.items()]
+    _mvn(what, "copy-dependencies", out_dir, "-f", str(pom), "-DincludeScope=runtime", *defines)
     return sorted(p.name for p in out_dir.glob("*.jar"))
 
 
@@ -182,8 +164,7 @@ def kafka_lib(v: Versions, *, zookeeper_line: bool = False) -> Path:
 
 
 def kafka_tools_lib(v: Versions) -> Path:
-    """lib/ of Kafka's command-line tools at versions.toml [kafka] (org.apache.kafka.tools.ProducerPerformance,
-    the producer benchmark's anchor: bench/producer.py). No slf4j binding: the tool's own output is on stdout."""
+    """lib/ of Kafka's command-line tools (ProducerPerformance, bench/producer.py's anchor); no slf4j binding."""
     pom, props = POMS / "kafka-tools.xml", {"kafka.version": v.kafka}
     return _maven_jars(f"kafka-tools {v.kafka}", pom, props, f"kafka-tools-{v.kafka}", "lib")
 
@@ -197,16 +178,20 @@ def spark_extra_jars(v: Versions) -> Path:
 TRINO_PLUGINS = ("delta-lake",)
 
 
+def trino_server_files(v: Versions, dest: Path, prefixes: tuple[str, ...], what: str) -> None:
+    """Unpack the members of io.trino:trino-server:<v>:tar.gz (from Maven) under `prefixes` into `dest`."""
+    dl = dest / "download"
+    _mvn(what, "copy", dl, f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz")
+    _extract_subset(next(dl.glob("*.tar.gz")), dest, f"trino-server-{v.trino}/", prefixes)
+    shutil.rmtree(dl)
+
+
 def trino_home(v: Versions) -> Path:
-    """Trino's lib/ and the plugins the lakehouse uses, unpacked from io.trino:trino-server:<v>:tar.gz."""
+    """Trino's lib/ and the plugins the lakehouse uses."""
     key = cache_key(TRINO_PLUGINS, "hardlinks-resolved")
 
     def build(tmp: Path) -> None:
-        dl = tmp / "download"
-        _mvn(f"Trino {v.trino}", "copy", dl, f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz")
-        tarball = next(dl.glob("*.tar.gz"))
-        _extract_subset(tarball, tmp, f"trino-server-{v.trino}/", ("lib/", *(f"plugin/{p}/" for p in TRINO_PLUGINS)))
-        shutil.rmtree(dl)
+        trino_server_files(v, tmp, ("lib/", *(f"plugin/{p}/" for p in TRINO_PLUGINS)), f"Trino {v.trino}")
         if not (tmp / "lib").is_dir() or not all((tmp / "plugin" / p).is_dir() for p in TRINO_PLUGINS):
             raise ArtifactError(f"trino-server-{v.trino}.tar.gz has no lib/ or plugin/{TRINO_PLUGINS}")
 
@@ -265,9 +250,7 @@ def python_venv(name: str, requirements: list[str]) -> Path:
     def build(tmp: Path) -> None:
         _venv(tmp / "venv", f"{name} virtualenv", f"{name} ({', '.join(requirements)})", requirements)
 
-    # The venv's scripts carry its absolute path in their shebangs: build it where it will live.
-    dest_name = f"{name}-py{py}-{key}"
-    return ensure(dest_name, build, in_place=True) / "venv"
+    return ensure(f"{name}-py{py}-{key}", build, in_place=True) / "venv"
 
 
 SPARK_PYTHON_REQUIREMENTS = REPO / "requirements-services.txt"
@@ -276,9 +259,8 @@ PYTHON_JARS_SCRIPT = REPO / "images" / "spark" / "python_jars.py"
 
 def spark_python(v: Versions, jars: Path) -> Path:
     """The interpreter of the test bed's Orion, Spark drivers and executors, built as images/spark/Dockerfile builds
-    the image's (requirements-services.txt, and the jars carrying Python packages put on its path by the image's
-    python_jars.py; pyspark comes from the Spark distribution at run time). Not the development venv: a module the
-    image lacks fails here too."""
+    the image's (requirements-services.txt + python_jars.py), not the development venv: a module the image lacks
+    fails here too."""
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     if py != v.spark_image_python:
         raise ArtifactError(
@@ -290,9 +272,8 @@ def spark_python(v: Versions, jars: Path) -> Path:
     key = cache_key(requirements, PYTHON_JARS_SCRIPT.read_text(), str(jars), py)
 
     def build(work: Path) -> None:
-        what = "Spark's Python: "
         reqs = ["-r", str(SPARK_PYTHON_REQUIREMENTS)]
-        python = _venv(work / "venv", what + "virtualenv", what + "requirements-services.txt", reqs)
+        python = _venv(work / "venv", "Spark's Python: virtualenv", "Spark's Python: requirements-services.txt", reqs)
         _run("Spark's Python: jars carrying Python packages", [python, str(PYTHON_JARS_SCRIPT), python, str(jars)])
 
     return ensure(f"spark-python-py{py}-{key}", build, in_place=True) / "venv" / "bin" / "python"
@@ -325,100 +306,3 @@ def spark_home(v: Versions) -> Path:
     if not (home / "bin" / "spark-class").exists():
         raise ArtifactError(f"{home} has no bin/spark-class: pyspark {installed} is not a full distribution")
     return home
-
-
-# ----- the Pulumi CLI of the engine tests (tests/engine/) -----
-
-PULUMI_PKG_MODULE = "github.com/pulumi/pulumi/pkg/v3"
-PULUMI_SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
-PULUMI_CMD_PACKAGE = f"{PULUMI_PKG_MODULE}/cmd/pulumi"
-# pkg/v3's own go.mod replaces the clipboard module; a module that requires pkg/v3 must repeat it (Go applies
-# only the main module's replaces). Its local `replace` of the sdk (../sdk) is dropped: the sdk comes from
-# the module proxy at the same version.
-PULUMI_GO_REPLACES = ("github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e",)
-PULUMI_DYNAMIC_HOST = "pulumi-resource-pulumi-python"
-"""The Python dynamic-provider host (a shell script running `python -m pulumi.dynamic`), from the sdk module's
-python/dist/; the CLI finds it on PATH."""
-PULUMI_BUILD_TIMEOUT = 5400.0
-"""A cold build is ~13 CPU-minutes and ~3 GB of module downloads; a loaded 2-core machine can take far longer."""
-
-
-def _pulumi_tools_go() -> str:
-    return f'//go:build tools\n\npackage tools\n\nimport _ "{PULUMI_CMD_PACKAGE}"\n'
-
-
-def pulumi_cli(v: Versions, *, echo: Callable[[str], None] | None = None) -> Path:
-    """A directory holding the Pulumi CLI `pulumi` (versions.toml [pulumi] cli) and the dynamic-provider host.
-
-    Built from the Go module proxy (release binaries are not served on these machines) in a scratch module with its
-    own Go build cache (~3.5 GB), both removed afterwards; only the two files are cached.
-    """
-    version = v.pulumi_cli
-    tag = f"v{version}"
-    say = echo or (lambda _line: None)
-
-    def build(out: Path) -> None:
-        bin_dir = out / "bin"
-        bin_dir.mkdir()
-        scratch = Path(tempfile.mkdtemp(prefix=f"pulumi-cli-{version}-"))
-        env = {
-            **os.environ,
-            "GOCACHE": str(scratch / "gocache"),
-            "GOTOOLCHAIN": "local",  # never download another Go toolchain
-            "GOWORK": "off",
-        }
-        mod = scratch / "mod"
-        mod.mkdir()
-
-        def go(what: str, *args: str) -> str:
-            return _run(f"Pulumi CLI {version}: {what}", ["go", *args], cwd=mod, env=env, timeout=PULUMI_BUILD_TIMEOUT)
-
-        try:
-            say(f"building the Pulumi CLI {version} from the Go module proxy (several CPU-minutes, once per version)")
-            go("go mod init", "mod", "init", "lakehouse-pulumi-cli")
-            (mod / "tools.go").write_text(_pulumi_tools_go())
-            for replace in PULUMI_GO_REPLACES:
-                go("go mod edit", "mod", "edit", f"-replace={replace}")
-            go("go get", "get", f"{PULUMI_PKG_MODULE}@{tag}")
-            go("go mod tidy", "mod", "tidy")
-            go(
-                "go build",
-                "build",
-                "-ldflags",
-                f"-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version={tag}",
-                "-o",
-                str(bin_dir / "pulumi"),
-                PULUMI_CMD_PACKAGE,
-            )
-            info = json.loads(go("go mod download", "mod", "download", "-json", f"{PULUMI_SDK_MODULE}@{tag}"))
-            host = Path(info["Dir"]) / "python" / "dist" / PULUMI_DYNAMIC_HOST
-            if not host.is_file():
-                raise ArtifactError(f"{PULUMI_SDK_MODULE}@{tag} has no python/dist/{PULUMI_DYNAMIC_HOST}")
-            shutil.copyfile(host, bin_dir / PULUMI_DYNAMIC_HOST)
-            (bin_dir / PULUMI_DYNAMIC_HOST).chmod(0o755)
-        finally:
-            # The module cache marks its files read-only; the build cache is ours to remove.
-            shutil.rmtree(scratch, ignore_errors=True)
-        offline = {**os.environ, **PULUMI_OFFLINE_ENV}
-        said = _run("Pulumi CLI version", [str(bin_dir / "pulumi"), "version"], env=offline)
-        if said.strip() != tag:
-            raise ArtifactError(f"the Pulumi CLI built from {PULUMI_PKG_MODULE}@{tag} says it is {said.strip()!r}")
-
-    return ensure(pulumi_cli_cache_name(v), build) / "bin"
-
-
-def pulumi_cli_cache_name(v: Versions) -> str:
-    """The cache directory of `pulumi_cli(v)` (complete once it holds `.complete`)."""
-    return f"pulumi-cli-{v.pulumi_cli}-{cache_key(PULUMI_PKG_MODULE, PULUMI_GO_REPLACES, _pulumi_tools_go())}"
-
-
-def pulumi_cli_cached(v: Versions) -> bool:
-    """Whether `pulumi_cli(v)` would reuse a finished build (no Go, no minutes)."""
-    return (cache_dir() / pulumi_cli_cache_name(v) / ".complete").exists()
-
-
-PULUMI_OFFLINE_ENV = {
-    "PULUMI_SKIP_UPDATE_CHECK": "true",
-    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-}
-"""What keeps the CLI from reaching out: no update check, no plugin download."""

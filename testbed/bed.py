@@ -46,9 +46,6 @@ class UpResult:
     ready: dict[str, float] = field(default_factory=dict)
 
 
-# ------------------------------------------------------------------------------------------ running?
-
-
 def running_state(run_dir: Path | None = None) -> State | None:
     """The state of a test bed whose processes are alive, or None."""
     run_dir = run_dir or testbed_dir()
@@ -62,10 +59,6 @@ def _owner_alive(st: State) -> bool:
     return bool(st.owner_pid) and Path(f"/proc/{st.owner_pid}").exists()
 
 
-def read_endpoints(run_dir: Path | None = None) -> dict[str, str]:
-    return json.loads(endpoints_file(run_dir).read_text())
-
-
 def wait_until_up(run_dir: Path | None = None, timeout: float = 900) -> dict[str, str]:
     """For a test bed another process is starting: wait for it, then return its endpoints."""
     run_dir = run_dir or testbed_dir()
@@ -75,12 +68,9 @@ def wait_until_up(run_dir: Path | None = None, timeout: float = 900) -> dict[str
         if st is None or st.status == "failed" or (st.status == "starting" and not _owner_alive(st)):
             raise RuntimeError(f"the test bed being started by another process failed; see {logs_dir(run_dir)}")
         if st.status == "up":
-            return read_endpoints(run_dir)
+            return json.loads(endpoints_file(run_dir).read_text())
         time.sleep(1)
     raise TimeoutError(f"the test bed in {run_dir} did not come up within {timeout:.0f} s")
-
-
-# ------------------------------------------------------------------------------------------ up
 
 
 def build_endpoints(ctx: Context, services: Iterable[str], fetched: Mapping[str, Path]) -> dict[str, str]:
@@ -172,13 +162,11 @@ class _Runner:
             self.events[svc.name].set()
         except _Abandoned:
             pass
-        except ServiceError as exc:
-            self.errors.append(exc)
-            self.failed.set()
         except BaseException as exc:
-            err = ServiceError(svc.name, f"failed to start: {type(exc).__name__}: {exc}")
-            err.__cause__ = exc
-            self.errors.append(err)
+            if not isinstance(exc, ServiceError):
+                cause, exc = exc, ServiceError(svc.name, f"failed to start: {type(exc).__name__}: {exc}")
+                exc.__cause__ = cause
+            self.errors.append(exc)
             self.failed.set()
 
     def run(self) -> None:
@@ -280,22 +268,19 @@ def _up_locked(wanted: list[str], plan: PortPlan, run_dir: Path, echo: Callable[
     return UpResult(endpoints=endpoints, seconds=time.monotonic() - t0, ready=runner.ready)
 
 
-# ------------------------------------------------------------------------------------------ down
-
-
 def _stop_all(st: State) -> None:
     """Orion first, on its own: it stops its drivers within their bounded stop while Spark, Kafka and S3 are
     still there (a driver whose cluster vanishes cannot finish its batch); then everything else in parallel."""
     names = [n for n in STOP_ORDER if n in st.services] + [n for n in st.services if n not in STOP_ORDER]
-    waves = [[n for n in names if n == "orion"], [n for n in names if n != "orion"]]
-    for wave in waves:
-        threads = []
-        for name in wave:
-            for pid in reversed(st.services[name].pids):
-                timeout = ORION_STOP_SECONDS if name == "orion" else 25
-                t = threading.Thread(target=stop_group, args=(pid,), kwargs={"timeout": timeout})
-                t.start()
-                threads.append(t)
+    waves = (([n for n in names if n == "orion"], ORION_STOP_SECONDS), ([n for n in names if n != "orion"], 25))
+    for wave, timeout in waves:
+        threads = [
+            threading.Thread(target=stop_group, args=(pid,), kwargs={"timeout": timeout})
+            for name in wave
+            for pid in reversed(st.services[name].pids)
+        ]
+        for t in threads:
+            t.start()
         for t in threads:
             t.join()
 
@@ -348,9 +333,6 @@ def _clean(run_dir: Path, *, keep: bool) -> None:
             shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)
-
-
-# ------------------------------------------------------------------------------------------ status
 
 
 @dataclass

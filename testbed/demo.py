@@ -1,8 +1,7 @@
 """`make demo` (`python -m testbed demo`): the whole lakehouse, flowing and visible, without Docker.
 
-Brings up the test bed (or reuses the running one), applies the stack's three post-deploy steps with the code its
-providers run and the inputs lakehouse.postdeploy builds (the streaming job through Orion, the Delta tables in Trino,
-the dashboards in Superset), runs the producer (with a few malformed records and re-sends, so the quarantine and the
+Brings up the test bed (or reuses it), applies the stack's three post-deploy steps with its providers' code and
+lakehouse.postdeploy's inputs, runs the producer (a few malformed records and re-sends, so the quarantine and the
 dedup show up) and prints the dashboard URLs. Everything keeps running until `make testbed-down`.
 """
 
@@ -33,12 +32,8 @@ def apply_postdeploy(endpoints: dict[str, str], echo: Callable[[str], None]) -> 
     s = bed_settings(default_plan())
     urls = postdeploy.service_urls(s, HOST)
     env = stream_job_env(s, bootstrap_servers=endpoints["testbed_kafka_internal_bootstrap"])
-    spec = JobSpec(
-        name=postdeploy.STREAM_JOB,
-        args=postdeploy.stream_job_args(env),
-        supervise=True,
-        code_hash=postdeploy.stream_code_hash(),
-    )
+    args, code_hash = postdeploy.stream_job_args(env), postdeploy.stream_code_hash()
+    spec = JobSpec(name=postdeploy.STREAM_JOB, args=args, supervise=True, code_hash=code_hash)
     began = time.monotonic()
     client = OrionClient(urls["orion_url"], endpoints["orion_token"])
     job, adopted = streaming_job.ensure_running(client, spec, start_timeout=600)
@@ -48,17 +43,11 @@ def apply_postdeploy(endpoints: dict[str, str], echo: Callable[[str], None]) -> 
     )
 
     began = time.monotonic()
-    delta_tables.ensure_schema(urls["trino_url"], CATALOG, postdeploy.TRINO_SCHEMA, user=postdeploy.PROVIDER_TRINO_USER)
+    trino, schema, user = urls["trino_url"], postdeploy.TRINO_SCHEMA, postdeploy.PROVIDER_TRINO_USER
+    delta_tables.ensure_schema(trino, CATALOG, schema, user=user)
     for name, location in postdeploy.delta_tables(s).items():
-        outcome = delta_tables.register(
-            urls["trino_url"],
-            CATALOG,
-            postdeploy.TRINO_SCHEMA,
-            TableSpec(name, location),
-            user=postdeploy.PROVIDER_TRINO_USER,
-            wait_seconds=600,
-        )
-        echo(f"  Trino table: {CATALOG}.{postdeploy.TRINO_SCHEMA}.{name} {outcome} ({location})")
+        outcome = delta_tables.register(trino, CATALOG, schema, TableSpec(name, location), user=user, wait_seconds=600)
+        echo(f"  Trino table: {CATALOG}.{schema}.{name} {outcome} ({location})")
     echo(f"  tables ready in {time.monotonic() - began:.0f} s")
 
     began = time.monotonic()

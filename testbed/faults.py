@@ -1,22 +1,16 @@
 """Faults on a running test bed: kill -9, pause, and restart ONE process of a service on its kept data and config.
 
-Processes are named by the log their output goes to: `kafka-2`, `spark-worker-1`, `spark-master`, `s3`, `orion`,
-`trino`, `superset` (`processes()` lists what runs). `kill(name)` first reads from /proc what the process was
-started with (an `Image`: command line, environment, working directory, log, ports), then SIGKILLs its whole process
-group (a Spark worker takes its executors with it, as a lost node does). `restart(image)` starts the same command in
-a new group on the same data and config (a broker is not formatted again), puts the new group into state.json in
-place of the old one (so `status`, `down` and the session fixture see the test bed whole again) and waits until the
-process is usable again. `pause` / `resume`: SIGSTOP / SIGCONT (a hung server: connections stay open, nothing
-answers).
-
-The environment of a process holds its secrets (S3 keys, the Orion token): it stays in memory, never on disk.
-SeaweedFS reads its identities file at start and the test bed deletes it once the server is ready, so a restart of
-`s3` writes it again from endpoints.json (mode 600) and deletes it again once the buckets answer.
+Processes are named by their log (`kafka-2`, `spark-worker-1`, `s3`, `orion`...). `kill` first captures from /proc
+what the process was started with (an `Image`), then SIGKILLs its whole group (a Spark worker takes its executors
+with it, as a lost node does); `restart(image)` starts the same command on the same data (a broker is not formatted
+again), records the new group in state.json in place of the old one and waits until the process is usable again.
+The captured environment holds secrets: it stays in memory, never on disk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -30,12 +24,9 @@ from pathlib import Path
 from testbed.creds import Credentials
 from testbed.paths import endpoints_file, testbed_dir
 from testbed.plan import bed_settings
-from testbed.proc import Proc, ServiceError, group_listening, group_members, listening_ports, read_stat, spawn
+from testbed.proc import Proc, group_listening, group_members, listening_ports, read_stat, spawn, wait_for
 from testbed.services import SERVICES, kafka, orion, s3, spark
 from testbed.state import State, StateStore, load
-
-KILL_WAIT_SECONDS = 30.0
-RESTART_READY_SECONDS = 240.0
 
 _started: list[subprocess.Popen] = []
 """Processes restarted by this Python process: kept so that a later kill can reap them (no zombies)."""
@@ -70,9 +61,6 @@ class FaultError(RuntimeError):
     """A fault could not be injected or a process did not come back; the message names it."""
 
 
-# ------------------------------------------------------------------------------------------ finding processes
-
-
 def _log_of(pid: int) -> Path | None:
     with contextlib.suppress(OSError):
         target = os.readlink(f"/proc/{pid}/fd/1")
@@ -81,23 +69,15 @@ def _log_of(pid: int) -> Path | None:
     return None
 
 
-def process_name(pgid: int, logs: Path) -> str | None:
-    """The test bed's name of the process leading group `pgid`: the stem of its log under `logs`."""
-    log = _log_of(pgid)
-    if log is None or log.parent != logs or log.suffix != ".log":
-        return None
-    return log.stem
-
-
 def processes(run_dir: Path | None = None) -> dict[str, tuple[str, int]]:
-    """Live processes of the test bed: name -> (service, process group id)."""
+    """Live processes of the test bed: name (the stem of the group leader's log) -> (service, process group id)."""
     run_dir = run_dir or testbed_dir()
-    st = _state(run_dir)
     out: dict[str, tuple[str, int]] = {}
-    for service, rec in st.services.items():
+    for service, rec in _state(run_dir).services.items():
         for pgid in rec.pids:
-            if group_members(pgid) and (name := process_name(pgid, run_dir / "logs")):
-                out[name] = (service, pgid)
+            log = _log_of(pgid)
+            if log and log.parent == run_dir / "logs" and log.suffix == ".log" and group_members(pgid):
+                out[log.stem] = (service, pgid)
     return out
 
 
@@ -108,19 +88,15 @@ def _state(run_dir: Path) -> State:
     return st
 
 
-def _find(name: str, run_dir: Path) -> tuple[str, int]:
+def capture(name: str, run_dir: Path | None = None) -> Image:
+    """Read what process `name` was started with from /proc (it must be running)."""
+    run_dir = run_dir or testbed_dir()
     found = processes(run_dir)
     if name not in found:
         raise FaultError(
             f"no live test bed process {name!r} in {run_dir}; running: {', '.join(sorted(found)) or 'none'}"
         )
-    return found[name]
-
-
-def capture(name: str, run_dir: Path | None = None) -> Image:
-    """Read what process `name` was started with from /proc (it must be running)."""
-    run_dir = run_dir or testbed_dir()
-    service, pgid = _find(name, run_dir)
+    service, pgid = found[name]
     try:
         argv = [a.decode() for a in Path(f"/proc/{pgid}/cmdline").read_bytes().split(b"\0") if a]
         raw_env = Path(f"/proc/{pgid}/environ").read_bytes().split(b"\0")
@@ -135,20 +111,12 @@ def capture(name: str, run_dir: Path | None = None) -> Image:
     ports = sorted({port for _, port in group_listening(pgid) if not planned or port in planned})
     image = Image(name=name, service=service, pgid=pgid, argv=argv, env=env, cwd=cwd, log=log, ports=ports)
     if service == "spark" and name.startswith("spark-worker-"):
-        with contextlib.suppress(Exception):
-            image.identity = str(worker_info(image)["id"])
+        import requests
+
+        with contextlib.suppress(Exception):  # the worker's own /json/ says its id
+            info = requests.get(f"http://127.0.0.1:{image.flag('webui-port')}/json/", timeout=5).json()
+            image.identity = str(info["id"])
     return image
-
-
-def worker_info(image: Image) -> dict:
-    """A Spark worker's own /json/ (its id, cores, executors with their application ids)."""
-    import requests
-
-    ui = image.flag("webui-port")
-    return requests.get(f"http://127.0.0.1:{ui}/json/", timeout=5).json()
-
-
-# ------------------------------------------------------------------------------------------ faults
 
 
 def _reap() -> None:
@@ -157,7 +125,7 @@ def _reap() -> None:
             _started.remove(p)
 
 
-def wait_gone(pgid: int, timeout: float = KILL_WAIT_SECONDS) -> float:
+def wait_gone(pgid: int, timeout: float = 30) -> float:
     start = time.monotonic()
     while group_members(pgid):
         _reap()
@@ -167,14 +135,11 @@ def wait_gone(pgid: int, timeout: float = KILL_WAIT_SECONDS) -> float:
     return time.monotonic() - start
 
 
-def kill(name: str, run_dir: Path | None = None, *, group: bool = True) -> Image:
-    """kill -9 the process `name` (its whole group unless group=False) and wait until it is gone."""
+def kill(name: str, run_dir: Path | None = None) -> Image:
+    """kill -9 the process group of `name` and wait until it is gone."""
     image = capture(name, run_dir)
     with contextlib.suppress(ProcessLookupError):
-        if group:
-            os.killpg(image.pgid, signal.SIGKILL)
-        else:
-            os.kill(image.pgid, signal.SIGKILL)
+        os.killpg(image.pgid, signal.SIGKILL)
     wait_gone(image.pgid)
     return image
 
@@ -196,19 +161,16 @@ def is_stopped(pgid: int) -> bool:
     return st is not None and st.state == "T"
 
 
-# ------------------------------------------------------------------------------------------ restart
-
-
 def restart(
     image: Image,
     run_dir: Path | None = None,
     *,
     endpoints: Mapping[str, str] | None = None,
-    timeout: float = RESTART_READY_SECONDS,
+    timeout: float = 240,
 ) -> Proc:
     """Start the process of `image` again on its kept data and config; return once it is usable again."""
     run_dir = run_dir or testbed_dir()
-    endpoints = dict(endpoints) if endpoints is not None else json.loads(endpoints_file(run_dir).read_text())
+    endpoints = endpoints if endpoints is not None else json.loads(endpoints_file(run_dir).read_text())
     if group_members(image.pgid):
         raise FaultError(f"{image.name} still runs (group {image.pgid}): kill it before restarting it")
     if not awaits_restart(image, run_dir):
@@ -245,12 +207,8 @@ def replace_group(run_dir: Path, service: str, old: int, new: int) -> None:
 
 def seaweed_ports(argv: list[str]) -> list[int]:
     """Every `-<component>.port[.grpc]=N` of a `weed mini` command line (0 = off, left out)."""
-    out = []
-    for arg in argv:
-        m = re.fullmatch(r"-[a-z0-9]+\.port(?:\.grpc)?=(\d+)", arg)
-        if m and int(m.group(1)):
-            out.append(int(m.group(1)))
-    return sorted(out)
+    found = (re.fullmatch(r"-[a-z0-9]+\.port(?:\.grpc)?=(\d+)", arg) for arg in argv)
+    return sorted(int(m.group(1)) for m in found if m and int(m.group(1)))
 
 
 def prepare_restart(image: Image, endpoints: Mapping[str, str]) -> Path | None:
@@ -272,33 +230,13 @@ def prepare_restart(image: Image, endpoints: Mapping[str, str]) -> Path | None:
     return s3.write_identities(Path(config), creds, bed_settings())
 
 
-# ------------------------------------------------------------------------------------------ usable again
-
-
-def _until(check: Callable[[], bool], *, what: str, image: Image, proc: Proc | None, timeout: float) -> float:
-    start = time.monotonic()
-    last = ""
-    while True:
-        try:
-            if check():
-                return time.monotonic() - start
-        except Exception as exc:  # a probe fails in many ways while a server starts
-            last = f" (last probe error: {type(exc).__name__}: {exc})"
-        if proc is not None and not proc.alive():
-            raise ServiceError(image.name, f"exited (code {proc.returncode()}) before {what}{last}", image.log)
-        if time.monotonic() - start > timeout:
-            raise ServiceError(image.name, f"not usable after {timeout:.0f} s: {what}{last}", image.log)
-        time.sleep(0.5)
-
-
-def wait_usable(image: Image, proc: Proc | None, endpoints: Mapping[str, str], *, timeout: float) -> float:
+def wait_usable(image: Image, proc: Proc, endpoints: Mapping[str, str], *, timeout: float) -> float:
     """Wait until the restarted process listens on its old ports again, then until it does its job again."""
     start = time.monotonic()
-    ports = f"ports {image.ports} open"
-    _until(lambda: set(image.ports) <= listening_ports(), what=ports, image=image, proc=proc, timeout=timeout)
+    wait = functools.partial(wait_for, service=image.name, proc=proc, not_yet="not usable")
+    wait(lambda: set(image.ports) <= listening_ports(), what=f"ports {image.ports} open", timeout=timeout)
     if usable := _doing_its_job(image, endpoints):
-        left = max(10.0, timeout - (time.monotonic() - start))
-        _until(usable[0], what=usable[1], image=image, proc=proc, timeout=left)
+        wait(usable[0], what=usable[1], timeout=max(10.0, timeout - (time.monotonic() - start)))
     return time.monotonic() - start
 
 
@@ -308,7 +246,7 @@ def _doing_its_job(image: Image, endpoints: Mapping[str, str]) -> tuple[Callable
     if image.service == "kafka" and (m := re.fullmatch(r"kafka-(\d+)", image.name)):
         node = int(m.group(1))
         boot = endpoints["kafka_bootstrap_servers"]
-        return lambda: node in unfenced_brokers(boot), f"broker {node} listed unfenced in the cluster metadata"
+        return lambda: node in kafka.describe_brokers(boot), f"broker {node} listed unfenced in the cluster metadata"
     if image.service == "spark" and image.name.startswith("spark-worker-"):
         port, ui = int(image.flag("port") or 0), endpoints["spark_master_ui"]
         what = f"the master lists the worker on port {port} ALIVE under a new id"
@@ -321,54 +259,21 @@ def _doing_its_job(image: Image, endpoints: Mapping[str, str]) -> tuple[Callable
     return None
 
 
-unfenced_brokers = kafka.describe_brokers
-master_json = spark.master_json
-s3_buckets_answer = s3.buckets_answer
-
-
-def under_replicated(bootstrap: str, topic: str) -> list[int]:
-    """Partitions of `topic` whose in-sync replicas are fewer than their replicas."""
-    with kafka.admin(bootstrap, "testbed-faults") as admin:
-        (desc,) = admin.describe_topics([topic])
-    if desc.get("error_code"):
-        raise FaultError(f"describe topic {topic}: error code {desc['error_code']}")
-    return sorted(p["partition_index"] for p in desc["partitions"] if len(p["isr_nodes"]) < len(p["replica_nodes"]))
-
-
-def active_controller(bootstrap: str) -> int:
-    """The node leading the KRaft metadata quorum (DescribeQuorum; DescribeCluster's controller id is any broker)."""
-    with kafka.admin(bootstrap, "testbed-faults") as admin:
-        quorum = admin.describe_metadata_quorum()
-    (metadata,) = [t for t in quorum["topics"] if t["topic_name"] == "__cluster_metadata"]
-    return int(metadata["partitions"][0]["leader_id"])
-
-
 def worker_state(master_ui: str, port: int, *, not_id: str = "") -> str | None:
     """State of the worker registered from `port` on the master (ALIVE, DEAD...; ALIVE if any entry is), None if
     none; `not_id` leaves out the registration of a worker that was killed."""
     states = [
         w.get("state")
-        for w in master_json(master_ui).get("workers", [])
+        for w in spark.master_json(master_ui).get("workers", [])
         if int(w.get("port", -1)) == port and (not not_id or w.get("id") != not_id)
     ]
-    if "ALIVE" in states:
-        return "ALIVE"
-    return states[-1] if states else None
-
-
-def http_ok(url: str) -> bool:
-    import requests
-
-    return requests.get(url, timeout=3).status_code == 200
-
-
-# ------------------------------------------------------------------------------------------ the whole bed
+    return "ALIVE" if "ALIVE" in states else (states[-1] if states else None)
 
 
 def health_problems(run_dir: Path | None = None, endpoints: Mapping[str, str] | None = None) -> list[str]:
     """What is wrong with the test bed now ([] = every recorded process runs and every service is usable)."""
     run_dir = run_dir or testbed_dir()
-    endpoints = dict(endpoints) if endpoints is not None else json.loads(endpoints_file(run_dir).read_text())
+    endpoints = endpoints if endpoints is not None else json.loads(endpoints_file(run_dir).read_text())
     st = _state(run_dir)
     problems = []
     for service, rec in st.services.items():

@@ -1,12 +1,10 @@
-"""The test bed's port plan and settings: every port in 20000-20999 on 127.0.0.1.
-
-The stack's defaults (8000, 8080, 9000, 19092...) stay free for a real deployment on the same host;
-this range belongs to the test bed. `bed_settings()` is the stack's `Settings` with these ports,
-so `lakehouse.endpoints.public_endpoints` yields the test bed's addresses under the stack's keys.
-"""
+"""The test bed's port plan: every port in 20000-20999 on 127.0.0.1 (the stack's defaults stay free for a real
+deployment on the same host). `bed_settings()` is the stack's `Settings` with these ports, so
+`lakehouse.endpoints.public_endpoints` yields the test bed's addresses under the stack's keys."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from lakehouse.settings import Settings
@@ -84,7 +82,7 @@ class PortPlan:
         raise ValueError(f"unknown test bed service {service!r}")
 
     def all_ports(self) -> dict[str, int]:
-        """Every listening port by owner (the `down` check and the unit tests use it)."""
+        """Every listening port by owner."""
         ports = {
             "orion": self.orion,
             "spark-master": self.spark_master,
@@ -129,43 +127,11 @@ class ZooKeeperPlan:
         return ports
 
 
-@dataclass(frozen=True)
-class SparePlan:
-    """Ports of servers that tests start beside a test bed (20420-20439): a two-node KRaft cluster with a
-    broker-only node, a Trino at its smallest heap. Clear of the main test bed (20000-20310 or 20500-20810),
-    the ZooKeeper-mode variant (20400-20413) and the lifecycle test's mini test bed (20600+)."""
-
-    base: int = 20420
-
-    def kafka_host(self, node: int) -> int:
-        return self.base + node
-
-    def kafka_internal(self, node: int) -> int:
-        return self.base + 3 + node
-
-    @property
-    def kafka_controller(self) -> int:
-        return self.base + 7
-
-    @property
-    def trino(self) -> int:
-        return self.base + 10
-
-    def all_ports(self) -> dict[str, int]:
-        ports = {"kafka-controller-1": self.kafka_controller, "trino": self.trino}
-        for n in (1, 2):
-            ports[f"kafka-{n}"] = self.kafka_host(n)
-            ports[f"kafka-{n}-internal"] = self.kafka_internal(n)
-        return ports
-
-
 PORT_BASE_ENV = "LAKEHOUSE_TESTBED_PORT_BASE"
 """Moves the whole plan (default 20000), e.g. to run a second test bed at 20500 beside a running one."""
 
 
 def default_plan() -> PortPlan:
-    import os
-
     raw = os.environ.get(PORT_BASE_ENV, "20000")
     try:
         plan = PortPlan(base=int(raw))

@@ -1,11 +1,9 @@
-"""What the test bed needs on the machine (JDKs, Maven, pyspark), found or explained.
-
-`check()` returns one line per missing prerequisite saying exactly what is missing and how to
-install it; `python -m testbed check` prints them and `up` refuses to start without them.
-"""
+"""What the test bed needs on the machine (JDKs, Maven, pyspark), found or explained: `check()` says what is
+missing and how to install it; `python -m testbed check` prints it and `up` refuses to start without it."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import importlib.util
 import os
@@ -43,30 +41,19 @@ def jdk_major(home: Path) -> int | None:
     """Major version of the JDK at `home`, from its `release` file (no JVM start needed)."""
     if not (home / "bin" / "java").exists():
         return None
-    try:
+    with contextlib.suppress(OSError):
         for line in (home / "release").read_text().splitlines():
-            m = _VERSION.match(line)
-            if m:
+            if m := _VERSION.match(line):
                 major = int(m.group(1))
                 return int(m.group(2)) if major == 1 and m.group(2) else major
-    except OSError:
-        pass
     return None
 
 
 def _candidates(env_var: str) -> list[Path]:
-    seen: list[Path] = []
-    raw = [os.environ.get(env_var, ""), os.environ.get("JAVA_HOME", "")]
-    raw += sorted(glob.glob("/usr/lib/jvm/*"))
-    java = shutil.which("java")
-    if java:
+    raw = [os.environ.get(env_var, ""), os.environ.get("JAVA_HOME", ""), *sorted(glob.glob("/usr/lib/jvm/*"))]
+    if java := shutil.which("java"):
         raw.append(str(Path(os.path.realpath(java)).parent.parent))
-    for r in raw:
-        if r:
-            p = Path(r).resolve()
-            if p not in seen:
-                seen.append(p)
-    return seen
+    return list(dict.fromkeys(Path(r).resolve() for r in raw if r))
 
 
 def find_jdk(min_major: int, env_var: str, *, prefer: int | None = None) -> Jdk | None:

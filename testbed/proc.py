@@ -50,7 +50,8 @@ class Proc:
     def alive(self) -> bool:
         if self.popen is not None:
             return self.popen.poll() is None
-        return pid_alive(self.pid)
+        st = read_stat(self.pid)
+        return st is not None and st.state not in ("Z", "X")
 
     def returncode(self) -> int | None:
         return self.popen.poll() if self.popen is not None else None
@@ -99,7 +100,6 @@ class ProcStat:
     ticks: int
     """utime + stime of the process itself (its dead children are not counted)."""
     rss: int
-    """Bytes resident."""
     name: str
     state: str = "R"
 
@@ -144,11 +144,6 @@ def meminfo() -> dict[str, int]:
     return out
 
 
-def pid_alive(pid: int) -> bool:
-    st = read_stat(pid)
-    return st is not None and st.state not in ("Z", "X")
-
-
 def group_members(pgid: int) -> list[int]:
     return [pid for pid, st in processes().items() if st.pgid == pgid]
 
@@ -181,19 +176,14 @@ def stop_group(pgid: int, *, timeout: float = 20, popen: subprocess.Popen | None
 
 
 def _listening() -> dict[int, tuple[str, int]]:
-    """inode -> (ip, port) of every TCP socket in LISTEN state on this host."""
+    """inode -> (ip, port) of every TCP socket in LISTEN state (0A) on this host."""
     out: dict[int, tuple[str, int]] = {}
     for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            parts = line.split()
-            if parts[3] != "0A":
-                continue
-            hexip, hexport = parts[1].split(":")
-            out[int(parts[9])] = (_decode_ip(hexip, v6), int(hexport, 16))
+        with contextlib.suppress(FileNotFoundError):
+            for parts in (line.split() for line in Path(table).read_text().splitlines()[1:]):
+                if parts[3] == "0A":
+                    hexip, hexport = parts[1].split(":")
+                    out[int(parts[9])] = (_decode_ip(hexip, v6), int(hexport, 16))
     return out
 
 
@@ -231,6 +221,7 @@ def wait_for(
     timeout: float,
     proc: Proc | None = None,
     interval: float = 0.5,
+    not_yet: str = "not ready",
 ) -> float:
     """Poll `check` until it returns True; fail early if `proc` exits. Returns the seconds waited."""
     start = time.monotonic()
@@ -247,6 +238,6 @@ def wait_for(
             raise ServiceError(service, f"exited (code {proc.returncode()}) before {what}{last_error}", proc.log)
         if time.monotonic() - start > timeout:
             raise ServiceError(
-                service, f"not ready after {timeout:.0f} s: {what}{last_error}", proc.log if proc else None
+                service, f"{not_yet} after {timeout:.0f} s: {what}{last_error}", proc.log if proc else None
             )
         time.sleep(interval)

@@ -1,8 +1,5 @@
-"""How a test session gets a test bed (the logic behind tests/conftest.py's `testbed` fixture).
-
-Reuse a running one (and leave it running), wait for one another process is starting, or start one
-that the session stops at its end. Missing prerequisites fail the run in CI and skip it elsewhere.
-"""
+"""How a test session gets a test bed (tests/conftest.py's `testbed` fixture): reuse a running one (and leave it
+running), wait for one another process is starting, or start one that the session stops at its end."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """One module per server: how to configure it with lakehouse.generators, start it, and know it is usable.
 
-`SERVICES` lists them in start order, each with what it fetches into the cache, which services must be ready
-before it starts (or before its readiness wait), how it starts, when it is ready and how a running one is probed.
-`testbed.bed` (up, status) and `testbed.faults` (health) walk this one list.
-"""
+`SERVICES` lists them in start order, with what each fetches, needs, starts, waits for and probes: `testbed.bed`
+(up, status) and `testbed.faults` (health) walk this one list."""
 
 from __future__ import annotations
 

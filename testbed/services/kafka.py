@@ -7,9 +7,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,16 +118,13 @@ def describe_brokers(bootstrap: str) -> list[int]:
     return sorted(int(b["broker_id"]) for b in brokers if not b.get("is_fenced", False))
 
 
-@contextlib.contextmanager
-def admin(bootstrap: str, client_id: str, *, timeout_ms: int = 10000) -> Iterator[Any]:
+def admin(bootstrap: str, client_id: str, *, timeout_ms: int = 10000) -> contextlib.closing[Any]:
     """A KafkaAdminClient, closed afterwards."""
     from kafka import KafkaAdminClient
 
-    client = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, client_id=client_id)
-    try:
-        yield client
-    finally:
-        client.close()
+    return contextlib.closing(
+        KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, client_id=client_id)
+    )
 
 
 def probe(endpoints: Mapping[str, str], pids: list[int]) -> object:
@@ -150,11 +147,6 @@ class Cluster:
     @property
     def bootstrap_servers(self) -> str:
         return host_bootstrap(self.brokers)
-
-    @property
-    def zookeeper_connect(self) -> str:
-        assert self.plan is not None
-        return f"{HOST}:{self.plan.zookeeper}"
 
     def stop(self) -> None:
         for p in reversed(self.procs):
@@ -197,9 +189,8 @@ def start_kraft(
     timeout: float | None = 180,
 ) -> Cluster:
     """The stack's KRaft layout: nodes[:controllers] controller+broker (the fixed voter set), the rest broker-only,
-    each formatted with the stack's format arguments (in parallel), then started as `<prefix>-<id>`, logging to
-    `logs` (default run_dir/logs). With a `timeout`, returns once the metadata lists every broker unfenced, and on
-    failure stops everything started."""
+    formatted (in parallel) and started as `<prefix>-<id>`. With a `timeout`, returns once the metadata lists every
+    broker unfenced, and on failure stops everything started."""
     env = env or {"PATH": "/usr/bin:/bin", "JAVA_HOME": str(java.home)}
     logs = logs or run_dir / "logs"
     log_config = _write(run_dir / "config" / "log4j2.properties", LOG4J2_PROPERTIES)
@@ -257,13 +248,8 @@ def wait_ready(ctx: Context, cluster: Cluster, timeout: float = 180) -> float:
     """Usable = every node's port open, every broker listed unfenced, and the events topic made."""
     start_at = time.monotonic()
     for proc, b in zip(cluster.procs, cluster.brokers, strict=True):
-        wait_for(
-            lambda b=b: _port(b.host_port),
-            service=proc.name,
-            what=f"port {b.host_port} open",
-            timeout=timeout,
-            proc=proc,
-        )
+        what = f"port {b.host_port} open"
+        wait_for(lambda b=b: _port(b.host_port), service=proc.name, what=what, timeout=timeout, proc=proc)
     cluster.wait_listed(SERVICE, max(10.0, timeout - (time.monotonic() - start_at)), cluster.procs[0])
     create_events_topic(ctx)
     return time.monotonic() - start_at
@@ -273,15 +259,8 @@ def create_events_topic(ctx: Context) -> dict[str, object]:
     """The events topic, with the spec and the code the stack's KafkaTopic provider uses (so the test bed,
     like a deployed stack, has it before any producer or job starts)."""
     quorum = kraft_quorum(ctx.plan)
-    s = ctx.settings
-    spec = topic_spec(name=s.kafka_topic, partitions=s.kafka_partitions, brokers=len(quorum))
-    return create_topic(
-        host_bootstrap(quorum),
-        spec.name,
-        partitions=spec.partitions,
-        replication_factor=spec.replication_factor,
-        configs=spec.configs,
-    )
+    spec = topic_spec(name=ctx.settings.kafka_topic, partitions=ctx.settings.kafka_partitions, brokers=len(quorum))
+    return create_topic(host_bootstrap(quorum), **asdict(spec))
 
 
 def _port(port: int) -> bool:
@@ -296,10 +275,7 @@ def _port(port: int) -> bool:
 def zk_four_letter(port: int, word: str) -> str:
     with socket.create_connection((HOST, port), timeout=2) as s:
         s.sendall(word.encode())
-        chunks = []
-        while data := s.recv(4096):
-            chunks.append(data)
-    return b"".join(chunks).decode()
+        return b"".join(iter(lambda: s.recv(4096), b"")).decode()
 
 
 def start_zookeeper_mode(
@@ -340,7 +316,7 @@ def start_zookeeper_mode(
             props = zookeeper_broker_properties(
                 b,
                 brokers=len(cluster.brokers),
-                zookeeper_connect=cluster.zookeeper_connect,
+                zookeeper_connect=f"{HOST}:{plan.zookeeper}",
                 log_dir=str(run_dir / f"broker-{b.node_id}"),
                 partitions=partitions,
             )

@@ -81,16 +81,8 @@ def weed_argv(weed: Path, data_dir: Path, config: Path, plan: PortPlan, bucket_n
     for name, port in plan.seaweed().items():
         component, _, grpc = name.partition(".")
         argv.append(f"-{component}.port.grpc={port}" if grpc else f"-{component}.port={port}")
-    argv += [
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-webdav=false",
-        "-admin.ui=false",
-        "-master.telemetry=false",
-        f"-s3.config={config}",
-        f"-bucket={','.join(bucket_names)}",
-    ]
-    return argv
+    off = "-s3.port.iceberg=0 -s3.port.lance=0 -webdav=false -admin.ui=false -master.telemetry=false".split()
+    return [*argv, *off, f"-s3.config={config}", f"-bucket={','.join(bucket_names)}"]
 
 
 def client(endpoint: str, key: str, secret: str, region: str = "us-east-1"):
@@ -111,10 +103,8 @@ def start(ctx: Context, weed: Path) -> Proc:
     remove_sockets(ctx.plan.seaweed().values())
     config = write_identities(ctx.data("s3") / "s3.json", ctx.creds, ctx.settings)
     argv = weed_argv(weed, ctx.data("s3", "data"), config, ctx.plan, buckets(ctx.settings))
-    # GOMEMLIMIT, the Go runtime's soft memory cap, must sit well above the working set or the GC runs back to back:
-    # weed mini's filer alone holds ~210 MiB of fixed buffers. At 256MiB an idle weed burnt 19-24 % of a core after
-    # 8,000-20,000 S3 requests (pprof: 77 % in gcBgMarkWorker); with 512MiB and GOGC=50 it idled at 0.5-0.9 %, RSS
-    # 310-405 MB. 768MiB keeps a larger live heap at a distance too.
+    # The Go GC's soft cap well above weed mini's ~210 MiB of fixed buffers: at 256MiB an idle weed burnt ~20 % of a
+    # core in GC after 8,000-20,000 S3 requests; at 512MiB with GOGC=50 it idled below 1 % (768MiB: more headroom).
     env = ctx.base_env(GOMEMLIMIT="768MiB", GOGC="50")
     ctx.store.service(SERVICE, address=ctx.s3.url, ports=sorted(ctx.plan.seaweed().values()), log=str(ctx.log(SERVICE)))
     return ctx.spawn(SERVICE, SERVICE, argv, env=env)
@@ -129,13 +119,8 @@ def _heads(s3, names: list[str]) -> bool:
 
 def buckets_answer(endpoints: Mapping[str, str], names: list[str]) -> bool:
     """Every bucket of `names` answers HeadBucket to the admin identity."""
-    s3 = client(
-        endpoints["s3_endpoint"],
-        endpoints["testbed_s3_admin_access_key"],
-        endpoints["testbed_s3_admin_secret_key"],
-        endpoints.get("testbed_s3_region", "us-east-1"),
-    )
-    return _heads(s3, names)
+    key, secret = endpoints["testbed_s3_admin_access_key"], endpoints["testbed_s3_admin_secret_key"]
+    return _heads(client(endpoints["s3_endpoint"], key, secret, endpoints.get("testbed_s3_region", "us-east-1")), names)
 
 
 def probe(endpoints: Mapping[str, str], pids: list[int]) -> object:

@@ -101,18 +101,9 @@ def start(ctx: Context, spark_home: Path, jars: Path, python: Path) -> list[Proc
     procs = [ctx.spawn(SERVICE, "spark-master", master, env=env)]
     for n in workers:
         work = ctx.data("spark", f"worker-{n}")
-        argv = daemon_argv(
-            "org.apache.spark.deploy.worker.Worker",
-            plan.spark_worker(n),
-            plan.spark_worker_ui(n),
-            "--cores",
-            str(s.spark_worker_cores),
-            "--memory",
-            s.spark_worker_memory,
-            "--work-dir",
-            str(work),
-            master_url(ctx),
-        )
+        opts = ["--cores", str(s.spark_worker_cores), "--memory", s.spark_worker_memory, "--work-dir", str(work)]
+        worker = "org.apache.spark.deploy.worker.Worker"
+        argv = daemon_argv(worker, plan.spark_worker(n), plan.spark_worker_ui(n), *opts, master_url(ctx))
         wenv = env | spark_s3_env(ctx) | {"SPARK_WORKER_DIR": str(work)}
         procs.append(ctx.spawn(SERVICE, f"spark-worker-{n}", argv, env=wenv))
     return procs
@@ -137,12 +128,10 @@ def probe(endpoints: Mapping[str, str], pids: list[int]) -> object:
 def wait_ready(ctx: Context, procs: list[Proc], timeout: float = 120) -> float:
     """Usable = the master's JSON API lists every worker ALIVE."""
     want = ctx.settings.spark_workers
-
-    what = f"{want} workers ALIVE in {master_ui(ctx)}/json/"
     return wait_for(
         lambda: all_alive(procs) and alive_workers(master_ui(ctx)) >= want,
         service=SERVICE,
-        what=what,
+        what=f"{want} workers ALIVE in {master_ui(ctx)}/json/",
         timeout=timeout,
         proc=procs[0],
     )

@@ -75,14 +75,8 @@ def template_db(venv: Path, *, base_env: Mapping[str, str], log: Path) -> Path:
 
 def bootstrap_admin(venv: Path, home: Path, env: Mapping[str, str], *, user: str, password: str, log: Path) -> None:
     """Create the admin, or set its password when it differs (rotation): the stack's admin script."""
-    # -I: isolated mode keeps the script's directory off sys.path.
-    run_logged(
-        "superset",
-        [str(venv / "bin" / "python"), "-I", str(home / ADMIN_SCRIPT_NAME)],
-        env={**env, ADMIN_USER_ENV: user, ADMIN_PASSWORD_ENV: password},
-        log=log,
-        timeout=300,
-    )
+    argv = [str(venv / "bin" / "python"), "-I", str(home / ADMIN_SCRIPT_NAME)]  # -I: its directory off sys.path
+    run_logged("superset", argv, env={**env, ADMIN_USER_ENV: user, ADMIN_PASSWORD_ENV: password}, log=log, timeout=300)
 
 
 def server_argv(venv: Path, port: int) -> list[str]:
@@ -126,12 +120,6 @@ def start_private(
     """A Superset of its own serving on `port`; the caller stops it (`testbed.proc.stop_group(proc.pid)`)."""
     env = _prepare(venv, home, base_env, (secret_key, admin_user, admin_password), log, fresh=False)
     return spawn(f"superset-{port}", server_argv(venv, port), env=env, log=log, cwd=home)
-
-
-def login(base_url: str, user: str, password: str):
-    """A requests.Session logged in through the API (bearer token + CSRF token), as the stack's provider does
-    (lakehouse.clients.superset_api)."""
-    return SupersetClient.login(base_url, user, password).http
 
 
 def wait_logged_in(base_url: str, user: str, password: str, *, proc: Proc | None, timeout: float = 180) -> float:

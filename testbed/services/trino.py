@@ -48,14 +48,8 @@ def argv(java: str, home: Path, etc: Path) -> list[str]:
         "catalog.config-dir": str(etc / "catalog"),
         "plugin.dir": str(home / "plugin"),
     }
-    return [
-        java,
-        *jvm,
-        *(f"-D{k}={v}" for k, v in props.items()),
-        "-cp",
-        f"{home / 'lib'}/*",
-        "io.trino.server.TrinoServer",
-    ]
+    main = ["-cp", f"{home / 'lib'}/*", "io.trino.server.TrinoServer"]
+    return [java, *jvm, *(f"-D{k}={v}" for k, v in props.items()), *main]
 
 
 def start(ctx: Context, home: Path) -> Proc:

@@ -1,7 +1,7 @@
 """Fixtures of the engine tests: the Pulumi CLI (built once per version into the artifact cache) and an Engine.
 
 `pulumi_cli` (session): the directory with `pulumi` and the dynamic-provider host, from
-`testbed.artifacts.pulumi_cli` (a cached build is reused; a fresh machine builds it, ~7 CPU-minutes plus the
+`tests/engine/pulumi_build.py` (a cached build is reused; a fresh machine builds it, ~7 CPU-minutes plus the
 Go modules). In CI (CI=true) a failure to build fails the run; elsewhere it skips with the reason.
 `engine` (function): an Engine of tests/engine/harness.py in the test's tmp dir; at teardown it destroys
 what the test's stacks still hold, and fails the test if that fails (a leak on the shared test bed).
@@ -22,12 +22,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """The first test that needs the CLI pays its build when the cache has none: give it the build's time
     on top of the suite's per-test timeout (pyproject.toml), so a fresh machine is not cut off mid-build."""
     from lakehouse import versions
-    from testbed import artifacts
+    from tests.engine import pulumi_build
 
     needing = [item for item in items if "pulumi_cli" in getattr(item, "fixturenames", ())]
-    if needing and not artifacts.pulumi_cli_cached(versions.load()):
+    if needing and not pulumi_build.pulumi_cli_cached(versions.load()):
         base = float(config.getini("timeout") or 900)
-        needing[0].add_marker(pytest.mark.timeout(base + artifacts.PULUMI_BUILD_TIMEOUT))
+        needing[0].add_marker(pytest.mark.timeout(base + pulumi_build.PULUMI_BUILD_TIMEOUT))
 
 
 def _echo(line: str) -> None:
@@ -38,9 +38,10 @@ def _echo(line: str) -> None:
 def pulumi_cli() -> Path:
     from lakehouse import versions
     from testbed import artifacts, session
+    from tests.engine import pulumi_build
 
     try:
-        return artifacts.pulumi_cli(versions.load(), echo=_echo)
+        return pulumi_build.pulumi_cli(versions.load(), echo=_echo)
     except (artifacts.ArtifactError, OSError) as exc:
         message = f"the Pulumi CLI for the engine tests could not be built or found (needs Go 1.26+): {exc}"
         if session.in_ci():

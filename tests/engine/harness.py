@@ -2,7 +2,7 @@
 
 The Pulumi mocks of the unit tests never run a provider, never pickle it into another process, never carry
 numbers as floats and never write a state file. This harness does all of that with the real CLI (built once
-per version into the artifact cache: `testbed.artifacts.pulumi_cli`) and the Automation API, offline:
+per version into the artifact cache: `tests/engine/pulumi_build.py`) and the Automation API, offline:
 
 - a clone: the project's files (tracked and untracked, as the working tree has them) copied into a temp
   dir, with `.venv` pointing at the running virtualenv, so the program and the dynamic-provider host both

@@ -54,6 +54,7 @@ from lakehouse.clients.streaming_job import JobSpec, OrionClient
 from lakehouse.generators.job import stream_job_env
 from testbed import faults, paths
 from testbed.plan import bed_settings, default_plan
+from testbed.services import kafka, orion, s3, spark
 from tests.integration.faults_load import Load, Reconciliation, Watch, Wave, expected, reconcile
 from tests.integration.spark_apps import delta_storage_options
 
@@ -142,6 +143,23 @@ def _wait(check: Callable[[], object], timeout: float, what: str, interval: floa
     raise TimeoutError(f"{what} did not happen within {timeout:.0f} s{last}")
 
 
+def under_replicated(bootstrap: str, topic: str) -> list[int]:
+    """Partitions of `topic` whose in-sync replicas are fewer than their replicas."""
+    with kafka.admin(bootstrap, "testbed-faults") as admin:
+        (desc,) = admin.describe_topics([topic])
+    if desc.get("error_code"):
+        raise faults.FaultError(f"describe topic {topic}: error code {desc['error_code']}")
+    return sorted(p["partition_index"] for p in desc["partitions"] if len(p["isr_nodes"]) < len(p["replica_nodes"]))
+
+
+def active_controller(bootstrap: str) -> int:
+    """The node leading the KRaft metadata quorum (DescribeQuorum; DescribeCluster's controller id is any broker)."""
+    with kafka.admin(bootstrap, "testbed-faults") as admin:
+        quorum = admin.describe_metadata_quorum()
+    (metadata,) = [t for t in quorum["topics"] if t["topic_name"] == "__cluster_metadata"]
+    return int(metadata["partitions"][0]["leader_id"])
+
+
 class Faults:
     """Injects the faults one by one and records what each did; restores whatever it left broken."""
 
@@ -227,21 +245,21 @@ class Faults:
     # ----- the faults
     def kafka_broker(self) -> None:
         boot = self.endpoints["kafka_bootstrap_servers"]
-        node = faults.active_controller(boot)
+        node = active_controller(boot)
         rec = self._begin("kafka_broker", f"kafka-{node} (the active controller)")
         image = faults.kill(f"kafka-{node}", self.run_dir)
         self.killed.append(image)
         rec["checks"]["broker_gone_from_metadata"] = bool(
-            _wait(lambda: node not in faults.unfenced_brokers(boot), 120, f"broker {node} fenced or gone")
+            _wait(lambda: node not in kafka.describe_brokers(boot), 120, f"broker {node} fenced or gone")
         )
         time.sleep(max(0.0, rec["at"] + DOWN_SECONDS - time.monotonic()))  # the broker stays down for 20 s
         rec["restart_begun_s"] = round(time.monotonic() - rec["at"], 1)
         faults.restart(image, self.run_dir, endpoints=self.endpoints)
         self.killed.remove(image)
         rec["repaired_at"] = time.monotonic()
-        rec["checks"]["broker_listed_unfenced"] = node in faults.unfenced_brokers(boot)
+        rec["checks"]["broker_listed_unfenced"] = node in kafka.describe_brokers(boot)
         began = time.monotonic()
-        _wait(lambda: faults.under_replicated(boot, self.run.topic) == [], 300, "every replica in sync again")
+        _wait(lambda: under_replicated(boot, self.run.topic) == [], 300, "every replica in sync again")
         rec["isr_full_after_restart_s"] = round(time.monotonic() - began, 1)
         rec["checks"]["every_replica_in_sync"] = True
         self._wait_flowing(rec)
@@ -259,7 +277,7 @@ class Faults:
         return None
 
     def _app_cores(self, app_id: str) -> int:
-        apps = faults.master_json(self.endpoints["spark_master_ui"]).get("activeapps", [])
+        apps = spark.master_json(self.endpoints["spark_master_ui"]).get("activeapps", [])
         return sum(int(a.get("cores", 0)) for a in apps if a.get("id") == app_id)
 
     def spark_worker(self) -> None:
@@ -303,7 +321,7 @@ class Faults:
         self.killed.append(image)
         faults.restart(image, self.run_dir, endpoints=self.endpoints)
         self.killed.remove(image)
-        rec["checks"]["orion_answers"] = faults.http_ok(f"{self.endpoints['orion_url']}/health")
+        rec["checks"]["orion_answers"] = orion.health_ok(self.endpoints["orion_url"])
         after = _wait(lambda: self._running_again(before, new_app=False), RECOVERY_TIMEOUT,
                       "Orion running the job again after its own restart")  # fmt: skip
         rec["repaired_at"] = time.monotonic()
@@ -332,7 +350,7 @@ class Faults:
         self.paused.remove(image)
         rec["repaired_at"] = time.monotonic()
         rec["checks"]["buckets_answer"] = bool(
-            _wait(lambda: faults.s3_buckets_answer(self.endpoints, ["lake", "checkpoints"]), 120, "S3 answering")
+            _wait(lambda: s3.buckets_answer(self.endpoints, ["lake", "checkpoints"]), 120, "S3 answering")
         )
         self._wait_flowing(rec)
 
@@ -350,7 +368,7 @@ class Faults:
         faults.restart(image, self.run_dir, endpoints=self.endpoints)
         self.killed.remove(image)
         rec["repaired_at"] = time.monotonic()
-        rec["checks"]["buckets_answer"] = faults.s3_buckets_answer(self.endpoints, ["lake", "checkpoints"])
+        rec["checks"]["buckets_answer"] = s3.buckets_answer(self.endpoints, ["lake", "checkpoints"])
         after = self._versions()
         # Every commit made before the crash is still there (delta-rs reads both tables at a version >= before).
         rec["checks"]["tables_kept_their_commits"] = after[0] >= before[0] and after[1] >= before[1]

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from testbed.kafka_check import round_trip
 from testbed.services.kafka import describe_brokers
+from tests.integration.kafka_check import round_trip
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,8 @@ def _legacy_cluster_id(name: str) -> str:
 
 def _spare_nodes() -> list:
     from lakehouse.generators.kafka import BrokerAddress
-    from testbed.plan import HOST, SparePlan
+    from testbed.plan import HOST
+    from tests.integration.spare_ports import SparePlan
 
     spare = SparePlan()
     return [

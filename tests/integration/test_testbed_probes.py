@@ -23,8 +23,8 @@ from lakehouse.generators.properties import parse_properties, render_properties
 from lakehouse.generators.s3 import S3Endpoint
 from lakehouse.generators.trino import ACCESS_KEY_ENV, SECRET_KEY_ENV, etc_files, query_probe_script
 from lakehouse.settings import MIN_TRINO_HEAP_MIB
-from testbed.plan import SparePlan
 from testbed.proc import Proc, spawn, stop_group, wait_for
+from tests.integration.spare_ports import SparePlan
 
 pytestmark = pytest.mark.integration
 

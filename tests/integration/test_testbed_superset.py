@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
+from lakehouse.clients.superset_api import SupersetClient
 from lakehouse.generators.superset import trino_sqlalchemy_uri
-from testbed.services.superset import login
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def superset(testbed: dict[str, str], require_services) -> requests.Session:
     require_services("superset", "trino")
-    return login(testbed["superset_url"], testbed["superset_admin_user"], testbed["superset_admin_password"])
+    return SupersetClient.login(
+        testbed["superset_url"], testbed["superset_admin_user"], testbed["superset_admin_password"]
+    ).http
 
 
 def test_api_login_with_the_admin_password(testbed: dict[str, str], superset: requests.Session) -> None:

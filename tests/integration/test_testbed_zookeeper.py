@@ -14,10 +14,10 @@ import pytest
 
 from lakehouse import versions
 from testbed import artifacts, prereqs
-from testbed.kafka_check import round_trip
 from testbed.plan import ZooKeeperPlan
 from testbed.proc import group_listening, listening_ports
 from testbed.services.kafka import Cluster, start_zookeeper_mode, zk_four_letter
+from tests.integration.kafka_check import round_trip
 
 pytestmark = pytest.mark.integration
 

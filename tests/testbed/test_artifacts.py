@@ -10,6 +10,7 @@ import pytest
 
 from lakehouse import versions
 from testbed import artifacts
+from tests.engine import pulumi_build
 
 
 @pytest.fixture
@@ -173,7 +174,7 @@ def fake_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> Pat
     (bin_dir / "go").chmod(0o755)
     sdk = tmp_path / "sdk" / "python" / "dist"
     sdk.mkdir(parents=True)
-    (sdk / artifacts.PULUMI_DYNAMIC_HOST).write_text("#!/bin/sh\npython3 -u -m pulumi.dynamic $@\n")
+    (sdk / pulumi_build.PULUMI_DYNAMIC_HOST).write_text("#!/bin/sh\npython3 -u -m pulumi.dynamic $@\n")
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("GO_LOG", str(tmp_path / "go.log"))
     monkeypatch.setenv("SDK_DIR", str(tmp_path / "sdk"))
@@ -185,14 +186,14 @@ def fake_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> Pat
 
 def test_pulumi_cli_is_built_with_the_recipe_and_cached(fake_go: Path, cache: Path) -> None:
     v = versions.load()
-    out = artifacts.pulumi_cli(v)
+    out = pulumi_build.pulumi_cli(v)
     assert out.parent.name.startswith(f"pulumi-cli-{v.pulumi_cli}-") and out.parent.parent == cache.resolve()
-    assert sorted(p.name for p in out.iterdir()) == ["pulumi", artifacts.PULUMI_DYNAMIC_HOST]
-    assert (out / artifacts.PULUMI_DYNAMIC_HOST).stat().st_mode & 0o111
+    assert sorted(p.name for p in out.iterdir()) == ["pulumi", pulumi_build.PULUMI_DYNAMIC_HOST]
+    assert (out / pulumi_build.PULUMI_DYNAMIC_HOST).stat().st_mode & 0o111
     calls = [line for line in fake_go.read_text().splitlines() if not line.startswith("GOCACHE=")]
     tag = f"v{v.pulumi_cli}"
     assert calls[0].startswith("mod init")
-    assert calls[1] == f"mod edit -replace={artifacts.PULUMI_GO_REPLACES[0]}"
+    assert calls[1] == f"mod edit -replace={pulumi_build.PULUMI_GO_REPLACES[0]}"
     assert calls[2:4] == [f"get github.com/pulumi/pulumi/pkg/v3@{tag}", "mod tidy"]
     assert calls[4].startswith("build -ldflags -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=" + tag)
     assert calls[4].endswith("github.com/pulumi/pulumi/pkg/v3/cmd/pulumi")
@@ -203,7 +204,7 @@ def test_pulumi_cli_is_built_with_the_recipe_and_cached(fake_go: Path, cache: Pa
     assert list((fake_go.parent / "tmp").iterdir()) == []
     # Built once: the second call is the cache.
     fake_go.write_text("")
-    assert artifacts.pulumi_cli(v) == out
+    assert pulumi_build.pulumi_cli(v) == out
     assert fake_go.read_text() == ""
 
 
@@ -212,19 +213,19 @@ def test_pulumi_cli_that_reports_another_version_is_refused(
 ) -> None:
     monkeypatch.setenv("VERSION_SAID", "v0.0.1")
     with pytest.raises(artifacts.ArtifactError, match=r"says it is 'v0\.0\.1'"):
-        artifacts.pulumi_cli(versions.load())
+        pulumi_build.pulumi_cli(versions.load())
     assert list(cache.glob("pulumi-cli-*")) == []
 
 
 def test_pulumi_cli_without_go_says_so(cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no go here
     with pytest.raises(artifacts.ArtifactError, match="go is not installed"):
-        artifacts.pulumi_cli(versions.load())
+        pulumi_build.pulumi_cli(versions.load())
 
 
 def test_pulumi_cli_version_lands_in_its_own_cache_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _names(monkeypatch)
     v = versions.load()
-    artifacts.pulumi_cli(v)
-    artifacts.pulumi_cli(dataclasses.replace(v, pulumi_cli="9.9.9"))
+    pulumi_build.pulumi_cli(v)
+    pulumi_build.pulumi_cli(dataclasses.replace(v, pulumi_cli="9.9.9"))
     assert seen[0].startswith(f"pulumi-cli-{v.pulumi_cli}-") and seen[1].startswith("pulumi-cli-9.9.9-")

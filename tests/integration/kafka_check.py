@@ -1,5 +1,5 @@
 """A produce/consume round trip through every broker of a cluster (replication 3, acks=all), used by
-the integration tests of both Kafka modes and handy from a shell against a running test bed."""
+the integration tests of both Kafka modes."""
 
 from __future__ import annotations
 
