@@ -1,14 +1,12 @@
 """Pulumi mocks that record every registered resource (`RecordingMocks`: type, name, inputs as the engine would
 receive them; `RecordingMonitor`: URN, parent, dependencies, provider), and `run_program`/`run_stack` to run a
-program, or the whole one as `__main__.py` does, under them. The unit tests (tests/components/stack_harness.py)
-assert on what `pulumi up` would ask for, with the distinctive fakes of `RecordingMocks.answer`; the Docker
-check creates it, with graph.py's EngineMocks answering as the real providers would.
+program, or the whole one as `__main__.py` does, under them: graph.py's EngineMocks answer as the real providers
+would, the unit tests' (tests/components/stack_harness.py) with distinctive fakes.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,11 +35,6 @@ MINIO_POLICY = "minio:index/iamPolicy:IamPolicy"
 MINIO_ATTACHMENT = "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment"
 KAFKA_TOPIC = "pulumi-python:dynamic/lakehouse:KafkaTopic"
 DYNAMIC_PREFIX = "pulumi-python:dynamic/"
-
-
-def random_result(name: str, length: int) -> str:
-    """The tests' pulumi-random password named `name`: distinctive, of its length."""
-    return ("RANDOM" + hashlib.sha512(name.encode()).hexdigest())[:length]
 
 
 class DynamicCheckFailed(RuntimeError):
@@ -104,15 +97,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.check_failures: list[str] = []
 
     def answer(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
-        """The outputs a provider computes beyond the inputs (distinctive fakes for the unit tests)."""
-        if args.typ == RANDOM_PASSWORD:
-            return {"result": random_result(args.name, int(args.inputs["length"]))}
-        if args.typ == REMOTE_IMAGE:
-            return {"imageId": "sha256:" + hashlib.sha256(str(args.inputs.get("name")).encode()).hexdigest()}
-        if args.typ == IMAGE:
-            return {"repoDigest": "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()}
-        if args.typ == NETWORK:
-            return {"name": args.inputs.get("name", args.name)}
+        """The outputs a provider computes beyond the inputs."""
         return {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -196,38 +181,6 @@ class Recording:
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
 
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.resources if r.typ == typ]
-
-    def registration(self, typ: str, name: str) -> Registration:
-        (found,) = [r for r in self.registrations if r.type == typ and r.name == name]
-        return found
-
-    def urn(self, typ: str, name: str) -> str:
-        return self.registration(typ, name).urn
-
-    def depends_on(self, typ: str, name: str) -> frozenset[str]:
-        """URNs the resource waits for (depends_on and resources whose outputs it takes as inputs)."""
-        return self.registration(typ, name).dependencies
-
-    def containers(self) -> dict[str, dict[str, Any]]:
-        """Container inputs (secrets unwrapped) by hostname (kafka-1, minio, ...: the same in every stack)."""
-        return {plain(r.inputs)["hostname"]: plain(r.inputs) for r in self.of_type(CONTAINER)}
-
-    def raw_containers(self) -> dict[str, dict[str, Any]]:
-        """Container inputs as recorded (secrets still wrapped), by hostname."""
-        return {plain(r.inputs["hostname"]): r.inputs for r in self.of_type(CONTAINER)}
-
-    def docker_names(self, typ: str) -> set[str]:
-        """The Docker names (`name` input) of every resource of type `typ` (containers, volumes, networks)."""
-        return {plain(r.inputs)["name"] for r in self.of_type(typ)}
-
-    def env(self, container: str) -> dict[str, str]:
-        return dict(e.split("=", 1) for e in self.containers()[container].get("envs") or [])
-
-    def uploads(self, container: str) -> dict[str, str]:
-        return {u["file"]: u["content"] for u in self.containers()[container].get("uploads") or []}
-
 
 def _reset_runtime() -> None:
     # A new program run needs a new root stack resource (set_mocks creates one when none exists).
@@ -239,13 +192,12 @@ def run_program(
     program: Callable[[], Mapping[str, Any] | None],
     config: Mapping[str, str] | None = None,
     secret_keys: list[str] | None = None,
-    mocks: RecordingMocks | None = None,
+    *,
+    mocks: RecordingMocks,
     stack: str = STACK,
 ) -> Recording:
-    """Run `program` under `mocks` (fresh RecordingMocks by default) with `lakehouse:*` config; wait for every
-    registration."""
+    """Run `program` under `mocks` with `lakehouse:*` config; wait for every registration."""
     _reset_runtime()
-    mocks = mocks if mocks is not None else RecordingMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     full = {f"{PROJECT}:{k}": str(v) for k, v in (config or {}).items()}
@@ -276,11 +228,12 @@ def run_program(
 def run_stack(
     config: Mapping[str, str] | None = None,
     secret_keys: list[str] | None = None,
-    mocks: RecordingMocks | None = None,
+    *,
+    mocks: RecordingMocks,
     stack: str = STACK,
 ) -> Recording:
     """The whole program, as `__main__.py` runs it (config loaded and validated first)."""
     from components.config import load_stack_config
     from components.lakehouse import deploy
 
-    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, mocks, stack=stack)
+    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, mocks=mocks, stack=stack)
