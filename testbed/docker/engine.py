@@ -1,11 +1,8 @@
 """The local Docker engine: found where it runs, or started (Debian's docker.io `dockerd`), as a `docker` SDK client.
 
-`client()` is what callers use: DOCKER_HOST if set, else the default socket if an engine answers there, else a
-`dockerd` started here (root only). A dockerd started here is recorded in `<cache>/docker/dockerd.json` and left
-running, because the stack's containers live in it; `stop()` stops it again, and only it: never an engine this
-code did not start (its recorded pid must still be a `dockerd`). `session()` starts one for a block and stops it
-at the block's end if it started it (the tests' fixture).
-
+`client()`: DOCKER_HOST if set, else the default socket if an engine answers there, else a `dockerd` started here
+(root only), recorded in `<cache>/docker/dockerd.json` and left running (the stack's containers live in it).
+`stop()` stops only that one (its recorded pid must still be a `dockerd`); `session()` stops it at a block's end.
 `python -m testbed.docker.engine [status|stop]` says which engine answers (its API version) or stops ours.
 """
 
@@ -23,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testbed import proc as procfs
 from testbed.paths import cache_dir
 
 Echo = Callable[[str], None]
@@ -80,16 +78,9 @@ def _engine(c: Any, *, started_here: bool, pid: int | None = None) -> Engine:
 _STARTED: dict[int, subprocess.Popen] = {}  # the dockerds this process started (reaped when stopped)
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
-
-
 def _is_dockerd(pid: int, socket_path: str | None = None) -> bool:
     """`pid` runs dockerd (a zombie does not), listening on `socket_path` when one is given."""
-    argv = _cmdline(pid)
+    argv = procfs.argv(pid)
     if not argv or os.path.basename(argv[0]) != "dockerd":
         return False
     return socket_path is None or f"unix://{socket_path}" in argv
@@ -114,7 +105,7 @@ def _recorded_pid() -> int | None:
     return None
 
 
-def _start_dockerd(echo: Echo, socket_path: str, extra_args: tuple[str, ...]) -> int:
+def _start_dockerd(echo: Echo, socket_path: str) -> int:
     dockerd = shutil.which("dockerd")
     if dockerd is None:
         raise EngineError(
@@ -138,7 +129,7 @@ def _start_dockerd(echo: Echo, socket_path: str, extra_args: tuple[str, ...]) ->
         # A session of its own: the engine outlives this process (the stack's containers live in it) and a
         # Ctrl-C of the caller does not reach it.
         proc = subprocess.Popen(
-            [dockerd, "--host", f"unix://{socket_path}", *extra_args],
+            [dockerd, "--host", f"unix://{socket_path}"],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -150,37 +141,22 @@ def _start_dockerd(echo: Echo, socket_path: str, extra_args: tuple[str, ...]) ->
 
 
 def _wait_for_socket(pid: int, socket_path: str, echo: Echo) -> Any:
-    deadline = time.monotonic() + START_TIMEOUT
     t0 = time.monotonic()
-    while time.monotonic() < deadline:
+    while time.monotonic() - t0 < START_TIMEOUT:
         c = _connect(f"unix://{socket_path}")
         if c is not None:
             echo(f"dockerd (pid {pid}) answers after {time.monotonic() - t0:.1f} s")
             return c
         # Our own child: poll() says whether it exited (its /proc cmdline is briefly empty right after exec).
         if _STARTED[pid].poll() is not None:
-            tail = _tail(_log_file())
+            tail = procfs.log_tail(_log_file(), 30)
             raise EngineError(f"dockerd (pid {pid}) exited before it answered; its log ends:\n{tail}")
         time.sleep(0.5)
     raise EngineError(f"dockerd (pid {pid}) did not answer within {START_TIMEOUT:.0f} s; log: {_log_file()}")
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def connect(
-    echo: Echo | None = None,
-    *,
-    start: bool = True,
-    socket_path: str = DEFAULT_SOCKET,
-    dockerd_args: tuple[str, ...] = (),
-) -> Engine:
-    """The engine to use: DOCKER_HOST's, the one at `socket_path`, or (with `start`) a dockerd started here on it
-    (with `dockerd_args` after --host)."""
+def connect(echo: Echo = _quiet, *, start: bool = True, socket_path: str = DEFAULT_SOCKET) -> Engine:
+    """The engine to use: DOCKER_HOST's, the one at `socket_path`, or (with `start`) a dockerd started here on it."""
     if os.environ.get("DOCKER_HOST"):
         c = _connect(None)
         if c is None:
@@ -193,26 +169,22 @@ def connect(
         return _engine(c, started_here=False, pid=_recorded_pid() if ours else None)
     if not start:
         raise EngineError(f"no Docker engine answers at {socket_path}")
-    pid = _start_dockerd(echo or _quiet, socket_path, dockerd_args)
-    return _engine(_wait_for_socket(pid, socket_path, echo or _quiet), started_here=True, pid=pid)
+    pid = _start_dockerd(echo, socket_path)
+    return _engine(_wait_for_socket(pid, socket_path, echo), started_here=True, pid=pid)
 
 
-def client(echo: Echo | None = None, *, start: bool = True) -> Any:
+def client(echo: Echo = _quiet, *, start: bool = True) -> Any:
     """A docker.DockerClient of the engine `connect` finds or starts (a dockerd started here stays running)."""
     eng = connect(echo, start=start)
-    (echo or _quiet)(
-        f"Docker engine {eng.server_version}, API {eng.api_version}" + (" (started here)" * eng.started_here)
-    )
+    echo(f"Docker engine {eng.server_version}, API {eng.api_version}" + (" (started here)" * eng.started_here))
     return eng.client
 
 
-def stop(echo: Echo | None = None) -> bool:
-    """Stop the dockerd this code started (recorded in the state file); False when there is none of ours.
-    An engine started any other way is never touched."""
+def stop(echo: Echo = _quiet) -> bool:
+    """Stop the dockerd this code started (recorded in the state file); False when there is none of ours."""
     pid = _recorded_pid()
     if pid is None:
         return False
-    echo = echo or _quiet
     echo(f"stopping dockerd (pid {pid}), which testbed/docker/engine.py started")
     proc = _STARTED.pop(pid, None)
 
@@ -234,11 +206,9 @@ def stop(echo: Echo | None = None) -> bool:
 
 
 @contextlib.contextmanager
-def session(
-    echo: Echo | None = None, *, socket_path: str = DEFAULT_SOCKET, dockerd_args: tuple[str, ...] = ()
-) -> Iterator[Engine]:
+def session(echo: Echo = _quiet, *, socket_path: str = DEFAULT_SOCKET) -> Iterator[Engine]:
     """An engine for a block (see connect); a dockerd started for it is stopped at the block's end."""
-    eng = connect(echo, socket_path=socket_path, dockerd_args=dockerd_args)
+    eng = connect(echo, socket_path=socket_path)
     try:
         yield eng
     finally:

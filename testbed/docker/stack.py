@@ -1,12 +1,9 @@
 """The stack on the local Docker engine, as `pulumi up` would make it: `Deployment.up()` records the program
-(graph.py), refuses what it cannot reproduce before creating anything (an unknown resource type or input, a taken
-port), then creates every resource in the program's dependency order, in parallel where the graph allows.
-A later `up` adopts each container whose read-back (readback.py) shows no change and replaces the others (the
-report names the changes); each dynamic resource goes through check/diff/update. `compare()` is that read-back
-alone, `readopt()` every dynamic create() again (a lost state: it must adopt), `down()` the reverse order and
-then whatever of the stack is still there by name (after a crash too). What the engine would keep - passwords,
-the inputs each container was created with, the dynamic resources' ids and outputs - is in
-`.dockercheck/<stack>.json` (mode 600: it holds secrets), so `python -m testbed.docker down` works from anywhere.
+(graph.py), refuses what it cannot reproduce before creating anything, then creates every resource in the graph's
+order. A later `up` adopts each container whose read-back (readback.py) shows no change and replaces the others;
+each dynamic resource goes through check/diff/update. `compare()` is that read-back alone, `down()` the reverse
+order, then whatever of the stack is still there by name. What the engine would keep (passwords, the inputs each
+container was created with, the dynamic resources' state) is in `.dockercheck/<stack>.json` (mode 600: secrets).
 """
 
 from __future__ import annotations
@@ -99,11 +96,6 @@ class Report:
     outcome: Outcome | None = None
     seconds: float = 0.0
 
-    def phase_seconds(self, graph: Graph, pick: Callable[[Node], bool]) -> float:
-        """Seconds from the start of the run until the last node `pick` chooses was done."""
-        ends = [e for urn, (_, e) in (self.outcome.spans if self.outcome else {}).items() if pick(graph.nodes[urn])]
-        return max(ends, default=0.0)
-
 
 class Deployment:
     """One stack of the check on one engine (see the module docstring)."""
@@ -120,26 +112,20 @@ class Deployment:
         self.api_version = client.version()["ApiVersion"]
         self.graph: Graph | None = None
 
-    def image_id(self, tag: str) -> str:
-        import docker.errors
-
-        try:
-            return self.client.images.get(tag).id
-        except docker.errors.ImageNotFound:
-            raise StackError(
-                f"image {tag} is not on the engine: testbed/docker/images.py ensure_images() provides it"
-            ) from None
-
     def record(self, *, tolerate_missing_images: bool = False) -> Graph:
         """The program's graph under EngineMocks, with the passwords of the state (new ones generated)."""
 
         def resolve(tag: str) -> str:
+            import docker.errors
+
             try:
-                return self.image_id(tag)
-            except StackError:
-                if not tolerate_missing_images:
-                    raise
-                return "sha256:" + "0" * 64
+                return self.client.images.get(tag).id
+            except docker.errors.ImageNotFound:
+                if tolerate_missing_images:
+                    return "sha256:" + "0" * 64
+                raise StackError(
+                    f"image {tag} is not on the engine: testbed/docker/images.py ensure_images() provides it"
+                ) from None
 
         self.graph = record(EngineMocks(resolve, self.state.passwords), self.stack)
         self.state.save()
@@ -283,23 +269,6 @@ class Deployment:
             out[name] = self.changes_of(node, inspect)
         return out
 
-    def dynamic_outputs(self) -> dict[str, dict[str, Any]]:
-        """The stored outputs of each dynamic resource, by its logical name."""
-        graph = self.graph or self.record()
-        return {graph.nodes[u].name: d["outs"] for u, d in self.state.dynamic.items() if u in graph.nodes}
-
-    def readopt(self) -> dict[str, dynamic.DynamicState]:
-        """Every dynamic provider's create() again, as after a lost state: each must adopt what exists."""
-        graph = self.graph or self.record()
-        out: dict[str, dynamic.DynamicState] = {}
-
-        def act(node: Node) -> None:
-            if node.dynamic:
-                out[node.name] = dynamic.create(node)
-
-        _raise_failures("re-create of the dynamic resources", graph, run_graph(graph, act))
-        return out
-
     def down(self) -> Report:
         """Delete every resource in the reverse order (as `pulumi destroy`), then remove what is left by name."""
         t0 = time.monotonic()
@@ -308,8 +277,7 @@ class Deployment:
         self.minio.load(list(graph.nodes.values()))
         report = Report()
         self._run(graph, self._delete, report, reverse=True)
-        removed = self.purge()
-        if removed:
+        if removed := inventory.purge(self.client, self.stack):
             report.notes.append(f"removed by name after the orderly teardown: {removed}")
         report.seconds = time.monotonic() - t0
         _raise_failures("down", graph, report.outcome)
@@ -354,9 +322,6 @@ class Deployment:
     def _running(self, name: str) -> bool:
         found = C.find(self.client, name)
         return bool(found and found["State"].get("Running"))
-
-    def purge(self) -> list[str]:
-        return inventory.purge(self.client, self.stack)
 
     def leftovers(self) -> dict[str, list[str]]:
         return {kind: [name for _, name in found] for kind, found in inventory.objects(self.client, self.stack).items()}
