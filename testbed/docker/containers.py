@@ -1,14 +1,13 @@
 """pulumi-docker's Container (and Network, Volume) inputs as Docker Engine API calls, made the way its provider
-(kreuzwerker/terraform-provider-docker, see readback.py) makes them: memory inputs in MiB, healthcheck durations
-as Go durations in nanoseconds, created on `bridge` then moved to each `networks_advanced` network with its
-aliases, every upload a one-file tar (0644, 0744 when executable, or its `permissions`) extracted at `/` before
-start. An input this module does not know is refused by name: the program cannot grow a property the check
-ignores. The one deviation, below API 1.44 only: `healthcheck.start_interval` is dropped (Docker 20.10 refuses
-it), and the spec says so in `notes`.
+(see readback.py) makes them: memory in MiB, healthcheck durations as Go durations, created on `bridge` then moved
+to each `networks_advanced` network, every upload a one-file tar extracted at `/` before start. An input this
+module does not know is refused by name. The one deviation, below API 1.44 only: `healthcheck.start_interval` is
+dropped (Docker 20.10 refuses it), and the spec says so in `notes`.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import tarfile
 import time
@@ -18,8 +17,6 @@ from typing import Any
 
 from testbed.docker.readback import MIB, READ_MIB, UNSET, parse_duration
 
-# Inputs translate() understands (every one the read-back knows, and the provider's own settings); anything
-# else in a Container's inputs fails the check by name.
 KNOWN_INPUTS = frozenset(UNSET) | {"wait", "waitTimeout", "start", "mustRun", "removeVolumes", "destroyGraceSeconds"}
 KNOWN_FIELDS = {
     "uploads": frozenset({"file", "content", "contentBase64", "executable", "permissions"}),
@@ -31,6 +28,7 @@ KNOWN_FIELDS = {
 }
 CONFIG_LISTS = {"envs": "Env", "command": "Cmd", "entrypoints": "Entrypoint"}
 CONFIG_STRINGS = {"stopSignal": "StopSignal", "user": "User", "workingDir": "WorkingDir"}
+HOST_DICTS = {"tmpfs": "Tmpfs", "sysctls": "Sysctls"}
 START_INTERVAL_API = (1, 44)
 DEFAULT_WAIT_TIMEOUT = 60  # upstream's Default for wait_timeout
 
@@ -126,12 +124,8 @@ def _config(inputs: Mapping[str, Any]) -> dict[str, Any]:
     }
     if inputs.get("command") and any(c == "" for c in inputs["command"]):
         raise ContainerFailed(f"{inputs['name']}: values for command may not be empty")
-    for key, api in CONFIG_LISTS.items():
-        if inputs.get(key):
-            cfg[api] = list(inputs[key])
-    for key, api in CONFIG_STRINGS.items():
-        if inputs.get(key):
-            cfg[api] = inputs[key]
+    cfg |= {api: list(inputs[key]) for key, api in CONFIG_LISTS.items() if inputs.get(key)}
+    cfg |= {api: inputs[key] for key, api in CONFIG_STRINGS.items() if inputs.get(key)}
     if inputs.get("stopTimeout") is not None:
         cfg["StopTimeout"] = _int(inputs["stopTimeout"])
     if inputs.get("labels"):
@@ -162,9 +156,7 @@ def _host_config(inputs: Mapping[str, Any]) -> dict[str, Any]:
         host["NanoCpus"] = round(float(inputs["cpus"]) * 10**9)
     if inputs.get("cpuShares"):
         host["CpuShares"] = _int(inputs["cpuShares"])
-    for key, api in (("tmpfs", "Tmpfs"), ("sysctls", "Sysctls")):
-        if inputs.get(key):
-            host[api] = dict(inputs[key])
+    host |= {api: dict(inputs[key]) for key, api in HOST_DICTS.items() if inputs.get(key)}
     return host
 
 
@@ -214,8 +206,6 @@ def _healthcheck(hc: Mapping[str, Any], api_version: str, notes: list[str], drop
 
 
 def _upload(u: Mapping[str, Any]) -> Upload:
-    import base64
-
     given = [k for k in ("content", "contentBase64") if u.get(k)]
     if len(given) != 1:
         raise UnknownInput(f"upload {u.get('file')!r}: exactly one of content, contentBase64 must be set, got {given}")
@@ -254,9 +244,9 @@ def create_and_start(client: Any, spec: ContainerSpec) -> str:
     return cid
 
 
-def log_tail(client: Any, cid: str, lines: int = 60) -> str:
+def log_tail(client: Any, cid: str) -> str:
     try:
-        return client.api.logs(cid, tail=lines).decode(errors="replace")
+        return client.api.logs(cid, tail=60).decode(errors="replace")
     except Exception as exc:  # the container may be gone already
         return f"(no logs: {exc})"
 
@@ -344,13 +334,11 @@ def ensure_network(client: Any, v: Mapping[str, Any]) -> str:
 
 
 def ensure_volume(client: Any, v: Mapping[str, Any]) -> str:
-    if missing(client.api.inspect_volume, v["name"]):
-        labels = _labels(v.get("labels"))
-        client.api.create_volume(
-            v["name"], driver=v.get("driver", "local"), driver_opts=v.get("driverOpts"), labels=labels
-        )
-        return "created"
-    return "adopted"
+    if not missing(client.api.inspect_volume, v["name"]):
+        return "adopted"
+    labels, driver = _labels(v.get("labels")), v.get("driver", "local")
+    client.api.create_volume(v["name"], driver=driver, driver_opts=v.get("driverOpts"), labels=labels)
+    return "created"
 
 
 def _labels(items: Any) -> dict[str, str]:

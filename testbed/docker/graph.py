@@ -1,8 +1,7 @@
-"""The program's resource graph as the mocks record it, answered as the real providers answer (`EngineMocks`: a
-fresh random password of its length and rules, kept between runs by the caller; an image's id; a resource's
-given name), and the engine's order over it: each resource starts once all it depends on is done, as many at
-once as the graph allows; teardown runs the other way round. An input computed from a dynamic resource's output
-is not known before that resource exists: such a graph is refused rather than replayed with a guess.
+"""The program's resource graph as the mocks record it, answered as the real providers answer (`EngineMocks`), and
+the engine's order over it: each resource starts once all it depends on is done, as many at once as the graph
+allows; teardown the other way round. An input computed from a dynamic resource's output is refused (it is not
+known before that resource exists).
 """
 
 from __future__ import annotations
@@ -41,9 +40,8 @@ class GraphError(RuntimeError):
 
 
 def random_password(inputs: Mapping[str, Any]) -> str:
-    """A value pulumi-random's RandomPassword could return for these inputs: `length` characters, at least
-    `min_*` of each class, no class that is switched off (`upper`, `lower`, `numeric`, `special`), the special
-    characters of `overrideSpecial` when given."""
+    """A value pulumi-random's RandomPassword could return for these inputs (length, min_* per class, classes
+    switched off, overrideSpecial)."""
     length = int(inputs["length"])
     classes = {
         "upper": string.ascii_uppercase,
@@ -67,8 +65,8 @@ def random_password(inputs: Mapping[str, Any]) -> str:
 
 
 class EngineMocks(RecordingMocks):
-    """Mocks that answer as the real docker, random and minio providers would (see the module docstring);
-    `passwords` (by logical name) are kept and new ones added, `image_id` resolves a tag to the local image."""
+    """Mocks that answer as the real providers would: `passwords` (by logical name) are kept and new ones added,
+    `image_id` resolves a tag to the local image."""
 
     def __init__(self, image_id: Callable[[str], str], passwords: dict[str, str] | None = None) -> None:
         super().__init__()
@@ -107,7 +105,6 @@ class Node:
 
     @property
     def values(self) -> dict[str, Any]:
-        """The inputs with every secret unwrapped."""
         return plain(self.inputs)
 
     @property
@@ -139,17 +136,11 @@ class Graph:
         for r in regs.values():
             children.setdefault(r.parent, []).append(r.urn)
 
-        def custom_descendants(urn: str) -> set[str]:
-            out: set[str] = set()
-            for child in children.get(urn, []):
-                out |= {child} if regs[child].custom else custom_descendants(child)
-            return out
-
         def expand(urns: Iterable[str]) -> frozenset[str]:
             # A dependency on a component is one on every custom resource inside it (as the SDK expands it).
             out: set[str] = set()
             for urn in (u for u in urns if u in regs):
-                out |= {urn} if regs[urn].custom else custom_descendants(urn)
+                out |= {urn} if regs[urn].custom else expand(children.get(urn, []))
             return frozenset(out)
 
         nodes: dict[str, Node] = {}
@@ -204,7 +195,6 @@ def run_graph(
     *,
     reverse: bool = False,
     only: Iterable[str] | None = None,
-    max_workers: int = 16,
 ) -> Outcome:
     """Run `action` on every node (of `only`, if given) once all it waits for is done - its dependencies, or
     with `reverse` its dependents - as many at once as the graph allows, like the engine. After a failure no
@@ -229,7 +219,7 @@ def run_graph(
         finally:
             outcome.spans[node.urn] = (start, time.monotonic() - begin)
 
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="graph") as pool:
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="graph") as pool:
         while True:
             for urn in [] if outcome.failures else [u for u in order if u not in started and waits[u] <= done]:
                 started.add(urn)
@@ -250,11 +240,8 @@ def run_graph(
 
 
 def record(mocks: EngineMocks, stack: str) -> Graph:
-    """The whole program's graph (its default config) under `mocks`, run in a thread with an event loop of its own.
-
-    Pulumi's mock runner drives whatever event loop is current in its thread, one callback at a time; in a
-    thread that already has one (Playwright's sync API keeps its loop current in the main thread) it would run
-    that loop's callbacks too - a browser route handler there deadlocked the e2e test."""
+    """The whole program's graph (its default config) under `mocks`, run in a thread with an event loop of its own:
+    Pulumi's mock runner drives whatever loop is current in its thread (Playwright's, in the e2e test: deadlock)."""
 
     def run() -> Recording:
         loop = asyncio.new_event_loop()
