@@ -1,8 +1,7 @@
 """The Debian root filesystem the stand-in images are built FROM: `mmdebstrap` (Debian's packages only), imported
 as a local image once per machine (its tag carries the hash of everything it is made of). The machine's CA
-certificates go in before any package, so the system bundle and Java's trust store hold them and builds inside
-the containers reach what this machine reaches; docs, man pages and translations stay out, as in Debian's slim
-images (also for packages added later).
+certificates go in before any package (the system bundle and Java's trust store hold them); docs, man pages and
+translations stay out, as in Debian's slim images.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ VARIANT = "minbase"
 REPOSITORY = "lakehouse-standin/debian"
 KEY_LABEL = "lakehouse.rootfs.key"
 CA_DIR = Path("/usr/local/share/ca-certificates")
-RECIPE = 1
-"""Bump when the mmdebstrap options below change (it is part of the key)."""
+RECIPE = 1  # bump when the mmdebstrap options below change (it is part of the key)
 # Debian's slim images leave these out (docs except copyright files, man pages, translations).
 DPKG_EXCLUDES = (
     "path-exclude=/usr/share/doc/*",
@@ -40,10 +38,8 @@ DPKG_EXCLUDES = (
 )
 APT_OPTIONS = ('Acquire::Languages "none"',)
 APT_IMAGE_CONFIG = (
-    # Set once the root filesystem is done (mmdebstrap's own run needs the downloaded files): apt-get in the images'
-    # builds deletes the packages it downloaded after installing them and keeps no binary package caches, as
-    # Debian's own images arrange with their docker-clean hook, so an apt-get layer does not carry ~200 MB of
-    # /var/cache/apt besides the packages themselves.
+    # Set once the root filesystem is done (mmdebstrap needs the downloaded files): apt-get in the images' builds
+    # keeps no downloaded packages nor binary caches (Debian's docker-clean hook), ~200 MB less per apt-get layer.
     'APT::Keep-Downloaded-Packages "false";',
     'Dir::Cache::pkgcache "";',
     'Dir::Cache::srcpkgcache "";',
@@ -58,12 +54,10 @@ SETUP_HOOKS = (
     # which the man-page exclusion above leaves it (the same fix as Debian's slim images need).
     'mkdir -p "$1/usr/share/man/man1"',
 )
+# The one base of every stand-in (each adds its own packages with apt-get): a minbase takes 60-120 s here.
 BASE_PACKAGES = ("ca-certificates",)
-"""The one base of every stand-in (each adds its own packages with apt-get, as the official images do): one
-minbase takes 60-120 s here, so one per stand-in would cost minutes on every fresh CI machine for no gain."""
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-BUILD_TIMEOUT = 1800.0
-"""mmdebstrap downloads and unpacks a few hundred MB: minutes on a loaded machine, never half an hour."""
+BUILD_TIMEOUT = 1800.0  # mmdebstrap downloads and unpacks a few hundred MB: minutes, never half an hour
 
 
 class RootfsError(RuntimeError):
@@ -72,14 +66,13 @@ class RootfsError(RuntimeError):
 
 @dataclass(frozen=True)
 class Base:
-    ref: str
-    """Local image reference (repository:tag), usable in FROM."""
+    ref: str  # local image reference (repository:tag), usable in FROM
     built: bool
     seconds: float
 
 
-def ca_certificates(ca_dir: Path = CA_DIR) -> list[Path]:
-    return sorted(ca_dir.glob("*.crt")) if ca_dir.is_dir() else []
+def ca_certificates() -> list[Path]:
+    return sorted(CA_DIR.glob("*.crt")) if CA_DIR.is_dir() else []
 
 
 def rootfs_key(packages: Sequence[str], certs: Sequence[Path], *, suite: str = SUITE, variant: str = VARIANT) -> str:
@@ -93,15 +86,13 @@ def rootfs_key(packages: Sequence[str], certs: Sequence[Path], *, suite: str = S
     return h.hexdigest()[:16]
 
 
-def base_ref(packages: Sequence[str] = BASE_PACKAGES) -> str:
+def base_ref() -> str:
     """The base image's reference: its tag is the hash of its packages and this machine's CA certificates."""
-    return f"{REPOSITORY}:{SUITE}-{rootfs_key(packages, ca_certificates())}"
+    return f"{REPOSITORY}:{SUITE}-{rootfs_key(BASE_PACKAGES, ca_certificates())}"
 
 
-def mmdebstrap_argv(
-    packages: Sequence[str], certs: Sequence[Path], out: Path, *, suite: str = SUITE, variant: str = VARIANT
-) -> list[str]:
-    argv = ["mmdebstrap", f"--variant={variant}"]
+def mmdebstrap_argv(packages: Sequence[str], certs: Sequence[Path], out: Path) -> list[str]:
+    argv = ["mmdebstrap", f"--variant={VARIANT}"]
     argv += [f"--aptopt={opt}" for opt in APT_OPTIONS]
     argv += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
     argv += [f"--setup-hook={hook}" for hook in SETUP_HOOKS]
@@ -113,7 +104,7 @@ def mmdebstrap_argv(
         argv.append(f'--setup-hook=mkdir -p "$1{CA_DIR}"')
         argv.append("--setup-hook=copy-in " + " ".join(str(c) for c in certs) + f" {CA_DIR}/")
     argv += [f"--customize-hook={hook}" for hook in CUSTOMIZE_HOOKS]
-    argv += [suite, str(out)]
+    argv += [SUITE, str(out)]
     return argv
 
 
@@ -135,12 +126,11 @@ def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(dir=work, prefix=prefix)
 
 
-def ensure_base(client: Any, echo: Echo, packages: Sequence[str] = BASE_PACKAGES) -> Base:
-    """The local base image with exactly `packages` on Debian SUITE minbase, built and imported if missing."""
+def ensure_base(client: Any, echo: Echo) -> Base:
+    """The local base image (BASE_PACKAGES on Debian SUITE minbase), built and imported if missing."""
     if shutil.which("mmdebstrap") is None:
         raise RootfsError("mmdebstrap is missing: `apt-get install -y mmdebstrap` (Debian's package)")
-    packages = sorted(set(packages))
-    certs = ca_certificates()
+    packages, certs = sorted(set(BASE_PACKAGES)), ca_certificates()
     key = rootfs_key(packages, certs)
     ref = f"{REPOSITORY}:{SUITE}-{key}"
     with _lock(f"rootfs-{key}"):
