@@ -2,20 +2,19 @@
 
 `client()`: DOCKER_HOST if set, else the default socket if an engine answers there, else a `dockerd` started here
 (root only), recorded in `<cache>/docker/dockerd.json` and left running (the stack's containers live in it).
-`stop()` stops only that one (its recorded pid must still be a `dockerd`); `session()` stops it at a block's end.
+`stop()` stops only that one (its recorded pid must still be a `dockerd`).
 `python -m testbed.docker.engine [status|stop]` says which engine answers (its API version) or stops ours.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,19 +202,6 @@ def stop(echo: Echo = _quiet) -> bool:
             proc.wait(timeout=60)
     _state_file().unlink(missing_ok=True)
     return True
-
-
-@contextlib.contextmanager
-def session(echo: Echo = _quiet, *, socket_path: str = DEFAULT_SOCKET) -> Iterator[Engine]:
-    """An engine for a block (see connect); a dockerd started for it is stopped at the block's end."""
-    eng = connect(echo, socket_path=socket_path)
-    try:
-        yield eng
-    finally:
-        with contextlib.suppress(Exception):
-            eng.client.close()
-        if eng.started_here:
-            stop(echo)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,6 @@ container was created with, the dynamic resources' state) is in `.dockercheck/<s
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -26,8 +25,8 @@ from testbed.docker.graph import EngineMocks, Graph, GraphError, Node, Outcome, 
 from testbed.docker.minio import TYPES as MINIO_TYPES
 from testbed.docker.minio import Admin, Minio, check_known
 from testbed.docker.recording import CONTAINER, IMAGE, NETWORK, RANDOM_PASSWORD, REMOTE_IMAGE, VOLUME
+from testbed.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 STATE_DIR = REPO / ".dockercheck"
 DEFAULT_STACK = "dockercheck"
 OBSERVE_AFTER_TIMEOUT = 300  # seconds a container past its wait_timeout is still watched, to say if it got healthy
@@ -79,8 +78,7 @@ class State:
             tmp.replace(self.path)
 
     def forget(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        self.path.unlink(missing_ok=True)
         for kind in self.KINDS:
             getattr(self, kind).clear()
 

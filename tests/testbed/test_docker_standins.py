@@ -33,6 +33,7 @@ import pytest
 
 from lakehouse.versions import load
 from testbed.docker import images, recipes, rootfs, s3standin
+from tests.docker.engine_session import session
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_LABEL = "lakehouse.test"
@@ -290,7 +291,7 @@ def test_engine_starts_a_dockerd_when_none_answers_and_stops_only_that(
     sock = str(root / "d.sock")
     state = tmp_path / "cache" / "docker" / "dockerd.json"
     try:
-        with engine.session(socket_path=sock) as eng:
+        with session(socket_path=sock) as eng:
             assert eng.started_here and eng.pid and eng.api_version == "1.41", eng
             pid = eng.pid
             assert engine._recorded_pid() == pid and json.loads(state.read_text())["socket"] == sock
@@ -340,7 +341,7 @@ def client() -> Iterator[Any]:
     from testbed.docker import engine
 
     try:
-        eng_cm = engine.session(echo=lambda line: print(f"[docker] {line}", flush=True))
+        eng_cm = session(echo=lambda line: print(f"[docker] {line}", flush=True))
         eng = eng_cm.__enter__()
     except engine.EngineError as exc:
         if session.in_ci():
