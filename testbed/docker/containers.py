@@ -31,6 +31,7 @@ CONFIG_STRINGS = {"stopSignal": "StopSignal", "user": "User", "workingDir": "Wor
 HOST_DICTS = {"tmpfs": "Tmpfs", "sysctls": "Sysctls"}
 START_INTERVAL_API = (1, 44)
 DEFAULT_WAIT_TIMEOUT = 60  # upstream's Default for wait_timeout
+Echo = Callable[[str], None]
 
 
 class UnknownInput(ValueError):
@@ -269,14 +270,7 @@ def _health(info: Mapping[str, Any]) -> dict[str, Any] | None:
     return (info.get("State") or {}).get("Health")
 
 
-def wait_healthy(
-    client: Any,
-    cid: str,
-    spec: ContainerSpec,
-    echo: Callable[[str], None] = print,
-    *,
-    observe_after_timeout: float = 0,
-) -> float:
+def wait_healthy(client: Any, cid: str, spec: ContainerSpec, echo: Echo, *, observe_after_timeout: float = 0) -> float:
     """Wait as `wait=True` does: until Docker reports the container healthy, at most `wait_timeout` s; returns the
     seconds it took. A timeout raises with the state, the last probe outputs and the log tail, after watching
     `observe_after_timeout` s more only to say whether it became healthy later (`pulumi up` would have failed)."""

@@ -1,8 +1,6 @@
-"""The program's dynamic resources (KafkaTopic, StreamingJob, DeltaTables, SupersetDashboards, ...) run with their
-providers' own code, as the engine's provider host runs them (recording.py: the provider unpickled from the
-`__provider` input, the properties as the engine sends them): check() then create() on `up`; on a later `up`
-check() with the stored inputs as olds, then diff() against the stored outputs and update() or a replacement when
-it says so; delete() with the stored outputs at teardown. They reach the services through the published ports.
+"""The program's dynamic resources run with their providers' own code, as the engine's provider host runs them
+(recording.py): check() then create() on `up`; on a later `up` check() against the stored inputs, diff() against
+the stored outputs, then update() or a replacement; delete() with the stored outputs at teardown.
 """
 
 from __future__ import annotations
