@@ -128,8 +128,7 @@ def _start_dockerd(echo: Echo, socket_path: str) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     echo(f"no Docker engine answers: starting {dockerd} (log {log})")
     with log.open("ab") as out:
-        # A session of its own: the engine outlives this process (the stack's containers live in it) and a
-        # Ctrl-C of the caller does not reach it.
+        # A session of its own: the engine outlives this process and a Ctrl-C of the caller does not reach it.
         proc = subprocess.Popen(
             [dockerd, "--host", f"unix://{socket_path}"],
             stdout=out,
@@ -213,13 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m testbed.docker.engine", description=__doc__)
     ap.add_argument("command", choices=["status", "start", "stop"], nargs="?", default="status")
     args = ap.parse_args(argv)
-    echo: Echo = print
     try:
         if args.command == "stop":
-            if not stop(echo):
+            if not stop(print):
                 print("no dockerd started by testbed/docker/engine.py is running: nothing stopped")
             return 0
-        eng = connect(echo, start=args.command == "start")
+        eng = connect(print, start=args.command == "start")
     except EngineError as exc:
         print(f"error: {exc}")
         return 1

@@ -46,7 +46,6 @@ class ImageError(RuntimeError):
 
 @dataclass(frozen=True)
 class Result:
-    name: str
     tag: str
     image_id: str
     built: bool
@@ -129,12 +128,12 @@ def _ensure(client: Any, recipe: Recipe, *, rebuild: bool, echo: Echo) -> Result
             f"(`docker rmi {recipe.tag}`) if it should"
         )
     if image is not None and labels.get(HASH_LABEL) == digest and not rebuild:
-        return Result(recipe.name, recipe.tag, image.id, False, 0.0, int(image.attrs.get("Size", 0)))
+        return Result(recipe.tag, image.id, False, 0.0, int(image.attrs.get("Size", 0)))
     labels = {HASH_LABEL: digest}
     base_seconds = 0.0
     if recipe.standin_of:
         labels |= {STANDIN_LABEL: recipe.standin_of, ROLE_LABEL: recipe.name}
-        base_seconds = rootfs.ensure_base(client, echo).seconds
+        base_seconds = rootfs.ensure_base(client, echo)
     echo(f"building {recipe.tag} ({recipe.name})")
     t0 = time.monotonic()
     if recipe.context_dir is not None:
@@ -148,7 +147,7 @@ def _ensure(client: Any, recipe: Recipe, *, rebuild: bool, echo: Echo) -> Result
         raise ImageError(f"{recipe.tag} was built but does not carry {HASH_LABEL}={digest}")
     size = int(image.attrs.get("Size", 0))
     echo(f"built {recipe.tag} in {seconds:.0f} s ({size / 1e6:.0f} MB)")
-    return Result(recipe.name, recipe.tag, image.id, True, seconds, size, base_seconds)
+    return Result(recipe.tag, image.id, True, seconds, size, base_seconds)
 
 
 # The jobs' `import delta.tables` with the image's venv Python, pyspark's zips on the path as spark-submit puts them.

@@ -13,7 +13,6 @@ from typing import Any
 
 import dill
 import pulumi
-from google.protobuf import json_format
 from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
@@ -87,10 +86,8 @@ def engine_check(args: pulumi.runtime.MockResourceArgs, unknown: frozenset[str] 
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every resource; answers with its inputs plus the outputs `answer` computes. Like the engine, it
-    runs each dynamic provider's check() (`engine_check`); `run_program` then fails with DynamicCheckFailed naming
-    every refusal (collected, not raised here: raised inside the mock monitor, it reaches pytest through so many
-    asyncio frames that Python 3.11's traceback rendering breaks down)."""
+    """Records every resource; answers with its inputs plus the outputs `answer` computes. Each dynamic provider's
+    check() refusal is collected for `run_program` to raise (raised in here, Python 3.11's traceback breaks down)."""
 
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
@@ -113,27 +110,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @dataclass(frozen=True)
 class Registration:
-    """How a resource was registered: dependencies (explicit and implicit), the options the engine acts on at
-    replacement, the outputs as the state keeps them (secrets as Pulumi's envelopes), the provider reference
-    (`<provider URN>::<id>`, '' for a default one), the URNs each input came from; `custom` is False for
-    component resources."""
+    """How a resource was registered: dependencies (explicit and implicit), the provider reference
+    (`<provider URN>::<id>`), the URNs each input came from."""
 
     urn: str
     type: str
     name: str
     parent: str
     dependencies: frozenset[str]
-    replacement_trigger: Any = None
-    delete_before_replace: bool = False
-    outputs: dict[str, Any] = field(default_factory=dict)
-    additional_secret_outputs: tuple[str, ...] = ()
     provider: str = ""
     property_dependencies: dict[str, frozenset[str]] = field(default_factory=dict)
     custom: bool = True
 
 
 class RecordingMonitor(MockMonitor):
-    """The mock engine, also keeping each registration's parent and dependencies (depends_on and inputs)."""
+    """The mock engine, also keeping each registration."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
@@ -142,34 +133,19 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type.startswith(DYNAMIC_PREFIX):
-            # A fresh stack's preview: every input computed from another resource (a generated password, a
-            # container's output) is not known yet. check() must let it through (and check it at `up`).
+            # A fresh stack's preview: an input computed from another resource is not known yet; check() must pass.
             args = next(r for r in reversed(self.mocks.resources) if r.name == request.name)
             from_resources = frozenset(k for k, urns in request.propertyDependencies.items() if urns.urns)
             if from_resources and (refused := engine_check(args, unknown=from_resources)):
                 self.mocks.check_failures.append(refused)
+        self.registrations.append(self.registration(request, response))
+        return response
+
+    def registration(self, request: Any, response: Any) -> Registration:
         per_property = {prop: frozenset(urns.urns) for prop, urns in request.propertyDependencies.items()}
         deps = frozenset(request.dependencies).union(*per_property.values())
-        trigger = (
-            json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
-        )
-        self.registrations.append(
-            Registration(
-                response.urn,
-                request.type,
-                request.name,
-                request.parent,
-                deps,
-                replacement_trigger=trigger,
-                delete_before_replace=request.deleteBeforeReplace,
-                outputs=json_format.MessageToDict(response.object),
-                additional_secret_outputs=tuple(request.additionalSecretOutputs),
-                provider=request.provider,
-                property_dependencies=per_property,
-                custom=request.custom,
-            )
-        )
-        return response
+        args = (response.urn, request.type, request.name, request.parent, deps, request.provider, per_property)
+        return Registration(*args, custom=request.custom)
 
 
 @dataclass
@@ -195,10 +171,11 @@ def run_program(
     *,
     mocks: RecordingMocks,
     stack: str = STACK,
+    monitor_type: type[RecordingMonitor] = RecordingMonitor,
 ) -> Recording:
     """Run `program` under `mocks` with `lakehouse:*` config; wait for every registration."""
     _reset_runtime()
-    monitor = RecordingMonitor(mocks)
+    monitor = monitor_type(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     full = {f"{PROJECT}:{k}": str(v) for k, v in (config or {}).items()}
     pulumi.runtime.set_all_config(full, [f"{PROJECT}:{k}" for k in (secret_keys or [])])
@@ -228,12 +205,10 @@ def run_program(
 def run_stack(
     config: Mapping[str, str] | None = None,
     secret_keys: list[str] | None = None,
-    *,
-    mocks: RecordingMocks,
-    stack: str = STACK,
+    **kw: Any,
 ) -> Recording:
-    """The whole program, as `__main__.py` runs it (config loaded and validated first)."""
+    """The whole program, as `__main__.py` runs it (config loaded and validated first); `kw` as run_program's."""
     from components.config import load_stack_config
     from components.lakehouse import deploy
 
-    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, mocks=mocks, stack=stack)
+    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, **kw)

@@ -12,7 +12,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +49,7 @@ CUSTOMIZE_HOOKS = (
     'rm -f "$1"/var/cache/apt/*.bin',
 )
 SETUP_HOOKS = (
-    # OpenJDK's postinst links its man page into /usr/share/man/man1 and fails when the directory is missing,
-    # which the man-page exclusion above leaves it (the same fix as Debian's slim images need).
+    # OpenJDK's postinst fails without /usr/share/man/man1, which the man-page exclusion leaves out.
     'mkdir -p "$1/usr/share/man/man1"',
 )
 # The one base of every stand-in (each adds its own packages with apt-get): a minbase takes 60-120 s here.
@@ -62,13 +60,6 @@ BUILD_TIMEOUT = 1800.0  # mmdebstrap downloads and unpacks a few hundred MB: min
 
 class RootfsError(RuntimeError):
     """The root filesystem could not be built or imported; the message has mmdebstrap's output."""
-
-
-@dataclass(frozen=True)
-class Base:
-    ref: str  # local image reference (repository:tag), usable in FROM
-    built: bool
-    seconds: float
 
 
 def ca_certificates() -> list[Path]:
@@ -99,8 +90,7 @@ def mmdebstrap_argv(packages: Sequence[str], certs: Sequence[Path], out: Path) -
     if packages:
         argv.append("--include=" + ",".join(packages))
     if certs:
-        # In place before any package is unpacked: ca-certificates' postinst (and ca-certificates-java's hook)
-        # then build the bundle and the Java trust store with them.
+        # Before any package is unpacked: the bundle and the Java trust store are built with them.
         argv.append(f'--setup-hook=mkdir -p "$1{CA_DIR}"')
         argv.append("--setup-hook=copy-in " + " ".join(str(c) for c in certs) + f" {CA_DIR}/")
     argv += [f"--customize-hook={hook}" for hook in CUSTOMIZE_HOOKS]
@@ -126,8 +116,9 @@ def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(dir=work, prefix=prefix)
 
 
-def ensure_base(client: Any, echo: Echo) -> Base:
-    """The local base image (BASE_PACKAGES on Debian SUITE minbase), built and imported if missing."""
+def ensure_base(client: Any, echo: Echo) -> float:
+    """The local base image (BASE_PACKAGES on Debian SUITE minbase), built and imported if missing: the seconds
+    that took (0 when it was there)."""
     if shutil.which("mmdebstrap") is None:
         raise RootfsError("mmdebstrap is missing: `apt-get install -y mmdebstrap` (Debian's package)")
     packages, certs = sorted(set(BASE_PACKAGES)), ca_certificates()
@@ -135,7 +126,7 @@ def ensure_base(client: Any, echo: Echo) -> Base:
     ref = f"{REPOSITORY}:{SUITE}-{key}"
     with _lock(f"rootfs-{key}"):
         if find_image(client, ref, KEY_LABEL, key) is not None:
-            return Base(ref, built=False, seconds=0.0)
+            return 0.0
         t0 = time.monotonic()
         with scratch_dir("rootfs-") as tmp:
             tar = Path(tmp) / "rootfs.tar"
@@ -149,12 +140,11 @@ def ensure_base(client: Any, echo: Echo) -> Base:
                 out = (done.stdout + done.stderr)[-5000:]
                 raise RootfsError(f"mmdebstrap exited {done.returncode}: {' '.join(argv)}\n{out}")
             repository, tag = ref.split(":")
-            # An imported image has no configuration: PATH as Debian's own images set it (a Dockerfile's
-            # `ENV PATH=...:${PATH}` needs it), and the key the image is found by.
+            # An imported image has no configuration: PATH as Debian's images set it, and the key it is found by.
             changes = [f"ENV PATH={DEFAULT_PATH}", f"LABEL {KEY_LABEL}={key}", 'CMD ["bash"]']
             client.api.import_image_from_file(str(tar), repository=repository, tag=tag, changes=changes)
         seconds = time.monotonic() - t0
         if find_image(client, ref, KEY_LABEL, key) is None:
             raise RootfsError(f"importing the root filesystem as {ref} did not produce that image")
         echo(f"{ref}: root filesystem built and imported in {seconds:.0f} s")
-        return Base(ref, built=True, seconds=seconds)
+        return seconds

@@ -108,8 +108,7 @@ def weed_shell(container: Any, commands: list[str], *, secrets: Iterable[str] = 
     secrets = list(secrets)
     code, out, err = _exec_stdin(container, SHELL, ("\n".join(commands) + "\n").encode(), SHELL_TIMEOUT)
     said = _redact(f"{out}\n{err}".strip(), secrets)
-    # weed shell exits 1 on an unknown command, but 0 after an "error: ..." line or a flag it does not know (it
-    # prints the command's usage then): all of them are failures.
+    # weed shell exits 0 after an "error: ..." line or an unknown flag (printing the usage): failures too.
     if code != 0 or _SHELL_FAILURE.search(out + err):
         shown = [_redact(c, secrets) for c in commands]
         raise StandInError(f"weed shell in {container.name} failed (exit {code}) on {shown}:\n{said[-3000:]}")

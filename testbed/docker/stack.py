@@ -44,7 +44,7 @@ class StackError(RuntimeError):
 
 @dataclass
 class State:
-    """What the engine would keep between runs (see the module docstring); saved on every change."""
+    """What the engine would keep between runs; saved on every change."""
 
     path: Path
     passwords: dict[str, str] = field(default_factory=dict)
@@ -261,8 +261,7 @@ class Deployment:
         out: dict[str, list[R.Change]] = {}
         for node in graph.of_type(CONTAINER):
             name = node.values["name"]
-            inspect = C.find(self.client, name)
-            if inspect is None:
+            if (inspect := C.find(self.client, name)) is None:
                 raise StackError(f"container {name} of the program does not exist: deploy first")
             out[name] = self.changes_of(node, inspect)
         return out
@@ -311,10 +310,9 @@ class Deployment:
             )
             self.state.put("created_with", node.urn)
             return "removed" if gone else "nothing"
-        if node.type == VOLUME:
-            return "nothing" if C.missing(self.client.api.remove_volume, v["name"]) else "removed"
-        if node.type == NETWORK:
-            return "nothing" if C.missing(self.client.api.remove_network, v["name"]) else "removed"
+        if node.type in (VOLUME, NETWORK):
+            remove = self.client.api.remove_volume if node.type == VOLUME else self.client.api.remove_network
+            return "nothing" if C.missing(remove, v["name"]) else "removed"
         return "nothing"
 
     def _running(self, name: str) -> bool:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 
 from testbed.docker import recording
 from testbed.docker.recording import (  # noqa: F401 - re-exported for the tests
@@ -37,8 +38,6 @@ from testbed.docker.recording import (  # noqa: F401 - re-exported for the tests
     STACK,
     VOLUME,
     DynamicCheckFailed,
-    RecordingMonitor,
-    Registration,
     as_engine_sends,
     engine_check,
     plain,
@@ -63,6 +62,29 @@ class RecordingMocks(recording.RecordingMocks):
         if args.typ == NETWORK:
             return {"name": args.inputs.get("name", args.name)}
         return {}
+
+
+@dataclass(frozen=True)
+class Registration(recording.Registration):
+    """A registration with what the engine acts on at replacement and the outputs as the state keeps them (secrets
+    as Pulumi's envelopes)."""
+
+    replacement_trigger: Any = None
+    delete_before_replace: bool = False
+    outputs: dict[str, Any] = field(default_factory=dict)
+    additional_secret_outputs: tuple[str, ...] = ()
+
+
+class RecordingMonitor(recording.RecordingMonitor):
+    def registration(self, request: Any, response: Any) -> Registration:
+        has_trigger = request.HasField("replacement_trigger")
+        return Registration(
+            **vars(super().registration(request, response)),
+            replacement_trigger=json_format.MessageToDict(request.replacement_trigger) if has_trigger else None,
+            delete_before_replace=request.deleteBeforeReplace,
+            outputs=json_format.MessageToDict(response.object),
+            additional_secret_outputs=tuple(request.additionalSecretOutputs),
+        )
 
 
 @dataclass
@@ -111,7 +133,8 @@ def run_program(
 ) -> Recording:
     """Run `program` under `mocks` (fresh RecordingMocks by default) with `lakehouse:*` config."""
     mocks = mocks if mocks is not None else RecordingMocks()
-    return Recording(**vars(recording.run_program(program, config, secret_keys, mocks=mocks, stack=stack)))
+    rec = recording.run_program(program, config, secret_keys, mocks=mocks, stack=stack, monitor_type=RecordingMonitor)
+    return Recording(**vars(rec))
 
 
 def run_stack(
@@ -122,7 +145,8 @@ def run_stack(
 ) -> Recording:
     """The whole program, as `__main__.py` runs it (config loaded and validated first)."""
     mocks = mocks if mocks is not None else RecordingMocks()
-    return Recording(**vars(recording.run_stack(config, secret_keys, mocks=mocks, stack=stack)))
+    rec = recording.run_stack(config, secret_keys, mocks=mocks, stack=stack, monitor_type=RecordingMonitor)
+    return Recording(**vars(rec))
 
 
 # Distinctive secret values: a test scans every recorded input and output for them.
