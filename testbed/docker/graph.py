@@ -50,11 +50,9 @@ def random_password(inputs: Mapping[str, Any]) -> str:
         "special": str(inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"),
     }
     rng = secrets.SystemRandom()
-    chars: list[str] = []
-    pool = ""
-    for key, alphabet in ((k, a) for k, a in classes.items() if inputs.get(k, True) is not False):
-        pool += alphabet
-        chars += [rng.choice(alphabet) for _ in range(int(inputs.get(f"min{key.capitalize()}", 0) or 0))]
+    on = {key: alphabet for key, alphabet in classes.items() if inputs.get(key, True) is not False}
+    pool = "".join(on.values())
+    chars = [rng.choice(a) for key, a in on.items() for _ in range(int(inputs.get(f"min{key.capitalize()}", 0) or 0))]
     if not pool:
         raise GraphError(f"RandomPassword inputs {dict(inputs)} switch every character class off")
     if len(chars) > length:
@@ -200,11 +198,8 @@ def run_graph(
     with `reverse` its dependents - as many at once as the graph allows, like the engine. After a failure no
     new node starts (those already running finish); the failures and the nodes never started are returned."""
     chosen = set(only) if only is not None else set(graph.nodes)
-    waits: dict[str, set[str]] = {u: set() if reverse else set(graph.nodes[u].deps) & chosen for u in chosen}
-    if reverse:
-        for u in chosen:
-            for dep in graph.nodes[u].deps & chosen:
-                waits[dep].add(u)
+    forward = {u: set(graph.nodes[u].deps) & chosen for u in chosen}
+    waits = {u: {d for d in chosen if u in forward[d]} for u in chosen} if reverse else forward
     order = [u for u in graph.nodes if u in chosen]  # registration order among the ready ones
     outcome = Outcome()
     done: set[str] = set()

@@ -202,18 +202,12 @@ def _ensure_project(client: Any, name: str, v: Versions, base_id: str, rebuild: 
 
 
 def ensure_report(
-    client: Any,
-    v: Versions,
-    echo: Echo = print,
-    *,
-    only: set[str] | None = None,
-    rebuild: bool = False,
+    client: Any, v: Versions, echo: Echo, *, only: set[str] | None = None, rebuild: bool = False
 ) -> list[Result]:
     """Every image (or those named in `only`, plus the stand-ins they are built FROM), built where missing or
     stale, the LANES side by side; one Result each. `rebuild` builds the named images without the layer cache."""
     names = set(ALL_NAMES) if only is None else set(only)
-    unknown = names - set(ALL_NAMES)
-    if unknown:
+    if unknown := names - set(ALL_NAMES):
         raise ImageError(f"unknown image name(s) {sorted(unknown)}; known: {list(ALL_NAMES)}")
     needed = names | {PROJECT_BASES[n] for n in names if n in PROJECT_BASES}
     # One process builds at a time; another one waits here and then finds the images it needs already built.

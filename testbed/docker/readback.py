@@ -220,18 +220,16 @@ def _ports_differ(state: list[dict[str, Any]], program: list[dict[str, Any]]) ->
         }
 
     old, new = [norm(p) for p in state], [norm(p) for p in program]
-    if len(old) != len(new):
-        return True
-    for o in old:
+
+    def differs(o: dict[str, Any]) -> bool:
         same = [n for n in new if n["internal"] == o["internal"]]
         if not same:
             return True
         n = same[0]
-        if n["protocol"] != o["protocol"] and not any(x["protocol"] == o["protocol"] for x in same):
-            return True
-        if n["external"] != o["external"] or n["ip"] != o["ip"]:
-            return True
-    return False
+        protocol_gone = n["protocol"] != o["protocol"] and not any(x["protocol"] == o["protocol"] for x in same)
+        return protocol_gone or n["external"] != o["external"] or n["ip"] != o["ip"]
+
+    return len(old) != len(new) or any(differs(o) for o in old)
 
 
 def diff_container(state: Mapping[str, Any], program: Mapping[str, Any], *, skip: tuple[str, ...] = ()) -> list[Change]:
