@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from testbed.docker import Echo
 from testbed.docker.readback import MIB, READ_MIB, UNSET, parse_duration
 
 KNOWN_INPUTS = frozenset(UNSET) | {"wait", "waitTimeout", "start", "mustRun", "removeVolumes", "destroyGraceSeconds"}
@@ -31,7 +32,6 @@ CONFIG_STRINGS = {"stopSignal": "StopSignal", "user": "User", "workingDir": "Wor
 HOST_DICTS = {"tmpfs": "Tmpfs", "sysctls": "Sysctls"}
 START_INTERVAL_API = (1, 44)
 DEFAULT_WAIT_TIMEOUT = 60  # upstream's Default for wait_timeout
-Echo = Callable[[str], None]
 
 
 class UnknownInput(ValueError):

@@ -17,15 +17,14 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from testbed import proc as procfs
+from testbed.docker import Echo
 from testbed.paths import cache_dir
 
-Echo = Callable[[str], None]
 DEFAULT_SOCKET = "/var/run/docker.sock"
 START_TIMEOUT = 180.0  # for /_ping to answer (a loaded 2-core machine, containerd starting too)
 STOP_TIMEOUT = 120.0  # after SIGTERM, for dockerd to stop its containers and exit, before SIGKILL

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 
 from lakehouse.versions import Versions
 from testbed import artifacts
-from testbed.docker import rootfs
+from testbed.docker import Echo, rootfs
 from testbed.docker.recipes import (
     ALL_NAMES,
     PROJECT_BASES,
@@ -32,7 +32,6 @@ from testbed.docker.recipes import (
 )
 from testbed.paths import cache_dir
 
-Echo = Callable[[str], None]
 HASH_LABEL = "lakehouse.image.hash"
 STANDIN_LABEL = "lakehouse.standin.of"  # the official image it stands in for: an image without it is not ours
 ROLE_LABEL = "lakehouse.standin.role"

@@ -11,14 +11,14 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from testbed.artifacts import _lock
+from testbed.docker import Echo
 from testbed.paths import cache_dir
 
-Echo = Callable[[str], None]
 SUITE = "bookworm"
 VARIANT = "minbase"
 REPOSITORY = "lakehouse-standin/debian"

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from testbed.docker import Echo
 from testbed.docker.images import ROLE_LABEL
 
-Echo = Callable[[str], None]
 SHELL = ["s3-standin-shell"]  # `weed shell` against the stand-in's own master (a script in the image)
 ROLE = "s3"
 API_PORT = "9000/tcp"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testbed.docker import Echo, dynamic, inventory
 from testbed.docker import containers as C
-from testbed.docker import dynamic, inventory
 from testbed.docker import readback as R
 from testbed.docker.graph import EngineMocks, Graph, GraphError, Node, Outcome, record, run_graph
 from testbed.docker.minio import TYPES as MINIO_TYPES
@@ -35,7 +35,6 @@ KNOWN_INPUTS = {
     VOLUME: frozenset({"name", "driver", "labels", "driverOpts"}),
 }
 IMAGE_TAG = {REMOTE_IMAGE: "name", IMAGE: "imageName"}
-Echo = Callable[[str], None]
 
 
 class StackError(RuntimeError):
