@@ -226,7 +226,6 @@ def upload_tar(upload: Upload) -> bytes:
 
 
 def create_and_start(client: Any, spec: ContainerSpec) -> str:
-    """Create the container, join its networks, write its uploads, start it; returns its id."""
     created = client.api.create_container_from_config(spec.body, spec.name)
     cid = created["Id"]
     if spec.networks:

@@ -44,7 +44,6 @@ def _state(id_: Any, inputs: dict[str, Any], outs: dict[str, Any] | None) -> Dyn
 
 
 def create(node: Node) -> DynamicState:
-    """check() then create(), as on the first `up`."""
     inputs = _check(node, {})
     result = provider_of(inputs).create(inputs)
     return _state(result.id, inputs, result.outs)

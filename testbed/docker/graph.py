@@ -188,11 +188,7 @@ class Outcome:
 
 
 def run_graph(
-    graph: Graph,
-    action: Callable[[Node], None],
-    *,
-    reverse: bool = False,
-    only: Iterable[str] | None = None,
+    graph: Graph, action: Callable[[Node], None], *, reverse: bool = False, only: Iterable[str] | None = None
 ) -> Outcome:
     """Run `action` on every node (of `only`, if given) once all it waits for is done - its dependencies, or
     with `reverse` its dependents - as many at once as the graph allows, like the engine. After a failure no

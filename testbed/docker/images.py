@@ -70,7 +70,6 @@ def _link_tree(src: Path, dest: Path) -> None:
 
 
 def assemble(recipe: Recipe, into: Path) -> Path:
-    """The build context of a stand-in: its directory's files plus its artifacts, in `into`."""
     shutil.copytree(STANDINS / recipe.name, into, dirs_exist_ok=True)
     for rel, src in recipe.files.items():
         if not src.exists():

@@ -25,7 +25,6 @@ def objects(client: Any, stack: str) -> dict[str, list[tuple[str, str]]]:
 
 
 def purge(client: Any, stack: str) -> list[str]:
-    """Remove every container, volume and network of the stack; returns their names."""
     found = objects(client, stack)
     for cid, _ in found["containers"]:
         C.remove(client, cid)

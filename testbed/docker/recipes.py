@@ -73,7 +73,6 @@ def context_files(context: Path, dockerfile: str) -> list[str]:
 
 
 def image_hash(recipe: Recipe) -> str:
-    """Hash of everything the image is built from (see the module docstring)."""
     if recipe.context_dir is not None:
         ctx = tree_digest(recipe.context_dir, context_files(recipe.context_dir, recipe.dockerfile))
     else:

@@ -94,7 +94,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.check_failures: list[str] = []
 
     def answer(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
-        """The outputs a provider computes beyond the inputs."""
         return {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -202,11 +201,7 @@ def run_program(
     return recording
 
 
-def run_stack(
-    config: Mapping[str, str] | None = None,
-    secret_keys: list[str] | None = None,
-    **kw: Any,
-) -> Recording:
+def run_stack(config: Mapping[str, str] | None = None, secret_keys: list[str] | None = None, **kw: Any) -> Recording:
     """The whole program, as `__main__.py` runs it (config loaded and validated first); `kw` as run_program's."""
     from components.config import load_stack_config
     from components.lakehouse import deploy

@@ -191,7 +191,6 @@ def set_user_actions(container: Any, name: str, actions: Iterable[str]) -> None:
 
 
 def delete_user(container: Any, name: str) -> None:
-    """Remove the user `name`; nothing to do when it is not there."""
     check_user(name)
     current = identities(container).get(name)
     _change_user(
@@ -224,7 +223,6 @@ def _code(exc: Exception) -> str:
 
 
 def create_bucket(endpoint: Endpoint, name: str) -> None:
-    """Create the bucket `name` (nothing to do when the root user has it already)."""
     from botocore.exceptions import ClientError
 
     check_bucket(name)

@@ -59,7 +59,6 @@ class State:
         return cls(path, *(data.get(k, {}) for k in cls.KINDS))
 
     def put(self, kind: str, urn: str, value: Any = None) -> None:
-        """Keep (or, with None, forget) one resource's entry, and save."""
         with self.lock:
             if value is None:
                 getattr(self, kind).pop(urn, None)
@@ -172,7 +171,6 @@ class Deployment:
         report.outcome = run_graph(graph, act, reverse=reverse)
 
     def up(self, *, replace_changed: bool = True) -> Report:
-        """Create (or, on a later run, adopt/update) every resource; see the module docstring."""
         t0 = time.monotonic()
         graph = self.record()
         # A fresh binding to the stand-in per run: a stack re-created since holds other root credentials.
@@ -255,7 +253,6 @@ class Deployment:
         return action
 
     def compare(self) -> dict[str, list[R.Change]]:
-        """Per container of the program: what the next `pulumi up` would show as changed."""
         graph = self.graph or self.record()
         out: dict[str, list[R.Change]] = {}
         for node in graph.of_type(CONTAINER):
