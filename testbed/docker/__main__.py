@@ -55,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             report = dep.down()
             print(f"down in {report.seconds:.0f} s; left: {dep.leftovers()}")
         else:
-            memory = dep.memory()
-            for row in dep.status_rows():
+            from testbed.docker import inventory
+
+            memory = inventory.memory(client, args.stack)
+            for row in inventory.status_rows(client, args.stack):
                 mem = memory.get(row["name"], {})
                 used = f"{mem['usage'] / 2**20:.0f} MiB (peak {mem['peak'] / 2**20:.0f})" if mem else ""
                 print(f"{row['name']:40} {row['status']:30} {used}")

@@ -318,12 +318,6 @@ class Deployment:
     def leftovers(self) -> dict[str, list[str]]:
         return {kind: [name for _, name in found] for kind, found in inventory.objects(self.client, self.stack).items()}
 
-    def status_rows(self) -> list[dict[str, Any]]:
-        return inventory.status_rows(self.client, self.stack)
-
-    def memory(self) -> dict[str, dict[str, int]]:
-        return inventory.memory(self.client, self.stack)
-
 
 def _raise_failures(what: str, graph: Graph, outcome: Outcome | None) -> None:
     if outcome is None or not outcome.failures:

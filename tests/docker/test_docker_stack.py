@@ -31,7 +31,7 @@ import pytest
 from lakehouse import superset_bundle
 from lakehouse.clients import superset_dashboards
 from lakehouse.clients.trino_sql import query
-from testbed.docker import dynamic
+from testbed.docker import dynamic, inventory
 from testbed.docker.containers import describe
 from testbed.docker.graph import Graph, Node, run_graph
 from testbed.docker.recording import CONTAINER
@@ -123,9 +123,13 @@ def _readopt(graph: Graph) -> dict[str, dynamic.DynamicState]:
     return out
 
 
+def _rows(dep: Deployment) -> list[dict[str, Any]]:
+    return inventory.status_rows(dep.client, dep.stack)
+
+
 def _log_tails(client: Any, dep: Deployment) -> None:
     """On a failure: the last lines of every container of the stack that is not running healthy."""
-    for row in dep.status_rows():
+    for row in _rows(dep):
         info = client.api.inspect_container(row["name"])
         health = ((info.get("State") or {}).get("Health") or {}).get("Status")
         if row["state"] != "running" or health not in (None, "healthy"):
@@ -226,14 +230,14 @@ def test_the_stack_runs_on_docker_end_to_end(client: Any, page, record: dict[str
 
         _echo("no change; deploying again")
         # ----- a second deploy adopts everything; every dynamic provider's create adopts what exists
-        ids = {r["name"]: client.api.inspect_container(r["name"])["Id"] for r in dep.status_rows()}
+        ids = {r["name"]: client.api.inspect_container(r["name"])["Id"] for r in _rows(dep)}
         again = dep.up(replace_changed=False)
         secs["redeploy"] = round(again.seconds)
         containers = {n.label for n in graph.of_type(CONTAINER)}
         assert {k: v for k, v in again.actions.items() if k in containers} == dict.fromkeys(containers, "adopted")
         dynamics = {n.label for n in graph.nodes.values() if n.dynamic}
         assert {k: v for k, v in again.actions.items() if k in dynamics} == dict.fromkeys(dynamics, "same")
-        assert {r["name"]: client.api.inspect_container(r["name"])["Id"] for r in dep.status_rows()} == ids
+        assert {r["name"]: client.api.inspect_container(r["name"])["Id"] for r in _rows(dep)} == ids
         _echo("adopted; every dynamic provider's create again")
         readopted = _readopt(dep.graph)
         assert readopted["postdeploy-streaming-job"].outs["adopted"] is True
@@ -244,12 +248,12 @@ def test_the_stack_runs_on_docker_end_to_end(client: Any, page, record: dict[str
 
         _echo("re-created dynamic resources adopted; memory")
         record["memory_mib"] = {
-            name: {k: round(v / 2**20) for k, v in m.items()} for name, m in dep.memory().items()
+            name: {k: round(v / 2**20) for k, v in m.items()} for name, m in inventory.memory(client, dep.stack).items()
         }  # fmt: skip
         record["memory_mib_sum_of_peaks"] = sum(m["peak"] for m in record["memory_mib"].values())
         # ----- at the laptop-sized memory limits, no container was killed or restarted, and each is healthy
         troubled = {}
-        for row in dep.status_rows():
+        for row in _rows(dep):
             info = client.api.inspect_container(row["name"])
             state = info.get("State") or {}
             health = (state.get("Health") or {}).get("Status")
