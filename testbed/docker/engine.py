@@ -43,12 +43,8 @@ class Engine:
     pid: int | None = None  # of a dockerd this code started
 
 
-def _state_file() -> Path:
-    return cache_dir() / "docker" / "dockerd.json"
-
-
-def _log_file() -> Path:
-    return cache_dir() / "docker" / "dockerd.log"
+def _file(suffix: str) -> Path:
+    return cache_dir() / "docker" / f"dockerd.{suffix}"
 
 
 def _quiet(_line: str) -> None:
@@ -89,7 +85,7 @@ def _is_dockerd(pid: int, socket_path: str | None = None) -> bool:
 
 def _record() -> dict[str, Any] | None:
     try:
-        data = json.loads(_state_file().read_text())
+        data = json.loads(_file("json").read_text())
         return {"pid": int(data["pid"]), "socket": str(data["socket"])}
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -102,7 +98,7 @@ def _recorded_pid() -> int | None:
         return None
     if _is_dockerd(rec["pid"], rec["socket"]):
         return int(rec["pid"])
-    _state_file().unlink(missing_ok=True)
+    _file("json").unlink(missing_ok=True)
     return None
 
 
@@ -123,20 +119,17 @@ def _start_dockerd(echo: Echo, socket_path: str) -> int:
             f"a dockerd this code started still runs ({_record()}) but does not answer at {socket_path}: stop it "
             "with `python -m testbed.docker.engine stop`"
         )
-    log = _log_file()
+    log = _file("log")
     log.parent.mkdir(parents=True, exist_ok=True)
     echo(f"no Docker engine answers: starting {dockerd} (log {log})")
     with log.open("ab") as out:
         # A session of its own: the engine outlives this process and a Ctrl-C of the caller does not reach it.
+        argv = [dockerd, "--host", f"unix://{socket_path}"]
         proc = subprocess.Popen(
-            [dockerd, "--host", f"unix://{socket_path}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     _STARTED[proc.pid] = proc
-    _state_file().write_text(json.dumps({"pid": proc.pid, "socket": socket_path, "started": time.time()}))
+    _file("json").write_text(json.dumps({"pid": proc.pid, "socket": socket_path, "started": time.time()}))
     return proc.pid
 
 
@@ -149,10 +142,10 @@ def _wait_for_socket(pid: int, socket_path: str, echo: Echo) -> Any:
             return c
         # Our own child: poll() says whether it exited (its /proc cmdline is briefly empty right after exec).
         if _STARTED[pid].poll() is not None:
-            tail = procfs.log_tail(_log_file(), 30)
+            tail = procfs.log_tail(_file("log"), 30)
             raise EngineError(f"dockerd (pid {pid}) exited before it answered; its log ends:\n{tail}")
         time.sleep(0.5)
-    raise EngineError(f"dockerd (pid {pid}) did not answer within {START_TIMEOUT:.0f} s; log: {_log_file()}")
+    raise EngineError(f"dockerd (pid {pid}) did not answer within {START_TIMEOUT:.0f} s; log: {_file('log')}")
 
 
 def connect(echo: Echo = _quiet, *, start: bool = True, socket_path: str = DEFAULT_SOCKET) -> Engine:
@@ -201,7 +194,7 @@ def stop(echo: Echo = _quiet) -> bool:
         os.kill(pid, signal.SIGKILL)
         if proc is not None:
             proc.wait(timeout=60)
-    _state_file().unlink(missing_ok=True)
+    _file("json").unlink(missing_ok=True)
     return True
 
 

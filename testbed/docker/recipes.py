@@ -77,19 +77,9 @@ def image_hash(recipe: Recipe) -> str:
         ctx = tree_digest(recipe.context_dir, context_files(recipe.context_dir, recipe.dockerfile))
     else:
         ctx = tree_digest(STANDINS / recipe.name)
-    blob = json.dumps(
-        {
-            "recipe": RECIPE,
-            "tag": recipe.tag,
-            "dockerfile": recipe.dockerfile,
-            "context": ctx,
-            "buildargs": recipe.buildargs,
-            "identity": recipe.identity,
-            "files": sorted(recipe.files),
-        },
-        sort_keys=True,
-        default=str,
-    )
+    fields = {"recipe": RECIPE, "tag": recipe.tag, "dockerfile": recipe.dockerfile, "context": ctx}
+    fields |= {"buildargs": recipe.buildargs, "identity": recipe.identity, "files": sorted(recipe.files)}
+    blob = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -192,23 +182,12 @@ def project_recipe(name: str, v: Versions, base_id: str) -> Recipe:
     """A project image as components/spark.py or superset.py builds it; `base_id` (its FROM) is part of its hash."""
     if name == "lakehouse-spark":
         args = v.spark_build_args()
-        return Recipe(
-            name=name,
-            tag=f"{SPARK_IMAGE_NAME}:{args['SPARK_VERSION']}",
-            buildargs=args,
-            identity={"base": base_id},
-            dockerfile="images/spark/Dockerfile",
-            context_dir=REPO,
-        )
+        tag = f"{SPARK_IMAGE_NAME}:{args['SPARK_VERSION']}"
+        return Recipe(name, tag, args, {"base": base_id}, dockerfile="images/spark/Dockerfile", context_dir=REPO)
     if name == "lakehouse-superset":
         args = v.superset_build_args()
-        return Recipe(
-            name=name,
-            tag=f"{SUPERSET_IMAGE_NAME}:{args['SUPERSET_IMAGE'].rpartition(':')[2]}",
-            buildargs=args,
-            identity={"base": base_id},
-            context_dir=REPO / "images" / "superset",
-        )
+        tag = f"{SUPERSET_IMAGE_NAME}:{args['SUPERSET_IMAGE'].rpartition(':')[2]}"
+        return Recipe(name, tag, args, {"base": base_id}, context_dir=REPO / "images" / "superset")
     raise ValueError(f"unknown project image {name!r}; known: {sorted(PROJECT_BASES)}")
 
 
