@@ -81,12 +81,8 @@ READ_CONFIG = {"hostname": "Hostname", "domainname": "Domainname", "user": "User
 READ_CONFIG |= {"stopSignal": "StopSignal", "tty": "Tty", "stdinOpen": "OpenStdin"}
 READ_HOST = {"rm": "AutoRemove", "readOnly": "ReadonlyRootfs", "publishAllPorts": "PublishAllPorts", "init": "Init"}
 READ_HOST |= {"privileged": "Privileged", "networkMode": "NetworkMode"}
-READ_MIB = {
-    "memory": "Memory",
-    "memoryReservation": "MemoryReservation",
-    "memorySwap": "MemorySwap",
-    "shmSize": "ShmSize",
-}
+READ_MIB = {"memory": "Memory", "memoryReservation": "MemoryReservation"}
+READ_MIB |= {"memorySwap": "MemorySwap", "shmSize": "ShmSize"}
 
 
 def read_container(inspect: Mapping[str, Any], created_with: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,11 +29,7 @@ RECIPE = 1  # bump when the mmdebstrap options below change (it is part of the k
 DPKG_EXCLUDES = (
     "path-exclude=/usr/share/doc/*",
     "path-include=/usr/share/doc/*/copyright",
-    "path-exclude=/usr/share/man/*",
-    "path-exclude=/usr/share/info/*",
-    "path-exclude=/usr/share/groff/*",
-    "path-exclude=/usr/share/lintian/*",
-    "path-exclude=/usr/share/locale/*",
+    *(f"path-exclude=/usr/share/{d}/*" for d in ("man", "info", "groff", "lintian", "locale")),
 )
 APT_OPTIONS = ('Acquire::Languages "none"',)
 APT_IMAGE_CONFIG = (

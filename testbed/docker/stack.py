@@ -30,10 +30,8 @@ from testbed.paths import REPO
 STATE_DIR = REPO / ".dockercheck"
 DEFAULT_STACK = "dockercheck"
 OBSERVE_AFTER_TIMEOUT = 300  # seconds a container past its wait_timeout is still watched, to say if it got healthy
-KNOWN_INPUTS = {
-    NETWORK: frozenset({"name", "driver", "labels"}),
-    VOLUME: frozenset({"name", "driver", "labels", "driverOpts"}),
-}
+KNOWN_INPUTS = {NETWORK: frozenset({"name", "driver", "labels"})}
+KNOWN_INPUTS[VOLUME] = KNOWN_INPUTS[NETWORK] | {"driverOpts"}
 IMAGE_TAG = {REMOTE_IMAGE: "name", IMAGE: "imageName"}
 
 
