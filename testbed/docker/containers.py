@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.docker import Echo
-from testbed.docker.readback import MIB, READ_MIB, UNSET, parse_duration
+from testbed.docker.readback import MIB, READ_HOST, READ_MIB, UNSET, parse_duration
 
 KNOWN_INPUTS = frozenset(UNSET) | {"wait", "waitTimeout", "start", "mustRun", "removeVolumes", "destroyGraceSeconds"}
 KNOWN_FIELDS = {
@@ -135,18 +135,13 @@ def _config(inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _host_config(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    host: dict[str, Any] = {
-        "Privileged": bool(inputs.get("privileged", False)),
-        "PublishAllPorts": bool(inputs.get("publishAllPorts", False)),
-        "RestartPolicy": {
-            "Name": inputs.get("restart", "no"),
-            "MaximumRetryCount": _int(inputs.get("maxRetryCount", 0)),
-        },
-        "AutoRemove": bool(inputs.get("rm", False)),
-        "ReadonlyRootfs": bool(inputs.get("readOnly", False)),
-        "LogConfig": {"Type": inputs.get("logDriver", ""), "Config": dict(inputs.get("logOpts") or {}) or None},
+    # The booleans the read-back reads (privileged, rm, ...); networkMode is the one string among them.
+    host: dict[str, Any] = {api: bool(inputs.get(key, False)) for key, api in READ_HOST.items()}
+    restart = {"Name": inputs.get("restart", "no"), "MaximumRetryCount": _int(inputs.get("maxRetryCount", 0))}
+    host |= {
         "NetworkMode": inputs.get("networkMode", "bridge"),
-        "Init": bool(inputs.get("init", False)),
+        "RestartPolicy": restart,
+        "LogConfig": {"Type": inputs.get("logDriver", ""), "Config": dict(inputs.get("logOpts") or {}) or None},
         "Mounts": [],
     }
     for key, api in READ_MIB.items():

@@ -43,12 +43,8 @@ def random_password(inputs: Mapping[str, Any]) -> str:
     """A value pulumi-random's RandomPassword could return for these inputs (length, min_* per class, classes
     switched off, overrideSpecial)."""
     length = int(inputs["length"])
-    classes = {
-        "upper": string.ascii_uppercase,
-        "lower": string.ascii_lowercase,
-        "numeric": string.digits,
-        "special": str(inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"),
-    }
+    classes = {"upper": string.ascii_uppercase, "lower": string.ascii_lowercase, "numeric": string.digits}
+    classes["special"] = str(inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?")
     rng = secrets.SystemRandom()
     on = {key: alphabet for key, alphabet in classes.items() if inputs.get(key, True) is not False}
     pool = "".join(on.values())
