@@ -99,8 +99,7 @@ def translate(inputs: Mapping[str, Any], api_version: str) -> ContainerSpec:
 
 
 def _refuse_unknown(inputs: Mapping[str, Any]) -> None:
-    unknown = sorted(set(inputs) - KNOWN_INPUTS)
-    if unknown:
+    if unknown := sorted(set(inputs) - KNOWN_INPUTS):
         raise UnknownInput(
             f"Container {inputs.get('name')!r} has input(s) {unknown} the check does not translate; "
             "teach testbed/docker/containers.py (and readback.py) what pulumi-docker does with them"
@@ -300,7 +299,6 @@ def wait_healthy(client: Any, cid: str, spec: ContainerSpec, echo: Echo, *, obse
 
 
 def find(client: Any, name: str) -> dict[str, Any] | None:
-    """The container's inspect, or None when there is no such container."""
     import docker.errors
 
     try:

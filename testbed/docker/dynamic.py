@@ -5,7 +5,7 @@ the stored outputs, then update() or a replacement; delete() with the stored out
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi.dynamic.dynamic import PROVIDER_KEY
@@ -25,9 +25,6 @@ class DynamicState:
     id: str
     inputs: dict[str, Any]
     outs: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _check(node: Node, olds: dict[str, Any]) -> dict[str, Any]:

@@ -163,7 +163,6 @@ class Graph:
         return [n for n in self.nodes.values() if n.type == typ]
 
     def upstream(self, node: Node) -> list[Node]:
-        """The nodes `node` depends on, directly or not."""
         seen: set[str] = set()
         todo = list(node.deps)
         while todo:

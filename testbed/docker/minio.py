@@ -43,8 +43,7 @@ def provider_config(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_known(node: Node) -> None:
-    unknown = sorted(set(node.values) - KNOWN[node.type])
-    if unknown:
+    if unknown := sorted(set(node.values) - KNOWN[node.type]):
         raise MinioUnsupported(
             f"{node.label}: input(s) {unknown} are not reproduced on the S3 stand-in; known: "
             f"{sorted(KNOWN[node.type])} (teach testbed/docker/minio.py)"

@@ -37,9 +37,8 @@ class StandInError(RuntimeError):
 
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
+    for s in filter(None, secrets):
+        text = text.replace(s, "***")
     # weed shell prints identities with their keys: never show a secretKey, whoever it belongs to.
     return re.sub(r'("secretKey"\s*:\s*)"[^"]*"', r'\1"***"', text)
 
@@ -62,8 +61,7 @@ def check_secret(secret: str) -> None:
 def check_actions(actions: Iterable[str]) -> list[str]:
     """The actions sorted and deduplicated; a word or bucket SeaweedFS would not understand is an error."""
     out = sorted(set(actions))
-    bad = [a for a in out if not _ACTION.match(a)]
-    if bad:
+    if bad := [a for a in out if not _ACTION.match(a)]:
         raise ValueError(
             f"S3 stand-in actions {bad} are not allowed: one of {list(ACTION_WORDS)}, alone or as "
             "`Word:bucket` / `Word:bucket/prefix`"

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +247,7 @@ class Deployment:
             action, new_state, replaces = dynamic.up(node, dynamic.DynamicState(**old))
             if replaces:
                 report.changes[node.label] = list(replaces)
-        self.state.put("dynamic", node.urn, new_state.to_json())
+        self.state.put("dynamic", node.urn, asdict(new_state))
         return action
 
     def compare(self) -> dict[str, list[R.Change]]:
