@@ -23,19 +23,6 @@ def _echo(line: str) -> None:
     print(f"[docker {time.strftime('%H:%M:%S')}] {line}", flush=True)
 
 
-def client_and_images(ensure: bool):  # type: ignore[no-untyped-def]
-    """A client of the engine (testbed/docker/engine.py starts or finds it) and, with `ensure`, the images."""
-    from testbed.docker import engine
-
-    client = engine.client(echo=_echo)
-    if ensure:
-        from lakehouse.versions import load
-        from testbed.docker import images
-
-        images.ensure_images(client, load(), _echo)
-    return client
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m testbed.docker", description=__doc__)
     ap.add_argument("command", choices=["up", "down", "status", "compare"])
@@ -45,7 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     try:
-        client = client_and_images(ensure=args.command == "up" and not args.skip_images)
+        from testbed.docker import engine
+
+        client = engine.client(echo=_echo)
+        if args.command == "up" and not args.skip_images:
+            from lakehouse.versions import load
+            from testbed.docker import images
+
+            images.ensure_images(client, load(), _echo)
         dep = Deployment(client, stack=args.stack, echo=_echo)
         if args.command == "up":
             report = dep.up()
@@ -61,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             report = dep.down()
             print(f"down in {report.seconds:.0f} s; left: {dep.leftovers()}")
         else:
-            memory = dep.memory()
-            for row in dep.status_rows():
+            from testbed.docker import inventory
+
+            memory = inventory.memory(client, args.stack)
+            for row in inventory.status_rows(client, args.stack):
                 mem = memory.get(row["name"], {})
                 used = f"{mem['usage'] / 2**20:.0f} MiB (peak {mem['peak'] / 2**20:.0f})" if mem else ""
                 print(f"{row['name']:40} {row['status']:30} {used}")

@@ -1,14 +1,13 @@
 """pulumi-docker's Container (and Network, Volume) inputs as Docker Engine API calls, made the way its provider
-(kreuzwerker/terraform-provider-docker, see readback.py) makes them: memory inputs in MiB, healthcheck durations
-as Go durations in nanoseconds, created on `bridge` then moved to each `networks_advanced` network with its
-aliases, every upload a one-file tar (0644, 0744 when executable, or its `permissions`) extracted at `/` before
-start. An input this module does not know is refused by name: the program cannot grow a property the check
-ignores. The one deviation, below API 1.44 only: `healthcheck.start_interval` is dropped (Docker 20.10 refuses
-it), and the spec says so in `notes`.
+(see readback.py) makes them: memory in MiB, healthcheck durations as Go durations, created on `bridge` then moved
+to each `networks_advanced` network, every upload a one-file tar extracted at `/` before start. An input this
+module does not know is refused by name. The one deviation, below API 1.44 only: `healthcheck.start_interval` is
+dropped (Docker 20.10 refuses it), and the spec says so in `notes`.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import tarfile
 import time
@@ -16,10 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from testbed.docker.readback import MIB, READ_MIB, UNSET, parse_duration
+from testbed.docker import Echo
+from testbed.docker.readback import MIB, READ_HOST, READ_MIB, UNSET, parse_duration
 
-# Inputs translate() understands (every one the read-back knows, and the provider's own settings); anything
-# else in a Container's inputs fails the check by name.
 KNOWN_INPUTS = frozenset(UNSET) | {"wait", "waitTimeout", "start", "mustRun", "removeVolumes", "destroyGraceSeconds"}
 KNOWN_FIELDS = {
     "uploads": frozenset({"file", "content", "contentBase64", "executable", "permissions"}),
@@ -31,6 +29,7 @@ KNOWN_FIELDS = {
 }
 CONFIG_LISTS = {"envs": "Env", "command": "Cmd", "entrypoints": "Entrypoint"}
 CONFIG_STRINGS = {"stopSignal": "StopSignal", "user": "User", "workingDir": "WorkingDir"}
+HOST_DICTS = {"tmpfs": "Tmpfs", "sysctls": "Sysctls"}
 START_INTERVAL_API = (1, 44)
 DEFAULT_WAIT_TIMEOUT = 60  # upstream's Default for wait_timeout
 
@@ -100,8 +99,7 @@ def translate(inputs: Mapping[str, Any], api_version: str) -> ContainerSpec:
 
 
 def _refuse_unknown(inputs: Mapping[str, Any]) -> None:
-    unknown = sorted(set(inputs) - KNOWN_INPUTS)
-    if unknown:
+    if unknown := sorted(set(inputs) - KNOWN_INPUTS):
         raise UnknownInput(
             f"Container {inputs.get('name')!r} has input(s) {unknown} the check does not translate; "
             "teach testbed/docker/containers.py (and readback.py) what pulumi-docker does with them"
@@ -126,12 +124,8 @@ def _config(inputs: Mapping[str, Any]) -> dict[str, Any]:
     }
     if inputs.get("command") and any(c == "" for c in inputs["command"]):
         raise ContainerFailed(f"{inputs['name']}: values for command may not be empty")
-    for key, api in CONFIG_LISTS.items():
-        if inputs.get(key):
-            cfg[api] = list(inputs[key])
-    for key, api in CONFIG_STRINGS.items():
-        if inputs.get(key):
-            cfg[api] = inputs[key]
+    cfg |= {api: list(inputs[key]) for key, api in CONFIG_LISTS.items() if inputs.get(key)}
+    cfg |= {api: inputs[key] for key, api in CONFIG_STRINGS.items() if inputs.get(key)}
     if inputs.get("stopTimeout") is not None:
         cfg["StopTimeout"] = _int(inputs["stopTimeout"])
     if inputs.get("labels"):
@@ -140,18 +134,13 @@ def _config(inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _host_config(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    host: dict[str, Any] = {
-        "Privileged": bool(inputs.get("privileged", False)),
-        "PublishAllPorts": bool(inputs.get("publishAllPorts", False)),
-        "RestartPolicy": {
-            "Name": inputs.get("restart", "no"),
-            "MaximumRetryCount": _int(inputs.get("maxRetryCount", 0)),
-        },
-        "AutoRemove": bool(inputs.get("rm", False)),
-        "ReadonlyRootfs": bool(inputs.get("readOnly", False)),
-        "LogConfig": {"Type": inputs.get("logDriver", ""), "Config": dict(inputs.get("logOpts") or {}) or None},
+    # The booleans the read-back reads (privileged, rm, ...); networkMode is the one string among them.
+    host: dict[str, Any] = {api: bool(inputs.get(key, False)) for key, api in READ_HOST.items()}
+    restart = {"Name": inputs.get("restart", "no"), "MaximumRetryCount": _int(inputs.get("maxRetryCount", 0))}
+    host |= {
         "NetworkMode": inputs.get("networkMode", "bridge"),
-        "Init": bool(inputs.get("init", False)),
+        "RestartPolicy": restart,
+        "LogConfig": {"Type": inputs.get("logDriver", ""), "Config": dict(inputs.get("logOpts") or {}) or None},
         "Mounts": [],
     }
     for key, api in READ_MIB.items():
@@ -162,9 +151,7 @@ def _host_config(inputs: Mapping[str, Any]) -> dict[str, Any]:
         host["NanoCpus"] = round(float(inputs["cpus"]) * 10**9)
     if inputs.get("cpuShares"):
         host["CpuShares"] = _int(inputs["cpuShares"])
-    for key, api in (("tmpfs", "Tmpfs"), ("sysctls", "Sysctls")):
-        if inputs.get(key):
-            host[api] = dict(inputs[key])
+    host |= {api: dict(inputs[key]) for key, api in HOST_DICTS.items() if inputs.get(key)}
     return host
 
 
@@ -214,8 +201,6 @@ def _healthcheck(hc: Mapping[str, Any], api_version: str, notes: list[str], drop
 
 
 def _upload(u: Mapping[str, Any]) -> Upload:
-    import base64
-
     given = [k for k in ("content", "contentBase64") if u.get(k)]
     if len(given) != 1:
         raise UnknownInput(f"upload {u.get('file')!r}: exactly one of content, contentBase64 must be set, got {given}")
@@ -235,7 +220,6 @@ def upload_tar(upload: Upload) -> bytes:
 
 
 def create_and_start(client: Any, spec: ContainerSpec) -> str:
-    """Create the container, join its networks, write its uploads, start it; returns its id."""
     created = client.api.create_container_from_config(spec.body, spec.name)
     cid = created["Id"]
     if spec.networks:
@@ -254,9 +238,9 @@ def create_and_start(client: Any, spec: ContainerSpec) -> str:
     return cid
 
 
-def log_tail(client: Any, cid: str, lines: int = 60) -> str:
+def log_tail(client: Any, cid: str) -> str:
     try:
-        return client.api.logs(cid, tail=lines).decode(errors="replace")
+        return client.api.logs(cid, tail=60).decode(errors="replace")
     except Exception as exc:  # the container may be gone already
         return f"(no logs: {exc})"
 
@@ -279,14 +263,7 @@ def _health(info: Mapping[str, Any]) -> dict[str, Any] | None:
     return (info.get("State") or {}).get("Health")
 
 
-def wait_healthy(
-    client: Any,
-    cid: str,
-    spec: ContainerSpec,
-    echo: Callable[[str], None] = print,
-    *,
-    observe_after_timeout: float = 0,
-) -> float:
+def wait_healthy(client: Any, cid: str, spec: ContainerSpec, echo: Echo, *, observe_after_timeout: float = 0) -> float:
     """Wait as `wait=True` does: until Docker reports the container healthy, at most `wait_timeout` s; returns the
     seconds it took. A timeout raises with the state, the last probe outputs and the log tail, after watching
     `observe_after_timeout` s more only to say whether it became healthy later (`pulumi up` would have failed)."""
@@ -322,7 +299,6 @@ def wait_healthy(
 
 
 def find(client: Any, name: str) -> dict[str, Any] | None:
-    """The container's inspect, or None when there is no such container."""
     import docker.errors
 
     try:
@@ -344,13 +320,11 @@ def ensure_network(client: Any, v: Mapping[str, Any]) -> str:
 
 
 def ensure_volume(client: Any, v: Mapping[str, Any]) -> str:
-    if missing(client.api.inspect_volume, v["name"]):
-        labels = _labels(v.get("labels"))
-        client.api.create_volume(
-            v["name"], driver=v.get("driver", "local"), driver_opts=v.get("driverOpts"), labels=labels
-        )
-        return "created"
-    return "adopted"
+    if not missing(client.api.inspect_volume, v["name"]):
+        return "adopted"
+    labels, driver = _labels(v.get("labels")), v.get("driver", "local")
+    client.api.create_volume(v["name"], driver=driver, driver_opts=v.get("driverOpts"), labels=labels)
+    return "created"
 
 
 def _labels(items: Any) -> dict[str, str]:

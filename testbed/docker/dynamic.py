@@ -1,13 +1,11 @@
-"""The program's dynamic resources (KafkaTopic, StreamingJob, DeltaTables, SupersetDashboards, ...) run with their
-providers' own code, as the engine's provider host runs them (recording.py: the provider unpickled from the
-`__provider` input, the properties as the engine sends them): check() then create() on `up`; on a later `up`
-check() with the stored inputs as olds, then diff() against the stored outputs and update() or a replacement when
-it says so; delete() with the stored outputs at teardown. They reach the services through the published ports.
+"""The program's dynamic resources run with their providers' own code, as the engine's provider host runs them
+(recording.py): check() then create() on `up`; on a later `up` check() against the stored inputs, diff() against
+the stored outputs, then update() or a replacement; delete() with the stored outputs at teardown.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi.dynamic.dynamic import PROVIDER_KEY
@@ -28,9 +26,6 @@ class DynamicState:
     inputs: dict[str, Any]
     outs: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def _check(node: Node, olds: dict[str, Any]) -> dict[str, Any]:
     news = as_engine_sends(dict(node.inputs))
@@ -46,7 +41,6 @@ def _state(id_: Any, inputs: dict[str, Any], outs: dict[str, Any] | None) -> Dyn
 
 
 def create(node: Node) -> DynamicState:
-    """check() then create(), as on the first `up`."""
     inputs = _check(node, {})
     result = provider_of(inputs).create(inputs)
     return _state(result.id, inputs, result.outs)

@@ -11,21 +11,20 @@ at the block's end if it started it (the tests' fixture).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testbed import proc as procfs
+from testbed.docker import Echo
 from testbed.paths import cache_dir
 
-Echo = Callable[[str], None]
 DEFAULT_SOCKET = "/var/run/docker.sock"
 START_TIMEOUT = 180.0  # for /_ping to answer (a loaded 2-core machine, containerd starting too)
 STOP_TIMEOUT = 120.0  # after SIGTERM, for dockerd to stop its containers and exit, before SIGKILL
@@ -44,12 +43,8 @@ class Engine:
     pid: int | None = None  # of a dockerd this code started
 
 
-def _state_file() -> Path:
-    return cache_dir() / "docker" / "dockerd.json"
-
-
-def _log_file() -> Path:
-    return cache_dir() / "docker" / "dockerd.log"
+def _file(suffix: str) -> Path:
+    return cache_dir() / "docker" / f"dockerd.{suffix}"
 
 
 def _quiet(_line: str) -> None:
@@ -80,16 +75,9 @@ def _engine(c: Any, *, started_here: bool, pid: int | None = None) -> Engine:
 _STARTED: dict[int, subprocess.Popen] = {}  # the dockerds this process started (reaped when stopped)
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
-
-
 def _is_dockerd(pid: int, socket_path: str | None = None) -> bool:
     """`pid` runs dockerd (a zombie does not), listening on `socket_path` when one is given."""
-    argv = _cmdline(pid)
+    argv = procfs.argv(pid)
     if not argv or os.path.basename(argv[0]) != "dockerd":
         return False
     return socket_path is None or f"unix://{socket_path}" in argv
@@ -97,7 +85,7 @@ def _is_dockerd(pid: int, socket_path: str | None = None) -> bool:
 
 def _record() -> dict[str, Any] | None:
     try:
-        data = json.loads(_state_file().read_text())
+        data = json.loads(_file("json").read_text())
         return {"pid": int(data["pid"]), "socket": str(data["socket"])}
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -110,11 +98,11 @@ def _recorded_pid() -> int | None:
         return None
     if _is_dockerd(rec["pid"], rec["socket"]):
         return int(rec["pid"])
-    _state_file().unlink(missing_ok=True)
+    _file("json").unlink(missing_ok=True)
     return None
 
 
-def _start_dockerd(echo: Echo, socket_path: str, extra_args: tuple[str, ...]) -> int:
+def _start_dockerd(echo: Echo, socket_path: str) -> int:
     dockerd = shutil.which("dockerd")
     if dockerd is None:
         raise EngineError(
@@ -131,56 +119,37 @@ def _start_dockerd(echo: Echo, socket_path: str, extra_args: tuple[str, ...]) ->
             f"a dockerd this code started still runs ({_record()}) but does not answer at {socket_path}: stop it "
             "with `python -m testbed.docker.engine stop`"
         )
-    log = _log_file()
+    log = _file("log")
     log.parent.mkdir(parents=True, exist_ok=True)
     echo(f"no Docker engine answers: starting {dockerd} (log {log})")
     with log.open("ab") as out:
-        # A session of its own: the engine outlives this process (the stack's containers live in it) and a
-        # Ctrl-C of the caller does not reach it.
+        # A session of its own: the engine outlives this process and a Ctrl-C of the caller does not reach it.
+        argv = [dockerd, "--host", f"unix://{socket_path}"]
         proc = subprocess.Popen(
-            [dockerd, "--host", f"unix://{socket_path}", *extra_args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     _STARTED[proc.pid] = proc
-    _state_file().write_text(json.dumps({"pid": proc.pid, "socket": socket_path, "started": time.time()}))
+    _file("json").write_text(json.dumps({"pid": proc.pid, "socket": socket_path, "started": time.time()}))
     return proc.pid
 
 
 def _wait_for_socket(pid: int, socket_path: str, echo: Echo) -> Any:
-    deadline = time.monotonic() + START_TIMEOUT
     t0 = time.monotonic()
-    while time.monotonic() < deadline:
+    while time.monotonic() - t0 < START_TIMEOUT:
         c = _connect(f"unix://{socket_path}")
         if c is not None:
             echo(f"dockerd (pid {pid}) answers after {time.monotonic() - t0:.1f} s")
             return c
         # Our own child: poll() says whether it exited (its /proc cmdline is briefly empty right after exec).
         if _STARTED[pid].poll() is not None:
-            tail = _tail(_log_file())
+            tail = procfs.log_tail(_file("log"), 30)
             raise EngineError(f"dockerd (pid {pid}) exited before it answered; its log ends:\n{tail}")
         time.sleep(0.5)
-    raise EngineError(f"dockerd (pid {pid}) did not answer within {START_TIMEOUT:.0f} s; log: {_log_file()}")
+    raise EngineError(f"dockerd (pid {pid}) did not answer within {START_TIMEOUT:.0f} s; log: {_file('log')}")
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def connect(
-    echo: Echo | None = None,
-    *,
-    start: bool = True,
-    socket_path: str = DEFAULT_SOCKET,
-    dockerd_args: tuple[str, ...] = (),
-) -> Engine:
-    """The engine to use: DOCKER_HOST's, the one at `socket_path`, or (with `start`) a dockerd started here on it
-    (with `dockerd_args` after --host)."""
+def connect(echo: Echo = _quiet, *, start: bool = True, socket_path: str = DEFAULT_SOCKET) -> Engine:
+    """The engine to use: DOCKER_HOST's, the one at `socket_path`, or (with `start`) a dockerd started here on it."""
     if os.environ.get("DOCKER_HOST"):
         c = _connect(None)
         if c is None:
@@ -193,26 +162,22 @@ def connect(
         return _engine(c, started_here=False, pid=_recorded_pid() if ours else None)
     if not start:
         raise EngineError(f"no Docker engine answers at {socket_path}")
-    pid = _start_dockerd(echo or _quiet, socket_path, dockerd_args)
-    return _engine(_wait_for_socket(pid, socket_path, echo or _quiet), started_here=True, pid=pid)
+    pid = _start_dockerd(echo, socket_path)
+    return _engine(_wait_for_socket(pid, socket_path, echo), started_here=True, pid=pid)
 
 
-def client(echo: Echo | None = None, *, start: bool = True) -> Any:
+def client(echo: Echo = _quiet, *, start: bool = True) -> Any:
     """A docker.DockerClient of the engine `connect` finds or starts (a dockerd started here stays running)."""
     eng = connect(echo, start=start)
-    (echo or _quiet)(
-        f"Docker engine {eng.server_version}, API {eng.api_version}" + (" (started here)" * eng.started_here)
-    )
+    echo(f"Docker engine {eng.server_version}, API {eng.api_version}" + (" (started here)" * eng.started_here))
     return eng.client
 
 
-def stop(echo: Echo | None = None) -> bool:
-    """Stop the dockerd this code started (recorded in the state file); False when there is none of ours.
-    An engine started any other way is never touched."""
+def stop(echo: Echo = _quiet) -> bool:
+    """Stop the dockerd this code started (recorded in the state file); False when there is none of ours."""
     pid = _recorded_pid()
     if pid is None:
         return False
-    echo = echo or _quiet
     echo(f"stopping dockerd (pid {pid}), which testbed/docker/engine.py started")
     proc = _STARTED.pop(pid, None)
 
@@ -229,23 +194,8 @@ def stop(echo: Echo | None = None) -> bool:
         os.kill(pid, signal.SIGKILL)
         if proc is not None:
             proc.wait(timeout=60)
-    _state_file().unlink(missing_ok=True)
+    _file("json").unlink(missing_ok=True)
     return True
-
-
-@contextlib.contextmanager
-def session(
-    echo: Echo | None = None, *, socket_path: str = DEFAULT_SOCKET, dockerd_args: tuple[str, ...] = ()
-) -> Iterator[Engine]:
-    """An engine for a block (see connect); a dockerd started for it is stopped at the block's end."""
-    eng = connect(echo, socket_path=socket_path, dockerd_args=dockerd_args)
-    try:
-        yield eng
-    finally:
-        with contextlib.suppress(Exception):
-            eng.client.close()
-        if eng.started_here:
-            stop(echo)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,13 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m testbed.docker.engine", description=__doc__)
     ap.add_argument("command", choices=["status", "start", "stop"], nargs="?", default="status")
     args = ap.parse_args(argv)
-    echo: Echo = print
     try:
         if args.command == "stop":
-            if not stop(echo):
+            if not stop(print):
                 print("no dockerd started by testbed/docker/engine.py is running: nothing stopped")
             return 0
-        eng = connect(echo, start=args.command == "start")
+        eng = connect(print, start=args.command == "start")
     except EngineError as exc:
         print(f"error: {exc}")
         return 1

@@ -1,8 +1,7 @@
-"""The program's resource graph as the mocks record it, answered as the real providers answer (`EngineMocks`: a
-fresh random password of its length and rules, kept between runs by the caller; an image's id; a resource's
-given name), and the engine's order over it: each resource starts once all it depends on is done, as many at
-once as the graph allows; teardown runs the other way round. An input computed from a dynamic resource's output
-is not known before that resource exists: such a graph is refused rather than replayed with a guess.
+"""The program's resource graph as the mocks record it, answered as the real providers answer (`EngineMocks`), and
+the engine's order over it: each resource starts once all it depends on is done, as many at once as the graph
+allows; teardown the other way round. An input computed from a dynamic resource's output is refused (it is not
+known before that resource exists).
 """
 
 from __future__ import annotations
@@ -41,22 +40,15 @@ class GraphError(RuntimeError):
 
 
 def random_password(inputs: Mapping[str, Any]) -> str:
-    """A value pulumi-random's RandomPassword could return for these inputs: `length` characters, at least
-    `min_*` of each class, no class that is switched off (`upper`, `lower`, `numeric`, `special`), the special
-    characters of `overrideSpecial` when given."""
+    """A value pulumi-random's RandomPassword could return for these inputs (length, min_* per class, classes
+    switched off, overrideSpecial)."""
     length = int(inputs["length"])
-    classes = {
-        "upper": string.ascii_uppercase,
-        "lower": string.ascii_lowercase,
-        "numeric": string.digits,
-        "special": str(inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"),
-    }
+    classes = {"upper": string.ascii_uppercase, "lower": string.ascii_lowercase, "numeric": string.digits}
+    classes["special"] = str(inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?")
     rng = secrets.SystemRandom()
-    chars: list[str] = []
-    pool = ""
-    for key, alphabet in ((k, a) for k, a in classes.items() if inputs.get(k, True) is not False):
-        pool += alphabet
-        chars += [rng.choice(alphabet) for _ in range(int(inputs.get(f"min{key.capitalize()}", 0) or 0))]
+    on = {key: alphabet for key, alphabet in classes.items() if inputs.get(key, True) is not False}
+    pool = "".join(on.values())
+    chars = [rng.choice(a) for key, a in on.items() for _ in range(int(inputs.get(f"min{key.capitalize()}", 0) or 0))]
     if not pool:
         raise GraphError(f"RandomPassword inputs {dict(inputs)} switch every character class off")
     if len(chars) > length:
@@ -67,8 +59,8 @@ def random_password(inputs: Mapping[str, Any]) -> str:
 
 
 class EngineMocks(RecordingMocks):
-    """Mocks that answer as the real docker, random and minio providers would (see the module docstring);
-    `passwords` (by logical name) are kept and new ones added, `image_id` resolves a tag to the local image."""
+    """Mocks that answer as the real providers would: `passwords` (by logical name) are kept and new ones added,
+    `image_id` resolves a tag to the local image."""
 
     def __init__(self, image_id: Callable[[str], str], passwords: dict[str, str] | None = None) -> None:
         super().__init__()
@@ -107,7 +99,6 @@ class Node:
 
     @property
     def values(self) -> dict[str, Any]:
-        """The inputs with every secret unwrapped."""
         return plain(self.inputs)
 
     @property
@@ -139,17 +130,11 @@ class Graph:
         for r in regs.values():
             children.setdefault(r.parent, []).append(r.urn)
 
-        def custom_descendants(urn: str) -> set[str]:
-            out: set[str] = set()
-            for child in children.get(urn, []):
-                out |= {child} if regs[child].custom else custom_descendants(child)
-            return out
-
         def expand(urns: Iterable[str]) -> frozenset[str]:
             # A dependency on a component is one on every custom resource inside it (as the SDK expands it).
             out: set[str] = set()
             for urn in (u for u in urns if u in regs):
-                out |= {urn} if regs[urn].custom else custom_descendants(urn)
+                out |= {urn} if regs[urn].custom else expand(children.get(urn, []))
             return frozenset(out)
 
         nodes: dict[str, Node] = {}
@@ -178,7 +163,6 @@ class Graph:
         return [n for n in self.nodes.values() if n.type == typ]
 
     def upstream(self, node: Node) -> list[Node]:
-        """The nodes `node` depends on, directly or not."""
         seen: set[str] = set()
         todo = list(node.deps)
         while todo:
@@ -199,22 +183,14 @@ class Outcome:
 
 
 def run_graph(
-    graph: Graph,
-    action: Callable[[Node], None],
-    *,
-    reverse: bool = False,
-    only: Iterable[str] | None = None,
-    max_workers: int = 16,
+    graph: Graph, action: Callable[[Node], None], *, reverse: bool = False, only: Iterable[str] | None = None
 ) -> Outcome:
     """Run `action` on every node (of `only`, if given) once all it waits for is done - its dependencies, or
     with `reverse` its dependents - as many at once as the graph allows, like the engine. After a failure no
     new node starts (those already running finish); the failures and the nodes never started are returned."""
     chosen = set(only) if only is not None else set(graph.nodes)
-    waits: dict[str, set[str]] = {u: set() if reverse else set(graph.nodes[u].deps) & chosen for u in chosen}
-    if reverse:
-        for u in chosen:
-            for dep in graph.nodes[u].deps & chosen:
-                waits[dep].add(u)
+    forward = {u: set(graph.nodes[u].deps) & chosen for u in chosen}
+    waits = {u: {d for d in chosen if u in forward[d]} for u in chosen} if reverse else forward
     order = [u for u in graph.nodes if u in chosen]  # registration order among the ready ones
     outcome = Outcome()
     done: set[str] = set()
@@ -229,7 +205,7 @@ def run_graph(
         finally:
             outcome.spans[node.urn] = (start, time.monotonic() - begin)
 
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="graph") as pool:
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="graph") as pool:
         while True:
             for urn in [] if outcome.failures else [u for u in order if u not in started and waits[u] <= done]:
                 started.add(urn)
@@ -250,11 +226,8 @@ def run_graph(
 
 
 def record(mocks: EngineMocks, stack: str) -> Graph:
-    """The whole program's graph (its default config) under `mocks`, run in a thread with an event loop of its own.
-
-    Pulumi's mock runner drives whatever event loop is current in its thread, one callback at a time; in a
-    thread that already has one (Playwright's sync API keeps its loop current in the main thread) it would run
-    that loop's callbacks too - a browser route handler there deadlocked the e2e test."""
+    """The whole program's graph (its default config) under `mocks`, run in a thread with an event loop of its own:
+    Pulumi's mock runner drives whatever loop is current in its thread (Playwright's, in the e2e test: deadlock)."""
 
     def run() -> Recording:
         loop = asyncio.new_event_loop()

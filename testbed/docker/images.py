@@ -1,10 +1,9 @@
 """The images the Docker check runs: stand-ins under the official names and tags of versions.toml, and the project's
 own images built from images/spark/Dockerfile and images/superset/Dockerfile on them, unchanged.
 
-No registry is reachable here: each stand-in is built on this machine from the Debian root filesystem
-(rootfs.py) and the test bed's artifacts (standins/<name>/Dockerfile says what differs from the official image);
-the project's images are built as the stack builds them, with the classic builder (BuildKit would pull the
-frontend of a `# syntax=` line). An image whose `lakehouse.image.hash` label matches its recipe's hash is reused.
+No registry is reachable here: each stand-in is built from the Debian root filesystem (rootfs.py) and the test
+bed's artifacts (recipes.py); every build uses the classic builder (BuildKit would pull a `# syntax=` frontend).
+An image whose `lakehouse.image.hash` label matches its recipe's hash is reused.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from lakehouse.versions import Versions
 from testbed import artifacts
-from testbed.docker import rootfs
+from testbed.docker import Echo, rootfs
 from testbed.docker.recipes import (
     ALL_NAMES,
     PROJECT_BASES,
@@ -33,7 +32,6 @@ from testbed.docker.recipes import (
 )
 from testbed.paths import cache_dir
 
-Echo = Callable[[str], None]
 HASH_LABEL = "lakehouse.image.hash"
 STANDIN_LABEL = "lakehouse.standin.of"  # the official image it stands in for: an image without it is not ours
 ROLE_LABEL = "lakehouse.standin.role"
@@ -47,7 +45,6 @@ class ImageError(RuntimeError):
 
 @dataclass(frozen=True)
 class Result:
-    name: str
     tag: str
     image_id: str
     built: bool
@@ -73,7 +70,6 @@ def _link_tree(src: Path, dest: Path) -> None:
 
 
 def assemble(recipe: Recipe, into: Path) -> Path:
-    """The build context of a stand-in: its directory's files plus its artifacts, in `into`."""
     shutil.copytree(STANDINS / recipe.name, into, dirs_exist_ok=True)
     for rel, src in recipe.files.items():
         if not src.exists():
@@ -82,17 +78,12 @@ def assemble(recipe: Recipe, into: Path) -> Path:
     return into
 
 
-def _log_path(name: str) -> Path:
-    path = cache_dir() / "docker" / "logs" / f"{name}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _stream_build(client: Any, recipe: Recipe, context: Path, labels: dict[str, str], nocache: bool, echo: Echo) -> str:
     """Run one classic-builder build; returns the image id. Every line goes to the image's log file."""
     tail: list[str] = []
     image_id = ""
-    log = _log_path(recipe.name)
+    log = cache_dir() / "docker" / "logs" / f"{recipe.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         stream = client.api.build(
             path=str(context),
@@ -124,27 +115,6 @@ def _stream_build(client: Any, recipe: Recipe, context: Path, labels: dict[str, 
     return image_id
 
 
-def _build_one(client: Any, recipe: Recipe, digest: str, nocache: bool, echo: Echo) -> tuple[Any, float, float]:
-    """Build `recipe` (its stand-in base first); returns (image, build seconds, root filesystem seconds)."""
-    labels = {HASH_LABEL: digest}
-    base_seconds = 0.0
-    if recipe.standin_of:
-        labels |= {STANDIN_LABEL: recipe.standin_of, ROLE_LABEL: recipe.name}
-        base_seconds = rootfs.ensure_base(client, echo).seconds
-    echo(f"building {recipe.tag} ({recipe.name})")
-    t0 = time.monotonic()
-    if recipe.context_dir is not None:
-        _stream_build(client, recipe, recipe.context_dir, labels, nocache, echo)
-    else:
-        with rootfs.scratch_dir(f"context-{recipe.name}-") as tmp:
-            _stream_build(client, recipe, assemble(recipe, Path(tmp) / "context"), labels, nocache, echo)
-    seconds = time.monotonic() - t0
-    image = client.images.get(recipe.tag)
-    if (image.labels or {}).get(HASH_LABEL) != digest:
-        raise ImageError(f"{recipe.tag} was built but does not carry {HASH_LABEL}={digest}")
-    return image, seconds, base_seconds
-
-
 def _ensure(client: Any, recipe: Recipe, *, rebuild: bool, echo: Echo) -> Result:
     digest = image_hash(recipe)
     image = rootfs.find_image(client, recipe.tag)
@@ -156,28 +126,42 @@ def _ensure(client: Any, recipe: Recipe, *, rebuild: bool, echo: Echo) -> Result
             f"(`docker rmi {recipe.tag}`) if it should"
         )
     if image is not None and labels.get(HASH_LABEL) == digest and not rebuild:
-        return Result(recipe.name, recipe.tag, image.id, False, 0.0, int(image.attrs.get("Size", 0)))
-    image, seconds, base_seconds = _build_one(client, recipe, digest, rebuild, echo)
+        return Result(recipe.tag, image.id, False, 0.0, int(image.attrs.get("Size", 0)))
+    labels = {HASH_LABEL: digest}
+    base_seconds = 0.0
+    if recipe.standin_of:
+        labels |= {STANDIN_LABEL: recipe.standin_of, ROLE_LABEL: recipe.name}
+        base_seconds = rootfs.ensure_base(client, echo)
+    echo(f"building {recipe.tag} ({recipe.name})")
+    t0 = time.monotonic()
+    if recipe.context_dir is not None:
+        _stream_build(client, recipe, recipe.context_dir, labels, rebuild, echo)
+    else:
+        with rootfs.scratch_dir(f"context-{recipe.name}-") as tmp:
+            _stream_build(client, recipe, assemble(recipe, Path(tmp) / "context"), labels, rebuild, echo)
+    seconds = time.monotonic() - t0
+    image = client.images.get(recipe.tag)
+    if (image.labels or {}).get(HASH_LABEL) != digest:
+        raise ImageError(f"{recipe.tag} was built but does not carry {HASH_LABEL}={digest}")
     size = int(image.attrs.get("Size", 0))
     echo(f"built {recipe.tag} in {seconds:.0f} s ({size / 1e6:.0f} MB)")
-    return Result(recipe.name, recipe.tag, image.id, True, seconds, size, base_seconds)
+    return Result(recipe.tag, image.id, True, seconds, size, base_seconds)
 
 
+# The jobs' `import delta.tables` with the image's venv Python, pyspark's zips on the path as spark-submit puts them.
 SPARK_DELTA_CHECK = (
     'PYTHONPATH="$(ls /opt/spark/python/lib/*.zip | paste -sd:)" '
     '/opt/lakehouse/venv/bin/python3 -c "import delta.tables, sys; print(delta.tables.__file__)"'
 )
-"""`import delta.tables` with the image's venv Python, pyspark on the path as spark-submit puts it (the
-distribution's python/lib zips): the jobs' import, as every driver runs it."""
 
 
-def run_once(client: Any, image: str, command: list[str], *, timeout: float = 600, **kw: Any) -> tuple[int, str, str]:
+def run_once(client: Any, image: str, command: list[str]) -> tuple[int, str, str]:
     """Run `command` in a new container of `image` to its end: (exit code, stdout, stderr). The container is
     removed with its anonymous volumes (the SDK's `run(remove=True)` leaves those of an image's VOLUMEs behind)."""
-    c = client.containers.create(image, command, labels={CHECK_LABEL: "1"}, **kw)
+    c = client.containers.create(image, command, labels={CHECK_LABEL: "1"})
     try:
         c.start()
-        code = int(c.wait(timeout=timeout)["StatusCode"])
+        code = int(c.wait(timeout=600)["StatusCode"])
         out = c.logs(stdout=True, stderr=False).decode(errors="replace")
         err = c.logs(stdout=False, stderr=True).decode(errors="replace")
         return code, out, err
@@ -197,12 +181,8 @@ def check_spark_image(client: Any, tag: str) -> str:
     return where
 
 
-LANES = (
-    ("spark", "lakehouse-spark"),
-    ("superset", "lakehouse-superset", "kafka", "trino", "s3"),
-)
-"""Two builds at a time, each lane in order: the Spark image (its Maven and uv steps) is the longest chain, the
-rest fits beside it. Each lane starts with what the next image in it is built FROM."""
+# Two builds at a time, each lane in order (a base before what is built FROM it): Spark's is the longest chain.
+LANES = (("spark", "lakehouse-spark"), ("superset", "lakehouse-superset", "kafka", "trino", "s3"))
 
 
 def _ensure_project(client: Any, name: str, v: Versions, base_id: str, rebuild: bool, echo: Echo) -> Result:
@@ -220,19 +200,12 @@ def _ensure_project(client: Any, name: str, v: Versions, base_id: str, rebuild: 
 
 
 def ensure_report(
-    client: Any,
-    v: Versions,
-    echo: Echo = print,
-    *,
-    only: set[str] | None = None,
-    rebuild: bool = False,
+    client: Any, v: Versions, echo: Echo, *, only: set[str] | None = None, rebuild: bool = False
 ) -> list[Result]:
     """Every image (or those named in `only`, plus the stand-ins they are built FROM), built where missing or
-    stale; one Result each. `rebuild` builds the named images again without the layer cache. The two LANES
-    build side by side (the machine has 2 cores; the builds wait on the network and the disk a lot)."""
+    stale, the LANES side by side; one Result each. `rebuild` builds the named images without the layer cache."""
     names = set(ALL_NAMES) if only is None else set(only)
-    unknown = names - set(ALL_NAMES)
-    if unknown:
+    if unknown := names - set(ALL_NAMES):
         raise ImageError(f"unknown image name(s) {sorted(unknown)}; known: {list(ALL_NAMES)}")
     needed = names | {PROJECT_BASES[n] for n in names if n in PROJECT_BASES}
     # One process builds at a time; another one waits here and then finds the images it needs already built.
@@ -257,20 +230,16 @@ def ensure_report(
 
 
 def ensure_images(client: Any, v: Versions, echo: Echo = print) -> dict[str, str]:
-    """Every stand-in (under its official tag) and project image (under the stack's name), built where missing or
-    stale: official tag or project image name -> local image id."""
+    """ensure_report's images: official tag or project image name -> local image id."""
     return {r.tag: r.image_id for r in ensure_report(client, v, echo)}
-
-
-def _human(size: int) -> str:
-    return f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
 
 
 def table(results: list[Result]) -> Iterator[str]:
     yield f"{'image':<62} {'built':>6} {'seconds':>8} {'rootfs s':>8} {'size':>9}"
     for r in results:
+        size = f"{r.size / 1e9:.2f} GB" if r.size >= 1e9 else f"{r.size / 1e6:.0f} MB"
         built = "yes" if r.built else "cached"
-        yield f"{r.tag:<62} {built:>6} {r.seconds:>8.0f} {r.base_seconds:>8.0f} {_human(r.size):>9}"
+        yield f"{r.tag:<62} {built:>6} {r.seconds:>8.0f} {r.base_seconds:>8.0f} {size:>9}"
     total = sum(r.seconds + r.base_seconds for r in results)
     yield f"build times summed: {total:.0f} s (two lanes build at once: see the wall-clock time below)"
 

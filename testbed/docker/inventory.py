@@ -25,7 +25,6 @@ def objects(client: Any, stack: str) -> dict[str, list[tuple[str, str]]]:
 
 
 def purge(client: Any, stack: str) -> list[str]:
-    """Remove every container, volume and network of the stack; returns their names."""
     found = objects(client, stack)
     for cid, _ in found["containers"]:
         C.remove(client, cid)
@@ -37,13 +36,9 @@ def purge(client: Any, stack: str) -> list[str]:
 
 
 def status_rows(client: Any, stack: str) -> list[dict[str, Any]]:
-    p = prefix(stack)
-    rows = []
-    for c in client.api.containers(all=True):
-        name = (c.get("Names") or ["?"])[0].lstrip("/")
-        if name.startswith(p):
-            rows.append({"name": name, "state": c.get("State"), "status": c.get("Status")})
-    return sorted(rows, key=lambda r: r["name"])
+    named = [((c.get("Names") or ["?"])[0].lstrip("/"), c) for c in client.api.containers(all=True)]
+    rows = [{"name": n, "state": c.get("State"), "status": c.get("Status")} for n, c in named]
+    return sorted((r for r in rows if r["name"].startswith(prefix(stack))), key=lambda r: r["name"])
 
 
 def memory(client: Any, stack: str) -> dict[str, dict[str, int]]:
@@ -52,10 +47,6 @@ def memory(client: Any, stack: str) -> dict[str, dict[str, int]]:
     for row in status_rows(client, stack):
         if row["state"] == "running":
             mem = client.api.stats(row["name"], stream=False).get("memory_stats") or {}
-            usage = int(mem.get("usage") or 0)
-            out[row["name"]] = {
-                "usage": usage,
-                "peak": int(mem.get("max_usage") or usage),
-                "limit": int(mem.get("limit") or 0),
-            }
+            usage, limit = int(mem.get("usage") or 0), int(mem.get("limit") or 0)
+            out[row["name"]] = {"usage": usage, "peak": int(mem.get("max_usage") or usage), "limit": limit}
     return out

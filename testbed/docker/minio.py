@@ -1,11 +1,7 @@
-"""The program's pulumi-minio resources (Provider, S3Bucket, IamUser, IamPolicy, IamUserPolicyAttachment),
-created in the S3 stand-in that takes MinIO's place (s3standin.py: SeaweedFS) with the provider's root
-credentials: buckets (emptied first at teardown when `force_destroy`), users with their secret keys, and each
-attachment as the SeaweedFS actions its policies grant (testbed.services.s3.seaweed_actions, which refuses what
-it does not know). An input this module does not know is refused by name.
-
-Left unproven: MinIO's own server, admin API and IAM policy evaluation, and the pulumi-minio plugin's reads,
-diffs and retries (see FACTS.md): both are AGPL and never run on these machines.
+"""The program's pulumi-minio resources, created in the S3 stand-in that takes MinIO's place (s3standin.py) with
+the provider's root credentials: buckets, users with their secret keys, and each attachment as the SeaweedFS
+actions its policies grant (testbed.services.s3.seaweed_actions). An input this module does not know is refused.
+Left unproven: MinIO itself and the pulumi-minio plugin (AGPL: never run on these machines, see FACTS.md).
 """
 
 from __future__ import annotations
@@ -36,8 +32,7 @@ class MinioUnsupported(ValueError):
 
 
 def provider_config(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A provider resource's inputs as the plugin reads them: the SDK sends a provider's non-string inputs
-    JSON-encoded (`minio_ssl=False` arrives as "false"), so the boolean is decoded here."""
+    """A provider resource's inputs as the plugin reads them (the SDK sends `minio_ssl=False` as "false")."""
     out = dict(values)
     if isinstance(out.get("minioSsl"), str):
         try:
@@ -48,8 +43,7 @@ def provider_config(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_known(node: Node) -> None:
-    unknown = sorted(set(node.values) - KNOWN[node.type])
-    if unknown:
+    if unknown := sorted(set(node.values) - KNOWN[node.type]):
         raise MinioUnsupported(
             f"{node.label}: input(s) {unknown} are not reproduced on the S3 stand-in; known: "
             f"{sorted(KNOWN[node.type])} (teach testbed/docker/minio.py)"
@@ -71,8 +65,7 @@ class Admin:
 
 @dataclass
 class Minio:
-    """Applies the pulumi-minio nodes of one graph; `admin_for(provider_inputs)` gives the stand-in's operations
-    for a provider's endpoint and root credentials."""
+    """Applies the pulumi-minio nodes of one graph; `admin_for(provider_inputs)` gives the stand-in's operations."""
 
     admin_for: Callable[[Mapping[str, Any]], Admin]
     providers: dict[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -98,8 +91,7 @@ class Minio:
         admin.set_user_actions(user, sorted(actions))
 
     def load(self, nodes: list[Node]) -> None:
-        """Know the providers, policies and attachments of `nodes` without calling the stand-in (before a
-        teardown in a process that did not create them)."""
+        """Know the providers, policies and attachments of `nodes` without calling the stand-in (before a teardown)."""
         for node in nodes:
             v = node.values
             if node.type == MINIO_PROVIDER:

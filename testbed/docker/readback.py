@@ -1,13 +1,9 @@
 """What pulumi-docker would see on the next `pulumi up`: a container read back the way its provider reads it,
 and the properties that read would show as changed against the program's inputs.
 
-pulumi-docker 5.2.0 bridges kreuzwerker/terraform-provider-docker v4.5.0, whose create ends with a read: the
-state the next `up` diffs against is the read-back, not the inputs. Healthcheck durations read back in Go's
-format ("1m30s" for "90s"), sizes back in MiB, and Docker's own MemorySwap (twice Memory when only Memory is
-given) diffs against an unset `memory_swap`; `env`, `labels`, `volumes`, `upload` and `networks_advanced` are
-not read (the state keeps the creating run's inputs). The diff follows the Terraform SDK per property (UNSET):
-a Default stands in for an unset input, an unset Optional+Computed one never differs, an unset plain Optional
-one differs unless the state holds its zero value; `ports` compare by internal port, sets as sets.
+pulumi-docker 5.2.0 bridges kreuzwerker/terraform-provider-docker v4.5.0, whose create ends with a read: the next
+`up` diffs against the read-back (healthcheck durations in Go's format, sizes in MiB, Docker's own MemorySwap),
+not the inputs. The diff follows the Terraform SDK per property (UNSET); `ports` compare by internal port.
 """
 
 from __future__ import annotations
@@ -59,12 +55,8 @@ def go_duration(ns: int) -> str:
                 return sign + _fraction(u, size) + unit
     hours, rest = divmod(u, 3600 * 10**9)
     minutes, rest = divmod(rest, 60 * 10**9)
-    seconds = _fraction(rest, 10**9) + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{seconds}"
-    if minutes:
-        return f"{sign}{minutes}m{seconds}"
-    return sign + seconds
+    prefix = f"{hours}h{minutes}m" if hours else f"{minutes}m" if minutes else ""
+    return sign + prefix + _fraction(rest, 10**9) + "s"
 
 
 def _fraction(value: int, size: int) -> str:
@@ -89,12 +81,8 @@ READ_CONFIG = {"hostname": "Hostname", "domainname": "Domainname", "user": "User
 READ_CONFIG |= {"stopSignal": "StopSignal", "tty": "Tty", "stdinOpen": "OpenStdin"}
 READ_HOST = {"rm": "AutoRemove", "readOnly": "ReadonlyRootfs", "publishAllPorts": "PublishAllPorts", "init": "Init"}
 READ_HOST |= {"privileged": "Privileged", "networkMode": "NetworkMode"}
-READ_MIB = {
-    "memory": "Memory",
-    "memoryReservation": "MemoryReservation",
-    "memorySwap": "MemorySwap",
-    "shmSize": "ShmSize",
-}
+READ_MIB = {"memory": "Memory", "memoryReservation": "MemoryReservation"}
+READ_MIB |= {"memorySwap": "MemorySwap", "shmSize": "ShmSize"}
 
 
 def read_container(inspect: Mapping[str, Any], created_with: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,9 +127,8 @@ def read_container(inspect: Mapping[str, Any], created_with: Mapping[str, Any]) 
     return state
 
 
-# How each property diffs when the program leaves it unset (upstream's schema): ("default", value): the Default
-# stands in; "computed": Optional+Computed, never differs; "zero": plain Optional, differs unless the state
-# holds the type's zero value. A property the program sets is compared as given.
+# A property the program leaves unset (upstream's schema): "default": the Default stands in; "computed":
+# Optional+Computed, never differs; "zero": plain Optional, differs unless the state holds the type's zero value.
 UNSET: dict[str, tuple[str, Any]] = {
     "name": ("computed", None),
     "image": ("computed", None),
@@ -229,18 +216,16 @@ def _ports_differ(state: list[dict[str, Any]], program: list[dict[str, Any]]) ->
         }
 
     old, new = [norm(p) for p in state], [norm(p) for p in program]
-    if len(old) != len(new):
-        return True
-    for o in old:
+
+    def differs(o: dict[str, Any]) -> bool:
         same = [n for n in new if n["internal"] == o["internal"]]
         if not same:
             return True
         n = same[0]
-        if n["protocol"] != o["protocol"] and not any(x["protocol"] == o["protocol"] for x in same):
-            return True
-        if n["external"] != o["external"] or n["ip"] != o["ip"]:
-            return True
-    return False
+        protocol_gone = n["protocol"] != o["protocol"] and not any(x["protocol"] == o["protocol"] for x in same)
+        return protocol_gone or n["external"] != o["external"] or n["ip"] != o["ip"]
+
+    return len(old) != len(new) or any(differs(o) for o in old)
 
 
 def diff_container(state: Mapping[str, Any], program: Mapping[str, Any], *, skip: tuple[str, ...] = ()) -> list[Change]:
@@ -251,13 +236,9 @@ def diff_container(state: Mapping[str, Any], program: Mapping[str, Any], *, skip
     for prop, (kind, default) in UNSET.items():
         if prop in skip:
             continue
-        old = state.get(prop)
-        if prop in program:
-            new = program[prop]
-        elif kind == "computed":
+        if kind == "computed" and prop not in program:
             continue
-        else:
-            new = default
+        old, new = state.get(prop), program.get(prop, default)
         if prop in EMPTY_IS_NOOP and new == "":
             continue
         if prop == "healthcheck":

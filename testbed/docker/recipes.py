@@ -1,7 +1,6 @@
 """What each image of the Docker check is built from (images.py builds them): a Recipe's tag, Dockerfile, build
-args and context - a stand-in's directory under standins/ plus the test bed's artifacts, or the stack's own
-context directory as it is sent (with its .dockerignore) - and `image_hash` of everything a build reads, so an
-image whose label carries it needs no rebuild.
+args and context (a stand-in's directory under standins/ plus the test bed's artifacts, or the stack's own context
+directory), and `image_hash` of everything a build reads: an image whose label carries it needs no rebuild.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import json
 import os
 import platform
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,21 +20,17 @@ from testbed.docker import rootfs
 from testbed.paths import REPO, cache_dir
 
 STANDINS = Path(__file__).resolve().parent / "standins"
-RECIPE = 1
-"""Bump when the way contexts are assembled changes (it is part of every image's hash)."""
+RECIPE = 1  # bump when the way contexts are assembled changes (it is part of every image's hash)
+# components/spark.py and components/superset.py IMAGE_NAME (a unit test keeps them equal)
 SPARK_IMAGE_NAME = "lakehouse/spark"
 SUPERSET_IMAGE_NAME = "lakehouse/superset"
-"""components/spark.py IMAGE_NAME and components/superset.py IMAGE_NAME (a unit test keeps them equal; testbed/
-never imports components/)."""
 TRINO_LAUNCHER_PREFIXES = ("bin/",)
 
 
 @dataclass
 class Recipe:
-    """One image to build: its short name (standins/<name>, or lakehouse-spark/-superset), tag, Dockerfile
-    (relative to the context), build args and what the hash covers besides them (artifact keys, base image);
-    its context is `context_dir` sent as it is (with its .dockerignore), or standins/<name> plus `files`
-    (destination -> host file or directory, linked or copied in)."""
+    """One image to build; `identity` is what the hash covers besides the build args (artifact keys, base image);
+    the context is `context_dir` as it is, or standins/<name> plus `files` (destination -> host path)."""
 
     name: str
     tag: str
@@ -49,11 +43,8 @@ class Recipe:
 
 
 def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def tree_digest(root: Path, rel_paths: list[str] | None = None) -> str:
@@ -82,29 +73,18 @@ def context_files(context: Path, dockerfile: str) -> list[str]:
 
 
 def image_hash(recipe: Recipe) -> str:
-    """Hash of everything the image is built from (see the module docstring)."""
     if recipe.context_dir is not None:
         ctx = tree_digest(recipe.context_dir, context_files(recipe.context_dir, recipe.dockerfile))
     else:
         ctx = tree_digest(STANDINS / recipe.name)
-    blob = json.dumps(
-        {
-            "recipe": RECIPE,
-            "tag": recipe.tag,
-            "dockerfile": recipe.dockerfile,
-            "context": ctx,
-            "buildargs": recipe.buildargs,
-            "identity": recipe.identity,
-            "files": sorted(recipe.files),
-        },
-        sort_keys=True,
-        default=str,
-    )
+    fields = {"recipe": RECIPE, "tag": recipe.tag, "dockerfile": recipe.dockerfile, "context": ctx}
+    fields |= {"buildargs": recipe.buildargs, "identity": recipe.identity, "files": sorted(recipe.files)}
+    blob = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 def _cache_rel(path: Path) -> str:
-    """An artifact's place in the artifact cache: its directory name carries the hash of what it is built from."""
+    """An artifact's place in the cache (its directory name carries the hash of what it is built from)."""
     try:
         return str(path.resolve().relative_to(cache_dir()))
     except ValueError:
@@ -112,8 +92,8 @@ def _cache_rel(path: Path) -> str:
 
 
 def trino_launcher(v: Versions) -> Path:
-    """bin/ of io.trino:trino-server:<version>:tar.gz (Trino's launcher for this machine's architecture and
-    launcher.properties), from the same Maven artifact as testbed/artifacts.py trino_home; cached like it."""
+    """bin/ of io.trino:trino-server:<version>:tar.gz (the launcher for this machine's architecture), from the same
+    Maven artifact as testbed/artifacts.py trino_home; cached like it."""
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     key = artifacts.cache_key(TRINO_LAUNCHER_PREFIXES, arch, "executable")
 
@@ -140,8 +120,8 @@ def trino_launcher(v: Versions) -> Path:
 
 
 def _pyspark_package(home: Path) -> dict[str, Path]:
-    """The pyspark package's own modules (what the official image has in /opt/spark/python/pyspark), without the
-    distribution directories pyspark's wheel keeps beside them."""
+    """The pyspark package's own modules (the official image's /opt/spark/python/pyspark), without the wheel's
+    distribution directories."""
     skip = {"bin", "sbin", "jars", "python", "data", "examples", "licenses", "__pycache__"}
     return {f"spark/python/pyspark/{p.name}": p for p in sorted(home.iterdir()) if p.name not in skip}
 
@@ -165,17 +145,9 @@ def _trino(v: Versions) -> Recipe:
     from testbed import prereqs
 
     trino, launcher, jdk = artifacts.trino_home(v), trino_launcher(v), prereqs.trino_jdk().home
-    identity = {
-        "trino": _cache_rel(trino),
-        "launcher": _cache_rel(launcher),
-        "jdk": [jdk.name, (jdk / "release").read_text()],
-    }
-    files = {
-        "trino-server/lib": trino / "lib",
-        "trino-server/plugin": trino / "plugin",
-        "trino-server/bin": launcher,
-        "jdk": jdk,
-    }
+    release = (jdk / "release").read_text()
+    identity = {"trino": _cache_rel(trino), "launcher": _cache_rel(launcher), "jdk": [jdk.name, release]}
+    files = {f"trino-server/{d}": trino / d for d in ("lib", "plugin")} | {"trino-server/bin": launcher, "jdk": jdk}
     return Recipe("trino", v.trino_image, {"JDK_DIR": jdk.name}, identity, files=files)
 
 
@@ -191,14 +163,8 @@ def _s3(v: Versions) -> Recipe:
     return Recipe("s3", v.minio_image, {}, {"weed": _cache_rel(weed), "seaweedfs": v.seaweedfs}, files={"weed": weed})
 
 
-STANDIN_RECIPES: dict[str, Callable[[Versions], Recipe]] = {
-    "kafka": _kafka,
-    "spark": _spark,
-    "trino": _trino,
-    "superset": _superset,
-    "s3": _s3,
-}
-"""Stand-ins by short name (testbed/docker/standins/<name>); each recipe fetches, or finds cached, its artifacts."""
+# Stand-ins by short name (testbed/docker/standins/<name>); each recipe fetches, or finds cached, its artifacts.
+STANDIN_RECIPES = {"kafka": _kafka, "spark": _spark, "trino": _trino, "superset": _superset, "s3": _s3}
 
 
 def standin_recipe(name: str, v: Versions) -> Recipe:
@@ -209,32 +175,19 @@ def standin_recipe(name: str, v: Versions) -> Recipe:
     return recipe
 
 
-PROJECT_BASES = {"lakehouse-spark": "spark", "lakehouse-superset": "superset"}
-"""The project's images and the stand-in each is built FROM."""
+PROJECT_BASES = {"lakehouse-spark": "spark", "lakehouse-superset": "superset"}  # each built FROM that stand-in
 
 
 def project_recipe(name: str, v: Versions, base_id: str) -> Recipe:
-    """A project image as the stack builds it (components/spark.py, components/superset.py: context, Dockerfile,
-    build args, image name and tag); `base_id` is the id of the image it is built FROM (part of its hash)."""
+    """A project image as components/spark.py or superset.py builds it; `base_id` (its FROM) is part of its hash."""
     if name == "lakehouse-spark":
         args = v.spark_build_args()
-        return Recipe(
-            name=name,
-            tag=f"{SPARK_IMAGE_NAME}:{args['SPARK_VERSION']}",
-            buildargs=args,
-            identity={"base": base_id},
-            dockerfile="images/spark/Dockerfile",
-            context_dir=REPO,
-        )
+        tag = f"{SPARK_IMAGE_NAME}:{args['SPARK_VERSION']}"
+        return Recipe(name, tag, args, {"base": base_id}, dockerfile="images/spark/Dockerfile", context_dir=REPO)
     if name == "lakehouse-superset":
         args = v.superset_build_args()
-        return Recipe(
-            name=name,
-            tag=f"{SUPERSET_IMAGE_NAME}:{args['SUPERSET_IMAGE'].rpartition(':')[2]}",
-            buildargs=args,
-            identity={"base": base_id},
-            context_dir=REPO / "images" / "superset",
-        )
+        tag = f"{SUPERSET_IMAGE_NAME}:{args['SUPERSET_IMAGE'].rpartition(':')[2]}"
+        return Recipe(name, tag, args, {"base": base_id}, context_dir=REPO / "images" / "superset")
     raise ValueError(f"unknown project image {name!r}; known: {sorted(PROJECT_BASES)}")
 
 

@@ -1,21 +1,18 @@
 """Pulumi mocks that record every registered resource (`RecordingMocks`: type, name, inputs as the engine would
 receive them; `RecordingMonitor`: URN, parent, dependencies, provider), and `run_program`/`run_stack` to run a
-program, or the whole one as `__main__.py` does, under them. The unit tests (tests/components/stack_harness.py)
-assert on what `pulumi up` would ask for, with the distinctive fakes of `RecordingMocks.answer`; the Docker
-check creates it, with graph.py's EngineMocks answering as the real providers would.
+program, or the whole one as `__main__.py` does, under them: graph.py's EngineMocks answer as the real providers
+would, the unit tests' (tests/components/stack_harness.py) with distinctive fakes.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import dill
 import pulumi
-from google.protobuf import json_format
 from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
@@ -37,11 +34,6 @@ MINIO_POLICY = "minio:index/iamPolicy:IamPolicy"
 MINIO_ATTACHMENT = "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment"
 KAFKA_TOPIC = "pulumi-python:dynamic/lakehouse:KafkaTopic"
 DYNAMIC_PREFIX = "pulumi-python:dynamic/"
-
-
-def random_result(name: str, length: int) -> str:
-    """The tests' pulumi-random password named `name`: distinctive, of its length."""
-    return ("RANDOM" + hashlib.sha512(name.encode()).hexdigest())[:length]
 
 
 class DynamicCheckFailed(RuntimeError):
@@ -94,25 +86,14 @@ def engine_check(args: pulumi.runtime.MockResourceArgs, unknown: frozenset[str] 
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every resource; answers with its inputs plus the outputs `answer` computes. Like the engine, it
-    runs each dynamic provider's check() (`engine_check`); `run_program` then fails with DynamicCheckFailed naming
-    every refusal (collected, not raised here: raised inside the mock monitor, it reaches pytest through so many
-    asyncio frames that Python 3.11's traceback rendering breaks down)."""
+    """Records every resource; answers with its inputs plus the outputs `answer` computes. Each dynamic provider's
+    check() refusal is collected for `run_program` to raise (raised in here, Python 3.11's traceback breaks down)."""
 
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.check_failures: list[str] = []
 
     def answer(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
-        """The outputs a provider computes beyond the inputs (distinctive fakes for the unit tests)."""
-        if args.typ == RANDOM_PASSWORD:
-            return {"result": random_result(args.name, int(args.inputs["length"]))}
-        if args.typ == REMOTE_IMAGE:
-            return {"imageId": "sha256:" + hashlib.sha256(str(args.inputs.get("name")).encode()).hexdigest()}
-        if args.typ == IMAGE:
-            return {"repoDigest": "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()}
-        if args.typ == NETWORK:
-            return {"name": args.inputs.get("name", args.name)}
         return {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -128,27 +109,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @dataclass(frozen=True)
 class Registration:
-    """How a resource was registered: dependencies (explicit and implicit), the options the engine acts on at
-    replacement, the outputs as the state keeps them (secrets as Pulumi's envelopes), the provider reference
-    (`<provider URN>::<id>`, '' for a default one), the URNs each input came from; `custom` is False for
-    component resources."""
+    """How a resource was registered: dependencies (explicit and implicit), the provider reference
+    (`<provider URN>::<id>`), the URNs each input came from."""
 
     urn: str
     type: str
     name: str
     parent: str
     dependencies: frozenset[str]
-    replacement_trigger: Any = None
-    delete_before_replace: bool = False
-    outputs: dict[str, Any] = field(default_factory=dict)
-    additional_secret_outputs: tuple[str, ...] = ()
     provider: str = ""
     property_dependencies: dict[str, frozenset[str]] = field(default_factory=dict)
     custom: bool = True
 
 
 class RecordingMonitor(MockMonitor):
-    """The mock engine, also keeping each registration's parent and dependencies (depends_on and inputs)."""
+    """The mock engine, also keeping each registration."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
@@ -157,34 +132,19 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type.startswith(DYNAMIC_PREFIX):
-            # A fresh stack's preview: every input computed from another resource (a generated password, a
-            # container's output) is not known yet. check() must let it through (and check it at `up`).
+            # A fresh stack's preview: an input computed from another resource is not known yet; check() must pass.
             args = next(r for r in reversed(self.mocks.resources) if r.name == request.name)
             from_resources = frozenset(k for k, urns in request.propertyDependencies.items() if urns.urns)
             if from_resources and (refused := engine_check(args, unknown=from_resources)):
                 self.mocks.check_failures.append(refused)
+        self.registrations.append(self.registration(request, response))
+        return response
+
+    def registration(self, request: Any, response: Any) -> Registration:
         per_property = {prop: frozenset(urns.urns) for prop, urns in request.propertyDependencies.items()}
         deps = frozenset(request.dependencies).union(*per_property.values())
-        trigger = (
-            json_format.MessageToDict(request.replacement_trigger) if request.HasField("replacement_trigger") else None
-        )
-        self.registrations.append(
-            Registration(
-                response.urn,
-                request.type,
-                request.name,
-                request.parent,
-                deps,
-                replacement_trigger=trigger,
-                delete_before_replace=request.deleteBeforeReplace,
-                outputs=json_format.MessageToDict(response.object),
-                additional_secret_outputs=tuple(request.additionalSecretOutputs),
-                provider=request.provider,
-                property_dependencies=per_property,
-                custom=request.custom,
-            )
-        )
-        return response
+        args = (response.urn, request.type, request.name, request.parent, deps, request.provider, per_property)
+        return Registration(*args, custom=request.custom)
 
 
 @dataclass
@@ -195,38 +155,6 @@ class Recording:
     registrations: list[Registration] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
-
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.resources if r.typ == typ]
-
-    def registration(self, typ: str, name: str) -> Registration:
-        (found,) = [r for r in self.registrations if r.type == typ and r.name == name]
-        return found
-
-    def urn(self, typ: str, name: str) -> str:
-        return self.registration(typ, name).urn
-
-    def depends_on(self, typ: str, name: str) -> frozenset[str]:
-        """URNs the resource waits for (depends_on and resources whose outputs it takes as inputs)."""
-        return self.registration(typ, name).dependencies
-
-    def containers(self) -> dict[str, dict[str, Any]]:
-        """Container inputs (secrets unwrapped) by hostname (kafka-1, minio, ...: the same in every stack)."""
-        return {plain(r.inputs)["hostname"]: plain(r.inputs) for r in self.of_type(CONTAINER)}
-
-    def raw_containers(self) -> dict[str, dict[str, Any]]:
-        """Container inputs as recorded (secrets still wrapped), by hostname."""
-        return {plain(r.inputs["hostname"]): r.inputs for r in self.of_type(CONTAINER)}
-
-    def docker_names(self, typ: str) -> set[str]:
-        """The Docker names (`name` input) of every resource of type `typ` (containers, volumes, networks)."""
-        return {plain(r.inputs)["name"] for r in self.of_type(typ)}
-
-    def env(self, container: str) -> dict[str, str]:
-        return dict(e.split("=", 1) for e in self.containers()[container].get("envs") or [])
-
-    def uploads(self, container: str) -> dict[str, str]:
-        return {u["file"]: u["content"] for u in self.containers()[container].get("uploads") or []}
 
 
 def _reset_runtime() -> None:
@@ -239,14 +167,14 @@ def run_program(
     program: Callable[[], Mapping[str, Any] | None],
     config: Mapping[str, str] | None = None,
     secret_keys: list[str] | None = None,
-    mocks: RecordingMocks | None = None,
+    *,
+    mocks: RecordingMocks,
     stack: str = STACK,
+    monitor_type: type[RecordingMonitor] = RecordingMonitor,
 ) -> Recording:
-    """Run `program` under `mocks` (fresh RecordingMocks by default) with `lakehouse:*` config; wait for every
-    registration."""
+    """Run `program` under `mocks` with `lakehouse:*` config; wait for every registration."""
     _reset_runtime()
-    mocks = mocks if mocks is not None else RecordingMocks()
-    monitor = RecordingMonitor(mocks)
+    monitor = monitor_type(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     full = {f"{PROJECT}:{k}": str(v) for k, v in (config or {}).items()}
     pulumi.runtime.set_all_config(full, [f"{PROJECT}:{k}" for k in (secret_keys or [])])
@@ -273,14 +201,9 @@ def run_program(
     return recording
 
 
-def run_stack(
-    config: Mapping[str, str] | None = None,
-    secret_keys: list[str] | None = None,
-    mocks: RecordingMocks | None = None,
-    stack: str = STACK,
-) -> Recording:
-    """The whole program, as `__main__.py` runs it (config loaded and validated first)."""
+def run_stack(config: Mapping[str, str] | None = None, secret_keys: list[str] | None = None, **kw: Any) -> Recording:
+    """The whole program, as `__main__.py` runs it (config loaded and validated first); `kw` as run_program's."""
     from components.config import load_stack_config
     from components.lakehouse import deploy
 
-    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, mocks, stack=stack)
+    return run_program(lambda: deploy(load_stack_config()), config, secret_keys, **kw)

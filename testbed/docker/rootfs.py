@@ -1,8 +1,7 @@
 """The Debian root filesystem the stand-in images are built FROM: `mmdebstrap` (Debian's packages only), imported
 as a local image once per machine (its tag carries the hash of everything it is made of). The machine's CA
-certificates go in before any package, so the system bundle and Java's trust store hold them and builds inside
-the containers reach what this machine reaches; docs, man pages and translations stay out, as in Debian's slim
-images (also for packages added later).
+certificates go in before any package (the system bundle and Java's trust store hold them); docs, man pages and
+translations stay out, as in Debian's slim images.
 """
 
 from __future__ import annotations
@@ -12,38 +11,30 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from testbed.artifacts import _lock
+from testbed.docker import Echo
 from testbed.paths import cache_dir
 
-Echo = Callable[[str], None]
 SUITE = "bookworm"
 VARIANT = "minbase"
 REPOSITORY = "lakehouse-standin/debian"
 KEY_LABEL = "lakehouse.rootfs.key"
 CA_DIR = Path("/usr/local/share/ca-certificates")
-RECIPE = 1
-"""Bump when the mmdebstrap options below change (it is part of the key)."""
+RECIPE = 1  # bump when the mmdebstrap options below change (it is part of the key)
 # Debian's slim images leave these out (docs except copyright files, man pages, translations).
 DPKG_EXCLUDES = (
     "path-exclude=/usr/share/doc/*",
     "path-include=/usr/share/doc/*/copyright",
-    "path-exclude=/usr/share/man/*",
-    "path-exclude=/usr/share/info/*",
-    "path-exclude=/usr/share/groff/*",
-    "path-exclude=/usr/share/lintian/*",
-    "path-exclude=/usr/share/locale/*",
+    *(f"path-exclude=/usr/share/{d}/*" for d in ("man", "info", "groff", "lintian", "locale")),
 )
 APT_OPTIONS = ('Acquire::Languages "none"',)
 APT_IMAGE_CONFIG = (
-    # Set once the root filesystem is done (mmdebstrap's own run needs the downloaded files): apt-get in the images'
-    # builds deletes the packages it downloaded after installing them and keeps no binary package caches, as
-    # Debian's own images arrange with their docker-clean hook, so an apt-get layer does not carry ~200 MB of
-    # /var/cache/apt besides the packages themselves.
+    # Set once the root filesystem is done (mmdebstrap needs the downloaded files): apt-get in the images' builds
+    # keeps no downloaded packages nor binary caches (Debian's docker-clean hook), ~200 MB less per apt-get layer.
     'APT::Keep-Downloaded-Packages "false";',
     'Dir::Cache::pkgcache "";',
     'Dir::Cache::srcpkgcache "";',
@@ -54,32 +45,21 @@ CUSTOMIZE_HOOKS = (
     'rm -f "$1"/var/cache/apt/*.bin',
 )
 SETUP_HOOKS = (
-    # OpenJDK's postinst links its man page into /usr/share/man/man1 and fails when the directory is missing,
-    # which the man-page exclusion above leaves it (the same fix as Debian's slim images need).
+    # OpenJDK's postinst fails without /usr/share/man/man1, which the man-page exclusion leaves out.
     'mkdir -p "$1/usr/share/man/man1"',
 )
+# The one base of every stand-in (each adds its own packages with apt-get): a minbase takes 60-120 s here.
 BASE_PACKAGES = ("ca-certificates",)
-"""The one base of every stand-in (each adds its own packages with apt-get, as the official images do): one
-minbase takes 60-120 s here, so one per stand-in would cost minutes on every fresh CI machine for no gain."""
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-BUILD_TIMEOUT = 1800.0
-"""mmdebstrap downloads and unpacks a few hundred MB: minutes on a loaded machine, never half an hour."""
+BUILD_TIMEOUT = 1800.0  # mmdebstrap downloads and unpacks a few hundred MB: minutes, never half an hour
 
 
 class RootfsError(RuntimeError):
     """The root filesystem could not be built or imported; the message has mmdebstrap's output."""
 
 
-@dataclass(frozen=True)
-class Base:
-    ref: str
-    """Local image reference (repository:tag), usable in FROM."""
-    built: bool
-    seconds: float
-
-
-def ca_certificates(ca_dir: Path = CA_DIR) -> list[Path]:
-    return sorted(ca_dir.glob("*.crt")) if ca_dir.is_dir() else []
+def ca_certificates() -> list[Path]:
+    return sorted(CA_DIR.glob("*.crt")) if CA_DIR.is_dir() else []
 
 
 def rootfs_key(packages: Sequence[str], certs: Sequence[Path], *, suite: str = SUITE, variant: str = VARIANT) -> str:
@@ -93,27 +73,24 @@ def rootfs_key(packages: Sequence[str], certs: Sequence[Path], *, suite: str = S
     return h.hexdigest()[:16]
 
 
-def base_ref(packages: Sequence[str] = BASE_PACKAGES) -> str:
+def base_ref() -> str:
     """The base image's reference: its tag is the hash of its packages and this machine's CA certificates."""
-    return f"{REPOSITORY}:{SUITE}-{rootfs_key(packages, ca_certificates())}"
+    return f"{REPOSITORY}:{SUITE}-{rootfs_key(BASE_PACKAGES, ca_certificates())}"
 
 
-def mmdebstrap_argv(
-    packages: Sequence[str], certs: Sequence[Path], out: Path, *, suite: str = SUITE, variant: str = VARIANT
-) -> list[str]:
-    argv = ["mmdebstrap", f"--variant={variant}"]
+def mmdebstrap_argv(packages: Sequence[str], certs: Sequence[Path], out: Path) -> list[str]:
+    argv = ["mmdebstrap", f"--variant={VARIANT}"]
     argv += [f"--aptopt={opt}" for opt in APT_OPTIONS]
     argv += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
     argv += [f"--setup-hook={hook}" for hook in SETUP_HOOKS]
     if packages:
         argv.append("--include=" + ",".join(packages))
     if certs:
-        # In place before any package is unpacked: ca-certificates' postinst (and ca-certificates-java's hook)
-        # then build the bundle and the Java trust store with them.
+        # Before any package is unpacked: the bundle and the Java trust store are built with them.
         argv.append(f'--setup-hook=mkdir -p "$1{CA_DIR}"')
         argv.append("--setup-hook=copy-in " + " ".join(str(c) for c in certs) + f" {CA_DIR}/")
     argv += [f"--customize-hook={hook}" for hook in CUSTOMIZE_HOOKS]
-    argv += [suite, str(out)]
+    argv += [SUITE, str(out)]
     return argv
 
 
@@ -135,17 +112,17 @@ def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(dir=work, prefix=prefix)
 
 
-def ensure_base(client: Any, echo: Echo, packages: Sequence[str] = BASE_PACKAGES) -> Base:
-    """The local base image with exactly `packages` on Debian SUITE minbase, built and imported if missing."""
+def ensure_base(client: Any, echo: Echo) -> float:
+    """The local base image (BASE_PACKAGES on Debian SUITE minbase), built and imported if missing: the seconds
+    that took (0 when it was there)."""
     if shutil.which("mmdebstrap") is None:
         raise RootfsError("mmdebstrap is missing: `apt-get install -y mmdebstrap` (Debian's package)")
-    packages = sorted(set(packages))
-    certs = ca_certificates()
+    packages, certs = sorted(set(BASE_PACKAGES)), ca_certificates()
     key = rootfs_key(packages, certs)
     ref = f"{REPOSITORY}:{SUITE}-{key}"
     with _lock(f"rootfs-{key}"):
         if find_image(client, ref, KEY_LABEL, key) is not None:
-            return Base(ref, built=False, seconds=0.0)
+            return 0.0
         t0 = time.monotonic()
         with scratch_dir("rootfs-") as tmp:
             tar = Path(tmp) / "rootfs.tar"
@@ -159,12 +136,11 @@ def ensure_base(client: Any, echo: Echo, packages: Sequence[str] = BASE_PACKAGES
                 out = (done.stdout + done.stderr)[-5000:]
                 raise RootfsError(f"mmdebstrap exited {done.returncode}: {' '.join(argv)}\n{out}")
             repository, tag = ref.split(":")
-            # An imported image has no configuration: PATH as Debian's own images set it (a Dockerfile's
-            # `ENV PATH=...:${PATH}` needs it), and the key the image is found by.
+            # An imported image has no configuration: PATH as Debian's images set it, and the key it is found by.
             changes = [f"ENV PATH={DEFAULT_PATH}", f"LABEL {KEY_LABEL}={key}", 'CMD ["bash"]']
             client.api.import_image_from_file(str(tar), repository=repository, tag=tag, changes=changes)
         seconds = time.monotonic() - t0
         if find_image(client, ref, KEY_LABEL, key) is None:
             raise RootfsError(f"importing the root filesystem as {ref} did not produce that image")
         echo(f"{ref}: root filesystem built and imported in {seconds:.0f} s")
-        return Base(ref, built=True, seconds=seconds)
+        return seconds

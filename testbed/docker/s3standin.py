@@ -1,9 +1,7 @@
 """The S3 stand-in (standins/s3: SeaweedFS in MinIO's place), administered live as pulumi-minio administers MinIO:
 buckets through the S3 API with the root credentials; users (access key = name, a secret key, SeaweedFS actions
-such as `Read:lake`) through `weed shell`'s `s3.configure ... -apply` in the container, which the S3 gateway
-picks up within a second or so. `admin()` binds these to the stand-in publishing a pulumi-minio provider's
-`minioServer`. weed shell echoes identities with their secret keys: its output stays in memory, redacted before
-any of it is shown.
+such as `Read:lake`) through `weed shell`'s `s3.configure ... -apply` in the container. `admin()` binds these to
+the stand-in publishing a provider's `minioServer`. weed shell's output holds secret keys: redacted before shown.
 """
 
 from __future__ import annotations
@@ -16,27 +14,21 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from testbed.docker import Echo
 from testbed.docker.images import ROLE_LABEL
 
-Echo = Callable[[str], None]
-SHELL = ["s3-standin-shell"]
-"""`weed shell` against the stand-in's own master (a script in the image)."""
+SHELL = ["s3-standin-shell"]  # `weed shell` against the stand-in's own master (a script in the image)
 ROLE = "s3"
 API_PORT = "9000/tcp"
 SHELL_TIMEOUT = 120.0
-APPLY_WAIT = 30.0
-"""Seconds a change may take to reach the S3 gateway (it follows the filer's identity file; ~1 s here)."""
+APPLY_WAIT = 30.0  # seconds a change may take to reach the S3 gateway (~1 s here)
 
 ACTION_WORDS = ("Admin", "Read", "Write", "List", "Tagging")
 _BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 _ACTION = re.compile(rf"^({'|'.join(ACTION_WORDS)})(:{_BUCKET}(/[^\s,]*)?)?$")
 _BUCKET_NAME = re.compile(rf"^{_BUCKET}$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=-]{2,127}$")
-_SECRET = re.compile(r"^[!#-&(-\[\]-~]{8,128}$")
-"""Printable ASCII without spaces, quotes or backslashes: weed shell splits its command line on spaces and
-quotes."""
-
-
+_SECRET = re.compile(r"^[!#-&(-\[\]-~]{8,128}$")  # no spaces, quotes or backslashes: weed shell splits on them
 _SHELL_FAILURE = re.compile(r"^\s*(error:|unknown command|flag provided but not defined|Usage of )", re.M | re.I)
 
 
@@ -45,9 +37,8 @@ class StandInError(RuntimeError):
 
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
+    for s in filter(None, secrets):
+        text = text.replace(s, "***")
     # weed shell prints identities with their keys: never show a secretKey, whoever it belongs to.
     return re.sub(r'("secretKey"\s*:\s*)"[^"]*"', r'\1"***"', text)
 
@@ -70,8 +61,7 @@ def check_secret(secret: str) -> None:
 def check_actions(actions: Iterable[str]) -> list[str]:
     """The actions sorted and deduplicated; a word or bucket SeaweedFS would not understand is an error."""
     out = sorted(set(actions))
-    bad = [a for a in out if not _ACTION.match(a)]
-    if bad:
+    if bad := [a for a in out if not _ACTION.match(a)]:
         raise ValueError(
             f"S3 stand-in actions {bad} are not allowed: one of {list(ACTION_WORDS)}, alone or as "
             "`Word:bucket` / `Word:bucket/prefix`"
@@ -110,16 +100,13 @@ def _exec_stdin(container: Any, argv: list[str], data: bytes, timeout: float) ->
     return (code if isinstance(code, int) else -1), out.decode(errors="replace"), err.decode(errors="replace")
 
 
-def weed_shell(
-    container: Any, commands: list[str], *, secrets: Iterable[str] = (), timeout: float = SHELL_TIMEOUT
-) -> str:
-    """Run `weed shell` commands in the stand-in (one session, commands on stdin); returns its stdout. The output
-    may hold secret keys: callers never show it unredacted."""
+def weed_shell(container: Any, commands: list[str], *, secrets: Iterable[str] = ()) -> str:
+    """Run `weed shell` commands in the stand-in (one session, commands on stdin); returns its stdout (which may
+    hold secret keys)."""
     secrets = list(secrets)
-    code, out, err = _exec_stdin(container, SHELL, ("\n".join(commands) + "\n").encode(), timeout)
+    code, out, err = _exec_stdin(container, SHELL, ("\n".join(commands) + "\n").encode(), SHELL_TIMEOUT)
     said = _redact(f"{out}\n{err}".strip(), secrets)
-    # weed shell exits 1 on an unknown command, but 0 after an "error: ..." line or a flag it does not know (it
-    # prints the command's usage then): all of them are failures.
+    # weed shell exits 0 after an "error: ..." line or an unknown flag (printing the usage): failures too.
     if code != 0 or _SHELL_FAILURE.search(out + err):
         shown = [_redact(c, secrets) for c in commands]
         raise StandInError(f"weed shell in {container.name} failed (exit {code}) on {shown}:\n{said[-3000:]}")
@@ -127,8 +114,7 @@ def weed_shell(
 
 
 def identities(container: Any) -> dict[str, dict[str, Any]]:
-    """Every identity of the stand-in by name, as `s3.configure` prints it (credentials included: keep it in
-    memory)."""
+    """Every identity of the stand-in by name, as `s3.configure` prints it (credentials included)."""
     output = weed_shell(container, ["s3.configure"])
     start, end = output.find("{"), output.rfind("}")
     if start < 0 or end < start:
@@ -138,11 +124,6 @@ def identities(container: Any) -> dict[str, dict[str, Any]]:
     except ValueError as exc:
         raise StandInError(f"weed shell printed an unreadable configuration: {exc}") from exc
     return {i["name"]: i for i in config.get("identities") or []}
-
-
-def users(container: Any) -> dict[str, list[str]]:
-    """User name -> its actions (sorted); no keys."""
-    return {name: sorted(i.get("actions") or []) for name, i in identities(container).items()}
 
 
 def _change_user(
@@ -208,7 +189,6 @@ def set_user_actions(container: Any, name: str, actions: Iterable[str]) -> None:
 
 
 def delete_user(container: Any, name: str) -> None:
-    """Remove the user `name`; nothing to do when it is not there."""
     check_user(name)
     current = identities(container).get(name)
     _change_user(
@@ -241,7 +221,6 @@ def _code(exc: Exception) -> str:
 
 
 def create_bucket(endpoint: Endpoint, name: str) -> None:
-    """Create the bucket `name` (nothing to do when the root user has it already)."""
     from botocore.exceptions import ClientError
 
     check_bucket(name)
@@ -275,10 +254,6 @@ def delete_bucket(endpoint: Endpoint, name: str, force: bool = False) -> None:
         if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
             return
         raise StandInError(f"deleting bucket {name} on {endpoint.url}: {_code(exc)}") from exc
-
-
-def buckets(endpoint: Endpoint) -> list[str]:
-    return sorted(b["Name"] for b in endpoint.s3().list_buckets().get("Buckets") or [])
 
 
 def admin(client: Any, provider: Mapping[str, Any], echo: Echo | None = None) -> Any:

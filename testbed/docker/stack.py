@@ -1,45 +1,38 @@
 """The stack on the local Docker engine, as `pulumi up` would make it: `Deployment.up()` records the program
-(graph.py), refuses what it cannot reproduce before creating anything (an unknown resource type or input, a taken
-port), then creates every resource in the program's dependency order, in parallel where the graph allows.
-A later `up` adopts each container whose read-back (readback.py) shows no change and replaces the others (the
-report names the changes); each dynamic resource goes through check/diff/update. `compare()` is that read-back
-alone, `readopt()` every dynamic create() again (a lost state: it must adopt), `down()` the reverse order and
-then whatever of the stack is still there by name (after a crash too). What the engine would keep - passwords,
-the inputs each container was created with, the dynamic resources' ids and outputs - is in
-`.dockercheck/<stack>.json` (mode 600: it holds secrets), so `python -m testbed.docker down` works from anywhere.
+(graph.py), refuses what it cannot reproduce before creating anything, then creates every resource in the graph's
+order. A later `up` adopts each container whose read-back (readback.py) shows no change and replaces the others;
+each dynamic resource goes through check/diff/update. `compare()` is that read-back alone, `down()` the reverse
+order, then whatever of the stack is still there by name. What the engine would keep (passwords, the inputs each
+container was created with, the dynamic resources' state) is in `.dockercheck/<stack>.json` (mode 600: secrets).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testbed.docker import Echo, dynamic, inventory
 from testbed.docker import containers as C
-from testbed.docker import dynamic, inventory
 from testbed.docker import readback as R
 from testbed.docker.graph import EngineMocks, Graph, GraphError, Node, Outcome, record, run_graph
 from testbed.docker.minio import TYPES as MINIO_TYPES
 from testbed.docker.minio import Admin, Minio, check_known
 from testbed.docker.recording import CONTAINER, IMAGE, NETWORK, RANDOM_PASSWORD, REMOTE_IMAGE, VOLUME
+from testbed.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 STATE_DIR = REPO / ".dockercheck"
 DEFAULT_STACK = "dockercheck"
 OBSERVE_AFTER_TIMEOUT = 300  # seconds a container past its wait_timeout is still watched, to say if it got healthy
-KNOWN_INPUTS = {
-    NETWORK: frozenset({"name", "driver", "labels"}),
-    VOLUME: frozenset({"name", "driver", "labels", "driverOpts"}),
-}
+KNOWN_INPUTS = {NETWORK: frozenset({"name", "driver", "labels"})}
+KNOWN_INPUTS[VOLUME] = KNOWN_INPUTS[NETWORK] | {"driverOpts"}
 IMAGE_TAG = {REMOTE_IMAGE: "name", IMAGE: "imageName"}
-Echo = Callable[[str], None]
 
 
 class StackError(RuntimeError):
@@ -48,7 +41,7 @@ class StackError(RuntimeError):
 
 @dataclass
 class State:
-    """What the engine would keep between runs (see the module docstring); saved on every change."""
+    """What the engine would keep between runs; saved on every change."""
 
     path: Path
     passwords: dict[str, str] = field(default_factory=dict)
@@ -64,7 +57,6 @@ class State:
         return cls(path, *(data.get(k, {}) for k in cls.KINDS))
 
     def put(self, kind: str, urn: str, value: Any = None) -> None:
-        """Keep (or, with None, forget) one resource's entry, and save."""
         with self.lock:
             if value is None:
                 getattr(self, kind).pop(urn, None)
@@ -82,8 +74,7 @@ class State:
             tmp.replace(self.path)
 
     def forget(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        self.path.unlink(missing_ok=True)
         for kind in self.KINDS:
             getattr(self, kind).clear()
 
@@ -98,11 +89,6 @@ class Report:
     healthy_after: dict[str, float] = field(default_factory=dict)
     outcome: Outcome | None = None
     seconds: float = 0.0
-
-    def phase_seconds(self, graph: Graph, pick: Callable[[Node], bool]) -> float:
-        """Seconds from the start of the run until the last node `pick` chooses was done."""
-        ends = [e for urn, (_, e) in (self.outcome.spans if self.outcome else {}).items() if pick(graph.nodes[urn])]
-        return max(ends, default=0.0)
 
 
 class Deployment:
@@ -120,26 +106,20 @@ class Deployment:
         self.api_version = client.version()["ApiVersion"]
         self.graph: Graph | None = None
 
-    def image_id(self, tag: str) -> str:
-        import docker.errors
-
-        try:
-            return self.client.images.get(tag).id
-        except docker.errors.ImageNotFound:
-            raise StackError(
-                f"image {tag} is not on the engine: testbed/docker/images.py ensure_images() provides it"
-            ) from None
-
     def record(self, *, tolerate_missing_images: bool = False) -> Graph:
         """The program's graph under EngineMocks, with the passwords of the state (new ones generated)."""
 
         def resolve(tag: str) -> str:
+            import docker.errors
+
             try:
-                return self.image_id(tag)
-            except StackError:
-                if not tolerate_missing_images:
-                    raise
-                return "sha256:" + "0" * 64
+                return self.client.images.get(tag).id
+            except docker.errors.ImageNotFound:
+                if tolerate_missing_images:
+                    return "sha256:" + "0" * 64
+                raise StackError(
+                    f"image {tag} is not on the engine: testbed/docker/images.py ensure_images() provides it"
+                ) from None
 
         self.graph = record(EngineMocks(resolve, self.state.passwords), self.stack)
         self.state.save()
@@ -189,7 +169,6 @@ class Deployment:
         report.outcome = run_graph(graph, act, reverse=reverse)
 
     def up(self, *, replace_changed: bool = True) -> Report:
-        """Create (or, on a later run, adopt/update) every resource; see the module docstring."""
         t0 = time.monotonic()
         graph = self.record()
         # A fresh binding to the stand-in per run: a stack re-created since holds other root credentials.
@@ -268,36 +247,17 @@ class Deployment:
             action, new_state, replaces = dynamic.up(node, dynamic.DynamicState(**old))
             if replaces:
                 report.changes[node.label] = list(replaces)
-        self.state.put("dynamic", node.urn, new_state.to_json())
+        self.state.put("dynamic", node.urn, asdict(new_state))
         return action
 
     def compare(self) -> dict[str, list[R.Change]]:
-        """Per container of the program: what the next `pulumi up` would show as changed."""
         graph = self.graph or self.record()
         out: dict[str, list[R.Change]] = {}
         for node in graph.of_type(CONTAINER):
             name = node.values["name"]
-            inspect = C.find(self.client, name)
-            if inspect is None:
+            if (inspect := C.find(self.client, name)) is None:
                 raise StackError(f"container {name} of the program does not exist: deploy first")
             out[name] = self.changes_of(node, inspect)
-        return out
-
-    def dynamic_outputs(self) -> dict[str, dict[str, Any]]:
-        """The stored outputs of each dynamic resource, by its logical name."""
-        graph = self.graph or self.record()
-        return {graph.nodes[u].name: d["outs"] for u, d in self.state.dynamic.items() if u in graph.nodes}
-
-    def readopt(self) -> dict[str, dynamic.DynamicState]:
-        """Every dynamic provider's create() again, as after a lost state: each must adopt what exists."""
-        graph = self.graph or self.record()
-        out: dict[str, dynamic.DynamicState] = {}
-
-        def act(node: Node) -> None:
-            if node.dynamic:
-                out[node.name] = dynamic.create(node)
-
-        _raise_failures("re-create of the dynamic resources", graph, run_graph(graph, act))
         return out
 
     def down(self) -> Report:
@@ -308,8 +268,7 @@ class Deployment:
         self.minio.load(list(graph.nodes.values()))
         report = Report()
         self._run(graph, self._delete, report, reverse=True)
-        removed = self.purge()
-        if removed:
+        if removed := inventory.purge(self.client, self.stack):
             report.notes.append(f"removed by name after the orderly teardown: {removed}")
         report.seconds = time.monotonic() - t0
         _raise_failures("down", graph, report.outcome)
@@ -345,27 +304,17 @@ class Deployment:
             )
             self.state.put("created_with", node.urn)
             return "removed" if gone else "nothing"
-        if node.type == VOLUME:
-            return "nothing" if C.missing(self.client.api.remove_volume, v["name"]) else "removed"
-        if node.type == NETWORK:
-            return "nothing" if C.missing(self.client.api.remove_network, v["name"]) else "removed"
+        if node.type in (VOLUME, NETWORK):
+            remove = self.client.api.remove_volume if node.type == VOLUME else self.client.api.remove_network
+            return "nothing" if C.missing(remove, v["name"]) else "removed"
         return "nothing"
 
     def _running(self, name: str) -> bool:
         found = C.find(self.client, name)
         return bool(found and found["State"].get("Running"))
 
-    def purge(self) -> list[str]:
-        return inventory.purge(self.client, self.stack)
-
     def leftovers(self) -> dict[str, list[str]]:
         return {kind: [name for _, name in found] for kind, found in inventory.objects(self.client, self.stack).items()}
-
-    def status_rows(self) -> list[dict[str, Any]]:
-        return inventory.status_rows(self.client, self.stack)
-
-    def memory(self) -> dict[str, dict[str, int]]:
-        return inventory.memory(self.client, self.stack)
 
 
 def _raise_failures(what: str, graph: Graph, outcome: Outcome | None) -> None:

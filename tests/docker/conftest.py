@@ -19,9 +19,10 @@ def _echo(line: str) -> None:
 @pytest.fixture(scope="session")
 def docker_engine() -> Iterator[Any]:
     from testbed.docker import engine
+    from tests.docker.engine_session import session
 
     try:
-        with engine.session(_echo) as eng:
+        with session(_echo) as eng:
             _echo(f"Docker engine {eng.server_version}, API {eng.api_version}" + (" (started here)" * eng.started_here))
             yield eng
     except engine.EngineError as exc:

@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ import pytest
 from lakehouse import superset_bundle
 from lakehouse.clients import superset_dashboards
 from lakehouse.clients.trino_sql import query
+from testbed.docker import dynamic, inventory
 from testbed.docker.containers import describe
+from testbed.docker.graph import Graph, Node, run_graph
 from testbed.docker.recording import CONTAINER
-from testbed.docker.stack import DEFAULT_STACK, Deployment
+from testbed.docker.stack import DEFAULT_STACK, Deployment, Report
 from tests.browser.test_superset_dashboards_browser import (
     charts_without_data,
     offline_page,
@@ -97,9 +99,37 @@ def _produce(bootstrap: str, topic: str, manifest: Path) -> list[dict]:
     return [json.loads(line) for line in manifest.read_text().splitlines()]
 
 
+def _done_after(report: Report, graph: Graph, pick: Callable[[Node], bool]) -> float:
+    """Seconds from the start of the run until the last node `pick` chooses was done."""
+    assert report.outcome is not None
+    return max((end for urn, (_, end) in report.outcome.spans.items() if pick(graph.nodes[urn])), default=0.0)
+
+
+def _dynamic_outputs(dep: Deployment, graph: Graph) -> dict[str, dict[str, Any]]:
+    """The stored outputs of each dynamic resource, by its logical name."""
+    return {graph.nodes[u].name: d["outs"] for u, d in dep.state.dynamic.items() if u in graph.nodes}
+
+
+def _readopt(graph: Graph) -> dict[str, dynamic.DynamicState]:
+    """Every dynamic provider's create() again, as after a lost state: each must adopt what exists."""
+    out: dict[str, dynamic.DynamicState] = {}
+
+    def act(node: Node) -> None:
+        if node.dynamic:
+            out[node.name] = dynamic.create(node)
+
+    failures = run_graph(graph, act).failures
+    assert not failures, {graph.nodes[urn].label: f"{type(exc).__name__}: {exc}" for urn, exc in failures.items()}
+    return out
+
+
+def _rows(dep: Deployment) -> list[dict[str, Any]]:
+    return inventory.status_rows(dep.client, dep.stack)
+
+
 def _log_tails(client: Any, dep: Deployment) -> None:
     """On a failure: the last lines of every container of the stack that is not running healthy."""
-    for row in dep.status_rows():
+    for row in _rows(dep):
         info = client.api.inspect_container(row["name"])
         health = ((info.get("State") or {}).get("Health") or {}).get("Status")
         if row["state"] != "running" or health not in (None, "healthy"):
@@ -127,14 +157,14 @@ def test_the_stack_runs_on_docker_end_to_end(client: Any, page, record: dict[str
         graph = dep.graph
         assert graph is not None
         secs["deploy"] = round(report.seconds)
-        healthy = report.phase_seconds(graph, lambda n: n.type == CONTAINER)
+        healthy = _done_after(report, graph, lambda n: n.type == CONTAINER)
         secs["deploy_to_all_healthy"] = round(healthy)
-        secs["post_deploy_after_healthy"] = round(report.phase_seconds(graph, lambda n: n.dynamic) - healthy)
+        secs["post_deploy_after_healthy"] = round(_done_after(report, graph, lambda n: n.dynamic) - healthy)
         record["healthy_after"] = {k: round(v) for k, v in report.healthy_after.items()}
         record["notes"] = report.notes
         assert set(report.actions.values()) <= {"kept", "local", "created", "applied"}, report.actions
         out = graph.outputs
-        dyn = dep.dynamic_outputs()
+        dyn = _dynamic_outputs(dep, graph)
         job, tables = dyn["postdeploy-streaming-job"], dyn["postdeploy-delta-tables"]
         dash = dyn["postdeploy-dashboards"]
         assert job["state"] == "running" and job["app_id"], job
@@ -200,16 +230,16 @@ def test_the_stack_runs_on_docker_end_to_end(client: Any, page, record: dict[str
 
         _echo("no change; deploying again")
         # ----- a second deploy adopts everything; every dynamic provider's create adopts what exists
-        ids = {r["name"]: client.api.inspect_container(r["name"])["Id"] for r in dep.status_rows()}
+        ids = {r["name"]: client.api.inspect_container(r["name"])["Id"] for r in _rows(dep)}
         again = dep.up(replace_changed=False)
         secs["redeploy"] = round(again.seconds)
         containers = {n.label for n in graph.of_type(CONTAINER)}
         assert {k: v for k, v in again.actions.items() if k in containers} == dict.fromkeys(containers, "adopted")
         dynamics = {n.label for n in graph.nodes.values() if n.dynamic}
         assert {k: v for k, v in again.actions.items() if k in dynamics} == dict.fromkeys(dynamics, "same")
-        assert {r["name"]: client.api.inspect_container(r["name"])["Id"] for r in dep.status_rows()} == ids
+        assert {r["name"]: client.api.inspect_container(r["name"])["Id"] for r in _rows(dep)} == ids
         _echo("adopted; every dynamic provider's create again")
-        readopted = dep.readopt()
+        readopted = _readopt(dep.graph)
         assert readopted["postdeploy-streaming-job"].outs["adopted"] is True
         assert int(readopted["postdeploy-streaming-job"].outs["job_id"]) == int(job["job_id"])
         assert set(readopted["postdeploy-delta-tables"].outs["registrations"].values()) == {"adopted"}
@@ -218,12 +248,12 @@ def test_the_stack_runs_on_docker_end_to_end(client: Any, page, record: dict[str
 
         _echo("re-created dynamic resources adopted; memory")
         record["memory_mib"] = {
-            name: {k: round(v / 2**20) for k, v in m.items()} for name, m in dep.memory().items()
+            name: {k: round(v / 2**20) for k, v in m.items()} for name, m in inventory.memory(client, dep.stack).items()
         }  # fmt: skip
         record["memory_mib_sum_of_peaks"] = sum(m["peak"] for m in record["memory_mib"].values())
         # ----- at the laptop-sized memory limits, no container was killed or restarted, and each is healthy
         troubled = {}
-        for row in dep.status_rows():
+        for row in _rows(dep):
             info = client.api.inspect_container(row["name"])
             state = info.get("State") or {}
             health = (state.get("Health") or {}).get("Status")

@@ -33,6 +33,7 @@ import pytest
 
 from lakehouse.versions import load
 from testbed.docker import images, recipes, rootfs, s3standin
+from tests.docker.engine_session import session
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_LABEL = "lakehouse.test"
@@ -290,7 +291,7 @@ def test_engine_starts_a_dockerd_when_none_answers_and_stops_only_that(
     sock = str(root / "d.sock")
     state = tmp_path / "cache" / "docker" / "dockerd.json"
     try:
-        with engine.session(socket_path=sock) as eng:
+        with session(socket_path=sock) as eng:
             assert eng.started_here and eng.pid and eng.api_version == "1.41", eng
             pid = eng.pid
             assert engine._recorded_pid() == pid and json.loads(state.read_text())["socket"] == sock
@@ -340,7 +341,7 @@ def client() -> Iterator[Any]:
     from testbed.docker import engine
 
     try:
-        eng_cm = engine.session(echo=lambda line: print(f"[docker] {line}", flush=True))
+        eng_cm = session(echo=lambda line: print(f"[docker] {line}", flush=True))
         eng = eng_cm.__enter__()
     except engine.EngineError as exc:
         if session.in_ci():
@@ -377,6 +378,15 @@ def container(
     finally:
         with contextlib.suppress(Exception):
             c.remove(force=True, v=True)
+
+
+def users(c: Any) -> dict[str, list[str]]:
+    """User name -> its actions (sorted); no keys."""
+    return {name: sorted(i.get("actions") or []) for name, i in s3standin.identities(c).items()}
+
+
+def buckets(endpoint: s3standin.Endpoint) -> list[str]:
+    return sorted(b["Name"] for b in endpoint.s3().list_buckets().get("Buckets") or [])
 
 
 def run(client: Any, image: str, script: str) -> str:
@@ -638,7 +648,7 @@ def test_s3_standin_health_console_and_root_login(client: Any, s3: tuple[Any, s3
     assert httpx.get(f"http://127.0.0.1:{console}/", timeout=10).status_code == 200
     s3standin.create_bucket(ep, "lake")
     s3standin.create_bucket(ep, "lake")  # again: nothing to do
-    assert "lake" in s3standin.buckets(ep)
+    assert "lake" in buckets(ep)
     wrong = s3standin.Endpoint(ep.url, ROOT_USER, "not-the-password")
     with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
         wrong.s3().list_buckets()
@@ -650,7 +660,7 @@ def test_s3_standin_health_console_and_root_login(client: Any, s3: tuple[Any, s3
     with pytest.raises(s3standin.StandInError, match="BucketNotEmpty"):
         s3standin.delete_bucket(ep, "scratch")
     s3standin.delete_bucket(ep, "scratch", force=True)
-    assert "scratch" not in s3standin.buckets(ep)
+    assert "scratch" not in buckets(ep)
 
 
 @docker
@@ -667,7 +677,7 @@ def test_s3_standin_users_get_exactly_their_policys_buckets(client: Any, s3: tup
     actions = seaweed_actions(spark_policy(lake_bucket="lake", checkpoint_bucket="checkpoints"))
     s3standin.ensure_user(c, "lakehouse-spark", "spark-secret-1")
     s3standin.set_user_actions(c, "lakehouse-spark", actions)
-    assert s3standin.users(c)["lakehouse-spark"] == sorted(actions)
+    assert users(c)["lakehouse-spark"] == sorted(actions)
     spark = s3standin.Endpoint(ep.url, "lakehouse-spark", "spark-secret-1").s3()
     spark.put_object(Bucket="lake", Key="t/part-0", Body=b"row")
     assert spark.get_object(Bucket="lake", Key="t/part-0")["Body"].read() == b"row"
@@ -692,7 +702,7 @@ def test_s3_standin_users_get_exactly_their_policys_buckets(client: Any, s3: tup
     assert rotated.list_objects_v2(Bucket="lake")["KeyCount"] == 1
     s3standin.delete_user(c, "lakehouse-spark")
     s3standin.delete_user(c, "lakehouse-spark")  # again: nothing to do
-    assert "lakehouse-spark" not in s3standin.users(c)
+    assert "lakehouse-spark" not in users(c)
     with pytest.raises(ClientError, match=r"InvalidAccessKeyId|AccessDenied"):
         rotated.list_objects_v2(Bucket="lake")
     with pytest.raises(s3standin.StandInError, match="root identity"):
@@ -731,7 +741,7 @@ def test_s3_admin_binds_to_the_standin_of_a_pulumi_minio_provider(
     admin.ensure_bucket("bound")
     admin.ensure_user("lakehouse-trino", "trino-secret-1")
     admin.set_user_actions("lakehouse-trino", ["List:bound", "Read:bound"])
-    assert s3standin.users(c)["lakehouse-trino"] == ["List:bound", "Read:bound"]
+    assert users(c)["lakehouse-trino"] == ["List:bound", "Read:bound"]
     admin.delete_user("lakehouse-trino")
     admin.delete_bucket("bound", False)
     with pytest.raises(s3standin.StandInError, match="root credentials"):
