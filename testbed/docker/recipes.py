@@ -98,13 +98,7 @@ def trino_launcher(v: Versions) -> Path:
     key = artifacts.cache_key(TRINO_LAUNCHER_PREFIXES, arch, "executable")
 
     def build(tmp: Path) -> None:
-        dl = tmp / "download"
-        artifact = f"-Dartifact=io.trino:trino-server:{v.trino}:tar.gz"
-        argv = ["mvn", "-B", "-q", f"{artifacts.MAVEN_DEPENDENCY_PLUGIN}:copy", artifact, f"-DoutputDirectory={dl}"]
-        artifacts._run(f"Trino {v.trino} launcher", argv)
-        tarball = next(dl.glob("*.tar.gz"))
-        artifacts._extract_subset(tarball, tmp, f"trino-server-{v.trino}/", TRINO_LAUNCHER_PREFIXES)
-        shutil.rmtree(dl)
+        artifacts.trino_server_files(v, tmp, TRINO_LAUNCHER_PREFIXES, f"Trino {v.trino} launcher")
         # The official image keeps only its own architecture's launcher.
         for other in (tmp / "bin").iterdir():
             if other.is_dir() and other.name != f"linux-{arch}":
