@@ -28,9 +28,9 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-# Where the Spark image keeps the zip (images/spark/Dockerfile builds it beside the entry files), so
-# `spark-submit --py-files /opt/lakehouse/jobs/packages.zip /opt/lakehouse/jobs/<job>.py` works by hand.
-IMAGE_ZIP_NAME = "packages.zip"
+# The zip's name in a job's run directory and in the Spark image, where images/spark/Dockerfile builds it beside
+# the entry files, so `spark-submit --py-files /opt/lakehouse/jobs/packages.zip .../<job>.py` works by hand.
+ZIP_NAME = "packages.zip"
 _PACKAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SHARED_PACKAGES = ("contract",)
 """Packages the jobs' own import, kept beside the jobs directory (in the repository and in the image)."""

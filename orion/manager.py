@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from orion.joblog import BoundedLog
 from orion.launcher import STATUS_FILE, Launcher, Run, job_dir
@@ -52,12 +53,10 @@ class CheckpointConflict(JobConflict):
             f"job {other.id} ({other.name}) is {other.state} on checkpoint {checkpoint}: two drivers on one "
             f"checkpoint lose data. Stop job {other.id} first, or give this run a checkpoint of its own"
         )
-        self.other = other
-        self.checkpoint = checkpoint
 
 
 # A job holds its checkpoint from acceptance until it ends (a restarting job comes back to it).
-HOLDS_CHECKPOINT = frozenset({JobState.QUEUED, JobState.SUBMITTED, JobState.RUNNING, JobState.RESTARTING})
+HOLDS_CHECKPOINT = frozenset(JobState) - FINISHED_STATES
 
 
 class JobManager:
@@ -127,48 +126,25 @@ class JobManager:
         return self.registry.list()
 
     # ---------------------------------------------------------------- operations
-    def submit(
-        self,
-        *,
-        name: str,
-        source: str,
-        file_path: str,
-        args: list[str],
-        conf: dict[str, str],
-        supervise: bool,
-        code_hash: str | None = None,
-        checkpoint: str | None = None,
-        checkpoint_note: str = "",
-    ) -> JobRecord:
-        """Accept a job; raises CheckpointConflict when an active job already holds its checkpoint."""
+    def submit(self, *, checkpoint_note: str = "", **fields: Any) -> JobRecord:
+        """Accept a job (`fields`: the JobRecord's name, source, file_path, args, conf, supervise and optionally
+        code_hash, checkpoint); raises CheckpointConflict when an active job already holds its checkpoint."""
         now = self._now()
-        job = JobRecord(
-            id=0, name=name, source=source, file_path=file_path, args=args, conf=conf, supervise=supervise,
-            state=JobState.QUEUED, created_at=now, updated_at=now, code_hash=code_hash, checkpoint=checkpoint,
-        )  # fmt: skip
+        job = JobRecord(id=0, state=JobState.QUEUED, created_at=now, updated_at=now, **fields)
         with self._lock:  # the check and the insert under one lock: two racing submissions cannot both pass
-            self._check_checkpoint_free(checkpoint, None)
+            self._check_checkpoint_free(job.checkpoint, None)
             job = self.registry.create(job)
-            self._note(job, f"job {job.id} ({name}) accepted")
+            self._note(job, f"job {job.id} ({job.name}) accepted")
             if checkpoint_note:
                 self._note(job, f"checkpoint {checkpoint_note}")
             self._launch_due()
             return self.get(job.id)
 
-    def holder_of(self, checkpoint: str | None, exclude: int | None = None) -> JobRecord | None:
-        """The active job (other than `exclude`) that writes `checkpoint`, if any."""
-        if checkpoint is None:
-            return None
-        for other in self.registry.list(set(HOLDS_CHECKPOINT)):
-            if other.id != exclude and other.checkpoint == checkpoint:
-                return other
-        return None
-
     def _check_checkpoint_free(self, checkpoint: str | None, exclude: int | None) -> None:
-        other = self.holder_of(checkpoint, exclude)
-        if other is not None:
-            assert checkpoint is not None
-            raise CheckpointConflict(other, checkpoint)
+        """Refuse a second driver on one checkpoint: the active job (other than `exclude`) writing it wins."""
+        for other in self.registry.list(HOLDS_CHECKPOINT) if checkpoint is not None else []:
+            if other.id != exclude and other.checkpoint == checkpoint:
+                raise CheckpointConflict(other, checkpoint)
 
     def stop(self, job_id: int) -> JobRecord:
         with self._lock:
@@ -252,7 +228,7 @@ class JobManager:
 
     def _take_stop_outcome(self, job: JobRecord, run: Run) -> bool:
         """Copy the outcome line the pump saw onto the job (once per change); True when it changed."""
-        outcome = getattr(run, "stop_outcome", None)
+        outcome = run.stop_outcome
         if outcome is None or (job.stop_outcome, job.stop_batch_id) == (outcome, run.stop_batch_id):
             return False
         job.stop_outcome, job.stop_batch_id = outcome, run.stop_batch_id
@@ -354,11 +330,10 @@ class JobManager:
         self._runs[job.id] = run
         self._started[job.id] = self.clock()
         job.pid, job.command, job.state, job.detail = run.pid, run.command, JobState.SUBMITTED, ""
-        new_hash = getattr(run, "code_hash", None)
-        if new_hash and new_hash != job.code_hash:
+        if run.code_hash and run.code_hash != job.code_hash:
             if job.code_hash:
-                self._note(job, f"run {job.run} ships different code: code hash {new_hash[:12]}")
-            job.code_hash = new_hash
+                self._note(job, f"run {job.run} ships different code: code hash {run.code_hash[:12]}")
+            job.code_hash = run.code_hash
         self._save(job)
 
     def _settle(self, job: JobRecord, state: JobState, detail: str, **fields: object) -> None:
@@ -376,7 +351,7 @@ class JobManager:
     def recover(self) -> None:
         """After Orion (re)starts: clear leftovers of the last run and resubmit supervised jobs."""
         with self._lock:
-            for job in self.registry.list(set(ACTIVE_STATES) | {JobState.RESTARTING}):
+            for job in self.registry.list(ACTIVE_STATES | {JobState.RESTARTING}):
                 killed = self.launcher.kill_leftovers(job) if job.run else 0
                 if killed:
                     self._note(job, f"killed {killed} leftover process(es) of run {job.run}")

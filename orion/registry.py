@@ -10,6 +10,7 @@ import dataclasses
 import json
 import sqlite3
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ class Registry:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _from_row(row) if row else None
 
-    def list(self, states: set[JobState] | None = None) -> list[JobRecord]:
+    def list(self, states: Collection[JobState] | None = None) -> list[JobRecord]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM jobs ORDER BY id DESC").fetchall()
         jobs = [_from_row(r) for r in rows]
