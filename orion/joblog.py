@@ -20,7 +20,7 @@ META = "log.meta"
 
 
 @dataclass(frozen=True)
-class LogChunk:
+class LogOut:  # a piece of a job's log, as GET /jobs/{id}/logs returns it (a docstring would change the OpenAPI)
     offset: int
     """Where `text` starts (may be past the requested offset when older bytes were dropped)."""
     next_offset: int
@@ -68,7 +68,7 @@ class BoundedLog:
         if cur.exists():
             cur.replace(self.directory / PREVIOUS)
 
-    def read(self, offset: int = 0, limit: int = 65536) -> LogChunk:
+    def read(self, offset: int = 0, limit: int = 65536) -> LogOut:
         with self._lock:
             prev_size, cur_size = self._size(PREVIOUS), self._size(CURRENT)
             dropped = self._dropped
@@ -90,7 +90,7 @@ class BoundedLog:
         # Stop at a line end when the chunk was cut by `limit`, so a UTF-8 character is never split.
         if start + len(data) < total and b"\n" in data:
             data = data[: data.rindex(b"\n") + 1]
-        return LogChunk(
+        return LogOut(
             offset=start,
             next_offset=start + len(data),
             size=total,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 import shutil
@@ -15,19 +14,12 @@ from fastapi.responses import JSONResponse
 
 from orion import checkpoint, codehash
 from orion.deps import ManagerDep, SettingsDep, require_token
+from orion.joblog import LogOut
 from orion.launcher import STATUS_FILE, job_dir
 from orion.manager import JobConflict, JobNotFound
-from orion.models import JobCreated, JobOut, LogOut
+from orion.models import JobCreated, JobOut
 from orion.progress import job_out
-from orion.validation import (
-    ConfLimits,
-    InvalidRequest,
-    check_upload,
-    parse_args,
-    parse_conf,
-    shipped_job_path,
-    upload_name,
-)
+from orion.validation import InvalidRequest, check_upload, parse_args, parse_conf, shipped_job_path, upload_name
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_token)])
 _ERRORS = {404: {"description": "No such job"}, 409: {"description": "Not possible in the job's state"}}
@@ -65,7 +57,7 @@ def submit_job(
     if (job is None or job == "") == (file is None):
         raise InvalidRequest("send exactly one of 'job' (a shipped job's name) or 'file' (a .py upload)")
     parsed_args = parse_args(args)
-    parsed_conf = parse_conf(conf, ConfLimits.from_settings(settings))
+    parsed_conf = parse_conf(conf, settings)
     if file is None:
         assert job is not None
         path, name, source = shipped_job_path(settings.jobs_dir, job), job, "shipped"
@@ -118,7 +110,7 @@ def job_logs(
     limit: Annotated[int, Query(ge=1, le=1024 * 1024, description="At most this many bytes.")] = 65536,
 ) -> LogOut:
     manager.get(job_id)
-    return LogOut(**dataclasses.asdict(manager.log(job_id).read(offset, limit)))
+    return manager.log(job_id).read(offset, limit)
 
 
 @router.post("/{job_id}/stop", response_model=JobOut, responses=_ERRORS)
