@@ -1,16 +1,13 @@
 """Orion's front door against hostile clients: one pure ASGI middleware in front of the whole app.
 
-In this order, before any route (and so before FastAPI reads or parses a body):
-1. **Bounded concurrency**: at most ORION_MAX_CONCURRENT_REQUESTS requests in flight (below AnyIO's 40 worker
-   threads, so a flood can never take every thread the sync routes need); one more is answered 503 at once,
-   costing no thread.
-2. **Authentication** from the headers alone: every path but /health, the static UI and the API docs (GET/HEAD)
-   needs `Authorization: Bearer <ORION_TOKEN>` (constant-time compare) or is answered 401 with the body unread,
-   a chunked upload included. Failed attempts drain a per-client token bucket (ORION_AUTH_FAILURES_PER_MINUTE);
-   an empty bucket answers 429 to that client, without even comparing the token, until it refills.
-3. **Bounded bodies**: a body is counted as it streams and cut at the limit with 413 (Content-Length or not;
-   POST /jobs may carry an upload, other routes take none), and must arrive within ORION_BODY_TIMEOUT_SECONDS
-   (408), so a slow client cannot hold a slot for ever. The route then reads the counted body from memory.
+Before any route (so before FastAPI reads or parses a body), in this order:
+1. At most ORION_MAX_CONCURRENT_REQUESTS requests in flight (below AnyIO's 40 worker threads, so a flood never
+   takes every thread the sync routes need); one more is answered 503 at once, costing no thread.
+2. Authentication from the headers alone: all but /health, the static UI and the API docs (GET/HEAD) need
+   `Authorization: Bearer <ORION_TOKEN>` (constant-time compare), or get 401 with the body unread. Failed
+   attempts drain a per-client token bucket (ORION_AUTH_FAILURES_PER_MINUTE); an empty one gets 429 at once.
+3. Bodies counted as they stream and cut at the limit with 413 (POST /jobs may carry an upload, other routes
+   take none), due within ORION_BODY_TIMEOUT_SECONDS (408). The route then reads the body from memory.
 Refusals close the connection (`Connection: close`), so the server does not go on reading what was refused.
 """
 
@@ -142,11 +139,8 @@ class Guard:
             await _refuse(send, 413, self._too_large(None))
             return
         except TimeoutError:
-            await _refuse(
-                send,
-                408,
-                f"the request body did not arrive within {self.body_timeout:g} s (ORION_BODY_TIMEOUT_SECONDS)",
-            )
+            why = f"the request body did not arrive within {self.body_timeout:g} s (ORION_BODY_TIMEOUT_SECONDS)"
+            await _refuse(send, 408, why)
             return
         if body is None:  # the client went away
             return
