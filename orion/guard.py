@@ -22,6 +22,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from orion.settings import OrionSettings
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -73,25 +75,15 @@ class BodyTooLarge(Exception):
 
 
 class Guard:
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        token: str,
-        max_in_flight: int,
-        auth_failures_per_minute: int,
-        upload_max_bytes: int,
-        body_timeout_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, app: ASGIApp, settings: OrionSettings) -> None:
         self.app = app
-        self._token = token.encode()
-        self.max_in_flight = max_in_flight
+        self._token = settings.token.get_secret_value().encode()
+        self.max_in_flight = settings.max_concurrent_requests
         self.in_flight = 0
-        self.buckets = TokenBuckets(auth_failures_per_minute, clock)
-        self.upload_limit = upload_max_bytes + FORM_OVERHEAD
-        self.upload_max_bytes = upload_max_bytes
-        self.body_timeout = body_timeout_seconds
+        self.buckets = TokenBuckets(settings.auth_failures_per_minute)
+        self.upload_limit = settings.upload_max_bytes + FORM_OVERHEAD
+        self.upload_max_bytes = settings.upload_max_bytes
+        self.body_timeout = settings.body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

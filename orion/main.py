@@ -42,7 +42,7 @@ def create_app(
         the_master = master or SparkMaster(settings.spark_master_ui)
         manager = JobManager(settings, registry, launcher or SparkSubmitLauncher(settings, scrub), the_master, scrub)
         app.state.health_lock = threading.Lock()
-        app.state.settings, app.state.master, app.state.manager = settings, the_master, manager
+        app.state.master, app.state.manager = the_master, manager
         manager.start(monitor=monitor)
         try:
             yield
@@ -71,18 +71,9 @@ def create_app(
             response.headers["X-Frame-Options"] = "DENY"
         return response
 
-    app.include_router(health.router)
-    app.include_router(jobs.router)
-    app.include_router(catalog.router)
-    app.include_router(ui.router)
+    for module in (health, jobs, catalog, ui):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     # Outermost (added last): auth, concurrency and body limits come before any route reads a byte.
-    app.add_middleware(
-        Guard,
-        token=settings.token.get_secret_value(),
-        max_in_flight=settings.max_concurrent_requests,
-        auth_failures_per_minute=settings.auth_failures_per_minute,
-        upload_max_bytes=settings.upload_max_bytes,
-        body_timeout_seconds=settings.body_timeout_seconds,
-    )
+    app.add_middleware(Guard, settings=settings)
     return app

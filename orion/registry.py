@@ -49,12 +49,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 )
 """
 # Columns added after the first release: a user's Orion volume has a registry without them.
-_MIGRATIONS = {
-    "code_hash": "TEXT",
-    "checkpoint": "TEXT",
-    "stop_outcome": "TEXT",
-    "stop_batch_id": "INTEGER",
-}
+_MIGRATIONS = {"code_hash": "TEXT", "checkpoint": "TEXT", "stop_outcome": "TEXT", "stop_batch_id": "INTEGER"}
 _JSON_FIELDS = {"args", "conf", "command"}
 _BOOL_FIELDS = {"supervise", "stop_requested", "restart_requested"}
 _COLUMNS = [f.name for f in dataclasses.fields(JobRecord)]

@@ -93,10 +93,9 @@ class Reporter:
                 "active": True,
                 "progress": _last_progress(q) or self.queries.get(qid, {}).get("progress"),
             }
-        for qid, q in list(self.queries.items()):
-            if qid not in active:
-                q["active"] = False
-        finished = [k for k, q in self.queries.items() if not q["active"]]
+        finished = [qid for qid in self.queries if qid not in active]
+        for qid in finished:
+            self.queries[qid]["active"] = False
         for qid in finished[:-_KEEP_FINISHED]:
             del self.queries[qid]
         return {
