@@ -42,9 +42,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", re.DOTALL)
 def normalize(uri: str | None) -> str | None:
     """One spelling per location: s3a:// and s3n:// become s3://, the scheme lower case, no duplicate or
     trailing slash, file:// URIs and local paths as a normalized absolute path. None for nothing."""
-    if uri is None:
-        return None
-    text = uri.strip()
+    text = (uri or "").strip()
     if not text:
         return None
     m = _SCHEME.match(text)

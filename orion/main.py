@@ -41,7 +41,6 @@ def create_app(
         scrub = Scrubber.from_environ(os.environ, extra=[settings.token.get_secret_value()])
         the_master = master or SparkMaster(settings.spark_master_ui)
         manager = JobManager(settings, registry, launcher or SparkSubmitLauncher(settings, scrub), the_master, scrub)
-        app.state.health_lock = threading.Lock()
         app.state.master, app.state.manager = the_master, manager
         manager.start(monitor=monitor)
         try:
@@ -57,7 +56,7 @@ def create_app(
         "shows their logs and progress. Authenticate with `Authorization: Bearer <ORION_TOKEN>`.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
+    app.state.settings, app.state.health_lock, app.state.health_cache = settings, threading.Lock(), None
     for exc_class, handler in jobs.error_handlers().items():
         app.add_exception_handler(exc_class, handler)
 

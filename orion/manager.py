@@ -338,8 +338,7 @@ class JobManager:
 
     def _settle(self, job: JobRecord, state: JobState, detail: str, **fields: object) -> None:
         """Move `job` to `state` with `detail` (and `fields`), store it and note why in its log."""
-        for name, value in {"state": state, "detail": detail, **fields}.items():
-            setattr(job, name, value)
+        vars(job).update(state=state, detail=detail, **fields)
         self._save(job)
         self._note(job, detail)
 

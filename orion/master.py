@@ -21,17 +21,13 @@ class MasterView:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MasterView:
-        apps: dict[str, str] = {}
-        for app in data.get("completedapps") or []:
-            apps[str(app.get("id"))] = str(app.get("state"))
-        for app in data.get("activeapps") or []:
-            apps[str(app.get("id"))] = str(app.get("state"))
+        listed = [*(data.get("completedapps") or []), *(data.get("activeapps") or [])]
         return cls(
             status=data.get("status"),
             alive_workers=data.get("aliveworkers"),
             cores=data.get("cores"),
             cores_used=data.get("coresused"),
-            apps=apps,
+            apps={str(app.get("id")): str(app.get("state")) for app in listed},  # active ones last: they win
         )
 
 

@@ -36,19 +36,10 @@ def _session() -> Any:
 
 
 def _last_progress(query: Any) -> dict[str, Any] | None:
-    """The query's latest progress as the JVM's own JSON (ids, offsets and all)."""
-    jsq = getattr(query, "_jsq", None)
-    if jsq is not None:
-        # Straight from the JVM: cheaper than PySpark's wrapper objects, which hold UUIDs.
-        jprogress = jsq.lastProgress()
-        return json.loads(jprogress.json()) if jprogress is not None else None
-    progress = query.lastProgress
-    if progress is None:
-        return None
-    text = getattr(progress, "json", None)
-    if callable(text):
-        text = text()
-    return json.loads(text) if isinstance(text, str) else json.loads(json.dumps(progress, default=str))
+    """The query's latest progress as the JVM's own JSON (ids, offsets and all), straight from the JVM:
+    cheaper than PySpark's wrapper objects, which hold UUIDs. (Every classic PySpark query has `_jsq`.)"""
+    jprogress = query._jsq.lastProgress()
+    return json.loads(jprogress.json()) if jprogress is not None else None
 
 
 class Reporter:
