@@ -51,8 +51,7 @@ def normalize(uri: str | None) -> str | None:
             text = text[len("file:") :]
         return posixpath.normpath(text) if text.startswith("/") else text.rstrip("/") or text
     scheme, rest = m.group(1).lower(), m.group(2)
-    if scheme in {"s3a", "s3n"}:
-        scheme = "s3"
+    scheme = "s3" if scheme in {"s3a", "s3n"} else scheme
     if scheme == "file":
         return posixpath.normpath("/" + rest.lstrip("/"))
     rest = re.sub(r"/{2,}", "/", rest).rstrip("/")
@@ -67,9 +66,7 @@ def from_args_or_conf(args: list[str], conf: Mapping[str, str]) -> str | None:
             found = args[i + 1]
         elif arg.startswith(CHECKPOINT_FLAG + "="):
             found = arg.split("=", 1)[1]
-    if found is None:
-        found = conf.get(CHECKPOINT_CONF)
-    return normalize(found)
+    return normalize(found if found is not None else conf.get(CHECKPOINT_CONF))
 
 
 def _imported_top_names(tree: ast.AST) -> set[str]:
@@ -92,15 +89,12 @@ def supports_describe(entry: Path, jobs_dir: Path | None) -> bool:
     if DESCRIBE_FLAG in source:
         return True
     imported = _imported_top_names(tree)
-    for pkg in package_dirs(jobs_dir):
-        if pkg.name not in imported:
+    for path in [p for pkg in package_dirs(jobs_dir) if pkg.name in imported for p in sorted(pkg.rglob("*.py"))]:
+        try:
+            if DESCRIBE_FLAG in path.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
             continue
-        for path in sorted(pkg.rglob("*.py")):
-            try:
-                if DESCRIBE_FLAG in path.read_text(encoding="utf-8", errors="replace"):
-                    return True
-            except OSError:
-                continue
     return False
 
 

@@ -42,13 +42,12 @@ class Master(Protocol):
 
 
 class SparkMaster:
-    def __init__(self, ui_url: str, timeout: float = 3.0) -> None:
+    def __init__(self, ui_url: str) -> None:
         self.url = ui_url.rstrip("/")
-        self.timeout = timeout
 
     def view(self) -> MasterView:
         try:
-            resp = requests.get(f"{self.url}/json/", timeout=self.timeout)
+            resp = requests.get(f"{self.url}/json/", timeout=3.0)
             resp.raise_for_status()
             return MasterView.from_json(resp.json())
         except (requests.RequestException, ValueError) as exc:

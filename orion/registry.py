@@ -56,23 +56,13 @@ _COLUMNS = [f.name for f in dataclasses.fields(JobRecord)]
 
 
 def _to_row(job: JobRecord) -> dict[str, Any]:
-    row = dataclasses.asdict(job)
-    for k in _JSON_FIELDS:
-        row[k] = json.dumps(row[k])
-    for k in _BOOL_FIELDS:
-        row[k] = int(row[k])
-    row["state"] = str(job.state)
-    return row
+    row = dataclasses.asdict(job) | {"state": str(job.state)}
+    return row | {k: json.dumps(row[k]) for k in _JSON_FIELDS} | {k: int(row[k]) for k in _BOOL_FIELDS}
 
 
 def _from_row(row: sqlite3.Row) -> JobRecord:
-    values = {k: row[k] for k in _COLUMNS}
-    for k in _JSON_FIELDS:
-        values[k] = json.loads(values[k])
-    for k in _BOOL_FIELDS:
-        values[k] = bool(values[k])
-    values["state"] = JobState(values["state"])
-    return JobRecord(**values)
+    values = {k: row[k] for k in _COLUMNS} | {k: json.loads(row[k]) for k in _JSON_FIELDS}
+    return JobRecord(**values | {k: bool(row[k]) for k in _BOOL_FIELDS} | {"state": JobState(row["state"])})
 
 
 class Registry:

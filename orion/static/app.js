@@ -31,8 +31,7 @@ class ApiError extends Error {
 }
 
 async function api(path, options = {}) {
-  const headers = Object.assign({}, options.headers || {}, { Authorization: "Bearer " + token() });
-  const resp = await fetch(path, Object.assign({}, options, { headers }));
+  const resp = await fetch(path, { ...options, headers: { Authorization: "Bearer " + token() } });
   if (resp.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
     showLogin("The token was refused: enter it again.");
@@ -79,9 +78,7 @@ async function refresh() {
 async function refreshHealth() {
   const pill = $("health");
   try {
-    const resp = await fetch("/health");
-    const body = await resp.json();
-    const m = body.spark_master;
+    const m = (await (await fetch("/health")).json()).spark_master;
     pill.textContent = m.reachable
       ? `master: ${m.status}, ${m.alive_workers} workers, ${m.cores_used}/${m.cores} cores used`
       : "master: unreachable";
