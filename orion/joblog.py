@@ -75,18 +75,13 @@ class BoundedLog:
             total = dropped + prev_size + cur_size
             start = min(max(offset, dropped), total)
             want = min(limit, total - start)
-            parts: list[bytes] = []
-            pos = start
+            data = b""
             for name, base, size in ((PREVIOUS, dropped, prev_size), (CURRENT, dropped + prev_size, cur_size)):
-                if want <= 0 or pos >= base + size:
-                    continue
-                with open(self.directory / name, "rb") as fh:
-                    fh.seek(pos - base)
-                    piece = fh.read(min(want, base + size - pos))
-                parts.append(piece)
-                pos += len(piece)
-                want -= len(piece)
-        data = b"".join(parts)
+                pos = start + len(data)
+                if len(data) < want and pos < base + size:
+                    with open(self.directory / name, "rb") as fh:
+                        fh.seek(pos - base)
+                        data += fh.read(min(want - len(data), base + size - pos))
         # Stop at a line end when the chunk was cut by `limit`, so a UTF-8 character is never split.
         if start + len(data) < total and b"\n" in data:
             data = data[: data.rindex(b"\n") + 1]

@@ -87,10 +87,7 @@ def spark_defaults_keys(environ: Mapping[str, str]) -> set[str]:
 
 
 def build_command(
-    settings: OrionSettings,
-    job: JobRecord,
-    defaults: AbstractSet[str] = frozenset(),
-    py_files: Path | None = None,
+    settings: OrionSettings, job: JobRecord, defaults: AbstractSet[str] = frozenset(), py_files: Path | None = None
 ) -> list[str]:
     """The spark-submit argument list; the agent runs first and then the job's file with its args.
     `py_files` is the zip of ORION_JOBS_DIR's packages (on the driver's and the executors' sys.path)."""

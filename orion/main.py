@@ -26,11 +26,7 @@ _CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def create_app(
-    settings: OrionSettings,
-    *,
-    launcher: Launcher | None = None,
-    master: Master | None = None,
-    monitor: bool = True,
+    settings: OrionSettings, *, launcher: Launcher | None = None, master: Master | None = None, monitor: bool = True
 ) -> FastAPI:
     """The app; tests pass a fake launcher/master and `monitor=False` to drive `manager.tick()` themselves."""
 
@@ -55,10 +51,9 @@ def create_app(
         description="Submits PySpark jobs to the lakehouse's Spark cluster, supervises streaming jobs, "
         "shows their logs and progress. Authenticate with `Authorization: Bearer <ORION_TOKEN>`.",
         lifespan=lifespan,
+        exception_handlers=jobs.error_handlers(),
     )
     app.state.settings, app.state.health_lock, app.state.health_cache = settings, threading.Lock(), None
-    for exc_class, handler in jobs.error_handlers().items():
-        app.add_exception_handler(exc_class, handler)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
