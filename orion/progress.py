@@ -75,17 +75,12 @@ def streaming_progress(status: dict[str, Any] | None, scrub: Scrubber) -> Stream
 
 def job_out(job: JobRecord, scrub: Scrubber, status_file: Path | None = None) -> JobOut:
     """The job as the API shows it; with `status_file` (GET /jobs/{id}) also its streaming progress."""
-    values = {name: getattr(job, name) for name in JobOut.model_fields if hasattr(job, name)}
-    out = JobOut(
-        **values
-        | {
-            "args": [scrub.text(a) for a in job.args],
-            "conf": scrub.conf(job.conf),
-            "detail": scrub.text(job.detail),
-            "command": scrub.command(job.command),
-            "checkpoint": scrub.text(job.checkpoint) if job.checkpoint else None,
-        }
-    )
-    if status_file is not None:
-        out.streaming = streaming_progress(read_status(status_file), scrub)
-    return out
+    shown = {
+        "args": [scrub.text(a) for a in job.args],
+        "conf": scrub.conf(job.conf),
+        "detail": scrub.text(job.detail),
+        "command": scrub.command(job.command),
+        "checkpoint": scrub.text(job.checkpoint) if job.checkpoint else None,
+        "streaming": streaming_progress(read_status(status_file), scrub) if status_file is not None else None,
+    }
+    return JobOut(**{name: getattr(job, name) for name in JobOut.model_fields if hasattr(job, name)} | shown)

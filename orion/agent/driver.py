@@ -2,12 +2,10 @@
 
 Usage (Orion builds it): spark-submit ... orion/agent/driver.py <job.py> [job args...]
 
-Beside the job, a daemon thread reports what Orion cannot see from outside the driver: the
-application id and UI address once the job has a SparkContext, and the latest progress of every
-structured-streaming query (rows per second, batch duration, time of the batch, offsets). It
-writes them as JSON to $ORION_DRIVER_STATUS_FILE, atomically, every couple of seconds. It needs
-nothing from the job: it finds the job's session through PySpark, so it works for any job.
-This file imports only the standard library and pyspark (it runs in the driver's Python).
+Beside the job, a daemon thread writes what Orion cannot see from outside the driver (the application id and
+UI address, the latest progress of every structured-streaming query) as JSON to $ORION_DRIVER_STATUS_FILE,
+atomically, every couple of seconds. It finds the job's session through PySpark, so it works for any job.
+Standard library and pyspark only: it runs in the driver's Python.
 """
 
 from __future__ import annotations

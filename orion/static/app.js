@@ -153,20 +153,20 @@ async function refreshDetail() {
   if (id !== state.selected) return;
   $("detail-id").textContent = job.id;
   $("detail-name").textContent = job.name;
-  const badge = $("detail-state");
-  badge.textContent = job.state;
-  badge.className = "state " + job.state;
+  Object.assign($("detail-state"), { textContent: job.state, className: "state " + job.state });
   const active = ["queued", "submitted", "running", "restarting"].includes(job.state);
   $("stop-button").disabled = !active;
   $("delete-button").disabled = active;
   $("restart-button").disabled = job.state === "queued";
 
+  const batch = job.stop_batch_id == null ? "" : ` (batch ${job.stop_batch_id})`; // null or undefined
   const fields = [
     ["Source", job.source], ["Supervised", job.supervise ? "yes" : "no"], ["Application", job.app_id],
     ["Driver PID", job.pid], ["Runs", job.run], ["Restarts", job.restart_count],
     ["Created", fmtTime(job.created_at)], ["Started", fmtTime(job.started_at)],
     ["Running since", fmtTime(job.running_at)], ["Ended", fmtTime(job.ended_at)],
-    ["Exit code", job.exit_code], ["Stop outcome", stopOutcome(job)], ["Detail", job.detail],
+    ["Exit code", job.exit_code], ["Stop outcome", job.stop_outcome && job.stop_outcome + batch],
+    ["Detail", job.detail],
     ["Checkpoint", job.checkpoint], ["Code hash", job.code_hash ? job.code_hash.slice(0, 12) : null],
     ["Arguments", JSON.stringify(job.args)], ["Conf", JSON.stringify(job.conf)], ["Command", job.command.join(" ")],
   ];
@@ -174,11 +174,6 @@ async function refreshDetail() {
   $("detail-fields").replaceChildren(...shown.flatMap(([name, value]) => [el("dt", name), el("dd", value)]));
   renderMetrics(job.streaming);
   await refreshLog(id);
-}
-
-function stopOutcome(job) {
-  if (!job.stop_outcome) return null;
-  return job.stop_outcome + (job.stop_batch_id == null ? "" : ` (batch ${job.stop_batch_id})`); // null or undefined
 }
 
 function renderMetrics(streaming) {
