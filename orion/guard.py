@@ -139,11 +139,8 @@ class Guard:
         await self.app(scope, _replay(body, receive), send)
 
     def _authorized(self, scope: Scope) -> bool:
-        value = _header(scope, b"authorization") or ""
-        scheme, _, given = value.partition(" ")
-        if scheme.lower() != "bearer":
-            given = ""
-        return hmac.compare_digest(given.strip().encode(), self._token)
+        scheme, _, given = (_header(scope, b"authorization") or "").partition(" ")
+        return hmac.compare_digest((given.strip() if scheme.lower() == "bearer" else "").encode(), self._token)
 
     def _too_large(self, length: int | None) -> str:
         size = f"of {length} bytes " if length is not None else ""
@@ -162,19 +159,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body, counted as it arrives; BodyTooLarge past `limit`, None if the client disconnected."""
-    chunks: list[bytes] = []
-    size = 0
+    body = bytearray()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
+        body += message.get("body", b"")
+        if len(body) > limit:
             raise BodyTooLarge
-        chunks.append(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return bytes(body)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -96,26 +96,17 @@ def build_command(
         # Every JVM gets a heap cap: without one a driver would take a quarter of the machine's memory.
         conf["spark.driver.memory"] = settings.driver_memory_when_unset
     # The cores cap always applies: a lower value from the job is kept (validated on submit).
-    cores = min(int(conf.get("spark.cores.max", settings.cores_max)), settings.cores_max)
-    conf["spark.cores.max"] = str(cores)
-    argv = [
-        str(settings.spark_submit),
-        "--master", settings.spark_master_url,
-        "--deploy-mode", "client",
-        "--name", f"orion-{job.id}-{job.name}",
-    ]  # fmt: skip
-    for key in sorted(conf):
-        argv += ["--conf", f"{key}={conf[key]}"]
-    if py_files is not None:
-        argv += ["--py-files", str(py_files)]
+    conf["spark.cores.max"] = str(min(int(conf.get("spark.cores.max", settings.cores_max)), settings.cores_max))
+    argv = [str(settings.spark_submit), "--master", settings.spark_master_url, "--deploy-mode", "client",
+            "--name", f"orion-{job.id}-{job.name}"]  # fmt: skip
+    argv += [arg for key in sorted(conf) for arg in ("--conf", f"{key}={conf[key]}")]
+    argv += ["--py-files", str(py_files)] if py_files is not None else []
     return [*argv, str(AGENT), job.file_path, *job.args]
 
 
 def child_env(environ: Mapping[str, str], marker: str, status_file: Path) -> dict[str, str]:
     env = {k: v for k, v in environ.items() if not k.upper().startswith("ORION_")}
-    env[RUN_MARKER_ENV] = marker
-    env[STATUS_FILE_ENV] = str(status_file)
-    env["PYTHONUNBUFFERED"] = "1"
+    env |= {RUN_MARKER_ENV: marker, STATUS_FILE_ENV: str(status_file), "PYTHONUNBUFFERED": "1"}
     # The driver's Python must import pyspark: default to the interpreter running Orion.
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     return env
