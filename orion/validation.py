@@ -27,10 +27,10 @@ class InvalidRequest(Exception):
         self.status_code = status_code
 
 
-def _json_field(field: str, raw: str | None, send: str) -> Any:
-    """The form field's JSON value (None when the field is empty)."""
+def _json_field(field: str, raw: str | None, send: str, empty: Any) -> Any:
+    """The form field's JSON value (`empty` when the field is empty)."""
     if raw is None or raw.strip() == "":
-        return None
+        return empty
     try:
         return json.loads(raw)
     except ValueError as exc:
@@ -38,16 +38,13 @@ def _json_field(field: str, raw: str | None, send: str) -> Any:
 
 
 def parse_args(raw: str | None) -> list[str]:
-    value = _json_field("args", raw, 'a JSON array of strings, e.g. ["--x", "1"]')
-    if value is None:
-        return []
+    value = _json_field("args", raw, 'a JSON array of strings, e.g. ["--x", "1"]', [])
     if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
         raise InvalidRequest('args must be a JSON array of strings, e.g. ["--rows", "100"]')
     if len(value) > MAX_ARGS:
         raise InvalidRequest(f"args has {len(value)} items; at most {MAX_ARGS} are allowed")
-    for a in value:
-        if len(a) > MAX_ARG_LEN or "\0" in a:
-            raise InvalidRequest(f"each arg must be at most {MAX_ARG_LEN} characters without NUL bytes")
+    if any(len(a) > MAX_ARG_LEN or "\0" in a for a in value):
+        raise InvalidRequest(f"each arg must be at most {MAX_ARG_LEN} characters without NUL bytes")
     return value
 
 
@@ -115,9 +112,7 @@ def _bound(key: str, value: str, limits: OrionSettings) -> None:
 
 
 def parse_conf(raw: str | None, limits: OrionSettings) -> dict[str, str]:
-    value = _json_field("conf", raw, 'a JSON object, e.g. {"spark.executor.memory": "512m"}')
-    if value is None:
-        return {}
+    value = _json_field("conf", raw, 'a JSON object, e.g. {"spark.executor.memory": "512m"}', {})
     if not isinstance(value, dict):
         raise InvalidRequest('conf must be a JSON object of Spark properties, e.g. {"spark.executor.memory": "512m"}')
     if len(value) > MAX_CONF:
