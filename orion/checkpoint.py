@@ -110,10 +110,9 @@ def describe_env(environ: Mapping[str, str], python_path: list[str]) -> dict[str
         for k, v in environ.items()
         if not k.upper().startswith("ORION_") and not is_secret_name(k) and k not in _DESCRIBE_DROP
     }
-    env["PYTHONPATH"] = os.pathsep.join([*python_path, *filter(None, [environ.get("PYTHONPATH")])])
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # never leave __pycache__ in the jobs dir (it would not change the hash)
-    return env
+    python_path = os.pathsep.join([*python_path, *filter(None, [environ.get("PYTHONPATH")])])
+    # PYTHONDONTWRITEBYTECODE: never leave __pycache__ in the jobs dir (it would not change the hash).
+    return env | {"PYTHONPATH": python_path, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def run_describe(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,21 +17,16 @@ from orion.settings import OrionSettings
 _bearer = HTTPBearer(auto_error=False, description="ORION_TOKEN, the stack's generated secret.")
 
 
-def get_settings(request: Request) -> OrionSettings:
-    return request.app.state.settings
+def _app_state(name: str) -> Callable[[Request], Any]:
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def get_manager(request: Request) -> JobManager:
-    return request.app.state.manager
-
-
-def get_master(request: Request) -> Master:
-    return request.app.state.master
-
-
-SettingsDep = Annotated[OrionSettings, Depends(get_settings)]
-ManagerDep = Annotated[JobManager, Depends(get_manager)]
-MasterDep = Annotated[Master, Depends(get_master)]
+SettingsDep = Annotated[OrionSettings, Depends(_app_state("settings"))]
+ManagerDep = Annotated[JobManager, Depends(_app_state("manager"))]
+MasterDep = Annotated[Master, Depends(_app_state("master"))]
 
 
 def require_token(
