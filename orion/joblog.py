@@ -21,13 +21,10 @@ META = "log.meta"
 
 @dataclass(frozen=True)
 class LogOut:  # a piece of a job's log, as GET /jobs/{id}/logs returns it (a docstring would change the OpenAPI)
-    offset: int
-    """Where `text` starts (may be past the requested offset when older bytes were dropped)."""
+    offset: int  # where `text` starts (past the requested offset when older bytes were dropped)
     next_offset: int
-    size: int
-    """Bytes written since the job's first run (dropped ones included)."""
-    truncated: bool
-    """True when bytes before `offset` were dropped by the size cap."""
+    size: int  # bytes written since the job's first run, dropped ones included
+    truncated: bool  # bytes before `offset` were dropped by the size cap
     text: str
 
 

@@ -238,10 +238,8 @@ class JobManager:
 
     def _check(self, job: JobRecord, run: Run, view: MasterView | None) -> None:
         changed = self._take_stop_outcome(job, run)
-        app_id = job.app_id or run.detected_app_id
-        if app_id is None:
-            status = read_status(job_dir(self.settings.data_dir, job.id) / STATUS_FILE)
-            app_id = status.get("app_id") if status else None
+        status_file = job_dir(self.settings.data_dir, job.id) / STATUS_FILE
+        app_id = job.app_id or run.detected_app_id or (read_status(status_file) or {}).get("app_id")
         if app_id and app_id != job.app_id:
             job.app_id, changed = app_id, True
             self._note(job, f"Spark application {app_id}")

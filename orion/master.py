@@ -16,8 +16,7 @@ class MasterView:
     alive_workers: int | None
     cores: int | None
     cores_used: int | None
-    apps: dict[str, str] = field(default_factory=dict)
-    """Application id -> state (RUNNING, WAITING, FINISHED, KILLED, ...), active ones win."""
+    apps: dict[str, str] = field(default_factory=dict)  # app id -> RUNNING, WAITING, FINISHED, KILLED, ...
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MasterView:

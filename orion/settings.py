@@ -123,8 +123,6 @@ def describe_errors(exc: ValidationError) -> str:
     for err in exc.errors(include_input=False, include_url=False):
         loc = err.get("loc") or ()
         name = f"ORION_{str(loc[0]).upper()}" if loc else "settings"
-        msg = err.get("msg", "invalid")
-        if err.get("type") == "missing":
-            msg = "is required"
+        msg = "is required" if err.get("type") == "missing" else err.get("msg", "invalid")
         lines.append(f"  {name}: {msg}")
     return "\n".join(lines)
