@@ -36,10 +36,6 @@ _MAX_CLIENTS = 10_000  # buckets kept; the oldest is dropped first (a full one h
 UNAUTHORIZED = "missing or wrong bearer token: send 'Authorization: Bearer <ORION_TOKEN>'"
 
 
-def is_public(method: str, path: str) -> bool:
-    return method in _SAFE_METHODS and (path in _PUBLIC_EXACT or path.startswith(_PUBLIC_PREFIX))
-
-
 class TokenBuckets:
     """Per-client buckets of failed authentications: `capacity` per minute, refilled continuously."""
 
@@ -99,7 +95,7 @@ class Guard:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
-        if not is_public(method, path):
+        if not (method in _SAFE_METHODS and (path in _PUBLIC_EXACT or path.startswith(_PUBLIC_PREFIX))):
             client = (scope.get("client") or ("unknown", 0))[0]
             wait = self.buckets.exhausted(client)
             if wait > 0:

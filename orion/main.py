@@ -51,7 +51,7 @@ def create_app(
         description="Submits PySpark jobs to the lakehouse's Spark cluster, supervises streaming jobs, "
         "shows their logs and progress. Authenticate with `Authorization: Bearer <ORION_TOKEN>`.",
         lifespan=lifespan,
-        exception_handlers=jobs.error_handlers(),
+        exception_handlers=jobs.ERROR_HANDLERS,
     )
     app.state.settings, app.state.health_lock, app.state.health_cache = settings, threading.Lock(), None
 

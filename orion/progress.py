@@ -32,7 +32,6 @@ def _num(kind: type[_N], value: Any) -> _N | None:
 
 def query_progress(entry: dict[str, Any], scrub: Scrubber) -> QueryProgress:
     p = entry.get("progress") or {}
-    durations = p.get("durationMs") or {}
     sources = [
         SourceProgress(
             description=scrub.text(str(s.get("description", ""))),
@@ -56,7 +55,7 @@ def query_progress(entry: dict[str, Any], scrub: Scrubber) -> QueryProgress:
         num_input_rows=_num(int, p.get("numInputRows")),
         input_rows_per_second=_num(float, p.get("inputRowsPerSecond")),
         processed_rows_per_second=_num(float, p.get("processedRowsPerSecond")),
-        batch_duration_ms=_num(int, p.get("batchDuration", durations.get("triggerExecution"))),
+        batch_duration_ms=_num(int, p.get("batchDuration", (p.get("durationMs") or {}).get("triggerExecution"))),
         sources=sources,
         sink=scrub.text(str(sink["description"])) if isinstance(sink, dict) and "description" in sink else None,
     )

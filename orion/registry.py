@@ -110,8 +110,7 @@ class Registry:
     def list(self, states: Collection[JobState] | None = None) -> list[JobRecord]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM jobs ORDER BY id DESC").fetchall()
-        jobs = [_from_row(r) for r in rows]
-        return [j for j in jobs if states is None or j.state in states]
+        return [j for j in map(_from_row, rows) if states is None or j.state in states]
 
     def delete(self, job_id: int) -> None:
         with self._lock:

@@ -108,9 +108,7 @@ class OrionSettings(BaseSettings):
     @property
     def driver_memory_when_unset(self) -> str:
         """ORION_DEFAULT_DRIVER_MEMORY, but never above ORION_MAX_DRIVER_MEMORY."""
-        if memory_bytes(self.default_driver_memory) > memory_bytes(self.max_driver_memory):  # type: ignore[operator]
-            return self.max_driver_memory
-        return self.default_driver_memory
+        return min(self.default_driver_memory, self.max_driver_memory, key=memory_bytes)  # type: ignore[arg-type]
 
     @property
     def spark_submit(self) -> Path:

@@ -1,7 +1,6 @@
 """GET /health: is the Spark master reachable? (No auth: for probes and the stack's readiness wait.)
 
-Anyone may call it, so it never costs more than one reading of the master per second whatever the
-request rate: concurrent calls share the reading (one at a time, the others use its result).
+Anyone may call it, so concurrent calls share one reading of the master per second, whatever the rate.
 """
 
 from __future__ import annotations

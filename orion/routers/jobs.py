@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -30,16 +29,15 @@ _SUBMIT_ERRORS = {
 }
 
 
-def error_handlers() -> dict[type[Exception], Callable[[Request, Exception], Response]]:
-    """The app's answers to the manager's and the validation's refusals: 404, 409, or the status they name."""
+def _refusal(_request: Request, exc: Exception) -> Response:
+    """The app's answer to the manager's and the validation's refusals: 404, 409, or the status they name."""
+    if isinstance(exc, InvalidRequest):
+        return JSONResponse({"detail": exc.detail}, exc.status_code)
+    code = status.HTTP_404_NOT_FOUND if isinstance(exc, JobNotFound) else status.HTTP_409_CONFLICT
+    return JSONResponse({"detail": str(exc)}, code)
 
-    def answer(_request: Request, exc: Exception) -> Response:
-        if isinstance(exc, InvalidRequest):
-            return JSONResponse({"detail": exc.detail}, exc.status_code)
-        code = status.HTTP_404_NOT_FOUND if isinstance(exc, JobNotFound) else status.HTTP_409_CONFLICT
-        return JSONResponse({"detail": str(exc)}, code)
 
-    return dict.fromkeys((InvalidRequest, JobNotFound, JobConflict), answer)
+ERROR_HANDLERS = dict.fromkeys((InvalidRequest, JobNotFound, JobConflict), _refusal)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobCreated, responses=_SUBMIT_ERRORS)

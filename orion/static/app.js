@@ -249,16 +249,14 @@ async function submitJob(event) {
   if ($("args-input").value.trim()) form.append("args", $("args-input").value);
   if ($("conf-input").value.trim()) form.append("conf", $("conf-input").value);
   form.append("supervise", $("supervise-input").checked ? "true" : "false");
-  out.className = "muted";
-  out.textContent = "Submitting…";
+  Object.assign(out, { className: "muted", textContent: "Submitting…" });
   try {
     const created = await api("/jobs", { method: "POST", body: form });
     out.textContent = `Job ${created.id} is ${created.state}.`;
     await refreshJobs();
     selectJob(created.id);
   } catch (err) {
-    out.className = "error";
-    out.textContent = `Refused (${err.status}): ${err.message}`;
+    Object.assign(out, { className: "error", textContent: `Refused (${err.status}): ${err.message}` });
   }
 }
 
