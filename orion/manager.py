@@ -9,9 +9,8 @@
                                 └─ supervised ─▶ restarting ─(backoff)─▶ submitted
                                                     └─ more than ORION_MAX_RESTARTS in a row ─▶ failed
 
-A monitor thread calls `tick()` every ORION_POLL_INTERVAL_SECONDS; unit tests call it directly
-with a fake launcher and master. Every change is written to the registry at once, and `recover()`
-at start-up resubmits supervised jobs that were active when Orion went away.
+A monitor thread calls `tick()` every ORION_POLL_INTERVAL_SECONDS (unit tests call it directly). Every change
+is written to the registry at once; `recover()` resubmits supervised jobs that were active when Orion went away.
 """
 
 from __future__ import annotations
@@ -189,9 +188,8 @@ class JobManager:
             if job.state not in FINISHED_STATES:
                 raise JobConflict(f"job {job_id} is {job.state}; stop it before deleting it")
             self.registry.delete(job_id)
-            self.log(job_id).remove()
+            self.log(job_id).remove()  # the log's directory is the job's directory
             self._logs.pop(job_id, None)
-            shutil.rmtree(job_dir(self.settings.data_dir, job_id), ignore_errors=True)
             upload_dir = Path(job.file_path).parent
             if job.source == "upload" and upload_dir.parent == self.settings.data_dir / "uploads":
                 shutil.rmtree(upload_dir, ignore_errors=True)
