@@ -7,8 +7,10 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from orion import __version__
@@ -17,10 +19,11 @@ from orion.launcher import Launcher, SparkSubmitLauncher
 from orion.manager import JobManager
 from orion.master import Master, SparkMaster
 from orion.registry import Registry
-from orion.routers import catalog, health, jobs, ui
+from orion.routers import catalog, health, jobs
 from orion.scrub import Scrubber
 from orion.settings import OrionSettings
 
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 # The UI loads only its own files and never evaluates strings: a script-injection backstop.
 _CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
 
@@ -65,9 +68,14 @@ def create_app(
             response.headers["X-Frame-Options"] = "DENY"
         return response
 
-    for module in (health, jobs, catalog, ui):
+    for module in (health, jobs, catalog):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:  # the web UI holds no data: it asks for the token, then calls the API with it
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost (added last): auth, concurrency and body limits come before any route reads a byte.
     app.add_middleware(Guard, settings=settings)
     return app
