@@ -159,8 +159,7 @@ def run_describe(
 
 def _parse(out: bytes) -> tuple[dict[str, object] | None, str]:
     text = out.decode("utf-8", errors="replace").strip()
-    candidates = [text, *reversed([line.strip() for line in text.splitlines() if line.strip().startswith("{")])]
-    for candidate in candidates:
+    for candidate in [text, *reversed([line.strip() for line in text.splitlines() if line.strip().startswith("{")])]:
         try:
             value = json.loads(candidate)
         except ValueError:

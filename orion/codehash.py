@@ -108,10 +108,7 @@ def write_zip(packages: Iterable[tuple[str, bytes]], target: Path) -> Path:
 
 def build_zip(jobs_dir: Path | None, target: Path) -> Path | None:
     """The packages of `jobs_dir` as one zip at `target`; None (and no file) when there are none."""
-    packages = snapshot(jobs_dir)
-    if not packages:
-        return None
-    return write_zip(packages, target)
+    return write_zip(packages, target) if (packages := snapshot(jobs_dir)) else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,8 +51,7 @@ class TokenBuckets:
 
     def exhausted(self, client: str) -> float:
         """Seconds until `client` may try again; 0 when it may now."""
-        level = self._level(client)
-        return 0.0 if level >= 1 else (1 - level) / self.rate
+        return max(0.0, (1 - self._level(client)) / self.rate)
 
     def fail(self, client: str) -> None:
         self._buckets[client] = (max(self._level(client) - 1, 0.0), self.clock())
