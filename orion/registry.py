@@ -71,10 +71,9 @@ class Registry:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
-            self._migrate()
+        self._db.execute("PRAGMA journal_mode=WAL")  # no other thread has the registry yet: no lock
+        self._db.execute(_SCHEMA)
+        self._migrate()
 
     def _migrate(self) -> None:
         """ALTER TABLE ADD COLUMN for each column an older registry lacks (old rows read them as NULL)."""
