@@ -61,11 +61,9 @@ def create_app(
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.update({"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
         if request.url.path == "/" or request.url.path.startswith("/static/"):
-            response.headers["Content-Security-Policy"] = _CSP
-            response.headers["X-Frame-Options"] = "DENY"
+            response.headers.update({"Content-Security-Policy": _CSP, "X-Frame-Options": "DENY"})
         return response
 
     for module in (health, jobs, catalog):

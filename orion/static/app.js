@@ -139,18 +139,13 @@ function selectJob(id) {
 
 async function refreshDetail() {
   const id = state.selected;
-  let job;
-  try {
-    job = await api(`/jobs/${id}`);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) {
-      state.selected = null;
-      $("detail").hidden = true;
-      return;
-    }
-    throw err;
-  }
-  if (id !== state.selected) return;
+  const job = await api(`/jobs/${id}`).catch((err) => {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+    state.selected = null; // the job is gone
+    $("detail").hidden = true;
+    return null;
+  });
+  if (!job || id !== state.selected) return;
   $("detail-id").textContent = job.id;
   $("detail-name").textContent = job.name;
   Object.assign($("detail-state"), { textContent: job.state, className: "state " + job.state });
