@@ -80,11 +80,8 @@ class Guard:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
-            await _refuse(
-                send, 503,
-                f"Orion is busy: {self.in_flight} requests in flight (ORION_MAX_CONCURRENT_REQUESTS); retry shortly",
-                {"retry-after": "1"},
-            )  # fmt: skip
+            busy = f"Orion is busy: {self.in_flight} requests in flight (ORION_MAX_CONCURRENT_REQUESTS); retry shortly"
+            await _refuse(send, 503, busy, {"retry-after": "1"})
             return
         self.in_flight += 1
         try:
@@ -98,10 +95,8 @@ class Guard:
             client = (scope.get("client") or ("unknown", 0))[0]
             wait = self.buckets.exhausted(client)
             if wait > 0:
-                await _refuse(
-                    send, 429, "too many failed authentications from this client; retry later",
-                    {"retry-after": str(math.ceil(wait))},
-                )  # fmt: skip
+                why = "too many failed authentications from this client; retry later"
+                await _refuse(send, 429, why, {"retry-after": str(math.ceil(wait))})
                 return
             if not self._authorized(scope):
                 self.buckets.fail(client)

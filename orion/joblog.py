@@ -61,9 +61,8 @@ class BoundedLog:
     def _rotate(self) -> None:
         self._dropped += self._size(PREVIOUS)
         (self.directory / META).write_text(json.dumps({"dropped": self._dropped}))
-        cur = self.directory / CURRENT
-        if cur.exists():
-            cur.replace(self.directory / PREVIOUS)
+        if (self.directory / CURRENT).exists():
+            (self.directory / CURRENT).replace(self.directory / PREVIOUS)
 
     def read(self, offset: int = 0, limit: int = 65536) -> LogOut:
         with self._lock:

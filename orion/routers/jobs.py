@@ -56,9 +56,8 @@ def submit_job(
         raise InvalidRequest("send exactly one of 'job' (a shipped job's name) or 'file' (a .py upload)")
     parsed_args = parse_args(args)
     parsed_conf = parse_conf(conf, settings)
-    if file is None:
-        assert job is not None
-        path, name, source = shipped_job_path(settings.jobs_dir, job), job, "shipped"
+    if file is None:  # then `job` is a name (checked above)
+        path, name, source = shipped_job_path(settings.jobs_dir, job), job, "shipped"  # type: ignore[arg-type]
     else:
         filename = upload_name(file.filename)
         data = file.file.read(settings.upload_max_bytes + 1)
