@@ -2,11 +2,9 @@
 
 A job that supports it says so itself (contract 3 of the team brief): `python <job.py> <args> --describe`
 prints one JSON object with "checkpoint_uri" and exits 0 without starting Spark. Orion runs that without a
-shell, with the environment the job would get (minus every secret-looking variable and Spark's conf dir, so a
-job that ignores the flag can neither reach the buckets with the stack's identity nor the cluster), a
-timeout and a cap on its output. A job that does not support it, or fails, falls back to a
-`--checkpoint-uri X` / `--checkpoint-uri=X` argument, then to the conf `spark.sql.streaming.checkpointLocation`;
-otherwise the checkpoint is unknown (None) and Orion cannot guard it.
+shell, with a timeout, a cap on its output and the job's environment minus every secret-looking variable and
+Spark's conf dir (a job that ignores the flag reaches neither the buckets nor the cluster). Otherwise the
+checkpoint comes from a `--checkpoint-uri` argument, then the conf, or is unknown (None: not guarded).
 
 Orion asks only jobs that can answer: the entry file, or a package of ORION_JOBS_DIR it imports, must contain
 the literal `--describe`. Running any other job with an extra flag could run its whole body at submission.
@@ -27,13 +25,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orion.codehash import package_dirs
+from orion.launcher import send_signal
 from orion.scrub import is_secret_name
-
-if TYPE_CHECKING:
-    from orion.settings import OrionSettings
+from orion.settings import OrionSettings
 
 DESCRIBE_FLAG = "--describe"
 CHECKPOINT_FLAG = "--checkpoint-uri"
@@ -46,9 +42,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", re.DOTALL)
 def normalize(uri: str | None) -> str | None:
     """One spelling per location: s3a:// and s3n:// become s3://, the scheme lower case, no duplicate or
     trailing slash, file:// URIs and local paths as a normalized absolute path. None for nothing."""
-    if uri is None:
-        return None
-    text = uri.strip()
+    text = (uri or "").strip()
     if not text:
         return None
     m = _SCHEME.match(text)
@@ -57,8 +51,7 @@ def normalize(uri: str | None) -> str | None:
             text = text[len("file:") :]
         return posixpath.normpath(text) if text.startswith("/") else text.rstrip("/") or text
     scheme, rest = m.group(1).lower(), m.group(2)
-    if scheme in {"s3a", "s3n"}:
-        scheme = "s3"
+    scheme = "s3" if scheme in {"s3a", "s3n"} else scheme
     if scheme == "file":
         return posixpath.normpath("/" + rest.lstrip("/"))
     rest = re.sub(r"/{2,}", "/", rest).rstrip("/")
@@ -73,9 +66,7 @@ def from_args_or_conf(args: list[str], conf: Mapping[str, str]) -> str | None:
             found = args[i + 1]
         elif arg.startswith(CHECKPOINT_FLAG + "="):
             found = arg.split("=", 1)[1]
-    if found is None:
-        found = conf.get(CHECKPOINT_CONF)
-    return normalize(found)
+    return normalize(found if found is not None else conf.get(CHECKPOINT_CONF))
 
 
 def _imported_top_names(tree: ast.AST) -> set[str]:
@@ -98,24 +89,19 @@ def supports_describe(entry: Path, jobs_dir: Path | None) -> bool:
     if DESCRIBE_FLAG in source:
         return True
     imported = _imported_top_names(tree)
-    for pkg in package_dirs(jobs_dir):
-        if pkg.name not in imported:
+    for path in [p for pkg in package_dirs(jobs_dir) if pkg.name in imported for p in sorted(pkg.rglob("*.py"))]:
+        try:
+            if DESCRIBE_FLAG in path.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
             continue
-        for path in sorted(pkg.rglob("*.py")):
-            try:
-                if DESCRIBE_FLAG in path.read_text(encoding="utf-8", errors="replace"):
-                    return True
-            except OSError:
-                continue
     return False
 
 
 @dataclass(frozen=True)
 class Described:
-    checkpoint: str | None
-    """Normalized checkpoint, None when unknown."""
-    how: str
-    """Where it came from (describe, argument, conf, unknown) and why describe was not used: for the job's log."""
+    checkpoint: str | None  # normalized; None when unknown
+    how: str  # for the job's log: where it came from (describe, argument, conf, unknown), why not from describe
 
 
 def describe_env(environ: Mapping[str, str], python_path: list[str]) -> dict[str, str]:
@@ -124,10 +110,9 @@ def describe_env(environ: Mapping[str, str], python_path: list[str]) -> dict[str
         for k, v in environ.items()
         if not k.upper().startswith("ORION_") and not is_secret_name(k) and k not in _DESCRIBE_DROP
     }
-    env["PYTHONPATH"] = os.pathsep.join([*python_path, *filter(None, [environ.get("PYTHONPATH")])])
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # never leave __pycache__ in the jobs dir (it would not change the hash)
-    return env
+    python_path = os.pathsep.join([*python_path, *filter(None, [environ.get("PYTHONPATH")])])
+    # PYTHONDONTWRITEBYTECODE: never leave __pycache__ in the jobs dir (it would not change the hash).
+    return env | {"PYTHONPATH": python_path, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def run_describe(
@@ -143,16 +128,13 @@ def run_describe(
     except OSError as exc:
         return None, f"could not start {python}: {exc}"
     out = bytearray()
-    too_big = threading.Event()
 
     def read() -> None:
         assert proc.stdout is not None
-        while chunk := proc.stdout.read1(65536):
+        while len(out) <= max_bytes and (chunk := proc.stdout.read1(65536)):
             out.extend(chunk)
-            if len(out) > max_bytes:
-                too_big.set()
-                _kill(proc)
-                break
+        if len(out) > max_bytes:
+            send_signal(-proc.pid, signal.SIGKILL)
         proc.stdout.close()
 
     reader = threading.Thread(target=read, name=f"orion-describe-{proc.pid}", daemon=True)
@@ -161,14 +143,14 @@ def run_describe(
     try:
         rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill(proc)
+        send_signal(-proc.pid, signal.SIGKILL)
         proc.wait(10)
         reader.join(5)
         return None, f"--describe did not answer within {timeout:g} s (ORION_DESCRIBE_TIMEOUT_SECONDS)"
     # A grandchild may still hold the pipe: end the group, then the reader sees EOF.
-    _kill(proc)
+    send_signal(-proc.pid, signal.SIGKILL)
     reader.join(max(deadline - time.monotonic(), 1.0))
-    if too_big.is_set():
+    if len(out) > max_bytes:
         return None, f"--describe printed more than {max_bytes} bytes"
     if rc != 0:
         return None, f"--describe exited with code {rc}"
@@ -177,8 +159,7 @@ def run_describe(
 
 def _parse(out: bytes) -> tuple[dict[str, object] | None, str]:
     text = out.decode("utf-8", errors="replace").strip()
-    candidates = [text, *reversed([line.strip() for line in text.splitlines() if line.strip().startswith("{")])]
-    for candidate in candidates:
+    for candidate in [text, *reversed([line.strip() for line in text.splitlines() if line.strip().startswith("{")])]:
         try:
             value = json.loads(candidate)
         except ValueError:
@@ -188,45 +169,21 @@ def _parse(out: bytes) -> tuple[dict[str, object] | None, str]:
     return None, "--describe printed no JSON object"
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def for_submission(
     settings: OrionSettings, entry: Path, args: list[str], conf: Mapping[str, str], environ: Mapping[str, str]
 ) -> Described:
-    """`find_checkpoint` with Orion's settings and the environment its driver would get."""
-    python = environ.get("PYSPARK_DRIVER_PYTHON") or environ.get("PYSPARK_PYTHON") or sys.executable
+    """The checkpoint of a submission: --describe (with the environment its driver would get) if the job
+    supports it, else the fallbacks."""
     scratch = settings.data_dir / "describe"
     scratch.mkdir(parents=True, exist_ok=True)
-    return find_checkpoint(
-        entry, args, conf, jobs_dir=settings.jobs_dir, environ=environ, python=python, cwd=scratch,
-        timeout=settings.describe_timeout_seconds, max_bytes=settings.describe_max_bytes,
-    )  # fmt: skip
-
-
-def find_checkpoint(
-    entry: Path,
-    args: list[str],
-    conf: Mapping[str, str],
-    *,
-    jobs_dir: Path | None,
-    environ: Mapping[str, str],
-    python: str,
-    cwd: Path,
-    timeout: float,
-    max_bytes: int,
-) -> Described:
-    """The checkpoint of a submission: --describe if the job supports it, else the fallbacks."""
     why = "the job does not support --describe"
-    if supports_describe(entry, jobs_dir):
-        python_path = list(dict.fromkeys(str(p.parent) for p in package_dirs(jobs_dir)))
+    if supports_describe(entry, settings.jobs_dir):
+        python = environ.get("PYSPARK_DRIVER_PYTHON") or environ.get("PYSPARK_PYTHON") or sys.executable
+        env = describe_env(environ, list(dict.fromkeys(str(p.parent) for p in package_dirs(settings.jobs_dir))))
         data, why = run_describe(
-            python, entry, args, describe_env(environ, python_path), cwd=cwd, timeout=timeout, max_bytes=max_bytes
-        )
+            python, entry, args, env, cwd=scratch, timeout=settings.describe_timeout_seconds,
+            max_bytes=settings.describe_max_bytes,
+        )  # fmt: skip
         if data is not None:
             value = data.get("checkpoint_uri")
             if isinstance(value, str) and value.strip():

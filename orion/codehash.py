@@ -1,20 +1,16 @@
 """The code a job ships: its entry file plus every Python package of the jobs directory.
 
-Standard library only, and importable without FastAPI or pydantic: the stack's StreamingJob provider
-imports it on the host to compute, from the repository's jobs/, the same hash Orion reports on a job
-(`code_hash`), and the Spark image runs it as a script at build time to make the same zip Orion ships
-with `--py-files`:
+Standard library only: the stack's StreamingJob provider imports it on the host to compute the `code_hash`
+Orion reports on a job, and the Spark image runs it at build time to make the zip Orion ships (`--py-files`):
 
     python orion/codehash.py zip <jobs dir> <out.zip>      # the packages, as one deterministic zip
     python orion/codehash.py hash <jobs dir> <entry.py>    # the job's code hash (sha256 hex)
 
-A package is a directory directly under the jobs directory holding an `__init__.py` (e.g. jobs/logistics/),
-or one of SHARED_PACKAGES beside it (contract/), which the jobs' packages import.
-Every regular file below it is part of it except caches and hidden files (__pycache__, *.pyc, *.pyo, names
-starting with "."; editor leftovers *~ and *.swp), the same ones .dockerignore keeps out of the image, so the
-host's checkout and the image's copy give the same hash. Symbolic links are left out (a zip holds none).
-The zip is byte-for-byte the same for the same files: sorted entries, fixed time stamps and modes, stored
-uncompressed (deflate output may differ between zlib builds; the packages are small).
+A package is a directory directly under the jobs directory holding an `__init__.py`, or one of SHARED_PACKAGES
+beside it. All its regular files count but caches, hidden files and editor leftovers (those .dockerignore keeps
+out of the image, so checkout and image hash alike) and symbolic links (a zip holds none). The zip is the same
+bytes for the same files: sorted entries, fixed time stamps and modes, stored uncompressed (deflate output may
+differ between zlib builds; the packages are small).
 """
 
 from __future__ import annotations
@@ -28,12 +24,11 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-# Where the Spark image keeps the zip (images/spark/Dockerfile builds it beside the entry files), so
-# `spark-submit --py-files /opt/lakehouse/jobs/packages.zip /opt/lakehouse/jobs/<job>.py` works by hand.
-IMAGE_ZIP_NAME = "packages.zip"
+# The zip's name in a job's run directory and in the Spark image, where images/spark/Dockerfile builds it beside
+# the entry files, so `spark-submit --py-files /opt/lakehouse/jobs/packages.zip .../<job>.py` works by hand.
+ZIP_NAME = "packages.zip"
 _PACKAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SHARED_PACKAGES = ("contract",)
-"""Packages the jobs' own import, kept beside the jobs directory (in the repository and in the image)."""
+SHARED_PACKAGES = ("contract",)  # imported by the jobs' own, kept beside the jobs directory (repository and image)
 _SKIP_DIRS = {"__pycache__"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", "~", ".swp")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
@@ -88,10 +83,8 @@ def code_hash(entry: bytes, packages: Iterable[tuple[str, bytes]]) -> str:
 
 
 def job_code_hash(jobs_dir: Path | None, entry_file: Path) -> str:
-    """The code hash of the job whose entry is `entry_file`, with the packages of `jobs_dir`.
-
-    The entry's contents count, not its name or place (an uploaded copy of a shipped job has its hash).
-    """
+    """The code hash of the job whose entry is `entry_file` (its contents, not its name or place: an uploaded
+    copy of a shipped job has its hash), with the packages of `jobs_dir`."""
     return code_hash(Path(entry_file).read_bytes(), snapshot(jobs_dir))
 
 
@@ -105,7 +98,6 @@ def write_zip(packages: Iterable[tuple[str, bytes]], target: Path) -> Path:
                 info = zipfile.ZipInfo(arcname, date_time=_ZIP_TIME)
                 info.create_system = 3  # unix, so the mode below means what it says
                 info.external_attr = 0o100644 << 16
-                info.compress_type = zipfile.ZIP_STORED
                 zf.writestr(info, data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
@@ -116,10 +108,7 @@ def write_zip(packages: Iterable[tuple[str, bytes]], target: Path) -> Path:
 
 def build_zip(jobs_dir: Path | None, target: Path) -> Path | None:
     """The packages of `jobs_dir` as one zip at `target`; None (and no file) when there are none."""
-    packages = snapshot(jobs_dir)
-    if not packages:
-        return None
-    return write_zip(packages, target)
+    return write_zip(packages, target) if (packages := snapshot(jobs_dir)) else None
 
 
 def main(argv: list[str] | None = None) -> int:

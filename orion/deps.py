@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from orion.guard import UNAUTHORIZED
 from orion.manager import JobManager
 from orion.master import Master
 from orion.settings import OrionSettings
@@ -15,33 +17,22 @@ from orion.settings import OrionSettings
 _bearer = HTTPBearer(auto_error=False, description="ORION_TOKEN, the stack's generated secret.")
 
 
-def get_settings(request: Request) -> OrionSettings:
-    return request.app.state.settings
+def _app_state(name: str) -> Callable[[Request], Any]:
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def get_manager(request: Request) -> JobManager:
-    return request.app.state.manager
-
-
-def get_master(request: Request) -> Master:
-    return request.app.state.master
-
-
-SettingsDep = Annotated[OrionSettings, Depends(get_settings)]
-ManagerDep = Annotated[JobManager, Depends(get_manager)]
-MasterDep = Annotated[Master, Depends(get_master)]
+SettingsDep = Annotated[OrionSettings, Depends(_app_state("settings"))]
+ManagerDep = Annotated[JobManager, Depends(_app_state("manager"))]
+MasterDep = Annotated[Master, Depends(_app_state("master"))]
 
 
 def require_token(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    """401 unless the request carries `Authorization: Bearer <ORION_TOKEN>` (constant-time compare)."""
-    expected = settings.token.get_secret_value().encode()
-    given = credentials.credentials.encode() if credentials and credentials.scheme.lower() == "bearer" else b""
-    if not hmac.compare_digest(given, expected):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong bearer token: send 'Authorization: Bearer <ORION_TOKEN>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    """A second check behind the Guard's (orion/guard.py), and the bearer scheme in the OpenAPI."""
+    given = credentials.credentials.encode() if credentials else b""  # None unless the scheme is Bearer
+    if not hmac.compare_digest(given, settings.token.get_secret_value().encode()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})

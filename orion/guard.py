@@ -1,16 +1,13 @@
 """Orion's front door against hostile clients: one pure ASGI middleware in front of the whole app.
 
-In this order, before any route (and so before FastAPI reads or parses a body):
-1. **Bounded concurrency**: at most ORION_MAX_CONCURRENT_REQUESTS requests in flight (below AnyIO's 40 worker
-   threads, so a flood can never take every thread the sync routes need); one more is answered 503 at once,
-   costing no thread.
-2. **Authentication** from the headers alone: every path but /health, the static UI and the API docs (GET/HEAD)
-   needs `Authorization: Bearer <ORION_TOKEN>` (constant-time compare) or is answered 401 with the body unread,
-   a chunked upload included. Failed attempts drain a per-client token bucket (ORION_AUTH_FAILURES_PER_MINUTE);
-   an empty bucket answers 429 to that client, without even comparing the token, until it refills.
-3. **Bounded bodies**: a body is counted as it streams and cut at the limit with 413 (Content-Length or not;
-   POST /jobs may carry an upload, other routes take none), and must arrive within ORION_BODY_TIMEOUT_SECONDS
-   (408), so a slow client cannot hold a slot for ever. The route then reads the counted body from memory.
+Before any route (so before FastAPI reads or parses a body), in this order:
+1. At most ORION_MAX_CONCURRENT_REQUESTS requests in flight (below AnyIO's 40 worker threads, so a flood never
+   takes every thread the sync routes need); one more is answered 503 at once, costing no thread.
+2. Authentication from the headers alone: all but /health, the static UI and the API docs (GET/HEAD) need
+   `Authorization: Bearer <ORION_TOKEN>` (constant-time compare), or get 401 with the body unread. Failed
+   attempts drain a per-client token bucket (ORION_AUTH_FAILURES_PER_MINUTE); an empty one gets 429 at once.
+3. Bodies counted as they stream and cut at the limit with 413 (POST /jobs may carry an upload, other routes
+   take none), due within ORION_BODY_TIMEOUT_SECONDS (408). The route then reads the body from memory.
 Refusals close the connection (`Connection: close`), so the server does not go on reading what was refused.
 """
 
@@ -22,14 +19,11 @@ import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orion.settings import OrionSettings
 
 # Multipart overhead allowed on top of the upload limit (field names, boundaries, the args and conf fields).
 FORM_OVERHEAD = 256 * 1024
@@ -40,10 +34,6 @@ _PUBLIC_PREFIX = ("/static/",)
 _SAFE_METHODS = {"GET", "HEAD"}
 _MAX_CLIENTS = 10_000  # buckets kept; the oldest is dropped first (a full one holds no information)
 UNAUTHORIZED = "missing or wrong bearer token: send 'Authorization: Bearer <ORION_TOKEN>'"
-
-
-def is_public(method: str, path: str) -> bool:
-    return method in _SAFE_METHODS and (path in _PUBLIC_EXACT or path.startswith(_PUBLIC_PREFIX))
 
 
 class TokenBuckets:
@@ -61,8 +51,7 @@ class TokenBuckets:
 
     def exhausted(self, client: str) -> float:
         """Seconds until `client` may try again; 0 when it may now."""
-        level = self._level(client)
-        return 0.0 if level >= 1 else (1 - level) / self.rate
+        return max(0.0, (1 - self._level(client)) / self.rate)
 
     def fail(self, client: str) -> None:
         self._buckets[client] = (max(self._level(client) - 1, 0.0), self.clock())
@@ -76,36 +65,23 @@ class BodyTooLarge(Exception):
 
 
 class Guard:
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        token: str,
-        max_in_flight: int,
-        auth_failures_per_minute: int,
-        upload_max_bytes: int,
-        body_timeout_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, app: ASGIApp, settings: OrionSettings) -> None:
         self.app = app
-        self._token = token.encode()
-        self.max_in_flight = max_in_flight
+        self._token = settings.token.get_secret_value().encode()
+        self.max_in_flight = settings.max_concurrent_requests
         self.in_flight = 0
-        self.buckets = TokenBuckets(auth_failures_per_minute, clock)
-        self.upload_limit = upload_max_bytes + FORM_OVERHEAD
-        self.upload_max_bytes = upload_max_bytes
-        self.body_timeout = body_timeout_seconds
+        self.buckets = TokenBuckets(settings.auth_failures_per_minute)
+        self.upload_limit = settings.upload_max_bytes + FORM_OVERHEAD
+        self.upload_max_bytes = settings.upload_max_bytes
+        self.body_timeout = settings.body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
-            await _refuse(
-                send, 503,
-                f"Orion is busy: {self.in_flight} requests in flight (ORION_MAX_CONCURRENT_REQUESTS); retry shortly",
-                {"retry-after": "1"},
-            )  # fmt: skip
+            busy = f"Orion is busy: {self.in_flight} requests in flight (ORION_MAX_CONCURRENT_REQUESTS); retry shortly"
+            await _refuse(send, 503, busy, {"retry-after": "1"})
             return
         self.in_flight += 1
         try:
@@ -115,14 +91,12 @@ class Guard:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
-        if not is_public(method, path):
+        if not (method in _SAFE_METHODS and (path in _PUBLIC_EXACT or path.startswith(_PUBLIC_PREFIX))):
             client = (scope.get("client") or ("unknown", 0))[0]
             wait = self.buckets.exhausted(client)
             if wait > 0:
-                await _refuse(
-                    send, 429, "too many failed authentications from this client; retry later",
-                    {"retry-after": str(math.ceil(wait))},
-                )  # fmt: skip
+                why = "too many failed authentications from this client; retry later"
+                await _refuse(send, 429, why, {"retry-after": str(math.ceil(wait))})
                 return
             if not self._authorized(scope):
                 self.buckets.fail(client)
@@ -142,22 +116,16 @@ class Guard:
             await _refuse(send, 413, self._too_large(None))
             return
         except TimeoutError:
-            await _refuse(
-                send,
-                408,
-                f"the request body did not arrive within {self.body_timeout:g} s (ORION_BODY_TIMEOUT_SECONDS)",
-            )
+            why = f"the request body did not arrive within {self.body_timeout:g} s (ORION_BODY_TIMEOUT_SECONDS)"
+            await _refuse(send, 408, why)
             return
         if body is None:  # the client went away
             return
         await self.app(scope, _replay(body, receive), send)
 
     def _authorized(self, scope: Scope) -> bool:
-        value = _header(scope, b"authorization") or ""
-        scheme, _, given = value.partition(" ")
-        if scheme.lower() != "bearer":
-            given = ""
-        return hmac.compare_digest(given.strip().encode(), self._token)
+        scheme, _, given = (_header(scope, b"authorization") or "").partition(" ")
+        return hmac.compare_digest((given.strip() if scheme.lower() == "bearer" else "").encode(), self._token)
 
     def _too_large(self, length: int | None) -> str:
         size = f"of {length} bytes " if length is not None else ""
@@ -176,19 +144,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body, counted as it arrives; BodyTooLarge past `limit`, None if the client disconnected."""
-    chunks: list[bytes] = []
-    size = 0
+    body = bytearray()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
+        body += message.get("body", b"")
+        if len(body) > limit:
             raise BodyTooLarge
-        chunks.append(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return bytes(body)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

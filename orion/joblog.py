@@ -20,14 +20,11 @@ META = "log.meta"
 
 
 @dataclass(frozen=True)
-class LogChunk:
-    offset: int
-    """Where `text` starts (may be past the requested offset when older bytes were dropped)."""
+class LogOut:  # a piece of a job's log, as GET /jobs/{id}/logs returns it (a docstring would change the OpenAPI)
+    offset: int  # where `text` starts (past the requested offset when older bytes were dropped)
     next_offset: int
-    size: int
-    """Bytes written since the job's first run (dropped ones included)."""
-    truncated: bool
-    """True when bytes before `offset` were dropped by the size cap."""
+    size: int  # bytes written since the job's first run, dropped ones included
+    truncated: bool  # bytes before `offset` were dropped by the size cap
     text: str
 
 
@@ -64,33 +61,27 @@ class BoundedLog:
     def _rotate(self) -> None:
         self._dropped += self._size(PREVIOUS)
         (self.directory / META).write_text(json.dumps({"dropped": self._dropped}))
-        cur = self.directory / CURRENT
-        if cur.exists():
-            cur.replace(self.directory / PREVIOUS)
+        if (self.directory / CURRENT).exists():
+            (self.directory / CURRENT).replace(self.directory / PREVIOUS)
 
-    def read(self, offset: int = 0, limit: int = 65536) -> LogChunk:
+    def read(self, offset: int = 0, limit: int = 65536) -> LogOut:
         with self._lock:
             prev_size, cur_size = self._size(PREVIOUS), self._size(CURRENT)
             dropped = self._dropped
             total = dropped + prev_size + cur_size
             start = min(max(offset, dropped), total)
             want = min(limit, total - start)
-            parts: list[bytes] = []
-            pos = start
+            data = b""
             for name, base, size in ((PREVIOUS, dropped, prev_size), (CURRENT, dropped + prev_size, cur_size)):
-                if want <= 0 or pos >= base + size:
-                    continue
-                with open(self.directory / name, "rb") as fh:
-                    fh.seek(pos - base)
-                    piece = fh.read(min(want, base + size - pos))
-                parts.append(piece)
-                pos += len(piece)
-                want -= len(piece)
-        data = b"".join(parts)
+                pos = start + len(data)
+                if len(data) < want and pos < base + size:
+                    with open(self.directory / name, "rb") as fh:
+                        fh.seek(pos - base)
+                        data += fh.read(min(want - len(data), base + size - pos))
         # Stop at a line end when the chunk was cut by `limit`, so a UTF-8 character is never split.
         if start + len(data) < total and b"\n" in data:
             data = data[: data.rindex(b"\n") + 1]
-        return LogChunk(
+        return LogOut(
             offset=start,
             next_offset=start + len(data),
             size=total,

@@ -1,11 +1,10 @@
 """Starts a job's driver: `spark-submit` in client mode as a child process, never through a shell.
 
-The child gets Orion's environment (LAKEHOUSE_*, AWS_*, SPARK_CONF_DIR, JAVA_HOME, ...) minus
-ORION_* (the API token stays with Orion), and runs in its own process group so stop/kill reach
-both the driver JVM and the Python process it spawns. Each launch ships the packages of ORION_JOBS_DIR
-as one deterministic zip (`--py-files`, orion/codehash.py) and records the code hash of that launch.
-Its output goes through a pump thread that masks secrets before anything reaches the bounded log, and
-that spots the application id and the job's stop outcome line (contract 4: `stop-outcome=...`).
+The child gets Orion's environment minus ORION_* (the API token stays with Orion), and runs in its own
+process group so stop/kill reach both the driver JVM and the Python process it spawns. Each launch ships
+the packages of ORION_JOBS_DIR as one zip (`--py-files`, orion/codehash.py) and records their code hash.
+A pump thread masks secrets before any output reaches the bounded log, and spots the application id and
+the job's stop outcome line (contract 4: `stop-outcome=...`).
 """
 
 from __future__ import annotations
@@ -17,12 +16,13 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Protocol
 
 from orion import codehash
+from orion.agent.driver import STATUS_FILE_ENV
 from orion.joblog import BoundedLog
 from orion.models import JobRecord
 from orion.scrub import Scrubber
@@ -30,9 +30,7 @@ from orion.settings import OrionSettings
 
 AGENT = Path(__file__).resolve().parent / "agent" / "driver.py"
 STATUS_FILE = "driver-status.json"
-PACKAGES_ZIP = "packages.zip"
 RUN_MARKER_ENV = "ORION_JOB_RUN"
-STATUS_FILE_ENV = "ORION_DRIVER_STATUS_FILE"
 
 _APP_ID = re.compile(r"Connected to Spark cluster with app ID (app-[\w-]+)")
 # The job's bounded stop reports how it ended, once (contract 4 of the team brief).
@@ -45,10 +43,8 @@ class Run(Protocol):
     pid: int
     command: list[str]
     detected_app_id: str | None
-    code_hash: str | None
-    """The code hash of what this launch shipped (None: the launcher did not compute one)."""
-    stop_outcome: str | None
-    """'finished' or 'abandoned' once the job logged its stop outcome line."""
+    code_hash: str | None  # of what this launch shipped (None: not computed)
+    stop_outcome: str | None  # 'finished' or 'abandoned' once the job logged its stop outcome line
     stop_batch_id: int | None
 
     def poll(self) -> int | None: ...
@@ -83,22 +79,15 @@ def spark_defaults_keys(environ: Mapping[str, str]) -> set[str]:
     """Property names set in $SPARK_CONF_DIR/spark-defaults.conf (to know what Orion must add)."""
     conf_dir = environ.get("SPARK_CONF_DIR")
     try:
-        lines = (Path(conf_dir) / "spark-defaults.conf").read_text().splitlines() if conf_dir else []
+        text = (Path(conf_dir) / "spark-defaults.conf").read_text() if conf_dir else ""
     except OSError:
         return set()
-    keys = set()
-    for line in lines:
-        line = line.strip()
-        if line and not line.startswith(("#", "!")):
-            keys.add(re.split(r"[\s=:]", line, maxsplit=1)[0])
-    return keys
+    lines = [line.strip() for line in text.splitlines()]
+    return {re.split(r"[\s=:]", line, maxsplit=1)[0] for line in lines if line and not line.startswith(("#", "!"))}
 
 
 def build_command(
-    settings: OrionSettings,
-    job: JobRecord,
-    defaults: AbstractSet[str] = frozenset(),
-    py_files: Path | None = None,
+    settings: OrionSettings, job: JobRecord, defaults: AbstractSet[str] = frozenset(), py_files: Path | None = None
 ) -> list[str]:
     """The spark-submit argument list; the agent runs first and then the job's file with its args.
     `py_files` is the zip of ORION_JOBS_DIR's packages (on the driver's and the executors' sys.path)."""
@@ -107,26 +96,17 @@ def build_command(
         # Every JVM gets a heap cap: without one a driver would take a quarter of the machine's memory.
         conf["spark.driver.memory"] = settings.driver_memory_when_unset
     # The cores cap always applies: a lower value from the job is kept (validated on submit).
-    cores = min(int(conf.get("spark.cores.max", settings.cores_max)), settings.cores_max)
-    conf["spark.cores.max"] = str(cores)
-    argv = [
-        str(settings.spark_submit),
-        "--master", settings.spark_master_url,
-        "--deploy-mode", "client",
-        "--name", f"orion-{job.id}-{job.name}",
-    ]  # fmt: skip
-    for key in sorted(conf):
-        argv += ["--conf", f"{key}={conf[key]}"]
-    if py_files is not None:
-        argv += ["--py-files", str(py_files)]
+    conf["spark.cores.max"] = str(min(int(conf.get("spark.cores.max", settings.cores_max)), settings.cores_max))
+    argv = [str(settings.spark_submit), "--master", settings.spark_master_url, "--deploy-mode", "client",
+            "--name", f"orion-{job.id}-{job.name}"]  # fmt: skip
+    argv += [arg for key in sorted(conf) for arg in ("--conf", f"{key}={conf[key]}")]
+    argv += ["--py-files", str(py_files)] if py_files is not None else []
     return [*argv, str(AGENT), job.file_path, *job.args]
 
 
 def child_env(environ: Mapping[str, str], marker: str, status_file: Path) -> dict[str, str]:
     env = {k: v for k, v in environ.items() if not k.upper().startswith("ORION_")}
-    env[RUN_MARKER_ENV] = marker
-    env[STATUS_FILE_ENV] = str(status_file)
-    env["PYTHONUNBUFFERED"] = "1"
+    env |= {RUN_MARKER_ENV: marker, STATUS_FILE_ENV: str(status_file), "PYTHONUNBUFFERED": "1"}
     # The driver's Python must import pyspark: default to the interpreter running Orion.
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     return env
@@ -136,22 +116,13 @@ class SparkRun:
     """A running spark-submit child and the thread pumping its output into the job's log."""
 
     def __init__(
-        self,
-        proc: subprocess.Popen[bytes],
-        command: list[str],
-        log: BoundedLog,
-        scrub: Scrubber,
-        code_hash: str | None = None,
+        self, proc: subprocess.Popen[bytes], command: list[str], log: BoundedLog, scrub: Scrubber, code_hash: str | None
     ) -> None:
-        self.proc = proc
-        self.pid = proc.pid
-        self.command = command
-        self.code_hash = code_hash
+        self.proc, self.pid, self.command, self.code_hash = proc, proc.pid, command, code_hash
         self.detected_app_id: str | None = None
         self.stop_outcome: str | None = None
         self.stop_batch_id: int | None = None
-        self._log = log
-        self._scrub = scrub
+        self._log, self._scrub = log, scrub
         self._pump = threading.Thread(target=self._pump_output, name=f"orion-log-{proc.pid}", daemon=True)
         self._pump.start()
 
@@ -171,7 +142,7 @@ class SparkRun:
         rc = self.proc.poll()
         if rc is not None:
             # The JVM is gone; its Python child may linger (~10 s after a kill -9): end the group.
-            _signal_group(self.pid, signal.SIGKILL)
+            send_signal(-self.pid, signal.SIGKILL)
             # Then the pipe closes: let the pump log the last lines (the stop outcome is among them).
             self._pump.join(timeout=2)
         return rc
@@ -187,20 +158,25 @@ class SparkRun:
         """Graceful stop: SIGTERM to the job's Python process (a job may stop its queries on it); the
         JVM exits once its Python child is gone. Without a Python driver yet, the whole group."""
         # The Python driver runs `python <agent> <job> ...`; the JVM only has the agent among its args.
-        drivers = [p for p in _group_members(self.pid) if _cmdline(p).split(b"\0")[1:2] == [str(AGENT).encode()]]
-        if not drivers:
-            _signal_group(self.pid, signal.SIGTERM)
-        for pid in drivers:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        members, agent = _group_members(self.pid), str(AGENT).encode()
+        drivers = [pid for pid, cmd in _proc_files("cmdline") if pid in members and cmd.split(b"\0")[1:2] == [agent]]
+        for pid in drivers or [-self.pid]:
+            send_signal(pid, signal.SIGTERM)
 
     def kill(self) -> None:
-        _signal_group(self.pid, signal.SIGKILL)
+        send_signal(-self.pid, signal.SIGKILL)
 
 
-def _processes(name: str) -> Iterator[tuple[int, bytes]]:
+def send_signal(pid: int, sig: signal.Signals) -> bool:
+    """`sig` to a process, or to a process group when `pid` is minus its id; False when none was reached."""
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _proc_files(name: str) -> Iterator[tuple[int, bytes]]:
     """(pid, /proc/<pid>/<name>) of every process this user can read."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -210,45 +186,23 @@ def _processes(name: str) -> Iterator[tuple[int, bytes]]:
                 continue
 
 
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for pid, raw in _processes("stat"):
-        stat = raw.decode("utf-8", errors="replace")
+def _group_members(pgid: int) -> set[int]:
+    members = set()
+    for pid, stat in _proc_files("stat"):
         # Fields after the command name (which may hold spaces): state ppid pgrp ...
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(pid)
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
+            members.add(pid)
     return members
 
 
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 class SparkSubmitLauncher:
-    def __init__(
-        self,
-        settings: OrionSettings,
-        scrub: Scrubber,
-        environ: Mapping[str, str] | None = None,
-        popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
-    ) -> None:
+    def __init__(self, settings: OrionSettings, scrub: Scrubber, environ: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self.scrub = scrub
         self.environ = dict(os.environ if environ is None else environ)
         self.instance = instance_id(settings.data_dir)
         self.defaults = spark_defaults_keys(self.environ)
-        self._popen = popen
 
     def launch(self, job: JobRecord, log: BoundedLog) -> SparkRun:
         workdir = job_dir(self.settings.data_dir, job.id)
@@ -257,7 +211,7 @@ class SparkSubmitLauncher:
         status.unlink(missing_ok=True)
         # One zip per launch from one read of the packages: what runs is what the hash describes.
         packages = codehash.snapshot(self.settings.jobs_dir)
-        zip_path = workdir / PACKAGES_ZIP
+        zip_path = workdir / codehash.ZIP_NAME
         if packages:
             codehash.write_zip(packages, zip_path)
         else:
@@ -269,30 +223,14 @@ class SparkSubmitLauncher:
         argv = build_command(self.settings, job, self.defaults, zip_path if packages else None)
         shown = self.scrub.command(argv)
         log.append(f"[orion] run {job.run}: {' '.join(shown)}\n")
-        proc = self._popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=child_env(self.environ, run_marker(self.instance, job), status),
-            cwd=str(workdir),
-            start_new_session=True,
-            close_fds=True,
-        )
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(workdir),
+            env=child_env(self.environ, run_marker(self.instance, job), status), start_new_session=True, close_fds=True,
+        )  # fmt: skip
         return SparkRun(proc, shown, log, self.scrub, code_hash)
 
     def kill_leftovers(self, job: JobRecord) -> int:
         """Kill what is left of a job's previous run (after an Orion crash); returns how many processes."""
         marker = f"{RUN_MARKER_ENV}={run_marker(self.instance, job)}".encode()
-        killed = 0
-        for pid in _pids_with_env(marker):
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except (ProcessLookupError, PermissionError):
-                pass
-        return killed
-
-
-def _pids_with_env(marker: bytes) -> list[int]:
-    return [pid for pid, env in _processes("environ") if pid != os.getpid() and marker in env.split(b"\0")]
+        leftovers = [pid for pid, env in _proc_files("environ") if pid != os.getpid() and marker in env.split(b"\0")]
+        return sum(send_signal(pid, signal.SIGKILL) for pid in leftovers)

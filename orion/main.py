@@ -7,8 +7,10 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from orion import __version__
@@ -17,20 +19,17 @@ from orion.launcher import Launcher, SparkSubmitLauncher
 from orion.manager import JobManager
 from orion.master import Master, SparkMaster
 from orion.registry import Registry
-from orion.routers import catalog, health, jobs, ui
+from orion.routers import catalog, health, jobs
 from orion.scrub import Scrubber
 from orion.settings import OrionSettings
 
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 # The UI loads only its own files and never evaluates strings: a script-injection backstop.
 _CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
 
 
 def create_app(
-    settings: OrionSettings,
-    *,
-    launcher: Launcher | None = None,
-    master: Master | None = None,
-    monitor: bool = True,
+    settings: OrionSettings, *, launcher: Launcher | None = None, master: Master | None = None, monitor: bool = True
 ) -> FastAPI:
     """The app; tests pass a fake launcher/master and `monitor=False` to drive `manager.tick()` themselves."""
 
@@ -41,8 +40,7 @@ def create_app(
         scrub = Scrubber.from_environ(os.environ, extra=[settings.token.get_secret_value()])
         the_master = master or SparkMaster(settings.spark_master_ui)
         manager = JobManager(settings, registry, launcher or SparkSubmitLauncher(settings, scrub), the_master, scrub)
-        app.state.health_lock = threading.Lock()
-        app.state.settings, app.state.master, app.state.manager = settings, the_master, manager
+        app.state.master, app.state.manager = the_master, manager
         manager.start(monitor=monitor)
         try:
             yield
@@ -56,33 +54,26 @@ def create_app(
         description="Submits PySpark jobs to the lakehouse's Spark cluster, supervises streaming jobs, "
         "shows their logs and progress. Authenticate with `Authorization: Bearer <ORION_TOKEN>`.",
         lifespan=lifespan,
+        exception_handlers=jobs.ERROR_HANDLERS,
     )
-    app.state.settings = settings
-    for exc_class, handler in jobs.error_handlers().items():
-        app.add_exception_handler(exc_class, handler)
+    app.state.settings, app.state.health_lock, app.state.health_cache = settings, threading.Lock(), None
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.update({"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
         if request.url.path == "/" or request.url.path.startswith("/static/"):
-            response.headers["Content-Security-Policy"] = _CSP
-            response.headers["X-Frame-Options"] = "DENY"
+            response.headers.update({"Content-Security-Policy": _CSP, "X-Frame-Options": "DENY"})
         return response
 
-    app.include_router(health.router)
-    app.include_router(jobs.router)
-    app.include_router(catalog.router)
-    app.include_router(ui.router)
-    app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
+    for module in (health, jobs, catalog):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:  # the web UI holds no data: it asks for the token, then calls the API with it
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost (added last): auth, concurrency and body limits come before any route reads a byte.
-    app.add_middleware(
-        Guard,
-        token=settings.token.get_secret_value(),
-        max_in_flight=settings.max_concurrent_requests,
-        auth_failures_per_minute=settings.auth_failures_per_minute,
-        upload_max_bytes=settings.upload_max_bytes,
-        body_timeout_seconds=settings.body_timeout_seconds,
-    )
+    app.add_middleware(Guard, settings=settings)
     return app

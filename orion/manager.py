@@ -9,9 +9,8 @@
                                 └─ supervised ─▶ restarting ─(backoff)─▶ submitted
                                                     └─ more than ORION_MAX_RESTARTS in a row ─▶ failed
 
-A monitor thread calls `tick()` every ORION_POLL_INTERVAL_SECONDS; unit tests call it directly
-with a fake launcher and master. Every change is written to the registry at once, and `recover()`
-at start-up resubmits supervised jobs that were active when Orion went away.
+A monitor thread calls `tick()` every ORION_POLL_INTERVAL_SECONDS (unit tests call it directly). Every change
+is written to the registry at once; `recover()` resubmits supervised jobs that were active when Orion went away.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from orion.joblog import BoundedLog
 from orion.launcher import STATUS_FILE, Launcher, Run, job_dir
@@ -52,12 +52,10 @@ class CheckpointConflict(JobConflict):
             f"job {other.id} ({other.name}) is {other.state} on checkpoint {checkpoint}: two drivers on one "
             f"checkpoint lose data. Stop job {other.id} first, or give this run a checkpoint of its own"
         )
-        self.other = other
-        self.checkpoint = checkpoint
 
 
 # A job holds its checkpoint from acceptance until it ends (a restarting job comes back to it).
-HOLDS_CHECKPOINT = frozenset({JobState.QUEUED, JobState.SUBMITTED, JobState.RUNNING, JobState.RESTARTING})
+HOLDS_CHECKPOINT = frozenset(JobState) - FINISHED_STATES
 
 
 class JobManager:
@@ -127,48 +125,25 @@ class JobManager:
         return self.registry.list()
 
     # ---------------------------------------------------------------- operations
-    def submit(
-        self,
-        *,
-        name: str,
-        source: str,
-        file_path: str,
-        args: list[str],
-        conf: dict[str, str],
-        supervise: bool,
-        code_hash: str | None = None,
-        checkpoint: str | None = None,
-        checkpoint_note: str = "",
-    ) -> JobRecord:
-        """Accept a job; raises CheckpointConflict when an active job already holds its checkpoint."""
+    def submit(self, *, checkpoint_note: str = "", **fields: Any) -> JobRecord:
+        """Accept a job (`fields`: the JobRecord's name, source, file_path, args, conf, supervise and optionally
+        code_hash, checkpoint); raises CheckpointConflict when an active job already holds its checkpoint."""
         now = self._now()
-        job = JobRecord(
-            id=0, name=name, source=source, file_path=file_path, args=args, conf=conf, supervise=supervise,
-            state=JobState.QUEUED, created_at=now, updated_at=now, code_hash=code_hash, checkpoint=checkpoint,
-        )  # fmt: skip
+        job = JobRecord(id=0, state=JobState.QUEUED, created_at=now, updated_at=now, **fields)
         with self._lock:  # the check and the insert under one lock: two racing submissions cannot both pass
-            self._check_checkpoint_free(checkpoint, None)
+            self._check_checkpoint_free(job.checkpoint, None)
             job = self.registry.create(job)
-            self._note(job, f"job {job.id} ({name}) accepted")
+            self._note(job, f"job {job.id} ({job.name}) accepted")
             if checkpoint_note:
                 self._note(job, f"checkpoint {checkpoint_note}")
             self._launch_due()
             return self.get(job.id)
 
-    def holder_of(self, checkpoint: str | None, exclude: int | None = None) -> JobRecord | None:
-        """The active job (other than `exclude`) that writes `checkpoint`, if any."""
-        if checkpoint is None:
-            return None
-        for other in self.registry.list(set(HOLDS_CHECKPOINT)):
-            if other.id != exclude and other.checkpoint == checkpoint:
-                return other
-        return None
-
     def _check_checkpoint_free(self, checkpoint: str | None, exclude: int | None) -> None:
-        other = self.holder_of(checkpoint, exclude)
-        if other is not None:
-            assert checkpoint is not None
-            raise CheckpointConflict(other, checkpoint)
+        """Refuse a second driver on one checkpoint: the active job (other than `exclude`) writing it wins."""
+        for other in self.registry.list(HOLDS_CHECKPOINT) if checkpoint is not None else []:
+            if other.id != exclude and other.checkpoint == checkpoint:
+                raise CheckpointConflict(other, checkpoint)
 
     def stop(self, job_id: int) -> JobRecord:
         with self._lock:
@@ -213,9 +188,8 @@ class JobManager:
             if job.state not in FINISHED_STATES:
                 raise JobConflict(f"job {job_id} is {job.state}; stop it before deleting it")
             self.registry.delete(job_id)
-            self.log(job_id).remove()
+            self.log(job_id).remove()  # the log's directory is the job's directory
             self._logs.pop(job_id, None)
-            shutil.rmtree(job_dir(self.settings.data_dir, job_id), ignore_errors=True)
             upload_dir = Path(job.file_path).parent
             if job.source == "upload" and upload_dir.parent == self.settings.data_dir / "uploads":
                 shutil.rmtree(upload_dir, ignore_errors=True)
@@ -252,7 +226,7 @@ class JobManager:
 
     def _take_stop_outcome(self, job: JobRecord, run: Run) -> bool:
         """Copy the outcome line the pump saw onto the job (once per change); True when it changed."""
-        outcome = getattr(run, "stop_outcome", None)
+        outcome = run.stop_outcome
         if outcome is None or (job.stop_outcome, job.stop_batch_id) == (outcome, run.stop_batch_id):
             return False
         job.stop_outcome, job.stop_batch_id = outcome, run.stop_batch_id
@@ -262,10 +236,8 @@ class JobManager:
 
     def _check(self, job: JobRecord, run: Run, view: MasterView | None) -> None:
         changed = self._take_stop_outcome(job, run)
-        app_id = job.app_id or run.detected_app_id
-        if app_id is None:
-            status = read_status(job_dir(self.settings.data_dir, job.id) / STATUS_FILE)
-            app_id = status.get("app_id") if status else None
+        status_file = job_dir(self.settings.data_dir, job.id) / STATUS_FILE
+        app_id = job.app_id or run.detected_app_id or (read_status(status_file) or {}).get("app_id")
         if app_id and app_id != job.app_id:
             job.app_id, changed = app_id, True
             self._note(job, f"Spark application {app_id}")
@@ -354,17 +326,15 @@ class JobManager:
         self._runs[job.id] = run
         self._started[job.id] = self.clock()
         job.pid, job.command, job.state, job.detail = run.pid, run.command, JobState.SUBMITTED, ""
-        new_hash = getattr(run, "code_hash", None)
-        if new_hash and new_hash != job.code_hash:
+        if run.code_hash and run.code_hash != job.code_hash:
             if job.code_hash:
-                self._note(job, f"run {job.run} ships different code: code hash {new_hash[:12]}")
-            job.code_hash = new_hash
+                self._note(job, f"run {job.run} ships different code: code hash {run.code_hash[:12]}")
+            job.code_hash = run.code_hash
         self._save(job)
 
     def _settle(self, job: JobRecord, state: JobState, detail: str, **fields: object) -> None:
         """Move `job` to `state` with `detail` (and `fields`), store it and note why in its log."""
-        for name, value in {"state": state, "detail": detail, **fields}.items():
-            setattr(job, name, value)
+        vars(job).update(state=state, detail=detail, **fields)
         self._save(job)
         self._note(job, detail)
 
@@ -376,7 +346,7 @@ class JobManager:
     def recover(self) -> None:
         """After Orion (re)starts: clear leftovers of the last run and resubmit supervised jobs."""
         with self._lock:
-            for job in self.registry.list(set(ACTIVE_STATES) | {JobState.RESTARTING}):
+            for job in self.registry.list(ACTIVE_STATES | {JobState.RESTARTING}):
                 killed = self.launcher.kill_leftovers(job) if job.run else 0
                 if killed:
                     self._note(job, f"killed {killed} leftover process(es) of run {job.run}")

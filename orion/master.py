@@ -16,22 +16,17 @@ class MasterView:
     alive_workers: int | None
     cores: int | None
     cores_used: int | None
-    apps: dict[str, str] = field(default_factory=dict)
-    """Application id -> state (RUNNING, WAITING, FINISHED, KILLED, ...), active ones win."""
+    apps: dict[str, str] = field(default_factory=dict)  # app id -> RUNNING, WAITING, FINISHED, KILLED, ...
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MasterView:
-        apps: dict[str, str] = {}
-        for app in data.get("completedapps") or []:
-            apps[str(app.get("id"))] = str(app.get("state"))
-        for app in data.get("activeapps") or []:
-            apps[str(app.get("id"))] = str(app.get("state"))
+        listed = [*(data.get("completedapps") or []), *(data.get("activeapps") or [])]
         return cls(
             status=data.get("status"),
             alive_workers=data.get("aliveworkers"),
             cores=data.get("cores"),
             cores_used=data.get("coresused"),
-            apps=apps,
+            apps={str(app.get("id")): str(app.get("state")) for app in listed},  # active ones last: they win
         )
 
 
@@ -46,13 +41,12 @@ class Master(Protocol):
 
 
 class SparkMaster:
-    def __init__(self, ui_url: str, timeout: float = 3.0) -> None:
+    def __init__(self, ui_url: str) -> None:
         self.url = ui_url.rstrip("/")
-        self.timeout = timeout
 
     def view(self) -> MasterView:
         try:
-            resp = requests.get(f"{self.url}/json/", timeout=self.timeout)
+            resp = requests.get(f"{self.url}/json/", timeout=3.0)
             resp.raise_for_status()
             return MasterView.from_json(resp.json())
         except (requests.RequestException, ValueError) as exc:

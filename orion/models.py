@@ -9,18 +9,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
-class JobState(StrEnum):
-    QUEUED = "queued"
-    """Accepted; waits for a free slot (ORION_MAX_ACTIVE_JOBS) before spark-submit runs."""
-    SUBMITTED = "submitted"
-    """spark-submit runs; the master does not (or no longer) list the application as RUNNING."""
-    RUNNING = "running"
-    """The master's /json/ lists the job's application as RUNNING."""
+class JobState(StrEnum):  # the transitions: orion/manager.py
+    QUEUED = "queued"  # waits for a free slot (ORION_MAX_ACTIVE_JOBS) before spark-submit runs
+    SUBMITTED = "submitted"  # spark-submit runs; the master does not (or no longer) list the app as RUNNING
+    RUNNING = "running"  # the master's /json/ lists the job's application as RUNNING
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     STOPPED = "stopped"
-    RESTARTING = "restarting"
-    """Waiting (backoff) to be submitted again: supervised crash, manual restart, Orion restart."""
+    RESTARTING = "restarting"  # waits (backoff) to be submitted again: supervised crash, restart of job or Orion
 
 
 ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.RUNNING})
@@ -134,14 +130,6 @@ class JobCreated(BaseModel):
     id: int
     state: JobState
     job: JobOut
-
-
-class LogOut(BaseModel):
-    offset: int
-    next_offset: int
-    size: int
-    truncated: bool
-    text: str
 
 
 class ShippedJob(BaseModel):

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import sqlite3
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -48,35 +49,20 @@ CREATE TABLE IF NOT EXISTS jobs (
 )
 """
 # Columns added after the first release: a user's Orion volume has a registry without them.
-_MIGRATIONS = {
-    "code_hash": "TEXT",
-    "checkpoint": "TEXT",
-    "stop_outcome": "TEXT",
-    "stop_batch_id": "INTEGER",
-}
+_MIGRATIONS = {"code_hash": "TEXT", "checkpoint": "TEXT", "stop_outcome": "TEXT", "stop_batch_id": "INTEGER"}
 _JSON_FIELDS = {"args", "conf", "command"}
 _BOOL_FIELDS = {"supervise", "stop_requested", "restart_requested"}
 _COLUMNS = [f.name for f in dataclasses.fields(JobRecord)]
 
 
 def _to_row(job: JobRecord) -> dict[str, Any]:
-    row = dataclasses.asdict(job)
-    for k in _JSON_FIELDS:
-        row[k] = json.dumps(row[k])
-    for k in _BOOL_FIELDS:
-        row[k] = int(row[k])
-    row["state"] = str(job.state)
-    return row
+    row = dataclasses.asdict(job) | {"state": str(job.state)}
+    return row | {k: json.dumps(row[k]) for k in _JSON_FIELDS} | {k: int(row[k]) for k in _BOOL_FIELDS}
 
 
 def _from_row(row: sqlite3.Row) -> JobRecord:
-    values = {k: row[k] for k in _COLUMNS}
-    for k in _JSON_FIELDS:
-        values[k] = json.loads(values[k])
-    for k in _BOOL_FIELDS:
-        values[k] = bool(values[k])
-    values["state"] = JobState(values["state"])
-    return JobRecord(**values)
+    values = {k: row[k] for k in _COLUMNS} | {k: json.loads(row[k]) for k in _JSON_FIELDS}
+    return JobRecord(**values | {k: bool(row[k]) for k in _BOOL_FIELDS} | {"state": JobState(row["state"])})
 
 
 class Registry:
@@ -85,10 +71,9 @@ class Registry:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
-            self._migrate()
+        self._db.execute("PRAGMA journal_mode=WAL")  # no other thread has the registry yet: no lock
+        self._db.execute(_SCHEMA)
+        self._migrate()
 
     def _migrate(self) -> None:
         """ALTER TABLE ADD COLUMN for each column an older registry lacks (old rows read them as NULL)."""
@@ -121,11 +106,10 @@ class Registry:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _from_row(row) if row else None
 
-    def list(self, states: set[JobState] | None = None) -> list[JobRecord]:
+    def list(self, states: Collection[JobState] | None = None) -> list[JobRecord]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM jobs ORDER BY id DESC").fetchall()
-        jobs = [_from_row(r) for r in rows]
-        return [j for j in jobs if states is None or j.state in states]
+        return [j for j in map(_from_row, rows) if states is None or j.state in states]
 
     def delete(self, job_id: int) -> None:
         with self._lock:

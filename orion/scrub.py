@@ -27,9 +27,8 @@ class Scrubber:
     """Replaces known secret values (and URL credentials) with ***."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = {s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}
         # Longest first, so a secret containing another is masked whole.
-        ordered = sorted(values, key=len, reverse=True)
+        ordered = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
 
     @classmethod

@@ -20,6 +20,7 @@ MIN_TOKEN_LENGTH = 16
 # Well-known placeholders that a template or an example might leave behind.
 _PLACEHOLDER_TOKENS = {"changeme", "change-me", "change_me", "secret", "token", "orion", "password"}
 _CODE_TREE = Path(__file__).resolve().parent
+Memory = Annotated[str, Field(pattern=MEMORY_PATTERN)]
 
 
 class OrionSettings(BaseSettings):
@@ -30,10 +31,8 @@ class OrionSettings(BaseSettings):
     token: SecretStr = Field(description="Bearer token every API call but /health must carry (>= 16 chars).")
     spark_master_url: str = Field(description="spark://host:port of the standalone master.")
     spark_master_ui: str = Field(description="http://host:port of the master's web UI (its /json/ API).")
-    spark_home: Path = Field(
-        default_factory=lambda: Path(os.environ.get("SPARK_HOME", "/opt/spark")),
-        description="Directory holding bin/spark-submit (defaults to $SPARK_HOME).",
-    )
+    # The directory holding bin/spark-submit (defaults to $SPARK_HOME).
+    spark_home: Path = Field(default_factory=lambda: Path(os.environ.get("SPARK_HOME", "/opt/spark")))
     data_dir: Path = Field(default=Path("/var/lib/orion"), description="SQLite registry, driver logs, uploads.")
     jobs_dir: Path | None = Field(default=None, description="Directory of shipped jobs (<name>.py).")
     cores_max: Annotated[int, Field(ge=1, le=1024)] = Field(default=1, description="spark.cores.max of each app.")
@@ -53,19 +52,12 @@ class OrionSettings(BaseSettings):
     # leaves it ~30 s for that on a loaded machine before Orion's SIGKILL, which always follows.
     stop_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 120.0
     max_active_jobs: Annotated[int, Field(ge=1, le=256)] = 4
-    default_driver_memory: Annotated[str, Field(pattern=MEMORY_PATTERN)] = Field(
-        default="512m", description="spark.driver.memory when neither the job nor spark-defaults.conf sets it."
-    )
-    # Bounds on what a submission's spark.* conf may ask for (orion/validation.py names the keys).
-    max_driver_memory: Annotated[str, Field(pattern=MEMORY_PATTERN)] = Field(
-        default="1g", description="Largest spark.driver.memory a job may ask for (its JVM runs beside Orion)."
-    )
-    max_executor_memory: Annotated[str, Field(pattern=MEMORY_PATTERN)] = Field(
-        default="2g", description="Largest spark.executor.memory (and off-heap / pyspark memory) a job may ask for."
-    )
-    max_memory_overhead: Annotated[str, Field(pattern=MEMORY_PATTERN)] = Field(
-        default="1g", description="Largest spark.{driver,executor}.memoryOverhead a job may ask for."
-    )
+    default_driver_memory: Memory = "512m"  # when neither the job nor spark-defaults.conf sets spark.driver.memory
+    # Bounds on what a submission's spark.* conf may ask for (orion/validation.py names the keys); the
+    # driver's JVM runs beside Orion.
+    max_driver_memory: Memory = "1g"
+    max_executor_memory: Memory = "2g"
+    max_memory_overhead: Memory = "1g"
     # How Orion learns a submission's checkpoint (`<job> --describe`, orion/checkpoint.py).
     describe_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
     describe_max_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
@@ -103,8 +95,7 @@ class OrionSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _dirs(self) -> OrionSettings:
-        submit = self.spark_home / "bin" / "spark-submit"
-        if not submit.is_file():
+        if not self.spark_submit.is_file():
             raise ValueError(f"ORION_SPARK_HOME={self.spark_home} has no bin/spark-submit")
         data = self.data_dir.resolve()
         # Uploads land under the data dir: keep it out of the code tree (and out of the image layer).
@@ -117,9 +108,7 @@ class OrionSettings(BaseSettings):
     @property
     def driver_memory_when_unset(self) -> str:
         """ORION_DEFAULT_DRIVER_MEMORY, but never above ORION_MAX_DRIVER_MEMORY."""
-        if memory_bytes(self.default_driver_memory) > memory_bytes(self.max_driver_memory):  # type: ignore[operator]
-            return self.max_driver_memory
-        return self.default_driver_memory
+        return min(self.default_driver_memory, self.max_driver_memory, key=memory_bytes)  # type: ignore[arg-type]
 
     @property
     def spark_submit(self) -> Path:
@@ -132,8 +121,6 @@ def describe_errors(exc: ValidationError) -> str:
     for err in exc.errors(include_input=False, include_url=False):
         loc = err.get("loc") or ()
         name = f"ORION_{str(loc[0]).upper()}" if loc else "settings"
-        msg = err.get("msg", "invalid")
-        if err.get("type") == "missing":
-            msg = "is required"
+        msg = "is required" if err.get("type") == "missing" else err.get("msg", "invalid")
         lines.append(f"  {name}: {msg}")
     return "\n".join(lines)

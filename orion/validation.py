@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from contract.units import memory_bytes
 from orion.settings import OrionSettings
@@ -27,22 +27,24 @@ class InvalidRequest(Exception):
         self.status_code = status_code
 
 
-def parse_args(raw: str | None) -> list[str]:
+def _json_field(field: str, raw: str | None, send: str, empty: Any) -> Any:
+    """The form field's JSON value (`empty` when the field is empty)."""
     if raw is None or raw.strip() == "":
-        return []
+        return empty
     try:
-        value = json.loads(raw)
+        return json.loads(raw)
     except ValueError as exc:
-        raise InvalidRequest(
-            f'args is not valid JSON ({exc}); send a JSON array of strings, e.g. ["--x", "1"]'
-        ) from None
+        raise InvalidRequest(f"{field} is not valid JSON ({exc}); send {send}") from None
+
+
+def parse_args(raw: str | None) -> list[str]:
+    value = _json_field("args", raw, 'a JSON array of strings, e.g. ["--x", "1"]', [])
     if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
         raise InvalidRequest('args must be a JSON array of strings, e.g. ["--rows", "100"]')
     if len(value) > MAX_ARGS:
         raise InvalidRequest(f"args has {len(value)} items; at most {MAX_ARGS} are allowed")
-    for a in value:
-        if len(a) > MAX_ARG_LEN or "\0" in a:
-            raise InvalidRequest(f"each arg must be at most {MAX_ARG_LEN} characters without NUL bytes")
+    if any(len(a) > MAX_ARG_LEN or "\0" in a for a in value):
+        raise InvalidRequest(f"each arg must be at most {MAX_ARG_LEN} characters without NUL bytes")
     return value
 
 
@@ -57,48 +59,23 @@ def _conf_value(key: str, value: object) -> str:
     raise InvalidRequest(f"conf {key!r}: the value must be a string, number or boolean, not {type(value).__name__}")
 
 
-@dataclass(frozen=True)
-class ConfLimits:
-    """What a submission's spark.* conf may ask for, from Orion's settings (ORION_CORES_MAX, ORION_MAX_*)."""
-
-    cores_max: int
-    driver_memory: str
-    executor_memory: str
-    memory_overhead: str
-
-    @classmethod
-    def from_settings(cls, s: OrionSettings) -> ConfLimits:
-        return cls(s.cores_max, s.max_driver_memory, s.max_executor_memory, s.max_memory_overhead)
-
-
-# Memory properties: (default unit when the value has none, the limit that bounds it, its variable).
+# Memory properties: (default unit when the value has none, the setting that bounds it).
 _MIB, _BYTES = 1024 * 1024, 1
 _MEMORY_CONF: dict[str, tuple[int, str]] = {
-    "spark.driver.memory": (_MIB, "driver_memory"),
-    "spark.driver.maxResultSize": (_BYTES, "driver_memory"),
-    "spark.executor.memory": (_MIB, "executor_memory"),
-    "spark.executor.pyspark.memory": (_MIB, "executor_memory"),
-    "spark.python.worker.memory": (_MIB, "executor_memory"),
-    "spark.memory.offHeap.size": (_BYTES, "executor_memory"),
-    "spark.driver.memoryOverhead": (_MIB, "memory_overhead"),
-    "spark.executor.memoryOverhead": (_MIB, "memory_overhead"),
+    "spark.driver.memory": (_MIB, "max_driver_memory"),
+    "spark.driver.maxResultSize": (_BYTES, "max_driver_memory"),
+    "spark.executor.memory": (_MIB, "max_executor_memory"),
+    "spark.executor.pyspark.memory": (_MIB, "max_executor_memory"),
+    "spark.python.worker.memory": (_MIB, "max_executor_memory"),
+    "spark.memory.offHeap.size": (_BYTES, "max_executor_memory"),
+    "spark.driver.memoryOverhead": (_MIB, "max_memory_overhead"),
+    "spark.executor.memoryOverhead": (_MIB, "max_memory_overhead"),
 }
-_LIMIT_VARIABLE = {
-    "driver_memory": "ORION_MAX_DRIVER_MEMORY",
-    "executor_memory": "ORION_MAX_EXECUTOR_MEMORY",
-    "memory_overhead": "ORION_MAX_MEMORY_OVERHEAD",
-}
-# Core and executor counts: (smallest allowed value); the largest is ORION_CORES_MAX.
-_COUNT_CONF: dict[str, int] = {
-    "spark.cores.max": 1,
-    "spark.executor.cores": 1,
-    "spark.driver.cores": 1,
-    "spark.task.cpus": 1,
-    "spark.executor.instances": 1,
-    "spark.dynamicAllocation.maxExecutors": 1,
-    "spark.dynamicAllocation.minExecutors": 0,
-    "spark.dynamicAllocation.initialExecutors": 0,
-}
+# Core and executor counts: the smallest allowed value; the largest is ORION_CORES_MAX.
+_COUNT_CONF = dict.fromkeys(
+    ("spark.cores.max", "spark.executor.cores", "spark.driver.cores", "spark.task.cpus", "spark.executor.instances",
+     "spark.dynamicAllocation.maxExecutors"), 1,
+) | dict.fromkeys(("spark.dynamicAllocation.minExecutors", "spark.dynamicAllocation.initialExecutors"), 0)  # fmt: skip
 _FACTOR_CONF = {"spark.driver.memoryOverheadFactor", "spark.executor.memoryOverheadFactor"}
 # They choose which program runs (spark-submit would exec it): never from a client.
 _EXECUTABLE_CONF = {
@@ -109,14 +86,15 @@ _EXECUTABLE_CONF = {
 _SHELL_JVM_OPTIONS = re.compile(r"(?i)-XX:\+?(OnOutOfMemoryError|OnError)\b")
 
 
-def _bound(key: str, value: str, limits: ConfLimits) -> None:
+def _bound(key: str, value: str, limits: OrionSettings) -> None:
+    """Within the settings' limits (ORION_CORES_MAX, ORION_MAX_*)."""
     if key in _MEMORY_CONF:
-        unit, which = _MEMORY_CONF[key]
-        limit = getattr(limits, which)
+        unit, setting = _MEMORY_CONF[key]
+        limit = getattr(limits, setting)
         size = memory_bytes(value, spark=True, default_unit=unit)
         if size is None or size <= 0 or size > memory_bytes(limit):  # type: ignore[operator]
             raise InvalidRequest(
-                f"conf {key}={value!r}: must be a size from 1 byte to {limit} ({_LIMIT_VARIABLE[which]}), e.g. 512m"
+                f"conf {key}={value!r}: must be a size from 1 byte to {limit} (ORION_{setting.upper()}), e.g. 512m"
             )
     elif key in _COUNT_CONF:
         low = _COUNT_CONF[key]
@@ -133,15 +111,8 @@ def _bound(key: str, value: str, limits: ConfLimits) -> None:
             raise InvalidRequest(f"conf {key}={value!r}: must be a number above 0 and at most 1")
 
 
-def parse_conf(raw: str | None, limits: ConfLimits) -> dict[str, str]:
-    if raw is None or raw.strip() == "":
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidRequest(
-            f'conf is not valid JSON ({exc}); send a JSON object, e.g. {{"spark.executor.memory": "512m"}}'
-        ) from None
+def parse_conf(raw: str | None, limits: OrionSettings) -> dict[str, str]:
+    value = _json_field("conf", raw, 'a JSON object, e.g. {"spark.executor.memory": "512m"}', {})
     if not isinstance(value, dict):
         raise InvalidRequest('conf must be a JSON object of Spark properties, e.g. {"spark.executor.memory": "512m"}')
     if len(value) > MAX_CONF:
@@ -204,11 +175,9 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> None:
     if not data.strip():
         raise InvalidRequest(f"file {name!r} is empty")
     try:
-        source = data.decode("utf-8")
+        ast.parse(data.decode("utf-8"), filename=name)
     except UnicodeDecodeError:
         raise InvalidRequest(f"file {name!r} is not UTF-8 text; upload a Python source file") from None
-    try:
-        ast.parse(source, filename=name)
     except SyntaxError as exc:
         raise InvalidRequest(f"file {name!r} is not valid Python: line {exc.lineno}: {exc.msg}") from None
 

@@ -2,12 +2,10 @@
 
 Usage (Orion builds it): spark-submit ... orion/agent/driver.py <job.py> [job args...]
 
-Beside the job, a daemon thread reports what Orion cannot see from outside the driver: the
-application id and UI address once the job has a SparkContext, and the latest progress of every
-structured-streaming query (rows per second, batch duration, time of the batch, offsets). It
-writes them as JSON to $ORION_DRIVER_STATUS_FILE, atomically, every couple of seconds. It needs
-nothing from the job: it finds the job's session through PySpark, so it works for any job.
-This file imports only the standard library and pyspark (it runs in the driver's Python).
+Beside the job, a daemon thread writes what Orion cannot see from outside the driver (the application id and
+UI address, the latest progress of every structured-streaming query) as JSON to $ORION_DRIVER_STATUS_FILE,
+atomically, every couple of seconds. It finds the job's session through PySpark, so it works for any job.
+Standard library and pyspark only: it runs in the driver's Python.
 """
 
 from __future__ import annotations
@@ -36,19 +34,10 @@ def _session() -> Any:
 
 
 def _last_progress(query: Any) -> dict[str, Any] | None:
-    """The query's latest progress as the JVM's own JSON (ids, offsets and all)."""
-    jsq = getattr(query, "_jsq", None)
-    if jsq is not None:
-        # Straight from the JVM: cheaper than PySpark's wrapper objects, which hold UUIDs.
-        jprogress = jsq.lastProgress()
-        return json.loads(jprogress.json()) if jprogress is not None else None
-    progress = query.lastProgress
-    if progress is None:
-        return None
-    text = getattr(progress, "json", None)
-    if callable(text):
-        text = text()
-    return json.loads(text) if isinstance(text, str) else json.loads(json.dumps(progress, default=str))
+    """The query's latest progress as the JVM's own JSON (ids, offsets and all), straight from the JVM:
+    cheaper than PySpark's wrapper objects, which hold UUIDs. (Every classic PySpark query has `_jsq`.)"""
+    jprogress = query._jsq.lastProgress()
+    return json.loads(jprogress.json()) if jprogress is not None else None
 
 
 class Reporter:
@@ -93,10 +82,9 @@ class Reporter:
                 "active": True,
                 "progress": _last_progress(q) or self.queries.get(qid, {}).get("progress"),
             }
-        for qid, q in list(self.queries.items()):
-            if qid not in active:
-                q["active"] = False
-        finished = [k for k, q in self.queries.items() if not q["active"]]
+        finished = [qid for qid in self.queries if qid not in active]
+        for qid in finished:
+            self.queries[qid]["active"] = False
         for qid in finished[:-_KEEP_FINISHED]:
             del self.queries[qid]
         return {

@@ -1,1 +1,1 @@
-"""HTTP routers: jobs (the API), catalog (shipped jobs), health, ui (the static web UI)."""
+"""HTTP routers: jobs (the API), catalog (shipped jobs), health; orion/main.py serves the static web UI."""

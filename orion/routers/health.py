@@ -1,13 +1,11 @@
 """GET /health: is the Spark master reachable? (No auth: for probes and the stack's readiness wait.)
 
-Anyone may call it, so it never costs more than one reading of the master per second whatever the
-request rate: concurrent calls share the reading (one at a time, the others use its result).
+Anyone may call it, so concurrent calls share one reading of the master per second, whatever the rate.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 
 from fastapi import APIRouter, Request, Response, status
@@ -34,16 +32,13 @@ def health(master: MasterDep, request: Request, response: Response) -> Health:
 
 def _reading(master: Master, request: Request) -> MasterView:
     state = request.app.state
-    lock: threading.Lock = getattr(state, "health_lock", None) or threading.Lock()
-    with lock:
-        cached = getattr(state, "health_cache", None)
-        if cached is None or time.monotonic() - cached[0] >= CACHE_SECONDS:
+    with state.health_lock:
+        if state.health_cache is None or time.monotonic() - state.health_cache[0] >= CACHE_SECONDS:
             try:
-                result: MasterView | MasterUnreachable = master.view()
+                state.health_cache = (time.monotonic(), master.view())
             except MasterUnreachable as exc:
-                result = exc
-            cached = (time.monotonic(), result)
-            state.health_cache = cached
-    if isinstance(cached[1], MasterUnreachable):
-        raise cached[1]
-    return cached[1]
+                state.health_cache = (time.monotonic(), exc)
+        result: MasterView | MasterUnreachable = state.health_cache[1]
+    if isinstance(result, MasterUnreachable):
+        raise result
+    return result

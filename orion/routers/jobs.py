@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,19 +13,12 @@ from fastapi.responses import JSONResponse
 
 from orion import checkpoint, codehash
 from orion.deps import ManagerDep, SettingsDep, require_token
+from orion.joblog import LogOut
 from orion.launcher import STATUS_FILE, job_dir
 from orion.manager import JobConflict, JobNotFound
-from orion.models import JobCreated, JobOut, LogOut
+from orion.models import JobCreated, JobOut
 from orion.progress import job_out
-from orion.validation import (
-    ConfLimits,
-    InvalidRequest,
-    check_upload,
-    parse_args,
-    parse_conf,
-    shipped_job_path,
-    upload_name,
-)
+from orion.validation import InvalidRequest, check_upload, parse_args, parse_conf, shipped_job_path, upload_name
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_token)])
 _ERRORS = {404: {"description": "No such job"}, 409: {"description": "Not possible in the job's state"}}
@@ -38,16 +29,15 @@ _SUBMIT_ERRORS = {
 }
 
 
-def error_handlers() -> dict[type[Exception], Callable[[Request, Exception], Response]]:
-    """The app's answers to the manager's and the validation's refusals: 404, 409, or the status they name."""
+def _refusal(_request: Request, exc: Exception) -> Response:
+    """The app's answer to the manager's and the validation's refusals: 404, 409, or the status they name."""
+    if isinstance(exc, InvalidRequest):
+        return JSONResponse({"detail": exc.detail}, exc.status_code)
+    code = status.HTTP_404_NOT_FOUND if isinstance(exc, JobNotFound) else status.HTTP_409_CONFLICT
+    return JSONResponse({"detail": str(exc)}, code)
 
-    def answer(_request: Request, exc: Exception) -> Response:
-        if isinstance(exc, InvalidRequest):
-            return JSONResponse({"detail": exc.detail}, exc.status_code)
-        code = status.HTTP_404_NOT_FOUND if isinstance(exc, JobNotFound) else status.HTTP_409_CONFLICT
-        return JSONResponse({"detail": str(exc)}, code)
 
-    return dict.fromkeys((InvalidRequest, JobNotFound, JobConflict), answer)
+ERROR_HANDLERS = dict.fromkeys((InvalidRequest, JobNotFound, JobConflict), _refusal)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobCreated, responses=_SUBMIT_ERRORS)
@@ -65,10 +55,9 @@ def submit_job(
     if (job is None or job == "") == (file is None):
         raise InvalidRequest("send exactly one of 'job' (a shipped job's name) or 'file' (a .py upload)")
     parsed_args = parse_args(args)
-    parsed_conf = parse_conf(conf, ConfLimits.from_settings(settings))
-    if file is None:
-        assert job is not None
-        path, name, source = shipped_job_path(settings.jobs_dir, job), job, "shipped"
+    parsed_conf = parse_conf(conf, settings)
+    if file is None:  # then `job` is a name (checked above)
+        path, name, source = shipped_job_path(settings.jobs_dir, job), job, "shipped"  # type: ignore[arg-type]
     else:
         filename = upload_name(file.filename)
         data = file.file.read(settings.upload_max_bytes + 1)
@@ -118,7 +107,7 @@ def job_logs(
     limit: Annotated[int, Query(ge=1, le=1024 * 1024, description="At most this many bytes.")] = 65536,
 ) -> LogOut:
     manager.get(job_id)
-    return LogOut(**dataclasses.asdict(manager.log(job_id).read(offset, limit)))
+    return manager.log(job_id).read(offset, limit)
 
 
 @router.post("/{job_id}/stop", response_model=JobOut, responses=_ERRORS)

@@ -11,9 +11,17 @@ const $ = (id) => document.getElementById(id);
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (text instanceof Node) node.append(text);
+  else if (text !== undefined && text !== null) node.textContent = String(text);
   if (className) node.className = className;
   return node;
+}
+
+// A table row of `cellTag` cells, each holding a text or a node.
+function row(cellTag, cells) {
+  const tr = el("tr");
+  tr.append(...cells.map((cell) => el(cellTag, cell)));
+  return tr;
 }
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
@@ -23,8 +31,7 @@ class ApiError extends Error {
 }
 
 async function api(path, options = {}) {
-  const headers = Object.assign({}, options.headers || {}, { Authorization: "Bearer " + token() });
-  const resp = await fetch(path, Object.assign({}, options, { headers }));
+  const resp = await fetch(path, { ...options, headers: { Authorization: "Bearer " + token() } });
   if (resp.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
     showLogin("The token was refused: enter it again.");
@@ -42,8 +49,7 @@ async function api(path, options = {}) {
 function showLogin(message) {
   clearInterval(state.timer);
   state.timer = null;
-  $("app").hidden = true;
-  $("logout-button").hidden = true;
+  $("app").hidden = $("logout-button").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message || "";
   $("token-input").focus();
@@ -51,8 +57,7 @@ function showLogin(message) {
 
 function showApp() {
   $("login").hidden = true;
-  $("app").hidden = false;
-  $("logout-button").hidden = false;
+  $("app").hidden = $("logout-button").hidden = false;
   loadCatalog();
   refresh();
   if (!state.timer) state.timer = setInterval(refresh, POLL_MS);
@@ -73,9 +78,7 @@ async function refresh() {
 async function refreshHealth() {
   const pill = $("health");
   try {
-    const resp = await fetch("/health");
-    const body = await resp.json();
-    const m = body.spark_master;
+    const m = (await (await fetch("/health")).json()).spark_master;
     pill.textContent = m.reachable
       ? `master: ${m.status}, ${m.alive_workers} workers, ${m.cores_used}/${m.cores} cores used`
       : "master: unreachable";
@@ -95,13 +98,10 @@ function fmtTime(iso) {
 async function refreshJobs() {
   const jobs = await api("/jobs");
   const rows = jobs.map((job) => {
-    const tr = el("tr");
+    const tr = row("td", [job.id, job.name, el("span", job.state, "state " + job.state), job.app_id || "",
+      job.restart_count, fmtTime(job.started_at)]);
     tr.dataset.jobId = job.id;
     if (job.id === state.selected) tr.className = "selected";
-    const stateCell = el("td");
-    stateCell.append(el("span", job.state, "state " + job.state));
-    tr.append(el("td", job.id), el("td", job.name), stateCell, el("td", job.app_id || ""),
-      el("td", job.restart_count), el("td", fmtTime(job.started_at)));
     tr.addEventListener("click", () => selectJob(job.id));
     return tr;
   });
@@ -113,11 +113,8 @@ async function loadCatalog() {
   const select = $("job-select");
   try {
     const jobs = await api("/catalog");
-    select.replaceChildren(...jobs.map((j) => {
-      const opt = el("option", j.description ? `${j.name} (${j.description})` : j.name);
-      opt.value = j.name;
-      return opt;
-    }));
+    select.replaceChildren(...jobs.map((j) =>
+      Object.assign(el("option", j.description ? `${j.name} (${j.description})` : j.name), { value: j.name })));
     if (jobs.length === 0) {
       select.append(el("option", "no shipped jobs"));
       select.disabled = true;
@@ -136,59 +133,42 @@ function selectJob(id) {
     $("action-result").textContent = "";
   }
   $("detail").hidden = false;
-  for (const tr of $("jobs-table").tBodies[0].rows) {
-    tr.className = Number(tr.dataset.jobId) === id ? "selected" : "";
-  }
+  for (const tr of $("jobs-table").tBodies[0].rows) tr.className = Number(tr.dataset.jobId) === id ? "selected" : "";
   refreshDetail().catch((err) => console.warn(err));
 }
 
 async function refreshDetail() {
   const id = state.selected;
-  let job;
-  try {
-    job = await api(`/jobs/${id}`);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) {
-      state.selected = null;
-      $("detail").hidden = true;
-      return;
-    }
-    throw err;
-  }
-  if (id !== state.selected) return;
+  const job = await api(`/jobs/${id}`).catch((err) => {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+    state.selected = null; // the job is gone
+    $("detail").hidden = true;
+    return null;
+  });
+  if (!job || id !== state.selected) return;
   $("detail-id").textContent = job.id;
   $("detail-name").textContent = job.name;
-  const badge = $("detail-state");
-  badge.textContent = job.state;
-  badge.className = "state " + job.state;
+  Object.assign($("detail-state"), { textContent: job.state, className: "state " + job.state });
   const active = ["queued", "submitted", "running", "restarting"].includes(job.state);
   $("stop-button").disabled = !active;
   $("delete-button").disabled = active;
   $("restart-button").disabled = job.state === "queued";
 
+  const batch = job.stop_batch_id == null ? "" : ` (batch ${job.stop_batch_id})`; // null or undefined
   const fields = [
     ["Source", job.source], ["Supervised", job.supervise ? "yes" : "no"], ["Application", job.app_id],
     ["Driver PID", job.pid], ["Runs", job.run], ["Restarts", job.restart_count],
     ["Created", fmtTime(job.created_at)], ["Started", fmtTime(job.started_at)],
     ["Running since", fmtTime(job.running_at)], ["Ended", fmtTime(job.ended_at)],
-    ["Exit code", job.exit_code], ["Stop outcome", stopOutcome(job)], ["Detail", job.detail],
+    ["Exit code", job.exit_code], ["Stop outcome", job.stop_outcome && job.stop_outcome + batch],
+    ["Detail", job.detail],
     ["Checkpoint", job.checkpoint], ["Code hash", job.code_hash ? job.code_hash.slice(0, 12) : null],
     ["Arguments", JSON.stringify(job.args)], ["Conf", JSON.stringify(job.conf)], ["Command", job.command.join(" ")],
   ];
-  const dl = $("detail-fields");
-  dl.replaceChildren();
-  for (const [name, value] of fields) {
-    if (value === null || value === undefined || value === "") continue;
-    dl.append(el("dt", name), el("dd", value));
-  }
+  const shown = fields.filter(([, value]) => value !== null && value !== undefined && value !== "");
+  $("detail-fields").replaceChildren(...shown.flatMap(([name, value]) => [el("dt", name), el("dd", value)]));
   renderMetrics(job.streaming);
   await refreshLog(id);
-}
-
-function stopOutcome(job) {
-  if (!job.stop_outcome) return null;
-  const batch = job.stop_batch_id === null || job.stop_batch_id === undefined ? "" : ` (batch ${job.stop_batch_id})`;
-  return job.stop_outcome + batch;
 }
 
 function renderMetrics(streaming) {
@@ -199,19 +179,13 @@ function renderMetrics(streaming) {
   }
   const table = el("table");
   table.id = "metrics-table";
-  const head = el("tr");
-  for (const h of ["Query", "Batch", "Last batch", "Input rows/s", "Processed rows/s", "Batch ms", "Rows", "Latest offsets"]) {
-    head.append(el("th", h));
-  }
-  table.append(head);
+  table.append(row("th", ["Query", "Batch", "Last batch", "Input rows/s", "Processed rows/s", "Batch ms", "Rows",
+    "Latest offsets"]));
   const num = (v) => (v === null || v === undefined ? "" : Number(v).toFixed(1));
   for (const q of streaming.queries) {
-    const tr = el("tr");
     const offsets = q.sources.map((s) => JSON.stringify(s.end_offset)).join("; ");
-    tr.append(el("td", q.name || q.id), el("td", q.batch_id), el("td", fmtTime(q.last_batch_at)),
-      el("td", num(q.input_rows_per_second)), el("td", num(q.processed_rows_per_second)),
-      el("td", q.batch_duration_ms), el("td", q.num_input_rows), el("td", offsets));
-    table.append(tr);
+    table.append(row("td", [q.name || q.id, q.batch_id, fmtTime(q.last_batch_at), num(q.input_rows_per_second),
+      num(q.processed_rows_per_second), q.batch_duration_ms, q.num_input_rows, offsets]));
   }
   box.replaceChildren(table, el("p", "Reported by the driver at " + fmtTime(streaming.updated_at), "muted"));
 }
@@ -220,23 +194,19 @@ async function refreshLog(id) {
   if (state.logBusy) return; // one reader at a time, or the same chunk would be appended twice
   state.logBusy = true;
   try {
-    await readLogChunks(id);
+    for (let i = 0; i < 20; i++) { // catch up in chunks, at most ~1.3 MB per refresh
+      const chunk = await api(`/jobs/${id}/logs?offset=${state.logOffset}`);
+      if (id !== state.selected) return;
+      const view = $("log-view");
+      if (chunk.truncated && state.logOffset > 0) view.append(document.createTextNode("… [older lines dropped]\n"));
+      if (chunk.text) view.append(document.createTextNode(chunk.text));
+      state.logOffset = chunk.next_offset;
+      if (view.textContent.length > LOG_KEEP_CHARS) view.textContent = view.textContent.slice(-LOG_KEEP_CHARS);
+      if ($("follow-input").checked) view.scrollTop = view.scrollHeight;
+      if (chunk.next_offset >= chunk.size || !chunk.text) break;
+    }
   } finally {
     state.logBusy = false;
-  }
-}
-
-async function readLogChunks(id) {
-  for (let i = 0; i < 20; i++) { // catch up in chunks, at most ~1.3 MB per refresh
-    const chunk = await api(`/jobs/${id}/logs?offset=${state.logOffset}`);
-    if (id !== state.selected) return;
-    const view = $("log-view");
-    if (chunk.truncated && state.logOffset > 0) view.append(document.createTextNode("… [older lines dropped]\n"));
-    if (chunk.text) view.append(document.createTextNode(chunk.text));
-    state.logOffset = chunk.next_offset;
-    if (view.textContent.length > LOG_KEEP_CHARS) view.textContent = view.textContent.slice(-LOG_KEEP_CHARS);
-    if ($("follow-input").checked) view.scrollTop = view.scrollHeight;
-    if (chunk.next_offset >= chunk.size || !chunk.text) break;
   }
 }
 
@@ -274,16 +244,14 @@ async function submitJob(event) {
   if ($("args-input").value.trim()) form.append("args", $("args-input").value);
   if ($("conf-input").value.trim()) form.append("conf", $("conf-input").value);
   form.append("supervise", $("supervise-input").checked ? "true" : "false");
-  out.className = "muted";
-  out.textContent = "Submitting…";
+  Object.assign(out, { className: "muted", textContent: "Submitting…" });
   try {
     const created = await api("/jobs", { method: "POST", body: form });
     out.textContent = `Job ${created.id} is ${created.state}.`;
     await refreshJobs();
     selectJob(created.id);
   } catch (err) {
-    out.className = "error";
-    out.textContent = `Refused (${err.status}): ${err.message}`;
+    Object.assign(out, { className: "error", textContent: `Refused (${err.status}): ${err.message}` });
   }
 }
 
@@ -309,9 +277,9 @@ function init() {
   $("submit-form").addEventListener("submit", submitJob);
   $("file-input").addEventListener("change", () => { $("source-upload").checked = true; });
   $("job-select").addEventListener("change", () => { $("source-shipped").checked = true; });
-  $("stop-button").addEventListener("click", () => jobAction("stop"));
-  $("restart-button").addEventListener("click", () => jobAction("restart"));
-  $("delete-button").addEventListener("click", () => jobAction("delete"));
+  for (const action of ["stop", "restart", "delete"]) {
+    $(`${action}-button`).addEventListener("click", () => jobAction(action));
+  }
   if (token()) showApp(); else showLogin("");
 }
 

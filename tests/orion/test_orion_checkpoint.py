@@ -6,11 +6,13 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from orion import checkpoint as ck
+from orion.settings import OrionSettings
 
 SECRET = "describe-secret-value-0123"  # pragma: allowlist secret - a test's fake
 
@@ -92,24 +94,25 @@ print(json.dumps({
 """
 
 
-def _find(tmp_path: Path, job_text: str, args: list[str], **kw: object) -> ck.Described:
-    entry = _write(tmp_path / "jobs" / "job.py", job_text)
-    environ = {
-        "PATH": os.environ["PATH"], "LAKEHOUSE_CHECKPOINT_URI": "s3a://checkpoints/from_env/",
-        "LAKEHOUSE_TOPIC": "events", "AWS_SECRET_ACCESS_KEY": SECRET, "ORION_TOKEN": SECRET,
-        "SPARK_CONF_DIR": "/conf",
-    }  # fmt: skip
-    options = {"timeout": 30.0, "max_bytes": 65536, "conf": {}} | kw
-    return ck.find_checkpoint(
-        entry, args, options.pop("conf"), jobs_dir=tmp_path / "jobs", environ=environ, python=sys.executable,  # type: ignore[arg-type]
-        cwd=tmp_path, **options,  # type: ignore[arg-type]
-    )  # fmt: skip
+@pytest.fixture
+def find(tmp_path: Path, make_settings: Callable[..., OrionSettings]) -> Callable[..., ck.Described]:
+    def find(job_text: str, args: list[str], timeout: float = 30.0, conf: dict[str, str] | None = None) -> ck.Described:
+        entry = _write(tmp_path / "jobs" / "job.py", job_text)
+        environ = {
+            "PATH": os.environ["PATH"], "LAKEHOUSE_CHECKPOINT_URI": "s3a://checkpoints/from_env/",
+            "LAKEHOUSE_TOPIC": "events", "AWS_SECRET_ACCESS_KEY": SECRET, "ORION_TOKEN": SECRET,
+            "SPARK_CONF_DIR": "/conf",
+        }  # fmt: skip
+        settings = make_settings(jobs_dir=tmp_path / "jobs", describe_timeout_seconds=timeout, describe_max_bytes=65536)
+        return ck.for_submission(settings, entry, args, conf or {}, environ)
+
+    return find
 
 
-def test_describe_answer_gives_the_checkpoint_from_flags_or_environment(tmp_path: Path) -> None:
-    found = _find(tmp_path, "# answers --describe\n" + DESCRIBING_JOB, [])
+def test_describe_answer_gives_the_checkpoint_from_flags_or_environment(find: Callable[..., ck.Described]) -> None:
+    found = find("# answers --describe\n" + DESCRIBING_JOB, [])
     assert (found.checkpoint, found.how) == ("s3://checkpoints/from_env", "from --describe")
-    flagged = _find(tmp_path, "# answers --describe\n" + DESCRIBING_JOB, ["--ck", "s3a://checkpoints/mine/"])
+    flagged = find("# answers --describe\n" + DESCRIBING_JOB, ["--ck", "s3a://checkpoints/mine/"])
     assert flagged.checkpoint == "s3://checkpoints/mine"
 
 
@@ -142,13 +145,17 @@ def test_describe_runs_with_the_jobs_environment_but_no_secret_and_no_spark_conf
         ("print('no flag mentioned')\n", "the job does not support --describe"),
     ],
 )
-def test_a_job_that_cannot_describe_falls_back_to_its_argument(tmp_path: Path, job_text: str, why: str) -> None:
-    found = _find(tmp_path, job_text, ["--checkpoint-uri", "s3a://checkpoints/arg/"])
+def test_a_job_that_cannot_describe_falls_back_to_its_argument(
+    find: Callable[..., ck.Described], job_text: str, why: str
+) -> None:
+    found = find(job_text, ["--checkpoint-uri", "s3a://checkpoints/arg/"])
     assert found.checkpoint == "s3://checkpoints/arg"
     assert why in found.how and "from the argument" in found.how
 
 
-def test_a_describe_that_hangs_is_killed_at_the_timeout_with_its_children(tmp_path: Path) -> None:
+def test_a_describe_that_hangs_is_killed_at_the_timeout_with_its_children(
+    tmp_path: Path, find: Callable[..., ck.Described]
+) -> None:
     marker = tmp_path / "grandchild.pid"
     job = f"""# --describe
 import subprocess, sys, time
@@ -157,7 +164,7 @@ open({str(marker)!r}, "w").write(str(child.pid))
 time.sleep(120)
 """
     t0 = time.monotonic()
-    found = _find(tmp_path, job, [], timeout=3.0, conf={"spark.sql.streaming.checkpointLocation": "/tmp/ck/"})
+    found = find(job, [], timeout=3.0, conf={"spark.sql.streaming.checkpointLocation": "/tmp/ck/"})
     assert time.monotonic() - t0 < 60  # bounded by the timeout, not by the job's 120 s
     assert found.checkpoint == "/tmp/ck" and "did not answer within 3 s" in found.how
     pid = int(marker.read_text())
@@ -167,8 +174,8 @@ time.sleep(120)
     assert not _alive(pid), "the describe run's grandchild outlived the timeout"
 
 
-def test_unknown_checkpoint_says_why(tmp_path: Path) -> None:
-    found = _find(tmp_path, "print('hi')\n", ["--rows", "3"])
+def test_unknown_checkpoint_says_why(find: Callable[..., ck.Described]) -> None:
+    found = find("print('hi')\n", ["--rows", "3"])
     assert found.checkpoint is None
     assert found.how.startswith("unknown (the job does not support --describe; no --checkpoint-uri argument")
 

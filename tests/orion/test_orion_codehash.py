@@ -131,7 +131,7 @@ def test_spark_image_builds_the_packages_zip_with_orions_own_builder(tmp_path: P
     assert script == f"{image_orion}/codehash.py" and (ROOT / "orion" / "codehash.py").is_file()
     assert python == "/opt/lakehouse/venv/bin/python3" and command == "zip"
     image_jobs = next(dst for dst, src in copies.items() if src == "jobs")
-    assert jobs_dir == image_jobs and out == f"{image_jobs}/{codehash.IMAGE_ZIP_NAME}"
+    assert jobs_dir == image_jobs and out == f"{image_jobs}/{codehash.ZIP_NAME}"
     text = DOCKERFILE.read_text()
     assert text.index("COPY jobs ") < text.index(runs[0]) and text.index("COPY orion ") < text.index(runs[0])
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from orion_fakes import FakeLauncher, FakeMaster
+from pydantic import SecretStr
 
 from orion.guard import Guard, TokenBuckets
 from orion.main import create_app
@@ -159,9 +160,9 @@ def _run(coro: Any) -> None:
 
 
 def _guard(inner: Any, **kw: Any) -> Guard:
-    options = {"token": TOKEN, "max_in_flight": 3, "auth_failures_per_minute": 30, "upload_max_bytes": 4096,
-               "body_timeout_seconds": 30.0} | kw  # fmt: skip
-    return Guard(inner, **options)
+    options = {"token": SecretStr(TOKEN), "max_concurrent_requests": 3, "auth_failures_per_minute": 30,
+               "upload_max_bytes": 4096, "body_timeout_seconds": 30.0} | kw  # fmt: skip
+    return Guard(inner, OrionSettings.model_construct(**options))
 
 
 def test_requests_beyond_the_concurrency_bound_are_503_at_once_and_the_slots_come_back() -> None:

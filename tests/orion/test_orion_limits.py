@@ -13,10 +13,12 @@ from orion_fakes import FakeLauncher
 
 from contract.units import memory_bytes
 from orion.settings import OrionSettings
-from orion.validation import ConfLimits, InvalidRequest, parse_conf
+from orion.validation import InvalidRequest, parse_conf
 
 ORION = Path(__file__).resolve().parents[2] / "orion"
-LIMITS = ConfLimits(cores_max=2, driver_memory="1g", executor_memory="2g", memory_overhead="512m")
+LIMITS = OrionSettings.model_construct(
+    cores_max=2, max_driver_memory="1g", max_executor_memory="2g", max_memory_overhead="512m"
+)
 
 
 @pytest.mark.parametrize(
