@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from contract.names import (
     DEFAULT_CHECKPOINT_BUCKET,
@@ -64,138 +64,109 @@ class ConfigError(ValueError):
     """A config value is not allowed. The message names the key, the value and what is allowed."""
 
 
-def _key(name: str, default: Any, doc: str) -> Any:
-    return field(default=default, metadata={"key": name, "doc": doc})
+def _key_of(name: str) -> str:
+    """A field's config key: its name in camelCase (kafka_host_port_base -> kafkaHostPortBase)."""
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def _key(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+# A field's type -> the type its value must have, and what the message calls it.
+_TYPES = {"bool": (bool, "true or false"), "int": (int, "an integer"), "str": (str, "a string")}
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the lakehouse; Pulumi.yaml's config block is generated from these fields (lakehouse/config_docs.py)."""
 
-    # Network and host access
-    network_name: str = _key(
-        "networkName", "minio_lake_net", "Name of the Docker bridge network every container joins."
-    )
+    network_name: str = _key("minio_lake_net", "Name of the Docker bridge network every container joins.")
     bind_address: str = _key(
-        "bindAddress",
         "127.0.0.1",
         "Host IPv4 address the published ports bind to (127.0.0.1 keeps them off the LAN; any other address "
         "needs allowNetworkExposure).",
     )
     allow_network_exposure: bool = _key(
-        "allowNetworkExposure",
         False,
         "Opt-in for a bindAddress that is not loopback: Kafka, Trino and the Spark master web UI have no "
         "authentication, so anyone who reaches that address can read and write the lake (the program warns, "
         "naming them).",
     )
-    # Kafka
-    kafka_mode: str = _key(
-        "kafkaMode", "kraft", "Kafka metadata mode: 'kraft' (Kafka 4) or 'zookeeper' (Kafka 3.9 + ZooKeeper)."
-    )
+    kafka_mode: str = _key("kraft", "Kafka metadata mode: 'kraft' (Kafka 4) or 'zookeeper' (Kafka 3.9 + ZooKeeper).")
     kafka_brokers: int = _key(
-        "kafkaBrokers",
         3,
         "Number of Kafka brokers (KRaft: at least kafkaControllers; nodes beyond them are broker-only, so "
         "changing this key only adds or removes those nodes).",
     )
     kafka_controllers: int = _key(
-        "kafkaControllers",
         3,
         "KRaft only: how many of the brokers (kafka-1 upwards) are also controllers, the cluster's fixed "
         "voter set: 1 or 3. Changing it on a running stack starts a new, empty Kafka cluster on new volumes.",
     )
-    kafka_topic: str = _key("kafkaTopic", DEFAULT_TOPIC, "Topic the producer writes and the streaming job reads.")
-    kafka_partitions: int = _key("kafkaPartitions", 6, "Partitions of the topic.")
+    kafka_topic: str = _key(DEFAULT_TOPIC, "Topic the producer writes and the streaming job reads.")
+    kafka_partitions: int = _key(6, "Partitions of the topic.")
     kafka_topic_adopt_existing: bool = _key(
-        "kafkaTopicAdoptExisting",
-        False,
-        "Adopt the topic if it exists already and the stack did not create it; destroy then leaves it on Kafka.",
+        False, "Adopt the topic if it exists already and the stack did not create it; destroy then leaves it on Kafka."
     )
-    kafka_host_port_base: int = _key(
-        "kafkaHostPortBase", 19092, "Host port of broker 1's host listener; broker N gets base + N - 1."
-    )
-    kafka_heap: str = _key("kafkaHeap", "256m", "JVM heap of each broker (and of ZooKeeper), e.g. 256m.")
-    # Storage (S3)
-    minio_api_port: int = _key("minioApiPort", 9000, "Host port of the S3 API.")
-    minio_console_port: int = _key("minioConsolePort", 9001, "Host port of the MinIO console.")
-    s3_region: str = _key("s3Region", "us-east-1", "S3 region name every client uses.")
-    lake_bucket: str = _key("lakeBucket", DEFAULT_LAKE_BUCKET, "Bucket of the Delta tables.")
-    checkpoint_bucket: str = _key("checkpointBucket", DEFAULT_CHECKPOINT_BUCKET, "Bucket of the streaming checkpoints.")
-    metastore_bucket: str = _key("metastoreBucket", "trino-metastore", "Bucket of Trino's file metastore.")
-    delta_table: str = _key(
-        "deltaTable", DEFAULT_TABLE, "Name (and path in the lake bucket) of the events Delta table."
-    )
-    # Spark
-    spark_workers: int = _key("sparkWorkers", 2, "Number of Spark workers.")
-    spark_worker_cores: int = _key("sparkWorkerCores", 1, "Cores each Spark worker offers.")
+    kafka_host_port_base: int = _key(19092, "Host port of broker 1's host listener; broker N gets base + N - 1.")
+    kafka_heap: str = _key("256m", "JVM heap of each broker (and of ZooKeeper), e.g. 256m.")
+    minio_api_port: int = _key(9000, "Host port of the S3 API.")
+    minio_console_port: int = _key(9001, "Host port of the MinIO console.")
+    s3_region: str = _key("us-east-1", "S3 region name every client uses.")
+    lake_bucket: str = _key(DEFAULT_LAKE_BUCKET, "Bucket of the Delta tables.")
+    checkpoint_bucket: str = _key(DEFAULT_CHECKPOINT_BUCKET, "Bucket of the streaming checkpoints.")
+    metastore_bucket: str = _key("trino-metastore", "Bucket of Trino's file metastore.")
+    delta_table: str = _key(DEFAULT_TABLE, "Name (and path in the lake bucket) of the events Delta table.")
+    spark_workers: int = _key(2, "Number of Spark workers.")
+    spark_worker_cores: int = _key(1, "Cores each Spark worker offers.")
     spark_worker_memory: str = _key(
-        "sparkWorkerMemory",
         "512m",
         "Memory each Spark worker offers to executors, at least 512m and at least sparkExecutorMemory, e.g. 512m.",
     )
     spark_executor_memory: str = _key(
-        "sparkExecutorMemory",
-        "512m",
-        "Heap of each executor, at least 512m (Spark refuses less than 450 MiB), e.g. 512m.",
+        "512m", "Heap of each executor, at least 512m (Spark refuses less than 450 MiB), e.g. 512m."
     )
     spark_driver_memory: str = _key(
-        "sparkDriverMemory",
-        "512m",
-        "Heap of each driver Orion starts, at least 512m (Spark refuses less than 450 MiB), e.g. 512m.",
+        "512m", "Heap of each driver Orion starts, at least 512m (Spark refuses less than 450 MiB), e.g. 512m."
     )
-    spark_daemon_memory: str = _key(
-        "sparkDaemonMemory", "128m", "Heap of the Spark master and worker daemons, e.g. 128m."
-    )
+    spark_daemon_memory: str = _key("128m", "Heap of the Spark master and worker daemons, e.g. 128m.")
     spark_master_port: int = _key(
-        "sparkMasterPort", 7077, "Host port of the Spark master's RPC (spark://), when publishSparkMasterRpc is true."
+        7077, "Host port of the Spark master's RPC (spark://), when publishSparkMasterRpc is true."
     )
     publish_spark_master_rpc: bool = _key(
-        "publishSparkMasterRpc",
         False,
         "Publish the Spark master's RPC port on the host. Off by default: submit through Orion. A driver on the "
         "host cannot work through it anyway: in client mode the executors, inside the Docker network, connect "
         "back to the driver's own address and ports, which a process on the host does not offer them.",
     )
-    spark_master_ui_port: int = _key("sparkMasterUiPort", 8080, "Host port of the Spark master web UI.")
-    # Orion
-    orion_port: int = _key("orionPort", 8000, "Host port of Spark Orion (API and web UI).")
-    orion_cores_max: int = _key("orionCoresMax", 1, "spark.cores.max of each application Orion submits.")
-    # Trino
-    trino_port: int = _key("trinoPort", 8085, "Host port of Trino.")
-    trino_heap: str = _key(
-        "trinoHeap", "512m", "JVM heap of Trino, at least 256m (queries may use half of it), e.g. 512m."
-    )
-    # Superset
-    superset_port: int = _key("supersetPort", 8088, "Host port of Superset.")
-    superset_admin_user: str = _key("supersetAdminUser", "admin", "User name of the Superset admin.")
-    # Streaming job
-    stream_trigger_interval: str = _key(
-        "streamTriggerInterval", job.DEFAULT_TRIGGER, "Micro-batch trigger interval, e.g. '1 second'."
-    )
+    spark_master_ui_port: int = _key(8080, "Host port of the Spark master web UI.")
+    orion_port: int = _key(8000, "Host port of Spark Orion (API and web UI).")
+    orion_cores_max: int = _key(1, "spark.cores.max of each application Orion submits.")
+    trino_port: int = _key(8085, "Host port of Trino.")
+    trino_heap: str = _key("512m", "JVM heap of Trino, at least 256m (queries may use half of it), e.g. 512m.")
+    superset_port: int = _key(8088, "Host port of Superset.")
+    superset_admin_user: str = _key("admin", "User name of the Superset admin.")
+    stream_trigger_interval: str = _key(job.DEFAULT_TRIGGER, "Micro-batch trigger interval, e.g. '1 second'.")
     stream_max_offsets_per_trigger: int = _key(
-        "streamMaxOffsetsPerTrigger",
-        job.DEFAULT_MAX_OFFSETS,
-        "Upper bound of records read per micro-batch (bounds a catch-up batch).",
+        job.DEFAULT_MAX_OFFSETS, "Upper bound of records read per micro-batch (bounds a catch-up batch)."
     )
     stream_dedup_window: str = _key(
-        "streamDedupWindow",
-        job.DEFAULT_DEDUP_WINDOW,
-        "How long a re-sent event_id is still recognised as a duplicate, e.g. '1 hour'.",
+        job.DEFAULT_DEDUP_WINDOW, "How long a re-sent event_id is still recognised as a duplicate, e.g. '1 hour'."
     )
     stream_maintenance_interval: str = _key(
-        "streamMaintenanceInterval",
         job.DEFAULT_MAINTENANCE_INTERVAL,
         "How often the streaming job compacts, vacuums and checkpoints its tables between batches, e.g. '15 minutes'; 'off' never.",
     )
     stream_stop_timeout: str = _key(
-        "streamStopTimeout",
         job.DEFAULT_STOP_TIMEOUT,
         "On stop, how long the batch in flight may take to finish before it is abandoned (and replayed on the next start).",
     )
 
     def __post_init__(self) -> None:
-        _validate(self)
+        for step in (_types, _counts, _memory, _kraft, _executor_fits, _buckets, _names, _durations, _bind, _ports):
+            step(self)
 
     def kafka_host_ports(self) -> list[int]:
         return [self.kafka_host_port_base + i for i in range(self.kafka_brokers)]
@@ -210,7 +181,7 @@ class Settings:
 
     @classmethod
     def config_keys(cls) -> dict[str, dataclasses.Field]:
-        return {f.metadata["key"]: f for f in dataclasses.fields(cls)}
+        return {_key_of(f.name): f for f in dataclasses.fields(cls)}
 
     @classmethod
     def from_config(cls, values: Mapping[str, str]) -> Settings:
@@ -228,48 +199,32 @@ class Settings:
             if key not in values:
                 continue
             raw = values[key]
-            if f.type in ("int", int):
-                # ASCII digits only: int() also takes '٣' or '1_000', which no config file means.
-                if not re.fullmatch(r"-?[0-9]+", str(raw).strip()):
-                    raise ConfigError(f"{NAMESPACE}:{key} = {raw!r} is not allowed: it must be an integer")
-                kwargs[f.name] = int(str(raw).strip())
-            elif f.type in ("bool", bool):
-                text = str(raw).strip().lower()
-                if text not in ("true", "false"):
-                    raise ConfigError(f"{NAMESPACE}:{key} = {raw!r} is not allowed: it must be true or false")
-                kwargs[f.name] = text == "true"
-            else:
+            text = str(raw).strip()
+            # ASCII digits only: int() also takes '٣' or '1_000', which no config file means.
+            if f.type == "int" and re.fullmatch(r"-?[0-9]+", text):
+                kwargs[f.name] = int(text)
+            elif f.type == "bool" and text.lower() in ("true", "false"):
+                kwargs[f.name] = text.lower() == "true"
+            elif f.type == "str":
                 kwargs[f.name] = str(raw)
+            else:
+                raise ConfigError(f"{NAMESPACE}:{key} = {raw!r} is not allowed: it must be {_TYPES[f.type][1]}")
         return cls(**kwargs)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
-def _key_of(name: str) -> str:
-    return next(f.metadata["key"] for f in dataclasses.fields(Settings) if f.name == name)
-
-
-def _fail(s: Settings, name: str, allowed: str) -> None:
+def _fail(s: Settings, name: str, allowed: str) -> NoReturn:
     raise ConfigError(f"{NAMESPACE}:{_key_of(name)} = {getattr(s, name)!r} is not allowed: {allowed}")
-
-
-def _validate(s: Settings) -> None:
-    steps = (_types, _counts, _memory, _kraft, _executor_fits, _buckets, _names, _durations, _bind_address, _ports)
-    for step in steps:
-        step(s)
 
 
 def _types(s: Settings) -> None:
     for f in dataclasses.fields(s):
-        v = getattr(s, f.name)
-        if f.type in ("bool", bool):
-            if not isinstance(v, bool):
-                _fail(s, f.name, "it must be true or false")
-            continue
-        want = int if f.type in ("int", int) else str
-        if not isinstance(v, want) or isinstance(v, bool):
-            _fail(s, f.name, f"it must be {'an integer' if want is int else 'a string'}")
+        want, what = _TYPES[f.type]
+        value = getattr(s, f.name)
+        if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
+            _fail(s, f.name, f"it must be {what}")
 
 
 def _counts(s: Settings) -> None:
@@ -303,35 +258,28 @@ def _memory(s: Settings) -> None:
 
 def _executor_fits(s: Settings) -> None:
     if memory_mib(s.spark_executor_memory) > memory_mib(s.spark_worker_memory):
-        _fail(
-            s,
-            "spark_executor_memory",
-            f"at most sparkWorkerMemory ({s.spark_worker_memory}), or no executor fits a worker",
-        )
+        why = f"at most sparkWorkerMemory ({s.spark_worker_memory}), or no executor fits a worker"
+        _fail(s, "spark_executor_memory", why)
 
 
 def _kraft(s: Settings) -> None:
-    if s.kafka_mode == "kraft":
-        if s.kafka_controllers not in KRAFT_CONTROLLER_COUNTS:
-            _fail(s, "kafka_controllers", "1 or 3 (a KRaft quorum of 3 survives one controller down)")
-        if s.kafka_brokers < s.kafka_controllers:
-            _fail(
-                s,
-                "kafka_brokers",
-                f"at least lakehouse:kafkaControllers ({s.kafka_controllers}) in KRaft mode: the controllers are "
-                "brokers too; set lakehouse:kafkaControllers to 1 for a smaller cluster",
-            )
-    elif s.kafka_controllers not in KRAFT_CONTROLLER_COUNTS:
-        _fail(s, "kafka_controllers", "1 or 3 (used in KRaft mode only)")
+    if s.kafka_controllers not in KRAFT_CONTROLLER_COUNTS:
+        why = (
+            "a KRaft quorum of 3 survives one controller down" if s.kafka_mode == "kraft" else "used in KRaft mode only"
+        )
+        _fail(s, "kafka_controllers", f"1 or 3 ({why})")
+    if s.kafka_mode == "kraft" and s.kafka_brokers < s.kafka_controllers:
+        _fail(
+            s,
+            "kafka_brokers",
+            f"at least lakehouse:kafkaControllers ({s.kafka_controllers}) in KRaft mode: the controllers are "
+            "brokers too; set lakehouse:kafkaControllers to 1 for a smaller cluster",
+        )
 
 
 def _buckets(s: Settings) -> None:
-    buckets = {
-        "lakeBucket": s.lake_bucket,
-        "checkpointBucket": s.checkpoint_bucket,
-        "metastoreBucket": s.metastore_bucket,
-    }
-    for name in ("lake_bucket", "checkpoint_bucket", "metastore_bucket"):
+    names = ("lake_bucket", "checkpoint_bucket", "metastore_bucket")
+    for name in names:
         bucket = getattr(s, name)
         if not _BUCKET.match(bucket) or any(x in bucket for x in ("..", ".-", "-.")) or _ipv4(bucket) is not None:
             _fail(
@@ -340,26 +288,28 @@ def _buckets(s: Settings) -> None:
                 "an S3 bucket name: 3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or "
                 "digit, no '..', '.-' or '-.', not an IP address",
             )
-    if len(set(buckets.values())) != 3:
-        raise ConfigError(
-            ", ".join(f"{NAMESPACE}:{k} = {v!r}" for k, v in buckets.items())
-            + " is not allowed: they must be three different buckets"
-        )
+    if len({getattr(s, name) for name in names}) != 3:
+        given = ", ".join(f"{NAMESPACE}:{_key_of(name)} = {getattr(s, name)!r}" for name in names)
+        raise ConfigError(f"{given} is not allowed: they must be three different buckets")
+
+
+_NAMES = (
+    ("kafka_topic", is_topic_name, f"a Kafka topic name: {TOPIC_RULE}"),
+    (
+        "network_name",
+        _NAME.match,
+        "a Docker network name: letters, digits, '_', '.', '-', starting with a letter or digit",
+    ),
+    ("delta_table", _IDENT.match, "a lower-case SQL identifier (a-z, 0-9, '_'), as Trino names tables"),
+    ("superset_admin_user", _NAME.match, "a user name of letters, digits, '_', '.', '-'"),
+    ("s3_region", re.compile(r"^[a-z0-9-]+$").match, "a region name such as us-east-1"),
+)
 
 
 def _names(s: Settings) -> None:
-    if not is_topic_name(s.kafka_topic):
-        _fail(s, "kafka_topic", f"a Kafka topic name: {TOPIC_RULE}")
-    if not _NAME.match(s.network_name):
-        _fail(
-            s, "network_name", "a Docker network name: letters, digits, '_', '.', '-', starting with a letter or digit"
-        )
-    if not _IDENT.match(s.delta_table):
-        _fail(s, "delta_table", "a lower-case SQL identifier (a-z, 0-9, '_'), as Trino names tables")
-    if not _NAME.match(s.superset_admin_user):
-        _fail(s, "superset_admin_user", "a user name of letters, digits, '_', '.', '-'")
-    if not s.s3_region or not re.match(r"^[a-z0-9-]+$", s.s3_region):
-        _fail(s, "s3_region", "a region name such as us-east-1")
+    for name, valid, rule in _NAMES:
+        if not valid(getattr(s, name)):
+            _fail(s, name, rule)
 
 
 def _durations(s: Settings) -> None:
@@ -369,13 +319,13 @@ def _durations(s: Settings) -> None:
         "stream_stop_timeout",
         "stream_maintenance_interval",
     ):
-        value = getattr(s, name)
-        if not is_duration(value) and not (name == "stream_maintenance_interval" and value == OFF):
-            extra = f", or '{OFF}'" if name == "stream_maintenance_interval" else ""
-            _fail(s, name, f"a duration such as '10 seconds', '500 milliseconds', '1 hour'{extra}")
+        value, may_be_off = getattr(s, name), name == "stream_maintenance_interval"
+        if not is_duration(value) and not (may_be_off and value == OFF):
+            off = f", or '{OFF}'" if may_be_off else ""
+            _fail(s, name, f"a duration such as '10 seconds', '500 milliseconds', '1 hour'{off}")
 
 
-def _bind_address(s: Settings) -> None:
+def _bind(s: Settings) -> None:
     ip = _ipv4(s.bind_address)
     if ip is None or ip.is_multicast or ip.is_reserved:
         _fail(
