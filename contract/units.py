@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 MEMORY_PATTERN = r"^[1-9][0-9]*[kmgtKMGT]$"
-MEMORY_RULE = "a number followed by k, m or g (e.g. 512m, 2g)"
+MEMORY_RULE = "a number followed by k, m, g or t (e.g. 512m, 2g)"
 _SPARK_SIZE = re.compile(r"^\s*([0-9]+)\s*([kmgtp]?)(b?)\s*$", re.IGNORECASE)
 MIB = 1024 * 1024
 
