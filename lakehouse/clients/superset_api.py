@@ -1,13 +1,9 @@
 """Superset's REST API as the lakehouse uses it: log in, import an assets bundle, find objects by uuid, read
 chart data, delete objects in dependency order.
 
-Shared by the stack's SupersetDashboards dynamic provider (components/providers/superset_dashboards.py), the
-test bed's readiness check and the tests, so they all run this code. What Superset 6.1.0 needs (see
-FACTS.md): one `requests.Session` with `Accept: application/json` (errors otherwise come back as HTML), the
-bearer token of `POST /api/v1/security/login`, and a CSRF token taken on the same session (its cookie
-belongs to the session); a POST without it is a 302 to /login/, so redirects are never followed and an
-answer that is not the JSON expected is an error. Every error names Superset, the URL, what was attempted
-and the server's answer. requests is imported inside functions: importing this module needs only the stdlib.
+Superset 6.1.0 needs (FACTS.md) one session with `Accept: application/json` (errors otherwise come back as HTML),
+the login's bearer token and a CSRF token taken on the same session; a POST without it is a 302 to /login/, so
+redirects are never followed and an answer that is not the JSON expected is an error.
 """
 
 from __future__ import annotations
@@ -47,8 +43,6 @@ class SupersetClient:
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.timeout = timeout
-
-    # ----- session -----
 
     @classmethod
     def login(cls, base_url: str, user: str, password: str, *, timeout: float = 60) -> SupersetClient:
@@ -144,8 +138,6 @@ class SupersetClient:
                 ) from exc
         return resp
 
-    # ----- import -----
-
     def import_bundle(
         self, bundle: bytes, *, passwords: Mapping[str, str] | None = None, what: str = "importing the bundle"
     ) -> None:
@@ -163,8 +155,6 @@ class SupersetClient:
         if resp.json().get("message") != "OK":
             raise SupersetError(f"Superset at {self.base_url}: {what} ({IMPORT_PATH}) answered {_answer(resp)}")
 
-    # ----- objects by uuid -----
-
     def find(self, kind: str, uuid: str) -> dict[str, Any] | None:
         """{'id': ..., 'uuid': ...} of the object of `kind` with `uuid`, or None when there is none."""
         _check_kind(kind)
@@ -175,12 +165,8 @@ class SupersetClient:
 
     def ids_by_uuid(self, kind: str, uuids: Iterable[str]) -> dict[str, int]:
         """uuid -> id of each object of `kind` among `uuids` that exists."""
-        found = {}
-        for uuid in uuids:
-            hit = self.find(kind, uuid)
-            if hit is not None:
-                found[uuid] = int(hit["id"])
-        return found
+        hits = {uuid: self.find(kind, uuid) for uuid in uuids}
+        return {uuid: int(hit["id"]) for uuid, hit in hits.items() if hit is not None}
 
     def get(self, kind: str, object_id: int) -> dict[str, Any]:
         _check_kind(kind)
@@ -203,8 +189,6 @@ class SupersetClient:
                 if self.delete(kind, object_id):
                     deleted.setdefault(kind, []).append(uuid)
         return deleted
-
-    # ----- charts -----
 
     def chart_data(self, chart_id: int, *, force: bool = False) -> dict[str, Any]:
         """GET /api/v1/chart/<id>/data/: runs the chart's saved query_context."""
