@@ -28,10 +28,8 @@ class DeltaTablesError(RuntimeError):
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One table to register: its name in `<catalog>.<schema>` and its location (s3://bucket/path)."""
-
-    name: str
-    location: str
+    name: str  # in `<catalog>.<schema>`
+    location: str  # s3://bucket/path
 
 
 def qualified(catalog: str, schema: str, table: str) -> str:
@@ -135,8 +133,7 @@ def drop_schema_if_empty(url: str, catalog: str, schema: str, *, user: str) -> b
     """Drop the schema when nothing is registered in it any more; True if it was dropped."""
     if not _schema_exists(url, catalog, schema, user=user):
         return False
-    left = query(url, f"SHOW TABLES FROM {catalog}.{schema}", user=user, timeout=60)
-    if left:
+    if query(url, f"SHOW TABLES FROM {catalog}.{schema}", user=user, timeout=60):
         return False
     query(url, f"DROP SCHEMA IF EXISTS {catalog}.{schema}", user=user, timeout=60)
     return True
@@ -144,9 +141,5 @@ def drop_schema_if_empty(url: str, catalog: str, schema: str, *, user: str) -> b
 
 def live_locations(url: str, catalog: str, schema: str, names: Mapping[str, str], *, user: str) -> dict[str, str]:
     """name -> registered location of each table in `names` that Trino knows (for `pulumi refresh`)."""
-    found: dict[str, str] = {}
-    for name in names:
-        where = registered_location(url, catalog, schema, name, user=user)
-        if where is not None:
-            found[name] = where
-    return found
+    found = {name: registered_location(url, catalog, schema, name, user=user) for name in names}
+    return {name: where for name, where in found.items() if where is not None}
