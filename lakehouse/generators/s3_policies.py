@@ -29,33 +29,17 @@ def bucket_policy(*, read_write: Sequence[str] = (), read_only: Sequence[str] = 
         raise ValueError(f"bucket(s) {overlap} given as both read_write and read_only; name each bucket once")
     if not read_write and not read_only:
         raise ValueError("a policy needs at least one bucket (read_write or read_only)")
+
+    def allow(sid: str, actions: tuple[str, ...], resources: list[str]) -> dict[str, object]:
+        return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources}
+
     buckets = sorted(set(read_write) | set(read_only))
-    statements: list[dict[str, object]] = [
-        {
-            "Sid": "ListTheLakehouseBuckets",
-            "Effect": "Allow",
-            "Action": list(BUCKET_ACTIONS),
-            "Resource": [f"arn:aws:s3:::{b}" for b in buckets],
-        }
-    ]
+    statements = [allow("ListTheLakehouseBuckets", BUCKET_ACTIONS, [f"arn:aws:s3:::{b}" for b in buckets])]
     if read_only:
-        statements.append(
-            {
-                "Sid": "ReadObjects",
-                "Effect": "Allow",
-                "Action": list(READ_OBJECT_ACTIONS),
-                "Resource": [f"arn:aws:s3:::{b}/*" for b in sorted(read_only)],
-            }
-        )
+        statements.append(allow("ReadObjects", READ_OBJECT_ACTIONS, [f"arn:aws:s3:::{b}/*" for b in sorted(read_only)]))
     if read_write:
-        statements.append(
-            {
-                "Sid": "ReadWriteObjects",
-                "Effect": "Allow",
-                "Action": list(READ_OBJECT_ACTIONS + WRITE_OBJECT_ACTIONS),
-                "Resource": [f"arn:aws:s3:::{b}/*" for b in sorted(read_write)],
-            }
-        )
+        objects = [f"arn:aws:s3:::{b}/*" for b in sorted(read_write)]
+        statements.append(allow("ReadWriteObjects", READ_OBJECT_ACTIONS + WRITE_OBJECT_ACTIONS, objects))
     return {"Version": "2012-10-17", "Statement": statements}
 
 

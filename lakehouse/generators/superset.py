@@ -61,16 +61,5 @@ def gunicorn_args(*, host: str, port: int) -> list[str]:
     One worker process with eight threads: a lakehouse's Superset serves a few people's dashboards, whose chart
     requests wait on Trino, not on Python; each more worker is another ~300 MB copy of the app (FACTS), which
     the laptop-sized memory limit (components/sizing.SUPERSET_MIB) has no room for."""
-    return [
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        "1",
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "8",
-        "--timeout",
-        "120",
-        "superset.app:create_app()",
-    ]
+    workers = ["--workers", "1", "--worker-class", "gthread", "--threads", "8", "--timeout", "120"]
+    return ["--bind", f"{host}:{port}", *workers, "superset.app:create_app()"]
