@@ -1,8 +1,6 @@
 """What the SupersetDashboards provider does to Superset: import the bundle of superset_assets/ (creating or
 adopting and updating every object), find the imported objects by uuid, delete them in dependency order.
-
-Every function takes the provider's property dict, which `inputs(settings, ...)` builds (without the
-password) from the lakehouse's settings, so the stack and the tests declare the resource the same way.
+Every function takes the provider's property dict, which `inputs(settings, ...)` builds.
 """
 
 from __future__ import annotations
@@ -77,12 +75,9 @@ def bundle_of(props: Mapping[str, Any]) -> superset_bundle.Bundle:
 
 def _client(props: Mapping[str, Any]) -> SupersetClient:
     timeout = float(props.get("timeout_seconds") or 600)
+    user, password = props["admin_user"], props["admin_password"]
     return SupersetClient.login_when_ready(
-        props["superset_url"],
-        props["admin_user"],
-        props["admin_password"],
-        wait_seconds=timeout,
-        timeout=min(timeout, 120),
+        props["superset_url"], user, password, wait_seconds=timeout, timeout=min(timeout, 120)
     )
 
 
@@ -133,12 +128,9 @@ def apply(props: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None
         )
         seconds = time.monotonic() - started
         outs = _located(client, bundle, props)
-        stale = {}
         if previous:
-            for kind in KINDS:
-                old = set((previous.get("object_ids") or {}).get(kind) or {})
-                stale[kind] = sorted(old - set(outs["object_ids"][kind]))
-            client.delete_by_uuid(stale)
+            old, now = previous.get("object_ids") or {}, outs["object_ids"]
+            client.delete_by_uuid({kind: sorted(set(old.get(kind) or {}) - set(now[kind])) for kind in KINDS})
     outs["adopted"] = {kind: sorted(found) for kind, found in existing.items() if found}
     outs["import_seconds"] = round(seconds, 2)
     return outs
