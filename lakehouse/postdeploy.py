@@ -1,9 +1,6 @@
-"""The inputs of the post-deploy steps, from the lakehouse's settings: one definition for the stack,
-`make demo` and the tests, so they declare the StreamingJob, DeltaTables and SupersetDashboards resources
-the same way.
-
-The providers run where `pulumi up` runs and reach the services through the published host ports, so the
-URLs here are the host-reachable ones (`lakehouse.endpoints.public_endpoints` with the connect host).
+"""The inputs of the post-deploy steps (StreamingJob, DeltaTables, SupersetDashboards) from the settings: one
+definition for the stack, `make demo` and the tests. The providers run where `pulumi up` runs, so the URLs are
+the host-reachable ones.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Typed access to versions.toml, the single table of component versions.
-
-The stack turns these into image tags and Docker build args; the test bed turns them into
-PyPI requirements and Maven coordinates. Reading it twice yields equal objects (cached).
+"""Typed access to versions.toml, the single table of component versions: the stack's image tags and build
+args, the test bed's PyPI requirements and Maven coordinates. Reading it twice yields equal objects (cached).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Registering the streaming job's Delta tables in Trino: wait for the log, register (or adopt), unregister.
 
-Spark writes the tables; Trino's file metastore only learns of them through
-`CALL <catalog>.system.register_table(...)`, which fails until the table's `_delta_log` exists. A
-registration is metadata only: unregistering leaves the data where it is.
+Trino's file metastore only learns of a table Spark writes through `CALL <catalog>.system.register_table(...)`,
+which fails until the table's `_delta_log` exists. Unregistering leaves the data where it is.
 """
 
 from __future__ import annotations

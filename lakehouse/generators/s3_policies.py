@@ -1,9 +1,7 @@
 """Least-privilege S3 policies (IAM policy JSON) for the lakehouse's service identities.
 
-Pure functions: the stack attaches them to MinIO users with pulumi-minio; the test bed can turn the same
-grants into SeaweedFS identity actions. Spark reads and writes the Delta data and the checkpoints;
-Trino reads the Delta data and reads/writes only its file metastore. No identity can list or touch
-any other bucket, and none of them administers the server.
+Spark reads and writes the Delta data and the checkpoints; Trino reads the Delta data and reads/writes only its
+file metastore. No identity can touch any other bucket, and none administers the server.
 """
 
 from __future__ import annotations

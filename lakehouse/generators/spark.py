@@ -1,7 +1,6 @@
 """spark-defaults.conf for the master, the workers and Orion's drivers (the same file for all three).
 
-S3 credentials are not in it: S3A reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the process
-environment (the Spark identity's keys), on the driver and, through the worker, on the executors.
+No S3 credentials: S3A reads the Spark identity's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""superset_config.py, rendered as Python source.
-
-Secrets are read from the environment when Superset imports the file (SUPERSET_SECRET_KEY), so the
-uploaded file holds none; a missing secret stops Superset at start with a message that names it.
+"""superset_config.py, rendered as Python source; it reads SUPERSET_SECRET_KEY from the environment, so the
+uploaded file holds no secret.
 """
 
 from __future__ import annotations
