@@ -108,11 +108,8 @@ def _set_configs(admin: Any, name: str, configs: dict[str, str]) -> None:
 
 
 def _settled_state(admin: Any, name: str, partitions: int, deadline: float) -> dict[str, Any]:
-    """The topic's state once the broker asked knows it whole: its id and at least `partitions` partitions.
-
-    A broker answers metadata from its own cache, which may lag a create or a delete-and-re-create that
-    another broker (the controller's answer) already confirmed; until it catches up it reports the topic
-    unknown (no id, no partitions)."""
+    """The topic's state once the broker asked knows it whole: its id and at least `partitions` partitions (a
+    broker's metadata cache may lag a create the controller confirmed, reporting the topic unknown meanwhile)."""
     while True:
         (description,) = admin.describe_topics([name])
         state = topic_state(description)

@@ -247,11 +247,8 @@ def master_active_apps(master_ui: str) -> set[str]:
 
 
 def ensure_running(client: OrionClient, spec: JobSpec, *, start_timeout: float) -> tuple[dict[str, Any], bool]:
-    """Adopt a job that already runs `spec` or submit it; wait until it streams. Returns (job, adopted).
-
-    A different job on the same checkpoint makes Orion answer 409 naming it: that is an error here, not
-    something to stop behind the user's back.
-    """
+    """Adopt a job that already runs `spec` or submit it; wait until it streams. Returns (job, adopted). (Another
+    job on the same checkpoint makes Orion answer 409: an error, not something to stop behind the user's back.)"""
     existing = adoptable(client.jobs(), spec)
     job = existing if existing is not None else client.submit(spec)
     return wait_streaming(client, int(job["id"]), timeout=start_timeout), existing is not None

@@ -35,10 +35,8 @@ def inputs(
 ) -> dict[str, Any]:
     """The provider's inputs for the lakehouse of `s`, except `admin_password` (a secret the caller adds).
 
-    `superset_url` is Superset as the host reaches it (the provider runs where `pulumi up` runs); `public_url`
-    is Superset as a browser on the host opens it, the base of the dashboards' URLs (`http://localhost:8088`
-    where the provider connects to 127.0.0.1; default: `superset_url`); `trino_host` and `trino_port` are Trino
-    as *Superset* reaches it: `trino:8080` inside Docker, 127.0.0.1:<port> on the test bed."""
+    `superset_url` is Superset as the provider reaches it, `public_url` as a browser opens it (the dashboards'
+    URLs; default: `superset_url`); `trino_host` and `trino_port` are Trino as *Superset* reaches it."""
     from contract.names import rejected_table_name
 
     return {

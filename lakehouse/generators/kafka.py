@@ -40,10 +40,8 @@ class BrokerAddress:
 def kraft_cluster_id(name: str) -> str:
     """A stable KRaft cluster id (22 characters of url-safe base64 of a UUID) derived from a name.
 
-    Never starts with '-': kafka-storage.sh (argparse4j) reads `--cluster-id -x...` as an unknown flag and
-    the broker never formats (about 1 name in 64). Such a name is re-hashed with a counter until the id
-    starts otherwise; every other name keeps the id it always had, so existing volumes stay valid.
-    """
+    Never starts with '-', which kafka-storage.sh reads as a flag (about 1 name in 64): such a name is re-hashed
+    with a counter; every other name keeps the id it always had, so existing volumes stay valid."""
     salt = ""
     for attempt in range(64):
         raw = uuid.uuid5(KRAFT_CLUSTER_NAMESPACE, name + salt).bytes
