@@ -18,7 +18,7 @@ import json
 import re
 import uuid as uuidlib
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,12 +249,6 @@ def _dump(doc: Mapping[str, Any]) -> bytes:
     return yaml.safe_dump(dict(doc), sort_keys=True, allow_unicode=True, width=1_000_000).encode()
 
 
-def _entries(files: Mapping[str, dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
-    yield "metadata.yaml", _dump({"version": FORMAT_VERSION, "type": "assets", "timestamp": TIMESTAMP})
-    for rel in sorted(files):
-        yield rel, _dump(files[rel])
-
-
 def build(params: BundleParams, assets_dir: Path = ASSETS_DIR) -> Bundle:
     """Render superset_assets/ for `params`, check it, and zip it under one root folder."""
     files = render(load_sources(assets_dir), params)
@@ -263,12 +257,12 @@ def build(params: BundleParams, assets_dir: Path = ASSETS_DIR) -> Bundle:
         raise BundleError(f"{assets_dir} is not a valid bundle: " + "; ".join(found))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for rel, data in _entries(files):
+        metadata = {"version": FORMAT_VERSION, "type": "assets", "timestamp": TIMESTAMP}
+        for rel, doc in [("metadata.yaml", metadata), *sorted(files.items())]:
             info = zipfile.ZipInfo(f"{ROOT_FOLDER}/{rel}", date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
+            zf.writestr(info, _dump(doc))
     password = masked_uri(params.trino_uri)[1]
-    db_files = [rel for rel in files if kind_of(rel) == "database"]
-    passwords = {f"databases/{rel.split('/', 1)[1]}": password for rel in db_files} if password else {}
+    passwords = {rel: password for rel in files if kind_of(rel) == "database"} if password else {}
     return Bundle(buf.getvalue(), files, passwords)
