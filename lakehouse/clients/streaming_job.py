@@ -142,11 +142,8 @@ def driver_error_line(log: str) -> str | None:
     """The driver's own last error line in a job's log: the last exception a Python traceback ended with, else
     the last uncaught JVM exception, else the last ERROR line of Spark's log; Orion's own notes are skipped."""
     lines = [line.rstrip() for line in log.splitlines() if line.strip() and not line.startswith("[orion]")]
-    for pattern in (_PY_ERROR, _JVM_ERROR, _LOG4J_ERROR):
-        found = [line.strip() for line in lines if pattern.match(line.strip())]
-        if found:
-            return found[-1]
-    return None
+    found = ([line.strip() for line in lines if p.match(line.strip())] for p in (_PY_ERROR, _JVM_ERROR, _LOG4J_ERROR))
+    return next((hits[-1] for hits in found if hits), None)
 
 
 _APP_IN_LOG = re.compile(r"\b(app-\d{14}-\d{4,})\b")
@@ -157,13 +154,10 @@ def app_in_log(log: str, run: int | None) -> str | None:
     Orion's "Spark application" note), from the part of the log that run wrote; None when it logged none."""
     lines = log.splitlines()
     if run is not None:
-        starts = [i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run}:")]
-        ends = [i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run + 1}:")]
-        lines = lines[(starts[0] if starts else 0) : (ends[0] if ends else len(lines))]
-    for line in lines:
-        if m := _APP_IN_LOG.search(line):
-            return m.group(1)
-    return None
+        start = next((i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run}:")), 0)
+        end = next((i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run + 1}:")), len(lines))
+        lines = lines[start:end]
+    return next((m.group(1) for line in lines if (m := _APP_IN_LOG.search(line))), None)
 
 
 def _failed_to_stream(
