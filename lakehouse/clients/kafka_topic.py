@@ -107,15 +107,15 @@ def _set_configs(admin: Any, name: str, configs: dict[str, str]) -> None:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, dict(configs))])
 
 
-def _settled_state(admin: Any, name: str, partitions: int, deadline: float) -> dict[str, Any]:
+def _settled_state(admin: Any, name: str, partitions: int) -> dict[str, Any]:
     """The topic's state once the broker asked knows it whole: its id and at least `partitions` partitions (a
     broker's metadata cache may lag a create the controller confirmed, reporting the topic unknown meanwhile)."""
+    deadline = time.monotonic() + 30
     while True:
         (description,) = admin.describe_topics([name])
         state = topic_state(description)
-        if (not description.get("error_code") and state["topic_id"] and state["partitions"] >= partitions) or (
-            time.monotonic() >= deadline
-        ):
+        known = not description.get("error_code") and state["topic_id"] and state["partitions"] >= partitions
+        if known or time.monotonic() >= deadline:
             return state
         time.sleep(0.5)
 
@@ -191,7 +191,7 @@ def create_topic(
             adopted, created = not own, own
             _set_configs(admin, name, configs)
         return {
-            **_settled_state(admin, name, partitions, time.monotonic() + 30),
+            **_settled_state(admin, name, partitions),
             "configs": configs,
             "adopted": adopted,
             "created": created,
@@ -218,7 +218,7 @@ def update_topic(
         if topic_state(description)["partitions"] < partitions:
             admin.create_partitions({name: partitions})
         _set_configs(admin, name, configs)
-        return {**_settled_state(admin, name, partitions, time.monotonic() + 30), "configs": configs}
+        return {**_settled_state(admin, name, partitions), "configs": configs}
 
     return _retry(f"update of topic {name!r}", bootstrap, timeout_seconds, action)
 
@@ -255,10 +255,9 @@ def _still_there(admin: Any, name: str) -> list[str]:
     """Where the topic can still be seen: 'metadata' and/or 'broker <id>' for each broker with a log dir of it."""
     where = ["metadata"] if name in admin.list_topics() else []
     for broker in admin.describe_log_dirs():
-        for log_dir in broker.get("log_dirs") or []:
-            if any(t.get("name") == name and t.get("partitions") for t in log_dir.get("topics") or []):
-                where.append(f"broker {broker['broker']}")
-                break
+        topics = [t for log_dir in broker.get("log_dirs") or [] for t in log_dir.get("topics") or []]
+        if any(t.get("name") == name and t.get("partitions") for t in topics):
+            where.append(f"broker {broker['broker']}")
     return where
 
 
