@@ -49,26 +49,15 @@ def jvm_config(*, heap: str) -> str:
     A small initial heap, and G1 gives memory back (a periodic collection after an idle minute; shrunk while
     more than 30 % is free: the default 70 % kept 465 MB committed for 140 MB used), so a burst of queries does
     not keep memory the streaming job needs. Trino's 32M G1 regions only from an 8g heap (too few otherwise)."""
-    lines = [
-        "-server",
-        f"-Xmx{heap.upper()}",
-        f"-Xms{min(memory_mib(heap), 128)}M",
-        "-XX:+UseG1GC",
-        *(["-XX:G1HeapRegionSize=32M"] if memory_mib(heap) >= 8192 else []),
-        "-XX:G1PeriodicGCInterval=60000",
-        "-XX:MinHeapFreeRatio=10",
-        "-XX:MaxHeapFreeRatio=30",
-        "-XX:+ExplicitGCInvokesConcurrent",
-        "-XX:+ExitOnOutOfMemoryError",
-        "-XX:-OmitStackTraceInFastThrow",
-        "-XX:ReservedCodeCacheSize=150M",
-        "-XX:PerMethodRecompilationCutoff=10000",
-        "-XX:PerBytecodeRecompilationCutoff=10000",
-        "-Djdk.attach.allowAttachSelf=true",
-        "-Djdk.nio.maxCachedBufferSize=2000000",
-        "-Dfile.encoding=UTF-8",
-        "-XX:+EnableDynamicAgentLoading",
-    ]
+    region = ["-XX:G1HeapRegionSize=32M"] if memory_mib(heap) >= 8192 else []
+    lines = ["-server", f"-Xmx{heap.upper()}", f"-Xms{min(memory_mib(heap), 128)}M", "-XX:+UseG1GC", *region]
+    lines += """
+        -XX:G1PeriodicGCInterval=60000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30
+        -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -XX:-OmitStackTraceInFastThrow
+        -XX:ReservedCodeCacheSize=150M -XX:PerMethodRecompilationCutoff=10000 -XX:PerBytecodeRecompilationCutoff=10000
+        -Djdk.attach.allowAttachSelf=true -Djdk.nio.maxCachedBufferSize=2000000 -Dfile.encoding=UTF-8
+        -XX:+EnableDynamicAgentLoading
+    """.split()
     return "\n".join(lines) + "\n"
 
 
