@@ -30,11 +30,7 @@ def service_urls(s: Settings, host: str) -> dict[str, str]:
 def stream_job_args(env: Mapping[str, str]) -> list[str]:
     """The job's settings as explicit flags (the job record then says what it runs, and adoption compares
     them); `env` is `stream_job_env(...)`, the same values Orion's environment carries."""
-    args: list[str] = []
-    for name, flag in FLAGS.items():
-        if name in env:
-            args += [flag, env[name]]
-    return args
+    return [arg for name, flag in FLAGS.items() if name in env for arg in (flag, env[name])]
 
 
 def stream_code_hash(jobs_dir: Path = JOBS_DIR, job: str = STREAM_JOB) -> str:

@@ -101,11 +101,8 @@ def _located(client: SupersetClient, bundle: superset_bundle.Bundle, props: Mapp
 
 def _outputs(props: Mapping[str, Any], ids: dict[str, dict[str, int]], dashboards: Any) -> dict[str, Any]:
     """The outputs naming the objects Superset holds (`ids`: kind -> uuid -> id), with each dashboard's URL."""
-    found = []
-    for d in dashboards:
-        if d["uuid"] in ids["dashboard"]:
-            entry = {**d, "id": ids["dashboard"][d["uuid"]]}
-            found.append({**entry, "url": dashboard_url(props, entry)})
+    entries = [{**d, "id": ids["dashboard"][d["uuid"]]} for d in dashboards if d["uuid"] in ids["dashboard"]]
+    found = [{**entry, "url": dashboard_url(props, entry)} for entry in entries]
     return {
         "object_ids": {kind: dict(sorted(ids[kind].items())) for kind in KINDS},
         "dashboards": found,
