@@ -18,8 +18,7 @@ class Field:
     low: float | None = None
     high: float | None = None
     """Physical or sane limits, wider than what the producer generates: a value outside them is an error."""
-    produced: tuple[float, float] | None = None
-    """The range the producer generates (the dataset's), inside [low, high]."""
+    produced: tuple[float, float] | None = None  # the range the producer generates (the dataset's)
     max_length: int | None = None
     allowed: tuple[str, ...] = ()
 

@@ -47,14 +47,12 @@ class BundleError(ValueError):
 
 @dataclass(frozen=True)
 class BundleParams:
-    trino_uri: str
-    """SQLAlchemy URI of Trino as Superset reaches it, e.g. trino://superset@trino:8080/delta."""
+    trino_uri: str  # SQLAlchemy URI of Trino as Superset reaches it, e.g. trino://superset@trino:8080/delta
     catalog: str = "delta"
     schema: str = "lakehouse"
     events_table: str = DEFAULT_TABLE
     rejected_table: str = rejected_table_name(DEFAULT_TABLE)
-    instance: str = ""
-    """Empty for the stack's own copy; otherwise a suffix for an independent copy (tests)."""
+    instance: str = ""  # empty for the stack's own copy, else the suffix of an independent copy (tests)
 
     def __post_init__(self) -> None:
         if not self.trino_uri.startswith("trino://"):
@@ -73,10 +71,8 @@ class BundleParams:
 @dataclass(frozen=True)
 class Bundle:
     data: bytes  # the zip
-    files: dict[str, dict[str, Any]]
-    """Rendered configs by path inside the root folder (e.g. 'charts/events_per_minute.yaml')."""
-    passwords: dict[str, str]
-    """The import API's `passwords` map (database file -> password); empty when the URI has none."""
+    files: dict[str, dict[str, Any]]  # rendered configs by path inside the root folder ('charts/x.yaml')
+    passwords: dict[str, str]  # the import API's `passwords` map (database file -> password), maybe empty
 
     def uuids(self) -> dict[str, list[str]]:
         return uuids_by_kind(self.files)

@@ -33,13 +33,11 @@ class OrionError(RuntimeError):
 class JobSpec:
     """What the stack wants Orion to run."""
 
-    name: str
-    """A shipped job (ORION_JOBS_DIR/<name>.py)."""
+    name: str  # a shipped job (ORION_JOBS_DIR/<name>.py)
     args: list[str] = field(default_factory=list)
     conf: dict[str, str] = field(default_factory=dict)
     supervise: bool = True
-    code_hash: str = ""
-    """Orion's code hash of the job (orion.codehash) as built from this clone's jobs/."""
+    code_hash: str = ""  # Orion's code hash of the job (orion.codehash) as built from this clone's jobs/
 
 
 class OrionClient:
