@@ -11,12 +11,7 @@ from collections.abc import Sequence
 
 # Object-level actions, by access level. Multipart actions let large Parquet files and checkpoints upload.
 READ_OBJECT_ACTIONS = ("s3:GetObject",)
-WRITE_OBJECT_ACTIONS = (
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListMultipartUploadParts",
-)
+WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
 
 
