@@ -71,8 +71,7 @@ def _delete(s3: Any, target: S3Target, bucket: str, keys: list[dict[str, str]]) 
             answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
         except Exception as exc:
             raise _fail(target, bucket, f"DeleteObjects of {len(batch)} keys", exc) from exc
-        errors = answer.get("Errors") or []
-        if errors:
+        if errors := answer.get("Errors") or []:
             first = errors[0]
             raise BucketError(
                 f"S3 at {target.endpoint}: DeleteObjects on bucket {bucket!r} refused {len(errors)} of "

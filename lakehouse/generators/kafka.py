@@ -172,12 +172,7 @@ class TopicSpec:
 def topic_spec(*, name: str, partitions: int, brokers: int) -> TopicSpec:
     """The events topic: replication min(3, brokers); min.insync.replicas 2 from 3 brokers on."""
     d = durability(brokers)
-    return TopicSpec(
-        name=name,
-        partitions=partitions,
-        replication_factor=d["replication_factor"],
-        configs={"min.insync.replicas": str(d["min_insync_replicas"])},
-    )
+    return TopicSpec(name, partitions, d["replication_factor"], {"min.insync.replicas": str(d["min_insync_replicas"])})
 
 
 # ApiVersions v0 request: size 15, api_key 18, api_version 0, correlation id "LHPB", client id "probe".
