@@ -337,9 +337,7 @@ def _bind(s: Settings) -> None:
 
 
 def _port_field(who: str) -> str:
-    if who.startswith("kafka-"):
-        return "kafka_host_port_base"
-    return "spark_master_port" if who == "spark-master" else _PUBLISHED[who]
+    return _PUBLISHED.get(who) or ("kafka_host_port_base" if who.startswith("kafka-") else "spark_master_port")
 
 
 def _ports(s: Settings) -> None:

@@ -39,6 +39,11 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _procedure(catalog: str, name: str, **args: str) -> str:
+    named = ", ".join(f"{key} => {_sql_string(value)}" for key, value in args.items())
+    return f"CALL {catalog}.system.{name}({named})"
+
+
 def registered_location(url: str, catalog: str, schema: str, table: str, *, user: str) -> str | None:
     """Where Trino's metastore says `catalog.schema.table` lives, or None when it is not registered."""
     try:
@@ -86,10 +91,7 @@ def register(
     if where is not None:
         unregister(url, catalog, schema, spec.name, user=user)
         outcome = "moved"
-    call = (
-        f"CALL {catalog}.system.register_table(schema_name => {_sql_string(schema)}, "
-        f"table_name => {_sql_string(spec.name)}, table_location => {_sql_string(spec.location)})"
-    )
+    call = _procedure(catalog, "register_table", schema_name=schema, table_name=spec.name, table_location=spec.location)
     deadline = clock() + wait_seconds
     while True:
         try:
@@ -115,10 +117,7 @@ def register(
 
 def unregister(url: str, catalog: str, schema: str, table: str, *, user: str) -> bool:
     """Forget the table in Trino's metastore (its files stay). False when it was not registered."""
-    call = (
-        f"CALL {catalog}.system.unregister_table(schema_name => {_sql_string(schema)}, "
-        f"table_name => {_sql_string(table)})"
-    )
+    call = _procedure(catalog, "unregister_table", schema_name=schema, table_name=table)
     try:
         query(url, call, user=user, timeout=60)
     except TrinoQueryError as exc:
