@@ -60,15 +60,11 @@ def _assets_dir(props: Mapping[str, Any]) -> Path:
 
 
 def bundle_of(props: Mapping[str, Any]) -> superset_bundle.Bundle:
-    params = superset_bundle.BundleParams(
-        trino_uri=props["trino_uri"],
-        catalog=props.get("catalog") or CATALOG,
-        schema=props["schema"],
-        events_table=props["events_table"],
-        rejected_table=props["rejected_table"],
-        instance=props.get("instance") or "",
+    named = {key: props[key] for key in ("trino_uri", "schema", "events_table", "rejected_table")}
+    catalog, instance = props.get("catalog") or CATALOG, props.get("instance") or ""
+    return superset_bundle.build(
+        superset_bundle.BundleParams(**named, catalog=catalog, instance=instance), _assets_dir(props)
     )
-    return superset_bundle.build(params, _assets_dir(props))
 
 
 def _client(props: Mapping[str, Any]) -> SupersetClient:
