@@ -75,12 +75,8 @@ class OrionClient:
         return self._call("GET", f"/jobs/{int(job_id)}", what=f"read job {job_id}")
 
     def submit(self, spec: JobSpec) -> dict[str, Any]:
-        form = {
-            "job": spec.name,
-            "args": json.dumps(spec.args),
-            "conf": json.dumps(spec.conf),
-            "supervise": "true" if spec.supervise else "false",
-        }
+        supervise = "true" if spec.supervise else "false"
+        form = {"job": spec.name, "args": json.dumps(spec.args), "conf": json.dumps(spec.conf), "supervise": supervise}
         # multipart/form-data, as Orion's POST /jobs expects (files=... with no file forces multipart).
         created = self._call("POST", "/jobs", what=f"submit {spec.name}", files={k: (None, v) for k, v in form.items()})
         return created["job"]

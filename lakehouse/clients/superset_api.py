@@ -144,14 +144,9 @@ class SupersetClient:
         """Import an assets bundle (metadata `type: assets`): databases, datasets, charts and dashboards are all
         created or overwritten, matched by uuid. The first import of a database connects to it (SHOW CATALOGS):
         the database must be reachable, or the whole import is rolled back."""
-        resp = self.request(
-            "POST",
-            IMPORT_PATH,
-            what=what,
-            files={"bundle": ("bundle.zip", bundle, "application/zip")},
-            data={"passwords": json.dumps(dict(passwords or {}))},
-            timeout=max(self.timeout, 300),
-        )
+        files = {"bundle": ("bundle.zip", bundle, "application/zip")}
+        data = {"passwords": json.dumps(dict(passwords or {}))}
+        resp = self.request("POST", IMPORT_PATH, what=what, files=files, data=data, timeout=max(self.timeout, 300))
         if resp.json().get("message") != "OK":
             raise SupersetError(f"Superset at {self.base_url}: {what} ({IMPORT_PATH}) answered {_answer(resp)}")
 
@@ -193,13 +188,8 @@ class SupersetClient:
     def chart_data(self, chart_id: int, *, force: bool = False) -> dict[str, Any]:
         """GET /api/v1/chart/<id>/data/: runs the chart's saved query_context."""
         params = {"format": "json", "type": "full", "force": "true" if force else "false"}
-        return self.request(
-            "GET",
-            f"/api/v1/chart/{chart_id}/data/",
-            what=f"reading the data of chart {chart_id}",
-            params=params,
-            timeout=max(self.timeout, 180),
-        ).json()
+        path, what = f"/api/v1/chart/{chart_id}/data/", f"reading the data of chart {chart_id}"
+        return self.request("GET", path, what=what, params=params, timeout=max(self.timeout, 180)).json()
 
 
 def _check_kind(kind: str) -> None:
