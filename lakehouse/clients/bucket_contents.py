@@ -30,18 +30,15 @@ class S3Target:
         import boto3
         from botocore.config import Config
 
+        retries = {"max_attempts": 5, "mode": "standard"}
+        config = Config(s3={"addressing_style": "path"}, retries=retries, connect_timeout=10, read_timeout=60)
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
-            config=Config(
-                s3={"addressing_style": "path"},
-                retries={"max_attempts": 5, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
-            ),
+            config=config,
         )
 
 

@@ -190,13 +190,9 @@ def create_topic(
             )  # fmt: skip
             adopted, created = not own, own
             _set_configs(admin, name, configs)
-        return {
-            **_settled_state(admin, name, partitions),
-            "configs": configs,
-            "adopted": adopted,
-            "created": created,
-            "cluster_id": admin.describe_cluster()["cluster_id"],
-        }
+        state = _settled_state(admin, name, partitions)
+        live = admin.describe_cluster()["cluster_id"]
+        return {**state, "configs": configs, "adopted": adopted, "created": created, "cluster_id": live}
 
     try:
         return _retry(f"create of topic {name!r}", bootstrap, timeout_seconds, action)
