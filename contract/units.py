@@ -43,8 +43,7 @@ def memory_bytes(text: str, *, spark: bool = False, default_unit: int = MIB) -> 
 
 def memory_mib(size: str) -> int:
     """'512m' -> 512, '2g' -> 2048, '1048576k' -> 1024; ValueError when `size` is not a memory size."""
-    size_bytes = memory_bytes(size)
-    if size_bytes is None:
+    if (size_bytes := memory_bytes(size)) is None:
         raise ValueError(f"not a memory size: {size!r}")
     return size_bytes // MIB
 

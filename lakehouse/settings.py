@@ -306,12 +306,8 @@ def _names(s: Settings) -> None:
 
 
 def _durations(s: Settings) -> None:
-    for name in (
-        "stream_trigger_interval",
-        "stream_dedup_window",
-        "stream_stop_timeout",
-        "stream_maintenance_interval",
-    ):
+    names = ("stream_trigger_interval", "stream_dedup_window", "stream_stop_timeout", "stream_maintenance_interval")
+    for name in names:
         value, may_be_off = getattr(s, name), name == "stream_maintenance_interval"
         if not is_duration(value) and not (may_be_off and value == OFF):
             off = f", or '{OFF}'" if may_be_off else ""

@@ -155,8 +155,7 @@ class SupersetClient:
         _check_kind(kind)
         q = f"(filters:!((col:uuid,opr:eq,value:'{uuid}')),columns:!(id,uuid),page_size:10)"
         resp = self.request("GET", f"/api/v1/{kind}/", what=f"looking up {kind} {uuid}", params={"q": q})
-        hits = [r for r in resp.json().get("result") or [] if str(r.get("uuid")) == uuid]
-        return hits[0] if hits else None
+        return next((r for r in resp.json().get("result") or [] if str(r.get("uuid")) == uuid), None)
 
     def ids_by_uuid(self, kind: str, uuids: Iterable[str]) -> dict[str, int]:
         """uuid -> id of each object of `kind` among `uuids` that exists."""
@@ -170,10 +169,8 @@ class SupersetClient:
     def delete(self, kind: str, object_id: int) -> bool:
         """Delete one object; False when it was already gone."""
         _check_kind(kind)
-        resp = self.request(
-            "DELETE", f"/api/v1/{kind}/{object_id}", what=f"deleting {kind} {object_id}", expect=(200, 204, 404)
-        )
-        return resp.status_code != 404
+        path, what = f"/api/v1/{kind}/{object_id}", f"deleting {kind} {object_id}"
+        return self.request("DELETE", path, what=what, expect=(200, 204, 404)).status_code != 404
 
     def delete_by_uuid(self, uuids_by_kind: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
         """Delete the objects named by uuid, dashboards first, then charts, datasets and databases (a database

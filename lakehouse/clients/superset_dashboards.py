@@ -114,9 +114,8 @@ def apply(props: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None
     started = time.monotonic()
     with _client(props) as client:
         existing = {kind: client.ids_by_uuid(kind, uuids) for kind, uuids in bundle.uuids().items()}
-        client.import_bundle(
-            bundle.data, passwords=bundle.passwords, what=f"importing {_assets_dir(props)} (assets bundle)"
-        )
+        what = f"importing {_assets_dir(props)} (assets bundle)"
+        client.import_bundle(bundle.data, passwords=bundle.passwords, what=what)
         seconds = time.monotonic() - started
         outs = _located(client, bundle, props)
         if previous:

@@ -105,8 +105,7 @@ def kraft_node_properties(
     b = me.bind_host
     is_controller = any(q.node_id == me.node_id for q in controllers)
     listeners = f"INTERNAL://{b}:{me.internal_port},HOST://{b}:{me.host_port}"
-    if is_controller:
-        listeners += f",CONTROLLER://{b}:{me.controller_port}"
+    listeners += f",CONTROLLER://{b}:{me.controller_port}" if is_controller else ""
     return {
         "process.roles": "broker,controller" if is_controller else "broker",
         "node.id": me.node_id,
