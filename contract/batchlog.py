@@ -39,13 +39,5 @@ def parse_batch_line(text: str) -> dict | None:
                 steps[key] = float(value)
             except ValueError:
                 continue
-    return {
-        "batch": int(m[1]),
-        "consumed": int(m[2]),
-        "valid": int(m[3]),
-        "rejected": int(m[4]),
-        "duplicates": int(m[5]),
-        "seconds": float(m[6]),
-        "steps": steps,
-        "replayed": REPLAYED.strip("; ") in m[8],
-    }
+    counts = zip(("batch", "consumed", "valid", "rejected", "duplicates"), map(int, m.groups()[:5]), strict=True)
+    return {**dict(counts), "seconds": float(m[6]), "steps": steps, "replayed": REPLAYED.strip("; ") in m[8]}

@@ -18,8 +18,7 @@ class Field:
     low: float | None = None
     high: float | None = None
     """Physical or sane limits, wider than what the producer generates: a value outside them is an error."""
-    produced: tuple[float, float] | None = None
-    """The range the producer generates (the dataset's), inside [low, high]."""
+    produced: tuple[float, float] | None = None  # the range the producer generates (the dataset's)
     max_length: int | None = None
     allowed: tuple[str, ...] = ()
 
@@ -66,12 +65,6 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 """Payloads above this are quarantined unparsed (an event is under 1 KiB)."""
 MAX_KEY_BYTES = 1024
 """A Kafka key longer than this is quarantined (the producer's keys are shipment ids)."""
-MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE, OUT_OF_RANGE, OVERSIZE = (
-    "malformed_json",
-    "missing_field",
-    "wrong_type",
-    "out_of_range",
-    "oversize",
-)
-REASON_CODES = (MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE, OUT_OF_RANGE, OVERSIZE)
+REASON_CODES = ("malformed_json", "missing_field", "wrong_type", "out_of_range", "oversize")
 """The quarantine's `code` column: why a record is not an event."""
+MALFORMED_JSON, MISSING_FIELD, WRONG_TYPE, OUT_OF_RANGE, OVERSIZE = REASON_CODES

@@ -54,8 +54,7 @@ ENV_MAX_OFFSETS = "LAKEHOUSE_MAX_OFFSETS_PER_TRIGGER"
 ENV_DEDUP_WINDOW = "LAKEHOUSE_DEDUP_WINDOW"
 ENV_MAINTENANCE_INTERVAL = "LAKEHOUSE_MAINTENANCE_INTERVAL"
 ENV_STOP_TIMEOUT = "LAKEHOUSE_STOP_TIMEOUT"
-ENV_SPARK_LOG_LEVEL = "LAKEHOUSE_SPARK_LOG_LEVEL"
-"""Read by the job only (default WARN); the stack does not set it."""
+ENV_SPARK_LOG_LEVEL = "LAKEHOUSE_SPARK_LOG_LEVEL"  # read by the job only (default WARN); the stack does not set it
 
 # What `pulumi stack output` and the test bed's .testbed/endpoints.json carry (lakehouse/endpoints.py fills them).
 OUTPUT_BOOTSTRAP = "kafka_bootstrap_servers"

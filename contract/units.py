@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 MEMORY_PATTERN = r"^[1-9][0-9]*[kmgtKMGT]$"
-MEMORY_RULE = "a number followed by k, m or g (e.g. 512m, 2g)"
+MEMORY_RULE = "a number followed by k, m, g or t (e.g. 512m, 2g)"
 _SPARK_SIZE = re.compile(r"^\s*([0-9]+)\s*([kmgtp]?)(b?)\s*$", re.IGNORECASE)
 MIB = 1024 * 1024
 
@@ -43,8 +43,7 @@ def memory_bytes(text: str, *, spark: bool = False, default_unit: int = MIB) -> 
 
 def memory_mib(size: str) -> int:
     """'512m' -> 512, '2g' -> 2048, '1048576k' -> 1024; ValueError when `size` is not a memory size."""
-    size_bytes = memory_bytes(size)
-    if size_bytes is None:
+    if (size_bytes := memory_bytes(size)) is None:
         raise ValueError(f"not a memory size: {size!r}")
     return size_bytes // MIB
 

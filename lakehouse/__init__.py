@@ -1,6 +1,4 @@
-"""Pure, shared core of the lakehouse: versions, settings and configuration generators; the service
-clients the post-deploy steps run live apart, in lakehouse/clients/.
-
-Imported by the Pulumi components (components/) and by the local test bed (testbed/).
-Nothing here imports pulumi, components or testbed, so both sides run the same code.
+"""Pure, shared core of the lakehouse: versions, settings and configuration generators (the service clients
+live apart, in lakehouse/clients/). It imports neither pulumi, components nor testbed, so the stack and the
+test bed run the same code.
 """

@@ -10,7 +10,6 @@ disagree with the program; unit tests fail when the checked-in copies are stale.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -34,11 +33,8 @@ def config_value(value: object) -> str:
 
 def config_rows() -> list[tuple[str, str, str]]:
     """(key, default, description) for each setting, then each secret key (default: generated)."""
-    rows = [
-        (f"{NAMESPACE}:{key}", config_value(f.default), f.metadata["doc"])
-        for key, f in Settings.config_keys().items()
-        if f.default is not dataclasses.MISSING
-    ]
+    keys = Settings.config_keys().items()
+    rows = [(f"{NAMESPACE}:{key}", config_value(f.default), f.metadata["doc"]) for key, f in keys]
     rows += [
         (f"{NAMESPACE}:{key}", "generated (secret)", f"{doc} Set with `pulumi config set --secret`.")
         for key, doc in SECRET_KEYS.items()
@@ -56,10 +52,10 @@ def pulumi_config_block() -> str:
     """Pulumi.yaml's `config:` block: every setting typed, described and with its default, then the secrets."""
     lines = ["config:"]
     for key, f in Settings.config_keys().items():
-        kind = _YAML_TYPES[getattr(f.type, "__name__", f.type)]
+        kind = _YAML_TYPES[f.type]
         default = config_value(f.default) if kind != "string" else json.dumps(f.default)
-        lines += [f"  {key}:", f"    type: {kind}", f"    description: {json.dumps(f.metadata['doc'])}"]
-        lines.append(f"    default: {default}")
+        doc = json.dumps(f.metadata["doc"])
+        lines += [f"  {key}:", f"    type: {kind}", f"    description: {doc}", f"    default: {default}"]
     lines.append(_SECRETS_NOTE.rstrip("\n"))
     for key, doc in SECRET_KEYS.items():
         lines += [f"  {key}:", f"    description: {json.dumps(f'{doc} Generated unless set with --secret.')}"]

@@ -1,7 +1,5 @@
-"""The values of what a running lakehouse exposes to its user, from settings and a host name.
-
-`pulumi stack output` and the test bed's `.testbed/endpoints.json` carry exactly the keys of
-contract/names.py, so one end-to-end suite can target either.
+"""The values of what a running lakehouse exposes to its user (the keys of contract/names.py), from settings
+and a host name: `pulumi stack output` and the test bed's `.testbed/endpoints.json` carry the same.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""The inputs of the post-deploy steps, from the lakehouse's settings: one definition for the stack,
-`make demo` and the tests, so they declare the StreamingJob, DeltaTables and SupersetDashboards resources
-the same way.
-
-The providers run where `pulumi up` runs and reach the services through the published host ports, so the
-URLs here are the host-reachable ones (`lakehouse.endpoints.public_endpoints` with the connect host).
+"""The inputs of the post-deploy steps (StreamingJob, DeltaTables, SupersetDashboards) from the settings: one
+definition for the stack, `make demo` and the tests. The providers run where `pulumi up` runs, so the URLs are
+the host-reachable ones.
 """
 
 from __future__ import annotations
@@ -33,11 +30,7 @@ def service_urls(s: Settings, host: str) -> dict[str, str]:
 def stream_job_args(env: Mapping[str, str]) -> list[str]:
     """The job's settings as explicit flags (the job record then says what it runs, and adoption compares
     them); `env` is `stream_job_env(...)`, the same values Orion's environment carries."""
-    args: list[str] = []
-    for name, flag in FLAGS.items():
-        if name in env:
-            args += [flag, env[name]]
-    return args
+    return [arg for name, flag in FLAGS.items() if name in env for arg in (flag, env[name])]
 
 
 def stream_code_hash(jobs_dir: Path = JOBS_DIR, job: str = STREAM_JOB) -> str:

@@ -1,20 +1,12 @@
 """The dashboards as code: superset_assets/ rendered into an import bundle for Superset 6.1.0.
 
-superset_assets/ holds YAML in Superset's export format (databases/, datasets/, charts/, dashboards/), with
-stable uuids written in the files, so a re-import updates the same objects. Two things differ from an export:
-- values name the deployment with placeholders, filled in here: `${trino_uri}` (how Superset reaches Trino),
-  `${catalog}`, `${schema}`, `${events_table}`, `${rejected_table}`; an unknown placeholder is an error;
-- a chart's `query_context` may be written as a YAML mapping (readable and diffable); the bundle carries it
-  as the JSON string Superset expects.
-The bundle is a zip with one root folder and `metadata.yaml` of `type: assets` (for /api/v1/assets/import/,
-which overwrites databases, datasets, charts and dashboards alike). It is byte-identical for the same inputs.
-
-`instance` gives a second, independent copy of the same assets on one Superset (the tests use it beside the
-stack's): every uuid is mapped to uuid5(uuid, instance); slugs, the database's and the virtual datasets' names
-get the instance as a suffix. Superset's SQLite metadata keeps dataset names unique even across schemas, so
-such a copy must also use other table names (`events_table`, `rejected_table`).
-A password in the Trino URI never goes into the bundle: it is masked and returned separately, as the import
-API's `passwords` map wants it. Pure: reads files, writes nothing; needs only PyYAML.
+superset_assets/ holds YAML in Superset's export format with stable uuids, so a re-import updates the same
+objects. Unlike an export, values name the deployment with placeholders (`${trino_uri}`, `${catalog}`,
+`${schema}`, `${events_table}`, `${rejected_table}`), and a chart's `query_context` may be a YAML mapping (the
+bundle carries the JSON string Superset expects). The bundle, a zip of `type: assets` for /api/v1/assets/import/,
+is byte-identical for the same inputs; a password in the Trino URI is masked in it and returned apart, as the
+import API's `passwords` map. `instance` makes an independent copy on the same Superset (the tests' beside the
+stack's): uuids become uuid5(uuid, instance) and names get the instance as a suffix.
 """
 
 from __future__ import annotations
@@ -26,7 +18,7 @@ import json
 import re
 import uuid as uuidlib
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +37,7 @@ KIND_DIRS = {"databases": "database", "datasets": "dataset", "charts": "chart", 
 PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\}")
 IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 INSTANCE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_IDENTIFIERS = ("catalog", "schema", "events_table", "rejected_table")
 MASK = "XXXXXXXXXX"  # what Superset's own export writes in place of a password
 
 
@@ -54,21 +47,17 @@ class BundleError(ValueError):
 
 @dataclass(frozen=True)
 class BundleParams:
-    """What the assets are filled in with."""
-
-    trino_uri: str
-    """SQLAlchemy URI of Trino as Superset reaches it, e.g. trino://superset@trino:8080/delta."""
+    trino_uri: str  # SQLAlchemy URI of Trino as Superset reaches it, e.g. trino://superset@trino:8080/delta
     catalog: str = "delta"
     schema: str = "lakehouse"
     events_table: str = DEFAULT_TABLE
     rejected_table: str = rejected_table_name(DEFAULT_TABLE)
-    instance: str = ""
-    """Empty for the stack's own copy; otherwise a suffix for an independent copy (tests)."""
+    instance: str = ""  # empty for the stack's own copy, else the suffix of an independent copy (tests)
 
     def __post_init__(self) -> None:
         if not self.trino_uri.startswith("trino://"):
             raise BundleError(f"trino_uri {self.trino_uri!r} must be a trino:// SQLAlchemy URI")
-        for name in ("catalog", "schema", "events_table", "rejected_table"):
+        for name in _IDENTIFIERS:
             value = getattr(self, name)
             if not IDENT.match(value):
                 raise BundleError(f"{name} = {value!r} must be a lower-case SQL identifier (a-z, 0-9, '_')")
@@ -76,23 +65,14 @@ class BundleParams:
             raise BundleError(f"instance = {self.instance!r} must be 1-32 characters of a-z, 0-9, '-'")
 
     def values(self) -> dict[str, str]:
-        return {
-            "trino_uri": masked_uri(self.trino_uri)[0],
-            "catalog": self.catalog,
-            "schema": self.schema,
-            "events_table": self.events_table,
-            "rejected_table": self.rejected_table,
-        }
+        return {"trino_uri": masked_uri(self.trino_uri)[0], **{name: getattr(self, name) for name in _IDENTIFIERS}}
 
 
 @dataclass(frozen=True)
 class Bundle:
-    data: bytes
-    """The zip."""
-    files: dict[str, dict[str, Any]]
-    """Rendered configs by path inside the root folder (e.g. 'charts/events_per_minute.yaml')."""
-    passwords: dict[str, str]
-    """The import API's `passwords` map (database file -> password); empty when the URI has none."""
+    data: bytes  # the zip
+    files: dict[str, dict[str, Any]]  # rendered configs by path inside the root folder ('charts/x.yaml')
+    passwords: dict[str, str]  # the import API's `passwords` map (database file -> password), maybe empty
 
     def uuids(self) -> dict[str, list[str]]:
         return uuids_by_kind(self.files)
@@ -104,9 +84,6 @@ class Bundle:
             for path, c in sorted(self.files.items())
             if kind_of(path) == "dashboard"
         ]
-
-
-# ----- hashing -----
 
 
 def source_files(assets_dir: Path = ASSETS_DIR) -> list[Path]:
@@ -124,9 +101,6 @@ def assets_hash(assets_dir: Path = ASSETS_DIR) -> str:
         digest.update(path.read_bytes() + b"\0")
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()
-
-
-# ----- rendering -----
 
 
 def kind_of(path: str) -> str | None:
@@ -184,9 +158,9 @@ def _fill(text: str, values: Mapping[str, str], where: str) -> str:
 def render(sources: Mapping[str, dict[str, Any]], params: BundleParams) -> dict[str, dict[str, Any]]:
     """The configs as they go into the bundle: placeholders filled, query_context as JSON, instance applied."""
     values = params.values()
-    rendered: dict[str, dict[str, Any]] = {}
-    for rel, doc in sources.items():
-        rendered[rel] = _walk(copy.deepcopy(doc), lambda s, rel=rel: _fill(s, values, rel))
+    rendered = {
+        rel: _walk(copy.deepcopy(doc), lambda s, rel=rel: _fill(s, values, rel)) for rel, doc in sources.items()
+    }
     if params.instance:
         rendered = _apply_instance(rendered, params.instance)
     for rel, doc in rendered.items():
@@ -228,16 +202,13 @@ def uuids_by_kind(files: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
-# ----- checks (also what the unit tests assert) -----
-
-
 def problems(files: Mapping[str, dict[str, Any]]) -> list[str]:
     """Every broken reference or duplicate in rendered configs; an empty list for a good bundle."""
-    found: list[str] = []
     by_kind = uuids_by_kind(files)
     all_uuids = [u for us in by_kind.values() for u in us]
-    for dup in sorted({u for u in all_uuids if all_uuids.count(u) > 1}):
-        found.append(f"uuid {dup} is used by more than one file")
+    found = [
+        f"uuid {dup} is used by more than one file" for dup in sorted({u for u in all_uuids if all_uuids.count(u) > 1})
+    ]
     databases, datasets, charts = set(by_kind["database"]), set(by_kind["dataset"]), set(by_kind["chart"])
     for rel, doc in sorted(files.items()):
         kind = kind_of(rel)
@@ -268,19 +239,10 @@ def chart_uuids_in_layout(dashboard: Mapping[str, Any]) -> list[str]:
     return out
 
 
-# ----- the zip -----
-
-
 def _dump(doc: Mapping[str, Any]) -> bytes:
     import yaml
 
     return yaml.safe_dump(dict(doc), sort_keys=True, allow_unicode=True, width=1_000_000).encode()
-
-
-def _entries(files: Mapping[str, dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
-    yield "metadata.yaml", _dump({"version": FORMAT_VERSION, "type": "assets", "timestamp": TIMESTAMP})
-    for rel in sorted(files):
-        yield rel, _dump(files[rel])
 
 
 def build(params: BundleParams, assets_dir: Path = ASSETS_DIR) -> Bundle:
@@ -291,12 +253,12 @@ def build(params: BundleParams, assets_dir: Path = ASSETS_DIR) -> Bundle:
         raise BundleError(f"{assets_dir} is not a valid bundle: " + "; ".join(found))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for rel, data in _entries(files):
+        metadata = {"version": FORMAT_VERSION, "type": "assets", "timestamp": TIMESTAMP}
+        for rel, doc in [("metadata.yaml", metadata), *sorted(files.items())]:
             info = zipfile.ZipInfo(f"{ROOT_FOLDER}/{rel}", date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
+            zf.writestr(info, _dump(doc))
     password = masked_uri(params.trino_uri)[1]
-    db_files = [rel for rel in files if kind_of(rel) == "database"]
-    passwords = {f"databases/{rel.split('/', 1)[1]}": password for rel in db_files} if password else {}
+    passwords = {rel: password for rel in files if kind_of(rel) == "database"} if password else {}
     return Bundle(buf.getvalue(), files, passwords)

@@ -1,44 +1,49 @@
-"""Typed access to versions.toml, the single table of component versions.
-
-The stack turns these into image tags and Docker build args; the test bed turns them into
-PyPI requirements and Maven coordinates. Reading it twice yields equal objects (cached).
+"""Typed access to versions.toml, the single table of component versions: the stack's image tags and build
+args, the test bed's PyPI requirements and Maven coordinates. Reading it twice yields equal objects (cached).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 VERSIONS_FILE = Path(__file__).resolve().parent.parent / "versions.toml"
 
 
+def _at(table: str, key: str) -> Any:
+    """A version read from `[table] key` of versions.toml."""
+    return field(metadata={"at": (table, key)})
+
+
 @dataclass(frozen=True)
 class Versions:
-    kafka: str
-    kafka_image: str
-    kafka_zookeeper_line: str
-    kafka_zookeeper_line_image: str
-    zookeeper: str
-    zookeeper_image: str
-    spark: str
-    scala: str
-    spark_image: str
-    delta: str
-    hadoop: str
-    aws_sdk_bundle: str
-    jackson: str
-    spark_image_python: str
-    uv: str
-    trino: str
-    trino_image: str
-    superset: str
-    superset_image: str
-    superset_trino_driver: str
-    minio_image: str
-    seaweedfs: str
-    pulumi_cli: str
+    kafka: str = _at("kafka", "version")
+    kafka_image: str = _at("kafka", "image")
+    kafka_zookeeper_line: str = _at("kafka_zookeeper", "version")
+    kafka_zookeeper_line_image: str = _at("kafka_zookeeper", "image")
+    zookeeper: str = _at("kafka_zookeeper", "zookeeper_version")
+    zookeeper_image: str = _at("kafka_zookeeper", "zookeeper_image")
+    spark: str = _at("spark", "version")
+    scala: str = _at("spark", "scala")
+    spark_image: str = _at("spark", "image")
+    delta: str = _at("spark", "delta")
+    hadoop: str = _at("spark", "hadoop")
+    aws_sdk_bundle: str = _at("spark", "aws_sdk_bundle")
+    jackson: str = _at("spark", "jackson")
+    spark_image_python: str = _at("spark", "image_python")
+    uv: str = _at("spark", "uv")
+    trino: str = _at("trino", "version")
+    trino_image: str = _at("trino", "image")
+    superset: str = _at("superset", "version")
+    superset_image: str = _at("superset", "image")
+    superset_trino_driver: str = _at("superset", "trino_driver")
+    minio_image: str = _at("minio", "image")
+    seaweedfs: str = _at("seaweedfs", "version")
+    pulumi_cli: str = _at("pulumi", "cli")
 
     @property
     def spark_binary(self) -> str:
@@ -80,28 +85,4 @@ class Versions:
 def load(path: Path = VERSIONS_FILE) -> Versions:
     with path.open("rb") as fh:
         t = tomllib.load(fh)
-    return Versions(
-        kafka=t["kafka"]["version"],
-        kafka_image=t["kafka"]["image"],
-        kafka_zookeeper_line=t["kafka_zookeeper"]["version"],
-        kafka_zookeeper_line_image=t["kafka_zookeeper"]["image"],
-        zookeeper=t["kafka_zookeeper"]["zookeeper_version"],
-        zookeeper_image=t["kafka_zookeeper"]["zookeeper_image"],
-        spark=t["spark"]["version"],
-        scala=t["spark"]["scala"],
-        spark_image=t["spark"]["image"],
-        delta=t["spark"]["delta"],
-        hadoop=t["spark"]["hadoop"],
-        aws_sdk_bundle=t["spark"]["aws_sdk_bundle"],
-        jackson=t["spark"]["jackson"],
-        spark_image_python=t["spark"]["image_python"],
-        uv=t["spark"]["uv"],
-        trino=t["trino"]["version"],
-        trino_image=t["trino"]["image"],
-        superset=t["superset"]["version"],
-        superset_image=t["superset"]["image"],
-        superset_trino_driver=t["superset"]["trino_driver"],
-        minio_image=t["minio"]["image"],
-        seaweedfs=t["seaweedfs"]["version"],
-        pulumi_cli=t["pulumi"]["cli"],
-    )
+    return Versions(**{f.name: t[f.metadata["at"][0]][f.metadata["at"][1]] for f in dataclasses.fields(Versions)})

@@ -1,11 +1,8 @@
 """Emptying the stack's S3 buckets before they are deleted: what the BucketContents provider does.
 
-`make down` deletes the buckets through pulumi-minio, whose plugin (terraform-provider-minio v1.20.1 in
-pulumi-minio 0.17.1) empties a `force_destroy` bucket itself in a way that can kill the plugin mid-way (a
-listing goroutine that outlives its bucket calls log.Fatalln): a destroy of a stack holding data failed 3
-times in 5. So the stack empties its buckets itself, with plain S3 calls, once everything that writes to them
-is gone, and the plugin then deletes empty buckets. Speaks only S3 (any S3 server: MinIO in the stack,
-SeaweedFS on the test bed), path-style, with the credentials given (the root user in the stack).
+pulumi-minio 0.17.1's plugin empties a `force_destroy` bucket in a way that can kill it mid-way (a listing
+goroutine that outlives its bucket calls log.Fatalln: 3 destroys in 5 failed), so the stack empties its buckets
+itself with plain, path-style S3 calls (any S3 server) once nothing writes to them, and the plugin deletes them.
 """
 
 from __future__ import annotations
@@ -15,8 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-DELETE_BATCH = 1000
-"""DeleteObjects takes at most 1,000 keys a request."""
+DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys a request
 
 
 class BucketError(RuntimeError):
@@ -25,8 +21,7 @@ class BucketError(RuntimeError):
 
 @dataclass(frozen=True)
 class S3Target:
-    endpoint: str
-    """http(s)://host:port of the S3 API, as this process reaches it."""
+    endpoint: str  # http(s)://host:port of the S3 API, as this process reaches it
     region: str
     access_key: str
     secret_key: str
@@ -35,18 +30,15 @@ class S3Target:
         import boto3
         from botocore.config import Config
 
+        retries = {"max_attempts": 5, "mode": "standard"}
+        config = Config(s3={"addressing_style": "path"}, retries=retries, connect_timeout=10, read_timeout=60)
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
-            config=Config(
-                s3={"addressing_style": "path"},
-                retries={"max_attempts": 5, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
-            ),
+            config=config,
         )
 
 
@@ -57,8 +49,7 @@ class Emptied:
     objects: int = 0
     versions: int = 0
     uploads: int = 0
-    missing: bool = False
-    """The bucket did not exist (nothing to do)."""
+    missing: bool = False  # the bucket did not exist (nothing to do)
 
 
 def _code(exc: Exception) -> str:
@@ -77,8 +68,7 @@ def _delete(s3: Any, target: S3Target, bucket: str, keys: list[dict[str, str]]) 
             answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
         except Exception as exc:
             raise _fail(target, bucket, f"DeleteObjects of {len(batch)} keys", exc) from exc
-        errors = answer.get("Errors") or []
-        if errors:
+        if errors := answer.get("Errors") or []:
             first = errors[0]
             raise BucketError(
                 f"S3 at {target.endpoint}: DeleteObjects on bucket {bucket!r} refused {len(errors)} of "

@@ -1,8 +1,7 @@
 """Registering the streaming job's Delta tables in Trino: wait for the log, register (or adopt), unregister.
 
-Spark writes the tables; Trino's file metastore only learns of them through
-`CALL <catalog>.system.register_table(...)`, which fails until the table's `_delta_log` exists. A
-registration is metadata only: unregistering leaves the data where it is.
+Trino's file metastore only learns of a table Spark writes through `CALL <catalog>.system.register_table(...)`,
+which fails until the table's `_delta_log` exists. Unregistering leaves the data where it is.
 """
 
 from __future__ import annotations
@@ -28,10 +27,8 @@ class DeltaTablesError(RuntimeError):
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One table to register: its name in `<catalog>.<schema>` and its location (s3://bucket/path)."""
-
-    name: str
-    location: str
+    name: str  # in `<catalog>.<schema>`
+    location: str  # s3://bucket/path
 
 
 def qualified(catalog: str, schema: str, table: str) -> str:
@@ -40,6 +37,11 @@ def qualified(catalog: str, schema: str, table: str) -> str:
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _procedure(catalog: str, name: str, **args: str) -> str:
+    named = ", ".join(f"{key} => {_sql_string(value)}" for key, value in args.items())
+    return f"CALL {catalog}.system.{name}({named})"
 
 
 def registered_location(url: str, catalog: str, schema: str, table: str, *, user: str) -> str | None:
@@ -89,10 +91,7 @@ def register(
     if where is not None:
         unregister(url, catalog, schema, spec.name, user=user)
         outcome = "moved"
-    call = (
-        f"CALL {catalog}.system.register_table(schema_name => {_sql_string(schema)}, "
-        f"table_name => {_sql_string(spec.name)}, table_location => {_sql_string(spec.location)})"
-    )
+    call = _procedure(catalog, "register_table", schema_name=schema, table_name=spec.name, table_location=spec.location)
     deadline = clock() + wait_seconds
     while True:
         try:
@@ -118,10 +117,7 @@ def register(
 
 def unregister(url: str, catalog: str, schema: str, table: str, *, user: str) -> bool:
     """Forget the table in Trino's metastore (its files stay). False when it was not registered."""
-    call = (
-        f"CALL {catalog}.system.unregister_table(schema_name => {_sql_string(schema)}, "
-        f"table_name => {_sql_string(table)})"
-    )
+    call = _procedure(catalog, "unregister_table", schema_name=schema, table_name=table)
     try:
         query(url, call, user=user, timeout=60)
     except TrinoQueryError as exc:
@@ -135,8 +131,7 @@ def drop_schema_if_empty(url: str, catalog: str, schema: str, *, user: str) -> b
     """Drop the schema when nothing is registered in it any more; True if it was dropped."""
     if not _schema_exists(url, catalog, schema, user=user):
         return False
-    left = query(url, f"SHOW TABLES FROM {catalog}.{schema}", user=user, timeout=60)
-    if left:
+    if query(url, f"SHOW TABLES FROM {catalog}.{schema}", user=user, timeout=60):
         return False
     query(url, f"DROP SCHEMA IF EXISTS {catalog}.{schema}", user=user, timeout=60)
     return True
@@ -144,9 +139,5 @@ def drop_schema_if_empty(url: str, catalog: str, schema: str, *, user: str) -> b
 
 def live_locations(url: str, catalog: str, schema: str, names: Mapping[str, str], *, user: str) -> dict[str, str]:
     """name -> registered location of each table in `names` that Trino knows (for `pulumi refresh`)."""
-    found: dict[str, str] = {}
-    for name in names:
-        where = registered_location(url, catalog, schema, name, user=user)
-        if where is not None:
-            found[name] = where
-    return found
+    found = {name: registered_location(url, catalog, schema, name, user=user) for name in names}
+    return {name: where for name, where in found.items() if where is not None}

@@ -1,10 +1,7 @@
 """Kafka topic administration with kafka-python's admin client: create (or adopt), describe, update, delete.
 
-Shared by the stack's KafkaTopic dynamic provider (components/providers/kafka_topic.py), which runs them
-from the host against the brokers' HOST listeners, and by the test bed, which creates the events topic
-the same way after its brokers are up. Every function takes a bootstrap string, retries while the
-cluster is still starting, and fails with a message naming the operation, the topic and the brokers.
-kafka-python is imported inside functions, so importing this module needs nothing beyond the stdlib.
+Every function takes a bootstrap string, retries while the cluster is still starting, and fails with a message
+naming the operation, the topic and the brokers. kafka-python is imported inside functions (stdlib-only import).
 """
 
 from __future__ import annotations
@@ -14,18 +11,12 @@ import time
 from typing import Any
 
 CLIENT_ID = "lakehouse"
-# Broker answers that mean "not yet": the quorum or some brokers are still starting.
+# Broker answers that mean "not yet": the quorum or some brokers are still starting (NoBrokersAvailable is
+# kafka-python 2.x's "cannot bootstrap").
 RETRIABLE_ERRORS = (
-    "NoBrokersAvailable",  # kafka-python 2.x name of "cannot bootstrap"
-    "NodeNotReadyError",
-    "KafkaTimeoutError",
-    "KafkaConnectionError",
-    "RequestTimedOutError",
-    "NotControllerError",
-    "InvalidReplicationFactorError",
-    "LeaderNotAvailableError",
-    "BrokerNotAvailableError",
-)
+    "NoBrokersAvailable NodeNotReadyError KafkaTimeoutError KafkaConnectionError RequestTimedOutError "
+    "NotControllerError InvalidReplicationFactorError LeaderNotAvailableError BrokerNotAvailableError"
+).split()
 
 
 def topic_state(description: dict[str, Any]) -> dict[str, Any]:
@@ -53,12 +44,7 @@ def _pending_deletion(exc: BaseException) -> bool:
 def is_retriable(exc: BaseException) -> bool:
     """True for the errors a starting cluster answers with, and for a name whose deletion is still in progress;
     others (bad request, auth, a topic that exists) fail at once."""
-    if _pending_deletion(exc):
-        return True
-    return type(exc).__name__ in RETRIABLE_ERRORS or getattr(exc, "retriable", False) is True
-
-
-# ----- talking to Kafka (callable directly with a bootstrap string) -----
+    return _pending_deletion(exc) or type(exc).__name__ in RETRIABLE_ERRORS or getattr(exc, "retriable", False) is True
 
 
 def _admin(bootstrap: str, timeout_seconds: float) -> Any:
@@ -121,18 +107,15 @@ def _set_configs(admin: Any, name: str, configs: dict[str, str]) -> None:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, dict(configs))])
 
 
-def _settled_state(admin: Any, name: str, partitions: int, deadline: float) -> dict[str, Any]:
-    """The topic's state once the broker asked knows it whole: its id and at least `partitions` partitions.
-
-    A broker answers metadata from its own cache, which may lag a create or a delete-and-re-create that
-    another broker (the controller's answer) already confirmed; until it catches up it reports the topic
-    unknown (no id, no partitions)."""
+def _settled_state(admin: Any, name: str, partitions: int) -> dict[str, Any]:
+    """The topic's state once the broker asked knows it whole: its id and at least `partitions` partitions (a
+    broker's metadata cache may lag a create the controller confirmed, reporting the topic unknown meanwhile)."""
+    deadline = time.monotonic() + 30
     while True:
         (description,) = admin.describe_topics([name])
         state = topic_state(description)
-        if (not description.get("error_code") and state["topic_id"] and state["partitions"] >= partitions) or (
-            time.monotonic() >= deadline
-        ):
+        known = not description.get("error_code") and state["topic_id"] and state["partitions"] >= partitions
+        if known or time.monotonic() >= deadline:
             return state
         time.sleep(0.5)
 
@@ -171,20 +154,11 @@ def create_topic(
     adopt_existing: bool = True,
     owner_cluster_id: str | None = None,
 ) -> dict[str, Any]:
-    """Create the topic; what happens when it exists already depends on whose it is.
-
-    A topic that exists is
-    - the caller's own when this call created it (an attempt that timed out, retried) or when the cluster's
-      id is `owner_cluster_id` (a cluster the caller formatted itself: its kept volumes after a lost state);
-      it is taken back as created (`created` True);
-    - adopted when `adopt_existing` (`adopted` True, `created` False: the caller did not create it);
-    - refused otherwise (TopicExistsError naming the topic and what to do).
-    A topic taken back or adopted must have `replication_factor`; its partitions are raised to `partitions`
-    and `configs` are set. If this call created the topic and then fails, it deletes it again (best effort),
-    so a retry starts from a clean cluster.
-
-    Returns the live state plus `adopted`, `created` and `cluster_id`.
-    """
+    """Create the topic, or take an existing one as the caller's own (`created`: this call sent its create, or the
+    cluster's id is `owner_cluster_id`, one the caller formatted itself) or as `adopted` (`adopt_existing`), else
+    refuse it (TopicExistsError). An existing topic must have `replication_factor`; its partitions are raised and
+    `configs` set. A topic this call created is deleted again (best effort) if the call then fails, so a retry
+    starts clean. Returns the live state plus `adopted`, `created` and `cluster_id`."""
     configs = dict(configs or {})
     # "sent": an earlier attempt of this call sent the create request (its answer was lost: a timeout);
     # "made": Kafka confirmed this call created the topic.
@@ -216,13 +190,9 @@ def create_topic(
             )  # fmt: skip
             adopted, created = not own, own
             _set_configs(admin, name, configs)
-        return {
-            **_settled_state(admin, name, partitions, time.monotonic() + 30),
-            "configs": configs,
-            "adopted": adopted,
-            "created": created,
-            "cluster_id": admin.describe_cluster()["cluster_id"],
-        }
+        state = _settled_state(admin, name, partitions)
+        live = admin.describe_cluster()["cluster_id"]
+        return {**state, "configs": configs, "adopted": adopted, "created": created, "cluster_id": live}
 
     try:
         return _retry(f"create of topic {name!r}", bootstrap, timeout_seconds, action)
@@ -237,26 +207,22 @@ def update_topic(
     bootstrap: str, name: str, *, partitions: int, configs: dict[str, str] | None = None, timeout_seconds: float = 120
 ) -> dict[str, Any]:
     """Raise the partition count to `partitions` (never lowers it) and set `configs`."""
+    configs = dict(configs or {})
 
     def action(admin: Any) -> dict[str, Any]:
         (description,) = admin.describe_topics([name])
         if topic_state(description)["partitions"] < partitions:
             admin.create_partitions({name: partitions})
-        _set_configs(admin, name, dict(configs or {}))
-        return {**_settled_state(admin, name, partitions, time.monotonic() + 30), "configs": dict(configs or {})}
+        _set_configs(admin, name, configs)
+        return {**_settled_state(admin, name, partitions), "configs": configs}
 
     return _retry(f"update of topic {name!r}", bootstrap, timeout_seconds, action)
 
 
 def delete_topic(bootstrap: str, name: str, *, timeout_seconds: float = 60, topic_id: str | None = None) -> bool:
-    """Delete the topic and wait until it is really gone; True if it was deleted, False if there was nothing
-    to delete (no such topic, or with `topic_id`, a topic of that name that is another one: re-created
-    by someone else since, so not the caller's to delete).
-
-    Gone means: no broker lists it in its metadata and no broker holds a log directory of it any more, so the
-    name can be created again at once (a replacement deletes, then creates).
-    """
-
+    """Delete the topic and wait until no broker lists it or holds a log directory of it (a replacement deletes,
+    then creates the name at once). False if there was nothing to delete: no such topic, or with `topic_id`, a
+    topic of that name re-created by someone else since."""
     sent = {"delete": False}  # an earlier attempt sent the delete and lost the answer (a timeout)
 
     def action(admin: Any) -> bool:
@@ -285,10 +251,9 @@ def _still_there(admin: Any, name: str) -> list[str]:
     """Where the topic can still be seen: 'metadata' and/or 'broker <id>' for each broker with a log dir of it."""
     where = ["metadata"] if name in admin.list_topics() else []
     for broker in admin.describe_log_dirs():
-        for log_dir in broker.get("log_dirs") or []:
-            if any(t.get("name") == name and t.get("partitions") for t in log_dir.get("topics") or []):
-                where.append(f"broker {broker['broker']}")
-                break
+        topics = [t for log_dir in broker.get("log_dirs") or [] for t in log_dir.get("topics") or []]
+        if any(t.get("name") == name and t.get("partitions") for t in topics):
+            where.append(f"broker {broker['broker']}")
     return where
 
 

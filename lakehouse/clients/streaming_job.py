@@ -1,14 +1,13 @@
 """Running the streaming job through Spark Orion's API: submit or adopt, wait until it streams, stop, forget.
 
-Orion is reached with its bearer token from wherever the caller runs (the host, through the published
-port); "streaming" is what the job's driver reports through Orion (a live query that made progress),
-"no longer running" is taken from the Spark master's own /json/, not from Orion alone. Errors name Orion, the
-URL, the step and Orion's answer; a job that died while starting is named with its Spark application, the
-driver's own last error line and the end of its log.
+"Streaming" is what the job's driver reports through Orion (a live query that made progress); "no longer
+running" is taken from the Spark master's own /json/, not from Orion alone. A job that died while starting is
+named with its Spark application, the driver's own last error line and the end of its log.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -34,13 +33,11 @@ class OrionError(RuntimeError):
 class JobSpec:
     """What the stack wants Orion to run."""
 
-    name: str
-    """A shipped job (ORION_JOBS_DIR/<name>.py)."""
+    name: str  # a shipped job (ORION_JOBS_DIR/<name>.py)
     args: list[str] = field(default_factory=list)
     conf: dict[str, str] = field(default_factory=dict)
     supervise: bool = True
-    code_hash: str = ""
-    """Orion's code hash of the job (orion.codehash) as built from this clone's jobs/."""
+    code_hash: str = ""  # Orion's code hash of the job (orion.codehash) as built from this clone's jobs/
 
 
 class OrionClient:
@@ -52,15 +49,9 @@ class OrionClient:
     def _call(self, method: str, path: str, *, what: str, timeout: float | None = None, **kwargs: Any) -> Any:
         import requests
 
-        target = f"{self.url}{path}"
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         try:
-            resp = requests.request(
-                method,
-                target,
-                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
-                timeout=timeout or self.timeout,
-                **kwargs,
-            )
+            resp = requests.request(method, self.url + path, headers=headers, timeout=timeout or self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise OrionError(f"Spark Orion at {self.url} did not answer {method} {path} ({what}): {exc}") from exc
         if resp.status_code == 404:
@@ -84,14 +75,8 @@ class OrionClient:
         return self._call("GET", f"/jobs/{int(job_id)}", what=f"read job {job_id}")
 
     def submit(self, spec: JobSpec) -> dict[str, Any]:
-        import json
-
-        form = {
-            "job": spec.name,
-            "args": json.dumps(spec.args),
-            "conf": json.dumps(spec.conf),
-            "supervise": "true" if spec.supervise else "false",
-        }
+        supervise = "true" if spec.supervise else "false"
+        form = {"job": spec.name, "args": json.dumps(spec.args), "conf": json.dumps(spec.conf), "supervise": supervise}
         # multipart/form-data, as Orion's POST /jobs expects (files=... with no file forces multipart).
         created = self._call("POST", "/jobs", what=f"submit {spec.name}", files={k: (None, v) for k, v in form.items()})
         return created["job"]
@@ -104,21 +89,15 @@ class OrionClient:
         return self._call("DELETE", f"/jobs/{int(job_id)}", what=f"delete job {job_id}") is not None
 
     def log_tail(self, job_id: int) -> str:
+        def read(offset: int, limit: int) -> dict[str, Any]:
+            path = f"/jobs/{int(job_id)}/logs"
+            return self._call("GET", path, what="read the log", params={"offset": offset, "limit": limit}) or {}
+
         try:
-            head = self._call("GET", f"/jobs/{int(job_id)}/logs", what="read the log", params={"offset": 0, "limit": 1})
-            size = int((head or {}).get("size", 0))
-            chunk = self._call(
-                "GET",
-                f"/jobs/{int(job_id)}/logs",
-                what="read the log",
-                params={"offset": max(0, size - _LOG_TAIL_BYTES), "limit": _LOG_TAIL_BYTES},
-            )
+            size = int(read(0, 1).get("size", 0))
+            return str(read(max(0, size - _LOG_TAIL_BYTES), _LOG_TAIL_BYTES).get("text", ""))
         except OrionError:
             return ""
-        return str((chunk or {}).get("text", ""))
-
-
-# ----- what the provider does -----
 
 
 def adoptable(jobs: list[dict[str, Any]], spec: JobSpec) -> dict[str, Any] | None:
@@ -157,15 +136,8 @@ def driver_error_line(log: str) -> str | None:
     """The driver's own last error line in a job's log: the last exception a Python traceback ended with, else
     the last uncaught JVM exception, else the last ERROR line of Spark's log; Orion's own notes are skipped."""
     lines = [line.rstrip() for line in log.splitlines() if line.strip() and not line.startswith("[orion]")]
-    for pattern in (_PY_ERROR, _JVM_ERROR, _LOG4J_ERROR):
-        found = [line.strip() for line in lines if pattern.match(line.strip())]
-        if found:
-            return found[-1]
-    return None
-
-
-def _last_lines(text: str, n: int) -> str:
-    return "\n".join(text.splitlines()[-n:])
+    found = ([line.strip() for line in lines if p.match(line.strip())] for p in (_PY_ERROR, _JVM_ERROR, _LOG4J_ERROR))
+    return next((hits[-1] for hits in found if hits), None)
 
 
 _APP_IN_LOG = re.compile(r"\b(app-\d{14}-\d{4,})\b")
@@ -176,13 +148,10 @@ def app_in_log(log: str, run: int | None) -> str | None:
     Orion's "Spark application" note), from the part of the log that run wrote; None when it logged none."""
     lines = log.splitlines()
     if run is not None:
-        starts = [i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run}:")]
-        ends = [i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run + 1}:")]
-        lines = lines[(starts[0] if starts else 0) : (ends[0] if ends else len(lines))]
-    for line in lines:
-        if m := _APP_IN_LOG.search(line):
-            return m.group(1)
-    return None
+        start = next((i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run}:")), 0)
+        end = next((i for i, line in enumerate(lines) if line.startswith(f"[orion] run {run + 1}:")), len(lines))
+        lines = lines[start:end]
+    return next((m.group(1) for line in lines if (m := _APP_IN_LOG.search(line))), None)
 
 
 def _failed_to_stream(
@@ -196,8 +165,7 @@ def _failed_to_stream(
     log = client.log_tail(job_id)
     error = driver_error_line(log) or "no error line in its log"
     # A supervised job already relaunched carries the new run's application (or none yet), not the failed one's.
-    same_run = run is None or job.get("run") == run
-    app_id = app_id or app_in_log(log, run) or (job.get("app_id") if same_run else None)
+    app_id = app_id or app_in_log(log, run) or (job.get("app_id") if run is None or job.get("run") == run else None)
     stopped = ""
     if job.get("state") in ACTIVE_STATES:
         try:
@@ -208,7 +176,7 @@ def _failed_to_stream(
     return OrionError(
         f"Spark Orion at {client.url}: job {job_id} ({job.get('name')}), Spark application "
         f"{app_id or '(none yet)'}, {what}: {error}.{stopped}"
-        f"\n--- end of its driver log ---\n{_last_lines(log, 40)}"
+        "\n--- end of its driver log ---\n" + "\n".join(log.splitlines()[-40:])
     )
 
 
@@ -217,7 +185,6 @@ def wait_streaming(
     job_id: int,
     *,
     timeout: float,
-    poll: float = 2.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
@@ -238,25 +205,22 @@ def wait_streaming(
             seen_app = job.get("app_id") or seen_app
         failing = {"run": watched_run if watched_run is not None else run, "app_id": seen_app}
         if state in FINISHED_STATES:
-            raise _failed_to_stream(
-                client, job, f"ended as {state} while starting ({job.get('detail') or 'no detail'})", **failing
-            )
-        if state == "restarting" and watched_run is not None:
-            raise _failed_to_stream(client, job, f"its driver exited while starting ({job.get('detail')})", **failing)
-        if state in ("submitted", "running"):
-            if watched_run is None:
-                watched_run = run
-            elif run != watched_run:
-                raise _failed_to_stream(client, job, f"its driver exited while starting (run {watched_run})", **failing)
-        if clock() >= deadline:
-            raise _failed_to_stream(
-                client,
-                job,
+            why = f"ended as {state} while starting ({job.get('detail') or 'no detail'})"
+        elif state == "restarting" and watched_run is not None:
+            why = f"its driver exited while starting ({job.get('detail')})"
+        elif state in ("submitted", "running") and watched_run not in (None, run):
+            why = f"its driver exited while starting (run {watched_run})"
+        elif clock() >= deadline:
+            why = (
                 f"is still {state} and not streaming after {timeout:.0f} s ({job.get('detail') or 'no detail'}; "
-                "are the Spark workers up and free?)",
-                **failing,
+                "are the Spark workers up and free?)"
             )
-        sleep(poll)
+        else:
+            if state in ("submitted", "running"):
+                watched_run = run
+            sleep(2.0)
+            continue
+        raise _failed_to_stream(client, job, why, **failing)
 
 
 def master_active_apps(master_ui: str) -> set[str]:
@@ -270,33 +234,12 @@ def master_active_apps(master_ui: str) -> set[str]:
     return {str(app.get("id")) for app in data.get("activeapps") or []}
 
 
-def wait_app_gone(
-    master_ui: str,
-    app_id: str,
-    *,
-    timeout: float,
-    poll: float = 1.0,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    deadline = clock() + timeout
-    while app_id in master_active_apps(master_ui):
-        if clock() >= deadline:
-            raise OrionError(f"the Spark master at {master_ui} still lists {app_id} as active after {timeout:.0f} s")
-        sleep(poll)
-
-
 def ensure_running(client: OrionClient, spec: JobSpec, *, start_timeout: float) -> tuple[dict[str, Any], bool]:
-    """Adopt a job that already runs `spec` or submit it; wait until it streams. Returns (job, adopted).
-
-    A different job on the same checkpoint makes Orion answer 409 naming it: that is an error here, not
-    something to stop behind the user's back.
-    """
+    """Adopt a job that already runs `spec` or submit it; wait until it streams. Returns (job, adopted). (Another
+    job on the same checkpoint makes Orion answer 409: an error, not something to stop behind the user's back.)"""
     existing = adoptable(client.jobs(), spec)
-    if existing is not None:
-        return wait_streaming(client, int(existing["id"]), timeout=start_timeout), True
-    job = client.submit(spec)
-    return wait_streaming(client, int(job["id"]), timeout=start_timeout), False
+    job = existing if existing is not None else client.submit(spec)
+    return wait_streaming(client, int(job["id"]), timeout=start_timeout), existing is not None
 
 
 def stop_and_forget(client: OrionClient, job_id: int, *, master_ui: str, stop_timeout: float) -> None:
@@ -309,5 +252,11 @@ def stop_and_forget(client: OrionClient, job_id: int, *, master_ui: str, stop_ti
         job = client.stop(job_id, timeout=stop_timeout + 30) or job
         app_id = job.get("app_id") or app_id
     if app_id:
-        wait_app_gone(master_ui, str(app_id), timeout=stop_timeout)
+        deadline = time.monotonic() + stop_timeout
+        while str(app_id) in master_active_apps(master_ui):
+            if time.monotonic() >= deadline:
+                raise OrionError(
+                    f"the Spark master at {master_ui} still lists {app_id} as active after {stop_timeout:.0f} s"
+                )
+            time.sleep(1.0)
     client.delete(job_id)

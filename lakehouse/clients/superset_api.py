@@ -1,13 +1,9 @@
 """Superset's REST API as the lakehouse uses it: log in, import an assets bundle, find objects by uuid, read
 chart data, delete objects in dependency order.
 
-Shared by the stack's SupersetDashboards dynamic provider (components/providers/superset_dashboards.py), the
-test bed's readiness check and the tests, so they all run this code. What Superset 6.1.0 needs (see
-FACTS.md): one `requests.Session` with `Accept: application/json` (errors otherwise come back as HTML), the
-bearer token of `POST /api/v1/security/login`, and a CSRF token taken on the same session (its cookie
-belongs to the session); a POST without it is a 302 to /login/, so redirects are never followed and an
-answer that is not the JSON expected is an error. Every error names Superset, the URL, what was attempted
-and the server's answer. requests is imported inside functions: importing this module needs only the stdlib.
+Superset 6.1.0 needs (FACTS.md) one session with `Accept: application/json` (errors otherwise come back as HTML),
+the login's bearer token and a CSRF token taken on the same session; a POST without it is a 302 to /login/, so
+redirects are never followed and an answer that is not the JSON expected is an error.
 """
 
 from __future__ import annotations
@@ -47,8 +43,6 @@ class SupersetClient:
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.timeout = timeout
-
-    # ----- session -----
 
     @classmethod
     def login(cls, base_url: str, user: str, password: str, *, timeout: float = 60) -> SupersetClient:
@@ -144,43 +138,29 @@ class SupersetClient:
                 ) from exc
         return resp
 
-    # ----- import -----
-
     def import_bundle(
         self, bundle: bytes, *, passwords: Mapping[str, str] | None = None, what: str = "importing the bundle"
     ) -> None:
         """Import an assets bundle (metadata `type: assets`): databases, datasets, charts and dashboards are all
         created or overwritten, matched by uuid. The first import of a database connects to it (SHOW CATALOGS):
         the database must be reachable, or the whole import is rolled back."""
-        resp = self.request(
-            "POST",
-            IMPORT_PATH,
-            what=what,
-            files={"bundle": ("bundle.zip", bundle, "application/zip")},
-            data={"passwords": json.dumps(dict(passwords or {}))},
-            timeout=max(self.timeout, 300),
-        )
+        files = {"bundle": ("bundle.zip", bundle, "application/zip")}
+        data = {"passwords": json.dumps(dict(passwords or {}))}
+        resp = self.request("POST", IMPORT_PATH, what=what, files=files, data=data, timeout=max(self.timeout, 300))
         if resp.json().get("message") != "OK":
             raise SupersetError(f"Superset at {self.base_url}: {what} ({IMPORT_PATH}) answered {_answer(resp)}")
-
-    # ----- objects by uuid -----
 
     def find(self, kind: str, uuid: str) -> dict[str, Any] | None:
         """{'id': ..., 'uuid': ...} of the object of `kind` with `uuid`, or None when there is none."""
         _check_kind(kind)
         q = f"(filters:!((col:uuid,opr:eq,value:'{uuid}')),columns:!(id,uuid),page_size:10)"
         resp = self.request("GET", f"/api/v1/{kind}/", what=f"looking up {kind} {uuid}", params={"q": q})
-        hits = [r for r in resp.json().get("result") or [] if str(r.get("uuid")) == uuid]
-        return hits[0] if hits else None
+        return next((r for r in resp.json().get("result") or [] if str(r.get("uuid")) == uuid), None)
 
     def ids_by_uuid(self, kind: str, uuids: Iterable[str]) -> dict[str, int]:
         """uuid -> id of each object of `kind` among `uuids` that exists."""
-        found = {}
-        for uuid in uuids:
-            hit = self.find(kind, uuid)
-            if hit is not None:
-                found[uuid] = int(hit["id"])
-        return found
+        hits = {uuid: self.find(kind, uuid) for uuid in uuids}
+        return {uuid: int(hit["id"]) for uuid, hit in hits.items() if hit is not None}
 
     def get(self, kind: str, object_id: int) -> dict[str, Any]:
         _check_kind(kind)
@@ -189,10 +169,8 @@ class SupersetClient:
     def delete(self, kind: str, object_id: int) -> bool:
         """Delete one object; False when it was already gone."""
         _check_kind(kind)
-        resp = self.request(
-            "DELETE", f"/api/v1/{kind}/{object_id}", what=f"deleting {kind} {object_id}", expect=(200, 204, 404)
-        )
-        return resp.status_code != 404
+        path, what = f"/api/v1/{kind}/{object_id}", f"deleting {kind} {object_id}"
+        return self.request("DELETE", path, what=what, expect=(200, 204, 404)).status_code != 404
 
     def delete_by_uuid(self, uuids_by_kind: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
         """Delete the objects named by uuid, dashboards first, then charts, datasets and databases (a database
@@ -204,18 +182,11 @@ class SupersetClient:
                     deleted.setdefault(kind, []).append(uuid)
         return deleted
 
-    # ----- charts -----
-
     def chart_data(self, chart_id: int, *, force: bool = False) -> dict[str, Any]:
         """GET /api/v1/chart/<id>/data/: runs the chart's saved query_context."""
         params = {"format": "json", "type": "full", "force": "true" if force else "false"}
-        return self.request(
-            "GET",
-            f"/api/v1/chart/{chart_id}/data/",
-            what=f"reading the data of chart {chart_id}",
-            params=params,
-            timeout=max(self.timeout, 180),
-        ).json()
+        path, what = f"/api/v1/chart/{chart_id}/data/", f"reading the data of chart {chart_id}"
+        return self.request("GET", path, what=what, params=params, timeout=max(self.timeout, 180)).json()
 
 
 def _check_kind(kind: str) -> None:

@@ -1,8 +1,6 @@
 """What the SupersetDashboards provider does to Superset: import the bundle of superset_assets/ (creating or
 adopting and updating every object), find the imported objects by uuid, delete them in dependency order.
-
-Every function takes the provider's property dict, which `inputs(settings, ...)` builds (without the
-password) from the lakehouse's settings, so the stack and the tests declare the resource the same way.
+Every function takes the provider's property dict, which `inputs(settings, ...)` builds.
 """
 
 from __future__ import annotations
@@ -37,10 +35,8 @@ def inputs(
 ) -> dict[str, Any]:
     """The provider's inputs for the lakehouse of `s`, except `admin_password` (a secret the caller adds).
 
-    `superset_url` is Superset as the host reaches it (the provider runs where `pulumi up` runs); `public_url`
-    is Superset as a browser on the host opens it, the base of the dashboards' URLs (`http://localhost:8088`
-    where the provider connects to 127.0.0.1; default: `superset_url`); `trino_host` and `trino_port` are Trino
-    as *Superset* reaches it: `trino:8080` inside Docker, 127.0.0.1:<port> on the test bed."""
+    `superset_url` is Superset as the provider reaches it, `public_url` as a browser opens it (the dashboards'
+    URLs; default: `superset_url`); `trino_host` and `trino_port` are Trino as *Superset* reaches it."""
     from contract.names import rejected_table_name
 
     return {
@@ -64,25 +60,18 @@ def _assets_dir(props: Mapping[str, Any]) -> Path:
 
 
 def bundle_of(props: Mapping[str, Any]) -> superset_bundle.Bundle:
-    params = superset_bundle.BundleParams(
-        trino_uri=props["trino_uri"],
-        catalog=props.get("catalog") or CATALOG,
-        schema=props["schema"],
-        events_table=props["events_table"],
-        rejected_table=props["rejected_table"],
-        instance=props.get("instance") or "",
+    named = {key: props[key] for key in ("trino_uri", "schema", "events_table", "rejected_table")}
+    catalog, instance = props.get("catalog") or CATALOG, props.get("instance") or ""
+    return superset_bundle.build(
+        superset_bundle.BundleParams(**named, catalog=catalog, instance=instance), _assets_dir(props)
     )
-    return superset_bundle.build(params, _assets_dir(props))
 
 
 def _client(props: Mapping[str, Any]) -> SupersetClient:
     timeout = float(props.get("timeout_seconds") or 600)
+    user, password = props["admin_user"], props["admin_password"]
     return SupersetClient.login_when_ready(
-        props["superset_url"],
-        props["admin_user"],
-        props["admin_password"],
-        wait_seconds=timeout,
-        timeout=min(timeout, 120),
+        props["superset_url"], user, password, wait_seconds=timeout, timeout=min(timeout, 120)
     )
 
 
@@ -108,11 +97,8 @@ def _located(client: SupersetClient, bundle: superset_bundle.Bundle, props: Mapp
 
 def _outputs(props: Mapping[str, Any], ids: dict[str, dict[str, int]], dashboards: Any) -> dict[str, Any]:
     """The outputs naming the objects Superset holds (`ids`: kind -> uuid -> id), with each dashboard's URL."""
-    found = []
-    for d in dashboards:
-        if d["uuid"] in ids["dashboard"]:
-            entry = {**d, "id": ids["dashboard"][d["uuid"]]}
-            found.append({**entry, "url": dashboard_url(props, entry)})
+    entries = [{**d, "id": ids["dashboard"][d["uuid"]]} for d in dashboards if d["uuid"] in ids["dashboard"]]
+    found = [{**entry, "url": dashboard_url(props, entry)} for entry in entries]
     return {
         "object_ids": {kind: dict(sorted(ids[kind].items())) for kind in KINDS},
         "dashboards": found,
@@ -128,17 +114,13 @@ def apply(props: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None
     started = time.monotonic()
     with _client(props) as client:
         existing = {kind: client.ids_by_uuid(kind, uuids) for kind, uuids in bundle.uuids().items()}
-        client.import_bundle(
-            bundle.data, passwords=bundle.passwords, what=f"importing {_assets_dir(props)} (assets bundle)"
-        )
+        what = f"importing {_assets_dir(props)} (assets bundle)"
+        client.import_bundle(bundle.data, passwords=bundle.passwords, what=what)
         seconds = time.monotonic() - started
         outs = _located(client, bundle, props)
-        stale = {}
         if previous:
-            for kind in KINDS:
-                old = set((previous.get("object_ids") or {}).get(kind) or {})
-                stale[kind] = sorted(old - set(outs["object_ids"][kind]))
-            client.delete_by_uuid(stale)
+            old, now = previous.get("object_ids") or {}, outs["object_ids"]
+            client.delete_by_uuid({kind: sorted(set(old.get(kind) or {}) - set(now[kind])) for kind in KINDS})
     outs["adopted"] = {kind: sorted(found) for kind, found in existing.items() if found}
     outs["import_seconds"] = round(seconds, 2)
     return outs

@@ -1,8 +1,4 @@
-"""A minimal client of Trino's REST protocol (POST /v1/statement, follow nextUri), without another dependency.
-
-Shared by the stack's DeltaTables provider (from the host, through Trino's published port), the test bed's
-readiness check and the tests. Errors name Trino, the URL, the statement and Trino's own error name and text.
-"""
+"""A minimal client of Trino's REST protocol (POST /v1/statement, follow nextUri), without another dependency."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Environment of the streaming job (its names are the contract's: contract/names.py).
-
-Orion gets this environment (plus the Spark identity's S3 keys) in the stack and in the test bed, so
+"""Environment of the streaming job, which Orion gets in the stack and in the test bed, so
 `POST /jobs job=logistics_stream` with no arguments starts the real pipeline in either place.
 """
 

@@ -1,17 +1,10 @@
 """Kafka broker and ZooKeeper configuration (server.properties as a dict) and the topic spec.
 
-Each broker has up to three listeners:
-  INTERNAL    for other services (containers on the Docker network, local processes in the test bed),
-  HOST        advertised as `<advertised_host>:<host_port>`, its own port, so a client on the host
-              reaches every broker through the port Docker publishes for it,
-  CONTROLLER  (KRaft, controller nodes only) for the controller quorum.
-
-KRaft layout: the first `controllers` nodes are controller+broker and form a FIXED voter set; every node
-after them is broker-only. A node's server.properties depends only on itself, the voter set and the
-cluster-wide durability settings, so adding or removing broker-only nodes leaves every other node's file
-(and container) unchanged, and the static quorum is never rewritten.
-The stack uploads the rendered file into the container and starts kafka-server-start.sh on it; the
-test bed starts the same script on the same rendering, so what the test bed proves is the file.
+Each broker has up to three listeners: INTERNAL for other services, HOST advertised as
+`<advertised_host>:<host_port>` (its own port, so a client on the host reaches every broker through the port
+Docker publishes for it) and CONTROLLER (KRaft controllers only). In KRaft the first `controllers` nodes are
+controller+broker and form a FIXED voter set, the others broker-only: a node's file depends only on itself, the
+voter set and the durability settings, so adding or removing broker-only nodes changes no other node's file.
 """
 
 from __future__ import annotations
@@ -27,20 +20,13 @@ KRAFT_CLUSTER_NAMESPACE = uuid.UUID("6f1c7c2e-4d0b-4a43-9a55-2f2d8f7b1b10")
 class BrokerAddress:
     """Where one broker listens and how it is advertised."""
 
-    node_id: int
-    """1-based broker id (also the KRaft node id)."""
-    internal_host: str
-    """Name other services use: `kafka-1` in Docker, 127.0.0.1 in the test bed."""
+    node_id: int  # 1-based broker id (also the KRaft node id)
+    internal_host: str  # what other services use: `kafka-1` in Docker, 127.0.0.1 in the test bed
     internal_port: int
-    """Port of the INTERNAL listener."""
     controller_port: int
-    """Port of the CONTROLLER listener (KRaft)."""
-    host_port: int
-    """Port of the HOST listener, equal to the port published on the host."""
-    advertised_host: str = "localhost"
-    """Host name clients on the host use for the HOST listener."""
-    bind_host: str = ""
-    """Interface the listeners bind to: '' (all, inside a container) or 127.0.0.1 (test bed)."""
+    host_port: int  # equal to the port published on the host
+    advertised_host: str = "localhost"  # what clients on the host use for the HOST listener
+    bind_host: str = ""  # '' (every interface, inside a container) or 127.0.0.1 (test bed)
 
     @property
     def internal_address(self) -> str:
@@ -54,10 +40,8 @@ class BrokerAddress:
 def kraft_cluster_id(name: str) -> str:
     """A stable KRaft cluster id (22 characters of url-safe base64 of a UUID) derived from a name.
 
-    Never starts with '-': kafka-storage.sh (argparse4j) reads `--cluster-id -x...` as an unknown flag and
-    the broker never formats (about 1 name in 64). Such a name is re-hashed with a counter until the id
-    starts otherwise; every other name keeps the id it always had, so existing volumes stay valid.
-    """
+    Never starts with '-', which kafka-storage.sh reads as a flag (about 1 name in 64): such a name is re-hashed
+    with a counter; every other name keeps the id it always had, so existing volumes stay valid."""
     salt = ""
     for attempt in range(64):
         raw = uuid.uuid5(KRAFT_CLUSTER_NAMESPACE, name + salt).bytes
@@ -80,7 +64,7 @@ def durability(brokers: int) -> dict[str, int]:
     return {"replication_factor": rf, "min_insync_replicas": 2 if brokers >= 3 else 1}
 
 
-def _common(me: BrokerAddress, *, log_dir: str, brokers: int, partitions: int) -> dict[str, object]:
+def _common(*, log_dir: str, brokers: int, partitions: int) -> dict[str, object]:
     d = durability(brokers)
     rf = d["replication_factor"]
     return {
@@ -96,12 +80,10 @@ def _common(me: BrokerAddress, *, log_dir: str, brokers: int, partitions: int) -
         # Unclean leader election would trade acknowledged writes for availability: never.
         "unclean.leader.election.enable": "false",
         "inter.broker.listener.name": "INTERNAL",
-        # Sized for a laptop's 256 MiB heap: the log cleaner's dedupe buffer is a 128 MiB heap array by default
-        # (only compacted topics use it: Kafka's own internal ones here); two I/O and network threads per broker
-        # serve this load (8 and 3 by default, each an idle thread stack); the controller appends its no-op
-        # heartbeat record to the metadata log every 5 s instead of every 0.5 s, and a follower's fetch waits up to
-        # 5 s for new data instead of 0.5 s (fewer wake-ups of an idle cluster; a produce completes a waiting
-        # fetch at once, so replication is not slower, and 5 s is far below the 30 s that shrinks the ISR).
+        # Sized for a laptop's 256 MiB heap: a 8 MiB dedupe buffer instead of 128 (only Kafka's internal topics
+        # are compacted), two I/O and network threads, and an idle cluster wakes every 5 s instead of 0.5 s (the
+        # controller's no-op record; a follower's fetch wait, which a produce ends at once: far below the 30 s
+        # that shrinks the ISR).
         "log.cleaner.dedupe.buffer.size": 8 * 1024 * 1024,
         "num.io.threads": 2,
         "num.network.threads": 2,
@@ -123,8 +105,7 @@ def kraft_node_properties(
     b = me.bind_host
     is_controller = any(q.node_id == me.node_id for q in controllers)
     listeners = f"INTERNAL://{b}:{me.internal_port},HOST://{b}:{me.host_port}"
-    if is_controller:
-        listeners += f",CONTROLLER://{b}:{me.controller_port}"
+    listeners += f",CONTROLLER://{b}:{me.controller_port}" if is_controller else ""
     return {
         "process.roles": "broker,controller" if is_controller else "broker",
         "node.id": me.node_id,
@@ -134,7 +115,7 @@ def kraft_node_properties(
         "listeners": listeners,
         "advertised.listeners": f"INTERNAL://{me.internal_address},HOST://{me.host_address}",
         "listener.security.protocol.map": "INTERNAL:PLAINTEXT,HOST:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        **_common(me, log_dir=log_dir, brokers=brokers, partitions=partitions),
+        **_common(log_dir=log_dir, brokers=brokers, partitions=partitions),
     }
 
 
@@ -150,7 +131,7 @@ def zookeeper_broker_properties(
         "listeners": f"INTERNAL://{b}:{me.internal_port},HOST://{b}:{me.host_port}",
         "advertised.listeners": f"INTERNAL://{me.internal_address},HOST://{me.host_address}",
         "listener.security.protocol.map": "INTERNAL:PLAINTEXT,HOST:PLAINTEXT",
-        **_common(me, log_dir=log_dir, brokers=brokers, partitions=partitions),
+        **_common(log_dir=log_dir, brokers=brokers, partitions=partitions),
     }
 
 
@@ -174,9 +155,8 @@ def zookeeper_properties(*, data_dir: str, client_port: int, bind_host: str = ""
 
 
 def heap_opts(heap: str) -> str:
-    """KAFKA_HEAP_OPTS for a heap size in JVM notation ('256m'): capped at `heap`, started small (a broker's working
-    set is far below its cap at this load) and given back when idle (G1's periodic collection every minute, the
-    heap shrunk while more than 30 % of it is free), so a broker's resident memory follows its use, not its peak."""
+    """KAFKA_HEAP_OPTS for a heap size ('256m'): capped, started small and given back when idle (G1's periodic
+    collection every minute, shrunk while more than 30 % is free), so resident memory follows use, not peak."""
     return f"-Xms32m -Xmx{heap} -XX:G1PeriodicGCInterval=60000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30"
 
 
@@ -191,12 +171,7 @@ class TopicSpec:
 def topic_spec(*, name: str, partitions: int, brokers: int) -> TopicSpec:
     """The events topic: replication min(3, brokers); min.insync.replicas 2 from 3 brokers on."""
     d = durability(brokers)
-    return TopicSpec(
-        name=name,
-        partitions=partitions,
-        replication_factor=d["replication_factor"],
-        configs={"min.insync.replicas": str(d["min_insync_replicas"])},
-    )
+    return TopicSpec(name, partitions, d["replication_factor"], {"min.insync.replicas": str(d["min_insync_replicas"])})
 
 
 # ApiVersions v0 request: size 15, api_key 18, api_version 0, correlation id "LHPB", client id "probe".
@@ -205,14 +180,11 @@ _EXPECTED_REPLY = "4c4850420000"  # bytes 5-10 of the answer: our correlation id
 
 
 def broker_probe_script(port: int, host: str = "127.0.0.1") -> str:
-    """A bash script that exits 0 when a Kafka broker on host:port answers an ApiVersions request.
+    """A bash script that exits 0 when a Kafka broker on host:port answers an ApiVersions request (an open port
+    alone does not mean it serves requests).
 
-    No JVM: kafka-broker-api-versions.sh starts one (~150 MB resident, a heap of its own) inside the
-    broker's memory limit every probe, which can get the broker itself OOM-killed. This is bash alone
-    (/dev/tcp and builtins; the Kafka images run their scripts with bash), so it costs a few hundred kB. An
-    answer means the broker processes requests, which an open port alone does not (the listener accepts
-    connections before the broker serves them). The test bed runs this very script against its brokers.
-    """
+    bash alone (/dev/tcp, builtins): kafka-broker-api-versions.sh starts a JVM (~150 MB) inside the broker's
+    memory limit every probe, which can get the broker OOM-killed. The test bed runs this very script."""
     return (
         "LC_ALL=C\n"
         f"exec 3<>/dev/tcp/{host}/{port} || exit 1\n"

@@ -1,9 +1,7 @@
 """Least-privilege S3 policies (IAM policy JSON) for the lakehouse's service identities.
 
-Pure functions: the stack attaches them to MinIO users with pulumi-minio; the test bed can turn the same
-grants into SeaweedFS identity actions. Spark reads and writes the Delta data and the checkpoints;
-Trino reads the Delta data and reads/writes only its file metastore. No identity can list or touch
-any other bucket, and none of them administers the server.
+Spark reads and writes the Delta data and the checkpoints; Trino reads the Delta data and reads/writes only its
+file metastore. No identity can touch any other bucket, and none administers the server.
 """
 
 from __future__ import annotations
@@ -13,12 +11,7 @@ from collections.abc import Sequence
 
 # Object-level actions, by access level. Multipart actions let large Parquet files and checkpoints upload.
 READ_OBJECT_ACTIONS = ("s3:GetObject",)
-WRITE_OBJECT_ACTIONS = (
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListMultipartUploadParts",
-)
+WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
 
 
@@ -29,33 +22,17 @@ def bucket_policy(*, read_write: Sequence[str] = (), read_only: Sequence[str] = 
         raise ValueError(f"bucket(s) {overlap} given as both read_write and read_only; name each bucket once")
     if not read_write and not read_only:
         raise ValueError("a policy needs at least one bucket (read_write or read_only)")
+
+    def allow(sid: str, actions: tuple[str, ...], resources: list[str]) -> dict[str, object]:
+        return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources}
+
     buckets = sorted(set(read_write) | set(read_only))
-    statements: list[dict[str, object]] = [
-        {
-            "Sid": "ListTheLakehouseBuckets",
-            "Effect": "Allow",
-            "Action": list(BUCKET_ACTIONS),
-            "Resource": [f"arn:aws:s3:::{b}" for b in buckets],
-        }
-    ]
+    statements = [allow("ListTheLakehouseBuckets", BUCKET_ACTIONS, [f"arn:aws:s3:::{b}" for b in buckets])]
     if read_only:
-        statements.append(
-            {
-                "Sid": "ReadObjects",
-                "Effect": "Allow",
-                "Action": list(READ_OBJECT_ACTIONS),
-                "Resource": [f"arn:aws:s3:::{b}/*" for b in sorted(read_only)],
-            }
-        )
+        statements.append(allow("ReadObjects", READ_OBJECT_ACTIONS, [f"arn:aws:s3:::{b}/*" for b in sorted(read_only)]))
     if read_write:
-        statements.append(
-            {
-                "Sid": "ReadWriteObjects",
-                "Effect": "Allow",
-                "Action": list(READ_OBJECT_ACTIONS + WRITE_OBJECT_ACTIONS),
-                "Resource": [f"arn:aws:s3:::{b}/*" for b in sorted(read_write)],
-            }
-        )
+        objects = [f"arn:aws:s3:::{b}/*" for b in sorted(read_write)]
+        statements.append(allow("ReadWriteObjects", READ_OBJECT_ACTIONS + WRITE_OBJECT_ACTIONS, objects))
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -1,7 +1,5 @@
-"""superset_config.py, rendered as Python source.
-
-Secrets are read from the environment when Superset imports the file (SUPERSET_SECRET_KEY), so the
-uploaded file holds none; a missing secret stops Superset at start with a message that names it.
+"""superset_config.py, rendered as Python source; it reads SUPERSET_SECRET_KEY from the environment, so the
+uploaded file holds no secret.
 """
 
 from __future__ import annotations
@@ -49,28 +47,12 @@ def trino_sqlalchemy_uri(*, host: str, port: int, catalog: str = "delta", user: 
 
 
 def admin_script() -> str:
-    """Source of the admin bootstrap (lakehouse/superset_admin.py): creates the admin or rotates its password,
-    reading SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD from the environment. The container and the test bed
-    both run this text with Superset's Python."""
+    """Source of lakehouse/superset_admin.py, which the container and the test bed run with Superset's Python."""
     return _ADMIN_SCRIPT.read_text()
 
 
 def gunicorn_args(*, host: str, port: int) -> list[str]:
-    """gunicorn's arguments after the program name, the same in the stack's container and the test bed.
-
-    One worker process with eight threads: a lakehouse's Superset serves a few people's dashboards, whose chart
-    requests wait on Trino, not on Python; each more worker is another ~300 MB copy of the app (FACTS), which
-    the laptop-sized memory limit (components/sizing.SUPERSET_MIB) has no room for."""
-    return [
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        "1",
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "8",
-        "--timeout",
-        "120",
-        "superset.app:create_app()",
-    ]
+    """gunicorn's arguments after the program name. One worker with eight threads: the chart requests wait on
+    Trino, not on Python, and each more worker is another ~300 MB copy of the app (FACTS)."""
+    workers = ["--workers", "1", "--worker-class", "gthread", "--threads", "8", "--timeout", "120"]
+    return ["--bind", f"{host}:{port}", *workers, "superset.app:create_app()"]

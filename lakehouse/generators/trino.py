@@ -19,20 +19,15 @@ SECRET_KEY_ENV = "TRINO_S3_SECRET_KEY"  # noqa: S105  # pragma: allowlist secret
 def query_max_memory(heap: str) -> str:
     """query.max-memory(-per-node) for a heap: half of it, in whole MB (Trino's MB is a MiB).
 
-    Trino refuses to start unless query.max-memory-per-node + memory.heap-headroom-per-node (default 30 % of
-    the heap) <= the heap (io.trino.memory.LocalMemoryManager; the message is "Invalid memory configuration.
-    The sum of max query memory per node ... and heap headroom ... cannot be larger than the available heap
-    memory"). A fixed 512MB therefore needs a heap of at least 512 / 0.7 = 732 MiB (seen on the test bed:
-    -Xmx700m refused); half the heap always leaves the 30 % headroom and 20 % more, and a 1g heap keeps the
-    512MB it always had.
-    """
+    Trino refuses to start unless query.max-memory-per-node + memory.heap-headroom-per-node (30 % of the heap)
+    fit in the heap (a fixed 512MB refused -Xmx700m); half the heap leaves the headroom and 20 % more."""
     return f"{memory_mib(heap) // 2}MB"
 
 
 def config_properties(
     *, http_port: int, query_max_memory: str = "512MB", discovery_host: str = "localhost"
 ) -> dict[str, object]:
-    """A single node that is coordinator and worker at once. `query_max_memory`: see query_max_memory()."""
+    """A single node that is coordinator and worker at once."""
     return {
         "coordinator": "true",
         "node-scheduler.include-coordinator": "true",
@@ -40,10 +35,9 @@ def config_properties(
         "discovery.uri": f"http://{discovery_host}:{http_port}",
         "query.max-memory": query_max_memory,
         "query.max-memory-per-node": query_max_memory,
-        # A finished query's and its tasks' info are kept 15 minutes by default, and the task and query managers
-        # walk all of it every second; a dashboard that refreshes keeps thousands of them on a small heap, which
-        # then sits near full (measured after 1,500 queries: half a core at rest, mostly G1 marking). One minute
-        # keeps the web UI's recent history (the last query.max-history=100 queries stay anyway).
+        # Finished queries' info is kept 15 minutes by default and walked every second: a refreshing dashboard
+        # keeps thousands on a small heap (measured: half a core at rest, mostly G1 marking). The web UI keeps
+        # the last query.max-history=100 queries anyway.
         "query.min-expire-age": "1m",
         "task.info.max-age": "1m",
     }
@@ -52,42 +46,25 @@ def config_properties(
 def jvm_config(*, heap: str) -> str:
     """jvm.config: a capped heap and the flags Trino's own deployment docs require, sized for a laptop.
 
-    The initial heap is small and G1 gives memory back: a periodic collection after an idle minute, and after
-    any collection the heap is shrunk while more than 30 % of it is free (G1's default, 70 %, kept a heap grown
-    by a burst of queries at 465 MB committed for 140 MB used). Trino's load here is a few dashboard queries,
-    and a heap kept at its peak is memory the streaming job does not have. (InitialRAMPercentage=10, the
-    previous setting, meant a 2.4 GB initial heap, i.e. all of -Xmx, on a 24 GB host.) The 32M G1 regions Trino
-    recommends are for heaps of many GB: on a small heap they would leave G1 a few dozen regions, so G1 picks
-    its own size there."""
-    lines = [
-        "-server",
-        f"-Xmx{heap.upper()}",
-        f"-Xms{min(memory_mib(heap), 128)}M",
-        "-XX:+UseG1GC",
-        *(["-XX:G1HeapRegionSize=32M"] if memory_mib(heap) >= 8192 else []),
-        "-XX:G1PeriodicGCInterval=60000",
-        "-XX:MinHeapFreeRatio=10",
-        "-XX:MaxHeapFreeRatio=30",
-        "-XX:+ExplicitGCInvokesConcurrent",
-        "-XX:+ExitOnOutOfMemoryError",
-        "-XX:-OmitStackTraceInFastThrow",
-        "-XX:ReservedCodeCacheSize=150M",
-        "-XX:PerMethodRecompilationCutoff=10000",
-        "-XX:PerBytecodeRecompilationCutoff=10000",
-        "-Djdk.attach.allowAttachSelf=true",
-        "-Djdk.nio.maxCachedBufferSize=2000000",
-        "-Dfile.encoding=UTF-8",
-        "-XX:+EnableDynamicAgentLoading",
-    ]
+    A small initial heap, and G1 gives memory back (a periodic collection after an idle minute; shrunk while
+    more than 30 % is free: the default 70 % kept 465 MB committed for 140 MB used), so a burst of queries does
+    not keep memory the streaming job needs. Trino's 32M G1 regions only from an 8g heap (too few otherwise)."""
+    region = ["-XX:G1HeapRegionSize=32M"] if memory_mib(heap) >= 8192 else []
+    lines = ["-server", f"-Xmx{heap.upper()}", f"-Xms{min(memory_mib(heap), 128)}M", "-XX:+UseG1GC", *region]
+    lines += """
+        -XX:G1PeriodicGCInterval=60000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30
+        -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -XX:-OmitStackTraceInFastThrow
+        -XX:ReservedCodeCacheSize=150M -XX:PerMethodRecompilationCutoff=10000 -XX:PerBytecodeRecompilationCutoff=10000
+        -Djdk.attach.allowAttachSelf=true -Djdk.nio.maxCachedBufferSize=2000000 -Dfile.encoding=UTF-8
+        -XX:+EnableDynamicAgentLoading
+    """.split()
     return "\n".join(lines) + "\n"
 
 
-def node_properties(
-    *, node_id: str, data_dir: str, environment: str = "lakehouse", bind_ip: str | None = None
-) -> dict[str, object]:
-    """`bind_ip` (test bed: 127.0.0.1) is where the HTTP server listens and what the node announces;
-    without it Trino listens on every interface, as it must inside a container."""
-    props: dict[str, object] = {"node.environment": environment, "node.id": node_id, "node.data-dir": data_dir}
+def node_properties(*, node_id: str, data_dir: str, bind_ip: str | None = None) -> dict[str, object]:
+    """`bind_ip` (test bed: 127.0.0.1) is where the HTTP server listens and what the node announces; without it
+    Trino listens on every interface, as it must inside a container."""
+    props: dict[str, object] = {"node.environment": "lakehouse", "node.id": node_id, "node.data-dir": data_dir}
     if bind_ip:
         props["node.bind-ip"] = bind_ip
         props["node.internal-address"] = bind_ip
@@ -95,7 +72,6 @@ def node_properties(
 
 
 def delta_catalog(*, s3: S3Endpoint, metastore_bucket: str) -> dict[str, object]:
-    """catalog/delta.properties."""
     return {
         "connector.name": "delta_lake",
         "hive.metastore": "file",
@@ -123,17 +99,14 @@ def etc_files(
 ) -> dict[str, str]:
     """Every file under etc/, by relative path, rendered. `bind_ip`: see node_properties."""
     header = "Generated by lakehouse/generators/trino.py; do not edit."
+    config = config_properties(
+        http_port=http_port, query_max_memory=query_max_memory(heap), discovery_host=bind_ip or "localhost"
+    )
+    node = node_properties(node_id=node_id, data_dir=data_dir, bind_ip=bind_ip)
     return {
-        "config.properties": render_properties(
-            config_properties(
-                http_port=http_port, query_max_memory=query_max_memory(heap), discovery_host=bind_ip or "localhost"
-            ),
-            header,
-        ),
+        "config.properties": render_properties(config, header),
         "jvm.config": jvm_config(heap=heap),
-        "node.properties": render_properties(
-            node_properties(node_id=node_id, data_dir=data_dir, bind_ip=bind_ip), header
-        ),
+        "node.properties": render_properties(node, header),
         f"catalog/{CATALOG}.properties": render_properties(
             delta_catalog(s3=s3, metastore_bucket=metastore_bucket), header
         ),
@@ -146,12 +119,9 @@ HEALTH_QUERY = "SELECT 1"
 def query_probe_script(port: int, host: str = "127.0.0.1", user: str = "healthcheck") -> str:
     """A bash script that exits 0 once Trino on host:port has run `SELECT 1` and returned its row.
 
-    Trino logs "SERVER STARTED" and answers /v1/info before it can run a query, so the probe runs one through
-    the REST protocol (POST /v1/statement, then GET each nextUri until the data or an error arrives). No JVM:
-    the image's `trino` CLI is an executable jar whose JVM takes a default heap of a quarter of the
-    container's memory limit, inside the limit Trino's own heap is sized for. bash alone (/dev/tcp, builtins:
-    the image's run-trino is a bash script); the test bed runs this very script against its Trino.
-    """
+    Trino answers /v1/info before it can run a query, so the probe runs one through the REST protocol. bash
+    alone (/dev/tcp, builtins), not the image's `trino` CLI, whose JVM would take a quarter of the container's
+    memory limit; the test bed runs this very script against its Trino."""
     return (
         "LC_ALL=C\n"
         f"host={host} port={port} q='{HEALTH_QUERY}'\n"
