@@ -1,8 +1,5 @@
-"""Building blocks every container of the stack shares (not a component: plain helper functions).
-
-One definition each of: the restart policy, the healthcheck timing, how a container joins the network,
-how ports are published on the bind address, and how secret environment values are built so they stay
-Pulumi secrets all the way into the container's definition and the state.
+"""Building blocks every component shares (plain helper functions): one definition each of the container's
+restart policy, healthcheck timing, network, published ports, secret environment values and registered outputs.
 """
 
 from __future__ import annotations
@@ -108,16 +105,6 @@ def http_probe(url: str, *, python: str = "python3", json_field: tuple[str, str]
     return ["CMD", python, "-c", code]
 
 
-def on_network(network_name: pulumi.Input[str], hostname: str) -> list[docker.ContainerNetworksAdvancedArgs]:
-    """Join the stack's network under `hostname`, the name other containers use."""
-    return [docker.ContainerNetworksAdvancedArgs(name=network_name, aliases=[hostname])]
-
-
-def publish(internal: int, external: int, bind_address: str) -> docker.ContainerPortArgs:
-    """Publish container port `internal` on `bind_address:external` of the host (TCP)."""
-    return docker.ContainerPortArgs(internal=internal, external=external, ip=bind_address, protocol="tcp")
-
-
 def client_host(bind_address: str) -> str:
     """The host name a client on this machine uses to reach ports published on `bind_address`.
 
@@ -173,42 +160,43 @@ def docker_name(prefix: str, name: str) -> str:
     return f"{prefix}-{name}" if prefix else name
 
 
-def labels(role: str) -> list[docker.ContainerLabelArgs]:
-    return [
-        docker.ContainerLabelArgs(label=LABEL_PROJECT, value="lakehouse"),
-        docker.ContainerLabelArgs(label=LABEL_ROLE, value=role),
-    ]
-
-
-def upload(path: str, content: str, *, executable: bool = False) -> docker.ContainerUploadArgs:
-    """A generated file written into the container before it starts (never a secret: see generators)."""
-    return docker.ContainerUploadArgs(file=path, content=content, executable=executable)
-
-
 def container(
     resource_name: str,
+    service: ServiceArgs,
     *,
-    prefix: str,
     hostname: str,
-    network_name: pulumi.Input[str],
     role: str,
     memory_mib: int,
     opts: pulumi.ResourceOptions,
+    ports: Mapping[int, int] | None = None,
+    files: Mapping[str, str] | None = None,
     destroy_grace_seconds: int = DESTROY_GRACE_SECONDS,
     wait_timeout: int = DEFAULT_WAIT_TIMEOUT,
     **inputs: object,
 ) -> docker.Container:
     """A service container as every one of the stack is: named in the stack, reachable by `hostname` on its
-    network, restarted, memory-capped, labelled, and waited for until healthy; `inputs` add the rest."""
+    network, restarted, memory-capped, labelled, and waited for until healthy. `ports` (container port -> host
+    port) are published on the bind address (TCP); `files` (path -> text, never a secret: see generators) are
+    written into it before it starts; `inputs` add the rest."""
+    if ports:
+        inputs["ports"] = [
+            docker.ContainerPortArgs(internal=internal, external=external, ip=service.bind_address, protocol="tcp")
+            for internal, external in ports.items()
+        ]
+    if files:
+        inputs["uploads"] = [docker.ContainerUploadArgs(file=p, content=t, executable=False) for p, t in files.items()]
     return docker.Container(
         resource_name,
-        name=docker_name(prefix, hostname),
+        name=docker_name(service.name_prefix, hostname),
         hostname=hostname,
-        networks_advanced=on_network(network_name, hostname),
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=service.network_name, aliases=[hostname])],
         restart=RESTART_POLICY,
         destroy_grace_seconds=destroy_grace_seconds,
         **memory_limit(memory_mib),
-        labels=labels(role),
+        labels=[
+            docker.ContainerLabelArgs(label=LABEL_PROJECT, value="lakehouse"),
+            docker.ContainerLabelArgs(label=LABEL_ROLE, value=role),
+        ],
         wait=True,
         wait_timeout=wait_timeout,
         opts=opts,
@@ -228,3 +216,11 @@ def built_image(
     """An image built from the repository, kept local (never pushed)."""
     build = docker.DockerBuildArgs(context=context, dockerfile=dockerfile, args=dict(args))
     return docker.Image(resource_name, image_name=image_name, build=build, skip_push=True, opts=opts)
+
+
+def outputs(component: pulumi.Resource, **values: pulumi.Input[Any]) -> dict[str, pulumi.Output[Any]]:
+    """Each value as an Output attribute of `component` under its name; the same, for `register_outputs`."""
+    out = {k: v if isinstance(v, pulumi.Output) else pulumi.Output.from_input(v) for k, v in values.items()}
+    for key, value in out.items():
+        setattr(component, key, value)
+    return out

@@ -113,26 +113,13 @@ class KafkaClusterArgs(c.ServiceArgs):
     def server_properties(self) -> dict[str, str]:
         """Rendered server.properties by broker hostname."""
         quorum = self.addresses()
-        rendered: dict[str, str] = {}
-        for me in quorum:
-            if self.mode == "kraft":
-                props = kraft_node_properties(
-                    me,
-                    quorum[: self.controllers],
-                    brokers=self.brokers,
-                    log_dir=LOG_DIR,
-                    partitions=self.partitions,
-                )
-            else:
-                props = zookeeper_broker_properties(
-                    me,
-                    brokers=self.brokers,
-                    zookeeper_connect=f"zookeeper:{self.zookeeper_port}",
-                    log_dir=LOG_DIR,
-                    partitions=self.partitions,
-                )
-            rendered[me.internal_host] = render_properties(props, HEADER)
-        return rendered
+        common = {"brokers": self.brokers, "log_dir": LOG_DIR, "partitions": self.partitions}
+        if self.mode == "kraft":
+            props = [kraft_node_properties(me, quorum[: self.controllers], **common) for me in quorum]
+        else:
+            zk = f"zookeeper:{self.zookeeper_port}"
+            props = [zookeeper_broker_properties(me, zookeeper_connect=zk, **common) for me in quorum]
+        return {me.internal_host: render_properties(p, HEADER) for me, p in zip(quorum, props, strict=True)}
 
     @property
     def layout(self) -> str:
@@ -169,11 +156,7 @@ class KafkaCluster(pulumi.ComponentResource):
         super().__init__("lakehouse:index:KafkaCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-
-        wait_for: list[pulumi.Resource] = []
-        if args.mode == "zookeeper":
-            wait_for.append(self._zookeeper(name, args))
-
+        wait_for = [self._zookeeper(name, args)] if args.mode == "zookeeper" else []
         self.containers: list[docker.Container] = []
         rendered = args.server_properties()
         for me in args.addresses():
@@ -183,40 +166,34 @@ class KafkaCluster(pulumi.ComponentResource):
             self.containers.append(
                 c.container(
                     f"{name}-{me.node_id}",
-                    prefix=args.name_prefix,
+                    args,
                     hostname=host,
-                    network_name=args.network_name,
                     role="kafka-broker",
                     memory_mib=jvm_limit_mib(args.heap),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=wait_for),
+                    ports={me.host_port: me.host_port},
+                    files={SERVER_PROPERTIES: rendered[host]},
                     destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
                     image=image.image_id,
                     command=broker_command(args.mode, args.cluster_id),
                     envs=c.env_list({"KAFKA_HEAP_OPTS": heap_opts(args.heap)}),
-                    uploads=[c.upload(SERVER_PROPERTIES, rendered[host])],
                     volumes=data,
-                    ports=[c.publish(me.host_port, me.host_port, args.bind_address)],
                     healthcheck=broker_healthcheck(args.internal_port),
                 )
             )
 
         host = c.client_host(args.bind_address)
-        self.bootstrap_servers = pulumi.Output.from_input(",".join(f"{host}:{a.host_port}" for a in args.addresses()))
-        self.internal_bootstrap_servers = pulumi.Output.from_input(
-            ",".join(a.internal_address for a in args.addresses())
-        )
         self.topic_resource = self._topic(name, args)
-        self.topic = self.topic_resource.name
         self.register_outputs(
-            {
-                "bootstrap_servers": self.bootstrap_servers,
-                "internal_bootstrap_servers": self.internal_bootstrap_servers,
-                "topic": self.topic,
-            }
+            c.outputs(
+                self,
+                bootstrap_servers=",".join(f"{host}:{a.host_port}" for a in args.addresses()),
+                internal_bootstrap_servers=",".join(a.internal_address for a in args.addresses()),
+                topic=self.topic_resource.name,
+            )
         )
 
     def _topic(self, name: str, args: KafkaClusterArgs) -> KafkaTopic:
-        """The events topic, created from the host once every broker is healthy."""
         spec = topic_spec(name=args.topic, partitions=args.partitions, brokers=args.brokers)
         connect = c.connect_address(args.bind_address)
         return KafkaTopic(
@@ -243,26 +220,22 @@ class KafkaCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-zookeeper-image", name=args.zookeeper_image, keep_locally=True, opts=child)
         data = c.volume(f"{name}-zookeeper-data", args.name_prefix, "zookeeper-data", ZOOKEEPER_DATA, child)
-        zoo_cfg = render_properties(
-            zookeeper_properties(data_dir=ZOOKEEPER_DATA, client_port=args.zookeeper_port), HEADER
-        )
-        self.zookeeper = c.container(
+        zoo_cfg = zookeeper_properties(data_dir=ZOOKEEPER_DATA, client_port=args.zookeeper_port)
+        return c.container(
             f"{name}-zookeeper",
-            prefix=args.name_prefix,
+            args,
             hostname="zookeeper",
-            network_name=args.network_name,
             role="zookeeper",
             memory_mib=jvm_limit_mib(args.heap, 256),
             opts=child,
+            files={ZOOKEEPER_CONFIG: render_properties(zoo_cfg, HEADER)},
             destroy_grace_seconds=KAFKA_DESTROY_GRACE_SECONDS,
             image=image.image_id,
             command=["zkServer.sh", "start-foreground"],
             # zkEnv.sh turns ZK_SERVER_HEAP (MiB) into the server's -Xmx.
             envs=c.env_list({"ZK_SERVER_HEAP": str(memory_mib(args.heap))}),
-            uploads=[c.upload(ZOOKEEPER_CONFIG, zoo_cfg)],
             volumes=data,
             healthcheck=c.healthcheck(
                 ["CMD", "bash", "-c", zookeeper_probe_script(args.zookeeper_port)], interval=15, start_period=30
             ),
         )
-        return self.zookeeper

@@ -97,12 +97,13 @@ class Orion(pulumi.ComponentResource):
         )
         self.server = c.container(
             f"{name}-server",
-            prefix=args.name_prefix,
+            args,
             hostname=HOSTNAME,
-            network_name=args.network_name,
             role="orion",
             memory_mib=memory,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            ports={PORT: args.host_port},
+            files={f"{CONF_DIR}/spark-defaults.conf": args.spark_defaults},
             destroy_grace_seconds=STOP_TIMEOUT_SECONDS,
             image=args.image_ref,
             command=[PYTHON, "-m", "orion"],
@@ -116,10 +117,7 @@ class Orion(pulumi.ComponentResource):
                 orion_env(args),
                 {"ORION_TOKEN": args.token, **aws_env(args.s3_access_key, args.s3_secret_key)},
             ),
-            uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
             volumes=data,
-            ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{PORT}/health", python=PYTHON)),
         )
-        self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
-        self.register_outputs({"url": self.url})
+        self.register_outputs(c.outputs(self, url=f"http://{HOSTNAME}:{PORT}"))

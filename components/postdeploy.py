@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components import containers as c
 from components.providers.delta_tables import DeltaTables
 from components.providers.streaming_job import StreamingJob
 from components.providers.superset_dashboards import SupersetDashboards
@@ -100,15 +101,13 @@ class PostDeploy(pulumi.ComponentResource):
                 parent=self, depends_on=[*args.superset_ready, *args.trino_ready, self.delta_tables]
             ),
         )
-        self.streaming_job_id = self.streaming_job.job_id
         # Known from the settings, but an output of the registration: it exists once the tables are registered.
         names = postdeploy.trino_table_names(s)
-        self.trino_tables = self.delta_tables.id.apply(lambda _: names)
-        self.superset_dashboard_urls = self.dashboards.dashboard_urls
         self.register_outputs(
-            {
-                "streaming_job_id": self.streaming_job_id,
-                "trino_tables": self.trino_tables,
-                "superset_dashboard_urls": self.superset_dashboard_urls,
-            }
+            c.outputs(
+                self,
+                streaming_job_id=self.streaming_job.job_id,
+                trino_tables=self.delta_tables.id.apply(lambda _: names),
+                superset_dashboard_urls=self.dashboards.dashboard_urls,
+            )
         )

@@ -125,30 +125,27 @@ class Spark(pulumi.ComponentResource):
         self.image_ref = self.image.repo_digest
         self.master = self._master(name, args)
         self.workers = [self._worker(name, args, n) for n in range(1, args.workers + 1)]
-        self.master_url = pulumi.Output.from_input(master_url())
-        self.master_ui_url = pulumi.Output.from_input(master_ui_url())
         self.register_outputs(
-            {"image_ref": self.image_ref, "master_url": self.master_url, "master_ui_url": self.master_ui_url}
+            c.outputs(self, image_ref=self.image_ref, master_url=master_url(), master_ui_url=master_ui_url())
         )
 
     def _master(self, name: str, args: SparkArgs) -> docker.Container:
-        rpc = [c.publish(MASTER_PORT, args.master_port, args.bind_address)] if args.publish_master_rpc else []
+        rpc = {MASTER_PORT: args.master_port} if args.publish_master_rpc else {}
         probe = c.http_probe(f"http://localhost:{MASTER_UI_PORT}/json/", python=PYTHON, json_field=("status", "ALIVE"))
         return c.container(
             f"{name}-master",
-            prefix=args.name_prefix,
+            args,
             hostname=MASTER_HOST,
-            network_name=args.network_name,
             role="spark-master",
             memory_mib=jvm_limit_mib(args.daemon_memory),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            ports={MASTER_UI_PORT: args.master_ui_port, **rpc},
+            files={f"{CONF_DIR}/spark-defaults.conf": args.spark_defaults},
             image=self.image_ref,
             command=spark_class(
                 "org.apache.spark.deploy.master.Master", host=MASTER_HOST, port=MASTER_PORT, webui_port=MASTER_UI_PORT
             ),
             envs=c.env_list(spark_env(daemon_memory=args.daemon_memory, hostname=MASTER_HOST)),
-            uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
-            ports=[c.publish(MASTER_UI_PORT, args.master_ui_port, args.bind_address), *rpc],
             healthcheck=c.healthcheck(probe),
         )
 
@@ -157,12 +154,12 @@ class Spark(pulumi.ComponentResource):
         host = f"spark-worker-{n}"
         return c.container(
             f"{name}-worker-{n}",
-            prefix=args.name_prefix,
+            args,
             hostname=host,
-            network_name=args.network_name,
             role="spark-worker",
             memory_mib=spark_worker_limit_mib(daemon_memory=args.daemon_memory, worker_memory=args.worker_memory),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.master, *args.wait_for]),
+            files={f"{CONF_DIR}/spark-defaults.conf": args.spark_defaults},
             image=self.image_ref,
             command=[
                 *spark_class(
@@ -179,6 +176,5 @@ class Spark(pulumi.ComponentResource):
                 {**spark_env(daemon_memory=args.daemon_memory, hostname=host), "AWS_REGION": args.s3_region},
                 aws_env(args.s3_access_key, args.s3_secret_key),
             ),
-            uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
             healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{WORKER_UI_PORT}/json/", python=PYTHON)),
         )

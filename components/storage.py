@@ -124,19 +124,15 @@ class Storage(pulumi.ComponentResource):
         trino = trino_policy(lake_bucket=args.lake_bucket, metastore_bucket=args.metastore_bucket)
         self.trino_user = self._identity(name, "trino", args.trino_access_key, args.trino_secret_key, trino, identity)
         self.s3_endpoint = args.s3_endpoint
-        self.s3_endpoint_url = pulumi.Output.from_input(args.s3_endpoint.url)
-        self.spark_access_key = self.spark_user.name
-        self.spark_secret_key = pulumi.Output.secret(args.spark_secret_key)
-        self.trino_access_key = self.trino_user.name
-        self.trino_secret_key = pulumi.Output.secret(args.trino_secret_key)
         self.register_outputs(
-            {
-                "s3_endpoint_url": self.s3_endpoint_url,
-                "spark_access_key": self.spark_access_key,
-                "spark_secret_key": self.spark_secret_key,
-                "trino_access_key": self.trino_access_key,
-                "trino_secret_key": self.trino_secret_key,
-            }
+            c.outputs(
+                self,
+                s3_endpoint_url=args.s3_endpoint.url,
+                spark_access_key=self.spark_user.name,
+                spark_secret_key=pulumi.Output.secret(args.spark_secret_key),
+                trino_access_key=self.trino_user.name,
+                trino_secret_key=pulumi.Output.secret(args.trino_secret_key),
+            )
         )
 
     def _server(self, name: str, args: StorageArgs) -> docker.Container:
@@ -145,12 +141,12 @@ class Storage(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         return c.container(
             f"{name}-server",
-            prefix=args.name_prefix,
+            args,
             hostname=HOSTNAME,
-            network_name=args.network_name,
             role="s3",
             memory_mib=MINIO_MIB,
             opts=child,
+            ports={API_PORT: args.api_port, CONSOLE_PORT: args.console_port},
             image=image.image_id,
             # The image's entrypoint puts its server binary (`silo`, formerly `minio`) in front of these arguments.
             command=["server", DATA_DIR, "--address", f":{API_PORT}", "--console-address", f":{CONSOLE_PORT}"],
@@ -159,10 +155,6 @@ class Storage(pulumi.ComponentResource):
                 {"MINIO_ROOT_PASSWORD": args.root_password},
             ),
             volumes=data,
-            ports=[
-                c.publish(API_PORT, args.api_port, args.bind_address),
-                c.publish(CONSOLE_PORT, args.console_port, args.bind_address),
-            ],
             healthcheck=c.healthcheck(["CMD-SHELL", HEALTH_PROBE], interval=10, start_period=20),
         )
 

@@ -106,12 +106,13 @@ class Superset(pulumi.ComponentResource):
         home = c.volume(f"{name}-home", args.name_prefix, "superset-home", HOME, child)
         self.server = c.container(
             f"{name}-server",
-            prefix=args.name_prefix,
+            args,
             hostname=HOSTNAME,
-            network_name=args.network_name,
             role="superset",
             memory_mib=SUPERSET_MIB,
             opts=child,
+            ports={PORT: args.host_port},
+            files={CONFIG_PATH: args.config_file(), ADMIN_SCRIPT_PATH: admin_script()},
             wait_timeout=420,
             image=self.image.repo_digest,
             command=bootstrap_command(),
@@ -123,13 +124,10 @@ class Superset(pulumi.ComponentResource):
                 },
                 {SECRET_KEY_ENV: args.secret_key, ADMIN_PASSWORD_ENV: args.admin_password},
             ),
-            uploads=[c.upload(CONFIG_PATH, args.config_file()), c.upload(ADMIN_SCRIPT_PATH, admin_script())],
             volumes=home,
-            ports=[c.publish(PORT, args.host_port, args.bind_address)],
             # The image's virtualenv python is first on PATH.
             healthcheck=c.healthcheck(
                 c.http_probe(f"http://localhost:{PORT}/health", python="python"), start_period=120
             ),
         )
-        self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
-        self.register_outputs({"url": self.url})
+        self.register_outputs(c.outputs(self, url=f"http://{HOSTNAME}:{PORT}"))

@@ -74,18 +74,16 @@ class Trino(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         self.server = c.container(
             f"{name}-server",
-            prefix=args.name_prefix,
+            args,
             hostname=HOSTNAME,
-            network_name=args.network_name,
             role="trino",
             memory_mib=jvm_limit_mib(args.heap, TRINO_OVERHEAD_MIB),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            ports={PORT: args.host_port},
+            files=args.files(),
             wait_timeout=300,
             image=image.image_id,
             envs=c.env_list({}, {ACCESS_KEY_ENV: args.s3_access_key, SECRET_KEY_ENV: args.s3_secret_key}),
-            uploads=[c.upload(path, text) for path, text in args.files().items()],
-            ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(health_probe(), interval=30, timeout=30, start_period=120),
         )
-        self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
-        self.register_outputs({"url": self.url})
+        self.register_outputs(c.outputs(self, url=f"http://{HOSTNAME}:{PORT}"))
