@@ -1,16 +1,11 @@
 """The objects in the stack's buckets, as a Pulumi resource (a dynamic provider) whose delete empties them.
 
 Why: the MinIO plugin can die while force-destroying a bucket that holds objects (lakehouse/clients/bucket_contents.py
-says
-how), so `make down` failed one time in two. With this resource, `pulumi destroy` empties the buckets first,
-with plain S3 calls, and the plugin then deletes empty buckets. The stack declares it after the buckets and
-before everything that writes to them (the Spark containers, Orion, Trino), so on destroy it runs after the
-writers are gone and before the buckets go:
-- create: checks that each bucket answers; records the buckets;
+says how). The stack declares this after the buckets and before everything that writes to them, so on destroy it
+empties them (plain S3 calls) after the writers are gone and before the buckets go:
+- create: checks that each bucket answers; read: the number of objects in each bucket;
 - delete: empties each bucket (objects, versions, unfinished multipart uploads) until a listing finds none;
-- read (`pulumi refresh`): the number of objects in each bucket;
-- update: a bucket no longer listed (renamed in the config; the same `up` deletes it) is emptied first;
-  other changes only update the state.
+- update: a bucket no longer listed (the same `up` deletes it) is emptied first.
 The S3 secret key arrives as a secret input and is never kept by the provider object.
 """
 

@@ -1,10 +1,8 @@
 """What every dynamic provider of the stack does the same way: undo what the Pulumi engine does to property
 values, hash the code a provider runs, and name the inputs that changed.
 
-The engine carries every number as a float64 (a protobuf Struct): a dynamic provider receives the `3` its
-program declared as `3.0`, in `check`, `diff`, `create`, `update`, `read` and `delete` alike, and gets the
-stored state back the same way. Pulumi's mocks keep ints, so only the real engine shows it. Every provider
-passes its properties through `with_ints` on entry, naming its integer properties once.
+The engine carries every number as a float64: a provider receives (and gets its state back with) the `3` its
+program declared as `3.0`, in every call; Pulumi's mocks keep ints. Hence `with_ints` on entry.
 """
 
 from __future__ import annotations
@@ -19,12 +17,9 @@ from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ResourceProvid
 
 
 def is_unknown(value: Any) -> bool:
-    """Whether `value` is, or holds, Pulumi's "not known yet" placeholder.
-
-    During a `preview` the engine sends an input computed from a resource that does not exist yet (a generated
-    password, a container's id) as unknown. The dynamic-provider host hands it to `check` and `diff` as a
-    `pulumi.output.Unknown` object (the engine's wire value is the `rpc.UNKNOWN` string, which older hosts and
-    the mocks pass on as it is); inside a list, a map or a secret envelope it is unknown all the same."""
+    """Whether `value` is, or holds (in a list, map or secret), Pulumi's "not known yet" placeholder: what a
+    `preview` sends for an input computed from a resource not created yet, as a `pulumi.output.Unknown` object
+    (or the wire string `rpc.UNKNOWN`, as older hosts and the mocks pass it on)."""
     from pulumi.output import Unknown
     from pulumi.runtime.rpc import UNKNOWN, is_rpc_secret, unwrap_rpc_secret
 
@@ -40,31 +35,24 @@ def is_unknown(value: Any) -> bool:
 
 
 def known_failures(props: Mapping[str, Any], failures: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """`failures` without those of properties whose value is not known yet: they are checked again, known, at
-    `up` (see `is_unknown`). Mocks never send an unknown, so only the real engine shows it."""
+    """`failures` without those of properties not known yet: they are checked again, known, at `up`."""
     return [(prop, reason) for prop, reason in failures if not is_unknown(props.get(prop))]
 
 
 def integral(value: Any) -> Any:
     """`3.0` -> `3`; anything else (3.5, "3", None, True) unchanged, so validation still sees it."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def with_ints(props: Mapping[str, Any] | None, names: Iterable[str]) -> dict[str, Any]:
     """A copy of `props` with each property in `names` turned back into an int where the engine made it a float."""
     out = dict(props or {})
-    for name in names:
-        if name in out:
-            out[name] = integral(out[name])
-    return out
+    return out | {name: integral(out[name]) for name in names if name in out}
 
 
 def code_hash(*sources: ModuleType | Path) -> str:
-    """SHA-256 of the files a provider runs (its module and the lakehouse modules it calls, given as modules or
-    paths; this module always counts too). Providers carry it as the input `provider_hash`: without it the
-    engine would keep running the code pickled into the state after the code was edited."""
+    """SHA-256 of the files (modules or paths; this one always counts) a provider runs: its input `provider_hash`,
+    without which the engine would keep running the code pickled into the state after the code was edited."""
     digest = hashlib.sha256()
     for source in (*sources, Path(__file__)):
         path = Path(source.__file__ or "") if isinstance(source, ModuleType) else source
@@ -78,8 +66,8 @@ def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any], props: Iter
 
 
 class Provider(ResourceProvider):
-    """What every dynamic provider of the stack does the same way: integers back from the engine's floats on
-    entry (`INT_PROPS`), `check` through `failures` (values not known yet pass), `diff` through `changes`."""
+    """Integers back from the engine's floats on entry (`INT_PROPS`), `check` through `failures` (values not known
+    yet pass), `diff` through `changes`."""
 
     # It captures nothing (credentials arrive as secret inputs), so its pickled form need not be a secret.
     serialize_as_secret_always = False

@@ -1,24 +1,17 @@
-"""A Kafka topic as a Pulumi resource: a dynamic provider using kafka-python's admin client from the host.
+"""A Kafka topic as a Pulumi resource: a dynamic provider using kafka-python's admin client from the host, through
+the brokers' HOST listeners (`localhost:<port>`), as a producer on the host does.
 
-The provider runs where `pulumi up` runs and reaches the brokers through their HOST listeners
-(`localhost:<port>`), the same way a producer on the host does.
+- create: a topic of that name that exists already is taken back when it lives on the stack's own KRaft cluster
+  (`owner_cluster_id`: kept volumes after a lost state), adopted when the user said so (`adopt_existing`),
+  refused otherwise; then its partitions are raised and its configs set. update: the same (Kafka cannot remove
+  partitions: `check` refuses a decrease).
+- A new name or replication factor replaces the topic, the old one deleted first (the name is the identity); an
+  adopted topic is never deleted, so its replication factor cannot be changed through the stack.
+- delete: only a topic the stack created, and only if it is still the same one (its topic id).
+- read (`pulumi refresh`): the live topic, which also becomes the inputs of the next diff: drift shows up.
 
-- create: creates the topic. A topic of that name that exists already is taken back as the stack's own when
-  it lives on the cluster the stack formatted itself (`owner_cluster_id`, the stack's KRaft cluster id: its
-  kept volumes after a lost state), adopted when the user said so (`adopt_existing`, config
-  `lakehouse:kafkaTopicAdoptExisting`), refused otherwise. Then its partitions are raised and its configs set;
-- update: adds partitions (Kafka cannot remove any: `check` refuses a decrease) and sets configs;
-- a new name or replication factor replaces the topic: the old one is deleted first (the name is the
-  identity) and the provider waits until no broker knows it before creating the new one; an adopted topic
-  is never deleted, so its replication factor cannot be changed through the stack (`diff` says so);
-- delete: deletes the topic the stack created (an adopted one stays on Kafka), and only if it is still the
-  same topic (its topic id): one re-created by someone else under that name is not the stack's;
-- read (`pulumi refresh`): describes the live topic; it also becomes the inputs for the next diff, so drift
-  made outside the stack shows up in the next preview (configs set back, partitions that cannot shrink refused).
-
-What it does to Kafka lives in `lakehouse.clients.kafka_topic`, which the test bed also uses to create the
-events topic, so the real-service tests run the very code the provider runs; kafka-python is imported only
-inside those functions (the provider is pickled into the state).
+What it does to Kafka lives in `lakehouse.clients.kafka_topic`, which the test bed uses too; kafka-python is
+imported only inside those functions (the provider is pickled into the state).
 """
 
 from __future__ import annotations
@@ -36,10 +29,8 @@ from contract.names import TOPIC_RULE, is_topic_name
 from lakehouse.clients import kafka_topic
 from lakehouse.clients.kafka_topic import create_topic, delete_topic, describe_topic, update_topic
 
-# Every numeric input: the engine sends them as floats (3 arrives as 3.0).
 INT_PROPS = ("partitions", "replication_factor", "timeout_seconds")
-# The inputs a diff compares; outputs the provider adds (`adopted`, `created`, `topic_id`) are not compared, or
-# every `up` would see a change, and neither are the inputs that matter only at create (ADOPTION_PROPS).
+# What a diff compares: not the outputs (OUTPUT_PROPS), nor the inputs that matter only at create (ADOPTION_PROPS).
 INPUT_PROPS = (
     "bootstrap_servers",
     "name",
@@ -49,10 +40,8 @@ INPUT_PROPS = (
     "timeout_seconds",
     "provider_hash",
 )
-# Properties whose change needs a new topic (a topic's replication factor cannot be edited in place here).
-# A change of the others is an in-place update (bootstrap_servers and provider_hash change nothing in Kafka).
+# A topic's replication factor cannot be edited in place here; a change of the others is an in-place update.
 REPLACE_PROPS = ("name", "replication_factor")
-# What create does with a topic that exists already (see the module docstring).
 ADOPTION_PROPS = ("adopt_existing", "owner_cluster_id")
 OUTPUT_PROPS = ("adopted", "created", "topic_id")
 
@@ -108,11 +97,8 @@ def _is_host_port(text: str) -> bool:
 
 
 def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
-    """(changed, properties forcing a replacement) between the stored and the new inputs.
-
-    Raises ValueError for a replacement the provider would not carry out: an adopted topic (not created by
-    the stack) is never deleted, so it cannot be replaced under the same name.
-    """
+    """(changed, properties forcing a replacement); ValueError for the replacement of an adopted topic, which the
+    stack never deletes."""
     olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
     changed = [k for k in INPUT_PROPS if olds.get(k) != news.get(k)]
     replaces = [k for k in REPLACE_PROPS if k in changed]

@@ -1,20 +1,15 @@
 """The streaming job running under Spark Orion, as a Pulumi resource (a dynamic provider).
 
-Runs where `pulumi up` runs and reaches Orion (and the Spark master's web UI) through their published
-ports, with `lakehouse.clients.streaming_job`:
-- create: submits the job supervised, or adopts a job Orion already runs with the same code hash, arguments,
-  conf and supervision; returns once the job really streams (its application RUNNING and a live query that
-  made progress), and fails fast with the driver's own error line when its driver dies while starting;
-- diff asks Orion for the job's state (not only the stored one): a job that died since the last `up` is a
-  change, and `up` starts it again without a `refresh` first;
-- update: a new code hash, arguments, conf or supervision restarts it (stop, wait until the master no longer
-  lists the application, submit; the checkpoint carries on exactly where the old run stopped); a job that
-  is not running any more is started again; other inputs only update the state;
-- a new job name replaces the resource;
-- delete: stops it, returns once the master no longer lists the application, and deletes the Orion job;
+Runs where `pulumi up` runs and reaches Orion (and the Spark master's web UI) through their published ports,
+with `lakehouse.clients.streaming_job`:
+- create: submits the job supervised, or adopts the job Orion already runs with the same spec; returns once it
+  really streams, or fails fast with the driver's own error line;
+- diff asks Orion for the job's state: a job that died since the last `up` is a change, started again;
+- update: a new code hash, arguments, conf or supervision (or a job that stopped) restarts it; the checkpoint
+  carries on where the old run stopped; a new job name replaces the resource;
+- delete: stops it, waits until the master no longer lists the application, and deletes the Orion job;
 - read (`pulumi refresh`): the job's state and application as Orion reports them.
-Orion's token arrives as a secret input and is never kept by the provider object; the engine keeps the
-output of the same name secret too.
+Orion's token arrives as a secret input and is never kept by the provider object.
 """
 
 from __future__ import annotations
@@ -29,22 +24,10 @@ from components.providers.inputs import Provider, changed_inputs, code_hash, wit
 from lakehouse.clients import streaming_job
 from lakehouse.clients.streaming_job import FINISHED_STATES, JobSpec, OrionClient, OrionError
 
-INPUT_PROPS = (
-    "orion_url",
-    "orion_token",
-    "spark_master_ui",
-    "job",
-    "args",
-    "conf",
-    "supervise",
-    "code_hash",
-    "start_timeout_seconds",
-    "stop_timeout_seconds",
-    "provider_hash",
-)
 INT_PROPS = ("start_timeout_seconds", "stop_timeout_seconds")
 REPLACE_PROPS = ("job",)
 RESTART_PROPS = ("args", "conf", "supervise", "code_hash")
+INPUT_PROPS = ("orion_url", "orion_token", "spark_master_ui", "job", *RESTART_PROPS, *INT_PROPS, "provider_hash")
 
 
 def provider_hash() -> str:
@@ -147,8 +130,9 @@ class StreamingJobProvider(Provider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = with_ints(props, INT_PROPS)
         client = OrionClient(props["orion_url"], props["orion_token"])
-        timeout = props["start_timeout_seconds"]
-        job, adopted = streaming_job.ensure_running(client, spec_of(props), start_timeout=timeout)
+        job, adopted = streaming_job.ensure_running(
+            client, spec_of(props), start_timeout=props["start_timeout_seconds"]
+        )
         return CreateResult(str(job["id"]), _outputs(props, job, adopted))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -159,9 +143,7 @@ class StreamingJobProvider(Provider):
         now = "gone" if job is None else str(job.get("state"))
         if not needs_restart(olds, news, now) and job is not None:
             return UpdateResult(_outputs(news, job, bool(olds.get("adopted"))))
-        streaming_job.stop_and_forget(
-            client, current, master_ui=news["spark_master_ui"], stop_timeout=news["stop_timeout_seconds"]
-        )
+        _stop(client, current, news)
         job, adopted = streaming_job.ensure_running(client, spec_of(news), start_timeout=news["start_timeout_seconds"])
         # The resource keeps its id (Pulumi ids are fixed by create); `job_id` is the job Orion runs now.
         return UpdateResult(_outputs(news, job, adopted))
@@ -176,13 +158,14 @@ class StreamingJobProvider(Provider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         props = with_ints(props, INT_PROPS)
-        client = OrionClient(props["orion_url"], props["orion_token"])
-        streaming_job.stop_and_forget(
-            client,
-            int(props.get("job_id") or id_),
-            master_ui=props["spark_master_ui"],
-            stop_timeout=props["stop_timeout_seconds"],
-        )
+        _stop(OrionClient(props["orion_url"], props["orion_token"]), int(props.get("job_id") or id_), props)
+
+
+def _stop(client: OrionClient, job_id: int, props: dict[str, Any]) -> None:
+    """Stop the job, wait until the master no longer lists its application, and delete it from Orion."""
+    streaming_job.stop_and_forget(
+        client, job_id, master_ui=props["spark_master_ui"], stop_timeout=props["stop_timeout_seconds"]
+    )
 
 
 class StreamingJob(pulumi.dynamic.Resource, module="lakehouse", name="StreamingJob"):
