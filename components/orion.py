@@ -1,9 +1,7 @@
 """Orion: the Spark Orion job service (FastAPI) in the Spark image, submitting to the master in client mode.
 
-It runs `python -m orion` (the image's Python 3.11 virtualenv) with the environment contract the test bed
-also follows (ORION_*), plus the streaming job's LAKEHOUSE_* settings and the Spark identity's AWS_* keys,
-which it hands to the jobs it starts. Its drivers run inside this container, so its hostname is what
-executors call back to.
+It runs `python -m orion` with the ORION_* environment the test bed also follows, plus the LAKEHOUSE_* settings
+and AWS_* keys it hands to the jobs. Its drivers run inside this container: executors call back to its hostname.
 """
 
 from __future__ import annotations
@@ -59,7 +57,7 @@ class OrionArgs(c.ServiceArgs):
 
 
 def orion_env(args: OrionArgs) -> dict[str, str]:
-    """The plain part of Orion's environment (the contract in the team brief)."""
+    """The plain part of Orion's environment."""
     return {
         "ORION_SPARK_MASTER_URL": master_url(),
         "ORION_SPARK_MASTER_UI": master_ui_url(),
@@ -80,8 +78,8 @@ def orion_env(args: OrionArgs) -> dict[str, str]:
 
 
 class Orion(pulumi.ComponentResource):
-    """Children: `<name>-data` (volume: job registry, logs, uploads survive re-creation) and `<name>-server`
-    (container `spark-orion`, created once the Spark master is healthy; healthy when GET /health answers)."""
+    """Children: `<name>-data` (volume: job registry, logs, uploads) and `<name>-server` (container `spark-orion`,
+    created once the Spark master is healthy; healthy when GET /health answers)."""
 
     url: pulumi.Output[str]
 
@@ -109,9 +107,7 @@ class Orion(pulumi.ComponentResource):
             command=[PYTHON, "-m", "orion"],
             # Orion is PID 1 otherwise, and spark-submit's orphaned grandchildren would never be reaped.
             init=True,
-            # `docker stop` (stop_timeout) and a `destroy` or replacement (destroy_grace_seconds: the provider's
-            # delete stops with that, and kills at once without it) must leave Orion time for the drivers' bounded
-            # stop (ORION_STOP_TIMEOUT_SECONDS, 120 s) before Docker's SIGKILL; Docker's default is 10 s.
+            # `docker stop` and a `destroy` (destroy_grace_seconds) leave time for the drivers' bounded stop (120 s).
             stop_timeout=STOP_TIMEOUT_SECONDS,
             envs=c.env_list(
                 orion_env(args),

@@ -1,9 +1,7 @@
-"""Spark: the lakehouse's Spark image (built by the stack), a standalone master and N workers.
+"""Spark: the lakehouse's Spark image (built by the stack: images/spark/Dockerfile), a standalone master and N workers.
 
-The image (images/spark/Dockerfile) is the official Spark image of versions.toml plus Python packages,
-the extra jars resolved from images/spark/jars/pom.xml, and the project's jobs/, producer/ and orion/.
-The same image runs the master, the workers and Spark Orion; the same generated spark-defaults.conf is
-uploaded into all of them. S3 credentials reach Spark only through the environment (AWS_* variables).
+The same image runs the master, the workers and Spark Orion; the same generated spark-defaults.conf is uploaded
+into all of them. S3 credentials reach Spark only through the environment (AWS_* variables).
 """
 
 from __future__ import annotations
@@ -29,8 +27,7 @@ MASTER_UI_PORT = 8080
 WORKER_UI_PORT = 8081
 DOCKERFILE = "images/spark/Dockerfile"
 IMAGE_NAME = "lakehouse/spark"
-# The image's Python for Orion, the producer and the jobs (versions.toml [spark] image_python, installed by
-# a pinned uv: the Spark base ships Ubuntu's 3.10, the services use 3.11), in a virtualenv first on PATH.
+# The image's Python 3.11 (versions.toml [spark] image_python; the Spark base ships 3.10) for Orion and the jobs.
 PYTHON = "/opt/lakehouse/venv/bin/python3"
 
 
@@ -117,10 +114,7 @@ class Spark(pulumi.ComponentResource):
     def __init__(self, name: str, args: SparkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Spark", name, None, opts)
         tag = args.image_tag or args.build_args.get("SPARK_VERSION", "local")
-        self.image = c.built_image(
-            f"{name}-image", f"{IMAGE_NAME}:{tag}", context=args.context, dockerfile=args.dockerfile,
-            args=args.build_args, opts=pulumi.ResourceOptions(parent=self),
-        )  # fmt: skip
+        self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", args, self)
         # The image id (sha256:...) changes with every rebuild, so containers are replaced only then.
         self.image_ref = self.image.repo_digest
         self.master = self._master(name, args)

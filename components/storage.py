@@ -22,8 +22,7 @@ HOSTNAME = "minio"
 API_PORT = 9000
 CONSOLE_PORT = 9001
 DATA_DIR = "/data"
-# Ready = the server answers its readiness endpoint (no credentials needed). The image (Pigsty's MinIO fork,
-# now "silo") ships curl; `mc ready local` is MinIO's own probe, kept as a fallback for builds without curl.
+# The readiness endpoint needs no credentials; `mc ready local` is the fallback for a build without curl.
 HEALTH_PROBE = (
     f"curl -fsS http://localhost:{API_PORT}/minio/health/ready > /dev/null || mc ready local > /dev/null 2>&1"
 )
@@ -73,10 +72,9 @@ class StorageArgs(c.ServiceArgs):
 
 
 class Storage(pulumi.ComponentResource):
-    """Children: `<name>-data`, `<name>-image`, `<name>-server`; `<name>-provider` (pulumi-minio, root
-    credentials), `<name>-bucket-<lake|checkpoints|metastore>`, a user, policy and attachment per identity
-    (`<name>-spark-*`, `<name>-trino-*`), all created once the server is healthy (no first call races its start);
-    `<name>-bucket-contents`, which whatever writes to the buckets depends on (see `contents`)."""
+    """Children: `<name>-data`, `<name>-image`, `<name>-server`; once it is healthy, `<name>-provider` (pulumi-minio,
+    root credentials), `<name>-bucket-<lake|checkpoints|metastore>`, a user, policy and attachment per identity
+    (`<name>-spark-*`, `<name>-trino-*`); `<name>-bucket-contents`, which whatever writes to the buckets depends on."""
 
     s3_endpoint_url: pulumi.Output[str]
     spark_access_key: pulumi.Output[str]
@@ -105,9 +103,7 @@ class Storage(pulumi.ComponentResource):
             for role, bucket in roles.items()
         }
         bucket_deps = list(self.buckets.values())
-        # What `pulumi destroy` empties before the buckets go (the MinIO plugin's own force_destroy can die on a
-        # bucket holding objects). Everything that writes to the buckets depends on it (see `contents`), so on
-        # destroy the writers are gone first; it depends on the server and the buckets, which go after it.
+        # Emptied by `pulumi destroy` after the writers (which depend on it) and before the buckets go.
         self.contents = BucketContents(
             f"{name}-bucket-contents",
             endpoint=f"http://{c.connect_address(args.bind_address)}:{args.api_port}",
@@ -168,13 +164,8 @@ class Storage(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
     ) -> minio.IamUser:
         """A user whose name is its access key, its own policy, and the attachment between them."""
-        user = minio.IamUser(
-            f"{name}-{role}-user",
-            name=access_key,
-            secret=pulumi.Output.secret(secret_key),
-            force_destroy=True,
-            opts=opts,
-        )
+        secret = pulumi.Output.secret(secret_key)
+        user = minio.IamUser(f"{name}-{role}-user", name=access_key, secret=secret, force_destroy=True, opts=opts)
         policy_json = render_policy(policy)
         policy_res = minio.IamPolicy(f"{name}-{role}-policy", name=f"lakehouse-{role}", policy=policy_json, opts=opts)
         self.attachments.append(

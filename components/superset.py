@@ -1,10 +1,7 @@
-"""Superset: the official apache/superset image plus the Trino driver, bootstrapped on first start.
+"""Superset: the official apache/superset image plus the Trino driver, bootstrapped on every start.
 
-superset_config.py is generated (`lakehouse.generators.superset`) and holds no secret: SECRET_KEY comes
-from SUPERSET_SECRET_KEY in the environment, a Pulumi secret. The SQLite metadata database lives on a
-named volume, so users, databases and dashboards survive re-creating the container. The start command
-bootstraps idempotently (db upgrade, init, the admin user created or its password rotated by
-lakehouse/superset_admin.py) and then serves with gunicorn.
+superset_config.py is generated and holds no secret (SECRET_KEY comes from the environment, a Pulumi secret);
+the SQLite metadata database lives on a named volume, so it survives re-creating the container.
 """
 
 from __future__ import annotations
@@ -43,20 +40,19 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 def bootstrap_command(
     port: int = PORT, *, host: str = ALL_INTERFACES, admin_script_path: str = ADMIN_SCRIPT_PATH
 ) -> list[str]:
-    """Idempotent start steps, then the server. Credentials are read from the environment by the admin
-    script; the command itself holds none.
+    """Idempotent start steps, then the server; the command holds no credential.
 
-    The admin step runs on every start, after `init` (which creates the Admin role): it creates the admin on a
-    fresh volume and, on a kept one, sets the password to SUPERSET_ADMIN_PASSWORD when it differs. A new
-    `lakehouse:supersetAdminPassword` changes the container's environment, so Pulumi re-creates the container and
-    this step rotates the password (`superset fab create-admin` skipped an existing user and changed nothing).
+    The admin script runs after `init` (which creates the Admin role): it creates the admin, or sets the password
+    from the environment when it differs. A new `lakehouse:supersetAdminPassword` changes the environment, so
+    Pulumi re-creates the container and this step rotates the password (`fab create-admin` would not).
     """
+    gunicorn = shlex.join(gunicorn_args(host=host, port=port))
     steps = [
         "set -e",
         "superset db upgrade",
         "superset init",
         f"python {admin_script_path}",
-        "exec gunicorn " + " ".join(shlex.quote(a) for a in gunicorn_args(host=host, port=port)),
+        f"exec gunicorn {gunicorn}",
     ]
     return ["bash", "-c", "; ".join(steps)]
 
@@ -90,8 +86,8 @@ class SupersetArgs(c.ServiceArgs):
 
 
 class Superset(pulumi.ComponentResource):
-    """Children: `<name>-image` (docker.Image built locally), `<name>-home` (volume for the metadata
-    database) and `<name>-server` (container `superset`, healthy when /health answers)."""
+    """Children: `<name>-image` (built locally), `<name>-home` (volume of the metadata database) and `<name>-server`
+    (container `superset`, healthy when /health answers)."""
 
     url: pulumi.Output[str]
 
@@ -99,10 +95,7 @@ class Superset(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Superset", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tag = args.build_args.get("SUPERSET_IMAGE", "").rpartition(":")[2]
-        self.image = c.built_image(
-            f"{name}-image", f"{IMAGE_NAME}:{tag}", context=args.context, dockerfile=args.dockerfile,
-            args=args.build_args, opts=child,
-        )  # fmt: skip
+        self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", args, self)
         home = c.volume(f"{name}-home", args.name_prefix, "superset-home", HOME, child)
         self.server = c.container(
             f"{name}-server",
@@ -117,11 +110,7 @@ class Superset(pulumi.ComponentResource):
             image=self.image.repo_digest,
             command=bootstrap_command(),
             envs=c.env_list(
-                {
-                    "SUPERSET_CONFIG_PATH": CONFIG_PATH,
-                    "SUPERSET_HOME": HOME,
-                    ADMIN_USER_ENV: args.admin_user,
-                },
+                {"SUPERSET_CONFIG_PATH": CONFIG_PATH, "SUPERSET_HOME": HOME, ADMIN_USER_ENV: args.admin_user},
                 {SECRET_KEY_ENV: args.secret_key, ADMIN_PASSWORD_ENV: args.admin_password},
             ),
             volumes=home,

@@ -24,8 +24,7 @@ DATA_DIR = "/data/trino"
 
 
 def health_probe(port: int = PORT) -> list[str]:
-    """Healthy once `SELECT 1` returns its row (Trino logs "SERVER STARTED" and answers /v1/info before it can
-    run a query): a bash probe over the REST protocol, no JVM (see query_probe_script)."""
+    """Healthy once `SELECT 1` returns its row: a bash probe over the REST protocol, no JVM."""
     return ["CMD", "bash", "-c", query_probe_script(port)]
 
 
@@ -63,8 +62,8 @@ class TrinoArgs(c.ServiceArgs):
 
 
 class Trino(pulumi.ComponentResource):
-    """Children: `<name>-image` (docker.RemoteImage) and `<name>-server` (container `trino`, single node
-    coordinator+worker, etc/ files uploaded over the image's defaults, healthy when `SELECT 1` returns)."""
+    """Children: `<name>-image` and `<name>-server` (container `trino`, single node coordinator+worker, etc/ files
+    uploaded over the image's defaults)."""
 
     url: pulumi.Output[str]
 
