@@ -47,7 +47,6 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
     """Declare every resource; return the stack outputs by endpoint key."""
     s = config.settings
     v = versions or load()
-    stack_id = f"{pulumi.get_project()}-{pulumi.get_stack()}"
     # Docker names carry the stack (two stacks on one host do not collide); hostnames and aliases do not.
     prefix = c.stack_prefix(pulumi.get_project(), pulumi.get_stack())
 
@@ -62,7 +61,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         brokers=s.kafka_brokers,
         image=v.kafka_image if s.kafka_mode == "kraft" else v.kafka_zookeeper_line_image,
         zookeeper_image=v.zookeeper_image if s.kafka_mode == "zookeeper" else None,
-        cluster_id=kraft_cluster_id(stack_id),
+        cluster_id=kraft_cluster_id(prefix),
         host_port_base=s.kafka_host_port_base,
         heap=s.kafka_heap,
         topic=s.kafka_topic,
@@ -171,19 +170,21 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         ),
     )
 
-    outputs: dict[str, pulumi.Input[str]] = dict(endpoints.public_endpoints(s, host=c.client_host(s.bind_address)))
-    # Resource outputs where they exist, so `stack output` reflects what was actually created.
-    outputs["kafka_topic"] = kafka.topic
-    outputs["streaming_job_id"] = post.streaming_job_id
-    outputs["trino_tables"] = post.trino_tables
-    outputs["superset_dashboard_urls"] = post.superset_dashboard_urls
     secret_outputs: dict[str, pulumi.Input[str]] = {
         "s3_access_key": storage.spark_access_key,
         "s3_secret_key": storage.spark_secret_key,
         "superset_admin_password": secrets.superset_admin_password,
         "orion_token": secrets.orion_token,
     }
-    outputs |= {key: pulumi.Output.secret(value) for key, value in secret_outputs.items()}
+    outputs: dict[str, pulumi.Input[str]] = {
+        **endpoints.public_endpoints(s, host=c.client_host(s.bind_address)),
+        # Resource outputs where they exist, so `stack output` reflects what was actually created.
+        "kafka_topic": kafka.topic,
+        "streaming_job_id": post.streaming_job_id,
+        "trino_tables": post.trino_tables,
+        "superset_dashboard_urls": post.superset_dashboard_urls,
+        **{key: pulumi.Output.secret(value) for key, value in secret_outputs.items()},
+    }
     missing = set(endpoints.ALL_KEYS + endpoints.POSTDEPLOY_KEYS) - set(outputs)
     if missing:
         raise RuntimeError(f"stack outputs miss endpoint key(s) {sorted(missing)}")

@@ -1,14 +1,9 @@
-"""Memory limits of the containers, derived from the JVM heaps and Spark sizes in the settings.
+"""Memory limits of the containers, derived from the JVM heaps and Spark sizes in the settings (pure arithmetic).
 
-Pure arithmetic (no pulumi), so the numbers are unit-tested and explained in one place. A limit is the
-heap the process is told to use plus headroom for what lives outside the heap (metaspace, threads,
-direct buffers, Python workers); a container that outgrows it is killed by Docker and restarted by its
-restart policy instead of starving the rest of the machine.
-
-The defaults are sized for a laptop: the whole default stack's limits add up to `stack_memory_limits_mib`
-(at most 8 GiB, a unit test checks it against the containers the stack declares). The headroom figures are the
-peak resident memory measured on the test bed (same generators, same heaps and JVM flags) during the end-to-end
-test, the fault suite and `make bench`, beyond the heap, rounded up with a margin: see README, Benchmarks.
+A limit is the heap the process is told to use plus headroom for what lives outside it; a container that outgrows
+it is killed and restarted instead of starving the machine. The default stack's limits add up to at most 8 GiB
+(`stack_memory_limits_mib`, checked by a test); the headroom figures are peaks measured on the test bed, rounded
+up with a margin (README, Benchmarks).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ into all of them. S3 credentials reach Spark only through the environment (AWS_*
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
@@ -67,8 +67,6 @@ class SparkArgs(c.ServiceArgs):
     """Build context: the repository root (the Dockerfile copies jobs/, producer/, orion/ from it)."""
     dockerfile: str = DOCKERFILE
     """Dockerfile path, relative to where `pulumi up` runs (the project directory)."""
-    image_tag: str = field(default="")
-    """Tag of the built image (defaults to the Spark version)."""
     publish_master_rpc: bool = False
     """Publish spark:// on the host too (a driver on the host cannot use it: executors connect back to it)."""
     wait_for: tuple[pulumi.Resource, ...] = ()
@@ -113,7 +111,7 @@ class Spark(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SparkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Spark", name, None, opts)
-        tag = args.image_tag or args.build_args.get("SPARK_VERSION", "local")
+        tag = args.build_args.get("SPARK_VERSION", "local")
         self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", args, self)
         # The image id (sha256:...) changes with every rebuild, so containers are replaced only then.
         self.image_ref = self.image.repo_digest
