@@ -1,8 +1,5 @@
-"""Secrets: every credential of the lakehouse, as Pulumi secrets, generated unless the user set one.
-
-A key set with `pulumi config set --secret lakehouse:<key>` is used as given; every other one is a
-pulumi-random password, created once and kept in the (encrypted) state, so it stays stable across `up`s.
-Every value leaves this component wrapped in `pulumi.Output.secret`, whatever its origin.
+"""Secrets: every credential of the lakehouse, as Pulumi secrets (whatever their origin), generated unless the user
+set one with `pulumi config set --secret`: a pulumi-random password, kept in the state, so stable across `up`s.
 """
 
 from __future__ import annotations
@@ -10,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pulumi
 import pulumi_random as random
@@ -17,12 +15,9 @@ import pulumi_random as random
 from lakehouse.settings import SECRET_KEYS
 
 
-@dataclass(frozen=True)
-class SecretSpec:
-    attribute: str
-    """Attribute of the Secrets component holding the value."""
-    length: int
-    """Length of a generated value (within the limits components.config checks for set values)."""
+class SecretSpec(NamedTuple):
+    attribute: str  # of the Secrets component
+    length: int  # of a generated value (within the limits components.config checks for set values)
 
 
 # Generated values are alphanumeric: they travel through environment variables and shell-free commands,

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash
 from lakehouse.clients import bucket_contents
 from lakehouse.clients.bucket_contents import S3Target
 
@@ -64,7 +64,6 @@ class BucketContentsProvider(Provider):
         return changed_inputs(olds, news, INPUT_PROPS), []
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
         counts = bucket_contents.object_counts(target_of(props), list(props["buckets"]))
         missing = [b for b, n in counts.items() if n is None]
         if missing:
@@ -72,7 +71,6 @@ class BucketContentsProvider(Provider):
         return CreateResult(f"{props['endpoint']}/{','.join(props['buckets'])}", {**props, "objects": counts})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
         # A bucket no longer listed was renamed in the config: its old bucket is deleted by the same `up`, once
         # the rest is done; empty it now (with the credentials that made it), as a destroy would.
         for gone in [b for b in olds.get("buckets") or [] if b not in news["buckets"]]:
@@ -80,12 +78,10 @@ class BucketContentsProvider(Provider):
         return UpdateResult({**news, "objects": bucket_contents.object_counts(target_of(news), list(news["buckets"]))})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
         objects = bucket_contents.object_counts(target_of(props), list(props["buckets"]))
         return ReadResult(id_, {**props, "objects": objects})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        props = with_ints(props, INT_PROPS)
         for bucket in props["buckets"]:
             bucket_contents.empty_bucket(target_of(props), bucket, timeout=props["timeout_seconds"])
 

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash
 from lakehouse.clients import delta_tables, trino_sql
 from lakehouse.clients.delta_tables import IDENT, LOCATION, TableSpec
 
@@ -74,19 +74,16 @@ class DeltaTablesProvider(Provider):
         return diff(olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
         created = delta_tables.ensure_schema(*_schema(props), user=props["trino_user"])
         return CreateResult(f"{props['catalog']}.{props['schema']}", _registered(props, created))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
         for gone in set(olds.get("tables") or {}) - set(news["tables"]):
             delta_tables.unregister(*_schema(news), gone, user=news["trino_user"])
         delta_tables.ensure_schema(*_schema(news), user=news["trino_user"])
         return UpdateResult(_registered(news, bool(olds.get("schema_created"))))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
         live = delta_tables.live_locations(*_schema(props), props.get("tables") or {}, user=props["trino_user"])
         if not live:
             return ReadResult(None, {})

@@ -7,8 +7,9 @@ program declared as `3.0`, in every call; Pulumi's mocks keep ints. Hence `with_
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -65,14 +66,29 @@ def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any], props: Iter
     return [k for k in props if olds.get(k) != news.get(k)]
 
 
+def _ints_on_entry(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: Provider, *args: Any) -> Any:
+        return method(self, *(self.ints(a) if isinstance(a, dict) else a for a in args))
+
+    return call
+
+
 class Provider(ResourceProvider):
-    """Integers back from the engine's floats on entry (`INT_PROPS`), `check` through `failures` (values not known
-    yet pass), `diff` through `changes`."""
+    """Integers back from the engine's floats on entry of every call (`INT_PROPS`: the property dicts `create`,
+    `read`, `update` and `delete` receive are converted), `check` through `failures` (values not known yet pass),
+    `diff` through `changes`."""
 
     # It captures nothing (credentials arrive as secret inputs), so its pickled form need not be a secret.
     serialize_as_secret_always = False
     INT_PROPS: tuple[str, ...] = ()
     DELETE_BEFORE_REPLACE = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("create", "read", "update", "delete"):
+            if name in vars(cls):
+                setattr(cls, name, _ints_on_entry(vars(cls)[name]))
 
     def ints(self, props: Mapping[str, Any] | None) -> dict[str, Any]:
         return with_ints(props, self.INT_PROPS)

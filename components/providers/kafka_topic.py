@@ -81,13 +81,11 @@ def validate(props: dict[str, Any], olds: dict[str, Any] | None = None) -> list[
         failures.append(("configs", f"configs = {configs!r} must map config names to string values"))
     if olds and isinstance(olds.get("partitions"), int) and isinstance(props.get("partitions"), int):
         if props.get("name") == olds.get("name") and props["partitions"] < olds["partitions"]:
-            failures.append(
-                (
-                    "partitions",
-                    f"Kafka cannot reduce the partitions of topic {name!r} from {olds['partitions']} to "
-                    f"{props['partitions']}; keep {olds['partitions']} or more (or delete the topic and its data)",
-                )
+            reason = (
+                f"Kafka cannot reduce the partitions of topic {name!r} from {olds['partitions']} to "
+                f"{props['partitions']}; keep {olds['partitions']} or more (or delete the topic and its data)"
             )
+            failures.append(("partitions", reason))
     return failures
 
 
@@ -115,9 +113,7 @@ def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
 def stack_created(state: dict[str, Any]) -> bool:
     """Whether the stack created the topic of this state (a state from before `created` existed: not adopted)."""
     created = state.get("created")
-    if created is None:
-        return not state.get("adopted")
-    return bool(created)
+    return not state.get("adopted") if created is None else bool(created)
 
 
 class KafkaTopicProvider(Provider):
@@ -132,7 +128,6 @@ class KafkaTopicProvider(Provider):
         return diff(olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
         state = create_topic(
             props["bootstrap_servers"],
             props["name"],
@@ -143,11 +138,9 @@ class KafkaTopicProvider(Provider):
             adopt_existing=bool(props.get("adopt_existing", False)),
             owner_cluster_id=props.get("owner_cluster_id"),
         )
-        outs = {**props, "adopted": state["adopted"], "created": state["created"], "topic_id": state["topic_id"]}
-        return CreateResult(props["name"], outs)
+        return CreateResult(props["name"], {**props, **{k: state[k] for k in OUTPUT_PROPS}})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
         state = describe_topic(props["bootstrap_servers"], id_, timeout_seconds=float(props.get("timeout_seconds", 60)))
         if state is None:
             return ReadResult(None, {})
@@ -165,7 +158,6 @@ class KafkaTopicProvider(Provider):
         return ReadResult(id_, {**props, **live}, {**inputs, **live})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
         update_topic(
             news["bootstrap_servers"],
             news["name"],
@@ -176,7 +168,6 @@ class KafkaTopicProvider(Provider):
         return UpdateResult({**news, **{k: olds.get(k) for k in OUTPUT_PROPS}})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        props = with_ints(props, INT_PROPS)
         if not stack_created(props):
             return  # adopted: it was there before the stack and stays after it
         delete_topic(

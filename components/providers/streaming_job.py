@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash
 from lakehouse.clients import streaming_job
 from lakehouse.clients.streaming_job import FINISHED_STATES, JobSpec, OrionClient, OrionError
 
@@ -128,7 +128,6 @@ class StreamingJobProvider(Provider):
         return diff(olds, news, live_state(olds))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
         client = OrionClient(props["orion_url"], props["orion_token"])
         job, adopted = streaming_job.ensure_running(
             client, spec_of(props), start_timeout=props["start_timeout_seconds"]
@@ -136,7 +135,6 @@ class StreamingJobProvider(Provider):
         return CreateResult(str(job["id"]), _outputs(props, job, adopted))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
         client = OrionClient(news["orion_url"], news["orion_token"])
         current = int(olds.get("job_id") or id_)
         job = client.job(current)
@@ -149,7 +147,6 @@ class StreamingJobProvider(Provider):
         return UpdateResult(_outputs(news, job, adopted))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
         client = OrionClient(props["orion_url"], props["orion_token"])
         job = client.job(int(props.get("job_id") or id_))
         if job is None:
@@ -157,7 +154,6 @@ class StreamingJobProvider(Provider):
         return ReadResult(id_, _outputs(props, job, bool(props.get("adopted"))))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        props = with_ints(props, INT_PROPS)
         _stop(OrionClient(props["orion_url"], props["orion_token"]), int(props.get("job_id") or id_), props)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import Provider, changed_inputs, code_hash, is_unknown, known_failures, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash, is_unknown, known_failures
 from lakehouse import superset_bundle
 from lakehouse.clients import superset_api, superset_dashboards
 
@@ -113,22 +113,19 @@ class SupersetDashboardsProvider(Provider):
         return diff(olds, news, wanted)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
         outs = superset_dashboards.apply(props)
         return CreateResult(_resource_id(props), {**props, **outs})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
         outs = superset_dashboards.apply(news, previous=olds)
         return UpdateResult({**news, **outs})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
         live = superset_dashboards.inspect(props)
         return ReadResult(id_, live) if live is not None else ReadResult(None, {})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        superset_dashboards.remove(with_ints(props, INT_PROPS))
+        superset_dashboards.remove(props)
 
 
 def _resource_id(props: dict[str, Any]) -> str:
