@@ -1,8 +1,6 @@
-"""The whole lakehouse: validated settings and secrets in, components wired together, stack outputs out.
-
-`deploy()` is what `__main__.py` runs (and what the unit tests run under Pulumi mocks). It translates
-`Settings` into each component's Args - the only place that knows which component needs which value -
-and returns the stack outputs: every key of `lakehouse.endpoints`, the secret ones as Pulumi secrets.
+"""The whole lakehouse: `deploy()` (what `__main__.py` and the unit tests run) translates `Settings` into each
+component's Args - the only place that knows which component needs which value - and returns the stack outputs:
+every key of `lakehouse.endpoints`, the secret ones as Pulumi secrets.
 """
 
 from __future__ import annotations

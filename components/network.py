@@ -1,7 +1,5 @@
-"""Network: the user-defined bridge network every container of the lakehouse joins.
-
-On a user-defined network Docker's DNS resolves container names and aliases, which is what the
-generated configuration refers to (`kafka-1:9092`, `http://minio:9000`, `spark://spark-master:7077`).
+"""Network: the user-defined bridge network every container joins, whose DNS resolves the container names and
+aliases the generated configuration refers to (`kafka-1:9092`, `http://minio:9000`).
 """
 
 from __future__ import annotations

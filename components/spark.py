@@ -1,7 +1,5 @@
-"""Spark: the lakehouse's Spark image (built by the stack: images/spark/Dockerfile), a standalone master and N workers.
-
-The same image runs the master, the workers and Spark Orion; the same generated spark-defaults.conf is uploaded
-into all of them. S3 credentials reach Spark only through the environment (AWS_* variables).
+"""Spark: the lakehouse's Spark image (images/spark/Dockerfile), a standalone master and N workers; the image and
+the generated spark-defaults.conf are Orion's too. S3 credentials reach Spark only through AWS_* variables.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Storage: the S3 server (a maintained MinIO build), its buckets and the services' own identities.
-
-Every S3 setting clients use (endpoint, region, path-style) comes from `s3_endpoint`, one
-`lakehouse.generators.s3.S3Endpoint`; credentials are separate, per identity, and always secrets.
+"""Storage: the S3 server (a maintained MinIO build), its buckets and the services' own identities; clients'
+S3 settings come from `s3_endpoint`, credentials are per identity and always secrets.
 """
 
 from __future__ import annotations

@@ -40,12 +40,9 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 def bootstrap_command(
     port: int = PORT, *, host: str = ALL_INTERFACES, admin_script_path: str = ADMIN_SCRIPT_PATH
 ) -> list[str]:
-    """Idempotent start steps, then the server; the command holds no credential.
-
-    The admin script runs after `init` (which creates the Admin role): it creates the admin, or sets the password
-    from the environment when it differs. A new `lakehouse:supersetAdminPassword` changes the environment, so
-    Pulumi re-creates the container and this step rotates the password (`fab create-admin` would not).
-    """
+    """Idempotent start steps, then the server; the command holds no credential. The admin script, after `init`
+    (which creates the Admin role), creates the admin or sets its password from the environment: a new password
+    re-creates the container, and this step rotates it."""
     gunicorn = shlex.join(gunicorn_args(host=host, port=port))
     steps = [
         "set -e",

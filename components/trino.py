@@ -1,8 +1,5 @@
-"""Trino: the official trinodb/trino image with the etc/ files `lakehouse.generators.trino` renders.
-
-The delta catalog uses a file metastore in its own bucket and native S3 to the storage service; its S3
-keys are `${ENV:TRINO_S3_*}` references in the file and Pulumi secrets in the container's environment.
-Healthy means a query ran: Trino says "SERVER STARTED" before it can answer one.
+"""Trino: the official trinodb/trino image with the etc/ files `lakehouse.generators.trino` renders; its S3 keys
+are `${ENV:TRINO_S3_*}` references in the files and Pulumi secrets in the container's environment.
 """
 
 from __future__ import annotations

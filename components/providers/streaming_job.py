@@ -66,9 +66,7 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def diff(olds: dict[str, Any], news: dict[str, Any], live_state: str | None = None) -> tuple[bool, list[str]]:
-    """(changed, replaces). A job that is not running any more counts as a change, so `up` starts it again: as
-    Orion reports it now (`live_state`: "gone" when Orion no longer has it), or, when Orion could not be asked,
-    as the last `up`/`refresh` saw it."""
+    """(changed, replaces); a job that is not running any more (`live_state`, else as last seen) is a change."""
     changed = changed_inputs(olds, news, INPUT_PROPS)
     return bool(changed) or ended(olds, live_state), [k for k in REPLACE_PROPS if k in changed]
 
@@ -84,8 +82,7 @@ def needs_restart(olds: dict[str, Any], news: dict[str, Any], live_state: str | 
 
 def live_state(props: dict[str, Any]) -> str | None:
     """The job's state as Orion reports it now ("gone" when Orion has no such job), or None when Orion cannot
-    be asked (not reachable, or its URL or token not known yet during a preview). A `pulumi up` compares this,
-    not only the stored state: a job that died since the last `up` is started again without a `refresh`."""
+    be asked (not reachable, or its URL or token not known yet during a preview)."""
     url, token, job_id = props.get("orion_url"), props.get("orion_token"), props.get("job_id")
     if not (isinstance(url, str) and isinstance(token, str) and isinstance(job_id, int | float)):
         return None
@@ -97,23 +94,13 @@ def live_state(props: dict[str, Any]) -> str | None:
 
 
 def spec_of(props: dict[str, Any]) -> JobSpec:
-    return JobSpec(
-        name=props["job"],
-        args=list(props["args"]),
-        conf=dict(props["conf"]),
-        supervise=bool(props["supervise"]),
-        code_hash=props["code_hash"],
-    )
+    args, conf, supervise = list(props["args"]), dict(props["conf"]), bool(props["supervise"])
+    return JobSpec(name=props["job"], args=args, conf=conf, supervise=supervise, code_hash=props["code_hash"])
 
 
 def _outputs(props: dict[str, Any], job: dict[str, Any], adopted: bool) -> dict[str, Any]:
-    return {
-        **props,
-        "job_id": int(job["id"]),
-        "state": job.get("state"),
-        "app_id": job.get("app_id"),
-        "adopted": adopted,
-    }
+    live = {"job_id": int(job["id"]), "state": job.get("state"), "app_id": job.get("app_id")}
+    return {**props, **live, "adopted": adopted}
 
 
 class StreamingJobProvider(Provider):

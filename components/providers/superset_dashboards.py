@@ -78,10 +78,8 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
 def diff(
     olds: dict[str, Any], news: dict[str, Any], wanted: dict[str, list[str]] | None = None
 ) -> tuple[list[str], list[str]]:
-    """(changed properties that need an update or replacement, those forcing a replacement).
-
-    `wanted` (kind -> uuids of the bundle `news` builds) against the stored `object_ids`: when `pulumi refresh`
-    found objects missing (deleted by hand), `object_ids` differs and the next `up` imports them again."""
+    """(changed properties, those forcing a replacement); `object_ids` when the stored ones are not `wanted` (kind ->
+    uuids of the bundle `news` builds): objects `pulumi refresh` found missing are imported again."""
     changed = changed_inputs(olds, news, [k for k in INPUT_PROPS if k not in IGNORED_PROPS])
     stored = olds.get("object_ids")
     if wanted is not None and isinstance(stored, dict) and not changed:
@@ -134,10 +132,8 @@ def _resource_id(props: dict[str, Any]) -> str:
 
 
 class SupersetDashboards(pulumi.dynamic.Resource, module="lakehouse", name="SupersetDashboards"):
-    """The dashboards of `assets_dir` (default superset_assets/) imported into the Superset at `superset_url`.
-
-    Build the inputs with `lakehouse.clients.superset_dashboards.inputs(settings, superset_url=...)` and pass the admin
-    password (a secret) beside them: `SupersetDashboards(name, admin_password=..., **inputs)`."""
+    """The dashboards of `assets_dir` (default superset_assets/) imported into the Superset at `superset_url`: the
+    inputs of `lakehouse.clients.superset_dashboards.inputs(settings, ...)` plus the admin password (a secret)."""
 
     dashboard_urls: pulumi.Output[dict[str, str]]
     dashboards: pulumi.Output[list[dict[str, Any]]]
