@@ -58,18 +58,11 @@ def check_secret(key: str, value: str, *, is_secret: bool) -> None:
 def load_stack_config(cfg: pulumi.Config | None = None) -> StackConfig:
     """Read and validate every `lakehouse:*` key; raise ConfigError before anything is registered."""
     cfg = cfg or pulumi.Config(NAMESPACE)
-    declared = set(Settings.config_keys()) | set(SECRET_KEYS)
-    values: dict[str, str] = {}
-    for key in sorted(_namespace_keys() | declared):
-        if key in SECRET_KEYS:
-            continue
-        value = cfg.get(key)
-        if value is not None:
-            values[key] = value
+    keys = sorted((_namespace_keys() | set(Settings.config_keys())) - set(SECRET_KEYS))
+    values = {key: value for key in keys if (value := cfg.get(key)) is not None}
     settings = Settings.from_config(values)  # also rejects unknown keys, naming the allowed ones
     # A non-loopback bindAddress passed validation only with lakehouse:allowNetworkExposure: say what it opens.
-    warning = exposure_warning(settings)
-    if warning:
+    if warning := exposure_warning(settings):
         pulumi.log.warn(warning)
 
     secrets: dict[str, pulumi.Output[str]] = {}

@@ -189,9 +189,11 @@ def volume(resource_name: str, prefix: str, name: str, path: str, opts: pulumi.R
     return [docker.ContainerVolumeArgs(volume_name=data.name, container_path=path)]
 
 
-def built_image(resource_name: str, image_name: str, args: Any, parent: pulumi.Resource) -> docker.Image:
-    """The image of `args.dockerfile` in `args.context`, built with `args.build_args` and kept local (never pushed)."""
-    build = docker.DockerBuildArgs(context=args.context, dockerfile=args.dockerfile, args=dict(args.build_args))
+def built_image(
+    resource_name: str, image_name: str, context: str, dockerfile: str, args: Mapping[str, str], parent: pulumi.Resource
+) -> docker.Image:
+    """An image built from the repository, kept local (never pushed)."""
+    build = docker.DockerBuildArgs(context=context, dockerfile=dockerfile, args=dict(args))
     opts = pulumi.ResourceOptions(parent=parent)
     return docker.Image(resource_name, image_name=image_name, build=build, skip_push=True, opts=opts)
 

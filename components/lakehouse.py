@@ -14,7 +14,7 @@ from components.network import Network, NetworkArgs
 from components.orion import Orion, OrionArgs
 from components.postdeploy import PostDeploy, PostDeployArgs
 from components.secrets import Secrets, SecretsArgs
-from components.spark import JARS_DIR, Spark, SparkArgs, master_url
+from components.spark import JARS_DIR, MASTER_URL, Spark, SparkArgs
 from components.storage import Storage, StorageArgs
 from components.superset import Superset, SupersetArgs
 from components.trino import Trino, TrinoArgs
@@ -30,7 +30,7 @@ def spark_defaults_file(s: Settings, storage: StorageArgs) -> str:
     """The one spark-defaults.conf of the master, the workers and Orion's drivers."""
     return render_spark_defaults(
         spark_defaults(
-            master_url=master_url(),
+            master_url=MASTER_URL,
             s3=storage.s3_endpoint,
             extra_jars_dir=JARS_DIR,
             executor_memory=s.spark_executor_memory,

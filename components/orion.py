@@ -12,7 +12,7 @@ import pulumi
 
 from components import containers as c
 from components.sizing import orion_limit_mib
-from components.spark import CONF_DIR, JOBS_DIR, PYTHON, SPARK_HOME, aws_env, master_ui_url, master_url
+from components.spark import CONF_DIR, JOBS_DIR, MASTER_UI_URL, MASTER_URL, PYTHON, SPARK_HOME, aws_env
 
 HOSTNAME = "spark-orion"
 PORT = 8000
@@ -59,8 +59,8 @@ class OrionArgs(c.ServiceArgs):
 def orion_env(args: OrionArgs) -> dict[str, str]:
     """The plain part of Orion's environment."""
     return {
-        "ORION_SPARK_MASTER_URL": master_url(),
-        "ORION_SPARK_MASTER_UI": master_ui_url(),
+        "ORION_SPARK_MASTER_URL": MASTER_URL,
+        "ORION_SPARK_MASTER_UI": MASTER_UI_URL,
         "ORION_SPARK_HOME": SPARK_HOME,
         "ORION_DATA_DIR": DATA_DIR,
         "ORION_JOBS_DIR": JOBS_DIR,

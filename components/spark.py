@@ -11,7 +11,7 @@ import pulumi_docker as docker
 
 from components import containers as c
 from components.sizing import jvm_limit_mib, spark_worker_limit_mib
-from lakehouse.endpoints import IN_NETWORK_SPARK_MASTER_URL
+from lakehouse.endpoints import IN_NETWORK_SPARK_MASTER_URL as MASTER_URL
 from lakehouse.endpoints import SPARK_MASTER_HOST as MASTER_HOST
 from lakehouse.endpoints import SPARK_MASTER_PORT as MASTER_PORT
 from lakehouse.generators.spark import daemon_env
@@ -23,18 +23,14 @@ JOBS_DIR = "/opt/lakehouse/jobs"
 WORK_DIR = "/opt/spark/work-dir"
 MASTER_UI_PORT = 8080
 WORKER_UI_PORT = 8081
+# Relative to the project directory; the context is the repository root (the image copies jobs/, orion/, ...).
 DOCKERFILE = "images/spark/Dockerfile"
 IMAGE_NAME = "lakehouse/spark"
 # The image's Python 3.11 (versions.toml [spark] image_python; the Spark base ships 3.10) for Orion and the jobs.
 PYTHON = "/opt/lakehouse/venv/bin/python3"
 
 
-def master_url() -> str:
-    return IN_NETWORK_SPARK_MASTER_URL
-
-
-def master_ui_url() -> str:
-    return f"http://{MASTER_HOST}:{MASTER_UI_PORT}"
+MASTER_UI_URL = f"http://{MASTER_HOST}:{MASTER_UI_PORT}"
 
 
 @dataclass(frozen=True)
@@ -61,10 +57,6 @@ class SparkArgs(c.ServiceArgs):
     """Secret key of the Spark S3 identity (secret)."""
     s3_region: str = "us-east-1"
     """Region for the AWS SDK inside the executors."""
-    context: str = "."
-    """Build context: the repository root (the Dockerfile copies jobs/, producer/, orion/ from it)."""
-    dockerfile: str = DOCKERFILE
-    """Dockerfile path, relative to where `pulumi up` runs (the project directory)."""
     publish_master_rpc: bool = False
     """Publish spark:// on the host too (a driver on the host cannot use it: executors connect back to it)."""
     wait_for: tuple[pulumi.Resource, ...] = ()
@@ -110,13 +102,13 @@ class Spark(pulumi.ComponentResource):
     def __init__(self, name: str, args: SparkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Spark", name, None, opts)
         tag = args.build_args.get("SPARK_VERSION", "local")
-        self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", args, self)
+        self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", ".", DOCKERFILE, args.build_args, self)
         # The image id (sha256:...) changes with every rebuild, so containers are replaced only then.
         self.image_ref = self.image.repo_digest
         self.master = self._master(name, args)
         self.workers = [self._worker(name, args, n) for n in range(1, args.workers + 1)]
         self.register_outputs(
-            c.outputs(self, image_ref=self.image_ref, master_url=master_url(), master_ui_url=master_ui_url())
+            c.outputs(self, image_ref=self.image_ref, master_url=MASTER_URL, master_ui_url=MASTER_UI_URL)
         )
 
     def _master(self, name: str, args: SparkArgs) -> docker.Container:
@@ -160,7 +152,7 @@ class Spark(pulumi.ComponentResource):
                     webui_port=WORKER_UI_PORT,
                     work_dir=WORK_DIR,
                 ),
-                master_url(),
+                MASTER_URL,
             ],
             envs=c.env_list(
                 {**spark_env(daemon_memory=args.daemon_memory, hostname=host), "AWS_REGION": args.s3_region},

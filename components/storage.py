@@ -16,6 +16,8 @@ from components.sizing import MINIO_MIB
 from lakehouse.generators.s3 import S3Endpoint
 from lakehouse.generators.s3_policies import render_policy, spark_policy, trino_policy
 
+# The user names (access keys, not secrets) of root and of the two identities.
+ROOT_USER, SPARK_ACCESS_KEY, TRINO_ACCESS_KEY = "lakehouse-root", "lakehouse-spark", "lakehouse-trino"
 HOSTNAME = "minio"
 API_PORT = 9000
 CONSOLE_PORT = 9001
@@ -48,20 +50,11 @@ class StorageArgs(c.ServiceArgs):
     """Secret key of the Spark identity (secret)."""
     trino_secret_key: pulumi.Input[str]
     """Secret key of the Trino identity (secret)."""
-    root_user: str = "lakehouse-root"
-    """Root user name (an access key, not a secret)."""
-    spark_access_key: str = "lakehouse-spark"
-    """Access key (user name) of the Spark identity."""
-    trino_access_key: str = "lakehouse-trino"
-    """Access key (user name) of the Trino identity."""
 
     def __post_init__(self) -> None:
         names = [self.lake_bucket, self.checkpoint_bucket, self.metastore_bucket]
         if len(set(names)) != 3:
             raise ValueError(f"StorageArgs buckets must be three different names, got {names}")
-        users = [self.root_user, self.spark_access_key, self.trino_access_key]
-        if len(set(users)) != 3 or any(not 3 <= len(u) <= 20 for u in users):
-            raise ValueError(f"StorageArgs user names must be three different names of 3-20 characters, got {users}")
 
     @property
     def s3_endpoint(self) -> S3Endpoint:
@@ -86,7 +79,7 @@ class Storage(pulumi.ComponentResource):
         provider = minio.Provider(
             f"{name}-provider",
             minio_server=f"{c.connect_address(args.bind_address)}:{args.api_port}",
-            minio_user=args.root_user,
+            minio_user=ROOT_USER,
             minio_password=pulumi.Output.secret(args.root_password),
             minio_region=args.region,
             minio_ssl=False,
@@ -106,7 +99,7 @@ class Storage(pulumi.ComponentResource):
             f"{name}-bucket-contents",
             endpoint=f"http://{c.connect_address(args.bind_address)}:{args.api_port}",
             region=args.region,
-            access_key=args.root_user,
+            access_key=ROOT_USER,
             secret_key=args.root_password,
             buckets=[b.bucket for b in bucket_deps],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server, *bucket_deps]),
@@ -114,9 +107,9 @@ class Storage(pulumi.ComponentResource):
         identity = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.server, *bucket_deps])
         self.attachments: list[minio.IamUserPolicyAttachment] = []
         spark = spark_policy(lake_bucket=args.lake_bucket, checkpoint_bucket=args.checkpoint_bucket)
-        self.spark_user = self._identity(name, "spark", args.spark_access_key, args.spark_secret_key, spark, identity)
+        self.spark_user = self._identity(name, "spark", SPARK_ACCESS_KEY, args.spark_secret_key, spark, identity)
         trino = trino_policy(lake_bucket=args.lake_bucket, metastore_bucket=args.metastore_bucket)
-        self.trino_user = self._identity(name, "trino", args.trino_access_key, args.trino_secret_key, trino, identity)
+        self.trino_user = self._identity(name, "trino", TRINO_ACCESS_KEY, args.trino_secret_key, trino, identity)
         self.s3_endpoint = args.s3_endpoint
         self.register_outputs(
             c.outputs(
@@ -145,7 +138,7 @@ class Storage(pulumi.ComponentResource):
             # The image's entrypoint puts its server binary (`silo`, formerly `minio`) in front of these arguments.
             command=["server", DATA_DIR, "--address", f":{API_PORT}", "--console-address", f":{CONSOLE_PORT}"],
             envs=c.env_list(
-                {"MINIO_ROOT_USER": args.root_user, "MINIO_SITE_REGION": args.region},
+                {"MINIO_ROOT_USER": ROOT_USER, "MINIO_SITE_REGION": args.region},
                 {"MINIO_ROOT_PASSWORD": args.root_password},
             ),
             volumes=data,

@@ -66,10 +66,6 @@ class SupersetArgs(c.ServiceArgs):
     """Password of the admin (secret)."""
     host_port: int
     """Host port of the web UI and API."""
-    context: str = CONTEXT
-    """Build context (the Dockerfile needs nothing else)."""
-    dockerfile: str = DOCKERFILE
-    """Dockerfile path, relative to the project directory."""
 
     def __post_init__(self) -> None:
         base = self.build_args.get("SUPERSET_IMAGE", "")
@@ -92,7 +88,7 @@ class Superset(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Superset", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tag = args.build_args.get("SUPERSET_IMAGE", "").rpartition(":")[2]
-        self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", args, self)
+        self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", CONTEXT, DOCKERFILE, args.build_args, self)
         home = c.volume(f"{name}-home", args.name_prefix, "superset-home", HOME, child)
         self.server = c.container(
             f"{name}-server",

@@ -52,6 +52,11 @@ def target_of(props: dict[str, Any]) -> S3Target:
     return S3Target(props["endpoint"], props["region"], props["access_key"], props["secret_key"])
 
 
+def _counts(props: dict[str, Any]) -> dict[str, int | None]:
+    """Objects in each bucket of `props` (None: no such bucket)."""
+    return bucket_contents.object_counts(target_of(props), list(props["buckets"]))
+
+
 class BucketContentsProvider(Provider):
     """The resource id is the endpoint and the buckets."""
 
@@ -64,7 +69,7 @@ class BucketContentsProvider(Provider):
         return changed_inputs(olds, news, INPUT_PROPS), []
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        counts = bucket_contents.object_counts(target_of(props), list(props["buckets"]))
+        counts = _counts(props)
         missing = [b for b, n in counts.items() if n is None]
         if missing:
             raise bucket_contents.BucketError(f"S3 at {props['endpoint']}: bucket(s) {missing} do not exist")
@@ -75,11 +80,10 @@ class BucketContentsProvider(Provider):
         # the rest is done; empty it now (with the credentials that made it), as a destroy would.
         for gone in [b for b in olds.get("buckets") or [] if b not in news["buckets"]]:
             bucket_contents.empty_bucket(target_of(olds), gone, timeout=news["timeout_seconds"])
-        return UpdateResult({**news, "objects": bucket_contents.object_counts(target_of(news), list(news["buckets"]))})
+        return UpdateResult({**news, "objects": _counts(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        objects = bucket_contents.object_counts(target_of(props), list(props["buckets"]))
-        return ReadResult(id_, {**props, "objects": objects})
+        return ReadResult(id_, {**props, "objects": _counts(props)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         for bucket in props["buckets"]:

@@ -111,12 +111,10 @@ class SupersetDashboardsProvider(Provider):
         return diff(olds, news, wanted)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = superset_dashboards.apply(props)
-        return CreateResult(_resource_id(props), {**props, **outs})
+        return CreateResult(_resource_id(props), {**props, **superset_dashboards.apply(props)})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        outs = superset_dashboards.apply(news, previous=olds)
-        return UpdateResult({**news, **outs})
+        return UpdateResult({**news, **superset_dashboards.apply(news, previous=olds)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         live = superset_dashboards.inspect(props)
