@@ -12,8 +12,7 @@ from pulumi.runtime import config as runtime_config
 
 from lakehouse.settings import NAMESPACE, SECRET_KEYS, ConfigError, Settings, exposure_warning
 
-# Length rules of the secret keys a user may set (min, max); the limits come from the services:
-# MinIO takes secret keys of 8-40 characters, superset_config.py refuses a SECRET_KEY under 32.
+# (min, max) length of each secret a user may set: MinIO takes 8-40, superset_config.py a SECRET_KEY of 32+.
 SECRET_LENGTHS: dict[str, tuple[int, int]] = {
     "minioRootPassword": (8, 40),
     "sparkS3SecretKey": (8, 40),

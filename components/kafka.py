@@ -198,8 +198,7 @@ class KafkaCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=self.containers,
-                # A new layout is a new, empty cluster on new volumes: the topic must be made again there.
-                # Deleted first: a replacement of the same name must never delete the topic it has just made.
+                # A new layout is a new, empty cluster: the topic is made again there, the old one deleted first.
                 replacement_trigger=args.layout,
                 delete_before_replace=True,
             ),

@@ -47,8 +47,7 @@ class OrionArgs(c.ServiceArgs):
     s3_region: str = "us-east-1"
     """Region for the AWS SDK in the drivers."""
     wait_for: tuple[pulumi.Resource, ...] = ()
-    """What must be ready before Orion starts (the Spark master), and outlive it on destroy (the buckets'
-    contents, which are emptied once nothing writes to them)."""
+    """What Orion needs first (the Spark master) and must outlive on destroy (the buckets' contents)."""
 
     def __post_init__(self) -> None:
         for key in self.job_env:

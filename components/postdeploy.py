@@ -80,8 +80,7 @@ class PostDeploy(pulumi.ComponentResource):
             # The job creates both tables before its first batch; Trino can register them only after that.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.trino_ready, self.streaming_job]),
         )
-        # Superset reaches Trino inside the Docker network (trino:8080); its first import connects to Trino, and
-        # the charts have data once the tables are registered.
+        # The first import connects to Trino, and the charts have data once the tables are registered.
         self.dashboards = SupersetDashboards(
             f"{name}-dashboards",
             admin_password=args.superset_admin_password,

@@ -20,8 +20,7 @@ class SecretSpec(NamedTuple):
     length: int  # of a generated value (within the limits components.config checks for set values)
 
 
-# Generated values are alphanumeric: they travel through environment variables and shell-free commands,
-# and MinIO, Superset and Orion accept them without escaping.
+# Generated values are alphanumeric: MinIO, Superset and Orion accept them, through the environment, unescaped.
 SPECS: dict[str, SecretSpec] = {
     "minioRootPassword": SecretSpec("minio_root_password", 32),
     "sparkS3SecretKey": SecretSpec("spark_s3_secret_key", 40),

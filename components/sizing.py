@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from lakehouse.settings import Settings, memory_mib
 
-# Off-heap headroom of a JVM (metaspace, code cache, thread stacks, NIO buffers), in MiB: Kafka brokers, the Spark
-# master daemon, each driver's JVM.
+# Off-heap headroom (MiB) of a JVM: Kafka brokers, the Spark master daemon, each driver's JVM.
 JVM_OVERHEAD_MIB = 256
 # Trino keeps large direct buffers and a big code cache beside its heap.
 TRINO_OVERHEAD_MIB = 384
 # A Spark worker daemon (C1 only, a 32 MiB code cache: lakehouse/generators/spark.py) beside its heap.
 WORKER_DAEMON_OVERHEAD_MIB = 160
-# An executor JVM's off-heap: metaspace, code cache, Netty buffers and the dedup state's RocksDB (bounded at 64 MiB
-# by the streaming job).
+# An executor JVM's off-heap, the dedup state's RocksDB (64 MiB at most) included.
 EXECUTOR_OVERHEAD_MIB = 320
 # Spark Orion's own process (FastAPI + SQLite) and each driver's Python side.
 ORION_BASE_MIB = 192

@@ -42,8 +42,7 @@ class TrinoArgs(c.ServiceArgs):
     host_port: int
     """Host port of Trino's HTTP server."""
     wait_for: tuple[pulumi.Resource, ...] = ()
-    """Resources that must exist first (the storage server and Trino's S3 identity) and outlive Trino on destroy
-    (the buckets' contents, emptied once nothing writes to them)."""
+    """What Trino needs first (storage server, S3 identity) and must outlive on destroy (the buckets' contents)."""
 
     def files(self) -> dict[str, str]:
         """etc/ files by path inside the container."""

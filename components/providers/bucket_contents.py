@@ -1,11 +1,8 @@
 """The objects in the stack's buckets, as a Pulumi resource (a dynamic provider) whose delete empties them.
 
-Why: the MinIO plugin can die while force-destroying a bucket that holds objects (lakehouse/clients/bucket_contents.py
-says how). The stack declares this after the buckets and before everything that writes to them, so on destroy it
-empties them (plain S3 calls) after the writers are gone and before the buckets go:
-- create: checks that each bucket answers; read: the number of objects in each bucket;
-- delete: empties each bucket (objects, versions, unfinished multipart uploads) until a listing finds none;
-- update: a bucket no longer listed (the same `up` deletes it) is emptied first.
+Why: the MinIO plugin can die while force-destroying a bucket that holds objects. Declared after the buckets and
+before everything that writes to them, this empties them (plain S3 calls) on destroy once the writers are gone;
+an update empties a bucket no longer listed (the same `up` deletes it); read counts the objects of each bucket.
 The S3 secret key arrives as a secret input and is never kept by the provider object.
 """
 
@@ -76,8 +73,7 @@ class BucketContentsProvider(Provider):
         return CreateResult(f"{props['endpoint']}/{','.join(props['buckets'])}", {**props, "objects": counts})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        # A bucket no longer listed was renamed in the config: its old bucket is deleted by the same `up`, once
-        # the rest is done; empty it now (with the credentials that made it), as a destroy would.
+        # A bucket no longer listed is deleted by the same `up`: empty it now, with the credentials that made it.
         for gone in [b for b in olds.get("buckets") or [] if b not in news["buckets"]]:
             bucket_contents.empty_bucket(target_of(olds), gone, timeout=news["timeout_seconds"])
         return UpdateResult({**news, "objects": _counts(news)})

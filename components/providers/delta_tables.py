@@ -1,11 +1,7 @@
-"""The streaming job's Delta tables registered in Trino, as a Pulumi resource (a dynamic provider).
-
-Runs where `pulumi up` runs and reaches Trino through its published port, with `lakehouse.clients.delta_tables`:
-- create: waits (bounded) for each table's `_delta_log`, creates the schema if missing, registers each table
-  (one already registered at the same location is adopted);
-- update: re-registers moved tables, unregisters tables no longer listed; a new catalog or schema replaces it;
-- delete: unregisters every table (the data stays), drops the schema if it created it and it is empty;
-- read (`pulumi refresh`): the registrations Trino's metastore holds now.
+"""The streaming job's Delta tables registered in Trino, as a Pulumi resource (a dynamic provider) driving Trino
+through its published port with `lakehouse.clients.delta_tables`: create waits (bounded) for each `_delta_log` and
+registers each table (adopting a registration at the same location), update re-registers moved tables and
+unregisters dropped ones, delete unregisters them all (the data stays) and drops the schema it created if empty.
 """
 
 from __future__ import annotations

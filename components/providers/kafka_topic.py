@@ -1,17 +1,13 @@
 """A Kafka topic as a Pulumi resource: a dynamic provider using kafka-python's admin client from the host, through
-the brokers' HOST listeners (`localhost:<port>`), as a producer on the host does.
+the brokers' HOST listeners, with `lakehouse.clients.kafka_topic` (which the test bed uses too).
 
-- create: a topic of that name that exists already is taken back when it lives on the stack's own KRaft cluster
+- create: an existing topic of that name is taken back when it lives on the stack's own KRaft cluster
   (`owner_cluster_id`: kept volumes after a lost state), adopted when the user said so (`adopt_existing`),
-  refused otherwise; then its partitions are raised and its configs set. update: the same (Kafka cannot remove
-  partitions: `check` refuses a decrease).
-- A new name or replication factor replaces the topic, the old one deleted first (the name is the identity); an
-  adopted topic is never deleted, so its replication factor cannot be changed through the stack.
-- delete: only a topic the stack created, and only if it is still the same one (its topic id).
-- read (`pulumi refresh`): the live topic, which also becomes the inputs of the next diff: drift shows up.
-
-What it does to Kafka lives in `lakehouse.clients.kafka_topic`, which the test bed uses too; kafka-python is
-imported only inside those functions (the provider is pickled into the state).
+  refused otherwise; update raises partitions (never lowers them) and sets configs;
+- a new name or replication factor replaces the topic (the old one deleted first); an adopted topic is never
+  deleted, and delete leaves a topic re-created by someone else (another topic id) alone;
+- read (`pulumi refresh`): the live topic, also the inputs of the next diff, so drift shows up.
+kafka-python is imported only inside the client's functions (the provider is pickled into the state).
 """
 
 from __future__ import annotations

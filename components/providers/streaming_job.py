@@ -1,14 +1,10 @@
-"""The streaming job running under Spark Orion, as a Pulumi resource (a dynamic provider).
-
-Runs where `pulumi up` runs and reaches Orion (and the Spark master's web UI) through their published ports,
-with `lakehouse.clients.streaming_job`:
-- create: submits the job supervised, or adopts the job Orion already runs with the same spec; returns once it
-  really streams, or fails fast with the driver's own error line;
+"""The streaming job running under Spark Orion, as a Pulumi resource (a dynamic provider) driving Orion and the
+Spark master's web UI through their published ports with `lakehouse.clients.streaming_job`:
+- create: submits the job supervised (or adopts the one Orion runs with the same spec) and returns once it really
+  streams, or fails fast with the driver's own error line;
 - diff asks Orion for the job's state: a job that died since the last `up` is a change, started again;
-- update: a new code hash, arguments, conf or supervision (or a job that stopped) restarts it; the checkpoint
-  carries on where the old run stopped; a new job name replaces the resource;
-- delete: stops it, waits until the master no longer lists the application, and deletes the Orion job;
-- read (`pulumi refresh`): the job's state and application as Orion reports them.
+- update: a new code hash, arguments, conf or supervision restarts it (the checkpoint carries on); a new job name
+  replaces it; delete: stops it, waits until the master forgets the application, deletes the Orion job.
 Orion's token arrives as a secret input and is never kept by the provider object.
 """
 

@@ -1,15 +1,10 @@
-"""The dashboards of superset_assets/ in Superset, as a Pulumi resource (a dynamic provider).
-
-Runs where `pulumi up` runs and reaches Superset through its published port, with
-`lakehouse.clients.superset_dashboards` (the bundle from `lakehouse.superset_bundle`):
-- create: imports the bundle (database, datasets, charts, dashboards) through /api/v1/assets/import/, which
-  adopts and overwrites objects of the same uuid: creating again never makes a second copy;
-- update (assets, code, Trino URI, schema or table names, admin user or password changed): re-imports, then
-  deletes what the previous import made that the bundle no longer has; a new `superset_url` replaces it;
-- delete: dashboards, charts, datasets and the database, each by uuid; what is gone is skipped;
-- read (`pulumi refresh`): the objects Superset holds now; objects deleted by hand are imported again by `up`.
-`timeout_seconds` only bounds waiting: a change of it alone is no update. The admin password arrives only as a
-secret input; nothing is captured in the provider object, which is pickled into the state.
+"""The dashboards of superset_assets/ in Superset, as a Pulumi resource (a dynamic provider) driving Superset
+through its published port with `lakehouse.clients.superset_dashboards`:
+- create/update: imports the bundle (database, datasets, charts, dashboards, matched by uuid: never a second copy),
+  then deletes what the previous import made that the bundle no longer has; a new `superset_url` replaces it;
+- delete: every object it imported, by uuid; read: what Superset holds now (objects deleted by hand come back).
+`timeout_seconds` only bounds waiting (no update of its own). The admin password arrives only as a secret input;
+nothing is captured in the provider object, which is pickled into the state.
 """
 
 from __future__ import annotations
