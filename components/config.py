@@ -71,7 +71,6 @@ def load_stack_config(cfg: pulumi.Config | None = None) -> StackConfig:
         if raw is None or raw == "":
             continue
         check_secret(key, str(raw), is_secret=runtime_config.is_config_secret(cfg.full_key(key)))
-        secret = cfg.get_secret(key)
-        if secret is not None:
+        if (secret := cfg.get_secret(key)) is not None:
             secrets[key] = secret
     return StackConfig(settings=settings, secrets=secrets)

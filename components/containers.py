@@ -55,7 +55,6 @@ def healthcheck(
     *,
     interval: int = 15,
     timeout: int = 10,
-    retries: int = 5,
     start_period: int = 60,
     start_interval: int = 3,
 ) -> docker.ContainerHealthcheckArgs:
@@ -67,7 +66,7 @@ def healthcheck(
         tests=list(test),
         interval=go_duration(interval),
         timeout=go_duration(timeout),
-        retries=retries,
+        retries=5,
         start_period=go_duration(start_period),
         start_interval=go_duration(start_interval),
     )

@@ -35,13 +35,12 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.network = docker.Network(
             f"{name}-bridge",
             name=args.name,
             driver="bridge",
             labels=[docker.NetworkLabelArgs(label="lakehouse.project", value="lakehouse")],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.name = self.network.name
         self.register_outputs({"name": self.name})

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import pulumi
 import pulumi_random as random
 
+from components import containers as c
 from lakehouse.settings import SECRET_KEYS
 
 
@@ -58,23 +59,23 @@ class Secrets(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Secrets", name, None, opts)
-        self.generated: list[str] = []
-        values: dict[str, pulumi.Output[str]] = {}
-        for key, spec in SPECS.items():
-            if key in args.provided:
-                value = pulumi.Output.secret(args.provided[key])
-            else:
-                password = random.RandomPassword(
-                    f"{name}-{_kebab(key)}",
-                    length=spec.length,
-                    special=False,
-                    min_lower=1,
-                    min_upper=1,
-                    min_numeric=1,
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-                value = pulumi.Output.secret(password.result)
-                self.generated.append(key)
-            values[spec.attribute] = value
-            setattr(self, spec.attribute, value)
-        self.register_outputs(values)
+        self.generated = [key for key in SPECS if key not in args.provided]
+        values = {
+            spec.attribute: pulumi.Output.secret(
+                args.provided[key] if key in args.provided else self._generate(f"{name}-{_kebab(key)}", spec.length)
+            )
+            for key, spec in SPECS.items()
+        }
+        self.register_outputs(c.outputs(self, **values))
+
+    def _generate(self, resource_name: str, length: int) -> pulumi.Output[str]:
+        password = random.RandomPassword(
+            resource_name,
+            length=length,
+            special=False,
+            min_lower=1,
+            min_upper=1,
+            min_numeric=1,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return password.result

@@ -67,8 +67,7 @@ class BucketContentsProvider(Provider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         counts = _counts(props)
-        missing = [b for b, n in counts.items() if n is None]
-        if missing:
+        if missing := [b for b, n in counts.items() if n is None]:
             raise bucket_contents.BucketError(f"S3 at {props['endpoint']}: bucket(s) {missing} do not exist")
         return CreateResult(f"{props['endpoint']}/{','.join(props['buckets'])}", {**props, "objects": counts})
 
@@ -100,7 +99,6 @@ class BucketContents(pulumi.dynamic.Resource, module="lakehouse", name="BucketCo
         access_key: pulumi.Input[str],
         secret_key: pulumi.Input[str],
         buckets: list[pulumi.Input[str]],
-        timeout_seconds: int = 900,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -109,7 +107,7 @@ class BucketContents(pulumi.dynamic.Resource, module="lakehouse", name="BucketCo
             "access_key": access_key,
             "secret_key": pulumi.Output.secret(secret_key),
             "buckets": list(buckets),
-            "timeout_seconds": timeout_seconds,
+            "timeout_seconds": 900,
             "provider_hash": provider_hash(),
             "objects": None,
         }

@@ -69,7 +69,7 @@ def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any], props: Iter
 def _ints_on_entry(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(self: Provider, *args: Any) -> Any:
-        return method(self, *(self.ints(a) if isinstance(a, dict) else a for a in args))
+        return method(self, *(with_ints(a, self.INT_PROPS) if isinstance(a, dict) else a for a in args))
 
     return call
 
@@ -90,9 +90,6 @@ class Provider(ResourceProvider):
             if name in vars(cls):
                 setattr(cls, name, _ints_on_entry(vars(cls)[name]))
 
-    def ints(self, props: Mapping[str, Any] | None) -> dict[str, Any]:
-        return with_ints(props, self.INT_PROPS)
-
     def failures(self, news: dict[str, Any], olds: dict[str, Any]) -> list[tuple[str, str]]:
         raise NotImplementedError
 
@@ -101,11 +98,11 @@ class Provider(ResourceProvider):
         raise NotImplementedError
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = self.ints(news)
-        failures = known_failures(news, self.failures(news, self.ints(olds)))
+        news = with_ints(news, self.INT_PROPS)
+        failures = known_failures(news, self.failures(news, with_ints(olds, self.INT_PROPS)))
         return CheckResult(news, [CheckFailure(prop, reason) for prop, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = self.changes(self.ints(olds), self.ints(news))
+        changed, replaces = self.changes(with_ints(olds, self.INT_PROPS), with_ints(news, self.INT_PROPS))
         dbr = self.DELETE_BEFORE_REPLACE and bool(replaces)
         return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=dbr)

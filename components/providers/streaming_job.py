@@ -131,8 +131,7 @@ class StreamingJobProvider(Provider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = OrionClient(props["orion_url"], props["orion_token"])
-        job = client.job(int(props.get("job_id") or id_))
-        if job is None:
+        if (job := client.job(int(props.get("job_id") or id_))) is None:
             return ReadResult(None, {})
         return ReadResult(id_, _outputs(props, job, bool(props.get("adopted"))))
 
@@ -164,10 +163,6 @@ class StreamingJob(pulumi.dynamic.Resource, module="lakehouse", name="StreamingJ
         code_hash: str,
         job: str = "logistics_stream",
         args: list[str] | None = None,
-        conf: dict[str, str] | None = None,
-        supervise: bool = True,
-        start_timeout_seconds: int = 600,
-        stop_timeout_seconds: int = 300,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -176,11 +171,11 @@ class StreamingJob(pulumi.dynamic.Resource, module="lakehouse", name="StreamingJ
             "spark_master_ui": spark_master_ui,
             "job": job,
             "args": list(args or []),
-            "conf": dict(conf or {}),
-            "supervise": supervise,
+            "conf": {},
+            "supervise": True,
             "code_hash": code_hash,
-            "start_timeout_seconds": start_timeout_seconds,
-            "stop_timeout_seconds": stop_timeout_seconds,
+            "start_timeout_seconds": 600,
+            "stop_timeout_seconds": 300,
             "provider_hash": provider_hash(),
             **dict.fromkeys(("job_id", "state", "app_id", "adopted")),
         }
