@@ -45,9 +45,7 @@ def go_duration(seconds: int) -> str:
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
 def healthcheck(
@@ -152,10 +150,9 @@ def container(
     wait_timeout: int = DEFAULT_WAIT_TIMEOUT,
     **inputs: object,
 ) -> docker.Container:
-    """A service container as every one of the stack is: named in the stack, reachable by `hostname` on its
-    network, restarted, memory-capped, labelled, and waited for until healthy. `ports` (container port -> host
-    port) are published on the bind address (TCP); `files` (path -> text, never a secret: see generators) are
-    written into it before it starts; `inputs` add the rest."""
+    """A service container as every one of the stack is: named in the stack, reachable by `hostname` on its network,
+    restarted, memory-capped, labelled, waited for until healthy, `ports` (container -> host) published on the bind
+    address, `files` (path -> text, never a secret) written in before it starts; `inputs` add the rest."""
     if ports:
         inputs["ports"] = [
             docker.ContainerPortArgs(internal=internal, external=external, ip=service.bind_address, protocol="tcp")

@@ -22,23 +22,7 @@ from lakehouse import endpoints
 from lakehouse.generators.job import stream_job_env
 from lakehouse.generators.kafka import kraft_cluster_id
 from lakehouse.generators.spark import render_spark_defaults, spark_defaults
-from lakehouse.settings import Settings
 from lakehouse.versions import Versions, load
-
-
-def spark_defaults_file(s: Settings, storage: StorageArgs) -> str:
-    """The one spark-defaults.conf of the master, the workers and Orion's drivers."""
-    return render_spark_defaults(
-        spark_defaults(
-            master_url=MASTER_URL,
-            s3=storage.s3_endpoint,
-            extra_jars_dir=JARS_DIR,
-            executor_memory=s.spark_executor_memory,
-            driver_memory=s.spark_driver_memory,
-            shuffle_partitions=s.kafka_partitions,
-            cores_max=s.orion_cores_max,
-        )
-    )
 
 
 def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, pulumi.Input[str]]:
@@ -83,7 +67,18 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         trino_secret_key=secrets.trino_s3_secret_key,
     )
     storage = Storage("storage", storage_args)
-    defaults = spark_defaults_file(s, storage_args)
+    # The one spark-defaults.conf of the master, the workers and Orion's drivers.
+    defaults = render_spark_defaults(
+        spark_defaults(
+            master_url=MASTER_URL,
+            s3=storage_args.s3_endpoint,
+            extra_jars_dir=JARS_DIR,
+            executor_memory=s.spark_executor_memory,
+            driver_memory=s.spark_driver_memory,
+            shuffle_partitions=s.kafka_partitions,
+            cores_max=s.orion_cores_max,
+        )
+    )
 
     spark = Spark(
         "spark",

@@ -28,8 +28,7 @@ class NetworkArgs:
 
 
 class Network(pulumi.ComponentResource):
-    """Children: `<name>-bridge`. Containers take its `name` output (not the plain setting), so each one is
-    created after the network and removed before it."""
+    """Children: `<name>-bridge`. Containers take its `name` output, so each is created after it, removed before."""
 
     name: pulumi.Output[str]
 

@@ -77,8 +77,7 @@ def orion_env(args: OrionArgs) -> dict[str, str]:
 
 
 class Orion(pulumi.ComponentResource):
-    """Children: `<name>-data` (volume: job registry, logs, uploads) and `<name>-server` (container `spark-orion`,
-    created once the Spark master is healthy; healthy when GET /health answers)."""
+    """Children: `<name>-data` (volume: job registry, logs, uploads) and `<name>-server` (container `spark-orion`)."""
 
     url: pulumi.Output[str]
 
@@ -86,18 +85,17 @@ class Orion(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Orion", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         data = c.volume(f"{name}-data", args.name_prefix, "orion-data", DATA_DIR, child)
-        memory = orion_limit_mib(
-            driver_memory=args.driver_memory,
-            workers=args.workers,
-            worker_cores=args.worker_cores,
-            cores_max=args.cores_max,
-        )
         self.server = c.container(
             f"{name}-server",
             args,
             hostname=HOSTNAME,
             role="orion",
-            memory_mib=memory,
+            memory_mib=orion_limit_mib(
+                driver_memory=args.driver_memory,
+                workers=args.workers,
+                worker_cores=args.worker_cores,
+                cores_max=args.cores_max,
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
             ports={PORT: args.host_port},
             files={f"{CONF_DIR}/spark-defaults.conf": args.spark_defaults},

@@ -74,13 +74,9 @@ class SupersetArgs(c.ServiceArgs):
         if not self.build_args.get("TRINO_DRIVER_VERSION"):
             raise ValueError("SupersetArgs.build_args must pin TRINO_DRIVER_VERSION")
 
-    def config_file(self) -> str:
-        return superset_config(metadata_uri=f"sqlite:///{HOME}/superset.db", data_dir=f"{HOME}/data")
-
 
 class Superset(pulumi.ComponentResource):
-    """Children: `<name>-image` (built locally), `<name>-home` (volume of the metadata database) and `<name>-server`
-    (container `superset`, healthy when /health answers)."""
+    """Children: `<name>-image` (built locally), `<name>-home` (metadata database) and `<name>-server` (`superset`)."""
 
     url: pulumi.Output[str]
 
@@ -89,6 +85,7 @@ class Superset(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tag = args.build_args.get("SUPERSET_IMAGE", "").rpartition(":")[2]
         self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", CONTEXT, DOCKERFILE, args.build_args, self)
+        config = superset_config(metadata_uri=f"sqlite:///{HOME}/superset.db", data_dir=f"{HOME}/data")
         home = c.volume(f"{name}-home", args.name_prefix, "superset-home", HOME, child)
         self.server = c.container(
             f"{name}-server",
@@ -98,7 +95,7 @@ class Superset(pulumi.ComponentResource):
             memory_mib=SUPERSET_MIB,
             opts=child,
             ports={PORT: args.host_port},
-            files={CONFIG_PATH: args.config_file(), ADMIN_SCRIPT_PATH: admin_script()},
+            files={CONFIG_PATH: config, ADMIN_SCRIPT_PATH: admin_script()},
             wait_timeout=420,
             image=self.image.repo_digest,
             command=bootstrap_command(),

@@ -58,8 +58,7 @@ class TrinoArgs(c.ServiceArgs):
 
 
 class Trino(pulumi.ComponentResource):
-    """Children: `<name>-image` and `<name>-server` (container `trino`, single node coordinator+worker, etc/ files
-    uploaded over the image's defaults)."""
+    """Children: `<name>-image` and `<name>-server` (container `trino`, single node coordinator+worker)."""
 
     url: pulumi.Output[str]
 

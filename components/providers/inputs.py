@@ -29,10 +29,8 @@ def is_unknown(value: Any) -> bool:
     if is_rpc_secret(value):
         return is_unknown(unwrap_rpc_secret(value))
     if isinstance(value, dict):
-        return any(is_unknown(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(is_unknown(v) for v in value)
-    return False
+        value = list(value.values())
+    return isinstance(value, list | tuple) and any(is_unknown(v) for v in value)
 
 
 def known_failures(props: Mapping[str, Any], failures: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -75,9 +73,8 @@ def _ints_on_entry(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class Provider(ResourceProvider):
-    """Integers back from the engine's floats on entry of every call (`INT_PROPS`: the property dicts `create`,
-    `read`, `update` and `delete` receive are converted), `check` through `failures` (values not known yet pass),
-    `diff` through `changes`."""
+    """Integers back from the engine's floats (`INT_PROPS`) in the property dicts every call receives, `check`
+    through `failures` (values not known yet pass), `diff` through `changes`."""
 
     # It captures nothing (credentials arrive as secret inputs), so its pickled form need not be a secret.
     serialize_as_secret_always = False
