@@ -67,8 +67,7 @@ def load_stack_config(cfg: pulumi.Config | None = None) -> StackConfig:
     secrets: dict[str, pulumi.Output[str]] = {}
     for key in SECRET_KEYS:
         # The plain value is read only to check its length and secrecy; it is used as a secret Output.
-        raw = runtime_config.get_config(cfg.full_key(key))
-        if raw is None or raw == "":
+        if (raw := runtime_config.get_config(cfg.full_key(key))) in (None, ""):
             continue
         check_secret(key, str(raw), is_secret=runtime_config.is_config_secret(cfg.full_key(key)))
         if (secret := cfg.get_secret(key)) is not None:

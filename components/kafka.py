@@ -171,12 +171,11 @@ class KafkaCluster(pulumi.ComponentResource):
                 )
             )
 
-        host = c.client_host(args.bind_address)
         self.topic_resource = self._topic(name, args)
         self.register_outputs(
             c.outputs(
                 self,
-                bootstrap_servers=",".join(f"{host}:{a.host_port}" for a in args.addresses()),
+                bootstrap_servers=",".join(a.host_address for a in args.addresses()),
                 internal_bootstrap_servers=",".join(a.internal_address for a in args.addresses()),
                 topic=self.topic_resource.name,
             )

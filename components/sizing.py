@@ -56,10 +56,8 @@ def stack_memory_limits_mib(s: Settings) -> dict[str, int]:
     if s.kafka_mode == "zookeeper":
         limits["zookeeper"] = jvm_limit_mib(s.kafka_heap, 256)
     limits["spark-master"] = jvm_limit_mib(s.spark_daemon_memory)
-    for n in range(1, s.spark_workers + 1):
-        limits[f"spark-worker-{n}"] = spark_worker_limit_mib(
-            daemon_memory=s.spark_daemon_memory, worker_memory=s.spark_worker_memory
-        )
+    worker = spark_worker_limit_mib(daemon_memory=s.spark_daemon_memory, worker_memory=s.spark_worker_memory)
+    limits |= {f"spark-worker-{n}": worker for n in range(1, s.spark_workers + 1)}
     limits["spark-orion"] = orion_limit_mib(
         driver_memory=s.spark_driver_memory,
         workers=s.spark_workers,

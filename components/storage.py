@@ -16,8 +16,8 @@ from components.sizing import MINIO_MIB
 from lakehouse.generators.s3 import S3Endpoint
 from lakehouse.generators.s3_policies import render_policy, spark_policy, trino_policy
 
-# The user names (access keys, not secrets) of root and of the two identities.
-ROOT_USER, SPARK_ACCESS_KEY, TRINO_ACCESS_KEY = "lakehouse-root", "lakehouse-spark", "lakehouse-trino"
+# Root's user name (an access key, not a secret); each identity's user and policy are named `lakehouse-<role>`.
+ROOT_USER = "lakehouse-root"
 HOSTNAME = "minio"
 API_PORT = 9000
 CONSOLE_PORT = 9001
@@ -107,9 +107,9 @@ class Storage(pulumi.ComponentResource):
         identity = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.server, *bucket_deps])
         self.attachments: list[minio.IamUserPolicyAttachment] = []
         spark = spark_policy(lake_bucket=args.lake_bucket, checkpoint_bucket=args.checkpoint_bucket)
-        self.spark_user = self._identity(name, "spark", SPARK_ACCESS_KEY, args.spark_secret_key, spark, identity)
+        self.spark_user = self._identity(name, "spark", args.spark_secret_key, spark, identity)
         trino = trino_policy(lake_bucket=args.lake_bucket, metastore_bucket=args.metastore_bucket)
-        self.trino_user = self._identity(name, "trino", TRINO_ACCESS_KEY, args.trino_secret_key, trino, identity)
+        self.trino_user = self._identity(name, "trino", args.trino_secret_key, trino, identity)
         self.s3_endpoint = args.s3_endpoint
         self.register_outputs(
             c.outputs(
@@ -149,16 +149,14 @@ class Storage(pulumi.ComponentResource):
         self,
         name: str,
         role: str,
-        access_key: str,
         secret_key: pulumi.Input[str],
         policy: dict[str, object],
         opts: pulumi.ResourceOptions,
     ) -> minio.IamUser:
         """A user whose name is its access key, its own policy, and the attachment between them."""
-        secret = pulumi.Output.secret(secret_key)
-        user = minio.IamUser(f"{name}-{role}-user", name=access_key, secret=secret, force_destroy=True, opts=opts)
-        policy_json = render_policy(policy)
-        policy_res = minio.IamPolicy(f"{name}-{role}-policy", name=f"lakehouse-{role}", policy=policy_json, opts=opts)
+        key, secret = f"lakehouse-{role}", pulumi.Output.secret(secret_key)
+        user = minio.IamUser(f"{name}-{role}-user", name=key, secret=secret, force_destroy=True, opts=opts)
+        policy_res = minio.IamPolicy(f"{name}-{role}-policy", name=key, policy=render_policy(policy), opts=opts)
         self.attachments.append(
             minio.IamUserPolicyAttachment(
                 f"{name}-{role}-policy-attachment", user_name=user.name, policy_name=policy_res.name, opts=opts

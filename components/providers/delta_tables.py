@@ -88,8 +88,7 @@ class DeltaTablesProvider(Provider):
             name: props["tables"][name] if props["tables"][name].rstrip("/") == where else where
             for name, where in live.items()
         }
-        outs = {**props, "tables": tables, "table_names": qualified_names({**props, "tables": tables})}
-        return ReadResult(id_, outs)
+        return ReadResult(id_, {**props, "tables": tables, "table_names": qualified_names({**props, "tables": tables})})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         for name in props.get("tables") or {}:

@@ -121,8 +121,7 @@ class StreamingJobProvider(Provider):
         client = OrionClient(news["orion_url"], news["orion_token"])
         current = int(olds.get("job_id") or id_)
         job = client.job(current)
-        now = "gone" if job is None else str(job.get("state"))
-        if not needs_restart(olds, news, now) and job is not None:
+        if job is not None and not needs_restart(olds, news, str(job.get("state"))):
             return UpdateResult(_outputs(news, job, bool(olds.get("adopted"))))
         _stop(client, current, news)
         job, adopted = streaming_job.ensure_running(client, spec_of(news), start_timeout=news["start_timeout_seconds"])
