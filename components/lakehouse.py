@@ -22,7 +22,23 @@ from lakehouse import endpoints
 from lakehouse.generators.job import stream_job_env
 from lakehouse.generators.kafka import kraft_cluster_id
 from lakehouse.generators.spark import render_spark_defaults, spark_defaults
+from lakehouse.settings import Settings
 from lakehouse.versions import Versions, load
+
+
+def spark_defaults_file(s: Settings, storage: StorageArgs) -> str:
+    """The one spark-defaults.conf of the master, the workers and Orion's drivers."""
+    return render_spark_defaults(
+        spark_defaults(
+            master_url=MASTER_URL,
+            s3=storage.s3_endpoint,
+            extra_jars_dir=JARS_DIR,
+            executor_memory=s.spark_executor_memory,
+            driver_memory=s.spark_driver_memory,
+            shuffle_partitions=s.kafka_partitions,
+            cores_max=s.orion_cores_max,
+        )
+    )
 
 
 def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, pulumi.Input[str]]:
@@ -67,18 +83,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         trino_secret_key=secrets.trino_s3_secret_key,
     )
     storage = Storage("storage", storage_args)
-    # The one spark-defaults.conf of the master, the workers and Orion's drivers.
-    defaults = render_spark_defaults(
-        spark_defaults(
-            master_url=MASTER_URL,
-            s3=storage_args.s3_endpoint,
-            extra_jars_dir=JARS_DIR,
-            executor_memory=s.spark_executor_memory,
-            driver_memory=s.spark_driver_memory,
-            shuffle_partitions=s.kafka_partitions,
-            cores_max=s.orion_cores_max,
-        )
-    )
+    defaults = spark_defaults_file(s, storage_args)
 
     spark = Spark(
         "spark",
@@ -163,21 +168,19 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         ),
     )
 
+    outputs: dict[str, pulumi.Input[str]] = dict(endpoints.public_endpoints(s, host=c.client_host(s.bind_address)))
+    # Resource outputs where they exist, so `stack output` reflects what was actually created.
+    outputs["kafka_topic"] = kafka.topic
+    outputs["streaming_job_id"] = post.streaming_job_id
+    outputs["trino_tables"] = post.trino_tables
+    outputs["superset_dashboard_urls"] = post.superset_dashboard_urls
     secret_outputs: dict[str, pulumi.Input[str]] = {
         "s3_access_key": storage.spark_access_key,
         "s3_secret_key": storage.spark_secret_key,
         "superset_admin_password": secrets.superset_admin_password,
         "orion_token": secrets.orion_token,
     }
-    outputs: dict[str, pulumi.Input[str]] = {
-        **endpoints.public_endpoints(s, host=c.client_host(s.bind_address)),
-        # Resource outputs where they exist, so `stack output` reflects what was actually created.
-        "kafka_topic": kafka.topic,
-        "streaming_job_id": post.streaming_job_id,
-        "trino_tables": post.trino_tables,
-        "superset_dashboard_urls": post.superset_dashboard_urls,
-        **{key: pulumi.Output.secret(value) for key, value in secret_outputs.items()},
-    }
+    outputs |= {key: pulumi.Output.secret(value) for key, value in secret_outputs.items()}
     missing = set(endpoints.ALL_KEYS + endpoints.POSTDEPLOY_KEYS) - set(outputs)
     if missing:
         raise RuntimeError(f"stack outputs miss endpoint key(s) {sorted(missing)}")

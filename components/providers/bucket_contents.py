@@ -50,7 +50,6 @@ def target_of(props: dict[str, Any]) -> S3Target:
 
 
 def _counts(props: dict[str, Any]) -> dict[str, int | None]:
-    """Objects in each bucket of `props` (None: no such bucket)."""
     return bucket_contents.object_counts(target_of(props), list(props["buckets"]))
 
 

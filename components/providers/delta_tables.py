@@ -98,12 +98,10 @@ class DeltaTablesProvider(Provider):
 
 
 def _schema(props: dict[str, Any]) -> tuple[str, str, str]:
-    """Trino's URL, the catalog and the schema: the first arguments of every `lakehouse.clients.delta_tables` call."""
     return props["trino_url"], props["catalog"], props["schema"]
 
 
 def _registered(props: dict[str, Any], schema_created: bool) -> dict[str, Any]:
-    """Registers every table of `props`; the state of the resource afterwards."""
     registrations = {
         name: delta_tables.register(
             *_schema(props),

@@ -139,7 +139,6 @@ class StreamingJobProvider(Provider):
 
 
 def _stop(client: OrionClient, job_id: int, props: dict[str, Any]) -> None:
-    """Stop the job, wait until the master no longer lists its application, and delete it from Orion."""
     streaming_job.stop_and_forget(
         client, job_id, master_ui=props["spark_master_ui"], stop_timeout=props["stop_timeout_seconds"]
     )
