@@ -1,8 +1,5 @@
-"""Building blocks every container of the stack shares (not a component: plain helper functions).
-
-One definition each of: the restart policy, the healthcheck timing, how a container joins the network,
-how ports are published on the bind address, and how secret environment values are built so they stay
-Pulumi secrets all the way into the container's definition and the state.
+"""Building blocks every component shares (plain helper functions): one definition each of the container's
+restart policy, healthcheck timing, network, published ports, secret environment values and registered outputs.
 """
 
 from __future__ import annotations
@@ -20,9 +17,8 @@ import pulumi_docker as docker
 RESTART_POLICY = "unless-stopped"
 # Seconds `pulumi up` waits for a container to report healthy before it fails.
 DEFAULT_WAIT_TIMEOUT = 180
-# Seconds a container gets to stop on SIGTERM when `destroy` (or a replacement) removes it, before SIGKILL. The
-# docker provider stops a container with `destroy_grace_seconds`, not `stop_timeout`, and with none at all it
-# kills at once: a Kafka broker would skip its controlled shutdown, Orion its drivers' bounded stop.
+# Seconds between SIGTERM and SIGKILL when `destroy` (or a replacement) removes a container: the docker provider
+# stops it with `destroy_grace_seconds` (not `stop_timeout`), and without one kills at once.
 DESTROY_GRACE_SECONDS = 30
 LABEL_PROJECT = "lakehouse.project"
 LABEL_ROLE = "lakehouse.role"
@@ -41,19 +37,15 @@ class ServiceArgs:
 
 
 def go_duration(seconds: int) -> str:
-    """`seconds` written as Go's time.Duration prints it (`90` -> "1m30s", `60` -> "1m0s", `15` -> "15s").
-
-    The docker provider reads a container's healthcheck back in that form: a duration the program wrote any
-    other way ("90s") differs from the state on every later `up`, and every container shows as changed."""
+    """`seconds` as Go's time.Duration prints it (`90` -> "1m30s"): the form the docker provider reads a healthcheck
+    back in, so that no container shows as changed on every later `up`."""
     if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
         raise ValueError(f"a healthcheck duration must be a whole number of seconds >= 0, got {seconds!r}")
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
 def healthcheck(
@@ -61,7 +53,6 @@ def healthcheck(
     *,
     interval: int = 15,
     timeout: int = 10,
-    retries: int = 5,
     start_period: int = 60,
     start_interval: int = 3,
 ) -> docker.ContainerHealthcheckArgs:
@@ -73,20 +64,16 @@ def healthcheck(
         tests=list(test),
         interval=go_duration(interval),
         timeout=go_duration(timeout),
-        retries=retries,
+        retries=5,
         start_period=go_duration(start_period),
         start_interval=go_duration(start_interval),
     )
 
 
 def memory_limit(mib: int) -> dict[str, int]:
-    """The `memory` and `memory_swap` inputs of a container capped at `mib` MiB of RAM.
-
-    `memory_swap` is given, as -1 (swap as the host has it), because Docker fills in a value of its own when it
-    is left out (twice `memory`), which the docker provider stores and then diffs against the program's unset
-    value on every `up`; and -1 is the one value Docker keeps as it is on every host (where the kernel does not
-    account swap, Docker turns any other value into -1). The cap on RAM is `memory`; each JVM inside has its
-    own heap cap as well."""
+    """The `memory` and `memory_swap` inputs of a container capped at `mib` MiB of RAM. `memory_swap` is -1 (swap
+    as the host has it): left out, Docker fills in a value the provider then diffs on every `up`, and -1 is the one
+    value Docker keeps as given on every host."""
     if isinstance(mib, bool) or not isinstance(mib, int) or mib < 6:
         raise ValueError(
             f"a container's memory limit must be a whole number of MiB >= 6 (Docker's minimum), got {mib!r}"
@@ -95,35 +82,17 @@ def memory_limit(mib: int) -> dict[str, int]:
 
 
 def http_probe(url: str, *, python: str = "python3", json_field: tuple[str, str] | None = None) -> list[str]:
-    """A healthcheck command that GETs `url` with the image's Python (no curl/wget needed).
-
-    With `json_field=(key, value)` the body must be a JSON object whose `key` equals `value`.
-    """
-    code = f"import json,sys,urllib.request; b=urllib.request.urlopen({url!r},timeout=5).read(); "
-    if json_field:
-        key, value = json_field
-        code += f"sys.exit(0 if json.loads(b).get({key!r})=={value!r} else 1)"
-    else:
-        code += "sys.exit(0)"
+    """A healthcheck command that GETs `url` with the image's Python (no curl/wget needed); with
+    `json_field=(key, value)` the body must be a JSON object whose `key` equals `value`."""
+    key, value = json_field or ("", "")
+    check = f"sys.exit(0 if json.loads(b).get({key!r})=={value!r} else 1)" if json_field else "sys.exit(0)"
+    code = f"import json,sys,urllib.request; b=urllib.request.urlopen({url!r},timeout=5).read(); {check}"
     return ["CMD", python, "-c", code]
 
 
-def on_network(network_name: pulumi.Input[str], hostname: str) -> list[docker.ContainerNetworksAdvancedArgs]:
-    """Join the stack's network under `hostname`, the name other containers use."""
-    return [docker.ContainerNetworksAdvancedArgs(name=network_name, aliases=[hostname])]
-
-
-def publish(internal: int, external: int, bind_address: str) -> docker.ContainerPortArgs:
-    """Publish container port `internal` on `bind_address:external` of the host (TCP)."""
-    return docker.ContainerPortArgs(internal=internal, external=external, ip=bind_address, protocol="tcp")
-
-
 def client_host(bind_address: str) -> str:
-    """The host name a client on this machine uses to reach ports published on `bind_address`.
-
-    `localhost` only for 127.0.0.1 and 0.0.0.0: another loopback address (127.0.0.2) is not where `localhost`
-    resolves, so clients get the address itself.
-    """
+    """The host name a client on this machine uses to reach ports published on `bind_address`: `localhost` only
+    for 127.0.0.1 and 0.0.0.0 (`localhost` does not resolve to another loopback address)."""
     ip = ipaddress.ip_address(bind_address)
     return "localhost" if str(ip) == "127.0.0.1" or ip.is_unspecified else bind_address
 
@@ -131,9 +100,7 @@ def client_host(bind_address: str) -> str:
 def connect_address(bind_address: str) -> str:
     """An IP a process on this machine (a provider) connects to, for ports published on `bind_address`."""
     ip = ipaddress.ip_address(bind_address)
-    if ip.is_unspecified:
-        return "127.0.0.1" if ip.version == 4 else "::1"
-    return bind_address
+    return ("127.0.0.1" if ip.version == 4 else "::1") if ip.is_unspecified else bind_address
 
 
 def env_list(
@@ -162,53 +129,49 @@ def stack_prefix(project: str, stack: str) -> str:
 
 
 def docker_name(prefix: str, name: str) -> str:
-    """The Docker name (container, volume, network) of `name` in the stack `prefix` ('' keeps it as it is).
-
-    Only Docker's own names carry the prefix: hostnames and network aliases (kafka-1, minio, spark-master,
-    trino, superset, spark-orion), which the generated configuration refers to, stay the same in every stack,
-    each stack on its own network.
-    """
+    """The Docker name (container, volume, network) of `name` in the stack `prefix` ('' keeps it as it is). Hostnames
+    and network aliases, which the generated configuration refers to, stay the same in every stack."""
     if prefix and not _PREFIX.match(prefix):
         raise ValueError(f"Docker name prefix {prefix!r} is not allowed: letters, digits, '_', '.', '-'")
     return f"{prefix}-{name}" if prefix else name
 
 
-def labels(role: str) -> list[docker.ContainerLabelArgs]:
-    return [
-        docker.ContainerLabelArgs(label=LABEL_PROJECT, value="lakehouse"),
-        docker.ContainerLabelArgs(label=LABEL_ROLE, value=role),
-    ]
-
-
-def upload(path: str, content: str, *, executable: bool = False) -> docker.ContainerUploadArgs:
-    """A generated file written into the container before it starts (never a secret: see generators)."""
-    return docker.ContainerUploadArgs(file=path, content=content, executable=executable)
-
-
 def container(
     resource_name: str,
+    service: ServiceArgs,
     *,
-    prefix: str,
     hostname: str,
-    network_name: pulumi.Input[str],
     role: str,
     memory_mib: int,
     opts: pulumi.ResourceOptions,
+    ports: Mapping[int, int] | None = None,
+    files: Mapping[str, str] | None = None,
     destroy_grace_seconds: int = DESTROY_GRACE_SECONDS,
     wait_timeout: int = DEFAULT_WAIT_TIMEOUT,
     **inputs: object,
 ) -> docker.Container:
-    """A service container as every one of the stack is: named in the stack, reachable by `hostname` on its
-    network, restarted, memory-capped, labelled, and waited for until healthy; `inputs` add the rest."""
+    """A service container as every one of the stack is: named in the stack, reachable by `hostname` on its network,
+    restarted, memory-capped, labelled, waited for until healthy, `ports` (container -> host) published on the bind
+    address, `files` (path -> text, never a secret) written in before it starts; `inputs` add the rest."""
+    if ports:
+        inputs["ports"] = [
+            docker.ContainerPortArgs(internal=internal, external=external, ip=service.bind_address, protocol="tcp")
+            for internal, external in ports.items()
+        ]
+    if files:
+        inputs["uploads"] = [docker.ContainerUploadArgs(file=p, content=t, executable=False) for p, t in files.items()]
     return docker.Container(
         resource_name,
-        name=docker_name(prefix, hostname),
+        name=docker_name(service.name_prefix, hostname),
         hostname=hostname,
-        networks_advanced=on_network(network_name, hostname),
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=service.network_name, aliases=[hostname])],
         restart=RESTART_POLICY,
         destroy_grace_seconds=destroy_grace_seconds,
         **memory_limit(memory_mib),
-        labels=labels(role),
+        labels=[
+            docker.ContainerLabelArgs(label=LABEL_PROJECT, value="lakehouse"),
+            docker.ContainerLabelArgs(label=LABEL_ROLE, value=role),
+        ],
         wait=True,
         wait_timeout=wait_timeout,
         opts=opts,
@@ -223,8 +186,17 @@ def volume(resource_name: str, prefix: str, name: str, path: str, opts: pulumi.R
 
 
 def built_image(
-    resource_name: str, image_name: str, *, context: str, dockerfile: str, args: Mapping[str, str], opts: Any
+    resource_name: str, image_name: str, context: str, dockerfile: str, args: Mapping[str, str], parent: pulumi.Resource
 ) -> docker.Image:
     """An image built from the repository, kept local (never pushed)."""
     build = docker.DockerBuildArgs(context=context, dockerfile=dockerfile, args=dict(args))
+    opts = pulumi.ResourceOptions(parent=parent)
     return docker.Image(resource_name, image_name=image_name, build=build, skip_push=True, opts=opts)
+
+
+def outputs(component: pulumi.Resource, **values: pulumi.Input[Any]) -> dict[str, pulumi.Output[Any]]:
+    """Each value as an Output attribute of `component` under its name; the same, for `register_outputs`."""
+    out = {k: v if isinstance(v, pulumi.Output) else pulumi.Output.from_input(v) for k, v in values.items()}
+    for key, value in out.items():
+        setattr(component, key, value)
+    return out

@@ -1,8 +1,6 @@
-"""The whole lakehouse: validated settings and secrets in, components wired together, stack outputs out.
-
-`deploy()` is what `__main__.py` runs (and what the unit tests run under Pulumi mocks). It translates
-`Settings` into each component's Args - the only place that knows which component needs which value -
-and returns the stack outputs: every key of `lakehouse.endpoints`, the secret ones as Pulumi secrets.
+"""The whole lakehouse: `deploy()` (what `__main__.py` and the unit tests run) translates `Settings` into each
+component's Args - the only place that knows which component needs which value - and returns the stack outputs:
+every key of `lakehouse.endpoints`, the secret ones as Pulumi secrets.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from components.network import Network, NetworkArgs
 from components.orion import Orion, OrionArgs
 from components.postdeploy import PostDeploy, PostDeployArgs
 from components.secrets import Secrets, SecretsArgs
-from components.spark import JARS_DIR, Spark, SparkArgs, master_url
+from components.spark import JARS_DIR, MASTER_URL, Spark, SparkArgs
 from components.storage import Storage, StorageArgs
 from components.superset import Superset, SupersetArgs
 from components.trino import Trino, TrinoArgs
@@ -32,7 +30,7 @@ def spark_defaults_file(s: Settings, storage: StorageArgs) -> str:
     """The one spark-defaults.conf of the master, the workers and Orion's drivers."""
     return render_spark_defaults(
         spark_defaults(
-            master_url=master_url(),
+            master_url=MASTER_URL,
             s3=storage.s3_endpoint,
             extra_jars_dir=JARS_DIR,
             executor_memory=s.spark_executor_memory,
@@ -47,7 +45,6 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
     """Declare every resource; return the stack outputs by endpoint key."""
     s = config.settings
     v = versions or load()
-    stack_id = f"{pulumi.get_project()}-{pulumi.get_stack()}"
     # Docker names carry the stack (two stacks on one host do not collide); hostnames and aliases do not.
     prefix = c.stack_prefix(pulumi.get_project(), pulumi.get_stack())
 
@@ -62,7 +59,7 @@ def deploy(config: StackConfig, versions: Versions | None = None) -> dict[str, p
         brokers=s.kafka_brokers,
         image=v.kafka_image if s.kafka_mode == "kraft" else v.kafka_zookeeper_line_image,
         zookeeper_image=v.zookeeper_image if s.kafka_mode == "zookeeper" else None,
-        cluster_id=kraft_cluster_id(stack_id),
+        cluster_id=kraft_cluster_id(prefix),
         host_port_base=s.kafka_host_port_base,
         heap=s.kafka_heap,
         topic=s.kafka_topic,

@@ -1,7 +1,5 @@
-"""Network: the user-defined bridge network every container of the lakehouse joins.
-
-On a user-defined network Docker's DNS resolves container names and aliases, which is what the
-generated configuration refers to (`kafka-1:9092`, `http://minio:9000`, `spark://spark-master:7077`).
+"""Network: the user-defined bridge network every container joins, whose DNS resolves the container names and
+aliases the generated configuration refers to (`kafka-1:9092`, `http://minio:9000`).
 """
 
 from __future__ import annotations
@@ -30,20 +28,18 @@ class NetworkArgs:
 
 
 class Network(pulumi.ComponentResource):
-    """Children: `<name>-bridge`. Containers take its `name` output (not the plain setting), so each one is
-    created after the network and removed before it."""
+    """Children: `<name>-bridge`. Containers take its `name` output, so each is created after it, removed before."""
 
     name: pulumi.Output[str]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.network = docker.Network(
             f"{name}-bridge",
             name=args.name,
             driver="bridge",
             labels=[docker.NetworkLabelArgs(label="lakehouse.project", value="lakehouse")],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.name = self.network.name
         self.register_outputs({"name": self.name})

@@ -1,9 +1,7 @@
 """Orion: the Spark Orion job service (FastAPI) in the Spark image, submitting to the master in client mode.
 
-It runs `python -m orion` (the image's Python 3.11 virtualenv) with the environment contract the test bed
-also follows (ORION_*), plus the streaming job's LAKEHOUSE_* settings and the Spark identity's AWS_* keys,
-which it hands to the jobs it starts. Its drivers run inside this container, so its hostname is what
-executors call back to.
+It runs `python -m orion` with the ORION_* environment the test bed also follows, plus the LAKEHOUSE_* settings
+and AWS_* keys it hands to the jobs. Its drivers run inside this container: executors call back to its hostname.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ import pulumi
 
 from components import containers as c
 from components.sizing import orion_limit_mib
-from components.spark import CONF_DIR, JOBS_DIR, PYTHON, SPARK_HOME, aws_env, master_ui_url, master_url
+from components.spark import CONF_DIR, JOBS_DIR, MASTER_UI_URL, MASTER_URL, PYTHON, SPARK_HOME, aws_env
 
 HOSTNAME = "spark-orion"
 PORT = 8000
@@ -49,8 +47,7 @@ class OrionArgs(c.ServiceArgs):
     s3_region: str = "us-east-1"
     """Region for the AWS SDK in the drivers."""
     wait_for: tuple[pulumi.Resource, ...] = ()
-    """What must be ready before Orion starts (the Spark master), and outlive it on destroy (the buckets'
-    contents, which are emptied once nothing writes to them)."""
+    """What Orion needs first (the Spark master) and must outlive on destroy (the buckets' contents)."""
 
     def __post_init__(self) -> None:
         for key in self.job_env:
@@ -59,10 +56,10 @@ class OrionArgs(c.ServiceArgs):
 
 
 def orion_env(args: OrionArgs) -> dict[str, str]:
-    """The plain part of Orion's environment (the contract in the team brief)."""
+    """The plain part of Orion's environment."""
     return {
-        "ORION_SPARK_MASTER_URL": master_url(),
-        "ORION_SPARK_MASTER_UI": master_ui_url(),
+        "ORION_SPARK_MASTER_URL": MASTER_URL,
+        "ORION_SPARK_MASTER_UI": MASTER_UI_URL,
         "ORION_SPARK_HOME": SPARK_HOME,
         "ORION_DATA_DIR": DATA_DIR,
         "ORION_JOBS_DIR": JOBS_DIR,
@@ -80,8 +77,7 @@ def orion_env(args: OrionArgs) -> dict[str, str]:
 
 
 class Orion(pulumi.ComponentResource):
-    """Children: `<name>-data` (volume: job registry, logs, uploads survive re-creation) and `<name>-server`
-    (container `spark-orion`, created once the Spark master is healthy; healthy when GET /health answers)."""
+    """Children: `<name>-data` (volume: job registry, logs, uploads) and `<name>-server` (container `spark-orion`)."""
 
     url: pulumi.Output[str]
 
@@ -89,37 +85,32 @@ class Orion(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Orion", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         data = c.volume(f"{name}-data", args.name_prefix, "orion-data", DATA_DIR, child)
-        memory = orion_limit_mib(
-            driver_memory=args.driver_memory,
-            workers=args.workers,
-            worker_cores=args.worker_cores,
-            cores_max=args.cores_max,
-        )
         self.server = c.container(
             f"{name}-server",
-            prefix=args.name_prefix,
+            args,
             hostname=HOSTNAME,
-            network_name=args.network_name,
             role="orion",
-            memory_mib=memory,
+            memory_mib=orion_limit_mib(
+                driver_memory=args.driver_memory,
+                workers=args.workers,
+                worker_cores=args.worker_cores,
+                cores_max=args.cores_max,
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            ports={PORT: args.host_port},
+            files={f"{CONF_DIR}/spark-defaults.conf": args.spark_defaults},
             destroy_grace_seconds=STOP_TIMEOUT_SECONDS,
             image=args.image_ref,
             command=[PYTHON, "-m", "orion"],
             # Orion is PID 1 otherwise, and spark-submit's orphaned grandchildren would never be reaped.
             init=True,
-            # `docker stop` (stop_timeout) and a `destroy` or replacement (destroy_grace_seconds: the provider's
-            # delete stops with that, and kills at once without it) must leave Orion time for the drivers' bounded
-            # stop (ORION_STOP_TIMEOUT_SECONDS, 120 s) before Docker's SIGKILL; Docker's default is 10 s.
+            # `docker stop` and a `destroy` (destroy_grace_seconds) leave time for the drivers' bounded stop (120 s).
             stop_timeout=STOP_TIMEOUT_SECONDS,
             envs=c.env_list(
                 orion_env(args),
                 {"ORION_TOKEN": args.token, **aws_env(args.s3_access_key, args.s3_secret_key)},
             ),
-            uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
             volumes=data,
-            ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{PORT}/health", python=PYTHON)),
         )
-        self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
-        self.register_outputs({"url": self.url})
+        self.register_outputs(c.outputs(self, url=f"http://{HOSTNAME}:{PORT}"))

@@ -1,13 +1,6 @@
-"""PostDeploy: what turns running containers into a working lakehouse, as three dynamic resources.
-
-Children, each created once the containers it talks to are healthy (`depends_on`) and reaching them from the
-host through their published ports:
-- `<name>-streaming-job` (StreamingJob): `logistics_stream` submitted through Spark Orion, supervised;
-- `<name>-delta-tables` (DeltaTables): the events table and its quarantine registered in Trino, once the
-  job has created them;
-- `<name>-dashboards` (SupersetDashboards): the dashboards of superset_assets/ imported into Superset.
-`pulumi destroy` removes them in the reverse order: dashboards, registrations (the data stays), the job.
-Their inputs come from `lakehouse.postdeploy`, which `make demo` and the tests use too.
+"""PostDeploy: what turns running containers into a working lakehouse, as three dynamic resources, each created
+once the containers it talks to are healthy and reaching them through their published ports (`pulumi destroy`
+removes them in the reverse order). Their inputs come from `lakehouse.postdeploy`, which `make demo` uses too.
 """
 
 from __future__ import annotations
@@ -16,6 +9,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components import containers as c
 from components.providers.delta_tables import DeltaTables
 from components.providers.streaming_job import StreamingJob
 from components.providers.superset_dashboards import SupersetDashboards
@@ -32,8 +26,7 @@ class PostDeployArgs:
     connect_host: str
     """The address the host reaches the published ports on (127.0.0.1 for a loopback or wildcard bind)."""
     public_host: str
-    """The host name a user's browser on the host opens them with (`localhost` for 127.0.0.1): the dashboards'
-    URLs use it, as every other URL output does."""
+    """The host name a browser on the host opens them with (`localhost` for 127.0.0.1): the dashboards' URLs."""
     job_env: dict[str, str]
     """The streaming job's LAKEHOUSE_* settings as Orion's containers see them (stream_job_env)."""
     orion_token: pulumi.Input[str]
@@ -56,7 +49,8 @@ class PostDeployArgs:
 
 
 class PostDeploy(pulumi.ComponentResource):
-    """Children: `<name>-streaming-job`, `<name>-delta-tables`, `<name>-dashboards` (see the module docstring)."""
+    """Children: `<name>-streaming-job` (`logistics_stream` under Spark Orion, supervised), `<name>-delta-tables`
+    (the events table and its quarantine registered in Trino) and `<name>-dashboards` (superset_assets/)."""
 
     streaming_job_id: pulumi.Output[int]
     trino_tables: pulumi.Output[list[str]]
@@ -86,8 +80,7 @@ class PostDeploy(pulumi.ComponentResource):
             # The job creates both tables before its first batch; Trino can register them only after that.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.trino_ready, self.streaming_job]),
         )
-        # Superset reaches Trino inside the Docker network (trino:8080); its first import connects to Trino, and
-        # the charts have data once the tables are registered.
+        # The first import connects to Trino, and the charts have data once the tables are registered.
         self.dashboards = SupersetDashboards(
             f"{name}-dashboards",
             admin_password=args.superset_admin_password,
@@ -100,15 +93,13 @@ class PostDeploy(pulumi.ComponentResource):
                 parent=self, depends_on=[*args.superset_ready, *args.trino_ready, self.delta_tables]
             ),
         )
-        self.streaming_job_id = self.streaming_job.job_id
         # Known from the settings, but an output of the registration: it exists once the tables are registered.
         names = postdeploy.trino_table_names(s)
-        self.trino_tables = self.delta_tables.id.apply(lambda _: names)
-        self.superset_dashboard_urls = self.dashboards.dashboard_urls
         self.register_outputs(
-            {
-                "streaming_job_id": self.streaming_job_id,
-                "trino_tables": self.trino_tables,
-                "superset_dashboard_urls": self.superset_dashboard_urls,
-            }
+            c.outputs(
+                self,
+                streaming_job_id=self.streaming_job.job_id,
+                trino_tables=self.delta_tables.id.apply(lambda _: names),
+                superset_dashboard_urls=self.dashboards.dashboard_urls,
+            )
         )

@@ -1,8 +1,5 @@
-"""Secrets: every credential of the lakehouse, as Pulumi secrets, generated unless the user set one.
-
-A key set with `pulumi config set --secret lakehouse:<key>` is used as given; every other one is a
-pulumi-random password, created once and kept in the (encrypted) state, so it stays stable across `up`s.
-Every value leaves this component wrapped in `pulumi.Output.secret`, whatever its origin.
+"""Secrets: every credential of the lakehouse, as Pulumi secrets (whatever their origin), generated unless the user
+set one with `pulumi config set --secret`: a pulumi-random password, kept in the state, so stable across `up`s.
 """
 
 from __future__ import annotations
@@ -10,23 +7,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pulumi
 import pulumi_random as random
 
+from components import containers as c
 from lakehouse.settings import SECRET_KEYS
 
 
-@dataclass(frozen=True)
-class SecretSpec:
-    attribute: str
-    """Attribute of the Secrets component holding the value."""
-    length: int
-    """Length of a generated value (within the limits components.config checks for set values)."""
+class SecretSpec(NamedTuple):
+    attribute: str  # of the Secrets component
+    length: int  # of a generated value (within the limits components.config checks for set values)
 
 
-# Generated values are alphanumeric: they travel through environment variables and shell-free commands,
-# and MinIO, Superset and Orion accept them without escaping.
+# Generated values are alphanumeric: MinIO, Superset and Orion accept them, through the environment, unescaped.
 SPECS: dict[str, SecretSpec] = {
     "minioRootPassword": SecretSpec("minio_root_password", 32),
     "sparkS3SecretKey": SecretSpec("spark_s3_secret_key", 40),
@@ -64,23 +59,23 @@ class Secrets(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Secrets", name, None, opts)
-        self.generated: list[str] = []
-        values: dict[str, pulumi.Output[str]] = {}
-        for key, spec in SPECS.items():
-            if key in args.provided:
-                value = pulumi.Output.secret(args.provided[key])
-            else:
-                password = random.RandomPassword(
-                    f"{name}-{_kebab(key)}",
-                    length=spec.length,
-                    special=False,
-                    min_lower=1,
-                    min_upper=1,
-                    min_numeric=1,
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-                value = pulumi.Output.secret(password.result)
-                self.generated.append(key)
-            values[spec.attribute] = value
-            setattr(self, spec.attribute, value)
-        self.register_outputs(values)
+        self.generated = [key for key in SPECS if key not in args.provided]
+        values = {
+            spec.attribute: pulumi.Output.secret(
+                args.provided[key] if key in args.provided else self._generate(f"{name}-{_kebab(key)}", spec.length)
+            )
+            for key, spec in SPECS.items()
+        }
+        self.register_outputs(c.outputs(self, **values))
+
+    def _generate(self, resource_name: str, length: int) -> pulumi.Output[str]:
+        password = random.RandomPassword(
+            resource_name,
+            length=length,
+            special=False,
+            min_lower=1,
+            min_upper=1,
+            min_numeric=1,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return password.result

@@ -1,29 +1,22 @@
-"""Memory limits of the containers, derived from the JVM heaps and Spark sizes in the settings.
+"""Memory limits of the containers, derived from the JVM heaps and Spark sizes in the settings (pure arithmetic).
 
-Pure arithmetic (no pulumi), so the numbers are unit-tested and explained in one place. A limit is the
-heap the process is told to use plus headroom for what lives outside the heap (metaspace, threads,
-direct buffers, Python workers); a container that outgrows it is killed by Docker and restarted by its
-restart policy instead of starving the rest of the machine.
-
-The defaults are sized for a laptop: the whole default stack's limits add up to `stack_memory_limits_mib`
-(at most 8 GiB, a unit test checks it against the containers the stack declares). The headroom figures are the
-peak resident memory measured on the test bed (same generators, same heaps and JVM flags) during the end-to-end
-test, the fault suite and `make bench`, beyond the heap, rounded up with a margin: see README, Benchmarks.
+A limit is the heap the process is told to use plus headroom for what lives outside it; a container that outgrows
+it is killed and restarted instead of starving the machine. The default stack's limits add up to at most 8 GiB
+(`stack_memory_limits_mib`, checked by a test); the headroom figures are peaks measured on the test bed, rounded
+up with a margin (README, Benchmarks).
 """
 
 from __future__ import annotations
 
 from lakehouse.settings import Settings, memory_mib
 
-# Off-heap headroom of a JVM (metaspace, code cache, thread stacks, NIO buffers), in MiB: Kafka brokers, the Spark
-# master daemon, each driver's JVM.
+# Off-heap headroom (MiB) of a JVM: Kafka brokers, the Spark master daemon, each driver's JVM.
 JVM_OVERHEAD_MIB = 256
 # Trino keeps large direct buffers and a big code cache beside its heap.
 TRINO_OVERHEAD_MIB = 384
 # A Spark worker daemon (C1 only, a 32 MiB code cache: lakehouse/generators/spark.py) beside its heap.
 WORKER_DAEMON_OVERHEAD_MIB = 160
-# An executor JVM's off-heap: metaspace, code cache, Netty buffers and the dedup state's RocksDB (bounded at 64 MiB
-# by the streaming job).
+# An executor JVM's off-heap, the dedup state's RocksDB (64 MiB at most) included.
 EXECUTOR_OVERHEAD_MIB = 320
 # Spark Orion's own process (FastAPI + SQLite) and each driver's Python side.
 ORION_BASE_MIB = 192
@@ -63,10 +56,8 @@ def stack_memory_limits_mib(s: Settings) -> dict[str, int]:
     if s.kafka_mode == "zookeeper":
         limits["zookeeper"] = jvm_limit_mib(s.kafka_heap, 256)
     limits["spark-master"] = jvm_limit_mib(s.spark_daemon_memory)
-    for n in range(1, s.spark_workers + 1):
-        limits[f"spark-worker-{n}"] = spark_worker_limit_mib(
-            daemon_memory=s.spark_daemon_memory, worker_memory=s.spark_worker_memory
-        )
+    worker = spark_worker_limit_mib(daemon_memory=s.spark_daemon_memory, worker_memory=s.spark_worker_memory)
+    limits |= {f"spark-worker-{n}": worker for n in range(1, s.spark_workers + 1)}
     limits["spark-orion"] = orion_limit_mib(
         driver_memory=s.spark_driver_memory,
         workers=s.spark_workers,

@@ -1,21 +1,17 @@
-"""Spark: the lakehouse's Spark image (built by the stack), a standalone master and N workers.
-
-The image (images/spark/Dockerfile) is the official Spark image of versions.toml plus Python packages,
-the extra jars resolved from images/spark/jars/pom.xml, and the project's jobs/, producer/ and orion/.
-The same image runs the master, the workers and Spark Orion; the same generated spark-defaults.conf is
-uploaded into all of them. S3 credentials reach Spark only through the environment (AWS_* variables).
+"""Spark: the lakehouse's Spark image (images/spark/Dockerfile), a standalone master and N workers; the image and
+the generated spark-defaults.conf are Orion's too. S3 credentials reach Spark only through AWS_* variables.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
 
 from components import containers as c
 from components.sizing import jvm_limit_mib, spark_worker_limit_mib
-from lakehouse.endpoints import IN_NETWORK_SPARK_MASTER_URL
+from lakehouse.endpoints import IN_NETWORK_SPARK_MASTER_URL as MASTER_URL
 from lakehouse.endpoints import SPARK_MASTER_HOST as MASTER_HOST
 from lakehouse.endpoints import SPARK_MASTER_PORT as MASTER_PORT
 from lakehouse.generators.spark import daemon_env
@@ -27,19 +23,14 @@ JOBS_DIR = "/opt/lakehouse/jobs"
 WORK_DIR = "/opt/spark/work-dir"
 MASTER_UI_PORT = 8080
 WORKER_UI_PORT = 8081
+# Relative to the project directory; the context is the repository root (the image copies jobs/, orion/, ...).
 DOCKERFILE = "images/spark/Dockerfile"
 IMAGE_NAME = "lakehouse/spark"
-# The image's Python for Orion, the producer and the jobs (versions.toml [spark] image_python, installed by
-# a pinned uv: the Spark base ships Ubuntu's 3.10, the services use 3.11), in a virtualenv first on PATH.
+# The image's Python 3.11 (versions.toml [spark] image_python; the Spark base ships 3.10) for Orion and the jobs.
 PYTHON = "/opt/lakehouse/venv/bin/python3"
 
 
-def master_url() -> str:
-    return IN_NETWORK_SPARK_MASTER_URL
-
-
-def master_ui_url() -> str:
-    return f"http://{MASTER_HOST}:{MASTER_UI_PORT}"
+MASTER_UI_URL = f"http://{MASTER_HOST}:{MASTER_UI_PORT}"
 
 
 @dataclass(frozen=True)
@@ -66,12 +57,6 @@ class SparkArgs(c.ServiceArgs):
     """Secret key of the Spark S3 identity (secret)."""
     s3_region: str = "us-east-1"
     """Region for the AWS SDK inside the executors."""
-    context: str = "."
-    """Build context: the repository root (the Dockerfile copies jobs/, producer/, orion/ from it)."""
-    dockerfile: str = DOCKERFILE
-    """Dockerfile path, relative to where `pulumi up` runs (the project directory)."""
-    image_tag: str = field(default="")
-    """Tag of the built image (defaults to the Spark version)."""
     publish_master_rpc: bool = False
     """Publish spark:// on the host too (a driver on the host cannot use it: executors connect back to it)."""
     wait_for: tuple[pulumi.Resource, ...] = ()
@@ -116,39 +101,33 @@ class Spark(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SparkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lakehouse:index:Spark", name, None, opts)
-        tag = args.image_tag or args.build_args.get("SPARK_VERSION", "local")
-        self.image = c.built_image(
-            f"{name}-image", f"{IMAGE_NAME}:{tag}", context=args.context, dockerfile=args.dockerfile,
-            args=args.build_args, opts=pulumi.ResourceOptions(parent=self),
-        )  # fmt: skip
+        tag = args.build_args.get("SPARK_VERSION", "local")
+        self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", ".", DOCKERFILE, args.build_args, self)
         # The image id (sha256:...) changes with every rebuild, so containers are replaced only then.
         self.image_ref = self.image.repo_digest
         self.master = self._master(name, args)
         self.workers = [self._worker(name, args, n) for n in range(1, args.workers + 1)]
-        self.master_url = pulumi.Output.from_input(master_url())
-        self.master_ui_url = pulumi.Output.from_input(master_ui_url())
         self.register_outputs(
-            {"image_ref": self.image_ref, "master_url": self.master_url, "master_ui_url": self.master_ui_url}
+            c.outputs(self, image_ref=self.image_ref, master_url=MASTER_URL, master_ui_url=MASTER_UI_URL)
         )
 
     def _master(self, name: str, args: SparkArgs) -> docker.Container:
-        rpc = [c.publish(MASTER_PORT, args.master_port, args.bind_address)] if args.publish_master_rpc else []
+        rpc = {MASTER_PORT: args.master_port} if args.publish_master_rpc else {}
         probe = c.http_probe(f"http://localhost:{MASTER_UI_PORT}/json/", python=PYTHON, json_field=("status", "ALIVE"))
         return c.container(
             f"{name}-master",
-            prefix=args.name_prefix,
+            args,
             hostname=MASTER_HOST,
-            network_name=args.network_name,
             role="spark-master",
             memory_mib=jvm_limit_mib(args.daemon_memory),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            ports={MASTER_UI_PORT: args.master_ui_port, **rpc},
+            files={f"{CONF_DIR}/spark-defaults.conf": args.spark_defaults},
             image=self.image_ref,
             command=spark_class(
                 "org.apache.spark.deploy.master.Master", host=MASTER_HOST, port=MASTER_PORT, webui_port=MASTER_UI_PORT
             ),
             envs=c.env_list(spark_env(daemon_memory=args.daemon_memory, hostname=MASTER_HOST)),
-            uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
-            ports=[c.publish(MASTER_UI_PORT, args.master_ui_port, args.bind_address), *rpc],
             healthcheck=c.healthcheck(probe),
         )
 
@@ -157,12 +136,12 @@ class Spark(pulumi.ComponentResource):
         host = f"spark-worker-{n}"
         return c.container(
             f"{name}-worker-{n}",
-            prefix=args.name_prefix,
+            args,
             hostname=host,
-            network_name=args.network_name,
             role="spark-worker",
             memory_mib=spark_worker_limit_mib(daemon_memory=args.daemon_memory, worker_memory=args.worker_memory),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.master, *args.wait_for]),
+            files={f"{CONF_DIR}/spark-defaults.conf": args.spark_defaults},
             image=self.image_ref,
             command=[
                 *spark_class(
@@ -173,12 +152,11 @@ class Spark(pulumi.ComponentResource):
                     webui_port=WORKER_UI_PORT,
                     work_dir=WORK_DIR,
                 ),
-                master_url(),
+                MASTER_URL,
             ],
             envs=c.env_list(
                 {**spark_env(daemon_memory=args.daemon_memory, hostname=host), "AWS_REGION": args.s3_region},
                 aws_env(args.s3_access_key, args.s3_secret_key),
             ),
-            uploads=[c.upload(f"{CONF_DIR}/spark-defaults.conf", args.spark_defaults)],
             healthcheck=c.healthcheck(c.http_probe(f"http://localhost:{WORKER_UI_PORT}/json/", python=PYTHON)),
         )

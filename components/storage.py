@@ -1,7 +1,5 @@
-"""Storage: the S3 server (a maintained MinIO build), its buckets and the services' own identities.
-
-Every S3 setting clients use (endpoint, region, path-style) comes from `s3_endpoint`, one
-`lakehouse.generators.s3.S3Endpoint`; credentials are separate, per identity, and always secrets.
+"""Storage: the S3 server (a maintained MinIO build), its buckets and the services' own identities; clients'
+S3 settings come from `s3_endpoint`, credentials are per identity and always secrets.
 """
 
 from __future__ import annotations
@@ -18,12 +16,13 @@ from components.sizing import MINIO_MIB
 from lakehouse.generators.s3 import S3Endpoint
 from lakehouse.generators.s3_policies import render_policy, spark_policy, trino_policy
 
+# Root's user name (an access key, not a secret); each identity's user and policy are named `lakehouse-<role>`.
+ROOT_USER = "lakehouse-root"
 HOSTNAME = "minio"
 API_PORT = 9000
 CONSOLE_PORT = 9001
 DATA_DIR = "/data"
-# Ready = the server answers its readiness endpoint (no credentials needed). The image (Pigsty's MinIO fork,
-# now "silo") ships curl; `mc ready local` is MinIO's own probe, kept as a fallback for builds without curl.
+# The readiness endpoint needs no credentials; `mc ready local` is the fallback for a build without curl.
 HEALTH_PROBE = (
     f"curl -fsS http://localhost:{API_PORT}/minio/health/ready > /dev/null || mc ready local > /dev/null 2>&1"
 )
@@ -51,20 +50,11 @@ class StorageArgs(c.ServiceArgs):
     """Secret key of the Spark identity (secret)."""
     trino_secret_key: pulumi.Input[str]
     """Secret key of the Trino identity (secret)."""
-    root_user: str = "lakehouse-root"
-    """Root user name (an access key, not a secret)."""
-    spark_access_key: str = "lakehouse-spark"
-    """Access key (user name) of the Spark identity."""
-    trino_access_key: str = "lakehouse-trino"
-    """Access key (user name) of the Trino identity."""
 
     def __post_init__(self) -> None:
         names = [self.lake_bucket, self.checkpoint_bucket, self.metastore_bucket]
         if len(set(names)) != 3:
             raise ValueError(f"StorageArgs buckets must be three different names, got {names}")
-        users = [self.root_user, self.spark_access_key, self.trino_access_key]
-        if len(set(users)) != 3 or any(not 3 <= len(u) <= 20 for u in users):
-            raise ValueError(f"StorageArgs user names must be three different names of 3-20 characters, got {users}")
 
     @property
     def s3_endpoint(self) -> S3Endpoint:
@@ -73,10 +63,9 @@ class StorageArgs(c.ServiceArgs):
 
 
 class Storage(pulumi.ComponentResource):
-    """Children: `<name>-data`, `<name>-image`, `<name>-server`; `<name>-provider` (pulumi-minio, root
-    credentials), `<name>-bucket-<lake|checkpoints|metastore>`, a user, policy and attachment per identity
-    (`<name>-spark-*`, `<name>-trino-*`), all created once the server is healthy (no first call races its start);
-    `<name>-bucket-contents`, which whatever writes to the buckets depends on (see `contents`)."""
+    """Children: `<name>-data`, `<name>-image`, `<name>-server`; once it is healthy, `<name>-provider` (pulumi-minio,
+    root credentials), `<name>-bucket-<lake|checkpoints|metastore>`, a user, policy and attachment per identity
+    (`<name>-spark-*`, `<name>-trino-*`); `<name>-bucket-contents`, which whatever writes to the buckets depends on."""
 
     s3_endpoint_url: pulumi.Output[str]
     spark_access_key: pulumi.Output[str]
@@ -90,7 +79,7 @@ class Storage(pulumi.ComponentResource):
         provider = minio.Provider(
             f"{name}-provider",
             minio_server=f"{c.connect_address(args.bind_address)}:{args.api_port}",
-            minio_user=args.root_user,
+            minio_user=ROOT_USER,
             minio_password=pulumi.Output.secret(args.root_password),
             minio_region=args.region,
             minio_ssl=False,
@@ -105,14 +94,12 @@ class Storage(pulumi.ComponentResource):
             for role, bucket in roles.items()
         }
         bucket_deps = list(self.buckets.values())
-        # What `pulumi destroy` empties before the buckets go (the MinIO plugin's own force_destroy can die on a
-        # bucket holding objects). Everything that writes to the buckets depends on it (see `contents`), so on
-        # destroy the writers are gone first; it depends on the server and the buckets, which go after it.
+        # Emptied by `pulumi destroy` after the writers (which depend on it) and before the buckets go.
         self.contents = BucketContents(
             f"{name}-bucket-contents",
             endpoint=f"http://{c.connect_address(args.bind_address)}:{args.api_port}",
             region=args.region,
-            access_key=args.root_user,
+            access_key=ROOT_USER,
             secret_key=args.root_password,
             buckets=[b.bucket for b in bucket_deps],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server, *bucket_deps]),
@@ -120,23 +107,19 @@ class Storage(pulumi.ComponentResource):
         identity = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.server, *bucket_deps])
         self.attachments: list[minio.IamUserPolicyAttachment] = []
         spark = spark_policy(lake_bucket=args.lake_bucket, checkpoint_bucket=args.checkpoint_bucket)
-        self.spark_user = self._identity(name, "spark", args.spark_access_key, args.spark_secret_key, spark, identity)
+        self.spark_user = self._identity(name, "spark", args.spark_secret_key, spark, identity)
         trino = trino_policy(lake_bucket=args.lake_bucket, metastore_bucket=args.metastore_bucket)
-        self.trino_user = self._identity(name, "trino", args.trino_access_key, args.trino_secret_key, trino, identity)
+        self.trino_user = self._identity(name, "trino", args.trino_secret_key, trino, identity)
         self.s3_endpoint = args.s3_endpoint
-        self.s3_endpoint_url = pulumi.Output.from_input(args.s3_endpoint.url)
-        self.spark_access_key = self.spark_user.name
-        self.spark_secret_key = pulumi.Output.secret(args.spark_secret_key)
-        self.trino_access_key = self.trino_user.name
-        self.trino_secret_key = pulumi.Output.secret(args.trino_secret_key)
         self.register_outputs(
-            {
-                "s3_endpoint_url": self.s3_endpoint_url,
-                "spark_access_key": self.spark_access_key,
-                "spark_secret_key": self.spark_secret_key,
-                "trino_access_key": self.trino_access_key,
-                "trino_secret_key": self.trino_secret_key,
-            }
+            c.outputs(
+                self,
+                s3_endpoint_url=args.s3_endpoint.url,
+                spark_access_key=self.spark_user.name,
+                spark_secret_key=pulumi.Output.secret(args.spark_secret_key),
+                trino_access_key=self.trino_user.name,
+                trino_secret_key=pulumi.Output.secret(args.trino_secret_key),
+            )
         )
 
     def _server(self, name: str, args: StorageArgs) -> docker.Container:
@@ -145,24 +128,20 @@ class Storage(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         return c.container(
             f"{name}-server",
-            prefix=args.name_prefix,
+            args,
             hostname=HOSTNAME,
-            network_name=args.network_name,
             role="s3",
             memory_mib=MINIO_MIB,
             opts=child,
+            ports={API_PORT: args.api_port, CONSOLE_PORT: args.console_port},
             image=image.image_id,
             # The image's entrypoint puts its server binary (`silo`, formerly `minio`) in front of these arguments.
             command=["server", DATA_DIR, "--address", f":{API_PORT}", "--console-address", f":{CONSOLE_PORT}"],
             envs=c.env_list(
-                {"MINIO_ROOT_USER": args.root_user, "MINIO_SITE_REGION": args.region},
+                {"MINIO_ROOT_USER": ROOT_USER, "MINIO_SITE_REGION": args.region},
                 {"MINIO_ROOT_PASSWORD": args.root_password},
             ),
             volumes=data,
-            ports=[
-                c.publish(API_PORT, args.api_port, args.bind_address),
-                c.publish(CONSOLE_PORT, args.console_port, args.bind_address),
-            ],
             healthcheck=c.healthcheck(["CMD-SHELL", HEALTH_PROBE], interval=10, start_period=20),
         )
 
@@ -170,21 +149,14 @@ class Storage(pulumi.ComponentResource):
         self,
         name: str,
         role: str,
-        access_key: str,
         secret_key: pulumi.Input[str],
         policy: dict[str, object],
         opts: pulumi.ResourceOptions,
     ) -> minio.IamUser:
         """A user whose name is its access key, its own policy, and the attachment between them."""
-        user = minio.IamUser(
-            f"{name}-{role}-user",
-            name=access_key,
-            secret=pulumi.Output.secret(secret_key),
-            force_destroy=True,
-            opts=opts,
-        )
-        policy_json = render_policy(policy)
-        policy_res = minio.IamPolicy(f"{name}-{role}-policy", name=f"lakehouse-{role}", policy=policy_json, opts=opts)
+        key, secret = f"lakehouse-{role}", pulumi.Output.secret(secret_key)
+        user = minio.IamUser(f"{name}-{role}-user", name=key, secret=secret, force_destroy=True, opts=opts)
+        policy_res = minio.IamPolicy(f"{name}-{role}-policy", name=key, policy=render_policy(policy), opts=opts)
         self.attachments.append(
             minio.IamUserPolicyAttachment(
                 f"{name}-{role}-policy-attachment", user_name=user.name, policy_name=policy_res.name, opts=opts

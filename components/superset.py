@@ -1,10 +1,7 @@
-"""Superset: the official apache/superset image plus the Trino driver, bootstrapped on first start.
+"""Superset: the official apache/superset image plus the Trino driver, bootstrapped on every start.
 
-superset_config.py is generated (`lakehouse.generators.superset`) and holds no secret: SECRET_KEY comes
-from SUPERSET_SECRET_KEY in the environment, a Pulumi secret. The SQLite metadata database lives on a
-named volume, so users, databases and dashboards survive re-creating the container. The start command
-bootstraps idempotently (db upgrade, init, the admin user created or its password rotated by
-lakehouse/superset_admin.py) and then serves with gunicorn.
+superset_config.py is generated and holds no secret (SECRET_KEY comes from the environment, a Pulumi secret);
+the SQLite metadata database lives on a named volume, so it survives re-creating the container.
 """
 
 from __future__ import annotations
@@ -43,20 +40,16 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 def bootstrap_command(
     port: int = PORT, *, host: str = ALL_INTERFACES, admin_script_path: str = ADMIN_SCRIPT_PATH
 ) -> list[str]:
-    """Idempotent start steps, then the server. Credentials are read from the environment by the admin
-    script; the command itself holds none.
-
-    The admin step runs on every start, after `init` (which creates the Admin role): it creates the admin on a
-    fresh volume and, on a kept one, sets the password to SUPERSET_ADMIN_PASSWORD when it differs. A new
-    `lakehouse:supersetAdminPassword` changes the container's environment, so Pulumi re-creates the container and
-    this step rotates the password (`superset fab create-admin` skipped an existing user and changed nothing).
-    """
+    """Idempotent start steps, then the server; the command holds no credential. The admin script, after `init`
+    (which creates the Admin role), creates the admin or sets its password from the environment: a new password
+    re-creates the container, and this step rotates it."""
+    gunicorn = shlex.join(gunicorn_args(host=host, port=port))
     steps = [
         "set -e",
         "superset db upgrade",
         "superset init",
         f"python {admin_script_path}",
-        "exec gunicorn " + " ".join(shlex.quote(a) for a in gunicorn_args(host=host, port=port)),
+        f"exec gunicorn {gunicorn}",
     ]
     return ["bash", "-c", "; ".join(steps)]
 
@@ -73,10 +66,6 @@ class SupersetArgs(c.ServiceArgs):
     """Password of the admin (secret)."""
     host_port: int
     """Host port of the web UI and API."""
-    context: str = CONTEXT
-    """Build context (the Dockerfile needs nothing else)."""
-    dockerfile: str = DOCKERFILE
-    """Dockerfile path, relative to the project directory."""
 
     def __post_init__(self) -> None:
         base = self.build_args.get("SUPERSET_IMAGE", "")
@@ -85,13 +74,9 @@ class SupersetArgs(c.ServiceArgs):
         if not self.build_args.get("TRINO_DRIVER_VERSION"):
             raise ValueError("SupersetArgs.build_args must pin TRINO_DRIVER_VERSION")
 
-    def config_file(self) -> str:
-        return superset_config(metadata_uri=f"sqlite:///{HOME}/superset.db", data_dir=f"{HOME}/data")
-
 
 class Superset(pulumi.ComponentResource):
-    """Children: `<name>-image` (docker.Image built locally), `<name>-home` (volume for the metadata
-    database) and `<name>-server` (container `superset`, healthy when /health answers)."""
+    """Children: `<name>-image` (built locally), `<name>-home` (metadata database) and `<name>-server` (`superset`)."""
 
     url: pulumi.Output[str]
 
@@ -99,37 +84,29 @@ class Superset(pulumi.ComponentResource):
         super().__init__("lakehouse:index:Superset", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tag = args.build_args.get("SUPERSET_IMAGE", "").rpartition(":")[2]
-        self.image = c.built_image(
-            f"{name}-image", f"{IMAGE_NAME}:{tag}", context=args.context, dockerfile=args.dockerfile,
-            args=args.build_args, opts=child,
-        )  # fmt: skip
+        self.image = c.built_image(f"{name}-image", f"{IMAGE_NAME}:{tag}", CONTEXT, DOCKERFILE, args.build_args, self)
+        config = superset_config(metadata_uri=f"sqlite:///{HOME}/superset.db", data_dir=f"{HOME}/data")
         home = c.volume(f"{name}-home", args.name_prefix, "superset-home", HOME, child)
         self.server = c.container(
             f"{name}-server",
-            prefix=args.name_prefix,
+            args,
             hostname=HOSTNAME,
-            network_name=args.network_name,
             role="superset",
             memory_mib=SUPERSET_MIB,
             opts=child,
+            ports={PORT: args.host_port},
+            files={CONFIG_PATH: config, ADMIN_SCRIPT_PATH: admin_script()},
             wait_timeout=420,
             image=self.image.repo_digest,
             command=bootstrap_command(),
             envs=c.env_list(
-                {
-                    "SUPERSET_CONFIG_PATH": CONFIG_PATH,
-                    "SUPERSET_HOME": HOME,
-                    ADMIN_USER_ENV: args.admin_user,
-                },
+                {"SUPERSET_CONFIG_PATH": CONFIG_PATH, "SUPERSET_HOME": HOME, ADMIN_USER_ENV: args.admin_user},
                 {SECRET_KEY_ENV: args.secret_key, ADMIN_PASSWORD_ENV: args.admin_password},
             ),
-            uploads=[c.upload(CONFIG_PATH, args.config_file()), c.upload(ADMIN_SCRIPT_PATH, admin_script())],
             volumes=home,
-            ports=[c.publish(PORT, args.host_port, args.bind_address)],
             # The image's virtualenv python is first on PATH.
             healthcheck=c.healthcheck(
                 c.http_probe(f"http://localhost:{PORT}/health", python="python"), start_period=120
             ),
         )
-        self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
-        self.register_outputs({"url": self.url})
+        self.register_outputs(c.outputs(self, url=f"http://{HOSTNAME}:{PORT}"))

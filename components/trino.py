@@ -1,8 +1,5 @@
-"""Trino: the official trinodb/trino image with the etc/ files `lakehouse.generators.trino` renders.
-
-The delta catalog uses a file metastore in its own bucket and native S3 to the storage service; its S3
-keys are `${ENV:TRINO_S3_*}` references in the file and Pulumi secrets in the container's environment.
-Healthy means a query ran: Trino says "SERVER STARTED" before it can answer one.
+"""Trino: the official trinodb/trino image with the etc/ files `lakehouse.generators.trino` renders; its S3 keys
+are `${ENV:TRINO_S3_*}` references in the files and Pulumi secrets in the container's environment.
 """
 
 from __future__ import annotations
@@ -24,8 +21,7 @@ DATA_DIR = "/data/trino"
 
 
 def health_probe(port: int = PORT) -> list[str]:
-    """Healthy once `SELECT 1` returns its row (Trino logs "SERVER STARTED" and answers /v1/info before it can
-    run a query): a bash probe over the REST protocol, no JVM (see query_probe_script)."""
+    """Healthy once `SELECT 1` returns its row: a bash probe over the REST protocol, no JVM."""
     return ["CMD", "bash", "-c", query_probe_script(port)]
 
 
@@ -46,8 +42,7 @@ class TrinoArgs(c.ServiceArgs):
     host_port: int
     """Host port of Trino's HTTP server."""
     wait_for: tuple[pulumi.Resource, ...] = ()
-    """Resources that must exist first (the storage server and Trino's S3 identity) and outlive Trino on destroy
-    (the buckets' contents, emptied once nothing writes to them)."""
+    """What Trino needs first (storage server, S3 identity) and must outlive on destroy (the buckets' contents)."""
 
     def files(self) -> dict[str, str]:
         """etc/ files by path inside the container."""
@@ -63,8 +58,7 @@ class TrinoArgs(c.ServiceArgs):
 
 
 class Trino(pulumi.ComponentResource):
-    """Children: `<name>-image` (docker.RemoteImage) and `<name>-server` (container `trino`, single node
-    coordinator+worker, etc/ files uploaded over the image's defaults, healthy when `SELECT 1` returns)."""
+    """Children: `<name>-image` and `<name>-server` (container `trino`, single node coordinator+worker)."""
 
     url: pulumi.Output[str]
 
@@ -74,18 +68,16 @@ class Trino(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         self.server = c.container(
             f"{name}-server",
-            prefix=args.name_prefix,
+            args,
             hostname=HOSTNAME,
-            network_name=args.network_name,
             role="trino",
             memory_mib=jvm_limit_mib(args.heap, TRINO_OVERHEAD_MIB),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)),
+            ports={PORT: args.host_port},
+            files=args.files(),
             wait_timeout=300,
             image=image.image_id,
             envs=c.env_list({}, {ACCESS_KEY_ENV: args.s3_access_key, SECRET_KEY_ENV: args.s3_secret_key}),
-            uploads=[c.upload(path, text) for path, text in args.files().items()],
-            ports=[c.publish(PORT, args.host_port, args.bind_address)],
             healthcheck=c.healthcheck(health_probe(), interval=30, timeout=30, start_period=120),
         )
-        self.url = pulumi.Output.from_input(f"http://{HOSTNAME}:{PORT}")
-        self.register_outputs({"url": self.url})
+        self.register_outputs(c.outputs(self, url=f"http://{HOSTNAME}:{PORT}"))

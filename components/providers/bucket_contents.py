@@ -1,16 +1,8 @@
 """The objects in the stack's buckets, as a Pulumi resource (a dynamic provider) whose delete empties them.
 
-Why: the MinIO plugin can die while force-destroying a bucket that holds objects (lakehouse/clients/bucket_contents.py
-says
-how), so `make down` failed one time in two. With this resource, `pulumi destroy` empties the buckets first,
-with plain S3 calls, and the plugin then deletes empty buckets. The stack declares it after the buckets and
-before everything that writes to them (the Spark containers, Orion, Trino), so on destroy it runs after the
-writers are gone and before the buckets go:
-- create: checks that each bucket answers; records the buckets;
-- delete: empties each bucket (objects, versions, unfinished multipart uploads) until a listing finds none;
-- read (`pulumi refresh`): the number of objects in each bucket;
-- update: a bucket no longer listed (renamed in the config; the same `up` deletes it) is emptied first;
-  other changes only update the state.
+Why: the MinIO plugin can die while force-destroying a bucket that holds objects. Declared after the buckets and
+before everything that writes to them, this empties them (plain S3 calls) on destroy once the writers are gone;
+an update empties a bucket no longer listed (the same `up` deletes it); read counts the objects of each bucket.
 The S3 secret key arrives as a secret input and is never kept by the provider object.
 """
 
@@ -22,7 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash
 from lakehouse.clients import bucket_contents
 from lakehouse.clients.bucket_contents import S3Target
 
@@ -57,6 +49,10 @@ def target_of(props: dict[str, Any]) -> S3Target:
     return S3Target(props["endpoint"], props["region"], props["access_key"], props["secret_key"])
 
 
+def _counts(props: dict[str, Any]) -> dict[str, int | None]:
+    return bucket_contents.object_counts(target_of(props), list(props["buckets"]))
+
+
 class BucketContentsProvider(Provider):
     """The resource id is the endpoint and the buckets."""
 
@@ -69,28 +65,21 @@ class BucketContentsProvider(Provider):
         return changed_inputs(olds, news, INPUT_PROPS), []
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
-        counts = bucket_contents.object_counts(target_of(props), list(props["buckets"]))
-        missing = [b for b, n in counts.items() if n is None]
-        if missing:
+        counts = _counts(props)
+        if missing := [b for b, n in counts.items() if n is None]:
             raise bucket_contents.BucketError(f"S3 at {props['endpoint']}: bucket(s) {missing} do not exist")
         return CreateResult(f"{props['endpoint']}/{','.join(props['buckets'])}", {**props, "objects": counts})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
-        # A bucket no longer listed was renamed in the config: its old bucket is deleted by the same `up`, once
-        # the rest is done; empty it now (with the credentials that made it), as a destroy would.
+        # A bucket no longer listed is deleted by the same `up`: empty it now, with the credentials that made it.
         for gone in [b for b in olds.get("buckets") or [] if b not in news["buckets"]]:
             bucket_contents.empty_bucket(target_of(olds), gone, timeout=news["timeout_seconds"])
-        return UpdateResult({**news, "objects": bucket_contents.object_counts(target_of(news), list(news["buckets"]))})
+        return UpdateResult({**news, "objects": _counts(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
-        objects = bucket_contents.object_counts(target_of(props), list(props["buckets"]))
-        return ReadResult(id_, {**props, "objects": objects})
+        return ReadResult(id_, {**props, "objects": _counts(props)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        props = with_ints(props, INT_PROPS)
         for bucket in props["buckets"]:
             bucket_contents.empty_bucket(target_of(props), bucket, timeout=props["timeout_seconds"])
 
@@ -109,7 +98,6 @@ class BucketContents(pulumi.dynamic.Resource, module="lakehouse", name="BucketCo
         access_key: pulumi.Input[str],
         secret_key: pulumi.Input[str],
         buckets: list[pulumi.Input[str]],
-        timeout_seconds: int = 900,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -118,7 +106,7 @@ class BucketContents(pulumi.dynamic.Resource, module="lakehouse", name="BucketCo
             "access_key": access_key,
             "secret_key": pulumi.Output.secret(secret_key),
             "buckets": list(buckets),
-            "timeout_seconds": timeout_seconds,
+            "timeout_seconds": 900,
             "provider_hash": provider_hash(),
             "objects": None,
         }

@@ -1,15 +1,7 @@
-"""The streaming job's Delta tables registered in Trino, as a Pulumi resource (a dynamic provider).
-
-Runs where `pulumi up` runs and reaches Trino through its published port, with `lakehouse.clients.delta_tables`:
-- create: waits (bounded) until each table's `_delta_log` exists, creates the schema if missing and
-  registers each table; a table already registered at the same location is adopted;
-- update: a new location re-registers the table (the data stays where it is), a table no longer listed is
-  unregistered, a new one registered;
-- a new catalog or schema replaces the resource (the old registrations go first);
-- delete: unregisters every table (the data stays) and drops the schema if this resource created it and
-  nothing else is registered in it;
-- read (`pulumi refresh`): the registrations Trino's metastore holds now.
-Trino runs without authentication inside the lakehouse, so no credential is involved.
+"""The streaming job's Delta tables registered in Trino, as a Pulumi resource (a dynamic provider) driving Trino
+through its published port with `lakehouse.clients.delta_tables`: create waits (bounded) for each `_delta_log` and
+registers each table (adopting a registration at the same location), update re-registers moved tables and
+unregisters dropped ones, delete unregisters them all (the data stays) and drops the schema it created if empty.
 """
 
 from __future__ import annotations
@@ -20,7 +12,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash
 from lakehouse.clients import delta_tables, trino_sql
 from lakehouse.clients.delta_tables import IDENT, LOCATION, TableSpec
 
@@ -78,32 +70,17 @@ class DeltaTablesProvider(Provider):
         return diff(olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
-        url, catalog, schema, user = props["trino_url"], props["catalog"], props["schema"], props["trino_user"]
-        created = delta_tables.ensure_schema(url, catalog, schema, user=user)
-        outcomes = self._register_all(props)
-        outs = {**props, "schema_created": created, "registrations": outcomes, "table_names": qualified_names(props)}
-        return CreateResult(f"{catalog}.{schema}", outs)
+        created = delta_tables.ensure_schema(*_schema(props), user=props["trino_user"])
+        return CreateResult(f"{props['catalog']}.{props['schema']}", _registered(props, created))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
-        url, catalog, schema, user = news["trino_url"], news["catalog"], news["schema"], news["trino_user"]
         for gone in set(olds.get("tables") or {}) - set(news["tables"]):
-            delta_tables.unregister(url, catalog, schema, gone, user=user)
-        delta_tables.ensure_schema(url, catalog, schema, user=user)
-        outcomes = self._register_all(news)
-        outs = {
-            **news,
-            "schema_created": bool(olds.get("schema_created")),
-            "registrations": outcomes,
-            "table_names": qualified_names(news),
-        }
-        return UpdateResult(outs)
+            delta_tables.unregister(*_schema(news), gone, user=news["trino_user"])
+        delta_tables.ensure_schema(*_schema(news), user=news["trino_user"])
+        return UpdateResult(_registered(news, bool(olds.get("schema_created"))))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
-        url, catalog, schema, user = props["trino_url"], props["catalog"], props["schema"], props["trino_user"]
-        live = delta_tables.live_locations(url, catalog, schema, props.get("tables") or {}, user=user)
+        live = delta_tables.live_locations(*_schema(props), props.get("tables") or {}, user=props["trino_user"])
         if not live:
             return ReadResult(None, {})
         # Trino reports locations without a trailing slash; keep the user's spelling where they agree.
@@ -111,29 +88,35 @@ class DeltaTablesProvider(Provider):
             name: props["tables"][name] if props["tables"][name].rstrip("/") == where else where
             for name, where in live.items()
         }
-        outs = {**props, "tables": tables, "table_names": qualified_names({**props, "tables": tables})}
-        return ReadResult(id_, outs)
+        return ReadResult(id_, {**props, "tables": tables, "table_names": qualified_names({**props, "tables": tables})})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        url, catalog, schema, user = props["trino_url"], props["catalog"], props["schema"], props["trino_user"]
         for name in props.get("tables") or {}:
-            delta_tables.unregister(url, catalog, schema, name, user=user)
+            delta_tables.unregister(*_schema(props), name, user=props["trino_user"])
         if props.get("schema_created"):
-            delta_tables.drop_schema_if_empty(url, catalog, schema, user=user)
+            delta_tables.drop_schema_if_empty(*_schema(props), user=props["trino_user"])
 
-    @staticmethod
-    def _register_all(props: dict[str, Any]) -> dict[str, str]:
-        outcomes = {}
-        for name, location in props["tables"].items():
-            outcomes[name] = delta_tables.register(
-                props["trino_url"],
-                props["catalog"],
-                props["schema"],
-                TableSpec(name, location.rstrip("/")),
-                user=props["trino_user"],
-                wait_seconds=props["wait_seconds"],
-            )
-        return outcomes
+
+def _schema(props: dict[str, Any]) -> tuple[str, str, str]:
+    return props["trino_url"], props["catalog"], props["schema"]
+
+
+def _registered(props: dict[str, Any], schema_created: bool) -> dict[str, Any]:
+    registrations = {
+        name: delta_tables.register(
+            *_schema(props),
+            TableSpec(name, location.rstrip("/")),
+            user=props["trino_user"],
+            wait_seconds=props["wait_seconds"],
+        )
+        for name, location in props["tables"].items()
+    }
+    return {
+        **props,
+        "schema_created": schema_created,
+        "registrations": registrations,
+        "table_names": qualified_names(props),
+    }
 
 
 class DeltaTables(pulumi.dynamic.Resource, module="lakehouse", name="DeltaTables"):

@@ -1,24 +1,13 @@
-"""A Kafka topic as a Pulumi resource: a dynamic provider using kafka-python's admin client from the host.
+"""A Kafka topic as a Pulumi resource: a dynamic provider using kafka-python's admin client from the host, through
+the brokers' HOST listeners, with `lakehouse.clients.kafka_topic` (which the test bed uses too).
 
-The provider runs where `pulumi up` runs and reaches the brokers through their HOST listeners
-(`localhost:<port>`), the same way a producer on the host does.
-
-- create: creates the topic. A topic of that name that exists already is taken back as the stack's own when
-  it lives on the cluster the stack formatted itself (`owner_cluster_id`, the stack's KRaft cluster id: its
-  kept volumes after a lost state), adopted when the user said so (`adopt_existing`, config
-  `lakehouse:kafkaTopicAdoptExisting`), refused otherwise. Then its partitions are raised and its configs set;
-- update: adds partitions (Kafka cannot remove any: `check` refuses a decrease) and sets configs;
-- a new name or replication factor replaces the topic: the old one is deleted first (the name is the
-  identity) and the provider waits until no broker knows it before creating the new one; an adopted topic
-  is never deleted, so its replication factor cannot be changed through the stack (`diff` says so);
-- delete: deletes the topic the stack created (an adopted one stays on Kafka), and only if it is still the
-  same topic (its topic id): one re-created by someone else under that name is not the stack's;
-- read (`pulumi refresh`): describes the live topic; it also becomes the inputs for the next diff, so drift
-  made outside the stack shows up in the next preview (configs set back, partitions that cannot shrink refused).
-
-What it does to Kafka lives in `lakehouse.clients.kafka_topic`, which the test bed also uses to create the
-events topic, so the real-service tests run the very code the provider runs; kafka-python is imported only
-inside those functions (the provider is pickled into the state).
+- create: an existing topic of that name is taken back when it lives on the stack's own KRaft cluster
+  (`owner_cluster_id`: kept volumes after a lost state), adopted when the user said so (`adopt_existing`),
+  refused otherwise; update raises partitions (never lowers them) and sets configs;
+- a new name or replication factor replaces the topic (the old one deleted first); an adopted topic is never
+  deleted, and delete leaves a topic re-created by someone else (another topic id) alone;
+- read (`pulumi refresh`): the live topic, also the inputs of the next diff, so drift shows up.
+kafka-python is imported only inside the client's functions (the provider is pickled into the state).
 """
 
 from __future__ import annotations
@@ -36,10 +25,8 @@ from contract.names import TOPIC_RULE, is_topic_name
 from lakehouse.clients import kafka_topic
 from lakehouse.clients.kafka_topic import create_topic, delete_topic, describe_topic, update_topic
 
-# Every numeric input: the engine sends them as floats (3 arrives as 3.0).
 INT_PROPS = ("partitions", "replication_factor", "timeout_seconds")
-# The inputs a diff compares; outputs the provider adds (`adopted`, `created`, `topic_id`) are not compared, or
-# every `up` would see a change, and neither are the inputs that matter only at create (ADOPTION_PROPS).
+# What a diff compares: not the outputs (OUTPUT_PROPS), nor the inputs that matter only at create (ADOPTION_PROPS).
 INPUT_PROPS = (
     "bootstrap_servers",
     "name",
@@ -49,10 +36,8 @@ INPUT_PROPS = (
     "timeout_seconds",
     "provider_hash",
 )
-# Properties whose change needs a new topic (a topic's replication factor cannot be edited in place here).
-# A change of the others is an in-place update (bootstrap_servers and provider_hash change nothing in Kafka).
+# A topic's replication factor cannot be edited in place here; a change of the others is an in-place update.
 REPLACE_PROPS = ("name", "replication_factor")
-# What create does with a topic that exists already (see the module docstring).
 ADOPTION_PROPS = ("adopt_existing", "owner_cluster_id")
 OUTPUT_PROPS = ("adopted", "created", "topic_id")
 
@@ -92,13 +77,11 @@ def validate(props: dict[str, Any], olds: dict[str, Any] | None = None) -> list[
         failures.append(("configs", f"configs = {configs!r} must map config names to string values"))
     if olds and isinstance(olds.get("partitions"), int) and isinstance(props.get("partitions"), int):
         if props.get("name") == olds.get("name") and props["partitions"] < olds["partitions"]:
-            failures.append(
-                (
-                    "partitions",
-                    f"Kafka cannot reduce the partitions of topic {name!r} from {olds['partitions']} to "
-                    f"{props['partitions']}; keep {olds['partitions']} or more (or delete the topic and its data)",
-                )
+            reason = (
+                f"Kafka cannot reduce the partitions of topic {name!r} from {olds['partitions']} to "
+                f"{props['partitions']}; keep {olds['partitions']} or more (or delete the topic and its data)"
             )
+            failures.append(("partitions", reason))
     return failures
 
 
@@ -108,11 +91,8 @@ def _is_host_port(text: str) -> bool:
 
 
 def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
-    """(changed, properties forcing a replacement) between the stored and the new inputs.
-
-    Raises ValueError for a replacement the provider would not carry out: an adopted topic (not created by
-    the stack) is never deleted, so it cannot be replaced under the same name.
-    """
+    """(changed, properties forcing a replacement); ValueError for the replacement of an adopted topic, which the
+    stack never deletes."""
     olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
     changed = [k for k in INPUT_PROPS if olds.get(k) != news.get(k)]
     replaces = [k for k in REPLACE_PROPS if k in changed]
@@ -129,9 +109,7 @@ def diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
 def stack_created(state: dict[str, Any]) -> bool:
     """Whether the stack created the topic of this state (a state from before `created` existed: not adopted)."""
     created = state.get("created")
-    if created is None:
-        return not state.get("adopted")
-    return bool(created)
+    return not state.get("adopted") if created is None else bool(created)
 
 
 class KafkaTopicProvider(Provider):
@@ -146,7 +124,6 @@ class KafkaTopicProvider(Provider):
         return diff(olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
         state = create_topic(
             props["bootstrap_servers"],
             props["name"],
@@ -157,11 +134,9 @@ class KafkaTopicProvider(Provider):
             adopt_existing=bool(props.get("adopt_existing", False)),
             owner_cluster_id=props.get("owner_cluster_id"),
         )
-        outs = {**props, "adopted": state["adopted"], "created": state["created"], "topic_id": state["topic_id"]}
-        return CreateResult(props["name"], outs)
+        return CreateResult(props["name"], {**props, **{k: state[k] for k in OUTPUT_PROPS}})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
         state = describe_topic(props["bootstrap_servers"], id_, timeout_seconds=float(props.get("timeout_seconds", 60)))
         if state is None:
             return ReadResult(None, {})
@@ -179,7 +154,6 @@ class KafkaTopicProvider(Provider):
         return ReadResult(id_, {**props, **live}, {**inputs, **live})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
         update_topic(
             news["bootstrap_servers"],
             news["name"],
@@ -190,7 +164,6 @@ class KafkaTopicProvider(Provider):
         return UpdateResult({**news, **{k: olds.get(k) for k in OUTPUT_PROPS}})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        props = with_ints(props, INT_PROPS)
         if not stack_created(props):
             return  # adopted: it was there before the stack and stays after it
         delete_topic(
@@ -221,7 +194,6 @@ class KafkaTopic(pulumi.dynamic.Resource, module="lakehouse", name="KafkaTopic")
         partitions: pulumi.Input[int],
         replication_factor: pulumi.Input[int],
         configs: pulumi.Input[dict[str, str]] | None = None,
-        timeout_seconds: int = 120,
         adopt_existing: bool = False,
         owner_cluster_id: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -232,7 +204,7 @@ class KafkaTopic(pulumi.dynamic.Resource, module="lakehouse", name="KafkaTopic")
             "partitions": partitions,
             "replication_factor": replication_factor,
             "configs": configs or {},
-            "timeout_seconds": timeout_seconds,
+            "timeout_seconds": 120,
             "provider_hash": provider_hash(),
             "adopt_existing": adopt_existing,
             "owner_cluster_id": owner_cluster_id,

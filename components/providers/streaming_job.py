@@ -1,20 +1,11 @@
-"""The streaming job running under Spark Orion, as a Pulumi resource (a dynamic provider).
-
-Runs where `pulumi up` runs and reaches Orion (and the Spark master's web UI) through their published
-ports, with `lakehouse.clients.streaming_job`:
-- create: submits the job supervised, or adopts a job Orion already runs with the same code hash, arguments,
-  conf and supervision; returns once the job really streams (its application RUNNING and a live query that
-  made progress), and fails fast with the driver's own error line when its driver dies while starting;
-- diff asks Orion for the job's state (not only the stored one): a job that died since the last `up` is a
-  change, and `up` starts it again without a `refresh` first;
-- update: a new code hash, arguments, conf or supervision restarts it (stop, wait until the master no longer
-  lists the application, submit; the checkpoint carries on exactly where the old run stopped); a job that
-  is not running any more is started again; other inputs only update the state;
-- a new job name replaces the resource;
-- delete: stops it, returns once the master no longer lists the application, and deletes the Orion job;
-- read (`pulumi refresh`): the job's state and application as Orion reports them.
-Orion's token arrives as a secret input and is never kept by the provider object; the engine keeps the
-output of the same name secret too.
+"""The streaming job running under Spark Orion, as a Pulumi resource (a dynamic provider) driving Orion and the
+Spark master's web UI through their published ports with `lakehouse.clients.streaming_job`:
+- create: submits the job supervised (or adopts the one Orion runs with the same spec) and returns once it really
+  streams, or fails fast with the driver's own error line;
+- diff asks Orion for the job's state: a job that died since the last `up` is a change, started again;
+- update: a new code hash, arguments, conf or supervision restarts it (the checkpoint carries on); a new job name
+  replaces it; delete: stops it, waits until the master forgets the application, deletes the Orion job.
+Orion's token arrives as a secret input and is never kept by the provider object.
 """
 
 from __future__ import annotations
@@ -25,26 +16,14 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import Provider, changed_inputs, code_hash, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash
 from lakehouse.clients import streaming_job
 from lakehouse.clients.streaming_job import FINISHED_STATES, JobSpec, OrionClient, OrionError
 
-INPUT_PROPS = (
-    "orion_url",
-    "orion_token",
-    "spark_master_ui",
-    "job",
-    "args",
-    "conf",
-    "supervise",
-    "code_hash",
-    "start_timeout_seconds",
-    "stop_timeout_seconds",
-    "provider_hash",
-)
 INT_PROPS = ("start_timeout_seconds", "stop_timeout_seconds")
 REPLACE_PROPS = ("job",)
 RESTART_PROPS = ("args", "conf", "supervise", "code_hash")
+INPUT_PROPS = ("orion_url", "orion_token", "spark_master_ui", "job", *RESTART_PROPS, *INT_PROPS, "provider_hash")
 
 
 def provider_hash() -> str:
@@ -83,9 +62,7 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def diff(olds: dict[str, Any], news: dict[str, Any], live_state: str | None = None) -> tuple[bool, list[str]]:
-    """(changed, replaces). A job that is not running any more counts as a change, so `up` starts it again: as
-    Orion reports it now (`live_state`: "gone" when Orion no longer has it), or, when Orion could not be asked,
-    as the last `up`/`refresh` saw it."""
+    """(changed, replaces); a job that is not running any more (`live_state`, else as last seen) is a change."""
     changed = changed_inputs(olds, news, INPUT_PROPS)
     return bool(changed) or ended(olds, live_state), [k for k in REPLACE_PROPS if k in changed]
 
@@ -101,8 +78,7 @@ def needs_restart(olds: dict[str, Any], news: dict[str, Any], live_state: str | 
 
 def live_state(props: dict[str, Any]) -> str | None:
     """The job's state as Orion reports it now ("gone" when Orion has no such job), or None when Orion cannot
-    be asked (not reachable, or its URL or token not known yet during a preview). A `pulumi up` compares this,
-    not only the stored state: a job that died since the last `up` is started again without a `refresh`."""
+    be asked (not reachable, or its URL or token not known yet during a preview)."""
     url, token, job_id = props.get("orion_url"), props.get("orion_token"), props.get("job_id")
     if not (isinstance(url, str) and isinstance(token, str) and isinstance(job_id, int | float)):
         return None
@@ -114,23 +90,13 @@ def live_state(props: dict[str, Any]) -> str | None:
 
 
 def spec_of(props: dict[str, Any]) -> JobSpec:
-    return JobSpec(
-        name=props["job"],
-        args=list(props["args"]),
-        conf=dict(props["conf"]),
-        supervise=bool(props["supervise"]),
-        code_hash=props["code_hash"],
-    )
+    args, conf, supervise = list(props["args"]), dict(props["conf"]), bool(props["supervise"])
+    return JobSpec(name=props["job"], args=args, conf=conf, supervise=supervise, code_hash=props["code_hash"])
 
 
 def _outputs(props: dict[str, Any], job: dict[str, Any], adopted: bool) -> dict[str, Any]:
-    return {
-        **props,
-        "job_id": int(job["id"]),
-        "state": job.get("state"),
-        "app_id": job.get("app_id"),
-        "adopted": adopted,
-    }
+    live = {"job_id": int(job["id"]), "state": job.get("state"), "app_id": job.get("app_id")}
+    return {**props, **live, "adopted": adopted}
 
 
 class StreamingJobProvider(Provider):
@@ -145,44 +111,37 @@ class StreamingJobProvider(Provider):
         return diff(olds, news, live_state(olds))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
         client = OrionClient(props["orion_url"], props["orion_token"])
-        timeout = props["start_timeout_seconds"]
-        job, adopted = streaming_job.ensure_running(client, spec_of(props), start_timeout=timeout)
+        job, adopted = streaming_job.ensure_running(
+            client, spec_of(props), start_timeout=props["start_timeout_seconds"]
+        )
         return CreateResult(str(job["id"]), _outputs(props, job, adopted))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
         client = OrionClient(news["orion_url"], news["orion_token"])
         current = int(olds.get("job_id") or id_)
         job = client.job(current)
-        now = "gone" if job is None else str(job.get("state"))
-        if not needs_restart(olds, news, now) and job is not None:
+        if job is not None and not needs_restart(olds, news, str(job.get("state"))):
             return UpdateResult(_outputs(news, job, bool(olds.get("adopted"))))
-        streaming_job.stop_and_forget(
-            client, current, master_ui=news["spark_master_ui"], stop_timeout=news["stop_timeout_seconds"]
-        )
+        _stop(client, current, news)
         job, adopted = streaming_job.ensure_running(client, spec_of(news), start_timeout=news["start_timeout_seconds"])
         # The resource keeps its id (Pulumi ids are fixed by create); `job_id` is the job Orion runs now.
         return UpdateResult(_outputs(news, job, adopted))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
         client = OrionClient(props["orion_url"], props["orion_token"])
-        job = client.job(int(props.get("job_id") or id_))
-        if job is None:
+        if (job := client.job(int(props.get("job_id") or id_))) is None:
             return ReadResult(None, {})
         return ReadResult(id_, _outputs(props, job, bool(props.get("adopted"))))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        props = with_ints(props, INT_PROPS)
-        client = OrionClient(props["orion_url"], props["orion_token"])
-        streaming_job.stop_and_forget(
-            client,
-            int(props.get("job_id") or id_),
-            master_ui=props["spark_master_ui"],
-            stop_timeout=props["stop_timeout_seconds"],
-        )
+        _stop(OrionClient(props["orion_url"], props["orion_token"]), int(props.get("job_id") or id_), props)
+
+
+def _stop(client: OrionClient, job_id: int, props: dict[str, Any]) -> None:
+    streaming_job.stop_and_forget(
+        client, job_id, master_ui=props["spark_master_ui"], stop_timeout=props["stop_timeout_seconds"]
+    )
 
 
 class StreamingJob(pulumi.dynamic.Resource, module="lakehouse", name="StreamingJob"):
@@ -202,10 +161,6 @@ class StreamingJob(pulumi.dynamic.Resource, module="lakehouse", name="StreamingJ
         code_hash: str,
         job: str = "logistics_stream",
         args: list[str] | None = None,
-        conf: dict[str, str] | None = None,
-        supervise: bool = True,
-        start_timeout_seconds: int = 600,
-        stop_timeout_seconds: int = 300,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -214,11 +169,11 @@ class StreamingJob(pulumi.dynamic.Resource, module="lakehouse", name="StreamingJ
             "spark_master_ui": spark_master_ui,
             "job": job,
             "args": list(args or []),
-            "conf": dict(conf or {}),
-            "supervise": supervise,
+            "conf": {},
+            "supervise": True,
             "code_hash": code_hash,
-            "start_timeout_seconds": start_timeout_seconds,
-            "stop_timeout_seconds": stop_timeout_seconds,
+            "start_timeout_seconds": 600,
+            "stop_timeout_seconds": 300,
             "provider_hash": provider_hash(),
             **dict.fromkeys(("job_id", "state", "app_id", "adopted")),
         }

@@ -1,24 +1,10 @@
-"""The dashboards of superset_assets/ in Superset, as a Pulumi resource (a dynamic provider).
-
-Runs where `pulumi up` runs and reaches Superset through its published port, with
-`lakehouse.clients.superset_dashboards` (the bundle from `lakehouse.superset_bundle`):
-- create: builds the bundle (the Trino URI and the schema/table names filled in), logs in (CSRF token on the
-  same session) and imports it through /api/v1/assets/import/, which creates the database connection, the
-  datasets, the charts and the dashboards, or adopts and overwrites them when they exist (matched by uuid):
-  creating again never makes a second copy;
-- update (the assets or the builder changed: `assets_hash`; the code: `provider_hash`; the Trino URI, the
-  schema or table names, the admin user or password): re-imports, then deletes objects the previous import
-  made that the bundle no longer has;
-- a new `superset_url` is another Superset: replace (create there, then delete here);
-- delete: dashboards, then charts, datasets and the database, each found by uuid; what is gone is skipped;
-- read (`pulumi refresh`): the objects Superset holds now; none of the dashboards left = the resource is gone;
-  some missing (deleted by hand) = the next `up` imports them again.
-`timeout_seconds` only bounds waiting and changes nothing in Superset: a change of it alone is no update.
-Outputs: `dashboard_urls` (title -> URL on `public_url`, where a browser opens Superset; the provider itself
-connects to `superset_url`), `dashboards`, `object_ids` (kind -> uuid -> id), `adopted`.
-
-The admin password reaches the provider only as a secret input (the engine also marks the output of the same
-name secret); nothing is captured in the provider object, which is pickled into the state.
+"""The dashboards of superset_assets/ in Superset, as a Pulumi resource (a dynamic provider) driving Superset
+through its published port with `lakehouse.clients.superset_dashboards`:
+- create/update: imports the bundle (database, datasets, charts, dashboards, matched by uuid: never a second copy),
+  then deletes what the previous import made that the bundle no longer has; a new `superset_url` replaces it;
+- delete: every object it imported, by uuid; read: what Superset holds now (objects deleted by hand come back).
+`timeout_seconds` only bounds waiting (no update of its own). The admin password arrives only as a secret input;
+nothing is captured in the provider object, which is pickled into the state.
 """
 
 from __future__ import annotations
@@ -30,31 +16,17 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from components.providers.inputs import Provider, changed_inputs, code_hash, is_unknown, known_failures, with_ints
+from components.providers.inputs import Provider, changed_inputs, code_hash, is_unknown, known_failures
 from lakehouse import superset_bundle
 from lakehouse.clients import superset_api, superset_dashboards
 
-INPUT_PROPS = (
-    "superset_url",
-    "public_url",
-    "admin_user",
-    "admin_password",
-    "trino_uri",
-    "catalog",
-    "schema",
-    "events_table",
-    "rejected_table",
-    "instance",
-    "assets_dir",
-    "timeout_seconds",
-    "assets_hash",
-    "provider_hash",
-)
+BUNDLE_PROPS = ("trino_uri", "catalog", "schema", "events_table", "rejected_table", "instance", "assets_dir")
+USER_PROPS = ("superset_url", "public_url", "admin_user", "admin_password")
+INPUT_PROPS = (*USER_PROPS, *BUNDLE_PROPS, "timeout_seconds", "assets_hash", "provider_hash")
 INT_PROPS = ("timeout_seconds",)
 REPLACE_PROPS = ("superset_url",)
 # Inputs whose change alters nothing in Superset.
 IGNORED_PROPS = ("timeout_seconds",)
-BUNDLE_PROPS = ("trino_uri", "catalog", "schema", "events_table", "rejected_table", "instance", "assets_dir")
 _URL = re.compile(r"^https?://[^/\s]+$")
 _USER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
@@ -84,20 +56,13 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
     assets_dir = props.get("assets_dir") or ""
     if not isinstance(assets_dir, str) or (assets_dir and not Path(assets_dir).is_dir()):
         failures.append(("assets_dir", f"assets_dir = {assets_dir!r} must be '' (superset_assets/) or a directory"))
+    params = BUNDLE_PROPS[:-1]  # BundleParams' fields, assets_dir aside
     try:
         if not any(is_unknown(props.get(p)) for p in BUNDLE_PROPS):
-            superset_bundle.BundleParams(
-                trino_uri=str(props.get("trino_uri")),
-                catalog=str(props.get("catalog")),
-                schema=str(props.get("schema")),
-                events_table=str(props.get("events_table")),
-                rejected_table=str(props.get("rejected_table")),
-                instance=str(props.get("instance") or ""),
-            )
+            plain = {p: str(props.get(p)) for p in params[:-1]}
+            superset_bundle.BundleParams(**plain, instance=str(props.get("instance") or ""))
     except superset_bundle.BundleError as exc:
-        prop = next((p for p in ("trino_uri", "catalog", "schema", "events_table", "rejected_table", "instance")
-                     if str(exc).startswith(p)), "trino_uri")  # fmt: skip
-        failures.append((prop, str(exc)))
+        failures.append((next((p for p in params if str(exc).startswith(p)), "trino_uri"), str(exc)))
     for prop in ("assets_hash", "provider_hash"):
         if not isinstance(props.get(prop), str) or not props.get(prop):
             failures.append((prop, f"{prop} must be a non-empty string (a hash of what is applied)"))
@@ -108,10 +73,8 @@ def validate(props: dict[str, Any]) -> list[tuple[str, str]]:
 def diff(
     olds: dict[str, Any], news: dict[str, Any], wanted: dict[str, list[str]] | None = None
 ) -> tuple[list[str], list[str]]:
-    """(changed properties that need an update or replacement, those forcing a replacement).
-
-    `wanted` (kind -> uuids of the bundle `news` builds) against the stored `object_ids`: when `pulumi refresh`
-    found objects missing (deleted by hand), `object_ids` differs and the next `up` imports them again."""
+    """(changed properties, those forcing a replacement); `object_ids` when the stored ones are not `wanted` (kind ->
+    uuids of the bundle `news` builds): objects `pulumi refresh` found missing are imported again."""
     changed = changed_inputs(olds, news, [k for k in INPUT_PROPS if k not in IGNORED_PROPS])
     stored = olds.get("object_ids")
     if wanted is not None and isinstance(stored, dict) and not changed:
@@ -143,22 +106,17 @@ class SupersetDashboardsProvider(Provider):
         return diff(olds, news, wanted)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = with_ints(props, INT_PROPS)
-        outs = superset_dashboards.apply(props)
-        return CreateResult(_resource_id(props), {**props, **outs})
+        return CreateResult(_resource_id(props), {**props, **superset_dashboards.apply(props)})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = with_ints(olds, INT_PROPS), with_ints(news, INT_PROPS)
-        outs = superset_dashboards.apply(news, previous=olds)
-        return UpdateResult({**news, **outs})
+        return UpdateResult({**news, **superset_dashboards.apply(news, previous=olds)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = with_ints(props, INT_PROPS)
         live = superset_dashboards.inspect(props)
         return ReadResult(id_, live) if live is not None else ReadResult(None, {})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        superset_dashboards.remove(with_ints(props, INT_PROPS))
+        superset_dashboards.remove(props)
 
 
 def _resource_id(props: dict[str, Any]) -> str:
@@ -167,10 +125,8 @@ def _resource_id(props: dict[str, Any]) -> str:
 
 
 class SupersetDashboards(pulumi.dynamic.Resource, module="lakehouse", name="SupersetDashboards"):
-    """The dashboards of `assets_dir` (default superset_assets/) imported into the Superset at `superset_url`.
-
-    Build the inputs with `lakehouse.clients.superset_dashboards.inputs(settings, superset_url=...)` and pass the admin
-    password (a secret) beside them: `SupersetDashboards(name, admin_password=..., **inputs)`."""
+    """The dashboards of `assets_dir` (default superset_assets/) imported into the Superset at `superset_url`: the
+    inputs of `lakehouse.clients.superset_dashboards.inputs(settings, ...)` plus the admin password (a secret)."""
 
     dashboard_urls: pulumi.Output[dict[str, str]]
     dashboards: pulumi.Output[list[dict[str, Any]]]
