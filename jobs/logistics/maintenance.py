@@ -1,19 +1,12 @@
-"""Upkeep of the Delta tables: compaction, vacuum, log checkpoint. Run by the table's one writer.
+"""Upkeep of the Delta tables: compaction, vacuum, log checkpoint. Run by the tables' one writer: the stream
+between two batches (`Schedule`, on the partitions written since the last round), or jobs/delta_maintenance.py
+on every partition while no stream holds the tables' lease.
 
-- The streaming job runs `Schedule.run_if_due` between two batches (inside its foreachBatch, after the
-  batch's commits), every `maintenance_interval`, on the partitions it wrote since the last round. Nothing
-  else writes the tables meanwhile: the stream is their only writer, and it is busy with this.
-- `jobs/delta_maintenance.py` runs `maintain_table` on every partition by hand, only while no stream holds
-  the tables' lease (jobs/logistics/lease.py).
-Each round:
-  1. OPTIMIZE (bin-packing) the small files frequent micro-batches leave into larger ones; files already at
-     session.COMPACT_MIN_FILE_BYTES stay, so a partition's data is rewritten a bounded number of times;
-  2. VACUUM with a retention of at least 168 hours (Delta's safe default: a shorter one can delete files a
-     reader, time travel or a lagging stream still needs). The stream's rounds use LITE mode (from the log, no
-     listing of the whole table; FULL when LITE cannot, after the log was cleaned); the standalone job runs a
-     FULL one, which also lists the table and removes the files no commit references (what a driver killed
-     in the middle of a write leaves behind: LITE never sees those);
-  3. a Delta log checkpoint, so readers (Trino, delta-rs) start from one Parquet file.
+Each round: OPTIMIZE bin-packs small files (files at session.COMPACT_MIN_FILE_BYTES stay, so data is rewritten
+a bounded number of times); VACUUM keeps at least 168 hours (a shorter retention can delete files a reader,
+time travel or a lagging stream still needs), LITE in the stream (from the log, no listing), FULL standalone
+(which also removes the files of a write killed midway, which LITE never sees); a log checkpoint, so readers
+start from one Parquet file.
 """
 
 from __future__ import annotations
@@ -25,8 +18,10 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -54,7 +49,7 @@ DEFAULT_RETAIN_HOURS = 168
 
 def _retention_hours(spark: SparkSession, uri: str, retain_hours: int) -> None:
     """Make the table's own retention `retain_hours`: Delta 4.4 ignores VACUUM's RETAIN clause (other than 0)
-    and uses the table property (a warning in the log says so), so the property is what keeps files."""
+    and uses the table property."""
     from delta.tables import DeltaTable
 
     current = (DeltaTable.forPath(spark, uri).detail().first()["properties"] or {}).get(RETENTION_PROPERTY)
@@ -129,13 +124,13 @@ class Schedule:
     rejected_table_uri: str
     interval_s: float | None
     retain_hours: int = DEFAULT_RETAIN_HOURS
-    clock: object = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     _last: float = field(default=-1.0)
     _events: tuple[date, date] | None = None
     _rejected: tuple[date, date] | None = None
 
     def __post_init__(self) -> None:
-        self._last = self.clock()  # type: ignore[operator]
+        self._last = self.clock()
 
     @staticmethod
     def _widen(span: tuple[date, date] | None, lo: date, hi: date) -> tuple[date, date]:
@@ -144,43 +139,45 @@ class Schedule:
     def note(self, event_dates: tuple[str, str] | None, rejected: int) -> None:
         """Remember the partitions a batch wrote."""
         if event_dates is not None:
-            lo, hi = (date.fromisoformat(d) for d in event_dates)
-            self._events = self._widen(self._events, lo, hi)
+            self._events = self._widen(self._events, *(date.fromisoformat(d) for d in event_dates))
         if rejected:
             today = datetime.now(UTC).date()
             self._rejected = self._widen(self._rejected, today, today)
 
     def due(self) -> bool:
-        if self.interval_s is None:
-            return False
-        return self.clock() - self._last >= self.interval_s  # type: ignore[operator]
+        return self.interval_s is not None and self.clock() - self._last >= self.interval_s
 
     def run_if_due(self, spark: SparkSession) -> list[dict[str, object]]:
         if not self.due():
             return []
-        reports = []
-        for uri, column, span in (
-            (self.table_uri, PARTITION_COLUMNS["events"], self._events),
-            (self.rejected_table_uri, PARTITION_COLUMNS["rejected"], self._rejected),
-        ):
-            if span is None:
-                continue
-            report = maintain_table(spark, uri, column, retain_hours=self.retain_hours, partitions=span)
-            log.info("maintenance of %s: %s", uri, json.dumps(report))
-            reports.append(report)
+        spans = (self._events, self._rejected)
+        reports = [
+            _maintain(spark, uri, column, retain_hours=self.retain_hours, partitions=span)
+            for (uri, column), span in zip(_tables(self.table_uri, self.rejected_table_uri), spans, strict=True)
+            if span is not None
+        ]
         self._events = self._rejected = None
-        self._last = self.clock()  # type: ignore[operator]
+        self._last = self.clock()
         return reports
+
+
+def _tables(table_uri: str, rejected_table_uri: str) -> list[tuple[str, str]]:
+    """(uri, partition column) of the events table and its quarantine."""
+    return [(table_uri, PARTITION_COLUMNS["events"]), (rejected_table_uri, PARTITION_COLUMNS["rejected"])]
+
+
+def _maintain(spark: SparkSession, uri: str, column: str, **options: Any) -> dict[str, object]:
+    report = maintain_table(spark, uri, column, **options)
+    log.info("maintenance of %s: %s", uri, json.dumps(report))
+    return report
 
 
 EXIT_OK, EXIT_REFUSED = 0, 3
 
 
 def run_standalone(cfg: MaintenanceSettings, spark: SparkSession | None = None) -> int:
-    """`delta_maintenance`: the same upkeep on every partition, as the tables' one writer for its run.
-
-    Refuses (exit 3) while another driver holds the tables' writer lease (the stream does, while it runs),
-    and says which: two drivers committing to one Delta table on S3 can corrupt its log."""
+    """`delta_maintenance`: the same upkeep on every partition, as the tables' one writer for its run; exit 3
+    while another driver (a running stream) holds the tables' writer lease."""
     from .lease import LeaseHeld, WriterLease
 
     own = spark is None
@@ -206,14 +203,10 @@ def run_standalone(cfg: MaintenanceSettings, spark: SparkSession | None = None) 
             return EXIT_REFUSED
         lease.start()
         try:
-            for uri, column in (
-                (cfg.table_uri, PARTITION_COLUMNS["events"]),
-                (cfg.rejected_table_uri, PARTITION_COLUMNS["rejected"]),
-            ):
-                report = maintain_table(
+            for uri, column in _tables(cfg.table_uri, cfg.rejected_table_uri):
+                _maintain(
                     spark, uri, column, retain_hours=cfg.retain_hours, skip_vacuum=cfg.skip_vacuum, full_vacuum=True
                 )
-                log.info("maintenance of %s: %s", uri, json.dumps(report))
         finally:
             lease.release()
     finally:

@@ -1,26 +1,10 @@
 """The rules a Kafka record must pass to be an event, evaluated in two ways that must agree.
 
-- `screen` runs on every record, in the streaming plan: one JSON parse (`from_json` into the typed
-  schema, the ids and times as variants so their JSON type is known), a few cheap checks, and a
-  boolean `_ok`. It is the decision: `_ok` records are events, the others go to the quarantine.
-- `explain` runs on the quarantined records only (a handful per batch): it parses them again, with
-  type information for every field, and lists every problem with a reason code and a readable message.
-  Where it finds nothing (it should not), the screen's own failed check is the reason: a record is never
-  lost between the two.
-Both take a field's value rules from `_value_checks`; a test runs every kind of hostile input through both
-and checks they agree.
-
-The rules (the README's table of reason codes says the same):
-  oversize        payload over MAX_PAYLOAD_BYTES, Kafka key over MAX_KEY_BYTES, a string over its field's limit
-  malformed_json  empty/null payload, invalid UTF-8, not one JSON value, not a JSON object, duplicate top-level
-                  key, nesting beyond the parser's limit (~1000), NaN/Infinity tokens (not JSON)
-  missing_field   a required field absent, null, or an empty string
-  wrong_type      a number that is not a JSON number ("0.25", true, {...}), an id or time that is not a JSON
-                  string (epoch numbers), a time string that is not an ISO-8601 date and time
-  out_of_range    numbers outside the field's physical limits (1e400 is Infinity: out of range), a risk class
-                  not in RISK_CLASSES, times outside TIMESTAMP_RANGE
-Accepted: unknown extra fields (ignored), a leading UTF-8 byte-order mark (RFC 8259 lets parsers ignore it),
-times without a zone (UTC), a null Kafka key, Kafka headers (not read).
+- `screen` runs on every record, in the streaming plan: one JSON parse (`from_json` into the typed schema, the
+  ids and times as variants so their JSON type is known), a few cheap checks, and a boolean `_ok`: the decision.
+- `explain` runs on the quarantined records only: it parses them again, with type information for every field,
+  and lists every problem with a reason code (the README's table) and a readable message.
+Both take a field's value rules from `_value_checks`; a test runs every kind of hostile input through both.
 
 Each step is one projection over named columns (`_text_<field>` a field's string, `_value_<field>` its typed
 value, `_json_type_<field>` its JSON type, `_pass_<check>` a check's outcome): separate projections keep Spark
@@ -28,6 +12,9 @@ from copying the parse into every expression that reads it.
 """
 
 from __future__ import annotations
+
+import operator
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -125,18 +112,12 @@ def _timestamp_checks(ts: Column) -> list[tuple[str, Column]]:
 
 def _first(cases: list[tuple[Column, Column]]) -> Column:
     """The value of the first case whose condition holds (null if none)."""
-    (condition, value), *rest = cases
-    first = F.when(condition, value)
-    for condition, value in rest:
-        first = first.when(condition, value)
-    return first
+    first, *rest = cases
+    return reduce(lambda chain, case: chain.when(*case), rest, F.when(*first))
 
 
 def _all(conditions: list[Column]) -> Column:
-    every = F.lit(True)
-    for condition in conditions:
-        every = every & condition
-    return every
+    return reduce(operator.and_, conditions, F.lit(True))
 
 
 def _first_failed(checks: list[tuple[str, Column]]) -> Column:
@@ -146,6 +127,10 @@ def _first_failed(checks: list[tuple[str, Column]]) -> Column:
 
 def _pass(check: str) -> str:
     return "_pass_" + check.replace(" ", "_")
+
+
+def _typed(f: Field, text: Column) -> Column:
+    return F.try_to_timestamp(text) if f.kind == "timestamp" else text
 
 
 # ----- the screen: every record -----
@@ -172,8 +157,7 @@ def _parsed_once(rows: DataFrame) -> DataFrame:
 
 
 def _field_values(rows: DataFrame) -> DataFrame:
-    """Whether the payload parsed; the numbers as doubles, the text fields as strings and whether they are
-    JSON strings."""
+    """Whether the payload parsed; the numbers, the text fields' strings and whether they are JSON strings."""
     parsed = F.col("_json._corrupt").isNull() & F.col("_json.w").isNotNull()
     return rows.select(
         *KAFKA_NAMES,
@@ -230,10 +214,7 @@ def _times_parsed(rows: DataFrame, checks: list[tuple[str, Column]]) -> DataFram
     fields_ok = F.col("_fields_ok")
     return rows.select(
         *KAFKA_NAMES,
-        *[
-            (F.try_to_timestamp(F.col(f.name)) if f.kind == "timestamp" else F.col(f.name)).alias(f.name)
-            for f in FIELDS
-        ],
+        *[_typed(f, F.col(f.name)).alias(f.name) for f in FIELDS],
         "_fields_ok",
         F.when(~fields_ok, _first_failed(passed)).alias("_fields_why"),
         "_payload",
@@ -241,8 +222,7 @@ def _times_parsed(rows: DataFrame, checks: list[tuple[str, Column]]) -> DataFram
 
 
 def _decided(rows: DataFrame) -> DataFrame:
-    """`_ok` (every check held, the times' too), `_why` (the first that did not) and, for records that are not
-    events, their payload."""
+    """`_ok` (every check held, the times' too), `_why` (the first that did not), `raw_value`."""
     time_checks = [
         (f"{f.name} {n}", F.coalesce(c, F.lit(False)))
         for f in FIELDS
@@ -263,10 +243,8 @@ def _decided(rows: DataFrame) -> DataFrame:
 
 def screen(kafka_rows: DataFrame) -> DataFrame:
     """Kafka source rows -> Kafka columns, the typed event fields, `_ok`, and for records that are not
-    events their raw payload (`raw_value`) and the first check they failed (`_why`).
-
-    Spark parses each payload once (with spark.sql.optimizer.enableJsonExpressionOptimization off:
-    create_session sets it; on, Spark splits the parse into one per field it reads)."""
+    events their raw payload (`raw_value`) and the first check they failed (`_why`). One parse per payload,
+    given session.SESSION_CONF."""
     rows = _field_values(_parsed_once(_envelope_checked(_payload(kafka_rows))))
     checks = _field_checks()
     return _decided(_times_parsed(_fields_checked(rows, checks), checks))
@@ -374,8 +352,8 @@ def _explained_text(rows: DataFrame, todo: Column, guarded: bool) -> DataFrame:
 
 
 def _parsed_with_types(rows: DataFrame) -> DataFrame:
-    """The payload parsed as a variant, its top-level keys, whether it is one JSON value; then each field's
-    JSON type, text and typed value."""
+    """The payload as a variant, its top-level keys, whether it is one JSON value; each field's JSON type,
+    text and typed value."""
     text, utf8 = F.col("_text"), F.col("_utf8")
     rows = rows.select(
         "*",
@@ -397,24 +375,14 @@ def _parsed_with_types(rows: DataFrame) -> DataFrame:
         *[F.try_variant_get(parsed, f"$.{f.name}", "string").alias(f"_text_{f.name}") for f in TEXT_FIELDS],
         *[F.try_variant_get(parsed, f"$.{f.name}", "double").alias(f"_value_{f.name}") for f in DOUBLE_FIELDS],
     )
-    return rows.select(
-        "*",
-        *[
-            (F.try_to_timestamp(F.col(f"_text_{f.name}")) if f.kind == "timestamp" else F.col(f"_text_{f.name}")).alias(
-                f"_value_{f.name}"
-            )
-            for f in TEXT_FIELDS
-        ],
-    )
+    return rows.select("*", *[_typed(f, F.col(f"_text_{f.name}")).alias(f"_value_{f.name}") for f in TEXT_FIELDS])
 
 
 def explain(rows: DataFrame, only_where: Column | None = None) -> DataFrame:
-    """Rows with `kafka_key` and `raw_value` (and any other columns, kept) -> the same plus `problems`, an array
-    of (code, message), empty when the record passes every rule, `_event_id_text` (the event_id, if any) and
-    the typed fields as `_value_<field>`.
-
-    It parses each payload several times for the sake of precise messages: meant for few rows. With
-    `only_where`, rows where it is false get null columns at almost no cost (the stream passes `~_ok`)."""
+    """Rows with `kafka_key` and `raw_value` (other columns kept) -> the same plus `problems`, an array of
+    (code, message), empty when the record passes every rule, `_event_id_text` and the typed fields as
+    `_value_<field>`. Several parses per payload: meant for few rows; with `only_where`, rows where it is
+    false get null columns at almost no cost (the stream passes `~_ok`)."""
     todo = F.lit(True) if only_where is None else only_where
     out = _parsed_with_types(_explained_text(rows, todo, guarded=only_where is not None))
     todo = F.col("_todo")

@@ -1,15 +1,13 @@
 """Settings of the streaming job and of the standalone maintenance: names, defaults, parsing, precedence.
 
-The names it reads (LAKEHOUSE_*), the table and checkpoint naming and the duration grammar are the
-contract's (contract/); lakehouse/generators/job.py writes that environment. Standard library only (no
-pyspark): `--describe` answers without starting Spark, and the host-side code (lakehouse/, Orion) can import it.
+The names (LAKEHOUSE_*), table and checkpoint naming and duration grammar are the contract's. Standard library
+only: `--describe` answers without Spark, and lakehouse/ can import it.
 
-Precedence, per setting: a flag, then the environment (LAKEHOUSE_*), then the default. A setting
-*derived* from another (the quarantine table and the checkpoint follow the events table) takes a value
-from the environment only when its base came from the environment or the default too: a run given
-`--table-uri s3a://lake/other/events` writes its quarantine beside that table and keeps its own
-checkpoint, even where the environment (Orion gives every job the stack's) names the stack's ones.
-Two queries never share a checkpoint by accident that way.
+Precedence, per setting: a flag, then the environment, then the default. A setting *derived* from another (the
+quarantine table and the checkpoint follow the events table) takes the environment's value only when its base
+came from the environment or the default too: a run given `--table-uri s3a://lake/other/events` writes its
+quarantine beside that table and keeps its own checkpoint, whatever the environment (Orion gives every job the
+stack's) says. Two queries never share a checkpoint by accident that way.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ FLAGS = {
 """The flag of each environment variable: the StreamingJob provider passes the stack's settings as flags."""
 ENV_NAMES = tuple(FLAGS)
 
-# ----- defaults: also the stack's (lakehouse/settings.py takes them from here) -----
+# The defaults, also the stack's (lakehouse/settings.py takes them from here).
 DEFAULT_BOOTSTRAP = "kafka-1:9092,kafka-2:9092,kafka-3:9092"
 DEFAULT_TABLE_URI = table_uri(names.DEFAULT_LAKE_BUCKET, names.DEFAULT_TABLE)
 DEFAULT_CHECKPOINT_URI = checkpoint_uri(names.DEFAULT_CHECKPOINT_BUCKET, names.DEFAULT_TABLE)
@@ -51,21 +49,17 @@ DEFAULT_STOP_TIMEOUT = "30 seconds"
 MAX_OFFSETS_LIMIT = 10_000_000
 MIN_RETAIN_HOURS = 168
 
-
-# ----- where a value came from -----
 FLAG, ENVIRONMENT, DEFAULT, DERIVED = "flag", "environment", "default", "derived"
-_LEVEL = {FLAG: 2, ENVIRONMENT: 1, DEFAULT: 0, DERIVED: 0}
 
 
 def _follow(
     flag: str | None, env: Mapping[str, str], name: str, base_source: str, derived: str, default: str | None = None
 ) -> tuple[str, str]:
-    """A setting's value and where it came from: its own flag; the environment only if the base it follows is
-    not more specific (came from the environment or the default); else derived from the base (or `default`
-    when the base is the default itself). A setting that follows nothing is its own base: `_pick`."""
+    """A setting's value and where it came from: its flag; the environment unless its base came from a flag;
+    else derived from the base (or `default` when the base is the default itself)."""
     if flag is not None:
         return flag, FLAG
-    if env.get(name) and _LEVEL[base_source] <= _LEVEL[ENVIRONMENT]:
+    if env.get(name) and base_source != FLAG:
         return env[name], ENVIRONMENT
     if default is not None and base_source == DEFAULT:
         return default, DEFAULT
@@ -91,7 +85,6 @@ class StreamSettings:
     stop_timeout: str = DEFAULT_STOP_TIMEOUT
     """On SIGTERM, how long the batch in flight may take to finish before it is abandoned."""
     available_now: bool = False
-    """Process what the topic holds now, then stop (catch-up runs, benchmarks)."""
     describe: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Where each value came from: flag, environment, default or derived."""
@@ -107,15 +100,17 @@ class StreamSettings:
     @property
     def maintenance_interval_seconds(self) -> float | None:
         """None when maintenance is off."""
-        if self.maintenance_interval == OFF:
-            return None
-        return duration_seconds(self.maintenance_interval, "maintenance interval")
+        return (
+            None
+            if self.maintenance_interval == OFF
+            else duration_seconds(self.maintenance_interval, "maintenance interval")
+        )
 
     def description(self) -> dict[str, object]:
         return _description(self, job="logistics_stream")
 
 
-def _stream_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+def _stream_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="logistics_stream.py",
         description="Kafka -> Delta streaming job for logistics events, exactly once, with a quarantine.",
@@ -149,10 +144,9 @@ def _stream_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
 
 def parse_stream_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> StreamSettings:
-    """Flags win over the environment, the environment over the defaults (derived settings follow their
-    base, see the module docstring). Raises SystemExit(2) with the reason on a bad value."""
+    """The settings by the module's precedence; SystemExit(2) with the reason on a bad value."""
     env = os.environ if env is None else env
-    p = _stream_parser(env)
+    p = _stream_parser()
     a = p.parse_args(argv)
     src: dict[str, str] = {}
 
@@ -199,11 +193,10 @@ def parse_stream_settings(argv: Sequence[str] | None = None, env: Mapping[str, s
         if not bootstrap.strip() or not topic.strip():
             raise ValueError("bootstrap servers and topic must not be empty")
         rejected, checkpoint = rejected.strip().rstrip("/"), checkpoint.strip().rstrip("/")
-        if len({table, rejected}) < 2:
+        if table == rejected:
             raise ValueError(f"the quarantine {rejected!r} must not be the events table itself")
-        for inner, outer in ((checkpoint, table), (checkpoint, rejected)):
-            if inner == outer:
-                raise ValueError(f"the checkpoint {inner!r} must not be a table's location")
+        if checkpoint in (table, rejected):
+            raise ValueError(f"the checkpoint {checkpoint!r} must not be a table's location")
     except ValueError as exc:
         p.error(str(exc))
     return StreamSettings(

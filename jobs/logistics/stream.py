@@ -1,19 +1,9 @@
-"""The streaming query: Kafka -> screen -> dedup in streaming state -> blind appends into both tables.
+"""The streaming query: Kafka -> screen (rules.py) -> dedup in streaming state -> foreachBatch (writer.py):
+blind idempotent appends into both tables (tables.py), then maintenance when due; the bounded stop (stop.py).
 
-    Kafka (earliest on the first start, then the checkpoint; failOnDataLoss stays true; maxOffsetsPerTrigger)
-      -> screen (rules.py): typed fields and `_ok`, one JSON parse per record
-      -> dropDuplicatesWithinWatermark on (_ok, event_id) for events, (_ok, partition:offset) for the others,
-         state in RocksDB with changelog checkpointing: the cost of a batch is the batch's, not the table's
-      -> foreachBatch: quarantine append, events append (tables.py), each with txnAppId/txnVersion;
-         then, on the schedule, compaction/vacuum/checkpoint of the partitions written (maintenance.py)
-The watermark is on the Kafka timestamp held inside [batch time - window, batch time]: a record is never
-late (nothing is dropped, whatever its event time or Kafka timestamp), and a re-send is recognised while its
-first copy is in the state, at least `dedup_window` after it (Kafka time), longer during a catch-up.
-
-A batch replayed after a restart recomputes the same output (its offsets, watermark and state version are
-in the checkpoint) and Delta skips the commits it had made: exactly once across kills.
-
-Its parts: the session's settings (session.py), the foreachBatch (writer.py), the bounded stop (stop.py).
+The dedup state (RocksDB, changelog checkpoints) makes a batch cost the batch's, not the table's. A batch
+replayed after a restart recomputes the same output (its offsets, watermark and state version are in the
+checkpoint) and Delta skips the commits it had made: exactly once across kills.
 """
 
 from __future__ import annotations
@@ -53,8 +43,7 @@ def read_kafka(spark: SparkSession, cfg: StreamSettings) -> DataFrame:
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", cfg.bootstrap_servers)
         .option("subscribe", cfg.topic)
-        # Earliest on the very first start; afterwards the checkpoint decides where to resume.
-        .option("startingOffsets", "earliest")
+        .option("startingOffsets", "earliest")  # the first start only; then the checkpoint decides
         # Offsets that vanished (retention, a recreated topic) stop the job instead of being skipped silently.
         .option("failOnDataLoss", "true")
         .option("maxOffsetsPerTrigger", str(cfg.max_offsets_per_trigger))
@@ -72,20 +61,18 @@ CODEGEN_BOUNDARY = 1 << 16
 
 def deduplicated(screened: DataFrame, window: str, clock: Column | None = None) -> DataFrame:
     """Drop records whose key was seen within the window: (true, event_id) for events, (false,
-    partition:offset) for the others (never equal: every record reaches the quarantine once).
-
-    `clock` is the batch's timestamp (recorded in the checkpoint: the same on a replay); tests replace it."""
+    partition:offset) for the others (every record reaches the quarantine once). The watermark is on the Kafka
+    timestamp held inside [clock - window, clock]: a record is never late, and a re-send is recognised while
+    its first copy is in the state. `clock`: the batch's time (in the checkpoint: the same on a replay)."""
     now = F.current_timestamp() if clock is None else clock
     lower = now - F.expr(f"INTERVAL {window}")
     dedup_time = F.least(F.greatest(F.col("kafka_timestamp"), lower), now)
     key = F.when(F.col("_ok"), F.col("event_id")).otherwise(
         F.concat_ws(":", F.col("kafka_partition").cast("string"), F.col("kafka_offset").cast("string"))
     )
-    # The batch's time is a literal in the generated code of the projection that uses it (Spark writes a timestamp
-    # literal into the Java source), so that code is new and compiled again every batch, on the driver and on the
-    # executor. A coalesce to more partitions than there are changes nothing but ends the whole-stage code there:
-    # the screen's large projections keep the same code from batch to batch (compiled once per JVM), and only this
-    # small projection is compiled per batch.
+    # The batch's time is a literal in the generated code of the projection that uses it, compiled again every
+    # batch. A coalesce to more partitions than there are changes nothing but ends the whole-stage code there:
+    # the screen's large projections are compiled once per JVM, only this small one per batch.
     return (
         screened.coalesce(CODEGEN_BOUNDARY)
         .select("*", key.alias("_dedup_key"), dedup_time.alias("_dedup_time"), now.alias(BATCH_TIME))
@@ -95,17 +82,14 @@ def deduplicated(screened: DataFrame, window: str, clock: Column | None = None) 
 
 
 class ProgressLog:
-    """One line per batch with data: consumed, valid, rejected, recognised duplicates, seconds, steps.
-
-    Spark's PythonStreamingQueryListener called back through py4j, each progress read as ONE JSON string. PySpark's
-    own StreamingQueryListener turns every event into Python objects with some thirty calls into the JVM (and
-    registers a wildcard import that every later py4j name lookup then also tries), a per-batch driver cost the
-    job's profile showed; this class makes two calls per event."""
+    """One line per batch with data (contract.batchlog), from Spark's PythonStreamingQueryListener called back
+    through py4j with each progress as ONE JSON string: PySpark's StreamingQueryListener makes some thirty JVM
+    calls per event (and adds a wildcard import every later py4j lookup tries), this class two."""
 
     def __init__(self, writer: BatchWriter) -> None:
         self._writer = writer
         self.handle: Any = None
-        """The JVM-side wrapper, once registered (`add_to` / `remove_from`)."""
+        """The JVM-side wrapper, once registered."""
 
     def add_to(self, spark: SparkSession) -> None:
         from pyspark.java_gateway import ensure_callback_server_started
@@ -121,14 +105,10 @@ class ProgressLog:
             spark._jsparkSession.streams().removeListener(self.handle)
             self.handle = None
 
-    def onQueryStarted(self, jevent: Any) -> None:
+    def _ignore(self, jevent: Any) -> None:
         pass
 
-    def onQueryIdle(self, jevent: Any) -> None:
-        pass
-
-    def onQueryTerminated(self, jevent: Any) -> None:
-        pass
+    onQueryStarted = onQueryIdle = onQueryTerminated = _ignore
 
     def onQueryProgress(self, jevent: Any) -> None:
         try:
@@ -172,14 +152,9 @@ def build_query(
     cfg: StreamSettings,
     source: DataFrame | None = None,
     lease: WriterLease | None = None,
-    tables_ready: bool = False,
 ) -> tuple[StreamingQuery, BatchWriter]:
-    """Create both tables (unless `tables_ready`), then start the query (one checkpoint, one foreachBatch
-    writing both tables).
-
-    `source` replaces the Kafka stream (tests): any streaming DataFrame with the Kafka source's columns."""
-    if not tables_ready:
-        ensure_tables(spark, cfg.table_uri, cfg.rejected_table_uri)
+    """Start the query on existing tables: one checkpoint, one foreachBatch writing both tables. `source`
+    replaces the Kafka stream (tests): any streaming DataFrame with the Kafka source's columns."""
     if _checkpoint_is_old_design(spark, cfg.checkpoint_uri):
         raise RuntimeError(
             f"the checkpoint {cfg.checkpoint_uri} was written by the previous design of this job (dedup by MERGE, "
@@ -188,8 +163,7 @@ def build_query(
         )
     writer = BatchWriter(cfg, lease)
     stream = deduplicated(screen(source if source is not None else read_kafka(spark, cfg)), cfg.dedup_window)
-    # The reasons of the quarantined records, built once here (not per batch: building this plan costs about
-    # a CPU second), computed only for them.
+    # The quarantined records' reasons: planned once here (about a CPU second), not per batch.
     stream = explain(stream, only_where=~F.col("_ok")).select(*BATCH_COLUMNS, BATCH_TIME)
     w = stream.writeStream.queryName("logistics_stream").foreachBatch(writer)
     w = w.option("checkpointLocation", cfg.checkpoint_uri)
@@ -225,7 +199,7 @@ def run(
             ensure_tables(spark, cfg.table_uri, cfg.rejected_table_uri)
             lease.acquire()
             lease.start()
-            query, writer = build_query(spark, cfg, source, lease, tables_ready=True)
+            query, writer = build_query(spark, cfg, source, lease)
         except LeaseHeld as exc:
             log.error("refusing to start: %s", exc)
             return EXIT_REFUSED
