@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -69,31 +70,23 @@ class HadoopFiles:
 
     def text(self, uri: str) -> str:
         path, fs = self._path(uri)
-        stream = fs.open(path)
-        try:
+        with closing(fs.open(path)) as stream:
             return self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-        finally:
-            stream.close()
 
     def write(self, uri: str, content: dict[str, Any]) -> None:
         path, fs = self._path(uri)
-        out = fs.create(path, True)
-        try:
+        with closing(fs.create(path, True)) as out:
             out.write(bytearray(json.dumps(content, sort_keys=True).encode()))
-        finally:
-            out.close()
 
     def delete(self, uri: str) -> None:
         path, fs = self._path(uri)
         fs.delete(path, False)
 
 
-def age_of(lease: dict[str, Any], modified_s: float, now: float | None = None) -> float:
+def age_of(lease: dict[str, Any], modified_s: float) -> float:
     """Seconds since the lease was last renewed: the younger of its own stamp and the file's time, so a
     clock difference between the holder and the reader errs towards 'fresh'."""
-    now = time.time() if now is None else now
-    renewed = float(lease.get("renewed_at") or 0)
-    return max(0.0, now - max(renewed, modified_s))
+    return max(0.0, time.time() - max(float(lease.get("renewed_at") or 0), modified_s))
 
 
 class WriterLease:

@@ -2,11 +2,9 @@
 between two batches (`Schedule`, on the partitions written since the last round), or jobs/delta_maintenance.py
 on every partition while no stream holds the tables' lease.
 
-Each round: OPTIMIZE bin-packs small files (files at session.COMPACT_MIN_FILE_BYTES stay, so data is rewritten
-a bounded number of times); VACUUM keeps at least 168 hours (a shorter retention can delete files a reader,
-time travel or a lagging stream still needs), LITE in the stream (from the log, no listing), FULL standalone
-(which also removes the files of a write killed midway, which LITE never sees); a log checkpoint, so readers
-start from one Parquet file.
+Each round: OPTIMIZE (files at session.COMPACT_MIN_FILE_BYTES stay: data is rewritten a bounded number of
+times); VACUUM keeping at least 168 hours (shorter can delete files a reader or a lagging stream needs), LITE in
+the stream (from the log), FULL standalone (also the files of a write killed midway); a log checkpoint.
 """
 
 from __future__ import annotations
@@ -36,10 +34,10 @@ def _quote(uri: str) -> str:
     return "delta.`" + uri.replace("`", "``") + "`"
 
 
-def _file_count(spark: SparkSession, uri: str) -> int:
+def _detail(spark: SparkSession, uri: str) -> Any:
     from delta.tables import DeltaTable
 
-    return int(DeltaTable.forPath(spark, uri).detail().first()["numFiles"])
+    return DeltaTable.forPath(spark, uri).detail().first()
 
 
 RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
@@ -50,9 +48,7 @@ DEFAULT_RETAIN_HOURS = 168
 def _retention_hours(spark: SparkSession, uri: str, retain_hours: int) -> None:
     """Make the table's own retention `retain_hours`: Delta 4.4 ignores VACUUM's RETAIN clause (other than 0)
     and uses the table property."""
-    from delta.tables import DeltaTable
-
-    current = (DeltaTable.forPath(spark, uri).detail().first()["properties"] or {}).get(RETENTION_PROPERTY)
+    current = (_detail(spark, uri)["properties"] or {}).get(RETENTION_PROPERTY)
     wanted = f"interval {int(retain_hours)} hours"
     if current == wanted or (current is None and retain_hours == DEFAULT_RETAIN_HOURS):
         return
@@ -83,14 +79,13 @@ def maintain_table(
     full_vacuum: bool = False,
     partitions: tuple[date, date] | None = None,
 ) -> dict[str, object]:
-    """Compact (the partitions in [first, last] of `partitions`, or all), vacuum and checkpoint one table;
-    returns what was done (file counts, versions, seconds)."""
+    """Compact (the partitions in [first, last] of `partitions`, or all), vacuum and checkpoint one table."""
     from delta.tables import DeltaTable
 
     started = time.monotonic()
     if not DeltaTable.isDeltaTable(spark, uri):
         return {"table": uri, "skipped": "not a Delta table (has the streaming job run yet?)"}
-    files_before = _file_count(spark, uri)
+    files_before = int(_detail(spark, uri)["numFiles"])
     optimize = DeltaTable.forPath(spark, uri).optimize()
     if partitions is not None:
         lo, hi = partitions
@@ -106,7 +101,7 @@ def maintain_table(
         "table": uri,
         "partitions": None if partitions is None else [str(p) for p in partitions],
         "files_before": files_before,
-        "files_after": _file_count(spark, uri),
+        "files_after": int(_detail(spark, uri)["numFiles"]),
         "files_removed_by_optimize": int(metrics["numFilesRemoved"]),
         "files_added_by_optimize": int(metrics["numFilesAdded"]),
         "vacuum": vacuum,
@@ -123,7 +118,6 @@ class Schedule:
     table_uri: str
     rejected_table_uri: str
     interval_s: float | None
-    retain_hours: int = DEFAULT_RETAIN_HOURS
     clock: Callable[[], float] = time.monotonic
     _last: float = field(default=-1.0)
     _events: tuple[date, date] | None = None
@@ -152,7 +146,7 @@ class Schedule:
             return []
         spans = (self._events, self._rejected)
         reports = [
-            _maintain(spark, uri, column, retain_hours=self.retain_hours, partitions=span)
+            _maintain(spark, uri, column, retain_hours=DEFAULT_RETAIN_HOURS, partitions=span)
             for (uri, column), span in zip(_tables(self.table_uri, self.rejected_table_uri), spans, strict=True)
             if span is not None
         ]

@@ -5,10 +5,8 @@
 - `explain` runs on the quarantined records only: it parses them again, with type information for every field,
   and lists every problem with a reason code (the README's table) and a readable message.
 Both take a field's value rules from `_value_checks`; a test runs every kind of hostile input through both.
-
-Each step is one projection over named columns (`_text_<field>` a field's string, `_value_<field>` its typed
-value, `_json_type_<field>` its JSON type, `_pass_<check>` a check's outcome): separate projections keep Spark
-from copying the parse into every expression that reads it.
+Each step is one projection over named columns (`_text_<field>`, `_value_<field>`, `_json_type_<field>`,
+`_pass_<check>`): separate projections keep Spark from copying the parse into every expression that reads it.
 """
 
 from __future__ import annotations
@@ -62,14 +60,9 @@ ENVELOPE_CHECKS = ("key size", "payload size")
 
 
 def _kafka_columns() -> list[Column]:
-    return [
-        # Keys are text to the tables; bytes that are not UTF-8 become U+FFFD instead of breaking readers.
-        F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key"),
-        F.col("topic").alias("kafka_topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-    ]
+    # Keys are text to the tables; bytes that are not UTF-8 become U+FFFD instead of breaking readers.
+    key = F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key")
+    return [key, *[F.col(c).alias(f"kafka_{c}") for c in ("topic", "partition", "offset", "timestamp")]]
 
 
 def _without_bom(name: str) -> Column:
@@ -83,8 +76,7 @@ def _wrapped(text: Column) -> Column:
 
 
 def _colons(text: Column) -> Column:
-    """How many ':' `text` holds (lengths in bytes: O(1); `replace` is a plain byte search, unlike `translate`
-    or `instr`, several times slower here)."""
+    """How many ':' `text` holds (`replace` is a plain byte search, several times faster than `translate`)."""
     return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(":"), F.lit("")))
 
 
@@ -110,9 +102,8 @@ def _timestamp_checks(ts: Column) -> list[tuple[str, Column]]:
     return [("valid", ts.isNotNull()), ("range", (ts >= low) & (ts < high))]
 
 
-def _first(cases: list[tuple[Column, Column]]) -> Column:
-    """The value of the first case whose condition holds (null if none)."""
-    first, *rest = cases
+def _first(first: tuple[Column, Column], *rest: tuple[Column, Column]) -> Column:
+    """The value of the first (condition, value) case whose condition holds (null if none)."""
     return reduce(lambda chain, case: chain.when(*case), rest, F.when(*first))
 
 
@@ -122,7 +113,7 @@ def _all(conditions: list[Column]) -> Column:
 
 def _first_failed(checks: list[tuple[str, Column]]) -> Column:
     """The name of the first check that does not hold (null if all do)."""
-    return _first([(~passed, F.lit(name)) for name, passed in checks])
+    return _first(*[(~passed, F.lit(name)) for name, passed in checks])
 
 
 def _pass(check: str) -> str:
@@ -172,11 +163,9 @@ def _field_values(rows: DataFrame) -> DataFrame:
 
 
 def _unique_keys() -> Column:
-    """No duplicate top-level key, proved without a second parse where possible. In valid JSON every key is
-    followed by one ':' outside strings. In a text without escapes (no backslash) the ':' inside strings are
-    those of the parsed values, so with K keys the text holds K + (':' of the known text fields' values) + (':'
-    of anything else) colons: exactly 20 + the known values' ones only if K = 20 and nothing else is there,
-    i.e. the 20 known fields (all present) once each. Any other record is checked key by key."""
+    """No duplicate top-level key, without a second parse where possible: in valid JSON without escapes, the
+    colons are one per key plus those inside the parsed strings, so 20 + the known text values' colons means
+    exactly the 20 known fields, once each. Any other record is checked key by key."""
     text = F.col("_text")
     known_colons = sum((_colons(F.col(f"_text_{f.name}")) for f in TEXT_FIELDS), F.lit(len(FIELDS)))
     quick = ~text.contains("\\") & (_colons(text) == known_colons)
@@ -298,21 +287,17 @@ def _field_problem(f: Field) -> Column:
         value_problems = (_timestamp_problems if f.kind == "timestamp" else _string_problems)(f, value)
     wrong = F.format_string("%s has the wrong type: JSON %s, expected %s", name, json_type, F.lit(expected))
     return _first(
-        [
-            (missing, _problem(MISSING_FIELD, F.format_string("missing required field %s", name))),
-            (~type_ok, _problem(WRONG_TYPE, wrong)),
-            *value_problems,
-        ]
+        (missing, _problem(MISSING_FIELD, F.format_string("missing required field %s", name))),
+        (~type_ok, _problem(WRONG_TYPE, wrong)),
+        *value_problems,
     )
 
 
 def _envelope_problem(size: Column, key_size: Column) -> Column:
     """The first problem of the record as a whole (or null): its sizes, its encoding, its JSON."""
     top, keys, parsed = F.col("_top"), F.col("_keys"), F.col("_parsed")
-    kind = (
-        F.when(_is_number(top), F.lit("number"))
-        .when(top == "VOID", F.lit("null"))
-        .otherwise(F.lower(F.regexp_extract(top, "^([A-Z]+)", 1)))
+    kind = _first((_is_number(top), F.lit("number")), (top == "VOID", F.lit("null"))).otherwise(
+        F.lower(F.regexp_extract(top, "^([A-Z]+)", 1))
     )
     duplicated = F.filter(keys, lambda k: F.size(F.filter(keys, lambda x: x == k)) > 1)
     key_over = F.format_string("Kafka key of %d bytes is over the %d-byte limit", key_size, F.lit(MAX_KEY_BYTES))
@@ -320,17 +305,15 @@ def _envelope_problem(size: Column, key_size: Column) -> Column:
     not_json = "not valid JSON (a syntax error, NaN/Infinity, or nesting deeper than the parser's limit)"
     duplicate = F.format_string("duplicate key '%s'", F.substring(F.element_at(duplicated, 1), 1, 64))
     return _first(
-        [
-            (~F.col("_todo"), F.lit(None)),
-            (key_size > MAX_KEY_BYTES, _problem(OVERSIZE, key_over)),
-            (size == 0, _problem(MALFORMED_JSON, F.lit("empty payload"))),
-            (size > MAX_PAYLOAD_BYTES, _problem(OVERSIZE, size_over)),
-            (~F.col("_utf8"), _problem(MALFORMED_JSON, F.lit("payload is not valid UTF-8"))),
-            (parsed.isNull(), _problem(MALFORMED_JSON, F.lit(not_json))),
-            (~top.startswith("OBJECT"), _problem(MALFORMED_JSON, F.format_string("a JSON %s, not an object", kind))),
-            (~F.col("_one_value"), _problem(MALFORMED_JSON, F.lit("text after the JSON object"))),
-            (F.size(duplicated) > 0, _problem(MALFORMED_JSON, duplicate)),
-        ]
+        (~F.col("_todo"), F.lit(None)),
+        (key_size > MAX_KEY_BYTES, _problem(OVERSIZE, key_over)),
+        (size == 0, _problem(MALFORMED_JSON, F.lit("empty payload"))),
+        (size > MAX_PAYLOAD_BYTES, _problem(OVERSIZE, size_over)),
+        (~F.col("_utf8"), _problem(MALFORMED_JSON, F.lit("payload is not valid UTF-8"))),
+        (parsed.isNull(), _problem(MALFORMED_JSON, F.lit(not_json))),
+        (~top.startswith("OBJECT"), _problem(MALFORMED_JSON, F.format_string("a JSON %s, not an object", kind))),
+        (~F.col("_one_value"), _problem(MALFORMED_JSON, F.lit("text after the JSON object"))),
+        (F.size(duplicated) > 0, _problem(MALFORMED_JSON, duplicate)),
     )
 
 

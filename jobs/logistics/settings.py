@@ -1,7 +1,5 @@
-"""Settings of the streaming job and of the standalone maintenance: names, defaults, parsing, precedence.
-
-The names (LAKEHOUSE_*), table and checkpoint naming and duration grammar are the contract's. Standard library
-only: `--describe` answers without Spark, and lakehouse/ can import it.
+"""Settings of the streaming job and of the standalone maintenance (standard library only: `--describe`
+answers without Spark, and lakehouse/ imports it); names and grammars are the contract's.
 
 Precedence, per setting: a flag, then the environment, then the default. A setting *derived* from another (the
 quarantine table and the checkpoint follow the events table) takes the environment's value only when its base
@@ -13,6 +11,7 @@ stack's) says. Two queries never share a checkpoint by accident that way.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -68,6 +67,16 @@ def _follow(
 
 def _pick(flag: str | None, env: Mapping[str, str], name: str, default: str) -> tuple[str, str]:
     return _follow(flag, env, name, DEFAULT, default, default)
+
+
+def _table_and_quarantine(a: argparse.Namespace, env: Mapping[str, str], src: dict[str, str]) -> tuple[str, str]:
+    """The events table and the quarantine that follows it; their sources go to `src`."""
+    table, src["table_uri"] = _pick(a.table_uri, env, names.ENV_TABLE_URI, DEFAULT_TABLE_URI)
+    table = table.strip().rstrip("/")
+    rejected, src["rejected_table_uri"] = _follow(
+        a.rejected_table_uri, env, names.ENV_REJECTED_URI, src["table_uri"], rejected_table_name(table)
+    )
+    return table, rejected
 
 
 @dataclass(frozen=True)
@@ -156,17 +165,10 @@ def parse_stream_settings(argv: Sequence[str] | None = None, env: Mapping[str, s
 
     bootstrap = pick("bootstrap_servers", names.ENV_BOOTSTRAP, DEFAULT_BOOTSTRAP)
     topic = pick("topic", names.ENV_TOPIC, names.DEFAULT_TOPIC)
-    table = pick("table_uri", names.ENV_TABLE_URI, DEFAULT_TABLE_URI).strip().rstrip("/")
-    rejected, src["rejected_table_uri"] = _follow(
-        a.rejected_table_uri, env, names.ENV_REJECTED_URI, src["table_uri"], rejected_table_name(table)
-    )
+    table, rejected = _table_and_quarantine(a, env, src)
+    derived = derived_checkpoint_uri(table)
     checkpoint, src["checkpoint_uri"] = _follow(
-        a.checkpoint_uri,
-        env,
-        names.ENV_CHECKPOINT_URI,
-        src["table_uri"],
-        derived_checkpoint_uri(table),
-        DEFAULT_CHECKPOINT_URI,
+        a.checkpoint_uri, env, names.ENV_CHECKPOINT_URI, src["table_uri"], derived, DEFAULT_CHECKPOINT_URI
     )
     trigger = pick("trigger_interval", names.ENV_TRIGGER, DEFAULT_TRIGGER)
     max_offsets_text = pick("max_offsets_per_trigger", names.ENV_MAX_OFFSETS, str(DEFAULT_MAX_OFFSETS))
@@ -174,9 +176,8 @@ def parse_stream_settings(argv: Sequence[str] | None = None, env: Mapping[str, s
     maintenance = pick("maintenance_interval", names.ENV_MAINTENANCE_INTERVAL, DEFAULT_MAINTENANCE_INTERVAL)
     stop_timeout = pick("stop_timeout", names.ENV_STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT)
     try:
-        duration_seconds(trigger, "trigger interval")
-        duration_seconds(window, "dedup window")
-        duration_seconds(stop_timeout, "stop timeout")
+        for text, what in ((trigger, "trigger interval"), (window, "dedup window"), (stop_timeout, "stop timeout")):
+            duration_seconds(text, what)
         if maintenance.strip() != OFF:
             duration_seconds(maintenance, f"maintenance interval (or '{OFF}')")
         try:
@@ -259,13 +260,9 @@ def parse_maintenance_settings(
             "files that running queries, time travel or a lagging stream still read"
         )
     src: dict[str, str] = {}
-    table, src["table_uri"] = _pick(a.table_uri, env, names.ENV_TABLE_URI, DEFAULT_TABLE_URI)
-    table = table.strip().rstrip("/")
+    table, rejected = _table_and_quarantine(a, env, src)
     if not table:
         p.error("table_uri is empty: give a location such as s3a://bucket/path")
-    rejected, src["rejected_table_uri"] = _follow(
-        a.rejected_table_uri, env, names.ENV_REJECTED_URI, src["table_uri"], rejected_table_name(table)
-    )
     return MaintenanceSettings(
         table_uri=table,
         rejected_table_uri=rejected.strip().rstrip("/"),
@@ -285,3 +282,11 @@ def _description(settings: StreamSettings | MaintenanceSettings, **head: object)
 def print_description(description: Mapping[str, object]) -> None:
     """ONE JSON object on one line of stdout (Orion reads it)."""
     print(json.dumps(description, sort_keys=True), flush=True)
+
+
+def run_job(module: str, cfg: StreamSettings | MaintenanceSettings) -> int:
+    """An entry point's work: `--describe` answers without importing Spark; else `module`'s main runs."""
+    if cfg.describe:
+        print_description(cfg.description())
+        return 0
+    return importlib.import_module(f".{module}", __package__).main(cfg)

@@ -47,18 +47,17 @@ class Stopper:
             self.requested.set()
 
     def _stop_query(self) -> bool:
-        done = threading.Event()
+        """True if the query stopped within QUERY_STOP_S."""
+        thread = threading.Thread(target=self._query_stop, name="query-stop", daemon=True)
+        thread.start()
+        thread.join(QUERY_STOP_S)
+        return not thread.is_alive()
 
-        def stop() -> None:
-            try:
-                self._query.stop()
-            except Exception as exc:
-                log.warning("query.stop: %s", first_line(exc))
-            finally:
-                done.set()
-
-        threading.Thread(target=stop, name="query-stop", daemon=True).start()
-        return done.wait(QUERY_STOP_S)
+    def _query_stop(self) -> None:
+        try:
+            self._query.stop()
+        except Exception as exc:
+            log.warning("query.stop: %s", first_line(exc))
 
     def stop(self) -> str:
         """Bring the query down; returns and logs the outcome line. Once: a second caller gets the same line."""

@@ -34,8 +34,7 @@ log = logging.getLogger("logistics_stream")
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 3
 
 BATCH_COLUMNS = (*KAFKA_NAMES, *(f.name for f in FIELDS), "_ok", "_why", "raw_value", "problems", "_event_id_text")
-"""What a micro-batch holds: the screened record, and for a quarantined one its explanation (and the stream adds
-the batch's time, BATCH_TIME)."""
+"""A micro-batch's columns besides BATCH_TIME: the screened record, a quarantined one's explanation."""
 
 
 def read_kafka(spark: SparkSession, cfg: StreamSettings) -> DataFrame:
@@ -207,7 +206,7 @@ def run(
             log.error("the job could not start: %s", _one_line(exc))
             return EXIT_FAILED
         try:
-            return _supervise(spark, cfg, query, writer, on_started)
+            return _supervise(query, Stopper(spark, query, writer, cfg.stop_timeout_seconds), on_started)
         finally:
             writer.listener.remove_from(spark)
     finally:
@@ -217,21 +216,13 @@ def run(
 
 
 def _one_line(exc: BaseException) -> str:
-    """`ModuleNotFoundError: No module named 'delta'`: the exception's type and its first line, the line Orion
-    and the stack's StreamingJob report when the job dies at start."""
+    """`ModuleNotFoundError: No module named 'delta'`: what Orion reports when the job dies at start."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _supervise(
-    spark: SparkSession,
-    cfg: StreamSettings,
-    query: StreamingQuery,
-    writer: BatchWriter,
-    on_started: Callable[[Stopper], None] | None,
-) -> int:
+def _supervise(query: StreamingQuery, stopper: Stopper, on_started: Callable[[Stopper], None] | None) -> int:
     log.info("query %s started (run %s); tables ready", query.id, query.runId)
-    stopper = Stopper(spark, query, writer, cfg.stop_timeout_seconds)
     if on_started is not None:
         on_started(stopper)
     error: str | None = None
@@ -254,18 +245,10 @@ def _supervise(
 
 def main(cfg: StreamSettings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    trigger = "availableNow" if cfg.available_now else cfg.trigger_interval
     log.info(
-        "reading %s from %s into %s (quarantine %s), checkpoint %s, trigger %s, maxOffsetsPerTrigger %d, dedup %s, "
-        "maintenance %s, stop timeout %s",
-        cfg.topic,
-        cfg.bootstrap_servers,
-        cfg.table_uri,
-        cfg.rejected_table_uri,
-        cfg.checkpoint_uri,
-        "availableNow" if cfg.available_now else cfg.trigger_interval,
-        cfg.max_offsets_per_trigger,
-        cfg.dedup_window,
-        cfg.maintenance_interval,
-        cfg.stop_timeout,
+        f"reading {cfg.topic} from {cfg.bootstrap_servers} into {cfg.table_uri} (quarantine {cfg.rejected_table_uri}), "
+        f"checkpoint {cfg.checkpoint_uri}, trigger {trigger}, maxOffsetsPerTrigger {cfg.max_offsets_per_trigger}, "
+        f"dedup {cfg.dedup_window}, maintenance {cfg.maintenance_interval}, stop timeout {cfg.stop_timeout}"
     )
     return run(cfg)

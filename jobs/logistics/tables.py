@@ -1,9 +1,8 @@
 """The two Delta tables: created before the first event, written by blind idempotent appends.
 
-`write_batch` appends a screened, deduplicated micro-batch's quarantined records, then its events, each commit
-marked with Delta's idempotent-write mark (app id = the query's id, stable across restarts from the same
-checkpoint; version = the batch id): a batch replayed after a kill is skipped where it had committed and written
-where it had not. An append reads nothing from the table, so its cost does not depend on the table.
+`write_batch` appends a micro-batch's quarantined records, then its events, each commit marked (app id = the
+query's id, stable across restarts from the same checkpoint; version = the batch id): a batch replayed after a
+kill is skipped where it had committed and written where it had not.
 """
 
 from __future__ import annotations
@@ -117,8 +116,7 @@ def _rejected_columns() -> list[Column]:
 
 
 def rejected_records(screened: DataFrame, ingestion_time: Column | None = None) -> DataFrame:
-    """The screened rows that are not events, explained (here, unless the rows carry `problems` already):
-    raw payload, Kafka coordinates, the first problem's code and every problem's message (REJECTED_SCHEMA)."""
+    """The screened rows that are not events, explained (unless they carry `problems`), as REJECTED_SCHEMA."""
     now = ingestion_time if ingestion_time is not None else F.current_timestamp()
     explained = screened if "problems" in screened.columns else explain(screened, only_where=~F.col("_ok"))
     rejected, *columns = _columns(screened, "rejected", _rejected_columns)
@@ -145,14 +143,10 @@ class BatchResult:
 
 
 class IdempotentAppender:
-    """Blind appends that carry Delta's idempotent-write mark (a SetTransaction: app id, batch id), with the mark
-    looked up only when this driver cannot know it.
-
-    Delta's writer options txnAppId/txnVersion look the mark up on every append, a rebuild of the table's whole
-    state in a Spark job (Delta 4.4): the biggest part of a batch's fixed cost. Here the append is Delta's own
-    transaction (`writeFiles` and `commit` with the SetTransaction added: WriteIntoDelta minus the lookup), and
-    the mark is looked up only when the table's version is not the one this appender last saw: at a driver's
-    first append (a replay after a restart is checked against the table) and after anything else committed."""
+    """Blind appends that carry Delta's idempotent-write mark (a SetTransaction: app id, batch id): Delta's own
+    transaction, WriteIntoDelta minus its lookup of the mark on every append (a Spark job rebuilding the table's
+    state, the biggest part of a batch's fixed cost). The mark is looked up only when the table's version is not
+    the one this appender last saw: a driver's first append (a replay after a restart) or another commit."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str], tuple[int, int]] = {}
@@ -165,8 +159,7 @@ class IdempotentAppender:
         """How many times the mark was looked up in the table (a state rebuild each)."""
 
     def append(self, frame: DataFrame, uri: str, app_id: str, batch_id: int, meta: str) -> bool:
-        """Append `frame` to the table at `uri` unless batch `batch_id` of `app_id` is in it; True if it
-        committed a new version."""
+        """Append `frame` unless batch `batch_id` of `app_id` is in the table; True if it committed."""
         spark = frame.sparkSession
         j = self._classes(spark)
         txn = j["DeltaLog"].forTable(spark._jsparkSession, uri).startTransaction()
@@ -240,6 +233,17 @@ def _names_and_types(fields_json: str) -> list[tuple[str, str]]:
     return [(f["name"], json.dumps(f["type"])) for f in json.loads(fields_json)]
 
 
+def _totals() -> list[Column]:
+    """Rows, events, and the first and last event date of a batch."""
+    event_date = F.when(F.col("_ok"), F.to_date("event_time"))
+    return [
+        F.count(F.lit(1)).alias("n"),
+        F.count_if("_ok").alias("ok"),
+        F.min(event_date).alias("lo"),
+        F.max(event_date).alias("hi"),
+    ]
+
+
 APPENDER = IdempotentAppender()
 """The driver's appender: it remembers the marks this driver wrote."""
 
@@ -261,18 +265,7 @@ def write_batch(
     commits_before = APPENDER.commit_seconds
     cached = batch.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        totals = cached.agg(
-            *_columns(
-                cached,
-                "totals",
-                lambda: [
-                    F.count(F.lit(1)).alias("n"),
-                    F.count_if("_ok").alias("ok"),
-                    F.min(F.when(F.col("_ok"), F.to_date("event_time"))).alias("lo"),
-                    F.max(F.when(F.col("_ok"), F.to_date("event_time"))).alias("hi"),
-                ],
-            )
-        ).first()
+        totals = cached.agg(*_columns(cached, "totals", _totals)).first()
         assert totals is not None
         steps["read"] = time.monotonic() - started
         valid = int(totals["ok"] or 0)
