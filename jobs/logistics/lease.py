@@ -2,10 +2,10 @@
 (Delta's log store on S3 serialises commits inside one JVM only). The stream and the standalone maintenance
 each hold one on both tables, and refuse to start while another holder's lease is fresh, naming it.
 
-The lease is `<table>/_writer/lease.json` (Delta, Trino and delta-rs ignore names starting with '_'), rewritten
-every `renew_s`; one not renewed for `ttl_s` is stale (its driver died) and can be taken over. A stream restarted
-from the same checkpoint is the same holder. The check is read, write, settle, re-read: of two drivers starting
-in the same second, both see the later writer as the holder and one backs off.
+The lease is `<table>/_writer/lease.json` (Delta, Trino and delta-rs ignore names starting with '_'), renewed
+every DEFAULT_RENEW_S; one not renewed for `ttl_s` is stale (its driver died) and can be taken over. A stream
+restarted from the same checkpoint is the same holder. The check is read, write, settle, re-read: of two drivers
+starting in the same second, both see the later writer as the holder and one backs off.
 """
 
 from __future__ import annotations
@@ -99,14 +99,13 @@ class WriterLease:
         holder: str,
         details: dict[str, Any] | None = None,
         ttl_s: float = DEFAULT_TTL_S,
-        renew_s: float = DEFAULT_RENEW_S,
         settle_s: float = 1.0,
     ) -> None:
         self._fs = HadoopFiles(spark)
         self.paths = [f"{u.rstrip('/')}/{LEASE_FILE}" for u in table_uris]
         self.tables = list(table_uris)
         self.holder = holder
-        self.ttl_s, self.renew_s, self.settle_s = ttl_s, renew_s, settle_s
+        self.ttl_s, self.settle_s = ttl_s, settle_s
         self._details = {"host": socket.gethostname(), "pid": os.getpid(), **(details or {})}
         self._since = time.time()
         self._stop = threading.Event()
@@ -154,7 +153,7 @@ class WriterLease:
             self._fs.write(path, self._content())
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.renew_s):
+        while not self._stop.wait(DEFAULT_RENEW_S):
             try:
                 self.renew()
             except Exception as exc:  # S3 away for a while: keep trying; the lease lasts ttl_s

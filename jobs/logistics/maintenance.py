@@ -175,8 +175,7 @@ def run_standalone(cfg: MaintenanceSettings, spark: SparkSession | None = None) 
     from .lease import LeaseHeld, WriterLease
 
     own = spark is None
-    if spark is None:
-        spark = delta_session("delta_maintenance")
+    spark = delta_session("delta_maintenance") if spark is None else spark
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     tune_session(spark)
     lease = WriterLease(

@@ -200,12 +200,11 @@ def _times_parsed(rows: DataFrame, checks: list[tuple[str, Column]]) -> DataFram
     """The fields in the schema's order, the times parsed; `_fields_ok` and its first failed check."""
     passed = [(n, F.col(_pass(n))) for n, _ in checks]
     rows = rows.select("*", _all([c for _, c in passed]).alias("_fields_ok"))
-    fields_ok = F.col("_fields_ok")
     return rows.select(
         *KAFKA_NAMES,
         *[_typed(f, F.col(f.name)).alias(f.name) for f in FIELDS],
         "_fields_ok",
-        F.when(~fields_ok, _first_failed(passed)).alias("_fields_why"),
+        F.when(~F.col("_fields_ok"), _first_failed(passed)).alias("_fields_why"),
         "_payload",
     )
 

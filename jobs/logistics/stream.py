@@ -151,9 +151,13 @@ def build_query(
     cfg: StreamSettings,
     source: DataFrame | None = None,
     lease: WriterLease | None = None,
+    tables_ready: bool = False,
 ) -> tuple[StreamingQuery, BatchWriter]:
-    """Start the query on existing tables: one checkpoint, one foreachBatch writing both tables. `source`
-    replaces the Kafka stream (tests): any streaming DataFrame with the Kafka source's columns."""
+    """Create both tables (unless `tables_ready`), then start the query: one checkpoint, one foreachBatch writing
+    both tables. `source` replaces the Kafka stream (tests): any streaming DataFrame with the Kafka source's
+    columns."""
+    if not tables_ready:
+        ensure_tables(spark, cfg.table_uri, cfg.rejected_table_uri)
     if _checkpoint_is_old_design(spark, cfg.checkpoint_uri):
         raise RuntimeError(
             f"the checkpoint {cfg.checkpoint_uri} was written by the previous design of this job (dedup by MERGE, "
@@ -198,7 +202,7 @@ def run(
             ensure_tables(spark, cfg.table_uri, cfg.rejected_table_uri)
             lease.acquire()
             lease.start()
-            query, writer = build_query(spark, cfg, source, lease)
+            query, writer = build_query(spark, cfg, source, lease, tables_ready=True)
         except LeaseHeld as exc:
             log.error("refusing to start: %s", exc)
             return EXIT_REFUSED
