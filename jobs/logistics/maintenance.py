@@ -46,8 +46,7 @@ DEFAULT_RETAIN_HOURS = 168
 
 
 def _retention_hours(spark: SparkSession, uri: str, retain_hours: int) -> None:
-    """Make the table's own retention `retain_hours`: Delta 4.4 ignores VACUUM's RETAIN clause (other than 0)
-    and uses the table property."""
+    """Make the table's own retention `retain_hours`: Delta 4.4 ignores VACUUM's RETAIN clause (other than 0)."""
     current = (_detail(spark, uri)["properties"] or {}).get(RETENTION_PROPERTY)
     wanted = f"interval {int(retain_hours)} hours"
     if current == wanted or (current is None and retain_hours == DEFAULT_RETAIN_HOURS):
@@ -170,8 +169,7 @@ EXIT_OK, EXIT_REFUSED = 0, 3
 
 
 def run_standalone(cfg: MaintenanceSettings, spark: SparkSession | None = None) -> int:
-    """`delta_maintenance`: the same upkeep on every partition, as the tables' one writer for its run; exit 3
-    while another driver (a running stream) holds the tables' writer lease."""
+    """`delta_maintenance`: the upkeep of every partition as the tables' one writer; exit 3 while a stream is."""
     from .lease import LeaseHeld, WriterLease
 
     own = spark is None

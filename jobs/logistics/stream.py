@@ -153,9 +153,8 @@ def build_query(
     lease: WriterLease | None = None,
     tables_ready: bool = False,
 ) -> tuple[StreamingQuery, BatchWriter]:
-    """Create both tables (unless `tables_ready`), then start the query: one checkpoint, one foreachBatch writing
-    both tables. `source` replaces the Kafka stream (tests): any streaming DataFrame with the Kafka source's
-    columns."""
+    """Create both tables (unless `tables_ready`), then start the query. `source` replaces the Kafka stream
+    (tests): any streaming DataFrame with the Kafka source's columns."""
     if not tables_ready:
         ensure_tables(spark, cfg.table_uri, cfg.rejected_table_uri)
     if _checkpoint_is_old_design(spark, cfg.checkpoint_uri):

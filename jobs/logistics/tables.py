@@ -191,8 +191,7 @@ class IdempotentAppender:
         return True
 
     def _classes(self, spark: SparkSession) -> dict[str, Any]:
-        """The JVM classes it uses, looked up once per driver (py4j resolves each dotted segment through every
-        jar on the class path)."""
+        """The JVM classes it uses, looked up once per driver (each dotted name costs lookups in every jar)."""
         jvm = spark.sparkContext._jvm
         assert jvm is not None
         if self._jvm is None or self._jvm[0] is not jvm:
@@ -222,8 +221,7 @@ class IdempotentAppender:
 
 
 def _mark_in_first_commit(spark: SparkSession, uri: str, app_id: str) -> int:
-    """`app_id`'s latest batch id in a table at version 0 (-1 if none), read from its one commit file rather
-    than by `txnVersion`'s Spark job (a new stack's cold start)."""
+    """`app_id`'s latest batch id in a table at version 0 (-1 if none), from its one commit file: no Spark job."""
     text = HadoopFiles(spark).text(uri.rstrip("/") + "/_delta_log/" + "0" * 20 + ".json")
     marks = [json.loads(line).get("txn") for line in text.splitlines() if line.strip()]
     return max((int(m["version"]) for m in marks if m and m.get("appId") == app_id), default=-1)

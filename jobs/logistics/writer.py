@@ -31,8 +31,7 @@ def job_group(batch_id: int) -> str:
 
 
 class BatchWriter:
-    """The foreachBatch function. It waits for the query's id (the app id of its marks), known once `start()`
-    returned."""
+    """The foreachBatch function; it waits for the query's id (its marks' app id), known once `start()` returned."""
 
     def __init__(self, cfg: StreamSettings, lease: WriterLease | None = None) -> None:
         self._cfg = cfg
