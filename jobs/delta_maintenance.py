@@ -1,9 +1,8 @@
 """Compaction, vacuum and log checkpoint of the events table and its quarantine, by hand.
 
-Entry point only; the code is jobs/logistics/maintenance.py. The streaming job runs the same upkeep
-itself, between batches, on a schedule (LAKEHOUSE_MAINTENANCE_INTERVAL): this job refuses to run
-(exit 3) while a stream holds the tables' writer lease, since two drivers must never write one table.
-Run: spark-submit [--py-files packages.zip] jobs/delta_maintenance.py [--help | --describe].
+Entry point only (jobs/logistics/maintenance.py): it refuses to run (exit 3) while a stream, which runs the
+same upkeep on a schedule, holds the tables' writer lease. Run: spark-submit [--py-files packages.zip]
+jobs/delta_maintenance.py [--help | --describe].
 """
 
 from __future__ import annotations
@@ -20,15 +19,7 @@ else:  # run as a file: the package sits beside it (this directory is first on s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg = settings.parse_maintenance_settings(argv)
-    if cfg.describe:
-        settings.print_description(cfg.description())
-        return 0
-    if __package__:
-        from .logistics import maintenance
-    else:
-        from logistics import maintenance  # type: ignore[no-redef]
-    return maintenance.main(cfg)
+    return settings.run_job("maintenance", settings.parse_maintenance_settings(argv))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 """Kafka -> Delta streaming job for logistics events, exactly once, with a quarantine for bad records.
 
-Entry point only (Orion's catalog lists jobs/*.py); the job is the package jobs/logistics/ (see its
-stream module). `--describe` prints the resolved settings as one JSON object and exits without starting
-Spark. Run: spark-submit [--py-files packages.zip] jobs/logistics_stream.py [--help].
+Entry point only (Orion's catalog lists jobs/*.py); the job is jobs/logistics/stream.py.
+Run: spark-submit [--py-files packages.zip] jobs/logistics_stream.py [--help | --describe].
 """
 
 from __future__ import annotations
@@ -19,15 +18,7 @@ else:  # run as a file: the package sits beside it (this directory is first on s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg = settings.parse_stream_settings(argv)
-    if cfg.describe:
-        settings.print_description(cfg.description())
-        return 0
-    if __package__:
-        from .logistics import stream
-    else:
-        from logistics import stream  # type: ignore[no-redef]
-    return stream.main(cfg)
+    return settings.run_job("stream", settings.parse_stream_settings(argv))
 
 
 if __name__ == "__main__":

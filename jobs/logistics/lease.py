@@ -1,16 +1,11 @@
-"""One writer per table: a lease file the writing driver keeps fresh, so no second driver writes beside it.
+"""One writer per table: a lease file the writing driver keeps fresh, so no second driver writes beside it
+(Delta's log store on S3 serialises commits inside one JVM only). The stream and the standalone maintenance
+each hold one on both tables, and refuse to start while another holder's lease is fresh, naming it.
 
-Delta's log store on S3 is safe with one writing driver only (it serialises commits inside one JVM).
-The streaming job holds a lease on both its tables while it runs (it compacts and vacuums them itself, between
-batches); the standalone maintenance holds one for its run. Each refuses to start while another holder's
-lease is fresh, and says who holds it.
-
-The lease is `<table>/_writer/lease.json` (Delta, VACUUM, Trino and delta-rs ignore names starting with
-'_'): who holds it, since when, renewed when, for how long. The holder rewrites it every `renew_s`; a lease
-not renewed for `ttl_s` is stale (its driver died) and can be taken over. A stream restarted from the same
-checkpoint is the same holder and takes its own lease over at once. Read and written through Spark's
-Hadoop file system, so it works on s3a:// and on local paths alike. The check is read, write, settle,
-re-read: two drivers starting in the same second both see the later writer as the holder and one backs off.
+The lease is `<table>/_writer/lease.json` (Delta, Trino and delta-rs ignore names starting with '_'), renewed
+every DEFAULT_RENEW_S; one not renewed for `ttl_s` is stale (its driver died) and can be taken over. A stream
+restarted from the same checkpoint is the same holder. The check is read, write, settle, re-read: of two drivers
+starting in the same second, both see the later writer as the holder and one backs off.
 """
 
 from __future__ import annotations
@@ -21,7 +16,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from contextlib import closing
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -47,8 +43,7 @@ class LeaseHeld(RuntimeError):
 
 
 class HadoopFiles:
-    """The few Hadoop FileSystem calls the jobs make themselves, through the driver's JVM (s3a:// and local
-    paths alike)."""
+    """The few Hadoop FileSystem calls the jobs make, through the driver's JVM (s3a:// and local paths)."""
 
     def __init__(self, spark: SparkSession) -> None:
         self._jvm = spark.sparkContext._jvm
@@ -75,31 +70,23 @@ class HadoopFiles:
 
     def text(self, uri: str) -> str:
         path, fs = self._path(uri)
-        stream = fs.open(path)
-        try:
+        with closing(fs.open(path)) as stream:
             return self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-        finally:
-            stream.close()
 
     def write(self, uri: str, content: dict[str, Any]) -> None:
         path, fs = self._path(uri)
-        out = fs.create(path, True)
-        try:
+        with closing(fs.create(path, True)) as out:
             out.write(bytearray(json.dumps(content, sort_keys=True).encode()))
-        finally:
-            out.close()
 
     def delete(self, uri: str) -> None:
         path, fs = self._path(uri)
         fs.delete(path, False)
 
 
-def age_of(lease: dict[str, Any], modified_s: float, now: float | None = None) -> float:
+def age_of(lease: dict[str, Any], modified_s: float) -> float:
     """Seconds since the lease was last renewed: the younger of its own stamp and the file's time, so a
     clock difference between the holder and the reader errs towards 'fresh'."""
-    now = time.time() if now is None else now
-    renewed = float(lease.get("renewed_at") or 0)
-    return max(0.0, now - max(renewed, modified_s))
+    return max(0.0, time.time() - max(float(lease.get("renewed_at") or 0), modified_s))
 
 
 class WriterLease:
@@ -112,16 +99,13 @@ class WriterLease:
         holder: str,
         details: dict[str, Any] | None = None,
         ttl_s: float = DEFAULT_TTL_S,
-        renew_s: float = DEFAULT_RENEW_S,
         settle_s: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._fs = HadoopFiles(spark)
         self.paths = [f"{u.rstrip('/')}/{LEASE_FILE}" for u in table_uris]
         self.tables = list(table_uris)
         self.holder = holder
-        self.ttl_s, self.renew_s, self.settle_s = ttl_s, renew_s, settle_s
-        self._sleep = sleep
+        self.ttl_s, self.settle_s = ttl_s, settle_s
         self._details = {"host": socket.gethostname(), "pid": os.getpid(), **(details or {})}
         self._since = time.time()
         self._stop = threading.Event()
@@ -138,7 +122,8 @@ class WriterLease:
             **self._details,
         }
 
-    def _check_free(self) -> None:
+    def acquire(self) -> None:
+        """Take the lease on every table, or raise LeaseHeld naming the holder."""
         for table, path in zip(self.tables, self.paths, strict=True):
             found = self._fs.read(path)
             if found is None or found[0].get("holder") == self.holder:
@@ -147,14 +132,10 @@ class WriterLease:
             if age < float(lease.get("ttl_s") or DEFAULT_TTL_S):
                 raise LeaseHeld(table, lease, age)
             log.warning("taking over the stale lease of %s on %s (renewed %.0f s ago)", lease.get("holder"), table, age)
-
-    def acquire(self) -> None:
-        """Take the lease on every table, or raise LeaseHeld naming the holder."""
-        self._check_free()
         content = self._content()
         for path in self.paths:
             self._fs.write(path, content)
-        self._sleep(self.settle_s)
+        time.sleep(self.settle_s)
         for table, path in zip(self.tables, self.paths, strict=True):
             found = self._fs.read(path)
             if found is None or found[0].get("holder") != self.holder:
@@ -172,7 +153,7 @@ class WriterLease:
             self._fs.write(path, self._content())
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.renew_s):
+        while not self._stop.wait(DEFAULT_RENEW_S):
             try:
                 self.renew()
             except Exception as exc:  # S3 away for a while: keep trying; the lease lasts ttl_s

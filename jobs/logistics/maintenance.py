@@ -1,19 +1,10 @@
-"""Upkeep of the Delta tables: compaction, vacuum, log checkpoint. Run by the table's one writer.
+"""Upkeep of the Delta tables: compaction, vacuum, log checkpoint. Run by the tables' one writer: the stream
+between two batches (`Schedule`, on the partitions written since the last round), or jobs/delta_maintenance.py
+on every partition while no stream holds the tables' lease.
 
-- The streaming job runs `Schedule.run_if_due` between two batches (inside its foreachBatch, after the
-  batch's commits), every `maintenance_interval`, on the partitions it wrote since the last round. Nothing
-  else writes the tables meanwhile: the stream is their only writer, and it is busy with this.
-- `jobs/delta_maintenance.py` runs `maintain_table` on every partition by hand, only while no stream holds
-  the tables' lease (jobs/logistics/lease.py).
-Each round:
-  1. OPTIMIZE (bin-packing) the small files frequent micro-batches leave into larger ones; files already at
-     session.COMPACT_MIN_FILE_BYTES stay, so a partition's data is rewritten a bounded number of times;
-  2. VACUUM with a retention of at least 168 hours (Delta's safe default: a shorter one can delete files a
-     reader, time travel or a lagging stream still needs). The stream's rounds use LITE mode (from the log, no
-     listing of the whole table; FULL when LITE cannot, after the log was cleaned); the standalone job runs a
-     FULL one, which also lists the table and removes the files no commit references (what a driver killed
-     in the middle of a write leaves behind: LITE never sees those);
-  3. a Delta log checkpoint, so readers (Trino, delta-rs) start from one Parquet file.
+Each round: OPTIMIZE (files at session.COMPACT_MIN_FILE_BYTES stay: data is rewritten a bounded number of
+times); VACUUM keeping at least 168 hours (shorter can delete files a reader or a lagging stream needs), LITE in
+the stream (from the log), FULL standalone (also the files of a write killed midway); a log checkpoint.
 """
 
 from __future__ import annotations
@@ -25,8 +16,10 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -41,10 +34,10 @@ def _quote(uri: str) -> str:
     return "delta.`" + uri.replace("`", "``") + "`"
 
 
-def _file_count(spark: SparkSession, uri: str) -> int:
+def _detail(spark: SparkSession, uri: str) -> Any:
     from delta.tables import DeltaTable
 
-    return int(DeltaTable.forPath(spark, uri).detail().first()["numFiles"])
+    return DeltaTable.forPath(spark, uri).detail().first()
 
 
 RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
@@ -53,11 +46,8 @@ DEFAULT_RETAIN_HOURS = 168
 
 
 def _retention_hours(spark: SparkSession, uri: str, retain_hours: int) -> None:
-    """Make the table's own retention `retain_hours`: Delta 4.4 ignores VACUUM's RETAIN clause (other than 0)
-    and uses the table property (a warning in the log says so), so the property is what keeps files."""
-    from delta.tables import DeltaTable
-
-    current = (DeltaTable.forPath(spark, uri).detail().first()["properties"] or {}).get(RETENTION_PROPERTY)
+    """Make the table's own retention `retain_hours`: Delta 4.4 ignores VACUUM's RETAIN clause (other than 0)."""
+    current = (_detail(spark, uri)["properties"] or {}).get(RETENTION_PROPERTY)
     wanted = f"interval {int(retain_hours)} hours"
     if current == wanted or (current is None and retain_hours == DEFAULT_RETAIN_HOURS):
         return
@@ -88,14 +78,13 @@ def maintain_table(
     full_vacuum: bool = False,
     partitions: tuple[date, date] | None = None,
 ) -> dict[str, object]:
-    """Compact (the partitions in [first, last] of `partitions`, or all), vacuum and checkpoint one table;
-    returns what was done (file counts, versions, seconds)."""
+    """Compact (the partitions in [first, last] of `partitions`, or all), vacuum and checkpoint one table."""
     from delta.tables import DeltaTable
 
     started = time.monotonic()
     if not DeltaTable.isDeltaTable(spark, uri):
         return {"table": uri, "skipped": "not a Delta table (has the streaming job run yet?)"}
-    files_before = _file_count(spark, uri)
+    files_before = int(_detail(spark, uri)["numFiles"])
     optimize = DeltaTable.forPath(spark, uri).optimize()
     if partitions is not None:
         lo, hi = partitions
@@ -111,7 +100,7 @@ def maintain_table(
         "table": uri,
         "partitions": None if partitions is None else [str(p) for p in partitions],
         "files_before": files_before,
-        "files_after": _file_count(spark, uri),
+        "files_after": int(_detail(spark, uri)["numFiles"]),
         "files_removed_by_optimize": int(metrics["numFilesRemoved"]),
         "files_added_by_optimize": int(metrics["numFilesAdded"]),
         "vacuum": vacuum,
@@ -128,14 +117,13 @@ class Schedule:
     table_uri: str
     rejected_table_uri: str
     interval_s: float | None
-    retain_hours: int = DEFAULT_RETAIN_HOURS
-    clock: object = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     _last: float = field(default=-1.0)
     _events: tuple[date, date] | None = None
     _rejected: tuple[date, date] | None = None
 
     def __post_init__(self) -> None:
-        self._last = self.clock()  # type: ignore[operator]
+        self._last = self.clock()
 
     @staticmethod
     def _widen(span: tuple[date, date] | None, lo: date, hi: date) -> tuple[date, date]:
@@ -144,48 +132,48 @@ class Schedule:
     def note(self, event_dates: tuple[str, str] | None, rejected: int) -> None:
         """Remember the partitions a batch wrote."""
         if event_dates is not None:
-            lo, hi = (date.fromisoformat(d) for d in event_dates)
-            self._events = self._widen(self._events, lo, hi)
+            self._events = self._widen(self._events, *(date.fromisoformat(d) for d in event_dates))
         if rejected:
             today = datetime.now(UTC).date()
             self._rejected = self._widen(self._rejected, today, today)
 
     def due(self) -> bool:
-        if self.interval_s is None:
-            return False
-        return self.clock() - self._last >= self.interval_s  # type: ignore[operator]
+        return self.interval_s is not None and self.clock() - self._last >= self.interval_s
 
     def run_if_due(self, spark: SparkSession) -> list[dict[str, object]]:
         if not self.due():
             return []
-        reports = []
-        for uri, column, span in (
-            (self.table_uri, PARTITION_COLUMNS["events"], self._events),
-            (self.rejected_table_uri, PARTITION_COLUMNS["rejected"], self._rejected),
-        ):
-            if span is None:
-                continue
-            report = maintain_table(spark, uri, column, retain_hours=self.retain_hours, partitions=span)
-            log.info("maintenance of %s: %s", uri, json.dumps(report))
-            reports.append(report)
+        spans = (self._events, self._rejected)
+        reports = [
+            _maintain(spark, uri, column, retain_hours=DEFAULT_RETAIN_HOURS, partitions=span)
+            for (uri, column), span in zip(_tables(self.table_uri, self.rejected_table_uri), spans, strict=True)
+            if span is not None
+        ]
         self._events = self._rejected = None
-        self._last = self.clock()  # type: ignore[operator]
+        self._last = self.clock()
         return reports
+
+
+def _tables(table_uri: str, rejected_table_uri: str) -> list[tuple[str, str]]:
+    """(uri, partition column) of the events table and its quarantine."""
+    return [(table_uri, PARTITION_COLUMNS["events"]), (rejected_table_uri, PARTITION_COLUMNS["rejected"])]
+
+
+def _maintain(spark: SparkSession, uri: str, column: str, **options: Any) -> dict[str, object]:
+    report = maintain_table(spark, uri, column, **options)
+    log.info("maintenance of %s: %s", uri, json.dumps(report))
+    return report
 
 
 EXIT_OK, EXIT_REFUSED = 0, 3
 
 
 def run_standalone(cfg: MaintenanceSettings, spark: SparkSession | None = None) -> int:
-    """`delta_maintenance`: the same upkeep on every partition, as the tables' one writer for its run.
-
-    Refuses (exit 3) while another driver holds the tables' writer lease (the stream does, while it runs),
-    and says which: two drivers committing to one Delta table on S3 can corrupt its log."""
+    """`delta_maintenance`: the upkeep of every partition as the tables' one writer; exit 3 while a stream is."""
     from .lease import LeaseHeld, WriterLease
 
     own = spark is None
-    if spark is None:
-        spark = delta_session("delta_maintenance")
+    spark = delta_session("delta_maintenance") if spark is None else spark
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     tune_session(spark)
     lease = WriterLease(
@@ -206,14 +194,10 @@ def run_standalone(cfg: MaintenanceSettings, spark: SparkSession | None = None) 
             return EXIT_REFUSED
         lease.start()
         try:
-            for uri, column in (
-                (cfg.table_uri, PARTITION_COLUMNS["events"]),
-                (cfg.rejected_table_uri, PARTITION_COLUMNS["rejected"]),
-            ):
-                report = maintain_table(
+            for uri, column in _tables(cfg.table_uri, cfg.rejected_table_uri):
+                _maintain(
                     spark, uri, column, retain_hours=cfg.retain_hours, skip_vacuum=cfg.skip_vacuum, full_vacuum=True
                 )
-                log.info("maintenance of %s: %s", uri, json.dumps(report))
         finally:
             lease.release()
     finally:

@@ -1,33 +1,18 @@
 """The rules a Kafka record must pass to be an event, evaluated in two ways that must agree.
 
-- `screen` runs on every record, in the streaming plan: one JSON parse (`from_json` into the typed
-  schema, the ids and times as variants so their JSON type is known), a few cheap checks, and a
-  boolean `_ok`. It is the decision: `_ok` records are events, the others go to the quarantine.
-- `explain` runs on the quarantined records only (a handful per batch): it parses them again, with
-  type information for every field, and lists every problem with a reason code and a readable message.
-  Where it finds nothing (it should not), the screen's own failed check is the reason: a record is never
-  lost between the two.
-Both take a field's value rules from `_value_checks`; a test runs every kind of hostile input through both
-and checks they agree.
-
-The rules (the README's table of reason codes says the same):
-  oversize        payload over MAX_PAYLOAD_BYTES, Kafka key over MAX_KEY_BYTES, a string over its field's limit
-  malformed_json  empty/null payload, invalid UTF-8, not one JSON value, not a JSON object, duplicate top-level
-                  key, nesting beyond the parser's limit (~1000), NaN/Infinity tokens (not JSON)
-  missing_field   a required field absent, null, or an empty string
-  wrong_type      a number that is not a JSON number ("0.25", true, {...}), an id or time that is not a JSON
-                  string (epoch numbers), a time string that is not an ISO-8601 date and time
-  out_of_range    numbers outside the field's physical limits (1e400 is Infinity: out of range), a risk class
-                  not in RISK_CLASSES, times outside TIMESTAMP_RANGE
-Accepted: unknown extra fields (ignored), a leading UTF-8 byte-order mark (RFC 8259 lets parsers ignore it),
-times without a zone (UTC), a null Kafka key, Kafka headers (not read).
-
-Each step is one projection over named columns (`_text_<field>` a field's string, `_value_<field>` its typed
-value, `_json_type_<field>` its JSON type, `_pass_<check>` a check's outcome): separate projections keep Spark
-from copying the parse into every expression that reads it.
+- `screen` runs on every record, in the streaming plan: one JSON parse (`from_json` into the typed schema, the
+  ids and times as variants so their JSON type is known), a few cheap checks, and a boolean `_ok`: the decision.
+- `explain` runs on the quarantined records only: it parses them again, with type information for every field,
+  and lists every problem with a reason code (the README's table) and a readable message.
+Both take a field's value rules from `_value_checks`; a test runs every kind of hostile input through both.
+Each step is one projection over named columns (`_text_<field>`, `_value_<field>`, `_json_type_<field>`,
+`_pass_<check>`): separate projections keep Spark from copying the parse into every expression that reads it.
 """
 
 from __future__ import annotations
+
+import operator
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -75,14 +60,9 @@ ENVELOPE_CHECKS = ("key size", "payload size")
 
 
 def _kafka_columns() -> list[Column]:
-    return [
-        # Keys are text to the tables; bytes that are not UTF-8 become U+FFFD instead of breaking readers.
-        F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key"),
-        F.col("topic").alias("kafka_topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-    ]
+    # Keys are text to the tables; bytes that are not UTF-8 become U+FFFD instead of breaking readers.
+    key = F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key")
+    return [key, *[F.col(c).alias(f"kafka_{c}") for c in ("topic", "partition", "offset", "timestamp")]]
 
 
 def _without_bom(name: str) -> Column:
@@ -96,8 +76,7 @@ def _wrapped(text: Column) -> Column:
 
 
 def _colons(text: Column) -> Column:
-    """How many ':' `text` holds (lengths in bytes: O(1); `replace` is a plain byte search, unlike `translate`
-    or `instr`, several times slower here)."""
+    """How many ':' `text` holds (`replace` is a plain byte search, several times faster than `translate`)."""
     return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(":"), F.lit("")))
 
 
@@ -123,29 +102,26 @@ def _timestamp_checks(ts: Column) -> list[tuple[str, Column]]:
     return [("valid", ts.isNotNull()), ("range", (ts >= low) & (ts < high))]
 
 
-def _first(cases: list[tuple[Column, Column]]) -> Column:
-    """The value of the first case whose condition holds (null if none)."""
-    (condition, value), *rest = cases
-    first = F.when(condition, value)
-    for condition, value in rest:
-        first = first.when(condition, value)
-    return first
+def _first(first: tuple[Column, Column], *rest: tuple[Column, Column]) -> Column:
+    """The value of the first (condition, value) case whose condition holds (null if none)."""
+    return reduce(lambda chain, case: chain.when(*case), rest, F.when(*first))
 
 
 def _all(conditions: list[Column]) -> Column:
-    every = F.lit(True)
-    for condition in conditions:
-        every = every & condition
-    return every
+    return reduce(operator.and_, conditions, F.lit(True))
 
 
 def _first_failed(checks: list[tuple[str, Column]]) -> Column:
     """The name of the first check that does not hold (null if all do)."""
-    return _first([(~passed, F.lit(name)) for name, passed in checks])
+    return _first(*[(~passed, F.lit(name)) for name, passed in checks])
 
 
 def _pass(check: str) -> str:
     return "_pass_" + check.replace(" ", "_")
+
+
+def _typed(f: Field, text: Column) -> Column:
+    return F.try_to_timestamp(text) if f.kind == "timestamp" else text
 
 
 # ----- the screen: every record -----
@@ -172,8 +148,7 @@ def _parsed_once(rows: DataFrame) -> DataFrame:
 
 
 def _field_values(rows: DataFrame) -> DataFrame:
-    """Whether the payload parsed; the numbers as doubles, the text fields as strings and whether they are
-    JSON strings."""
+    """Whether the payload parsed; the numbers, the text fields' strings and whether they are JSON strings."""
     parsed = F.col("_json._corrupt").isNull() & F.col("_json.w").isNotNull()
     return rows.select(
         *KAFKA_NAMES,
@@ -188,11 +163,9 @@ def _field_values(rows: DataFrame) -> DataFrame:
 
 
 def _unique_keys() -> Column:
-    """No duplicate top-level key, proved without a second parse where possible. In valid JSON every key is
-    followed by one ':' outside strings. In a text without escapes (no backslash) the ':' inside strings are
-    those of the parsed values, so with K keys the text holds K + (':' of the known text fields' values) + (':'
-    of anything else) colons: exactly 20 + the known values' ones only if K = 20 and nothing else is there,
-    i.e. the 20 known fields (all present) once each. Any other record is checked key by key."""
+    """No duplicate top-level key, without a second parse where possible: in valid JSON without escapes, the
+    colons are one per key plus those inside the parsed strings, so 20 + the known text values' colons means
+    exactly the 20 known fields, once each. Any other record is checked key by key."""
     text = F.col("_text")
     known_colons = sum((_colons(F.col(f"_text_{f.name}")) for f in TEXT_FIELDS), F.lit(len(FIELDS)))
     quick = ~text.contains("\\") & (_colons(text) == known_colons)
@@ -227,22 +200,17 @@ def _times_parsed(rows: DataFrame, checks: list[tuple[str, Column]]) -> DataFram
     """The fields in the schema's order, the times parsed; `_fields_ok` and its first failed check."""
     passed = [(n, F.col(_pass(n))) for n, _ in checks]
     rows = rows.select("*", _all([c for _, c in passed]).alias("_fields_ok"))
-    fields_ok = F.col("_fields_ok")
     return rows.select(
         *KAFKA_NAMES,
-        *[
-            (F.try_to_timestamp(F.col(f.name)) if f.kind == "timestamp" else F.col(f.name)).alias(f.name)
-            for f in FIELDS
-        ],
+        *[_typed(f, F.col(f.name)).alias(f.name) for f in FIELDS],
         "_fields_ok",
-        F.when(~fields_ok, _first_failed(passed)).alias("_fields_why"),
+        F.when(~F.col("_fields_ok"), _first_failed(passed)).alias("_fields_why"),
         "_payload",
     )
 
 
 def _decided(rows: DataFrame) -> DataFrame:
-    """`_ok` (every check held, the times' too), `_why` (the first that did not) and, for records that are not
-    events, their payload."""
+    """`_ok` (every check held, the times' too), `_why` (the first that did not), `raw_value`."""
     time_checks = [
         (f"{f.name} {n}", F.coalesce(c, F.lit(False)))
         for f in FIELDS
@@ -263,10 +231,8 @@ def _decided(rows: DataFrame) -> DataFrame:
 
 def screen(kafka_rows: DataFrame) -> DataFrame:
     """Kafka source rows -> Kafka columns, the typed event fields, `_ok`, and for records that are not
-    events their raw payload (`raw_value`) and the first check they failed (`_why`).
-
-    Spark parses each payload once (with spark.sql.optimizer.enableJsonExpressionOptimization off:
-    create_session sets it; on, Spark splits the parse into one per field it reads)."""
+    events their raw payload (`raw_value`) and the first check they failed (`_why`). One parse per payload,
+    given session.SESSION_CONF."""
     rows = _field_values(_parsed_once(_envelope_checked(_payload(kafka_rows))))
     checks = _field_checks()
     return _decided(_times_parsed(_fields_checked(rows, checks), checks))
@@ -320,21 +286,17 @@ def _field_problem(f: Field) -> Column:
         value_problems = (_timestamp_problems if f.kind == "timestamp" else _string_problems)(f, value)
     wrong = F.format_string("%s has the wrong type: JSON %s, expected %s", name, json_type, F.lit(expected))
     return _first(
-        [
-            (missing, _problem(MISSING_FIELD, F.format_string("missing required field %s", name))),
-            (~type_ok, _problem(WRONG_TYPE, wrong)),
-            *value_problems,
-        ]
+        (missing, _problem(MISSING_FIELD, F.format_string("missing required field %s", name))),
+        (~type_ok, _problem(WRONG_TYPE, wrong)),
+        *value_problems,
     )
 
 
 def _envelope_problem(size: Column, key_size: Column) -> Column:
     """The first problem of the record as a whole (or null): its sizes, its encoding, its JSON."""
     top, keys, parsed = F.col("_top"), F.col("_keys"), F.col("_parsed")
-    kind = (
-        F.when(_is_number(top), F.lit("number"))
-        .when(top == "VOID", F.lit("null"))
-        .otherwise(F.lower(F.regexp_extract(top, "^([A-Z]+)", 1)))
+    kind = _first((_is_number(top), F.lit("number")), (top == "VOID", F.lit("null"))).otherwise(
+        F.lower(F.regexp_extract(top, "^([A-Z]+)", 1))
     )
     duplicated = F.filter(keys, lambda k: F.size(F.filter(keys, lambda x: x == k)) > 1)
     key_over = F.format_string("Kafka key of %d bytes is over the %d-byte limit", key_size, F.lit(MAX_KEY_BYTES))
@@ -342,17 +304,15 @@ def _envelope_problem(size: Column, key_size: Column) -> Column:
     not_json = "not valid JSON (a syntax error, NaN/Infinity, or nesting deeper than the parser's limit)"
     duplicate = F.format_string("duplicate key '%s'", F.substring(F.element_at(duplicated, 1), 1, 64))
     return _first(
-        [
-            (~F.col("_todo"), F.lit(None)),
-            (key_size > MAX_KEY_BYTES, _problem(OVERSIZE, key_over)),
-            (size == 0, _problem(MALFORMED_JSON, F.lit("empty payload"))),
-            (size > MAX_PAYLOAD_BYTES, _problem(OVERSIZE, size_over)),
-            (~F.col("_utf8"), _problem(MALFORMED_JSON, F.lit("payload is not valid UTF-8"))),
-            (parsed.isNull(), _problem(MALFORMED_JSON, F.lit(not_json))),
-            (~top.startswith("OBJECT"), _problem(MALFORMED_JSON, F.format_string("a JSON %s, not an object", kind))),
-            (~F.col("_one_value"), _problem(MALFORMED_JSON, F.lit("text after the JSON object"))),
-            (F.size(duplicated) > 0, _problem(MALFORMED_JSON, duplicate)),
-        ]
+        (~F.col("_todo"), F.lit(None)),
+        (key_size > MAX_KEY_BYTES, _problem(OVERSIZE, key_over)),
+        (size == 0, _problem(MALFORMED_JSON, F.lit("empty payload"))),
+        (size > MAX_PAYLOAD_BYTES, _problem(OVERSIZE, size_over)),
+        (~F.col("_utf8"), _problem(MALFORMED_JSON, F.lit("payload is not valid UTF-8"))),
+        (parsed.isNull(), _problem(MALFORMED_JSON, F.lit(not_json))),
+        (~top.startswith("OBJECT"), _problem(MALFORMED_JSON, F.format_string("a JSON %s, not an object", kind))),
+        (~F.col("_one_value"), _problem(MALFORMED_JSON, F.lit("text after the JSON object"))),
+        (F.size(duplicated) > 0, _problem(MALFORMED_JSON, duplicate)),
     )
 
 
@@ -374,8 +334,8 @@ def _explained_text(rows: DataFrame, todo: Column, guarded: bool) -> DataFrame:
 
 
 def _parsed_with_types(rows: DataFrame) -> DataFrame:
-    """The payload parsed as a variant, its top-level keys, whether it is one JSON value; then each field's
-    JSON type, text and typed value."""
+    """The payload as a variant, its top-level keys, whether it is one JSON value; each field's JSON type,
+    text and typed value."""
     text, utf8 = F.col("_text"), F.col("_utf8")
     rows = rows.select(
         "*",
@@ -397,24 +357,14 @@ def _parsed_with_types(rows: DataFrame) -> DataFrame:
         *[F.try_variant_get(parsed, f"$.{f.name}", "string").alias(f"_text_{f.name}") for f in TEXT_FIELDS],
         *[F.try_variant_get(parsed, f"$.{f.name}", "double").alias(f"_value_{f.name}") for f in DOUBLE_FIELDS],
     )
-    return rows.select(
-        "*",
-        *[
-            (F.try_to_timestamp(F.col(f"_text_{f.name}")) if f.kind == "timestamp" else F.col(f"_text_{f.name}")).alias(
-                f"_value_{f.name}"
-            )
-            for f in TEXT_FIELDS
-        ],
-    )
+    return rows.select("*", *[_typed(f, F.col(f"_text_{f.name}")).alias(f"_value_{f.name}") for f in TEXT_FIELDS])
 
 
 def explain(rows: DataFrame, only_where: Column | None = None) -> DataFrame:
-    """Rows with `kafka_key` and `raw_value` (and any other columns, kept) -> the same plus `problems`, an array
-    of (code, message), empty when the record passes every rule, `_event_id_text` (the event_id, if any) and
-    the typed fields as `_value_<field>`.
-
-    It parses each payload several times for the sake of precise messages: meant for few rows. With
-    `only_where`, rows where it is false get null columns at almost no cost (the stream passes `~_ok`)."""
+    """Rows with `kafka_key` and `raw_value` (other columns kept) -> the same plus `problems`, an array of
+    (code, message), empty when the record passes every rule, `_event_id_text` and the typed fields as
+    `_value_<field>`. Several parses per payload: meant for few rows; with `only_where`, rows where it is
+    false get null columns at almost no cost (the stream passes `~_ok`)."""
     todo = F.lit(True) if only_where is None else only_where
     out = _parsed_with_types(_explained_text(rows, todo, guarded=only_where is not None))
     todo = F.col("_todo")

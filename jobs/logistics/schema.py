@@ -38,11 +38,7 @@ PARTITION_COLUMNS = {"events": "event_date", "rejected": "ingestion_date"}
 TABLE_PROPERTIES = {
     # Deletion vectors off: every reader (Trino, delta-rs) sees plain files; the job only appends anyway.
     "delta.enableDeletionVectors": "false",
-    # A log checkpoint every 100 commits of a table (one per batch at most). Delta writes it inside the commit
-    # that reaches the interval, rebuilding the table's whole state: that batch takes several times a normal
-    # one (measured: ~25x a commit), so at 20 it was the slowest 5 % of batches, i.e. the p95 of freshness.
-    # Readers (Trino, delta-rs) replay at most 99 JSON commits on top of it, and the stream's maintenance round
-    # writes a checkpoint too (every streamMaintenanceInterval). New tables get it; an existing table keeps its
-    # own (ALTER TABLE ... SET TBLPROPERTIES ('delta.checkpointInterval' = '100') aligns it).
+    # A log checkpoint every 100 commits: the commit that writes one takes ~25x a normal one, so at 20 it was
+    # the p95 of freshness. The stream's maintenance checkpoints too. Existing tables keep their own interval.
     "delta.checkpointInterval": "100",
 }

@@ -12,12 +12,10 @@ from contract.names import ENV_SPARK_LOG_LEVEL
 COMPACT_MIN_FILE_BYTES = 64 * 1024 * 1024
 COMPACT_MAX_FILE_BYTES = 128 * 1024 * 1024
 SESSION_CONF = {
-    # Event dates and timestamps without an offset are UTC, whatever the machine's zone.
-    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.session.timeZone": "UTC",  # event dates and times without an offset
     # On, Spark splits from_json into one parse per field read: the screen would parse every payload ~20 times.
     "spark.sql.optimizer.enableJsonExpressionOptimization": "false",
-    # The quarantine's detailed parse accepts nested duplicate keys like the screen (top-level ones are
-    # checked by name).
+    # The quarantine's parse accepts nested duplicate keys like the screen (top-level ones are checked by name).
     "spark.sql.variant.allowDuplicateKeys": "true",
     # The dedup state: RocksDB (off-heap, bounded), its changes uploaded per batch (changelog), not snapshots.
     "spark.sql.streaming.stateStore.providerClass": (
@@ -26,9 +24,8 @@ SESSION_CONF = {
     "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
     "spark.sql.streaming.stateStore.rocksdb.boundedMemoryUsage": "true",
     "spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB": "64",
-    # No batch without data: after a data batch the watermark moves, and Spark would run a whole batch (state
-    # load and commit, offset and commit files, a foreachBatch with nothing to write) only to expire state,
-    # which the next data batch does anyway. An idle stream then costs only its trigger's offset check.
+    # No batch only to expire state after the watermark moved (the next data batch does it anyway): an idle
+    # stream costs only its trigger's offset check.
     "spark.sql.streaming.noDataMicroBatches.enabled": "false",
 }
 
@@ -61,12 +58,8 @@ def tune_session(spark: SparkSession) -> None:
 
 def state_partitions(spark: SparkSession) -> int:
     """Partitions of the dedup state, the query's one shuffle: one per core the application may use
-    (spark.cores.max; the cluster's default parallelism without it).
-
-    Each partition is a RocksDB instance that every batch loads, updates, commits and uploads a changelog of,
-    one task each: partitions beyond the cores only add that fixed cost (the stack's job has one core, and
-    spark-defaults' 4 shuffle partitions made 4 state tasks and 4 uploads per batch). The number is written
-    into a new checkpoint and kept for its life: a running query keeps the partitions it started with."""
+    (spark.cores.max, else the default parallelism). Each is a RocksDB instance every batch loads, commits and
+    uploads in a task of its own: more than the cores only add that fixed cost. A checkpoint keeps its number."""
     conf = spark.sparkContext.getConf()
     cores = conf.get("spark.cores.max", None)
     return max(1, int(cores) if cores else spark.sparkContext.defaultParallelism)

@@ -1,20 +1,17 @@
-"""Settings of the streaming job and of the standalone maintenance: names, defaults, parsing, precedence.
+"""Settings of the streaming job and of the standalone maintenance (standard library only: `--describe`
+answers without Spark, and lakehouse/ imports it); names and grammars are the contract's.
 
-The names it reads (LAKEHOUSE_*), the table and checkpoint naming and the duration grammar are the
-contract's (contract/); lakehouse/generators/job.py writes that environment. Standard library only (no
-pyspark): `--describe` answers without starting Spark, and the host-side code (lakehouse/, Orion) can import it.
-
-Precedence, per setting: a flag, then the environment (LAKEHOUSE_*), then the default. A setting
-*derived* from another (the quarantine table and the checkpoint follow the events table) takes a value
-from the environment only when its base came from the environment or the default too: a run given
-`--table-uri s3a://lake/other/events` writes its quarantine beside that table and keeps its own
-checkpoint, even where the environment (Orion gives every job the stack's) names the stack's ones.
-Two queries never share a checkpoint by accident that way.
+Precedence, per setting: a flag, then the environment, then the default. A setting *derived* from another (the
+quarantine table and the checkpoint follow the events table) takes the environment's value only when its base
+came from the environment or the default too: a run given `--table-uri s3a://lake/other/events` writes its
+quarantine beside that table and keeps its own checkpoint, whatever the environment (Orion gives every job the
+stack's) says. Two queries never share a checkpoint by accident that way.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -39,7 +36,7 @@ FLAGS = {
 """The flag of each environment variable: the StreamingJob provider passes the stack's settings as flags."""
 ENV_NAMES = tuple(FLAGS)
 
-# ----- defaults: also the stack's (lakehouse/settings.py takes them from here) -----
+# The defaults, also the stack's (lakehouse/settings.py takes them from here).
 DEFAULT_BOOTSTRAP = "kafka-1:9092,kafka-2:9092,kafka-3:9092"
 DEFAULT_TABLE_URI = table_uri(names.DEFAULT_LAKE_BUCKET, names.DEFAULT_TABLE)
 DEFAULT_CHECKPOINT_URI = checkpoint_uri(names.DEFAULT_CHECKPOINT_BUCKET, names.DEFAULT_TABLE)
@@ -51,21 +48,17 @@ DEFAULT_STOP_TIMEOUT = "30 seconds"
 MAX_OFFSETS_LIMIT = 10_000_000
 MIN_RETAIN_HOURS = 168
 
-
-# ----- where a value came from -----
 FLAG, ENVIRONMENT, DEFAULT, DERIVED = "flag", "environment", "default", "derived"
-_LEVEL = {FLAG: 2, ENVIRONMENT: 1, DEFAULT: 0, DERIVED: 0}
 
 
 def _follow(
     flag: str | None, env: Mapping[str, str], name: str, base_source: str, derived: str, default: str | None = None
 ) -> tuple[str, str]:
-    """A setting's value and where it came from: its own flag; the environment only if the base it follows is
-    not more specific (came from the environment or the default); else derived from the base (or `default`
-    when the base is the default itself). A setting that follows nothing is its own base: `_pick`."""
+    """A setting's value and where it came from: its flag; the environment unless its base came from a flag;
+    else derived from the base (or `default` when the base is the default itself)."""
     if flag is not None:
         return flag, FLAG
-    if env.get(name) and _LEVEL[base_source] <= _LEVEL[ENVIRONMENT]:
+    if env.get(name) and base_source != FLAG:
         return env[name], ENVIRONMENT
     if default is not None and base_source == DEFAULT:
         return default, DEFAULT
@@ -74,6 +67,16 @@ def _follow(
 
 def _pick(flag: str | None, env: Mapping[str, str], name: str, default: str) -> tuple[str, str]:
     return _follow(flag, env, name, DEFAULT, default, default)
+
+
+def _table_and_quarantine(a: argparse.Namespace, env: Mapping[str, str], src: dict[str, str]) -> tuple[str, str]:
+    """The events table and the quarantine that follows it; their sources go to `src`."""
+    table, src["table_uri"] = _pick(a.table_uri, env, names.ENV_TABLE_URI, DEFAULT_TABLE_URI)
+    table = table.strip().rstrip("/")
+    rejected, src["rejected_table_uri"] = _follow(
+        a.rejected_table_uri, env, names.ENV_REJECTED_URI, src["table_uri"], rejected_table_name(table)
+    )
+    return table, rejected
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,6 @@ class StreamSettings:
     stop_timeout: str = DEFAULT_STOP_TIMEOUT
     """On SIGTERM, how long the batch in flight may take to finish before it is abandoned."""
     available_now: bool = False
-    """Process what the topic holds now, then stop (catch-up runs, benchmarks)."""
     describe: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Where each value came from: flag, environment, default or derived."""
@@ -107,15 +109,17 @@ class StreamSettings:
     @property
     def maintenance_interval_seconds(self) -> float | None:
         """None when maintenance is off."""
-        if self.maintenance_interval == OFF:
-            return None
-        return duration_seconds(self.maintenance_interval, "maintenance interval")
+        return (
+            None
+            if self.maintenance_interval == OFF
+            else duration_seconds(self.maintenance_interval, "maintenance interval")
+        )
 
     def description(self) -> dict[str, object]:
         return _description(self, job="logistics_stream")
 
 
-def _stream_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+def _stream_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="logistics_stream.py",
         description="Kafka -> Delta streaming job for logistics events, exactly once, with a quarantine.",
@@ -149,10 +153,9 @@ def _stream_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
 
 def parse_stream_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> StreamSettings:
-    """Flags win over the environment, the environment over the defaults (derived settings follow their
-    base, see the module docstring). Raises SystemExit(2) with the reason on a bad value."""
+    """The settings by the module's precedence; SystemExit(2) with the reason on a bad value."""
     env = os.environ if env is None else env
-    p = _stream_parser(env)
+    p = _stream_parser()
     a = p.parse_args(argv)
     src: dict[str, str] = {}
 
@@ -162,17 +165,10 @@ def parse_stream_settings(argv: Sequence[str] | None = None, env: Mapping[str, s
 
     bootstrap = pick("bootstrap_servers", names.ENV_BOOTSTRAP, DEFAULT_BOOTSTRAP)
     topic = pick("topic", names.ENV_TOPIC, names.DEFAULT_TOPIC)
-    table = pick("table_uri", names.ENV_TABLE_URI, DEFAULT_TABLE_URI).strip().rstrip("/")
-    rejected, src["rejected_table_uri"] = _follow(
-        a.rejected_table_uri, env, names.ENV_REJECTED_URI, src["table_uri"], rejected_table_name(table)
-    )
+    table, rejected = _table_and_quarantine(a, env, src)
+    derived = derived_checkpoint_uri(table)
     checkpoint, src["checkpoint_uri"] = _follow(
-        a.checkpoint_uri,
-        env,
-        names.ENV_CHECKPOINT_URI,
-        src["table_uri"],
-        derived_checkpoint_uri(table),
-        DEFAULT_CHECKPOINT_URI,
+        a.checkpoint_uri, env, names.ENV_CHECKPOINT_URI, src["table_uri"], derived, DEFAULT_CHECKPOINT_URI
     )
     trigger = pick("trigger_interval", names.ENV_TRIGGER, DEFAULT_TRIGGER)
     max_offsets_text = pick("max_offsets_per_trigger", names.ENV_MAX_OFFSETS, str(DEFAULT_MAX_OFFSETS))
@@ -180,9 +176,8 @@ def parse_stream_settings(argv: Sequence[str] | None = None, env: Mapping[str, s
     maintenance = pick("maintenance_interval", names.ENV_MAINTENANCE_INTERVAL, DEFAULT_MAINTENANCE_INTERVAL)
     stop_timeout = pick("stop_timeout", names.ENV_STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT)
     try:
-        duration_seconds(trigger, "trigger interval")
-        duration_seconds(window, "dedup window")
-        duration_seconds(stop_timeout, "stop timeout")
+        for text, what in ((trigger, "trigger interval"), (window, "dedup window"), (stop_timeout, "stop timeout")):
+            duration_seconds(text, what)
         if maintenance.strip() != OFF:
             duration_seconds(maintenance, f"maintenance interval (or '{OFF}')")
         try:
@@ -199,11 +194,10 @@ def parse_stream_settings(argv: Sequence[str] | None = None, env: Mapping[str, s
         if not bootstrap.strip() or not topic.strip():
             raise ValueError("bootstrap servers and topic must not be empty")
         rejected, checkpoint = rejected.strip().rstrip("/"), checkpoint.strip().rstrip("/")
-        if len({table, rejected}) < 2:
+        if table == rejected:
             raise ValueError(f"the quarantine {rejected!r} must not be the events table itself")
-        for inner, outer in ((checkpoint, table), (checkpoint, rejected)):
-            if inner == outer:
-                raise ValueError(f"the checkpoint {inner!r} must not be a table's location")
+        if checkpoint in (table, rejected):
+            raise ValueError(f"the checkpoint {checkpoint!r} must not be a table's location")
     except ValueError as exc:
         p.error(str(exc))
     return StreamSettings(
@@ -266,13 +260,9 @@ def parse_maintenance_settings(
             "files that running queries, time travel or a lagging stream still read"
         )
     src: dict[str, str] = {}
-    table, src["table_uri"] = _pick(a.table_uri, env, names.ENV_TABLE_URI, DEFAULT_TABLE_URI)
-    table = table.strip().rstrip("/")
+    table, rejected = _table_and_quarantine(a, env, src)
     if not table:
         p.error("table_uri is empty: give a location such as s3a://bucket/path")
-    rejected, src["rejected_table_uri"] = _follow(
-        a.rejected_table_uri, env, names.ENV_REJECTED_URI, src["table_uri"], rejected_table_name(table)
-    )
     return MaintenanceSettings(
         table_uri=table,
         rejected_table_uri=rejected.strip().rstrip("/"),
@@ -292,3 +282,11 @@ def _description(settings: StreamSettings | MaintenanceSettings, **head: object)
 def print_description(description: Mapping[str, object]) -> None:
     """ONE JSON object on one line of stdout (Orion reads it)."""
     print(json.dumps(description, sort_keys=True), flush=True)
+
+
+def run_job(module: str, cfg: StreamSettings | MaintenanceSettings) -> int:
+    """An entry point's work: `--describe` answers without importing Spark; else `module`'s main runs."""
+    if cfg.describe:
+        print_description(cfg.description())
+        return 0
+    return importlib.import_module(f".{module}", __package__).main(cfg)

@@ -47,22 +47,20 @@ class Stopper:
             self.requested.set()
 
     def _stop_query(self) -> bool:
-        done = threading.Event()
+        """True if the query stopped within QUERY_STOP_S."""
+        thread = threading.Thread(target=self._query_stop, name="query-stop", daemon=True)
+        thread.start()
+        thread.join(QUERY_STOP_S)
+        return not thread.is_alive()
 
-        def stop() -> None:
-            try:
-                self._query.stop()
-            except Exception as exc:
-                log.warning("query.stop: %s", first_line(exc))
-            finally:
-                done.set()
-
-        threading.Thread(target=stop, name="query-stop", daemon=True).start()
-        return done.wait(QUERY_STOP_S)
+    def _query_stop(self) -> None:
+        try:
+            self._query.stop()
+        except Exception as exc:
+            log.warning("query.stop: %s", first_line(exc))
 
     def stop(self) -> str:
-        """Bring the query down; returns and logs the outcome line. Once: a second caller (the main thread
-        after the signal watcher, or the other way round) waits for the first and gets the same line."""
+        """Bring the query down; returns and logs the outcome line. Once: a second caller gets the same line."""
         with self._stop_lock:
             if self.line is None:
                 self.line = self._stop_once()
@@ -97,14 +95,11 @@ class Stopper:
 
 @contextmanager
 def stop_on_signals(stopper: Stopper) -> Iterator[None]:
-    """Within: SIGTERM/SIGINT stop the job, whatever the main thread is doing (outside the main thread, where
-    Python cannot install handlers: nothing).
+    """Within: SIGTERM/SIGINT stop the job, whatever the main thread is doing (off the main thread: nothing).
 
-    A Python signal handler runs only when the main thread gets back to Python code, and a driver's main thread
-    can sit inside a call into the JVM. So the handler only marks the request, and the interpreter's wakeup fd
-    (written by the C-level handler the moment the signal arrives, in whichever thread) wakes a watcher thread
-    that runs the bounded stop itself. The main thread, when it notices, joins the same stop (Stopper.stop runs
-    once)."""
+    A Python handler runs only when the main thread gets back to Python code, and it can sit inside a call into
+    the JVM. So the handler only marks the request, and the interpreter's wakeup fd (written the moment the
+    signal arrives) wakes a watcher thread that runs the bounded stop; the main thread joins the same stop."""
     if threading.current_thread() is not threading.main_thread():  # a runner may start the job on a thread
         yield
         return

@@ -1,19 +1,9 @@
-"""The streaming query: Kafka -> screen -> dedup in streaming state -> blind appends into both tables.
+"""The streaming query: Kafka -> screen (rules.py) -> dedup in streaming state -> foreachBatch (writer.py):
+blind idempotent appends into both tables (tables.py), then maintenance when due; the bounded stop (stop.py).
 
-    Kafka (earliest on the first start, then the checkpoint; failOnDataLoss stays true; maxOffsetsPerTrigger)
-      -> screen (rules.py): typed fields and `_ok`, one JSON parse per record
-      -> dropDuplicatesWithinWatermark on (_ok, event_id) for events, (_ok, partition:offset) for the others,
-         state in RocksDB with changelog checkpointing: the cost of a batch is the batch's, not the table's
-      -> foreachBatch: quarantine append, events append (tables.py), each with txnAppId/txnVersion;
-         then, on the schedule, compaction/vacuum/checkpoint of the partitions written (maintenance.py)
-The watermark is on the Kafka timestamp held inside [batch time - window, batch time]: a record is never
-late (nothing is dropped, whatever its event time or Kafka timestamp), and a re-send is recognised while its
-first copy is in the state, at least `dedup_window` after it (Kafka time), longer during a catch-up.
-
-A batch replayed after a restart recomputes the same output (its offsets, watermark and state version are
-in the checkpoint) and Delta skips the commits it had made: exactly once across kills.
-
-Its parts: the session's settings (session.py), the foreachBatch (writer.py), the bounded stop (stop.py).
+The dedup state (RocksDB, changelog checkpoints) makes a batch cost the batch's, not the table's. A batch
+replayed after a restart recomputes the same output (its offsets, watermark and state version are in the
+checkpoint) and Delta skips the commits it had made: exactly once across kills.
 """
 
 from __future__ import annotations
@@ -44,8 +34,7 @@ log = logging.getLogger("logistics_stream")
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 3
 
 BATCH_COLUMNS = (*KAFKA_NAMES, *(f.name for f in FIELDS), "_ok", "_why", "raw_value", "problems", "_event_id_text")
-"""What a micro-batch holds: the screened record, and for a quarantined one its explanation (and the stream adds
-the batch's time, BATCH_TIME)."""
+"""A micro-batch's columns besides BATCH_TIME: the screened record, a quarantined one's explanation."""
 
 
 def read_kafka(spark: SparkSession, cfg: StreamSettings) -> DataFrame:
@@ -53,8 +42,7 @@ def read_kafka(spark: SparkSession, cfg: StreamSettings) -> DataFrame:
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", cfg.bootstrap_servers)
         .option("subscribe", cfg.topic)
-        # Earliest on the very first start; afterwards the checkpoint decides where to resume.
-        .option("startingOffsets", "earliest")
+        .option("startingOffsets", "earliest")  # the first start only; then the checkpoint decides
         # Offsets that vanished (retention, a recreated topic) stop the job instead of being skipped silently.
         .option("failOnDataLoss", "true")
         .option("maxOffsetsPerTrigger", str(cfg.max_offsets_per_trigger))
@@ -72,20 +60,18 @@ CODEGEN_BOUNDARY = 1 << 16
 
 def deduplicated(screened: DataFrame, window: str, clock: Column | None = None) -> DataFrame:
     """Drop records whose key was seen within the window: (true, event_id) for events, (false,
-    partition:offset) for the others (never equal: every record reaches the quarantine once).
-
-    `clock` is the batch's timestamp (recorded in the checkpoint: the same on a replay); tests replace it."""
+    partition:offset) for the others (every record reaches the quarantine once). The watermark is on the Kafka
+    timestamp held inside [clock - window, clock]: a record is never late, and a re-send is recognised while
+    its first copy is in the state. `clock`: the batch's time (in the checkpoint: the same on a replay)."""
     now = F.current_timestamp() if clock is None else clock
     lower = now - F.expr(f"INTERVAL {window}")
     dedup_time = F.least(F.greatest(F.col("kafka_timestamp"), lower), now)
     key = F.when(F.col("_ok"), F.col("event_id")).otherwise(
         F.concat_ws(":", F.col("kafka_partition").cast("string"), F.col("kafka_offset").cast("string"))
     )
-    # The batch's time is a literal in the generated code of the projection that uses it (Spark writes a timestamp
-    # literal into the Java source), so that code is new and compiled again every batch, on the driver and on the
-    # executor. A coalesce to more partitions than there are changes nothing but ends the whole-stage code there:
-    # the screen's large projections keep the same code from batch to batch (compiled once per JVM), and only this
-    # small projection is compiled per batch.
+    # The batch's time is a literal in the generated code of the projection that uses it, compiled again every
+    # batch. A coalesce to more partitions than there are changes nothing but ends the whole-stage code there:
+    # the screen's large projections are compiled once per JVM, only this small one per batch.
     return (
         screened.coalesce(CODEGEN_BOUNDARY)
         .select("*", key.alias("_dedup_key"), dedup_time.alias("_dedup_time"), now.alias(BATCH_TIME))
@@ -95,17 +81,14 @@ def deduplicated(screened: DataFrame, window: str, clock: Column | None = None) 
 
 
 class ProgressLog:
-    """One line per batch with data: consumed, valid, rejected, recognised duplicates, seconds, steps.
-
-    Spark's PythonStreamingQueryListener called back through py4j, each progress read as ONE JSON string. PySpark's
-    own StreamingQueryListener turns every event into Python objects with some thirty calls into the JVM (and
-    registers a wildcard import that every later py4j name lookup then also tries), a per-batch driver cost the
-    job's profile showed; this class makes two calls per event."""
+    """One line per batch with data (contract.batchlog), from Spark's PythonStreamingQueryListener called back
+    through py4j with each progress as ONE JSON string: PySpark's StreamingQueryListener makes some thirty JVM
+    calls per event (and adds a wildcard import every later py4j lookup tries), this class two."""
 
     def __init__(self, writer: BatchWriter) -> None:
         self._writer = writer
         self.handle: Any = None
-        """The JVM-side wrapper, once registered (`add_to` / `remove_from`)."""
+        """The JVM-side wrapper, once registered."""
 
     def add_to(self, spark: SparkSession) -> None:
         from pyspark.java_gateway import ensure_callback_server_started
@@ -121,14 +104,10 @@ class ProgressLog:
             spark._jsparkSession.streams().removeListener(self.handle)
             self.handle = None
 
-    def onQueryStarted(self, jevent: Any) -> None:
+    def _ignore(self, jevent: Any) -> None:
         pass
 
-    def onQueryIdle(self, jevent: Any) -> None:
-        pass
-
-    def onQueryTerminated(self, jevent: Any) -> None:
-        pass
+    onQueryStarted = onQueryIdle = onQueryTerminated = _ignore
 
     def onQueryProgress(self, jevent: Any) -> None:
         try:
@@ -174,10 +153,8 @@ def build_query(
     lease: WriterLease | None = None,
     tables_ready: bool = False,
 ) -> tuple[StreamingQuery, BatchWriter]:
-    """Create both tables (unless `tables_ready`), then start the query (one checkpoint, one foreachBatch
-    writing both tables).
-
-    `source` replaces the Kafka stream (tests): any streaming DataFrame with the Kafka source's columns."""
+    """Create both tables (unless `tables_ready`), then start the query. `source` replaces the Kafka stream
+    (tests): any streaming DataFrame with the Kafka source's columns."""
     if not tables_ready:
         ensure_tables(spark, cfg.table_uri, cfg.rejected_table_uri)
     if _checkpoint_is_old_design(spark, cfg.checkpoint_uri):
@@ -188,8 +165,7 @@ def build_query(
         )
     writer = BatchWriter(cfg, lease)
     stream = deduplicated(screen(source if source is not None else read_kafka(spark, cfg)), cfg.dedup_window)
-    # The reasons of the quarantined records, built once here (not per batch: building this plan costs about
-    # a CPU second), computed only for them.
+    # The quarantined records' reasons: planned once here (about a CPU second), not per batch.
     stream = explain(stream, only_where=~F.col("_ok")).select(*BATCH_COLUMNS, BATCH_TIME)
     w = stream.writeStream.queryName("logistics_stream").foreachBatch(writer)
     w = w.option("checkpointLocation", cfg.checkpoint_uri)
@@ -233,7 +209,7 @@ def run(
             log.error("the job could not start: %s", _one_line(exc))
             return EXIT_FAILED
         try:
-            return _supervise(spark, cfg, query, writer, on_started)
+            return _supervise(query, Stopper(spark, query, writer, cfg.stop_timeout_seconds), on_started)
         finally:
             writer.listener.remove_from(spark)
     finally:
@@ -243,21 +219,13 @@ def run(
 
 
 def _one_line(exc: BaseException) -> str:
-    """`ModuleNotFoundError: No module named 'delta'`: the exception's type and its first line, the line Orion
-    and the stack's StreamingJob report when the job dies at start."""
+    """`ModuleNotFoundError: No module named 'delta'`: what Orion reports when the job dies at start."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _supervise(
-    spark: SparkSession,
-    cfg: StreamSettings,
-    query: StreamingQuery,
-    writer: BatchWriter,
-    on_started: Callable[[Stopper], None] | None,
-) -> int:
+def _supervise(query: StreamingQuery, stopper: Stopper, on_started: Callable[[Stopper], None] | None) -> int:
     log.info("query %s started (run %s); tables ready", query.id, query.runId)
-    stopper = Stopper(spark, query, writer, cfg.stop_timeout_seconds)
     if on_started is not None:
         on_started(stopper)
     error: str | None = None
@@ -280,18 +248,10 @@ def _supervise(
 
 def main(cfg: StreamSettings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    trigger = "availableNow" if cfg.available_now else cfg.trigger_interval
     log.info(
-        "reading %s from %s into %s (quarantine %s), checkpoint %s, trigger %s, maxOffsetsPerTrigger %d, dedup %s, "
-        "maintenance %s, stop timeout %s",
-        cfg.topic,
-        cfg.bootstrap_servers,
-        cfg.table_uri,
-        cfg.rejected_table_uri,
-        cfg.checkpoint_uri,
-        "availableNow" if cfg.available_now else cfg.trigger_interval,
-        cfg.max_offsets_per_trigger,
-        cfg.dedup_window,
-        cfg.maintenance_interval,
-        cfg.stop_timeout,
+        f"reading {cfg.topic} from {cfg.bootstrap_servers} into {cfg.table_uri} (quarantine {cfg.rejected_table_uri}), "
+        f"checkpoint {cfg.checkpoint_uri}, trigger {trigger}, maxOffsetsPerTrigger {cfg.max_offsets_per_trigger}, "
+        f"dedup {cfg.dedup_window}, maintenance {cfg.maintenance_interval}, stop timeout {cfg.stop_timeout}"
     )
     return run(cfg)

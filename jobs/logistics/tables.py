@@ -1,10 +1,8 @@
 """The two Delta tables: created before the first event, written by blind idempotent appends.
 
-A micro-batch arrives deduplicated (the streaming state dropped re-sent event ids) and screened (`_ok`).
-`write_batch` appends its quarantined records, then its events, each commit marked with Delta's
-idempotent-write options (txnAppId = the query's id, stable across restarts from the same checkpoint;
-txnVersion = the batch id): a batch replayed after a kill is skipped where it had committed and written
-where it had not. An append reads nothing from the table, so its cost does not depend on the table.
+`write_batch` appends a micro-batch's quarantined records, then its events, each commit marked (app id = the
+query's id, stable across restarts from the same checkpoint; version = the batch id): a batch replayed after a
+kill is skipped where it had committed and written where it had not.
 """
 
 from __future__ import annotations
@@ -34,8 +32,7 @@ MAX_STORED_RAW_BYTES = 1024 * 1024
 """A quarantined payload is kept up to this size (its reason gives the full size)."""
 MAX_STORED_TEXT_CHARS = 64 * 1024
 BATCH_TIME = "_batch_time"
-"""The column of a micro-batch that holds the batch's time (the stream adds it; a batch without it uses the
-clock)."""
+"""The batch's time, a column the stream adds (a batch without it uses the clock)."""
 ROWS_PER_FILE = 500_000
 """Events per written file and batch: small batches make one file, not one per shuffle partition."""
 
@@ -71,9 +68,8 @@ _COLUMNS: dict[tuple[int, str], list[Column]] = {}
 
 
 def _columns(frame: DataFrame, name: str, build: Callable[[], list[Column]]) -> list[Column]:
-    """The column expressions `build` makes, made once per Spark context and reused by every batch: each `F.*`
-    call is a py4j round trip that resolves Spark's `functions` class by name, through the JVM's imports and
-    every jar on the class path, several times per call; a batch's projections took some 60 of them."""
+    """The column expressions `build` makes, made once per Spark context: each `F.*` call is a py4j round trip
+    that resolves Spark's `functions` class through every jar on the class path (some 60 per batch)."""
     key = (id(frame.sparkSession.sparkContext._jsc), name)
     if key not in _COLUMNS:
         _COLUMNS[key] = build()
@@ -120,8 +116,7 @@ def _rejected_columns() -> list[Column]:
 
 
 def rejected_records(screened: DataFrame, ingestion_time: Column | None = None) -> DataFrame:
-    """The screened rows that are not events, explained (here, unless the rows carry `problems` already):
-    raw payload, Kafka coordinates, the first problem's code and every problem's message (REJECTED_SCHEMA)."""
+    """The screened rows that are not events, explained (unless they carry `problems`), as REJECTED_SCHEMA."""
     now = ingestion_time if ingestion_time is not None else F.current_timestamp()
     explained = screened if "problems" in screened.columns else explain(screened, only_where=~F.col("_ok"))
     rejected, *columns = _columns(screened, "rejected", _rejected_columns)
@@ -136,8 +131,7 @@ class BatchResult:
     valid: int
     rejected: int
     committed: tuple[bool, bool]
-    """(quarantine, events) newly committed by this call; False where Delta found the batch committed
-    before (a replay after a restart) or there was nothing to write."""
+    """(quarantine, events) newly committed; False for a replayed batch or nothing to write."""
     seconds: float
     steps: dict[str, float] = field(default_factory=dict)
     event_dates: tuple[str, str] | None = None
@@ -149,19 +143,10 @@ class BatchResult:
 
 
 class IdempotentAppender:
-    """Blind appends that carry Delta's idempotent-write mark (a SetTransaction: app id, batch id), with the mark
-    checked only when this driver cannot know it.
-
-    Delta's own way (the writer options txnAppId/txnVersion) looks the mark up on every append, and in Delta
-    4.4 that lookup rebuilds the table's whole state in a Spark job (`Compute snapshot for version: N`, reading
-    the last checkpoint and every JSON commit since): two of those jobs per micro-batch were the biggest part of
-    a batch's fixed cost. Here the append is Delta's own transaction (`OptimisticTransaction.writeFiles` and
-    `commit` with the SetTransaction action added, what WriteIntoDelta does minus the lookup), and the mark is
-    looked up (`txnVersion`, the same state rebuild) only when the table's version is not the one this
-    appender's last commit or lookup saw: at the first append of a driver (so a replay after a restart is
-    checked against the table, exactly as before) and after anything else committed (maintenance, another
-    writer). Between two of its own commits nothing else wrote the table, so the latest mark of `app_id` is the
-    one it wrote."""
+    """Blind appends that carry Delta's idempotent-write mark (a SetTransaction: app id, batch id): Delta's own
+    transaction, WriteIntoDelta minus its lookup of the mark on every append (a Spark job rebuilding the table's
+    state, the biggest part of a batch's fixed cost). The mark is looked up only when the table's version is not
+    the one this appender last saw: a driver's first append (a replay after a restart) or another commit."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str], tuple[int, int]] = {}
@@ -169,14 +154,12 @@ class IdempotentAppender:
         self._schemas: dict[str, str] = {}
         self._jvm: tuple[Any, dict[str, Any]] | None = None
         self.commit_seconds = 0.0
-        """Time spent in Delta's commit (log listing aside: the JSON, the checksum, the new snapshot, a log
-        checkpoint when one is due), summed over this appender's commits: the batch log line reports it."""
+        """Time spent in Delta's commits, summed: the batch log line reports it."""
         self.lookups = 0
-        """How many times the mark was looked up in the table (a state rebuild each): for tests and logs."""
+        """How many times the mark was looked up in the table (a state rebuild each)."""
 
     def append(self, frame: DataFrame, uri: str, app_id: str, batch_id: int, meta: str) -> bool:
-        """Append `frame` to the table at `uri` unless batch `batch_id` of `app_id` is in it; True if it
-        committed a new version."""
+        """Append `frame` unless batch `batch_id` of `app_id` is in the table; True if it committed."""
         spark = frame.sparkSession
         j = self._classes(spark)
         txn = j["DeltaLog"].forTable(spark._jsparkSession, uri).startTransaction()
@@ -197,19 +180,10 @@ class IdempotentAppender:
         scala, option = j["CollectionConverters"], j["Option"]
         actions = j["ArrayList"](scala.asJava(files))
         actions.add(j["SetTransaction"](app_id, batch_id, option.apply(int(time.time() * 1000))))
+        # Write(mode, partitionBy: an empty list as WriteIntoDelta records it, predicate, userMetadata, 5 more)
+        no_partitions = option.apply(scala.asScala(j["ArrayList"]()).toSeq())
         none = option.empty()
-        operation = j["Write"](
-            j["Append"],
-            # partitionBy: an empty list, as WriteIntoDelta records an append that names no partition columns
-            option.apply(scala.asScala(j["ArrayList"]()).toSeq()),
-            none,
-            option.apply(meta),
-            none,
-            none,
-            none,
-            none,
-            none,
-        )
+        operation = j["Write"](j["Append"], no_partitions, none, option.apply(meta), *[none] * 5)
         began = time.monotonic()
         version = int(txn.commit(scala.asScala(actions).toSeq(), operation))
         self.commit_seconds += time.monotonic() - began
@@ -217,8 +191,7 @@ class IdempotentAppender:
         return True
 
     def _classes(self, spark: SparkSession) -> dict[str, Any]:
-        """The JVM classes it uses, looked up once per driver: py4j resolves a dotted name one segment at a
-        time, and each package segment is a failed class lookup through every jar on the class path."""
+        """The JVM classes it uses, looked up once per driver (each dotted name costs lookups in every jar)."""
         jvm = spark.sparkContext._jvm
         assert jvm is not None
         if self._jvm is None or self._jvm[0] is not jvm:
@@ -248,9 +221,7 @@ class IdempotentAppender:
 
 
 def _mark_in_first_commit(spark: SparkSession, uri: str, app_id: str) -> int:
-    """`app_id`'s latest batch id in a table at version 0 (-1 if none), read from its one commit file: the
-    state rebuild `txnVersion` runs would read the same file in a Spark job, on the first batch of every new
-    table (a new stack's cold start)."""
+    """`app_id`'s latest batch id in a table at version 0 (-1 if none), from its one commit file: no Spark job."""
     text = HadoopFiles(spark).text(uri.rstrip("/") + "/_delta_log/" + "0" * 20 + ".json")
     marks = [json.loads(line).get("txn") for line in text.splitlines() if line.strip()]
     return max((int(m["version"]) for m in marks if m and m.get("appId") == app_id), default=-1)
@@ -258,6 +229,17 @@ def _mark_in_first_commit(spark: SparkSession, uri: str, app_id: str) -> int:
 
 def _names_and_types(fields_json: str) -> list[tuple[str, str]]:
     return [(f["name"], json.dumps(f["type"])) for f in json.loads(fields_json)]
+
+
+def _totals() -> list[Column]:
+    """Rows, events, and the first and last event date of a batch."""
+    event_date = F.when(F.col("_ok"), F.to_date("event_time"))
+    return [
+        F.count(F.lit(1)).alias("n"),
+        F.count_if("_ok").alias("ok"),
+        F.min(event_date).alias("lo"),
+        F.max(event_date).alias("hi"),
+    ]
 
 
 APPENDER = IdempotentAppender()
@@ -272,30 +254,16 @@ def write_batch(
     app_id: str,
 ) -> BatchResult:
     """Write one screened, deduplicated micro-batch to both tables, idempotently per (app_id, batch_id).
-
-    The batch is persisted: it comes from a stateful plan that two writes would otherwise run twice."""
+    Persisted: it comes from a stateful plan that two writes would otherwise run twice."""
     started = time.monotonic()
     steps: dict[str, float] = {}
-    # One ingestion time for the whole batch, in both tables: the batch's own time (stream.BATCH_TIME, recorded
-    # in the checkpoint, so a replay writes the same), a column rather than a literal, so the write's generated
-    # code is the same every batch and compiled once.
-    columns = batch.columns
-    now = F.col(BATCH_TIME) if BATCH_TIME in columns else F.lit(datetime.now(UTC))
+    # One ingestion time for the batch, in both tables: its own time (in the checkpoint: a replay writes the
+    # same), a column rather than a literal, so the write's generated code is compiled once.
+    now = F.col(BATCH_TIME) if BATCH_TIME in batch.columns else F.lit(datetime.now(UTC))
     commits_before = APPENDER.commit_seconds
     cached = batch.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        totals = cached.agg(
-            *_columns(
-                cached,
-                "totals",
-                lambda: [
-                    F.count(F.lit(1)).alias("n"),
-                    F.count_if("_ok").alias("ok"),
-                    F.min(F.when(F.col("_ok"), F.to_date("event_time"))).alias("lo"),
-                    F.max(F.when(F.col("_ok"), F.to_date("event_time"))).alias("hi"),
-                ],
-            )
-        ).first()
+        totals = cached.agg(*_columns(cached, "totals", _totals)).first()
         assert totals is not None
         steps["read"] = time.monotonic() - started
         valid = int(totals["ok"] or 0)

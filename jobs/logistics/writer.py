@@ -31,8 +31,7 @@ def job_group(batch_id: int) -> str:
 
 
 class BatchWriter:
-    """The foreachBatch function. It needs the query's id (the txnAppId, stable across restarts from the same
-    checkpoint, new with a new checkpoint), which exists only once `start()` returned: it waits for it."""
+    """The foreachBatch function; it waits for the query's id (its marks' app id), known once `start()` returned."""
 
     def __init__(self, cfg: StreamSettings, lease: WriterLease | None = None) -> None:
         self._cfg = cfg
@@ -56,14 +55,8 @@ class BatchWriter:
 
     def wait_idle(self, timeout_s: float) -> bool:
         """True once no batch is in flight (within the time)."""
-        deadline = time.monotonic() + timeout_s
         with self._lock:
-            while self.current is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._lock.wait(left)
-        return True
+            return self._lock.wait_for(lambda: self.current is None, timeout_s)
 
     def _begin(self, batch_id: int) -> None:
         if not self._bound.wait(timeout=300):
