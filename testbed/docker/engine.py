@@ -3,8 +3,8 @@
 `client()` is what callers use: DOCKER_HOST if set, else the default socket if an engine answers there, else a
 `dockerd` started here (root only). A dockerd started here is recorded in `<cache>/docker/dockerd.json` and left
 running, because the stack's containers live in it; `stop()` stops it again, and only it: never an engine this
-code did not start (its recorded pid must still be a `dockerd`). `session()` starts one for a block and stops it
-at the block's end if it started it (the tests' fixture).
+code did not start (its recorded pid must still be a `dockerd`). The tests' fixture (tests/docker/engine_session.py)
+stops at its end an engine it started.
 
 `python -m testbed.docker.engine [status|stop]` says which engine answers (its API version) or stops ours.
 """
