@@ -33,7 +33,7 @@ import pytest
 
 from lakehouse.versions import load
 from testbed.docker import images, recipes, rootfs, s3standin
-from tests.docker.engine_session import session
+from tests.docker.engine_session import session as engine_session
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_LABEL = "lakehouse.test"
@@ -291,7 +291,7 @@ def test_engine_starts_a_dockerd_when_none_answers_and_stops_only_that(
     sock = str(root / "d.sock")
     state = tmp_path / "cache" / "docker" / "dockerd.json"
     try:
-        with session(socket_path=sock) as eng:
+        with engine_session(socket_path=sock) as eng:
             assert eng.started_here and eng.pid and eng.api_version == "1.41", eng
             pid = eng.pid
             assert engine._recorded_pid() == pid and json.loads(state.read_text())["socket"] == sock
@@ -341,7 +341,7 @@ def client() -> Iterator[Any]:
     from testbed.docker import engine
 
     try:
-        eng_cm = session(echo=lambda line: print(f"[docker] {line}", flush=True))
+        eng_cm = engine_session(echo=lambda line: print(f"[docker] {line}", flush=True))
         eng = eng_cm.__enter__()
     except engine.EngineError as exc:
         if session.in_ci():
@@ -468,7 +468,7 @@ def test_kafka_broker_formats_and_starts_on_the_stacks_properties_and_command(cl
         environment={"KAFKA_HEAP_OPTS": heap_opts("512m")},
         mem_limit="1g",
     ) as c:
-        probe = ["bash", "-c", broker_probe_script(args.internal_port)]
+        probe = ["bash", "-c", broker_probe_script(k.INTERNAL_PORT)]
         wait_until(lambda: sh(c, probe)[0] == 0, "the stack's broker probe", c, timeout=240)
         code, out = sh(c, ["bash", "-c", f"ls {k.LOG_DIR}; stat -c %U {k.LOG_DIR}/meta.properties"])
         assert code == 0 and "meta.properties" in out and out.endswith("appuser"), out
